@@ -1,0 +1,1 @@
+"""The HTTP adapter: app factory, error mapping, shared dependencies."""

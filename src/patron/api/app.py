@@ -1,0 +1,35 @@
+"""The app factory: routers, error handlers, limits."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from patron import __version__
+from patron.api import errors
+from patron.api.limits import BodySizeLimit
+from patron.customer.care_endpoints import router as care_router
+from patron.customer.endpoints import router as customer_router
+from patron.kit.db import create_engine
+from patron.orgs.endpoints import router as orgs_router
+from patron.settings import Settings, get_settings
+from patron.subscriptions.endpoints import router as subscriptions_router
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the patron API on ``engine`` (default: one for ``settings.database_url``)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="patron",
+        version=__version__,
+        description="Customer profiles, identity resolution and the v2 Customer API.",
+    )
+    app.state.engine = engine or create_engine(settings.database_url)
+    errors.install(app)
+    # Fixed paths (/v2/customers/search, /lookup/status) before /v2/customers/{id:int} ones.
+    app.include_router(care_router)
+    app.include_router(customer_router)
+    app.include_router(subscriptions_router)
+    app.include_router(orgs_router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    return app

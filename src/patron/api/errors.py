@@ -1,0 +1,92 @@
+"""Every error becomes ``{"errors": [...], "warnings": [...]}`` with a fitting HTTP status.
+
+This module is the one place where error classes meet HTTP status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from patron.kit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PatronError,
+    Unauthenticated,
+)
+
+log = logging.getLogger("patron.api")
+
+HTTP_STATUS: dict[type[PatronError], int] = {
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
+
+
+def error_body(code: int, message: str, warnings: list[Any] | None = None) -> dict[str, Any]:
+    return {
+        "errors": [{"status": False, "code": code, "message": message}],
+        "warnings": warnings or [],
+    }
+
+
+def _patron_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PatronError)
+    status = next(s for cls, s in HTTP_STATUS.items() if isinstance(exc, cls))
+    headers = {"WWW-Authenticate": 'Basic realm="patron"'} if status == 401 else None
+    body = error_body(exc.code, exc.message, [w.as_dict() for w in exc.warnings])
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(error_body(400, describe_validation(exc.errors())), status_code=400)
+
+
+def describe_validation(errors: Any) -> str:
+    """One readable sentence for pydantic's error list."""
+    problems = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            context = error.get("ctx", {}).get("error", "")
+            location = error.get("loc", ("body", 0))
+            problems.append(
+                f"the request body is not valid JSON ({context} at character {location[-1]})"
+            )
+            continue
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return "Input is invalid: " + "; ".join(problems)
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = {404: "no such endpoint", 405: "method not allowed on this endpoint"}.get(
+        exc.status_code, str(exc.detail)
+    )
+    return JSONResponse(
+        error_body(exc.status_code, message), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return JSONResponse(error_body(500, "internal error; nothing was changed"), status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(PatronError, _patron_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,1 @@
+"""Users, API keys, roles and credential checks."""

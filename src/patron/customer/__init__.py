@@ -1,0 +1,1 @@
+"""Customers, their profiles per source, identifiers, channels and field values."""

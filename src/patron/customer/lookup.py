@@ -1,0 +1,153 @@
+"""Finding a customer of the caller's org: by id (following merges) or by identifier.
+
+Every function takes the org id and treats another org's customer exactly as a
+customer that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Connection, RowMapping
+
+from patron.customer import repository
+from patron.identity.types import (
+    MULTI_ACCOUNT_SOURCES,
+    Source,
+    identifier_type,
+    normalize_identifier,
+    parse_source,
+)
+from patron.kit.errors import Forbidden, InvalidInput, NotFound, Notice
+from patron.orgs.settings import BLOCKING_FRAUD_STATUSES, OrgSettings
+
+ALL_SOURCES = "ALL"
+#: Identifier names accepted by the look-up endpoints.
+LOOKUP_NAMES = ("mobile", "email", "externalId", "cardnumber", "wechat", "martjackId", "fbId")
+_MERGE_DEPTH_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class SourceAccount:
+    """A validated source (or ``ALL``) and account id."""
+
+    source: str
+    account_id: str = ""
+
+    @property
+    def is_all(self) -> bool:
+        return self.source == ALL_SOURCES
+
+
+@dataclass
+class Resolved:
+    """A live customer and the warnings its resolution produced (e.g. 91009)."""
+
+    customer: RowMapping
+    warnings: list[Notice] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return int(self.customer["id"])
+
+
+def source_account(
+    source: str | None,
+    account_id: str | None,
+    *,
+    allow_all: bool = False,
+    invalid_source_code: int = 8012,
+    default: str | None = None,
+) -> SourceAccount:
+    """Validate a source / account pair (8012 or 8011 unknown source, 8045 missing account)."""
+    account = (account_id or "").strip()
+    name = (source or default or "").strip().upper()
+    if allow_all and name == ALL_SOURCES:
+        return SourceAccount(ALL_SOURCES, account)
+    parsed = parse_source(name) if name else None
+    if parsed is None:
+        raise InvalidInput(invalid_source_code, f"Invalid source passed: {source!r}")
+    if parsed in MULTI_ACCOUNT_SOURCES and not account:
+        raise InvalidInput(8045, f"Account id is not passed; {parsed} needs an accountId")
+    if parsed not in MULTI_ACCOUNT_SOURCES and account:
+        raise InvalidInput(8011, f"Invalid source account passed: {parsed} has no accounts")
+    return SourceAccount(parsed.value, account)
+
+
+def resolve(
+    conn: Connection, org_id: int, customer_id: int, *, not_found_code: int = 8015
+) -> Resolved:
+    """The live customer behind ``customer_id``; a merge victim resolves to its survivor."""
+    customer = repository.get_customer(conn, org_id, customer_id)
+    warnings: list[Notice] = []
+    depth = 0
+    while customer is not None and customer["merged_into_id"] is not None:
+        depth += 1
+        if depth > _MERGE_DEPTH_LIMIT:
+            customer = None
+            break
+        customer = repository.get_customer(conn, org_id, int(customer["merged_into_id"]))
+        if customer is not None and depth == 1:
+            warnings.append(
+                Notice(
+                    91009,
+                    "Retrieved survivor account for the requested merge victim "
+                    f"({customer_id} was merged into {customer['id']})",
+                )
+            )
+    if customer is None or customer["deleted_at"] is not None:
+        raise NotFound(not_found_code, "No customer found with the given identifier")
+    return Resolved(customer, warnings)
+
+
+def ensure_changeable(customer: RowMapping) -> None:
+    """Refuse any change to a customer marked or confirmed as fraud (618)."""
+    if customer["fraud_status"] in BLOCKING_FRAUD_STATUSES:
+        raise Forbidden(618, "Not allowed - customer is marked as fraud")
+
+
+def normalized_lookup(name: str | None, value: str | None, settings: OrgSettings) -> tuple[str, str]:
+    """Validate ``identifierName``/``identifierValue`` into a stored (type, value) pair (8013)."""
+    kind = identifier_type(name or "")
+    if kind is None or kind not in LOOKUP_NAMES or not (value or "").strip():
+        raise InvalidInput(
+            8013,
+            "Customer identifier is invalid; identifierName must be one of "
+            f"{', '.join(LOOKUP_NAMES)} and identifierValue must not be empty",
+        )
+    checked = normalize_identifier(kind, value or "", settings.mobile_rules())
+    if checked.value is None:
+        raise InvalidInput(8013, f"Customer identifier is invalid: {checked.problem}")
+    return kind, checked.value
+
+
+def by_identifier(
+    conn: Connection,
+    org_id: int,
+    settings: OrgSettings,
+    name: str | None,
+    value: str | None,
+    where: SourceAccount,
+) -> Resolved:
+    """The customer holding an identifier (8015), on the given source unless ALL (8065)."""
+    kind, normalized = normalized_lookup(name, value, settings)
+    owners = repository.owners_of(conn, org_id, [(kind, normalized)])
+    if not owners:
+        raise NotFound(8015, "No customer found with the given identifier")
+    resolved = resolve(conn, org_id, int(owners[0]["customer_id"]))
+    if not where.is_all and not repository.find_profile(
+        conn, org_id, resolved.id, where.source, where.account_id
+    ):
+        raise NotFound(8065, "No customer found in the given source with the given identifier")
+    return resolved
+
+
+def profile_on(conn: Connection, org_id: int, customer_id: int, where: SourceAccount) -> RowMapping:
+    """The customer's profile on a source/account, or 8065."""
+    profile = repository.find_profile(conn, org_id, customer_id, where.source, where.account_id)
+    if profile is None:
+        raise NotFound(8065, f"The customer has no profile on {where.source} {where.account_id}".strip())
+    return profile
+
+
+__all__ = ["ALL_SOURCES", "Resolved", "Source", "SourceAccount", "by_identifier", "resolve"]

@@ -1,0 +1,123 @@
+"""Tables of the customer domain."""
+
+import sqlalchemy as sa
+
+from patron.kit.db import BigId, metadata, utcnow_column
+
+def _org_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("orgs.id", ondelete="CASCADE")
+
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, _org_fk(), nullable=False),
+    sa.Column("loyalty_type", sa.String(16), nullable=False),  # loyalty | non_loyalty
+    sa.Column("status_label_id", BigId, sa.ForeignKey("status_labels.id"), nullable=False),
+    sa.Column("fraud_status", sa.String(16), nullable=False, server_default="NOT_FRAUD"),
+    sa.Column("fraud_modified_at", sa.DateTime(timezone=True)),
+    # A merge victim keeps resolving to its survivor through this column.
+    sa.Column("merged_into_id", BigId, sa.ForeignKey("customers.id")),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("registered_unit_id", BigId, sa.ForeignKey("org_units.id")),
+    sa.Column("created_by", sa.String(100), nullable=False, server_default=""),
+    sa.Column("modified_by", sa.String(100), nullable=False, server_default=""),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    utcnow_column(),
+    utcnow_column("updated_at"),
+    sa.Index("ix_customers_org_id_id", "org_id", "id"),
+    sa.Index("ix_customers_org_id_merged_into_id", "org_id", "merged_into_id"),
+)
+
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, _org_fk(), nullable=False),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("account_id", sa.String(100), nullable=False, server_default=""),
+    sa.Column("first_name", sa.String(100), nullable=False, server_default=""),
+    sa.Column("last_name", sa.String(100), nullable=False, server_default=""),
+    sa.Column("created_by", sa.String(100), nullable=False, server_default=""),
+    sa.Column("modified_by", sa.String(100), nullable=False, server_default=""),
+    utcnow_column(),
+    utcnow_column("updated_at"),
+    sa.UniqueConstraint("org_id", "customer_id", "source", "account_id"),
+)
+# Search matches names by prefix, case-insensitively.
+sa.Index("ix_profiles_org_id_first_name", profiles.c.org_id, sa.func.lower(profiles.c.first_name))
+sa.Index("ix_profiles_org_id_last_name", profiles.c.org_id, sa.func.lower(profiles.c.last_name))
+
+identifiers = sa.Table(
+    "identifiers",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, _org_fk(), nullable=False),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("profile_id", BigId, sa.ForeignKey("profiles.id"), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),  # normalized
+    utcnow_column(),
+    # Identity is org-wide: one (type, value) belongs to one customer, enforced here.
+    sa.UniqueConstraint("org_id", "type", "value"),
+    sa.Index("ix_identifiers_org_id_customer_id", "org_id", "customer_id"),
+)
+
+comm_channels = sa.Table(
+    "comm_channels",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, _org_fk(), nullable=False),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("profile_id", BigId, sa.ForeignKey("profiles.id"), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("is_primary", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("verified", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("meta", sa.JSON, nullable=False),
+    utcnow_column(),
+    sa.UniqueConstraint("org_id", "profile_id", "type", "value"),
+    sa.Index("ix_comm_channels_org_id_customer_id", "org_id", "customer_id"),
+)
+
+field_values = sa.Table(
+    "field_values",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, _org_fk(), nullable=False),
+    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # custom | extended
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    utcnow_column("updated_at"),
+    sa.UniqueConstraint("org_id", "customer_id", "kind", "name"),
+)
+
+merges = sa.Table(
+    "merges",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, _org_fk(), nullable=False),
+    sa.Column("survivor_id", BigId, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("victim_id", BigId, sa.ForeignKey("customers.id"), nullable=False),
+    # What moved from victim to survivor (row ids per table), so a merge can be reversed.
+    sa.Column("moved", sa.JSON, nullable=False),
+    sa.Column("reversed_at", sa.DateTime(timezone=True)),
+    utcnow_column(),
+    sa.Index("ix_merges_org_id_victim_id", "org_id", "victim_id"),
+)
+
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, _org_fk(), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    # Keyed hash of the normalized value: recognises a deleted person, holds no personal data.
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
+    utcnow_column(),
+    sa.UniqueConstraint("org_id", "type", "digest"),
+)

@@ -1,0 +1,1 @@
+"""Identity: identifier types, normalization rules and merges."""

@@ -1,0 +1,1 @@
+"""Shared machinery: database access, errors, pagination."""

@@ -1,0 +1,122 @@
+"""Engine creation, the shared ``MetaData`` and the one transaction boundary.
+
+Adapters (API endpoints, CLI commands, job steps) open transactions with
+:func:`transaction`; services and repositories receive the ``Connection`` and
+never commit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+T = TypeVar("T")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow_column(name: str = "created_at") -> sa.Column[Any]:
+    """A timezone-aware timestamp column set by the database on insert."""
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url`` with the settings patron relies on.
+
+    SQLite: foreign keys on, WAL (readers do not block the writer), a busy
+    timeout, and write transactions opened with ``BEGIN IMMEDIATE`` so two
+    writers queue instead of failing on a lock upgrade.
+    """
+    if url.startswith("sqlite"):
+        _ensure_sqlite_directory(url)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+        )
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _ensure_sqlite_directory(url: str) -> None:
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:":
+        Path(os.path.dirname(os.path.abspath(path))).mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below, not the driver, start transactions.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
+    """Open one transaction; commit when the block ends, roll back on error."""
+    with engine.connect() as conn:
+        if write and engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+def run_in_transaction(
+    engine: Engine, work: Callable[[Connection], T], *, write: bool = True, attempts: int = 3
+) -> T:
+    """Run ``work`` in a transaction, retrying when a concurrent writer won a race.
+
+    A unique-index violation or a serialization failure means another request
+    committed the same identifier first; running ``work`` again sees that row
+    and answers as for any existing customer.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(engine, write=write) as conn:
+                return work(conn)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == attempts or not _is_retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _is_retryable(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(
+        marker in text
+        for marker in ("unique", "duplicate key", "database is locked", "could not serialize")
+    )
+
+
+def insert_returning_id(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:
+    """Insert one row and return its generated id (both dialects support RETURNING)."""
+    return int(conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one())

@@ -1,0 +1,32 @@
+"""Limit / offset pagination with a hard maximum."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from patron.kit.errors import InvalidInput
+from patron.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Page:
+    """A validated page request."""
+
+    limit: int
+    offset: int
+
+    def envelope(self, total: int) -> dict[str, Any]:
+        return {"limit": self.limit, "offset": self.offset, "total": total}
+
+
+def page(limit: int | None, offset: int | None) -> Page:
+    """Validate ``limit``/``offset``; ``limit`` is capped by ``max_page_size``."""
+    settings = get_settings()
+    limit = settings.default_page_size if limit is None else limit
+    offset = 0 if offset is None else offset
+    if limit < 1 or offset < 0:
+        raise InvalidInput(400, "limit must be at least 1 and offset at least 0")
+    if limit > settings.max_page_size:
+        raise InvalidInput(400, f"limit may be at most {settings.max_page_size}")
+    return Page(limit=limit, offset=offset)

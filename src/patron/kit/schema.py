@@ -1,0 +1,10 @@
+"""Imports every domain's tables so ``metadata`` is complete (for Alembic and tests)."""
+
+from patron.audit import tables as _audit  # noqa: F401
+from patron.auth import tables as _auth  # noqa: F401
+from patron.customer import tables as _customer  # noqa: F401
+from patron.kit.db import metadata
+from patron.orgs import tables as _orgs  # noqa: F401
+from patron.subscriptions import tables as _subscriptions  # noqa: F401
+
+__all__ = ["metadata"]

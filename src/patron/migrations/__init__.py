@@ -1,0 +1,1 @@
+"""Alembic migrations (the same scripts for SQLite and PostgreSQL)."""

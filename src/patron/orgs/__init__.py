@@ -1,0 +1,1 @@
+"""Orgs (tenants), their settings, org units, field definitions and status labels."""

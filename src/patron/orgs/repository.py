@@ -1,0 +1,106 @@
+"""SQL of the orgs domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from patron.kit.db import insert_returning_id
+from patron.orgs.tables import field_definitions, org_units, orgs, status_labels
+
+
+def insert_org(conn: Connection, name: str, settings: dict[str, Any]) -> int:
+    return insert_returning_id(conn, orgs, {"name": name, "settings": settings})
+
+
+def find_org_by_name(conn: Connection, name: str) -> RowMapping | None:
+    return conn.execute(sa.select(orgs).where(orgs.c.name == name)).mappings().first()
+
+
+def get_org(conn: Connection, org_id: int) -> RowMapping | None:
+    return conn.execute(sa.select(orgs).where(orgs.c.id == org_id)).mappings().first()
+
+
+def update_settings(conn: Connection, org_id: int, settings: dict[str, Any]) -> None:
+    conn.execute(orgs.update().where(orgs.c.id == org_id).values(settings=settings))
+
+
+def insert_labels(conn: Connection, org_id: int, rows: list[dict[str, str]]) -> None:
+    conn.execute(status_labels.insert(), [{"org_id": org_id, **row} for row in rows])
+
+
+def list_labels(conn: Connection, org_id: int) -> list[RowMapping]:
+    query = sa.select(status_labels).where(status_labels.c.org_id == org_id)
+    return list(conn.execute(query.order_by(status_labels.c.id)).mappings())
+
+
+def find_label(conn: Connection, org_id: int, label: str) -> RowMapping | None:
+    query = sa.select(status_labels).where(
+        status_labels.c.org_id == org_id, sa.func.lower(status_labels.c.label) == label.lower()
+    )
+    return conn.execute(query).mappings().first()
+
+
+def get_label(conn: Connection, org_id: int, label_id: int) -> RowMapping | None:
+    query = sa.select(status_labels).where(
+        status_labels.c.org_id == org_id, status_labels.c.id == label_id
+    )
+    return conn.execute(query).mappings().first()
+
+
+def insert_unit(conn: Connection, org_id: int, values: dict[str, Any]) -> int:
+    return insert_returning_id(conn, org_units, {"org_id": org_id, **values})
+
+
+def update_unit(conn: Connection, org_id: int, unit_id: int, values: dict[str, Any]) -> int:
+    statement = (
+        org_units.update()
+        .where(org_units.c.org_id == org_id, org_units.c.id == unit_id)
+        .values(**values)
+    )
+    return conn.execute(statement).rowcount
+
+
+def list_units(
+    conn: Connection, org_id: int, kind: str | None, limit: int, offset: int
+) -> tuple[list[RowMapping], int]:
+    condition = org_units.c.org_id == org_id
+    if kind:
+        condition = sa.and_(condition, org_units.c.kind == kind)
+    total = conn.execute(sa.select(sa.func.count()).where(condition)).scalar_one()
+    rows = conn.execute(
+        sa.select(org_units).where(condition).order_by(org_units.c.id).limit(limit).offset(offset)
+    ).mappings()
+    return list(rows), int(total)
+
+
+def get_unit(conn: Connection, org_id: int, unit_id: int) -> RowMapping | None:
+    query = sa.select(org_units).where(org_units.c.org_id == org_id, org_units.c.id == unit_id)
+    return conn.execute(query).mappings().first()
+
+
+def find_unit(
+    conn: Connection, org_id: int, *, kinds: tuple[str, ...], code: str
+) -> RowMapping | None:
+    """A unit of one of ``kinds`` whose code or external id is ``code``."""
+    query = (
+        sa.select(org_units)
+        .where(
+            org_units.c.org_id == org_id,
+            org_units.c.kind.in_(kinds),
+            sa.or_(org_units.c.code == code, org_units.c.external_id == code),
+        )
+        .order_by(org_units.c.code != code, org_units.c.id)
+    )
+    return conn.execute(query).mappings().first()
+
+
+def insert_field(conn: Connection, org_id: int, values: dict[str, Any]) -> int:
+    return insert_returning_id(conn, field_definitions, {"org_id": org_id, **values})
+
+
+def list_fields(conn: Connection, org_id: int) -> list[RowMapping]:
+    query = sa.select(field_definitions).where(field_definitions.c.org_id == org_id)
+    return list(conn.execute(query.order_by(field_definitions.c.id)).mappings())

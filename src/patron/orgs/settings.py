@@ -1,0 +1,85 @@
+"""The typed settings of one org (stored as JSON on the org row)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from patron.identity.rules import DEFAULT_MOBILE_REGEX, MobileRules
+from patron.kit.errors import InvalidInput
+
+SYSTEM_STATUSES = ("Active", "Suspended", "Deleted", "Fraud Suspected", "Fraud Confirmed", "Internal")
+FRAUD_STATUSES = ("INTERNAL", "MARKED", "CONFIRMED", "RECONFIRMED", "NOT_FRAUD")
+#: Fraud statuses that freeze a customer against changes (code 618).
+BLOCKING_FRAUD_STATUSES = frozenset({"MARKED", "CONFIRMED", "RECONFIRMED"})
+
+
+class OrgSettings(BaseModel):
+    """Rules an org chooses for its customers."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    base_country_code: str = Field(default="", pattern=r"^[0-9]{0,4}$")
+    """Country calling code prefixed to national mobile numbers (e.g. ``91``)."""
+    mobile_national_length: int = Field(default=0, ge=0, le=15)
+    """Length of a national mobile number without country code (0: unknown)."""
+    append_country_code: bool = False
+    """Prefix ``base_country_code`` to mobiles of exactly ``mobile_national_length`` digits."""
+    mobile_regex: str = DEFAULT_MOBILE_REGEX
+    """The regex a normalized mobile number must match."""
+    primary_identifier: Literal["mobile", "email", "externalId"] = "mobile"
+    """Identifier a loyalty registration must carry."""
+    allow_email_only_loyalty: bool = True
+    """When false, a loyalty registration with an email needs a mobile or external id too."""
+    strict_names: bool = False
+    """Restrict names to letters and spaces."""
+    registration_max_past_days: int | None = Field(default=None, ge=0)
+    """How far back a registration date may lie (``None``: no limit)."""
+
+    @field_validator("mobile_regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    def mobile_rules(self) -> MobileRules:
+        return MobileRules(
+            base_country_code=self.base_country_code,
+            national_length=self.mobile_national_length,
+            append_country_code=self.append_country_code,
+            regex=self.mobile_regex,
+        )
+
+
+def apply_changes(current: OrgSettings, changes: dict[str, Any]) -> OrgSettings:
+    """A copy of ``current`` with ``changes`` applied and validated as a whole."""
+    unknown = sorted(set(changes) - set(OrgSettings.model_fields))
+    if unknown:
+        known = ", ".join(OrgSettings.model_fields)
+        raise InvalidInput(400, f"unknown org setting {', '.join(unknown)}; known: {known}")
+    try:
+        return OrgSettings.model_validate(current.model_dump() | changes)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(400, f"invalid org settings: {problems}") from exc
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``key=value`` from the CLI, the value converted to the setting's type."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise InvalidInput(400, f"expected key=value, got {text!r}")
+    field = OrgSettings.model_fields.get(key)
+    if field is None:
+        return key, raw  # apply_changes names the unknown key
+    if field.annotation in (int | None,) and raw.strip().lower() in ("", "none", "null"):
+        return key, None
+    return key, raw.strip()

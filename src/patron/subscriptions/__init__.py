@@ -1,0 +1,1 @@
+"""Channel subscriptions (opt-in / opt-out) and the consent ledger."""

@@ -1,0 +1,157 @@
+"""Fixtures: real SQLite and real PostgreSQL, one fresh org per test.
+
+Every test that uses ``engine`` (directly or through ``org`` / ``api``) runs once
+per backend. Tenancy makes orgs independent, so each test gets a new org instead
+of a new database. ``PATRON_TEST_BACKENDS=sqlite`` restricts a local run;
+``PATRON_TEST_POSTGRES_URL`` points at the PostgreSQL server (default: a local
+``patron`` role, as ``scripts/test.sh`` prepares it).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from patron.api.app import create_app
+from patron.auth import service as auth
+from patron.auth.actor import Actor, Role
+from patron.kit.db import create_engine, transaction
+from patron.kit.migrate import upgrade
+from patron.orgs import service as orgs
+from patron.orgs.settings import OrgSettings
+
+DEFAULT_PG = "postgresql+psycopg://patron:patron@localhost:5432/patron_test"
+BACKENDS = [b for b in os.environ.get("PATRON_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+def _fresh_postgres(url: str) -> str:
+    """Drop and re-create the test database so every run starts from migrations."""
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+    except sa.exc.OperationalError as exc:
+        pytest.exit(
+            f"PostgreSQL is not reachable at {target.render_as_string()}: run the tests with "
+            "`make test` (it starts PostgreSQL), or set PATRON_TEST_BACKENDS=sqlite. "
+            f"({exc.orig})",
+            returncode=3,
+        )
+    finally:
+        admin.dispose()
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'patron.db'}"
+    else:
+        url = _fresh_postgres(os.environ.get("PATRON_TEST_POSTGRES_URL", DEFAULT_PG))
+    engine = create_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def backend(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class OrgHandle:
+    """A fresh org with one API key per role."""
+
+    id: int
+    name: str
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def admin(self) -> Actor:
+        return Actor(org_id=self.id, role=Role.admin, name="test-admin", kind="cli")
+
+
+def make_org(engine: Engine, settings: OrgSettings | None = None) -> OrgHandle:
+    """A new org with viewer, editor and admin keys."""
+    with transaction(engine) as conn:
+        name = unique("org")
+        org_id = orgs.create_org(conn, name, settings)
+        handle = OrgHandle(id=org_id, name=name)
+        for role in Role:
+            handle.keys[role.name] = auth.create_api_key(conn, handle.admin, role, role.name)
+    return handle
+
+
+@pytest.fixture
+def org(engine: Engine) -> OrgHandle:
+    return make_org(engine)
+
+
+@pytest.fixture
+def app_client(engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(engine=engine), raise_server_exceptions=False) as client:
+        yield client
+
+
+class Api:
+    """A test client acting as one org, with a role per call (editor by default)."""
+
+    def __init__(self, client: TestClient, org: OrgHandle) -> None:
+        self.client = client
+        self.org = org
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.org.keys[role]}"}
+
+    def request(self, method: str, path: str, *, role: str = "editor", **kwargs: Any) -> Any:
+        return self.client.request(method, path, headers=self.headers(role), **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def api(app_client: TestClient, org: OrgHandle) -> Api:
+    return Api(app_client, org)
+
+
+@pytest.fixture
+def other_api(app_client: TestClient, engine: Engine) -> Api:
+    """A second, unrelated org on the same server."""
+    return Api(app_client, make_org(engine))
+
+
+def error_codes(response: Any) -> list[int]:
+    return [e["code"] for e in response.json()["errors"]]
+
+
+def warning_codes(response: Any) -> list[int]:
+    return [w["code"] for w in response.json()["warnings"]]
+
+
+DATA = Path(__file__).parent / "data"
