@@ -120,7 +120,8 @@ class Api:
         return {"Authorization": f"Bearer {self.org.keys[role]}"}
 
     def request(self, method: str, path: str, *, role: str = "editor", **kwargs: Any) -> Any:
-        return self.client.request(method, path, headers=self.headers(role), **kwargs)
+        headers = {**self.headers(role), **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

@@ -1,5 +1,154 @@
-"""Placeholder router (being written)."""
+"""The v2 Customer API: register, read, update, look up, change identifiers."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.engine import Connection
+
+from patron.api import deps
+from patron.auth.actor import Actor
+from patron.customer import lookup
+from patron.customer.details import details
+from patron.customer.identifiers import change_identifiers
+from patron.customer.registration import register
+from patron.customer.schemas import ChangeIdentifiersIn, RegisterIn, UpdateIn
+from patron.customer.update import update
+from patron.kit.db import run_in_transaction, transaction
+from patron.orgs import service as orgs
+
+router = APIRouter(prefix="/v2/customers", tags=["customers"])
+
+
+def _result(customer_id: int, warnings: list[Any]) -> dict[str, Any]:
+    return {
+        "createdId": customer_id,
+        "warnings": [w.as_dict() for w in warnings],
+        "sideEffects": [],
+    }
+
+
+@router.post("")
+def register_customer(
+    body: RegisterIn, request: Request, actor: Actor = Depends(deps.editor)
+) -> dict[str, Any]:
+    """Register a customer (loyalty or not) on a source, combining across sources."""
+
+    def work(conn: Connection) -> dict[str, Any]:
+        outcome = register(conn, actor, body)
+        return _result(outcome.customer_id, outcome.warnings)
+
+    return run_in_transaction(deps.engine_of(request), work)
+
+
+@router.get("/lookup")
+def lookup_customer_id(
+    request: Request,
+    identifierName: str | None = None,
+    identifierValue: str | None = None,
+    source: str | None = None,
+    accountId: str | None = None,
+    actor: Actor = Depends(deps.viewer),
+) -> dict[str, Any]:
+    """The customer id behind an identifier (mobile, email, externalId, cardnumber...)."""
+    where = lookup.source_account(source, accountId, allow_all=True, invalid_source_code=8011,
+                                  default=lookup.ALL_SOURCES)
+    with transaction(deps.engine_of(request), write=False) as conn:
+        settings = orgs.get_settings(conn, actor.org_id)
+        found = lookup.by_identifier(conn, actor.org_id, settings, identifierName,
+                                     identifierValue, where)
+    return {"entity": found.id, "warnings": [w.as_dict() for w in found.warnings]}
+
+
+@router.get("/lookup/customerDetails")
+def customer_details_by_identifier(
+    request: Request,
+    identifierName: str | None = None,
+    identifierValue: str | None = None,
+    source: str | None = None,
+    accountId: str | None = None,
+    embed: str | None = None,
+    actor: Actor = Depends(deps.viewer),
+) -> dict[str, Any]:
+    """Full details of the customer behind an identifier."""
+    where = lookup.source_account(source, accountId, allow_all=True, invalid_source_code=8011,
+                                  default=lookup.ALL_SOURCES)
+    with transaction(deps.engine_of(request), write=False) as conn:
+        settings = orgs.get_settings(conn, actor.org_id)
+        found = lookup.by_identifier(conn, actor.org_id, settings, identifierName,
+                                     identifierValue, where)
+        return details(conn, actor.org_id, found, where, embed)
+
+
+@router.put("/lookup")
+def update_customer_by_identifier(
+    body: UpdateIn,
+    request: Request,
+    identifierName: str | None = None,
+    identifierValue: str | None = None,
+    source: str | None = None,
+    accountId: str | None = None,
+    actor: Actor = Depends(deps.editor),
+) -> dict[str, Any]:
+    """Update names, fields, extended fields, channels or loyalty type, found by identifier."""
+    where = lookup.source_account(source, accountId, default="INSTORE")
+    with transaction(deps.engine_of(request)) as conn:
+        settings = orgs.get_settings(conn, actor.org_id)
+        found = lookup.by_identifier(conn, actor.org_id, settings, identifierName,
+                                     identifierValue, where)
+        warnings = update(conn, actor, found, where, body)
+    return _result(found.id, warnings)
+
+
+@router.get("/{customer_id:int}")
+def get_customer(
+    customer_id: int,
+    request: Request,
+    source: str | None = None,
+    accountId: str | None = None,
+    embed: str | None = None,
+    actor: Actor = Depends(deps.viewer),
+) -> dict[str, Any]:
+    """Details of a customer; a merged id answers with its survivor (warning 91009)."""
+    where = lookup.source_account(source, accountId, allow_all=True, default=lookup.ALL_SOURCES)
+    with transaction(deps.engine_of(request), write=False) as conn:
+        found = lookup.resolve(conn, actor.org_id, customer_id)
+        return details(conn, actor.org_id, found, where, embed)
+
+
+@router.put("/{customer_id:int}")
+def update_customer(
+    customer_id: int,
+    body: UpdateIn,
+    request: Request,
+    source: str | None = None,
+    accountId: str | None = None,
+    actor: Actor = Depends(deps.editor),
+) -> dict[str, Any]:
+    """Update names, fields, extended fields, channels or loyalty type of a customer."""
+    where = lookup.source_account(source, accountId, default="INSTORE")
+    with transaction(deps.engine_of(request)) as conn:
+        found = lookup.resolve(conn, actor.org_id, customer_id)
+        warnings = update(conn, actor, found, where, body)
+    return _result(found.id, warnings)
+
+
+@router.post("/{customer_id:int}/changeIdentifier")
+def change_customer_identifiers(
+    customer_id: int,
+    body: ChangeIdentifiersIn,
+    request: Request,
+    source: str | None = None,
+    accountId: str | None = None,
+    actor: Actor = Depends(deps.editor),
+) -> dict[str, Any]:
+    """Add or remove identifiers; adding one held on another source merges the accounts."""
+    where = lookup.source_account(source, accountId, default="INSTORE")
+
+    def work(conn: Connection) -> dict[str, Any]:
+        outcome = change_identifiers(conn, actor, customer_id, where, body)
+        return {"createdId": outcome.customer_id,
+                "warnings": [w.as_dict() for w in outcome.warnings]}
+
+    return run_in_transaction(deps.engine_of(request), work)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.customer import repository
 from patron.identity.types import (
+    IDENTIFIER_TYPES,
     MULTI_ACCOUNT_SOURCES,
     Source,
     identifier_type,
@@ -22,8 +23,8 @@ from patron.kit.errors import Forbidden, InvalidInput, NotFound, Notice
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES, OrgSettings
 
 ALL_SOURCES = "ALL"
-#: Identifier names accepted by the look-up endpoints.
-LOOKUP_NAMES = ("mobile", "email", "externalId", "cardnumber", "wechat", "martjackId", "fbId")
+#: Identifier names accepted by the look-up endpoints: every identifier type.
+LOOKUP_NAMES = IDENTIFIER_TYPES
 _MERGE_DEPTH_LIMIT = 20
 
 

@@ -1,5 +1,45 @@
-"""Placeholder router (being written)."""
+"""``/v2/customers/{id}/subscriptions``: opt-in / opt-out per channel and priority."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.engine import Engine
+
+from patron.api.deps import editor, engine_of, viewer
+from patron.auth.actor import Actor
+from patron.kit.db import transaction
+from patron.subscriptions import service
+from patron.subscriptions.schemas import SubscriptionUpdate, retrieve_response, update_response
+
+router = APIRouter(tags=["subscriptions"])
+
+Db = Annotated[Engine, Depends(engine_of)]
+
+
+@router.post("/v2/customers/{customer_id:int}/subscriptions")
+def update_subscriptions(
+    customer_id: int,
+    body: SubscriptionUpdate,
+    actor: Annotated[Actor, Depends(editor)],
+    engine: Db,
+) -> dict[str, Any]:
+    """Opt a customer in to or out of channels; every entry is kept in the consent ledger."""
+    with transaction(engine) as conn:
+        outcome = service.update(conn, actor, customer_id, body)
+    return update_response(
+        body, outcome.subscriptions, [notice.as_dict() for notice in outcome.warnings]
+    )
+
+
+@router.get("/v2/customers/{customer_id:int}/subscriptions")
+def retrieve_subscriptions(
+    customer_id: int, actor: Annotated[Actor, Depends(viewer)], engine: Db
+) -> dict[str, Any]:
+    """The subscriptions recorded for a customer."""
+    with transaction(engine, write=False) as conn:
+        outcome = service.retrieve(conn, actor.org_id, customer_id)
+    return retrieve_response(
+        outcome.subscriptions, [notice.as_dict() for notice in outcome.warnings]
+    )

@@ -1,0 +1,127 @@
+"""What every command shares: settings, the database, the org it acts on, and output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.engine import Connection, Engine
+
+from patron.auth.actor import Actor, Role
+from patron.kit.db import create_engine, transaction
+from patron.orgs import service as orgs
+from patron.settings import Settings
+
+RoleName = Literal["viewer", "editor", "admin"]
+
+OrgOption = Annotated[
+    str, typer.Option("--org", help="Name of the org to act on.", show_default=False)
+]
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print JSON instead of a table (for scripts).")
+]
+RoleOption = Annotated[
+    RoleName,
+    typer.Option(
+        "--role",
+        help="Role: viewer (read), editor (write, import) or admin (all).",
+        show_default=False,
+    ),
+]
+
+
+def load_settings() -> Settings:
+    """The settings as the environment says now (``PATRON_DATABASE_URL`` and friends).
+
+    Read on every command rather than cached, so a caller that changes the
+    environment between two invocations in one process is obeyed.
+    """
+    return Settings()
+
+
+@contextmanager
+def open_engine(settings: Settings | None = None) -> Iterator[Engine]:
+    """An engine on the configured database, disposed of when the block ends."""
+    engine = create_engine((settings or load_settings()).database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def cli_actor(org_id: int) -> Actor:
+    """The local operator: an admin of ``org_id``."""
+    return Actor(org_id=org_id, role=Role.admin, name="cli", kind="cli")
+
+
+@contextmanager
+def acting_on(org: str, *, write: bool = True) -> Iterator[tuple[Connection, Actor]]:
+    """One transaction on the configured database, acting as the operator of ``org``."""
+    with open_engine() as engine, transaction(engine, write=write) as conn:
+        yield conn, cli_actor(orgs.org_id_by_name(conn, org))
+
+
+# --- output ---------------------------------------------------------------------
+
+
+def console() -> Console:
+    """A console on the current stdout (looked up per call, so redirection is obeyed)."""
+    return Console(highlight=False)
+
+
+def cell(value: Any) -> Text:
+    """A table cell; never interpreted as Rich markup, so ``[x]`` in data stays ``[x]``."""
+    if value is None:
+        return Text("")
+    if isinstance(value, bool):
+        return Text("yes" if value else "no")
+    if isinstance(value, datetime):
+        return Text(value.isoformat(timespec="seconds"))
+    if isinstance(value, list | tuple):
+        return Text(", ".join(str(v) for v in value))
+    return Text(str(value))
+
+
+def print_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str = ""
+) -> None:
+    """A table of rows under ``columns``."""
+    table = Table(title=title, caption=caption or None, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(cell(v) for v in row))
+    console().print(table)
+
+
+def print_record(title: str, record: Mapping[str, Any], *, note: str = "") -> None:
+    """One record as a two-column table; values are never truncated (keys must copy whole)."""
+    table = Table(title=title, caption=note or None, title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", no_wrap=True, overflow="ignore")
+    for key, value in record.items():
+        table.add_row(cell(key), cell(value))
+    console().print(table, soft_wrap=True)
+
+
+def print_json(value: Any) -> None:
+    """``value`` as one line of JSON and nothing else."""
+    typer.echo(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def note(message: str) -> None:
+    """A line for the human at the terminal, on stderr, so stdout stays parseable."""
+    typer.echo(message, err=True)

@@ -1,0 +1,56 @@
+"""The ``patron`` command: every command group joined on one app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from patron import __version__
+from patron.cli import bootstrap, db, demo, fields, keys, labels, orgs, server, stores, users
+from patron.cli.errors import PatronGroup
+
+app = typer.Typer(
+    cls=PatronGroup,
+    name="patron",
+    help="patron: customer profiles, identity resolution and the v2 Customer API. "
+    "The database is chosen by PATRON_DATABASE_URL (default: sqlite:///./var/patron.db).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"patron {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """patron: customer profiles, identity resolution and the v2 Customer API."""
+
+
+app.command("init")(bootstrap.init)
+app.command("serve")(server.serve)
+app.command("demo")(demo.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(orgs.app, name="orgs")
+app.add_typer(users.app, name="users")
+app.add_typer(keys.app, name="keys")
+app.add_typer(stores.app, name="stores")
+app.add_typer(fields.app, name="fields")
+app.add_typer(labels.app, name="labels")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,298 @@
+"""SQL of customer care: search, status and fraud changes, change history, deletion.
+
+Every statement is limited to one org; the callers pass the org of the actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from patron.audit.tables import change_log
+from patron.customer.tables import (
+    comm_channels,
+    customers,
+    field_values,
+    identifiers,
+    profiles,
+    suppressions,
+)
+from patron.subscriptions.tables import subscriptions
+
+_LIKE_ESCAPE = "/"
+
+
+def _starts_with(column: sa.ColumnElement[Any], prefix: str) -> sa.ColumnElement[bool]:
+    """Case-insensitive ``column LIKE prefix%`` with the wildcards of ``prefix`` escaped.
+
+    Both sides go through the database's ``lower()`` so the comparison uses one
+    definition of case (SQLite's ``lower()`` folds ASCII letters only).
+    """
+    escaped = (
+        prefix.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+        .replace("%", _LIKE_ESCAPE + "%")
+        .replace("_", _LIKE_ESCAPE + "_")
+    )
+    pattern = sa.func.lower(sa.literal(escaped, sa.String)) + "%"
+    return sa.func.lower(column).like(pattern, escape=_LIKE_ESCAPE)
+
+
+def _page_with_total(
+    conn: Connection, query: sa.Select[Any], limit: int, offset: int
+) -> tuple[list[RowMapping], int]:
+    """One page of ``query`` (already ordered) and the number of rows it has in all."""
+    counted = query.add_columns(sa.func.count().over().label("_total"))
+    rows = list(conn.execute(counted.limit(limit).offset(offset)).mappings())
+    if rows:
+        return rows, int(rows[0]["_total"])
+    if offset == 0:
+        return [], 0
+    # Past the last page the window has no row to report the total on.
+    total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    return [], int(total)
+
+
+def _constant(sql: str, type_: Any) -> sa.ColumnElement[Any]:
+    # Inline SQL constants, not bound parameters: PostgreSQL must know a UNION's column types.
+    return sa.literal_column(sql, type_)
+
+
+# --- search -----------------------------------------------------------------------
+
+
+def _live(org_id: int) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        customers.c.org_id == org_id,
+        customers.c.merged_into_id.is_(None),
+        customers.c.deleted_at.is_(None),
+    )
+
+
+def search_ids(
+    conn: Connection, org_id: int, prefix: str, limit: int, offset: int
+) -> tuple[list[int], int]:
+    """Ids of live customers with a name or identifier starting with ``prefix``; and the total."""
+    by_name = sa.select(profiles.c.customer_id).where(
+        profiles.c.org_id == org_id,
+        sa.or_(_starts_with(profiles.c.first_name, prefix), _starts_with(profiles.c.last_name, prefix)),
+    )
+    by_identifier = sa.select(identifiers.c.customer_id).where(
+        identifiers.c.org_id == org_id, _starts_with(identifiers.c.value, prefix)
+    )
+    matched = sa.union(by_name, by_identifier).subquery()
+    query = (
+        sa.select(customers.c.id)
+        .where(_live(org_id), customers.c.id.in_(sa.select(matched.c.customer_id)))
+        .order_by(customers.c.id)
+    )
+    rows, total = _page_with_total(conn, query, limit, offset)
+    return [int(row["id"]) for row in rows], total
+
+
+def search_matches(
+    conn: Connection, org_id: int, customer_ids: Sequence[int], prefix: str
+) -> list[RowMapping]:
+    """The profiles of ``customer_ids`` and their identifiers starting with ``prefix``.
+
+    One row per profile (``kind='profile'``, with flags telling which name matched)
+    and one per matching identifier (``kind='identifier'``), ordered by customer.
+    """
+    if not customer_ids:
+        return []
+    ids = list(customer_ids)
+    profile_rows = sa.select(
+        profiles.c.customer_id,
+        _constant("'profile'", sa.String).label("kind"),
+        profiles.c.id.label("row_id"),
+        profiles.c.source,
+        profiles.c.account_id,
+        profiles.c.first_name,
+        profiles.c.last_name,
+        sa.case((_starts_with(profiles.c.first_name, prefix), 1), else_=0).label("first_match"),
+        sa.case((_starts_with(profiles.c.last_name, prefix), 1), else_=0).label("last_match"),
+        _constant("''", sa.String).label("type"),
+        _constant("''", sa.String).label("value"),
+    ).where(profiles.c.org_id == org_id, profiles.c.customer_id.in_(ids))
+    identifier_rows = (
+        sa.select(
+            identifiers.c.customer_id,
+            _constant("'identifier'", sa.String).label("kind"),
+            identifiers.c.id.label("row_id"),
+            profiles.c.source,
+            profiles.c.account_id,
+            _constant("''", sa.String).label("first_name"),
+            _constant("''", sa.String).label("last_name"),
+            _constant("0", sa.Integer).label("first_match"),
+            _constant("0", sa.Integer).label("last_match"),
+            identifiers.c.type,
+            identifiers.c.value,
+        )
+        .join(profiles, profiles.c.id == identifiers.c.profile_id)
+        .where(
+            identifiers.c.org_id == org_id,
+            identifiers.c.customer_id.in_(ids),
+            _starts_with(identifiers.c.value, prefix),
+        )
+    )
+    both = sa.union_all(profile_rows, identifier_rows).subquery()
+    query = sa.select(both).order_by(both.c.customer_id, both.c.kind.desc(), both.c.row_id)
+    return list(conn.execute(query).mappings())
+
+
+# --- status and fraud ---------------------------------------------------------------
+
+
+def update_customer(
+    conn: Connection, org_id: int, customer_ids: Sequence[int], values: dict[str, Any]
+) -> None:
+    """Set ``values`` on the given customers of the org."""
+    conn.execute(
+        customers.update()
+        .where(customers.c.org_id == org_id, customers.c.id.in_(list(customer_ids)))
+        .values(updated_at=sa.func.now(), **values)
+    )
+
+
+# --- change history -----------------------------------------------------------------
+
+
+def merge_family(conn: Connection, org_id: int, customer_id: int) -> list[int]:
+    """The customer and every customer merged into it, directly or through others."""
+    family = (
+        sa.select(customers.c.id)
+        .where(customers.c.org_id == org_id, customers.c.id == customer_id)
+        .cte("family", recursive=True)
+    )
+    member = customers.alias("member")
+    family = family.union(
+        sa.select(member.c.id).where(
+            member.c.org_id == org_id, member.c.merged_into_id == family.c.id
+        )
+    )
+    return sorted(int(i) for i in conn.execute(sa.select(family.c.id)).scalars())
+
+
+def change_log_page(
+    conn: Connection,
+    org_id: int,
+    customer_ids: Sequence[int],
+    *,
+    change_type: str | None,
+    source: str | None,
+    account_id: str | None,
+    since: datetime | None,
+    before: datetime | None,
+    start_id: int | None,
+    end_id: int | None,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[RowMapping], int]:
+    """A page of the change log of ``customer_ids`` and its total.
+
+    ``since`` is inclusive and ``before`` exclusive; ids are inclusive at both ends.
+    """
+    conditions: list[sa.ColumnElement[bool]] = [
+        change_log.c.org_id == org_id,
+        change_log.c.customer_id.in_(list(customer_ids)),
+    ]
+    if change_type is not None:
+        conditions.append(change_log.c.change_type == change_type)
+    if source is not None:
+        conditions.append(change_log.c.source == source)
+    if account_id is not None:
+        conditions.append(change_log.c.account_id == account_id)
+    if since is not None:
+        conditions.append(change_log.c.created_at >= _moment(conn, since))
+    if before is not None:
+        conditions.append(change_log.c.created_at < _moment(conn, before))
+    if start_id is not None:
+        conditions.append(change_log.c.id >= start_id)
+    if end_id is not None:
+        conditions.append(change_log.c.id <= end_id)
+    order = (
+        (change_log.c.created_at.desc(), change_log.c.id.desc())
+        if descending
+        else (change_log.c.created_at.asc(), change_log.c.id.asc())
+    )
+    query = sa.select(change_log).where(*conditions).order_by(*order)
+    return _page_with_total(conn, query, limit, offset)
+
+
+def _moment(conn: Connection, value: datetime) -> Any:
+    """``value`` (UTC) as the database compares it to a stored timestamp.
+
+    SQLite keeps timestamps as text, written by ``CURRENT_TIMESTAMP`` without
+    fractions of a second; a bound ``datetime`` would carry ``.000000`` and sort
+    after a value stored at that very second.
+    """
+    if conn.dialect.name == "sqlite":
+        return sa.literal(value.strftime("%Y-%m-%d %H:%M:%S"), sa.String)
+    return value
+
+
+# --- deletion -----------------------------------------------------------------------
+
+
+def identifiers_of(conn: Connection, org_id: int, customer_ids: Sequence[int]) -> list[RowMapping]:
+    """The (type, value) identifiers held by ``customer_ids``."""
+    query = (
+        sa.select(identifiers.c.type, identifiers.c.value)
+        .where(identifiers.c.org_id == org_id, identifiers.c.customer_id.in_(list(customer_ids)))
+        .order_by(identifiers.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def erase_personal_data(conn: Connection, org_id: int, customer_ids: Sequence[int]) -> dict[str, int]:
+    """Delete identifiers, channels, field values, subscriptions and change-log rows of
+    ``customer_ids`` and blank their profile names; the number of rows touched per kind.
+
+    The consent ledger stays: it holds no personal data and proves the consent history.
+    """
+    ids = list(customer_ids)
+    counts: dict[str, int] = {}
+    for name, table in (
+        ("identifiers", identifiers),
+        ("commChannels", comm_channels),
+        ("fieldValues", field_values),
+        ("subscriptions", subscriptions),
+        ("changeLogEntries", change_log),
+    ):
+        result = conn.execute(
+            table.delete().where(table.c.org_id == org_id, table.c.customer_id.in_(ids))
+        )
+        counts[name] = int(result.rowcount)
+    blanked = conn.execute(
+        profiles.update()
+        .where(profiles.c.org_id == org_id, profiles.c.customer_id.in_(ids))
+        .values(first_name="", last_name="", updated_at=sa.func.now())
+    )
+    counts["profiles"] = int(blanked.rowcount)
+    return counts
+
+
+def replace_suppressions(
+    conn: Connection, org_id: int, customer_id: int, digests: Sequence[tuple[str, str]]
+) -> None:
+    """Store one suppression per (type, digest); one left by an earlier deletion is replaced."""
+    pairs = sorted(set(digests))
+    if not pairs:
+        return
+    conn.execute(
+        suppressions.delete().where(
+            suppressions.c.org_id == org_id,
+            sa.tuple_(suppressions.c.type, suppressions.c.digest).in_(pairs),
+        )
+    )
+    conn.execute(
+        suppressions.insert(),
+        [
+            {"org_id": org_id, "type": kind, "digest": digest, "customer_id": customer_id}
+            for kind, digest in pairs
+        ],
+    )

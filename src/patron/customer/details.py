@@ -1,0 +1,133 @@
+"""The customer details document of ``GET /v2/customers/{id}`` and ``/lookup/customerDetails``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from patron.customer import repository
+from patron.customer.lookup import Resolved, SourceAccount
+from patron.kit.errors import InvalidInput, NotFound
+from patron.orgs import repository as orgs_repository
+from patron.subscriptions import service as subscriptions
+
+EMBEDS = ("subscriptions",)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with an offset (SQLite hands back naive UTC values)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.isoformat() + "+00:00"
+    return value.isoformat()
+
+
+def _by(name: str) -> dict[str, str]:
+    return {"code": name, "name": name, "type": "USER"}
+
+
+def details(
+    conn: Connection,
+    org_id: int,
+    resolved: Resolved,
+    where: SourceAccount,
+    embed: str | None = None,
+) -> dict[str, Any]:
+    """Render a customer; ``where`` limits the profiles to one source (or ALL)."""
+    embeds = {e.strip() for e in (embed or "").split(",") if e.strip()}
+    unknown = embeds - set(EMBEDS)
+    if unknown:
+        raise InvalidInput(400, f"embed must be one of {', '.join(EMBEDS)}")
+    customer = resolved.customer
+    customer_id = resolved.id
+    profiles = repository.profiles_of(conn, org_id, customer_id)
+    if not where.is_all:
+        profiles = [
+            p for p in profiles if (p["source"], p["account_id"]) == (where.source, where.account_id)
+        ]
+        if not profiles:
+            raise NotFound(8065, "No customer found in the given source with the given identifier")
+    identifiers = repository.identifiers_of(conn, org_id, customer_id)
+    channels = repository.channels_of(conn, org_id, customer_id)
+    values = repository.field_values_of(conn, org_id, customer_id)
+    custom = {v["name"]: v["value"] for v in values if v["kind"] == "custom"}
+    extended = {v["name"]: v["value"] for v in values if v["kind"] == "extended"}
+    every_identifier = [{"type": i["type"], "value": i["value"]} for i in identifiers]
+    label = orgs_repository.get_label(conn, org_id, int(customer["status_label_id"]))
+    unit = (
+        orgs_repository.get_unit(conn, org_id, int(customer["registered_unit_id"]))
+        if customer["registered_unit_id"]
+        else None
+    )
+    document: dict[str, Any] = {
+        "id": customer_id,
+        "profiles": [
+            {
+                "firstName": p["first_name"],
+                "lastName": p["last_name"],
+                "attribution": {
+                    "createDate": iso(p["created_at"]),
+                    "createdBy": _by(p["created_by"]),
+                    "modifiedBy": _by(p["modified_by"]),
+                    "modifiedDate": iso(p["updated_at"]),
+                },
+                "fields": custom,
+                "identifiers": [
+                    {"type": i["type"], "value": i["value"]}
+                    for i in identifiers
+                    if i["profile_id"] == p["id"]
+                ],
+                "commChannels": [
+                    {
+                        "type": c["type"],
+                        "value": c["value"],
+                        "primary": c["is_primary"],
+                        "verified": c["verified"],
+                        "meta": c["meta"],
+                        "attributes": {},
+                    }
+                    for c in channels
+                    if c["profile_id"] == p["id"]
+                ],
+                "source": p["source"],
+                "userId": customer_id,
+                "accountId": p["account_id"],
+                "conflictingProfileList": [],
+                "autoUpdateTime": iso(p["updated_at"]),
+                "identifiersAll": every_identifier,
+            }
+            for p in profiles
+        ],
+        "loyaltyInfo": {
+            "loyaltyType": customer["loyalty_type"],
+            "attributionV2": {
+                "createDate": iso(customer["registered_at"]),
+                "createdBy": _by(customer["created_by"]),
+                "modifiedBy": _by(customer["modified_by"]),
+                "modifiedDate": iso(customer["updated_at"]),
+            },
+            "lifetimePurchases": 0,
+        },
+        "status": {
+            "label": label["label"] if label else None,
+            "systemStatus": label["system_status"] if label else None,
+        },
+        "fraudDetails": {
+            "status": customer["fraud_status"],
+            "modifiedOn": iso(customer["fraud_modified_at"]),
+            "markedBy": {},
+        },
+        "segments": {},
+        "associatedWith": unit["code"] if unit else "",
+        "extendedFields": extended,
+        "cardDetails": [],
+        "warnings": [w.as_dict() for w in resolved.warnings],
+    }
+    if "subscriptions" in embeds:
+        document["subscriptionInfo"] = {
+            "subscriptions": subscriptions.current(conn, org_id, customer_id)
+        }
+    return document

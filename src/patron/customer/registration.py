@@ -1,0 +1,295 @@
+"""Registering a customer (``POST /v2/customers``) with org-wide identity rules.
+
+The identifiers of a request decide who the person is:
+- nobody holds any of them: a new customer;
+- one customer holds some of them, on another source/account: the new profile is
+  attached to that customer (warning 8050) and the new identifiers join it;
+- that customer already has a profile on the same source/account: refused
+  (1014, or 1032 / 1033 / 1016 naming the identifier that exists);
+- two different customers hold them: refused (8053).
+The unique index on (org, type, value) settles races between concurrent requests;
+the adapter retries the whole registration, which then finds the winner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from patron.audit.service import audit
+from patron.auth.actor import Actor
+from patron.customer import repository, validation
+from patron.customer.lookup import SourceAccount, ensure_changeable, source_account
+from patron.customer.schemas import ProfileIn, RegisterIn
+from patron.identity.rules import parse_datetime
+from patron.kit.errors import Conflict, InvalidInput, Notice
+from patron.orgs import service as orgs
+from patron.orgs.settings import OrgSettings
+from patron.subscriptions import service as subscriptions
+
+LOYALTY_TYPES = ("loyalty", "non_loyalty")
+#: Clock skew tolerated on a registration date sent by a till.
+_FUTURE_TOLERANCE = timedelta(minutes=5)
+_SAME_SOURCE_CODES = (
+    ("mobile", 1032, "A customer already exists with the same mobile number"),
+    ("externalId", 1033, "A customer already exists with the same external id"),
+    ("email", 1016, "Unable to register. Email provided already exists for some other user"),
+)
+
+
+@dataclass
+class PreparedProfile:
+    """One validated profile of a registration request."""
+
+    where: SourceAccount
+    first_name: str
+    last_name: str
+    identifiers: list[validation.Identifier]
+    channels: list[dict[str, Any]]
+    custom_fields: dict[str, str]
+
+
+@dataclass
+class Registration:
+    """The outcome: the customer id and the warnings to return."""
+
+    customer_id: int
+    warnings: list[Notice] = field(default_factory=list)
+
+
+def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registration:
+    """Register a customer, or attach a new source profile to the one who holds its identifiers."""
+    settings = orgs.get_settings(conn, actor.org_id)
+    warnings: list[Notice] = []
+    loyalty_type = _loyalty_type(request.loyalty_type())
+    definitions = orgs.list_fields(conn, actor.org_id)
+    prepared = [_prepare(profile, settings, definitions, warnings) for profile in request.profiles]
+    if len({p.where for p in prepared}) != len(prepared):
+        raise InvalidInput(91003, "Validation failed: two profiles name the same source/account")
+    all_identifiers = [i for p in prepared for i in p.identifiers]
+    _check_required_identifiers(loyalty_type, all_identifiers, settings)
+    extended = validation.field_values(request.extendedFields, definitions, kind="extended")
+    unit_id = _till(conn, actor, request.associatedWith)
+    registered_at = _registration_date(request.createDate, settings)
+    validation.program_warnings(request.loyaltyProgramEnrollments, warnings)
+
+    owners = repository.owners_of(conn, actor.org_id, [(i.type, i.value) for i in all_identifiers])
+    owner_ids = {int(o["customer_id"]) for o in owners}
+    if len(owner_ids) > 1:
+        raise Conflict(
+            8053,
+            "Each identifier is registered with a different customer in other source. "
+            f"Unable to merge accounts (customers {', '.join(map(str, sorted(owner_ids)))})",
+        )
+    if owner_ids:
+        customer_id = owner_ids.pop()
+        _attach_to_existing(conn, actor, customer_id, prepared, owners, loyalty_type, extended)
+        warnings.append(Notice(8050, "Same Customer found in other sources,Combining"))
+    else:
+        customer_id = repository.insert_customer(
+            conn,
+            {
+                "org_id": actor.org_id,
+                "loyalty_type": loyalty_type,
+                "status_label_id": orgs.default_label_id(conn, actor.org_id),
+                "registered_at": registered_at,
+                "registered_unit_id": unit_id,
+                "created_by": actor.name,
+                "modified_by": actor.name,
+            },
+        )
+        for profile in prepared:
+            _insert_profile(conn, actor, customer_id, profile, profile.identifiers)
+        repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", extended)
+    _record_subscriptions(conn, actor, customer_id, all_identifiers)
+    audit(conn, actor, "customer.register", "customer", customer_id, {"profiles": len(prepared)})
+    return Registration(customer_id, warnings)
+
+
+def _loyalty_type(raw: str | None) -> str:
+    if raw is None or not raw.strip():
+        raise InvalidInput(400, "loyaltyInfo.loyaltyType is required: loyalty or non_loyalty")
+    value = raw.strip().lower()
+    if value not in LOYALTY_TYPES:
+        raise InvalidInput(400, f"loyaltyType must be loyalty or non_loyalty, not {raw!r}")
+    return value
+
+
+def _prepare(
+    profile: ProfileIn,
+    settings: OrgSettings,
+    definitions: list[Any],
+    warnings: list[Notice],
+) -> PreparedProfile:
+    where = source_account(profile.source, profile.accountId, default="INSTORE")
+    return PreparedProfile(
+        where=where,
+        first_name=validation.name(profile.firstName, settings, "firstName") or "",
+        last_name=validation.name(profile.lastName, settings, "lastName") or "",
+        identifiers=validation.identifiers(
+            profile.identifiers, settings, validation.REGISTRATION_CODES, warnings
+        ),
+        channels=validation.channels(profile.commChannels, settings),
+        custom_fields=validation.field_values(profile.fields, definitions, kind="custom"),
+    )
+
+
+def _check_required_identifiers(
+    loyalty_type: str, identifiers: list[validation.Identifier], settings: OrgSettings
+) -> None:
+    kinds = {i.type for i in identifiers}
+    if loyalty_type == "non_loyalty":
+        if not kinds & {"mobile", "email"}:
+            raise InvalidInput(
+                1045, "No valid identifier (mobile/email) passed for non-loyalty customer"
+            )
+        return
+    if not kinds & {"mobile", "email", "externalId"}:
+        raise InvalidInput(
+            1007,
+            "Unable to register customer. No valid primary identifier mobile number, "
+            "email ID, or external ID passed",
+        )
+    required = {
+        "mobile": (1006, "Unable to register. Mobile number is required"),
+        "email": (1039, "Unable to register. Email ID is required"),
+        "externalId": (1043, "Unable to register. Customer's external id is required"),
+    }
+    code, message = required[settings.primary_identifier]
+    if settings.primary_identifier not in kinds:
+        raise InvalidInput(code, message)
+    if not settings.allow_email_only_loyalty and not kinds & {"mobile", "externalId"}:
+        raise InvalidInput(
+            1019, "Mobile number or external id is required along with the email Id to register"
+        )
+
+
+def _till(conn: Connection, actor: Actor, code: str | None) -> int | None:
+    if code is None or not code.strip():
+        return None
+    unit = orgs.find_till(conn, actor.org_id, code.strip())
+    if unit is None:
+        raise InvalidInput(91020, f"Invalid TILL passed for registration: {code!r}")
+    return int(unit["id"])
+
+
+def _registration_date(raw: str | None, settings: OrgSettings) -> datetime:
+    now = datetime.now(UTC)
+    if raw is None or not raw.strip():
+        return now
+    parsed = parse_datetime(raw)
+    if parsed is None:
+        raise InvalidInput(400, f"createDate {raw!r} is not an ISO 8601 date-time")
+    too_old = (
+        settings.registration_max_past_days is not None
+        and parsed < now - timedelta(days=settings.registration_max_past_days)
+    )
+    if parsed > now + _FUTURE_TOLERANCE or too_old:
+        raise InvalidInput(
+            1034,
+            "Unable to register. Registration date is not within the allowed past or future "
+            "date limit",
+        )
+    return parsed
+
+
+def _attach_to_existing(
+    conn: Connection,
+    actor: Actor,
+    customer_id: int,
+    prepared: list[PreparedProfile],
+    owners: list[Any],
+    loyalty_type: str,
+    extended: dict[str, str],
+) -> None:
+    customer = repository.get_customer(conn, actor.org_id, customer_id)
+    assert customer is not None
+    ensure_changeable(customer)
+    owned = {(o["type"], o["value"]) for o in owners}
+    for profile in prepared:
+        existing = repository.find_profile(
+            conn, actor.org_id, customer_id, profile.where.source, profile.where.account_id
+        )
+        if existing is not None:
+            _refuse_same_source(profile, owned)
+    for profile in prepared:
+        new = [i for i in profile.identifiers if (i.type, i.value) not in owned]
+        _insert_profile(conn, actor, customer_id, profile, new)
+    # Registration adds to a known person but never overwrites what is stored.
+    stored = {(r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)}
+    missing = {k: v for k, v in extended.items() if ("extended", k) not in stored}
+    repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", missing)
+    changes: dict[str, Any] = {"modified_by": actor.name}
+    if loyalty_type == "loyalty" and customer["loyalty_type"] != "loyalty":
+        changes["loyalty_type"] = "loyalty"  # enrolling is the one allowed direction
+    repository.update_customer(conn, actor.org_id, customer_id, changes)
+
+
+def _refuse_same_source(profile: PreparedProfile, owned: set[tuple[str, str]]) -> None:
+    mine = {(i.type, i.value) for i in profile.identifiers}
+    if mine and mine <= owned:
+        raise Conflict(1014, "Customer is registered already")
+    for kind, code, message in _SAME_SOURCE_CODES:
+        if any(t == kind for t, _ in mine & owned):
+            raise Conflict(code, message)
+    raise Conflict(1014, "Customer is registered already")
+
+
+def _insert_profile(
+    conn: Connection,
+    actor: Actor,
+    customer_id: int,
+    profile: PreparedProfile,
+    identifiers: list[validation.Identifier],
+) -> None:
+    profile_id = repository.insert_profile(
+        conn,
+        {
+            "org_id": actor.org_id,
+            "customer_id": customer_id,
+            "source": profile.where.source,
+            "account_id": profile.where.account_id,
+            "first_name": profile.first_name,
+            "last_name": profile.last_name,
+            "created_by": actor.name,
+            "modified_by": actor.name,
+        },
+    )
+    repository.insert_identifiers(
+        conn,
+        [
+            {
+                "org_id": actor.org_id,
+                "customer_id": customer_id,
+                "profile_id": profile_id,
+                "type": i.type,
+                "value": i.value,
+            }
+            for i in identifiers
+        ],
+    )
+    repository.upsert_channels(conn, actor.org_id, customer_id, profile_id, profile.channels)
+    stored = {(r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)}
+    custom = {k: v for k, v in profile.custom_fields.items() if ("custom", k) not in stored}
+    repository.upsert_field_values(conn, actor.org_id, customer_id, "custom", custom)
+
+
+def _record_subscriptions(
+    conn: Connection, actor: Actor, customer_id: int, identifiers: list[validation.Identifier]
+) -> None:
+    """``subscribed`` on a mobile or email records bulk-message consent in the ledger."""
+    channel = {"mobile": "SMS", "email": "EMAIL"}
+    items = [
+        subscriptions.SubscriptionChange(
+            channel=channel[i.type], priority="BULK", status="OPTIN" if i.subscribed else "OPTOUT"
+        )
+        for i in identifiers
+        if i.type in channel and i.subscribed is not None
+    ]
+    if items:
+        subscriptions.record(
+            conn, actor, customer_id, items, reason="registration", origin="registration"
+        )

@@ -1,0 +1,176 @@
+"""Checks shared by registration, update and identifier changes.
+
+Each function validates one part of a request against the org's rules and
+raises the seed's error code for that part; nothing here touches the database
+except reading the org's field definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from patron.customer.schemas import ChannelIn, IdentifierIn
+from patron.identity.rules import normalize_email, normalize_mobile, normalize_name
+from patron.identity.types import channel_type, identifier_type, normalize_identifier
+from patron.kit.errors import InvalidInput, Notice
+from patron.orgs.fields import FieldDefinition, canonical_value
+from patron.orgs.settings import OrgSettings
+from patron.settings import get_settings
+
+#: Identifier types a customer holds at most one of.
+SINGLE_VALUED = ("mobile", "email", "externalId")
+#: Patron's own warning codes (outside the seed's ranges).
+CARD_SERIES_IGNORED = 95001
+PROGRAM_IGNORED = 95002
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """A validated identifier: canonical type and normalized value."""
+
+    type: str
+    value: str
+    subscribed: bool | None = None
+
+
+def identifiers(
+    items: Iterable[IdentifierIn],
+    settings: OrgSettings,
+    codes: dict[str, int],
+    warnings: list[Notice],
+) -> list[Identifier]:
+    """Validate identifiers; ``codes`` maps a type to its error code (``*``: any other)."""
+    result: dict[tuple[str, str], Identifier] = {}
+    rules = settings.mobile_rules()
+    items = list(items)
+    if len(items) > get_settings().max_identifiers_per_request:
+        raise InvalidInput(400, "too many identifiers in one request")
+    for item in items:
+        kind = identifier_type(item.type)
+        if kind is None:
+            raise InvalidInput(91003, f"Validation failed: unknown identifier type {item.type!r}")
+        checked = normalize_identifier(kind, item.value, rules)
+        if checked.value is None:
+            code = codes.get(kind, codes["*"])
+            raise InvalidInput(code, f"{_MESSAGES.get(code, 'Invalid identifier')}: {checked.problem}")
+        if kind == "cardnumber" and (item.seriesId or item.seriesCode or item.extendedFields
+                                     or item.customFields):
+            series = item.seriesId if item.seriesId is not None else item.seriesCode
+            warnings.append(
+                Notice(
+                    CARD_SERIES_IGNORED,
+                    f"card series {series} is not defined in this org: card number "
+                    f"{checked.value} was kept as a cardnumber identifier, without series, "
+                    "status or card fields",
+                )
+            )
+        result[(kind, checked.value)] = Identifier(kind, checked.value, item.subscribed)
+    found = list(result.values())
+    for kind in SINGLE_VALUED:
+        if len({i.value for i in found if i.type == kind}) > 1:
+            raise InvalidInput(91003, f"Validation failed: a customer has at most one {kind}")
+    return found
+
+
+_MESSAGES = {
+    1001: "Unable to register. Invalid mobile number",
+    1002: "Unable to register. Invalid email id",
+    1003: "Unable to register. Invalid external id",
+    8055: "Invalid email id",
+    8056: "Invalid mobile number",
+    8064: "External id validation failed",
+    91003: "Validation failed",
+}
+
+REGISTRATION_CODES = {"mobile": 1001, "email": 1002, "externalId": 1003, "*": 91003}
+CHANGE_CODES = {"mobile": 8056, "email": 8055, "externalId": 8064, "*": 91003}
+
+
+def name(raw: str | None, settings: OrgSettings, label: str) -> str | None:
+    """A normalized first or last name (``None`` when not given)."""
+    if raw is None:
+        return None
+    checked = normalize_name(raw, strict=settings.strict_names)
+    if checked.value is None:
+        raise InvalidInput(91003, f"Validation failed: {label} {checked.problem}")
+    return checked.value
+
+
+def channels(items: Iterable[ChannelIn], settings: OrgSettings) -> list[dict[str, Any]]:
+    """Validated communication channels (8010 type, 8058 mobile, 8057 email)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    items = list(items)
+    if len(items) > get_settings().max_identifiers_per_request:
+        raise InvalidInput(400, "too many communication channels in one request")
+    for item in items:
+        kind = channel_type(item.type)
+        if kind is None:
+            raise InvalidInput(8010, f"communication channel is invalid: {item.type!r}")
+        value = item.value.strip()
+        if kind == "mobile":
+            checked = normalize_mobile(item.value, settings.mobile_rules())
+            if checked.value is None:
+                raise InvalidInput(
+                    8058, f"Invalid mobile number passed in the communication channel: {checked.problem}"
+                )
+            value = checked.value
+        elif kind == "email":
+            checked = normalize_email(item.value)
+            if checked.value is None:
+                raise InvalidInput(
+                    8057, f"Invalid email id passed in the communication channel: {checked.problem}"
+                )
+            value = checked.value
+        elif not value:
+            raise InvalidInput(8010, f"communication channel {kind} has no value")
+        rows[(kind, value)] = {
+            "type": kind,
+            "value": value,
+            "is_primary": item.primary,
+            "verified": item.verified,
+            "meta": item.meta,
+        }
+    return list(rows.values())
+
+
+def field_values(
+    values: dict[str, Any],
+    definitions: list[FieldDefinition],
+    *,
+    kind: str,
+) -> dict[str, str]:
+    """Custom (1017) or extended (91015) field values checked against the org's definitions."""
+    declared = {d.name.lower(): d for d in definitions if d.kind == kind and d.scope == "customer"}
+    code = 1017 if kind == "custom" else 91015
+    what = "Provided Custom Field is invalid" if kind == "custom" else (
+        "Failed to update extended fields"
+    )
+    limit = get_settings().max_field_length
+    result: dict[str, str] = {}
+    for key, value in values.items():
+        definition = declared.get(key.strip().lower())
+        if definition is None:
+            raise InvalidInput(code, f"{what}: {key!r} is not a {kind} field of this org")
+        text = canonical_value(definition, value, limit)
+        if text is None:
+            raise InvalidInput(
+                code,
+                f"{what}: field {key!r} needs a {definition.data_type} value"
+                f" of at most {min(definition.max_length or limit, limit)} characters",
+            )
+        result[definition.name] = text
+    return result
+
+
+def program_warnings(enrollments: list[dict[str, Any]], warnings: list[Notice]) -> None:
+    """Loyalty programs come with the loyalty module; until then an enrollment is skipped."""
+    for enrollment in enrollments:
+        warnings.append(
+            Notice(
+                PROGRAM_IGNORED,
+                f"loyalty program {enrollment.get('programId')} is not defined in this org: "
+                "the enrollment was skipped",
+            )
+        )

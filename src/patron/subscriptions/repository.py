@@ -1,0 +1,109 @@
+"""SQL of the subscriptions domain: current subscriptions and the consent ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, RowMapping
+
+from patron.subscriptions.tables import consent_ledger, subscriptions
+
+#: The columns after (org_id, customer_id) that tell two subscriptions apart.
+KEY_COLUMNS = ("channel", "priority", "org_unit_id", "source", "account_id")
+_UNIQUE_KEY = ("org_id", "customer_id", *KEY_COLUMNS)
+
+Key = tuple[str, str, int, str, str]
+
+
+def statuses_for_update(conn: Connection, org_id: int, customer_id: int) -> dict[Key, str]:
+    """The customer's stored statuses by key, rows locked until the transaction ends.
+
+    The lock makes the previous status written to the ledger the one the change
+    replaced, even when two requests change the same subscription at once
+    (SQLite serializes writers anyway and ignores ``FOR UPDATE``).
+    """
+    query = (
+        sa.select(subscriptions.c.status, *(subscriptions.c[name] for name in KEY_COLUMNS))
+        .where(subscriptions.c.org_id == org_id, subscriptions.c.customer_id == customer_id)
+        .with_for_update()
+    )
+    return {
+        (row.channel, row.priority, int(row.org_unit_id), row.source, row.account_id): row.status
+        for row in conn.execute(query)
+    }
+
+
+def upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert subscriptions; one that exists under the same key gets the new status.
+
+    ``rows`` must not repeat a key (PostgreSQL refuses to update a row twice in
+    one statement).
+    """
+    if not rows:
+        return
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(subscriptions).values(list(rows))
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(_UNIQUE_KEY),
+            set_={"status": statement.excluded.status, "updated_at": sa.func.now()},
+        )
+    )
+
+
+def insert_ledger(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(consent_ledger.insert(), list(rows))
+
+
+def list_for_customer(conn: Connection, org_id: int, customer_id: int) -> list[RowMapping]:
+    query = (
+        sa.select(subscriptions)
+        .where(subscriptions.c.org_id == org_id, subscriptions.c.customer_id == customer_id)
+        .order_by(subscriptions.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def ledger_of(conn: Connection, org_id: int, customer_id: int) -> list[RowMapping]:
+    query = (
+        sa.select(consent_ledger)
+        .where(consent_ledger.c.org_id == org_id, consent_ledger.c.customer_id == customer_id)
+        .order_by(consent_ledger.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def move(
+    conn: Connection, org_id: int, victim_id: int, survivor_id: int
+) -> tuple[int, list[int], list[int]]:
+    """Give the victim's subscriptions and ledger rows to the survivor, in three statements.
+
+    Where both hold a subscription under the same key, the survivor's row stays
+    and the victim's is deleted (its history remains in the moved ledger rows).
+    Returns the number deleted and the ids of the moved subscription and ledger rows.
+    """
+    survivor = subscriptions.alias("survivor")
+    same_key_at_survivor = sa.exists().where(
+        survivor.c.org_id == org_id,
+        survivor.c.customer_id == survivor_id,
+        *(survivor.c[name] == subscriptions.c[name] for name in KEY_COLUMNS),
+    )
+    of_victim = sa.and_(subscriptions.c.org_id == org_id, subscriptions.c.customer_id == victim_id)
+    deleted = conn.execute(subscriptions.delete().where(of_victim, same_key_at_survivor)).rowcount
+    moved = conn.execute(
+        subscriptions.update()
+        .where(of_victim)
+        .values(customer_id=survivor_id)
+        .returning(subscriptions.c.id)
+    ).scalars()
+    ledger = conn.execute(
+        consent_ledger.update()
+        .where(consent_ledger.c.org_id == org_id, consent_ledger.c.customer_id == victim_id)
+        .values(customer_id=survivor_id)
+        .returning(consent_ledger.c.id)
+    ).scalars()
+    return int(deleted), sorted(int(i) for i in moved), sorted(int(i) for i in ledger)
