@@ -37,11 +37,21 @@ def test_mobile_examples(raw: str, expected: str, corrections: tuple[str, ...]) 
     assert checked.corrections == corrections
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "12345", "0123456789012", "91984501234x", "９１９８"])
+@pytest.mark.parametrize(
+    "raw", ["", "abc", "12345", "0123456789012", "91984501234x", "\uff19\uff11"]
+)
 def test_invalid_mobiles(raw: str) -> None:
     checked = normalize_mobile(raw, INDIA)
     assert checked.value is None
     assert checked.problem
+
+
+def test_full_width_digits_become_ascii() -> None:
+    checked = normalize_mobile(
+        "\uff19\uff11\uff19\uff18\uff14\uff15\uff10\uff11\uff12\uff13\uff14\uff15", INDIA
+    )
+    assert checked.value == "919845012345"
+    assert checked.corrections == ("full-width characters converted",)
 
 
 def test_country_code_is_not_added_when_the_org_does_not_ask() -> None:
@@ -56,7 +66,7 @@ def test_inexact_scientific_numbers_are_not_guessed() -> None:
 @given(st.from_regex(r"[1-9][0-9]{9,13}", fullmatch=True))
 def test_formatting_never_changes_the_number(digits: str) -> None:
     plain = normalize_mobile(digits, MobileRules()).value
-    spaced = " ".join(digits[i:i + 3] for i in range(0, len(digits), 3))
+    spaced = " ".join(digits[i : i + 3] for i in range(0, len(digits), 3))
     assert normalize_mobile("+" + spaced, MobileRules()).value == plain == digits
     assert normalize_mobile(digits + ".0", MobileRules()).value == digits
 
@@ -76,14 +86,18 @@ def test_valid_emails(raw: str, expected: str) -> None:
     assert normalize_email(raw).value == expected
 
 
-@pytest.mark.parametrize("raw", ["", "tom", "tom@", "@example.com", "tom@example", "a b@c.de",
-                                 "x" * 250 + "@example.com"])
+@pytest.mark.parametrize(
+    "raw",
+    ["", "tom", "tom@", "@example.com", "tom@example", "a b@c.de", "x" * 250 + "@example.com"],
+)
 def test_invalid_emails(raw: str) -> None:
     assert normalize_email(raw).value is None
 
 
-@pytest.mark.parametrize("name", ["Tom", "Nguyễn Văn An", "O'Brien", "Jean-Luc", "St. John",
-                                  "Søren", "محمد", "王小明", "José"])
+@pytest.mark.parametrize(
+    "name",
+    ["Tom", "Nguyễn Văn An", "O'Brien", "Jean-Luc", "St. John", "Søren", "محمد", "王小明", "José"],
+)
 def test_names_of_any_script(name: str) -> None:
     assert normalize_name(name).value == name
 

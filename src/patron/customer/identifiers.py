@@ -19,6 +19,7 @@ from patron.customer.schemas import ChangeIdentifiersIn
 from patron.identity.merge import merge
 from patron.kit.errors import Conflict, InvalidInput, Notice
 from patron.orgs import service as orgs
+from patron.orgs.settings import OrgSettings
 
 #: The change-log type of each identifier type (the seed's changeType values).
 CHANGE_TYPES = {"mobile": "MOBILE", "email": "EMAIL", "externalId": "EXTERNAL_ID"}
@@ -46,8 +47,11 @@ def change_identifiers(
     warnings: list[Notice] = []
     if resolved.id != customer_id:
         warnings.append(
-            Notice(8067, f"Same customer found in other source. The account is already merged "
-                   f"with user id {resolved.id}")
+            Notice(
+                8067,
+                f"Same customer found in other source. The account is already merged "
+                f"with user id {resolved.id}",
+            )
         )
     me = resolved.id
     ensure_changeable(resolved.customer)
@@ -60,8 +64,11 @@ def change_identifiers(
     held = {(i["type"], i["value"]) for i in repository.identifiers_of(conn, actor.org_id, me)}
     for item in removes:
         if (item.type, item.value) not in held:
-            raise InvalidInput(1041, f"Customer id change request failed: {item.type} "
-                               f"{item.value} is not an identifier of this customer")
+            raise InvalidInput(
+                1041,
+                f"Customer id change request failed: {item.type} "
+                f"{item.value} is not an identifier of this customer",
+            )
     survivor_id = _survivor(conn, actor, me, where, adds)
     new = [a for a in adds if (a.type, a.value) not in held]
     owned_elsewhere = {
@@ -90,8 +97,11 @@ def change_identifiers(
     if survivor_id is not None:
         merge(conn, actor, victim_id=me, survivor_id=survivor_id)
         warnings.append(
-            Notice(8051, "Same identifier found in other source. Merging into the account "
-                   f"with user id {survivor_id}")
+            Notice(
+                8051,
+                "Same identifier found in other source. Merging into the account "
+                f"with user id {survivor_id}",
+            )
         )
         return IdentifierChange(survivor_id, warnings)
     return IdentifierChange(me, warnings)
@@ -108,14 +118,20 @@ def _survivor(
     owners = repository.owners_of(conn, actor.org_id, [(a.type, a.value) for a in adds])
     for owner in owners:
         if int(owner["customer_id"]) == me:
-            raise Conflict(8008, f"The new identifier already exists in the same source: "
-                           f"{owner['type']} {owner['value']}")
+            raise Conflict(
+                8008,
+                f"The new identifier already exists in the same source: "
+                f"{owner['type']} {owner['value']}",
+            )
     others = {int(o["customer_id"]) for o in owners}
     if not others:
         return None
     if len(others) > 1:
-        raise Conflict(8053, "Each identifier is registered with a different customer in other "
-                       "source. Unable to merge accounts.")
+        raise Conflict(
+            8053,
+            "Each identifier is registered with a different customer in other "
+            "source. Unable to merge accounts.",
+        )
     survivor_id = others.pop()
     mine = {(p["source"], p["account_id"]) for p in repository.profiles_of(conn, actor.org_id, me)}
     theirs = {
@@ -123,8 +139,11 @@ def _survivor(
         for p in repository.profiles_of(conn, actor.org_id, survivor_id)
     }
     if (where.source, where.account_id) in theirs:
-        raise Conflict(8007, "Unable to update. The identifier is already registered in the same "
-                       f"source, by customer {survivor_id}")
+        raise Conflict(
+            8007,
+            "Unable to update. The identifier is already registered in the same "
+            f"source, by customer {survivor_id}",
+        )
     if mine & theirs:
         raise Conflict(8066, "Unable to combine, User id already used in same source.")
     survivor = repository.get_customer(conn, actor.org_id, survivor_id)
@@ -141,7 +160,7 @@ def _check_final_state(
     held: set[tuple[str, str]],
     removes: list[validation.Identifier],
     inserts: list[validation.Identifier],
-    settings: orgs.OrgSettings,
+    settings: OrgSettings,
 ) -> None:
     """One mobile/email/external id per customer; a loyalty customer keeps its primary one."""
     final = (held - {(r.type, r.value) for r in removes}) | {(a.type, a.value) for a in inserts}
@@ -155,14 +174,20 @@ def _check_final_state(
         per_type[kind].add(value)
     for kind in validation.SINGLE_VALUED:
         if len(per_type[kind]) > 1:
-            raise InvalidInput(1041, f"Customer id change request failed: the customer would "
-                               f"hold two {kind} values; remove the old one in the same request")
+            raise InvalidInput(
+                1041,
+                f"Customer id change request failed: the customer would "
+                f"hold two {kind} values; remove the old one in the same request",
+            )
     customer = repository.get_customer(conn, actor.org_id, me)
     assert customer is not None
     primary = settings.primary_identifier
     if customer["loyalty_type"] == "loyalty" and not per_type[primary]:
-        raise InvalidInput(91005, f"{primary} is the primary identifier of a loyalty customer "
-                           "and cannot be removed without a replacement")
+        raise InvalidInput(
+            91005,
+            f"{primary} is the primary identifier of a loyalty customer "
+            "and cannot be removed without a replacement",
+        )
 
 
 def _log(
@@ -179,12 +204,27 @@ def _log(
     for action, items in (("add", adds), ("remove", removes)):
         for item in items:
             change_type = CHANGE_TYPES.get(item.type, "IDENTIFIER")
-            groups[change_type][action].append({"type": change_type if change_type !=
-                                                "IDENTIFIER" else item.type, "value": item.value})
+            groups[change_type][action].append(
+                {
+                    "type": change_type if change_type != "IDENTIFIER" else item.type,
+                    "value": item.value,
+                }
+            )
     for change_type, details in groups.items():
         log_change(
-            conn, actor, customer_id, change_type, details,
-            source=where.source, account_id=where.account_id,
+            conn,
+            actor,
+            customer_id,
+            change_type,
+            details,
+            source=where.source,
+            account_id=where.account_id,
         )
-    audit(conn, actor, "customer.identifiers.change", "customer", customer_id,
-          {"added": len(adds), "removed": len(removes)})
+    audit(
+        conn,
+        actor,
+        "customer.identifiers.change",
+        "customer",
+        customer_id,
+        {"added": len(adds), "removed": len(removes)},
+    )

@@ -19,7 +19,9 @@ from patron.subscriptions import service as subscriptions
 
 
 def _ids(conn: Connection, table: sa.Table, org_id: int, customer_id: int) -> list[int]:
-    query = sa.select(table.c.id).where(table.c.org_id == org_id, table.c.customer_id == customer_id)
+    query = sa.select(table.c.id).where(
+        table.c.org_id == org_id, table.c.customer_id == customer_id
+    )
     return [int(row) for row in conn.execute(query).scalars()]
 
 
@@ -35,9 +37,8 @@ def merge(conn: Connection, actor: Actor, *, victim_id: int, survivor_id: int) -
     """Merge ``victim_id`` into ``survivor_id``; returns the merge record's id."""
     org_id = actor.org_id
     # Where both hold a value for the same field, the survivor's value stays.
-    survivor_fields = (
-        sa.select(field_values.c.kind, field_values.c.name)
-        .where(field_values.c.org_id == org_id, field_values.c.customer_id == survivor_id)
+    survivor_fields = sa.select(field_values.c.kind, field_values.c.name).where(
+        field_values.c.org_id == org_id, field_values.c.customer_id == survivor_id
     )
     conn.execute(
         field_values.delete().where(

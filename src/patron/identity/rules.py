@@ -11,6 +11,7 @@ Every function returns a :class:`Checked` value: the normalized value (or
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -41,7 +42,7 @@ EMAIL_MAX_LENGTH = 254
 # --- names ------------------------------------------------------------------
 
 #: Letters of any script, combining marks, spaces, apostrophes, hyphens and dots.
-NAME_REGEX = r"^[\p{L}\p{M}' .\-’]*$"
+NAME_REGEX = r"^[\p{L}\p{M}' .\-\u2019]*$"  # \u2019: the typographic apostrophe
 #: The strict org option: letters, combining marks and spaces only.
 STRICT_NAME_REGEX = r"^[\p{L}\p{M} ]*$"
 NAME_MAX_LENGTH = 100
@@ -114,6 +115,11 @@ def normalize_mobile(raw: str, rules: MobileRules) -> Checked:
     corrections: list[str] = []
     if text != raw:
         corrections.append("whitespace trimmed")
+    # Full-width digits (common with Asian input methods) become ASCII digits.
+    compatible = unicodedata.normalize("NFKC", text)
+    if compatible != text:
+        text = compatible
+        corrections.append("full-width characters converted")
     digits = spreadsheet_digits(text)
     if digits is not None:
         text = digits
@@ -198,7 +204,7 @@ def parse_date(raw: str, fmt: str | None = None) -> date | None:
     text = raw.strip()
     try:
         if fmt:
-            return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a date, no zone
+            return datetime.strptime(text, fmt).date()
         return date.fromisoformat(text)
     except ValueError:
         return None
