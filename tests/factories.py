@@ -59,7 +59,11 @@ def declare_sample_setup(engine: Engine, org: OrgHandle) -> None:
         orgs.add_field(conn, actor, kind="custom", name="gender")
         orgs.add_field(conn, actor, kind="custom", name="city")
         orgs.add_field(
-            conn, actor, kind="extended", name="gender", data_type="enum",
+            conn,
+            actor,
+            kind="extended",
+            name="gender",
+            data_type="enum",
             enum_values=["Male", "Female", "Other"],
         )
         orgs.add_field(conn, actor, kind="extended", name="city")

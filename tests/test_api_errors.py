@@ -44,8 +44,11 @@ def test_missing_profiles_is_a_clear_400(api: Api) -> None:
 
 
 def test_oversized_body_is_refused_before_it_is_read(api: Api) -> None:
-    response = api.post("/v2/customers", content=b"{" + b" " * 2_000_000 + b"}",
-                        headers={"Content-Type": "application/json"})
+    response = api.post(
+        "/v2/customers",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     assert response.json()["errors"][0]["code"] == 413
 

@@ -35,8 +35,17 @@ def served(engine: Engine):  # type: ignore[no-untyped-def]
     port = _free_port()
     env = {**os.environ, "PATRON_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "patron.api.app:create_app",
-         "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "patron.api.app:create_app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
@@ -56,8 +65,10 @@ def served(engine: Engine):  # type: ignore[no-untyped-def]
 
 
 def test_thirty_concurrent_registrations_create_one_customer(served: str, engine: Engine) -> None:
-    org = make_org(engine, OrgSettings(base_country_code="91", mobile_national_length=10,
-                                       append_country_code=True))
+    org = make_org(
+        engine,
+        OrgSettings(base_country_code="91", mobile_national_length=10, append_country_code=True),
+    )
     headers = {"Authorization": f"Bearer {org.keys['editor']}"}
 
     def attempt(index: int) -> httpx.Response:
@@ -74,9 +85,13 @@ def test_thirty_concurrent_registrations_create_one_customer(served: str, engine
     refused = [r.json()["errors"][0]["code"] for r in responses if r.status_code == 409]
     assert set(refused) <= {1014}
     with transaction(engine, write=False) as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(customers)
-                             .where(customers.c.org_id == org.id)).scalar_one()
-        stored = conn.execute(sa.select(identifiers.c.value)
-                              .where(identifiers.c.org_id == org.id)).scalars().all()
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(customers).where(customers.c.org_id == org.id)
+        ).scalar_one()
+        stored = (
+            conn.execute(sa.select(identifiers.c.value).where(identifiers.c.org_id == org.id))
+            .scalars()
+            .all()
+        )
     assert count == 1
     assert stored == ["919845012345"]

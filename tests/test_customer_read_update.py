@@ -13,25 +13,34 @@ from tests.factories import declare_sample_setup, register, registration
 
 def mark_fraud(engine: Engine, customer_id: int, status: str = "MARKED") -> None:
     with transaction(engine) as conn:
-        conn.execute(customers.update().where(customers.c.id == customer_id)
-                     .values(fraud_status=status))
+        conn.execute(
+            customers.update().where(customers.c.id == customer_id).values(fraud_status=status)
+        )
 
 
 def test_get_filters_profiles_by_source(api: Api) -> None:
     customer_id = register(api, mobile="919845012345")
-    api.post("/v2/customers", json=registration(
-        email="tom@example.com", mobile="919845012345", source="WECHAT", account_id="wx"))
+    api.post(
+        "/v2/customers",
+        json=registration(
+            email="tom@example.com", mobile="919845012345", source="WECHAT", account_id="wx"
+        ),
+    )
     everything = api.get(f"/v2/customers/{customer_id}", params={"source": "ALL"}, role="viewer")
     assert {p["source"] for p in everything.json()["profiles"]} == {"INSTORE", "WECHAT"}
-    wechat = api.get(f"/v2/customers/{customer_id}",
-                     params={"source": "WECHAT", "accountId": "wx"}).json()
+    wechat = api.get(
+        f"/v2/customers/{customer_id}", params={"source": "WECHAT", "accountId": "wx"}
+    ).json()
     assert [p["accountId"] for p in wechat["profiles"]] == ["wx"]
-    assert error_codes(api.get(f"/v2/customers/{customer_id}",
-                               params={"source": "WECHAT"})) == [8045]
-    assert error_codes(api.get(f"/v2/customers/{customer_id}",
-                               params={"source": "FACEBOOK", "accountId": "fb"})) == [8065]
-    assert error_codes(api.get(f"/v2/customers/{customer_id}",
-                               params={"source": "MYSPACE"})) == [8012]
+    assert error_codes(api.get(f"/v2/customers/{customer_id}", params={"source": "WECHAT"})) == [
+        8045
+    ]
+    assert error_codes(
+        api.get(f"/v2/customers/{customer_id}", params={"source": "FACEBOOK", "accountId": "fb"})
+    ) == [8065]
+    assert error_codes(api.get(f"/v2/customers/{customer_id}", params={"source": "MYSPACE"})) == [
+        8012
+    ]
 
 
 def test_unknown_customer_is_8015(api: Api) -> None:
@@ -41,8 +50,9 @@ def test_unknown_customer_is_8015(api: Api) -> None:
 
 
 def test_embed_subscriptions(api: Api) -> None:
-    customer_id = register(api, identifiers=[
-        {"type": "mobile", "value": "919845012345", "subscribed": True}])
+    customer_id = register(
+        api, identifiers=[{"type": "mobile", "value": "919845012345", "subscribed": True}]
+    )
     got = api.get(f"/v2/customers/{customer_id}", params={"embed": "subscriptions"}).json()
     subs = got["subscriptionInfo"]["subscriptions"]
     assert [(s["channel"], s["priority"], s["type"]) for s in subs] == [("SMS", "BULK", "OPTIN")]
@@ -50,53 +60,83 @@ def test_embed_subscriptions(api: Api) -> None:
 
 
 def test_lookup_by_each_identifier(api: Api) -> None:
-    customer_id = register(api, mobile="919845012345", email="tom@example.com",
-                           external_id="EXT-1",
-                           identifiers=[{"type": "cardnumber", "value": "CARD0001"}])
-    for name, value in (("mobile", "+91 98450 12345"), ("email", "TOM@example.com"),
-                        ("externalId", "EXT-1"), ("cardnumber", "CARD0001")):
-        response = api.get("/v2/customers/lookup", role="viewer", params={
-            "source": "INSTORE", "identifierName": name, "identifierValue": value})
+    customer_id = register(
+        api,
+        mobile="919845012345",
+        email="tom@example.com",
+        external_id="EXT-1",
+        identifiers=[{"type": "cardnumber", "value": "CARD0001"}],
+    )
+    for name, value in (
+        ("mobile", "+91 98450 12345"),
+        ("email", "TOM@example.com"),
+        ("externalId", "EXT-1"),
+        ("cardnumber", "CARD0001"),
+    ):
+        response = api.get(
+            "/v2/customers/lookup",
+            role="viewer",
+            params={"source": "INSTORE", "identifierName": name, "identifierValue": value},
+        )
         assert response.status_code == 200, (name, response.text)
         assert response.json() == {"entity": customer_id, "warnings": []}
-        details = api.get("/v2/customers/lookup/customerDetails", params={
-            "source": "INSTORE", "identifierName": name, "identifierValue": value})
+        details = api.get(
+            "/v2/customers/lookup/customerDetails",
+            params={"source": "INSTORE", "identifierName": name, "identifierValue": value},
+        )
         assert details.json()["id"] == customer_id
 
 
 def test_lookup_codes(api: Api) -> None:
     register(api, mobile="919845012345")
+
     def codes(**params: str) -> list[int]:
         return error_codes(api.get("/v2/customers/lookup", params=params))
 
-    assert codes(source="INSTORE", identifierName="mobile", identifierValue="919800000000") \
-        == [8015]
-    assert codes(source="WEBSITE", identifierName="mobile", identifierValue="919845012345") \
-        == [8065]
+    assert codes(source="INSTORE", identifierName="mobile", identifierValue="919800000000") == [
+        8015
+    ]
+    assert codes(source="WEBSITE", identifierName="mobile", identifierValue="919845012345") == [
+        8065
+    ]
     assert codes(source="INSTORE", identifierName="shoeSize", identifierValue="42") == [8013]
     assert codes(source="INSTORE", identifierName="mobile", identifierValue="") == [8013]
-    assert codes(source="WECHAT", identifierName="mobile", identifierValue="919845012345") \
-        == [8045]
-    assert codes(source="INSTORE", accountId="a1", identifierName="mobile",
-                 identifierValue="919845012345") == [8011]
-    assert codes(source="NOWHERE", identifierName="mobile", identifierValue="919845012345") \
-        == [8011]
+    assert codes(source="WECHAT", identifierName="mobile", identifierValue="919845012345") == [8045]
+    assert codes(
+        source="INSTORE", accountId="a1", identifierName="mobile", identifierValue="919845012345"
+    ) == [8011]
+    assert codes(source="NOWHERE", identifierName="mobile", identifierValue="919845012345") == [
+        8011
+    ]
 
 
 def test_update_by_id_changes_names_fields_and_channels(api: Api, engine: Engine) -> None:
     declare_sample_setup(engine, api.org)
     customer_id = register(api, mobile="919845012345")
-    response = api.put(f"/v2/customers/{customer_id}", params={"source": "INSTORE"}, json={
-        "profiles": [{
-            "firstName": "Thomas", "lastName": "Sawyer",
-            "fields": {"gender": "Male", "city": "Bangalore"},
-            "identifiers": [{"type": "email", "value": "tom.sawyer@example.com"}],
-            "commChannels": [{"type": "email", "value": "Tom.Sawyer@example.com",
-                              "primary": "true", "verified": "false",
-                              "meta": {"residence": True}}],
-        }],
-        "extendedFields": {"gender": "MALE", "city": "Bangalore"},
-    })
+    response = api.put(
+        f"/v2/customers/{customer_id}",
+        params={"source": "INSTORE"},
+        json={
+            "profiles": [
+                {
+                    "firstName": "Thomas",
+                    "lastName": "Sawyer",
+                    "fields": {"gender": "Male", "city": "Bangalore"},
+                    "identifiers": [{"type": "email", "value": "tom.sawyer@example.com"}],
+                    "commChannels": [
+                        {
+                            "type": "email",
+                            "value": "Tom.Sawyer@example.com",
+                            "primary": "true",
+                            "verified": "false",
+                            "meta": {"residence": True},
+                        }
+                    ],
+                }
+            ],
+            "extendedFields": {"gender": "MALE", "city": "Bangalore"},
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json()["createdId"] == customer_id
     assert warning_codes(response) == [91006]  # identifiers are not changed here
@@ -112,9 +152,11 @@ def test_update_by_id_changes_names_fields_and_channels(api: Api, engine: Engine
 
 def test_update_by_identifier(api: Api) -> None:
     customer_id = register(api, mobile="919999000001")
-    response = api.put("/v2/customers/lookup", params={
-        "source": "INSTORE", "identifierName": "mobile", "identifierValue": "919999000001"},
-        json={"profiles": [{"firstName": "Becky", "lastName": "Thatcher"}]})
+    response = api.put(
+        "/v2/customers/lookup",
+        params={"source": "INSTORE", "identifierName": "mobile", "identifierValue": "919999000001"},
+        json={"profiles": [{"firstName": "Becky", "lastName": "Thatcher"}]},
+    )
     assert response.json()["createdId"] == customer_id
     got = api.get(f"/v2/customers/{customer_id}").json()["profiles"][0]
     assert (got["firstName"], got["lastName"]) == ("Becky", "Thatcher")
@@ -122,8 +164,9 @@ def test_update_by_identifier(api: Api) -> None:
 
 def test_loyalty_type_only_moves_up(api: Api) -> None:
     loyal = register(api, mobile="919845012345")
-    response = api.put(f"/v2/customers/{loyal}",
-                       json={"loyaltyInfo": {"loyaltyType": "non_loyalty"}})
+    response = api.put(
+        f"/v2/customers/{loyal}", json={"loyaltyInfo": {"loyaltyType": "non_loyalty"}}
+    )
     assert response.status_code == 403
     assert error_codes(response) == [1046]
     casual = register(api, mobile="919845000000", loyalty_type="non_loyalty")
@@ -140,8 +183,11 @@ def test_conversion_to_loyalty_needs_the_primary_identifier(api: Api) -> None:
 
 def test_update_of_a_missing_profile_is_8065(api: Api) -> None:
     customer_id = register(api, mobile="919845012345")
-    response = api.put(f"/v2/customers/{customer_id}", params={"source": "WEBSITE"},
-                       json={"profiles": [{"firstName": "X"}]})
+    response = api.put(
+        f"/v2/customers/{customer_id}",
+        params={"source": "WEBSITE"},
+        json={"profiles": [{"firstName": "X"}]},
+    )
     assert error_codes(response) == [8065]
 
 
@@ -161,6 +207,9 @@ def test_update_is_written_to_the_change_log(api: Api, engine: Engine) -> None:
     customer_id = register(api, mobile="919845012345")
     api.put(f"/v2/customers/{customer_id}", json={"profiles": [{"lastName": "Finn"}]})
     with transaction(engine, write=False) as conn:
-        rows = conn.execute(sa.select(change_log.c.change_type, change_log.c.details)
-                            .where(change_log.c.customer_id == customer_id)).all()
+        rows = conn.execute(
+            sa.select(change_log.c.change_type, change_log.c.details).where(
+                change_log.c.customer_id == customer_id
+            )
+        ).all()
     assert [(r.change_type, r.details) for r in rows] == [("PROFILE", {"changed": ["lastName"]})]

@@ -44,9 +44,7 @@ def test_seed_sample_registers_tom_sawyer(api: Api, engine: Engine) -> None:
 
 def test_seed_sample_as_printed_is_refused_clearly(api: Api) -> None:
     raw = (DATA / "register_tom_sawyer_as_printed.json").read_bytes()
-    response = api.post(
-        "/v2/customers", content=raw, headers={"Content-Type": "application/json"}
-    )
+    response = api.post("/v2/customers", content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     body = response.json()
     assert body["warnings"] == []
@@ -59,16 +57,21 @@ def test_same_person_on_another_source_is_combined(api: Api) -> None:
     first = register(api, mobile="919845012345")
     response = api.post(
         "/v2/customers",
-        json=registration(mobile="919845012345", identifiers=[{"type": "wechat", "value": "wx1"}],
-                          source="WECHAT", account_id="acc1"),
+        json=registration(
+            mobile="919845012345",
+            identifiers=[{"type": "wechat", "value": "wx1"}],
+            source="WECHAT",
+            account_id="acc1",
+        ),
     )
     assert response.status_code == 200
     assert response.json()["createdId"] == first
     assert warning_codes(response) == [8050]
     details = api.get(f"/v2/customers/{first}", params={"source": "ALL"}).json()
     assert {p["source"] for p in details["profiles"]} == {"INSTORE", "WECHAT"}
-    wechat = api.get("/v2/customers/lookup", params={"identifierName": "wechat",
-                                                     "identifierValue": "wx1"})
+    wechat = api.get(
+        "/v2/customers/lookup", params={"identifierName": "wechat", "identifierValue": "wx1"}
+    )
     assert wechat.json()["entity"] == first
 
 
@@ -98,8 +101,10 @@ def test_invalid_registrations_get_their_code(api: Api, body_kwargs: dict, code:
 def test_extended_field_value_too_long_is_91015(api: Api, engine: Engine) -> None:
     with transaction(engine) as conn:
         orgs.add_field(conn, api.org.admin, kind="extended", name="city", max_length=5)
-    response = api.post("/v2/customers", json=registration(
-        mobile="919845012345", extendedFields={"city": "Bangalore"}))
+    response = api.post(
+        "/v2/customers",
+        json=registration(mobile="919845012345", extendedFields={"city": "Bangalore"}),
+    )
     assert error_codes(response) == [91015]
     assert "at most 5" in response.json()["errors"][0]["message"]
 
@@ -107,8 +112,10 @@ def test_extended_field_value_too_long_is_91015(api: Api, engine: Engine) -> Non
 def test_custom_field_of_wrong_type_is_1017(api: Api, engine: Engine) -> None:
     with transaction(engine) as conn:
         orgs.add_field(conn, api.org.admin, kind="custom", name="employee", data_type="boolean")
-    response = api.post("/v2/customers", json=registration(
-        mobile="919845012345", profile={"fields": {"employee": "perhaps"}}))
+    response = api.post(
+        "/v2/customers",
+        json=registration(mobile="919845012345", profile={"fields": {"employee": "perhaps"}}),
+    )
     assert error_codes(response) == [1017]
 
 
@@ -145,8 +152,9 @@ def test_registration_date_limits_give_1034(app_client, engine: Engine) -> None:
     future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     past = (datetime.now(UTC) - timedelta(days=31)).isoformat()
     for date in (future, past):
-        response = api.post("/v2/customers", json=registration(mobile="919845012345",
-                                                                  createDate=date))
+        response = api.post(
+            "/v2/customers", json=registration(mobile="919845012345", createDate=date)
+        )
         assert error_codes(response) == [1034]
     ok = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
     customer_id = register(api, mobile="919845012345", createDate=ok.isoformat())
@@ -178,8 +186,10 @@ def test_existing_identifiers_on_the_same_source_are_refused(
 def test_identifiers_of_two_customers_are_a_conflict_8053(api: Api) -> None:
     register(api, mobile="919845012345")
     register(api, mobile="919845099999", email="other@example.com")
-    response = api.post("/v2/customers", json=registration(
-        mobile="919845012345", email="other@example.com", source="WEBSITE"))
+    response = api.post(
+        "/v2/customers",
+        json=registration(mobile="919845012345", email="other@example.com", source="WEBSITE"),
+    )
     assert response.status_code == 409
     assert error_codes(response) == [8053]
 
@@ -191,10 +201,13 @@ def test_non_loyalty_customer_with_email_only(api: Api) -> None:
 
 
 def test_subscribed_flag_records_consent(api: Api) -> None:
-    customer_id = register(api, identifiers=[
-        {"type": "mobile", "value": "919845012345", "subscribed": True},
-        {"type": "email", "value": "tom@example.com", "subscribed": False},
-    ])
+    customer_id = register(
+        api,
+        identifiers=[
+            {"type": "mobile", "value": "919845012345", "subscribed": True},
+            {"type": "email", "value": "tom@example.com", "subscribed": False},
+        ],
+    )
     subs = api.get(f"/v2/customers/{customer_id}/subscriptions").json()["subscriptions"]
     got = {(s["channel"], s["priority"], s["type"]) for s in subs}
     assert got == {("SMS", "BULK", "OPTIN"), ("EMAIL", "BULK", "OPTOUT")}

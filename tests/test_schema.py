@@ -27,9 +27,7 @@ def test_org_id_leads_every_unique_key() -> None:
     for table in metadata.sorted_tables:
         uniques = [c for c in table.constraints if c.__class__.__name__ == "UniqueConstraint"]
         uniques += [i for i in table.indexes if i.unique]
-        uniques += [
-            type("single", (), {"columns": [col]})() for col in table.columns if col.unique
-        ]
+        uniques += [type("single", (), {"columns": [col]})() for col in table.columns if col.unique]
         for constraint in uniques:
             names = tuple(col.name for col in constraint.columns)
             if (table.name, names) in GLOBAL_UNIQUE_KEYS:

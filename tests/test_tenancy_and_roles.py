@@ -15,16 +15,30 @@ UNKNOWN_ID = 2_000_000_000
 # (method, path with {id}, query params, JSON body, the least role allowed)
 CUSTOMER_ENDPOINTS: list[tuple[str, str, dict[str, str], Any, str]] = [
     ("GET", "/v2/customers/{id}", {}, None, "viewer"),
-    ("PUT", "/v2/customers/{id}", {"source": "INSTORE"},
-     {"profiles": [{"firstName": "Mallory"}]}, "editor"),
-    ("POST", "/v2/customers/{id}/changeIdentifier", {"source": "INSTORE"},
-     {"add": [{"type": "cuid", "value": "stolen"}]}, "editor"),
+    (
+        "PUT",
+        "/v2/customers/{id}",
+        {"source": "INSTORE"},
+        {"profiles": [{"firstName": "Mallory"}]},
+        "editor",
+    ),
+    (
+        "POST",
+        "/v2/customers/{id}/changeIdentifier",
+        {"source": "INSTORE"},
+        {"add": [{"type": "cuid", "value": "stolen"}]},
+        "editor",
+    ),
     ("GET", "/v2/customers/{id}/subscriptions", {}, None, "viewer"),
-    ("POST", "/v2/customers/{id}/subscriptions", {},
-     {"subscriptions": [{"channel": "EMAIL", "priority": "BULK", "type": "OPTOUT"}]}, "editor"),
+    (
+        "POST",
+        "/v2/customers/{id}/subscriptions",
+        {},
+        {"subscriptions": [{"channel": "EMAIL", "priority": "BULK", "type": "OPTOUT"}]},
+        "editor",
+    ),
     ("GET", "/v2/customers/{id}/changeRequest", {}, None, "viewer"),
-    ("PUT", "/v2/customers/{id}/fraudStatus", {},
-     {"status": "MARKED", "reason": "test"}, "admin"),
+    ("PUT", "/v2/customers/{id}/fraudStatus", {}, {"status": "MARKED", "reason": "test"}, "admin"),
     ("DELETE", "/v2/customers/{id}", {"reason": "test"}, None, "admin"),
 ]
 
@@ -38,8 +52,9 @@ IDENTIFIER_ENDPOINTS: list[tuple[str, str, Any, str]] = [
 ROLES = ["viewer", "editor", "admin"]
 
 
-def _call(api: Api, method: str, path: str, params: dict[str, str], body: Any,
-          role: str = "admin") -> Any:
+def _call(
+    api: Api, method: str, path: str, params: dict[str, str], body: Any, role: str = "admin"
+) -> Any:
     kwargs: dict[str, Any] = {"params": params, "role": role}
     if body is not None:
         kwargs["json"] = body
@@ -52,7 +67,12 @@ def _shape(response: Any) -> tuple[int, Any]:
 
 @pytest.mark.parametrize(("method", "path", "params", "body", "_role"), CUSTOMER_ENDPOINTS)
 def test_another_orgs_customer_is_unknown(
-    api: Api, other_api: Api, method: str, path: str, params: dict[str, str], body: Any,
+    api: Api,
+    other_api: Api,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    body: Any,
     _role: str,
 ) -> None:
     victim = register(other_api, mobile="919845012345", email="victim@example.com")
@@ -94,19 +114,24 @@ def test_roles_on_customer_endpoints(
 
 
 def test_registration_needs_editor(api: Api) -> None:
-    body = {"loyaltyInfo": {"loyaltyType": "loyalty"},
-            "profiles": [{"identifiers": [{"type": "mobile", "value": "919845012345"}]}]}
+    body = {
+        "loyaltyInfo": {"loyaltyType": "loyalty"},
+        "profiles": [{"identifiers": [{"type": "mobile", "value": "919845012345"}]}],
+    }
     assert api.post("/v2/customers", json=body, role="viewer").status_code == 403
     assert api.post("/v2/customers", json=body, role="editor").status_code == 200
 
 
-@pytest.mark.parametrize("header", [
-    None,
-    "Bearer ptn_not-a-real-key",
-    "Basic bm9ib2R5Om5vdGhpbmc=",  # nobody:nothing
-    "Basic !!!",
-    "Token abc",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer ptn_not-a-real-key",
+        "Basic bm9ib2R5Om5vdGhpbmc=",  # nobody:nothing
+        "Basic !!!",
+        "Token abc",
+    ],
+)
 def test_missing_or_wrong_credentials_are_401(app_client: TestClient, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     response = app_client.get("/v2/customers/1", headers=headers)
@@ -128,11 +153,13 @@ def test_http_basic_with_a_user(api: Api, engine: Any) -> None:
         password = auth.create_user(conn, api.org.admin, name, Role.viewer)
     customer_id = register(api, mobile="919845012345")
     token = base64.b64encode(f"{name}:{password}".encode()).decode()
-    response = api.client.get(f"/v2/customers/{customer_id}",
-                              headers={"Authorization": f"Basic {token}"})
+    response = api.client.get(
+        f"/v2/customers/{customer_id}", headers={"Authorization": f"Basic {token}"}
+    )
     assert response.status_code == 200
     wrong = base64.b64encode(f"{name}:not-the-password".encode()).decode()
-    response = api.client.get(f"/v2/customers/{customer_id}",
-                              headers={"Authorization": f"Basic {wrong}"})
+    response = api.client.get(
+        f"/v2/customers/{customer_id}", headers={"Authorization": f"Basic {wrong}"}
+    )
     assert response.status_code == 401
     assert response.json()["errors"][0]["message"] == "invalid credentials"

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from patron.kit.db import BigId, metadata, utcnow_column
 
+
 def _org_fk() -> sa.ForeignKey:
     return sa.ForeignKey("orgs.id", ondelete="CASCADE")
 

@@ -50,7 +50,9 @@ def list_keys(conn: Connection, org_id: int) -> list[RowMapping]:
 def revoke_key(conn: Connection, org_id: int, key_id: int) -> int:
     statement = (
         api_keys.update()
-        .where(api_keys.c.org_id == org_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .where(
+            api_keys.c.org_id == org_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
+        )
         .values(revoked_at=sa.func.now())
     )
     return conn.execute(statement).rowcount

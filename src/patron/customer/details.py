@@ -46,7 +46,9 @@ def details(
     profiles = repository.profiles_of(conn, org_id, customer_id)
     if not where.is_all:
         profiles = [
-            p for p in profiles if (p["source"], p["account_id"]) == (where.source, where.account_id)
+            p
+            for p in profiles
+            if (p["source"], p["account_id"]) == (where.source, where.account_id)
         ]
         if not profiles:
             raise NotFound(8065, "No customer found in the given source with the given identifier")

@@ -52,12 +52,14 @@ def lookup_customer_id(
     actor: Actor = Depends(deps.viewer),
 ) -> dict[str, Any]:
     """The customer id behind an identifier (mobile, email, externalId, cardnumber...)."""
-    where = lookup.source_account(source, accountId, allow_all=True, invalid_source_code=8011,
-                                  default=lookup.ALL_SOURCES)
+    where = lookup.source_account(
+        source, accountId, allow_all=True, invalid_source_code=8011, default=lookup.ALL_SOURCES
+    )
     with transaction(deps.engine_of(request), write=False) as conn:
         settings = orgs.get_settings(conn, actor.org_id)
-        found = lookup.by_identifier(conn, actor.org_id, settings, identifierName,
-                                     identifierValue, where)
+        found = lookup.by_identifier(
+            conn, actor.org_id, settings, identifierName, identifierValue, where
+        )
     return {"entity": found.id, "warnings": [w.as_dict() for w in found.warnings]}
 
 
@@ -72,12 +74,14 @@ def customer_details_by_identifier(
     actor: Actor = Depends(deps.viewer),
 ) -> dict[str, Any]:
     """Full details of the customer behind an identifier."""
-    where = lookup.source_account(source, accountId, allow_all=True, invalid_source_code=8011,
-                                  default=lookup.ALL_SOURCES)
+    where = lookup.source_account(
+        source, accountId, allow_all=True, invalid_source_code=8011, default=lookup.ALL_SOURCES
+    )
     with transaction(deps.engine_of(request), write=False) as conn:
         settings = orgs.get_settings(conn, actor.org_id)
-        found = lookup.by_identifier(conn, actor.org_id, settings, identifierName,
-                                     identifierValue, where)
+        found = lookup.by_identifier(
+            conn, actor.org_id, settings, identifierName, identifierValue, where
+        )
         return details(conn, actor.org_id, found, where, embed)
 
 
@@ -95,8 +99,9 @@ def update_customer_by_identifier(
     where = lookup.source_account(source, accountId, default="INSTORE")
     with transaction(deps.engine_of(request)) as conn:
         settings = orgs.get_settings(conn, actor.org_id)
-        found = lookup.by_identifier(conn, actor.org_id, settings, identifierName,
-                                     identifierValue, where)
+        found = lookup.by_identifier(
+            conn, actor.org_id, settings, identifierName, identifierValue, where
+        )
         warnings = update(conn, actor, found, where, body)
     return _result(found.id, warnings)
 
@@ -148,7 +153,9 @@ def change_customer_identifiers(
 
     def work(conn: Connection) -> dict[str, Any]:
         outcome = change_identifiers(conn, actor, customer_id, where, body)
-        return {"createdId": outcome.customer_id,
-                "warnings": [w.as_dict() for w in outcome.warnings]}
+        return {
+            "createdId": outcome.customer_id,
+            "warnings": [w.as_dict() for w in outcome.warnings],
+        }
 
     return run_in_transaction(deps.engine_of(request), work)

@@ -107,7 +107,9 @@ def ensure_changeable(customer: RowMapping) -> None:
         raise Forbidden(618, "Not allowed - customer is marked as fraud")
 
 
-def normalized_lookup(name: str | None, value: str | None, settings: OrgSettings) -> tuple[str, str]:
+def normalized_lookup(
+    name: str | None, value: str | None, settings: OrgSettings
+) -> tuple[str, str]:
     """Validate ``identifierName``/``identifierValue`` into a stored (type, value) pair (8013)."""
     kind = identifier_type(name or "")
     if kind is None or kind not in LOOKUP_NAMES or not (value or "").strip():
@@ -147,7 +149,9 @@ def profile_on(conn: Connection, org_id: int, customer_id: int, where: SourceAcc
     """The customer's profile on a source/account, or 8065."""
     profile = repository.find_profile(conn, org_id, customer_id, where.source, where.account_id)
     if profile is None:
-        raise NotFound(8065, f"The customer has no profile on {where.source} {where.account_id}".strip())
+        raise NotFound(
+            8065, f"The customer has no profile on {where.source} {where.account_id}".strip()
+        )
     return profile
 
 

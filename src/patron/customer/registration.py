@@ -183,9 +183,8 @@ def _registration_date(raw: str | None, settings: OrgSettings) -> datetime:
     parsed = parse_datetime(raw)
     if parsed is None:
         raise InvalidInput(400, f"createDate {raw!r} is not an ISO 8601 date-time")
-    too_old = (
-        settings.registration_max_past_days is not None
-        and parsed < now - timedelta(days=settings.registration_max_past_days)
+    too_old = settings.registration_max_past_days is not None and parsed < now - timedelta(
+        days=settings.registration_max_past_days
     )
     if parsed > now + _FUTURE_TOLERANCE or too_old:
         raise InvalidInput(
@@ -219,7 +218,9 @@ def _attach_to_existing(
         new = [i for i in profile.identifiers if (i.type, i.value) not in owned]
         _insert_profile(conn, actor, customer_id, profile, new)
     # Registration adds to a known person but never overwrites what is stored.
-    stored = {(r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)}
+    stored = {
+        (r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)
+    }
     missing = {k: v for k, v in extended.items() if ("extended", k) not in stored}
     repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", missing)
     changes: dict[str, Any] = {"modified_by": actor.name}
@@ -272,7 +273,9 @@ def _insert_profile(
         ],
     )
     repository.upsert_channels(conn, actor.org_id, customer_id, profile_id, profile.channels)
-    stored = {(r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)}
+    stored = {
+        (r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)
+    }
     custom = {k: v for k, v in profile.custom_fields.items() if ("custom", k) not in stored}
     repository.upsert_field_values(conn, actor.org_id, customer_id, "custom", custom)
 

@@ -21,7 +21,9 @@ def get_customer(conn: Connection, org_id: int, customer_id: int) -> RowMapping 
     return conn.execute(query).mappings().first()
 
 
-def update_customer(conn: Connection, org_id: int, customer_id: int, values: dict[str, Any]) -> None:
+def update_customer(
+    conn: Connection, org_id: int, customer_id: int, values: dict[str, Any]
+) -> None:
     conn.execute(
         customers.update()
         .where(customers.c.org_id == org_id, customers.c.id == customer_id)
@@ -75,9 +77,7 @@ def delete_identifier(conn: Connection, org_id: int, kind: str, value: str) -> N
     )
 
 
-def owners_of(
-    conn: Connection, org_id: int, pairs: Iterable[tuple[str, str]]
-) -> list[RowMapping]:
+def owners_of(conn: Connection, org_id: int, pairs: Iterable[tuple[str, str]]) -> list[RowMapping]:
     """The stored identifiers among ``(type, value)`` pairs, with their profile's source."""
     pairs = list(pairs)
     if not pairs:

@@ -54,9 +54,12 @@ def identifiers(
         checked = normalize_identifier(kind, item.value, rules)
         if checked.value is None:
             code = codes.get(kind, codes["*"])
-            raise InvalidInput(code, f"{_MESSAGES.get(code, 'Invalid identifier')}: {checked.problem}")
-        if kind == "cardnumber" and (item.seriesId or item.seriesCode or item.extendedFields
-                                     or item.customFields):
+            raise InvalidInput(
+                code, f"{_MESSAGES.get(code, 'Invalid identifier')}: {checked.problem}"
+            )
+        if kind == "cardnumber" and (
+            item.seriesId or item.seriesCode or item.extendedFields or item.customFields
+        ):
             series = item.seriesId if item.seriesId is not None else item.seriesCode
             warnings.append(
                 Notice(
@@ -113,7 +116,8 @@ def channels(items: Iterable[ChannelIn], settings: OrgSettings) -> list[dict[str
             checked = normalize_mobile(item.value, settings.mobile_rules())
             if checked.value is None:
                 raise InvalidInput(
-                    8058, f"Invalid mobile number passed in the communication channel: {checked.problem}"
+                    8058,
+                    f"Invalid mobile number passed in the communication channel: {checked.problem}",
                 )
             value = checked.value
         elif kind == "email":
@@ -144,8 +148,10 @@ def field_values(
     """Custom (1017) or extended (91015) field values checked against the org's definitions."""
     declared = {d.name.lower(): d for d in definitions if d.kind == kind and d.scope == "customer"}
     code = 1017 if kind == "custom" else 91015
-    what = "Provided Custom Field is invalid" if kind == "custom" else (
-        "Failed to update extended fields"
+    what = (
+        "Provided Custom Field is invalid"
+        if kind == "custom"
+        else ("Failed to update extended fields")
     )
     limit = get_settings().max_field_length
     result: dict[str, str] = {}

@@ -47,9 +47,7 @@ def get_settings(conn: Connection, org_id: int) -> OrgSettings:
     return OrgSettings.model_validate(org["settings"])
 
 
-def change_settings(
-    conn: Connection, actor: Actor, changes: dict[str, Any]
-) -> OrgSettings:
+def change_settings(conn: Connection, actor: Actor, changes: dict[str, Any]) -> OrgSettings:
     """Apply and store ``changes`` to the actor's org settings (validated as a whole)."""
     updated = apply_changes(get_settings(conn, actor.org_id), changes)
     repository.update_settings(conn, actor.org_id, updated.model_dump())

@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from patron.identity.rules import DEFAULT_MOBILE_REGEX, MobileRules
 from patron.kit.errors import InvalidInput
 
-SYSTEM_STATUSES = ("Active", "Suspended", "Deleted", "Fraud Suspected", "Fraud Confirmed", "Internal")
+SYSTEM_STATUSES = (
+    "Active",
+    "Suspended",
+    "Deleted",
+    "Fraud Suspected",
+    "Fraud Confirmed",
+    "Internal",
+)
 FRAUD_STATUSES = ("INTERNAL", "MARKED", "CONFIRMED", "RECONFIRMED", "NOT_FRAUD")
 #: Fraud statuses that freeze a customer against changes (code 618).
 BLOCKING_FRAUD_STATUSES = frozenset({"MARKED", "CONFIRMED", "RECONFIRMED"})

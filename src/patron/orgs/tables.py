@@ -39,7 +39,9 @@ field_definitions = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # custom | extended
     sa.Column("scope", sa.String(16), nullable=False),  # customer | card
     sa.Column("name", sa.String(100), nullable=False),
-    sa.Column("data_type", sa.String(16), nullable=False),  # string|integer|number|boolean|date|enum
+    sa.Column(
+        "data_type", sa.String(16), nullable=False
+    ),  # string|integer|number|boolean|date|enum
     sa.Column("enum_values", sa.JSON),
     sa.Column("max_length", sa.Integer),
     utcnow_column(),
