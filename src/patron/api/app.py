@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 
 from patron import __version__
 from patron.api import errors
+from patron.api.idempotency import Idempotency
 from patron.api.limits import BodySizeLimit
 from patron.customer.care_endpoints import router as care_router
 from patron.customer.endpoints import router as customer_router
@@ -31,5 +32,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(customer_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)
+    app.add_middleware(Idempotency)
+    # Added last, so it runs first: oversized bodies never reach the other layers.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

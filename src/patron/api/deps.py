@@ -20,8 +20,19 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
-def _authenticate(request: Request) -> Actor:
+def authenticate(request: Request) -> Actor:
+    """The caller behind the request's credentials, checked once per request."""
     header = request.headers.get("authorization", "")
+    cached = getattr(request.state, "actor", None)
+    if cached is not None and getattr(request.state, "actor_header", None) == header:
+        return cached  # type: ignore[no-any-return]
+    actor = _check_credentials(request, header)
+    request.state.actor = actor
+    request.state.actor_header = header
+    return actor
+
+
+def _check_credentials(request: Request, header: str) -> Actor:
     scheme, _, credentials = header.partition(" ")
     scheme = scheme.lower()
     if scheme not in ("basic", "bearer") or not credentials.strip():
@@ -43,7 +54,7 @@ def require(role: Role) -> Callable[[Request], Actor]:
     """A dependency that authenticates the caller and checks it has ``role``."""
 
     def dependency(request: Request) -> Actor:
-        actor = _authenticate(request)
+        actor = authenticate(request)
         if not actor.can(role):
             raise Forbidden(403, f"this operation needs the {role.name} role")
         return actor

@@ -1,5 +1,6 @@
 """Imports every domain's tables so ``metadata`` is complete (for Alembic and tests)."""
 
+from patron.api import tables as _api  # noqa: F401
 from patron.audit import tables as _audit  # noqa: F401
 from patron.auth import tables as _auth  # noqa: F401
 from patron.customer import tables as _customer  # noqa: F401

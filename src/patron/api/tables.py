@@ -1,0 +1,19 @@
+"""Tables of the HTTP adapter."""
+
+import sqlalchemy as sa
+
+from patron.kit.db import BigId, metadata, utcnow_column
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    # SHA-256 of method, path, query and body: a key reused for another request is refused.
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),
+    utcnow_column(),
+    sa.UniqueConstraint("org_id", "key"),
+)

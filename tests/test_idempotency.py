@@ -1,0 +1,76 @@
+"""Idempotency-Key: a retried mutating request gets the first answer, once."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from patron.customer.tables import customers
+from patron.kit.db import transaction
+from tests.conftest import Api
+from tests.factories import registration
+
+
+def _count(engine: Engine, org_id: int) -> int:
+    with transaction(engine, write=False) as conn:
+        query = sa.select(sa.func.count()).select_from(customers)
+        return int(conn.execute(query.where(customers.c.org_id == org_id)).scalar_one())
+
+
+def test_a_retried_registration_is_replayed(api: Api, engine: Engine) -> None:
+    body = registration(mobile="919845012345")
+    headers = {"Idempotency-Key": "till-7-receipt-42"}
+    first = api.post("/v2/customers", json=body, headers=headers)
+    second = api.post("/v2/customers", json=body, headers=headers)
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert _count(engine, api.org.id) == 1
+
+
+def test_a_refusal_is_replayed_too(api: Api) -> None:
+    body = registration(mobile="12")
+    headers = {"Idempotency-Key": "k-bad"}
+    first = api.post("/v2/customers", json=body, headers=headers)
+    second = api.post("/v2/customers", json=body, headers=headers)
+    assert first.status_code == second.status_code == 400
+    assert second.json() == first.json()
+
+
+def test_the_same_key_for_another_request_is_refused(api: Api, engine: Engine) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    api.post("/v2/customers", json=registration(mobile="919845012345"), headers=headers)
+    other = api.post("/v2/customers", json=registration(mobile="919845000000"), headers=headers)
+    assert other.status_code == 409
+    assert "different request" in other.json()["errors"][0]["message"]
+    assert _count(engine, api.org.id) == 1
+
+
+def test_keys_belong_to_one_org(api: Api, other_api: Api, engine: Engine) -> None:
+    headers = {"Idempotency-Key": "shared-name"}
+    body = registration(mobile="919845012345")
+    mine = api.post("/v2/customers", json=body, headers=headers)
+    theirs = other_api.post("/v2/customers", json=body, headers=headers)
+    assert theirs.status_code == 200
+    assert "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["createdId"] != mine.json()["createdId"]
+    assert _count(engine, other_api.org.id) == 1
+
+
+def test_without_credentials_nothing_is_stored(api: Api) -> None:
+    response = api.client.post(
+        "/v2/customers",
+        json=registration(mobile="919845012345"),
+        headers={"Idempotency-Key": "anon"},
+    )
+    assert response.status_code == 401
+
+
+def test_an_overlong_key_is_refused(api: Api) -> None:
+    response = api.post(
+        "/v2/customers",
+        json=registration(mobile="919845012345"),
+        headers={"Idempotency-Key": "k" * 201},
+    )
+    assert response.status_code == 400
