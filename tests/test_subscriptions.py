@@ -495,7 +495,7 @@ def test_record_checks_org_units(api: Api, engine: Engine, customer: int) -> Non
     assert caught.value.code == 1150
 
 
-def test_move_to_keeps_the_survivors_row_and_moves_the_rest(api: Api, engine: Engine) -> None:
+def test_move_to_moves_the_rest_and_an_optout_wins(api: Api, engine: Engine) -> None:
     survivor = register(api, mobile="919845000011")
     victim = register(api, mobile="919845000012")
     actor = api.org.admin
@@ -525,13 +525,34 @@ def test_move_to_keeps_the_survivors_row_and_moves_the_rest(api: Api, engine: En
     assert len(moved.subscription_ids) == 1
     assert len(moved.ledger_ids) == 2
     with transaction(engine, write=False) as conn:
+        # The survivor said yes to bulk SMS, the victim (the same person) said stop.
         assert subscriptions.current(conn, actor.org_id, survivor) == [
-            {"channel": "SMS", "priority": "BULK", "type": "OPTIN"},
+            {"channel": "SMS", "priority": "BULK", "type": "OPTOUT"},
             {"channel": "EMAIL", "priority": "TRANS", "type": "OPTIN"},
         ]
         assert subscriptions.current(conn, actor.org_id, victim) == []
     assert len(_ledger(engine, api, survivor)) == 3
     assert _ledger(engine, api, victim) == []
+
+
+def test_move_to_keeps_the_survivors_optout(api: Api, engine: Engine) -> None:
+    survivor = register(api, mobile="919845000031")
+    victim = register(api, mobile="919845000032")
+    actor = api.org.admin
+    with transaction(engine) as conn:
+        for customer_id, status in ((survivor, "OPTOUT"), (victim, "OPTIN")):
+            subscriptions.record(
+                conn,
+                actor,
+                customer_id,
+                [SubscriptionChange("EMAIL", "BULK", status)],
+                reason="",
+                origin="api",
+            )
+        subscriptions.move_to(conn, actor.org_id, victim, survivor)
+        assert subscriptions.current(conn, actor.org_id, survivor) == [
+            {"channel": "EMAIL", "priority": "BULK", "type": "OPTOUT"}
+        ]
 
 
 def test_move_to_leaves_other_customers_alone(api: Api, engine: Engine) -> None:
@@ -553,3 +574,8 @@ def test_move_to_leaves_other_customers_alone(api: Api, engine: Engine) -> None:
         assert len(subscriptions.current(conn, actor.org_id, bystander)) == 1
         assert len(subscriptions.current(conn, actor.org_id, survivor)) == 1
     assert len(_ledger(engine, api, bystander)) == 1
+
+
+def test_an_unchecked_change_cannot_be_built() -> None:
+    with pytest.raises(ValueError, match="not a checked subscription change"):
+        SubscriptionChange(channel="mobile", priority="BULK", status="OPTIN")

@@ -102,11 +102,22 @@ def change_unit(
         raise InvalidInput(400, f"cannot change {', '.join(unknown)} of an org unit")
     get_unit(conn, actor.org_id, unit_id)
     if changes.get("parent_id") is not None:
-        get_unit(conn, actor.org_id, int(changes["parent_id"]))
+        _refuse_cycle(conn, actor.org_id, unit_id, int(changes["parent_id"]))
     if changes:
         repository.update_unit(conn, actor.org_id, unit_id, changes)
         audit(conn, actor, "org_unit.change", "org_unit", unit_id, {"changed": sorted(changes)})
     return get_unit(conn, actor.org_id, unit_id)
+
+
+def _refuse_cycle(conn: Connection, org_id: int, unit_id: int, parent_id: int) -> None:
+    """A unit may not become its own ancestor."""
+    ancestor: int | None = parent_id
+    while ancestor is not None:
+        if ancestor == unit_id:
+            raise InvalidInput(400, f"org unit {parent_id} cannot be the parent of {unit_id}: "
+                               "units would contain each other")
+        parent = get_unit(conn, org_id, ancestor)["parent_id"]
+        ancestor = int(parent) if parent is not None else None
 
 
 def get_unit(conn: Connection, org_id: int, unit_id: int) -> RowMapping:

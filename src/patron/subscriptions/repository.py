@@ -83,9 +83,28 @@ def move(
     """Give the victim's subscriptions and ledger rows to the survivor, in three statements.
 
     Where both hold a subscription under the same key, the survivor's row stays
-    and the victim's is deleted (its history remains in the moved ledger rows).
+    and the victim's is deleted (its history remains in the moved ledger rows),
+    except that an opt-out always wins: one person's "stop" must not be undone
+    by merging in an older "yes" of the same person.
     Returns the number deleted and the ids of the moved subscription and ledger rows.
     """
+    victim = subscriptions.alias("victim")
+    victim_opted_out = sa.exists().where(
+        victim.c.org_id == org_id,
+        victim.c.customer_id == victim_id,
+        victim.c.status == "OPTOUT",
+        *(victim.c[name] == subscriptions.c[name] for name in KEY_COLUMNS),
+    )
+    conn.execute(
+        subscriptions.update()
+        .where(
+            subscriptions.c.org_id == org_id,
+            subscriptions.c.customer_id == survivor_id,
+            subscriptions.c.status == "OPTIN",
+            victim_opted_out,
+        )
+        .values(status="OPTOUT", updated_at=sa.func.now())
+    )
     survivor = subscriptions.alias("survivor")
     same_key_at_survivor = sa.exists().where(
         survivor.c.org_id == org_id,

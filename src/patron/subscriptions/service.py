@@ -66,6 +66,16 @@ class SubscriptionChange:
     source: str = _DEFAULT_SOURCE
     account_id: str = ""
 
+    def __post_init__(self) -> None:
+        # Callers build changes from checked values (see parse_change); anything
+        # else is a programming error, not a client's.
+        if (
+            self.channel not in CHANNELS
+            or self.priority not in PRIORITIES
+            or self.status not in STATUSES
+        ):
+            raise ValueError(f"not a checked subscription change: {self}")
+
     @property
     def key(self) -> repository.Key:
         return (self.channel, self.priority, self.org_unit_id, self.source, self.account_id)
@@ -211,10 +221,10 @@ def _record(
         lookup.ensure_changeable(resolved.customer)
     org_id, customer_id = actor.org_id, resolved.id
     state = repository.statuses_for_update(conn, org_id, customer_id)
-    ledger = []
+    entries = []
     final: dict[repository.Key, SubscriptionChange] = {}
     for item in items:
-        ledger.append(
+        entries.append(
             {
                 "org_id": org_id,
                 "customer_id": customer_id,
@@ -248,17 +258,23 @@ def _record(
             for item in final.values()
         ],
     )
-    repository.insert_ledger(conn, ledger)
+    repository.insert_ledger(conn, entries)
     return [item.rendered() for item in items]
 
 
 def _check_units(conn: Connection, org_id: int, items: list[SubscriptionChange]) -> None:
     """Every org unit named must be one of the org's (any kind; inactive ones too)."""
-    for unit_id in sorted({item.org_unit_id for item in items} - {ORG_WIDE}):
+    checked: set[int] = {ORG_WIDE}
+    for index, item in enumerate(items):
+        if item.org_unit_id in checked:
+            continue
         try:
-            orgs.get_unit(conn, org_id, unit_id)
+            orgs.get_unit(conn, org_id, item.org_unit_id)
         except NotFound:
-            raise InvalidInput(1150, f"Invalid store ID passed: {unit_id}") from None
+            raise InvalidInput(
+                1150, f"subscriptions[{index}]: Invalid store ID passed: {item.org_unit_id}"
+            ) from None
+        checked.add(item.org_unit_id)
 
 
 def retrieve(conn: Connection, org_id: int, customer_id: int) -> Outcome:
