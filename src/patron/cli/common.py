@@ -102,13 +102,22 @@ def print_table(
 
 
 def print_record(title: str, record: Mapping[str, Any], *, note: str = "") -> None:
-    """One record as a two-column table; values are never truncated (keys must copy whole)."""
-    table = Table(title=title, caption=note or None, title_justify="left", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", no_wrap=True, overflow="ignore")
-    for key, value in record.items():
-        table.add_row(cell(key), cell(value))
-    console().print(table, soft_wrap=True)
+    """One record as a two-column table, never narrower than its longest line.
+
+    Passwords and keys must be copied whole, so a narrow terminal gets a line
+    wider than itself rather than a key cut or folded in two.
+    """
+    rows = [(cell(key), cell(value)) for key, value in record.items()]
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    for key, value in rows:
+        table.add_row(key, value)
+    needed = max((len(k) + len(v) for k, v in rows), default=0) + 7  # + borders and padding
+    out = Console(highlight=False, width=max(console().width, needed))
+    out.print(table)
+    if note:
+        out.print(Text(note))
 
 
 def print_json(value: Any) -> None:

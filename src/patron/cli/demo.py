@@ -13,7 +13,6 @@ from sqlalchemy.engine import Connection
 
 from patron.auth import service as auth
 from patron.auth.actor import Role
-from patron.auth.secrets import new_password
 from patron.cli.common import cli_actor, load_settings, note, open_engine, print_record
 from patron.kit.db import transaction
 from patron.kit.errors import NotFound, PatronError
@@ -116,7 +115,7 @@ def _demo_org_id(conn: Connection) -> int | None:
 def _create_demo(conn: Connection) -> dict[str, Any]:
     org_id = orgs.create_org(conn, DEMO_ORG, DEMO_SETTINGS)
     actor = cli_actor(org_id)
-    password = auth.create_user(conn, actor, DEMO_USER, Role.admin, new_password())
+    password = auth.create_user(conn, actor, DEMO_USER, Role.admin)
     api_key = auth.create_api_key(conn, actor, Role.admin, "demo")
     store = orgs.add_unit(
         conn, actor, kind="store", code="bukl", external_id="bukl-ext", name="Bukl Store"
@@ -155,12 +154,13 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def _still_valid(conn: Connection, saved: dict[str, Any], org_id: int) -> bool:
-    """Whether the saved file belongs to this database's demo org (its key still works)."""
+    """Whether the saved file belongs to this database's demo org and still logs in."""
     try:
-        actor = auth.authenticate_key(conn, str(saved["api_key"]))
+        key = auth.authenticate_key(conn, str(saved["api_key"]))
+        user = auth.authenticate_password(conn, str(saved["user"]), str(saved["password"]))
     except PatronError:
         return False
-    return actor.org_id == org_id and saved["org_id"] == org_id
+    return key.org_id == user.org_id == org_id and saved["org_id"] == org_id
 
 
 def _explain_missing(path: Path) -> None:

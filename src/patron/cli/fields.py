@@ -16,7 +16,9 @@ DataType = Literal["string", "integer", "number", "boolean", "date", "enum"]
 
 @app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="The field's name.", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(help="The field's name.", metavar="NAME", show_default=False)
+    ],
     org: OrgOption,
     kind: Annotated[
         Literal["custom", "extended"],

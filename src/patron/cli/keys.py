@@ -62,7 +62,11 @@ def list_keys(org: OrgOption) -> None:
 def revoke(
     key_id: Annotated[
         int,
-        typer.Argument(help="Id of the key, as `patron keys list` shows it.", show_default=False),
+        typer.Argument(
+            help="Id of the key, as `patron keys list` shows it.",
+            metavar="KEY_ID",
+            show_default=False,
+        ),
     ],
     org: OrgOption,
 ) -> None:

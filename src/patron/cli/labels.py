@@ -18,7 +18,9 @@ SystemStatus = Literal[
 
 @app.command("add")
 def add(
-    label: Annotated[str, typer.Argument(help="The label's name.", show_default=False)],
+    label: Annotated[
+        str, typer.Argument(help="The label's name.", metavar="LABEL", show_default=False)
+    ],
     org: OrgOption,
     status: Annotated[
         SystemStatus,

@@ -24,7 +24,10 @@ app = typer.Typer(help="Create orgs and change their settings.", no_args_is_help
 @app.command("create")
 def create(
     name: Annotated[
-        str, typer.Argument(help="The org's name, its global handle.", show_default=False)
+        str,
+        typer.Argument(
+            help="The org's name, its global handle.", metavar="NAME", show_default=False
+        ),
     ],
     as_json: JsonFlag = False,
 ) -> None:

@@ -33,5 +33,8 @@ def serve(
     with open_engine(settings) as engine:
         current, head = current_revision(engine), head_revision(engine)
     if current != head:
-        note(f"warning: the database is at revision {current}, not {head}: run `patron db upgrade`")
+        note(
+            f"warning: the database is at revision {current or 'none'}, not {head}: "
+            "run `patron db upgrade`"
+        )
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)

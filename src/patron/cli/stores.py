@@ -20,7 +20,11 @@ COLUMNS = ("id", "kind", "code", "external_id", "name", "parent_id", "is_active"
 def add(
     code: Annotated[
         str,
-        typer.Argument(help="The unit's code (a till's IUN), unique per kind.", show_default=False),
+        typer.Argument(
+            help="The unit's code (a till's IUN), unique per kind.",
+            metavar="CODE",
+            show_default=False,
+        ),
     ],
     org: OrgOption,
     external_id: Annotated[

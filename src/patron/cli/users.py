@@ -22,7 +22,10 @@ from patron.cli.common import (
 app = typer.Typer(help="Add users and change their role, password or access.", no_args_is_help=True)
 
 UsernameArgument = Annotated[
-    str, typer.Argument(help="The user's login name (unique across orgs).", show_default=False)
+    str,
+    typer.Argument(
+        help="The user's login name (unique across orgs).", metavar="USERNAME", show_default=False
+    ),
 ]
 PasswordOption = Annotated[
     str | None,

@@ -114,8 +114,11 @@ def _refuse_cycle(conn: Connection, org_id: int, unit_id: int, parent_id: int) -
     ancestor: int | None = parent_id
     while ancestor is not None:
         if ancestor == unit_id:
-            raise InvalidInput(400, f"org unit {parent_id} cannot be the parent of {unit_id}: "
-                               "units would contain each other")
+            raise InvalidInput(
+                400,
+                f"org unit {parent_id} cannot be the parent of {unit_id}: "
+                "units would contain each other",
+            )
         parent = get_unit(conn, org_id, ancestor)["parent_id"]
         ancestor = int(parent) if parent is not None else None
 
