@@ -1,5 +1,162 @@
-"""Placeholder router (being written)."""
+"""Customer care endpoints: search, status and fraud changes, change history, deletion.
 
-from fastapi import APIRouter
+Included before the main customer router, and every route with a customer id
+uses ``{customer_id:int}``, so fixed paths such as ``/v2/customers/search`` never
+reach an id route.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+
+from patron.api.deps import admin, editor, engine_of, viewer
+from patron.auth.actor import Actor
+from patron.customer import deletion, history, lookup, search, status
+from patron.kit.db import transaction
+from patron.kit.pagination import page
+
+router = APIRouter(prefix="/v2/customers", tags=["customer care"])
+
+
+class StatusChange(BaseModel):
+    """Body of ``PUT /v2/customers/lookup/status``."""
+
+    reason: str | None = None
+    created_on: str | None = Field(None, alias="createdOn")
+    label: str | None = None
+
+
+class FraudChange(BaseModel):
+    """Body of ``PUT /v2/customers/{id}/fraudStatus``."""
+
+    status: str | None = None
+    reason: str | None = None
+
+
+class DeleteRequest(BaseModel):
+    """Optional body of ``DELETE /v2/customers/{id}``."""
+
+    reason: str | None = None
+
+
+def _warnings(notices: list[Any]) -> list[dict[str, Any]]:
+    return [notice.as_dict() for notice in notices]
+
+
+@router.get("/search")
+def search_customers(
+    q: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    actor: Actor = Depends(viewer),
+    engine: Engine = Depends(engine_of),
+) -> dict[str, Any]:
+    """Find customers whose first name, last name or an identifier starts with ``q``."""
+    requested = page(limit, offset)
+    with transaction(engine, write=False) as conn:
+        found, total = search.search(conn, actor.org_id, q, requested)
+    return {"pagination": requested.envelope(total), "data": found, "warnings": [], "errors": []}
+
+
+@router.put("/lookup/status")
+def update_status(
+    source: str | None = None,
+    account_id: str | None = Query(None, alias="accountId"),
+    identifier_name: str | None = Query(None, alias="identifierName"),
+    identifier_value: str | None = Query(None, alias="identifierValue"),
+    body: StatusChange | None = None,
+    actor: Actor = Depends(editor),
+    engine: Engine = Depends(engine_of),
+) -> dict[str, Any]:
+    """Move the customer holding an identifier to another status label."""
+    where = lookup.source_account(source, account_id, default="INSTORE")
+    change = body or StatusChange()
+    with transaction(engine) as conn:
+        warnings = status.change_status(
+            conn,
+            actor,
+            where,
+            identifier_name,
+            identifier_value,
+            label=change.label,
+            reason=change.reason,
+            created_on=change.created_on,
+        )
+    return {"warnings": _warnings(warnings), "errors": []}
+
+
+@router.put("/{customer_id:int}/fraudStatus")
+def update_fraud_status(
+    customer_id: int,
+    body: FraudChange | None = None,
+    actor: Actor = Depends(admin),
+    engine: Engine = Depends(engine_of),
+) -> dict[str, Any]:
+    """Mark a customer as fraud (which freezes it) or clear the mark."""
+    change = body or FraudChange()
+    with transaction(engine) as conn:
+        changed_id, fraud_status, warnings = status.change_fraud_status(
+            conn, actor, customer_id, status=change.status, reason=change.reason
+        )
+    return {"id": changed_id, "fraudStatus": fraud_status, "warnings": _warnings(warnings)}
+
+
+@router.get("/{customer_id:int}/changeRequest")
+def change_requests(
+    customer_id: int,
+    source: str | None = None,
+    account_id: str | None = Query(None, alias="accountId"),
+    change_type: str | None = Query(None, alias="changeType"),
+    start_date: str | None = Query(None, alias="startDate"),
+    end_date: str | None = Query(None, alias="endDate"),
+    start_id: int | None = Query(None, alias="startId"),
+    end_id: int | None = Query(None, alias="endId"),
+    sort_by: str | None = Query(None, alias="sortBy"),
+    sort_order: str | None = Query(None, alias="sortOrder"),
+    limit: int | None = None,
+    offset: int | None = None,
+    actor: Actor = Depends(viewer),
+    engine: Engine = Depends(engine_of),
+) -> dict[str, Any]:
+    """The history of changes of a customer and of the customers merged into it."""
+    requested = page(limit, offset)
+    query = history.change_query(
+        change_type=change_type,
+        source=source,
+        account_id=account_id,
+        start_date=start_date,
+        end_date=end_date,
+        start_id=start_id,
+        end_id=end_id,
+        sort_by=sort_by,
+        sort_order=sort_order,
+    )
+    with transaction(engine, write=False) as conn:
+        entries, total, warnings = history.history(
+            conn, actor.org_id, customer_id, query, requested
+        )
+    return {
+        "pagination": requested.envelope(total),
+        "data": entries,
+        "warnings": _warnings(warnings),
+        "errors": [],
+    }
+
+
+@router.delete("/{customer_id:int}")
+def delete_customer(
+    customer_id: int,
+    reason: str | None = None,
+    body: DeleteRequest | None = Body(None),
+    actor: Actor = Depends(admin),
+    engine: Engine = Depends(engine_of),
+) -> dict[str, Any]:
+    """Delete a customer's personal data, keeping an audit entry and a suppression."""
+    given = reason if reason is not None and reason.strip() else (body.reason if body else None)
+    with transaction(engine) as conn:
+        deleted_id = deletion.delete_customer(conn, actor, customer_id, given)
+    return {"id": deleted_id, "deleted": True, "warnings": []}

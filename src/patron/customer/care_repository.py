@@ -78,7 +78,9 @@ def search_ids(
     """Ids of live customers with a name or identifier starting with ``prefix``; and the total."""
     by_name = sa.select(profiles.c.customer_id).where(
         profiles.c.org_id == org_id,
-        sa.or_(_starts_with(profiles.c.first_name, prefix), _starts_with(profiles.c.last_name, prefix)),
+        sa.or_(
+            _starts_with(profiles.c.first_name, prefix), _starts_with(profiles.c.last_name, prefix)
+        ),
     )
     by_identifier = sa.select(identifiers.c.customer_id).where(
         identifiers.c.org_id == org_id, _starts_with(identifiers.c.value, prefix)
@@ -144,6 +146,17 @@ def search_matches(
 
 
 # --- status and fraud ---------------------------------------------------------------
+
+
+def lock_customer(conn: Connection, org_id: int, customer_id: int) -> RowMapping | None:
+    """The customer row, locked until the transaction ends (PostgreSQL; SQLite's write
+    transactions are serialized already), so a change reads the state it replaces."""
+    query = (
+        sa.select(customers)
+        .where(customers.c.org_id == org_id, customers.c.id == customer_id)
+        .with_for_update()
+    )
+    return conn.execute(query).mappings().first()
 
 
 def update_customer(
@@ -238,26 +251,27 @@ def _moment(conn: Connection, value: datetime) -> Any:
 # --- deletion -----------------------------------------------------------------------
 
 
-def identifiers_of(conn: Connection, org_id: int, customer_ids: Sequence[int]) -> list[RowMapping]:
-    """The (type, value) identifiers held by ``customer_ids``."""
-    query = (
-        sa.select(identifiers.c.type, identifiers.c.value)
-        .where(identifiers.c.org_id == org_id, identifiers.c.customer_id.in_(list(customer_ids)))
-        .order_by(identifiers.c.id)
-    )
-    return list(conn.execute(query).mappings())
-
-
-def erase_personal_data(conn: Connection, org_id: int, customer_ids: Sequence[int]) -> dict[str, int]:
+def erase_personal_data(
+    conn: Connection, org_id: int, customer_ids: Sequence[int]
+) -> tuple[list[tuple[str, str]], dict[str, int]]:
     """Delete identifiers, channels, field values, subscriptions and change-log rows of
-    ``customer_ids`` and blank their profile names; the number of rows touched per kind.
+    ``customer_ids`` and blank their profile names.
 
-    The consent ledger stays: it holds no personal data and proves the consent history.
+    Returns the (type, value) identifiers deleted, read by the very statement that
+    deleted them, and the number of rows touched per kind. The consent ledger
+    stays: it holds no personal data and proves the consent history.
     """
     ids = list(customer_ids)
-    counts: dict[str, int] = {}
+    removed = [
+        (str(kind), str(value))
+        for kind, value in conn.execute(
+            identifiers.delete()
+            .where(identifiers.c.org_id == org_id, identifiers.c.customer_id.in_(ids))
+            .returning(identifiers.c.type, identifiers.c.value)
+        )
+    ]
+    counts = {"identifiers": len(removed)}
     for name, table in (
-        ("identifiers", identifiers),
         ("commChannels", comm_channels),
         ("fieldValues", field_values),
         ("subscriptions", subscriptions),
@@ -273,7 +287,7 @@ def erase_personal_data(conn: Connection, org_id: int, customer_ids: Sequence[in
         .values(first_name="", last_name="", updated_at=sa.func.now())
     )
     counts["profiles"] = int(blanked.rowcount)
-    return counts
+    return removed, counts
 
 
 def replace_suppressions(

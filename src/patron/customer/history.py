@@ -179,7 +179,9 @@ def _date(raw: str | None, name: str) -> date | None:
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(400, f"{name} must be a date in YYYY-MM-DD format, not {raw!r}") from None
+        raise InvalidInput(
+            400, f"{name} must be a date in YYYY-MM-DD format, not {raw!r}"
+        ) from None
 
 
 def _midnight(day: date | None) -> datetime | None:

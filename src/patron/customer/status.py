@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.customer import care_repository, lookup
 from patron.customer.lookup import SourceAccount
-from patron.kit.errors import InvalidInput, Notice
+from patron.kit.errors import InvalidInput, NotFound, Notice
 from patron.orgs import service as orgs
 from patron.orgs.settings import FRAUD_STATUSES
 
@@ -59,7 +59,8 @@ def change_status(
     resolved = lookup.by_identifier(
         conn, actor.org_id, settings, identifier_name, identifier_value, where
     )
-    lookup.ensure_changeable(resolved.customer)
+    customer = locked_customer(conn, actor.org_id, resolved.id)
+    lookup.ensure_changeable(customer)
     labels = orgs.list_labels(conn, actor.org_id)
     target = next((row for row in labels if row["label"].lower() == name.lower()), None)
     if target is None:
@@ -73,7 +74,7 @@ def change_status(
             f"the label {target['label']!r} marks deleted customers; "
             "delete the customer with DELETE /v2/customers/{id} instead",
         )
-    current_id = int(resolved.customer["status_label_id"])
+    current_id = int(customer["status_label_id"])
     if int(target["id"]) == current_id:
         return resolved.warnings
     current = next((row["label"] for row in labels if int(row["id"]) == current_id), "")
@@ -116,12 +117,10 @@ def change_fraud_status(
     """
     wanted = (status or "").strip().upper()
     if wanted not in FRAUD_STATUSES:
-        raise InvalidInput(
-            VALIDATION_FAILED, f"status must be one of {', '.join(FRAUD_STATUSES)}"
-        )
+        raise InvalidInput(VALIDATION_FAILED, f"status must be one of {', '.join(FRAUD_STATUSES)}")
     reason = reason_text(reason, what="change a customer's fraud status")
     resolved = lookup.resolve(conn, actor.org_id, customer_id)
-    current = str(resolved.customer["fraud_status"])
+    current = str(locked_customer(conn, actor.org_id, resolved.id)["fraud_status"])
     if current == wanted:
         return resolved.id, current, resolved.warnings
     care_repository.update_customer(
@@ -137,6 +136,14 @@ def change_fraud_status(
     log_change(conn, actor, resolved.id, "FRAUD", {"from": current, "to": wanted, "reason": reason})
     audit(conn, actor, "customer.fraud", "customer", resolved.id, {"from": current, "to": wanted})
     return resolved.id, wanted, resolved.warnings
+
+
+def locked_customer(conn: Connection, org_id: int, customer_id: int) -> RowMapping:
+    """The customer row locked for a change, or 8015 if it was deleted meanwhile."""
+    customer = care_repository.lock_customer(conn, org_id, customer_id)
+    if customer is None or customer["deleted_at"] is not None:
+        raise NotFound(8015, "No customer found with the given identifier")
+    return customer
 
 
 def _timestamp(raw: str | None) -> str | None:

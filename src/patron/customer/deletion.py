@@ -1,0 +1,81 @@
+"""Deleting a customer: its personal data goes, a trace without personal data stays.
+
+What is removed: identifiers, communication channels, field values,
+subscriptions and change-log entries (they hold identifier values); profile
+names are blanked. What stays: the customer row (marked deleted, moved to the
+org's label over the ``Deleted`` system status), its profiles' sources, the
+consent ledger (no personal data; the proof of the consent history), the merge
+records (ids only), an audit entry (reason and counts) and one suppression per
+removed identifier, a keyed digest that lets an import recognise the person
+without storing who it was.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Connection
+
+from patron.audit.service import audit
+from patron.auth.actor import Actor
+from patron.auth.secrets import keyed_digest
+from patron.customer import care_repository, lookup
+from patron.customer.status import DELETED, locked_customer, reason_text
+from patron.kit.errors import Conflict
+from patron.orgs import service as orgs
+
+
+def suppression_digest(kind: str, value: str) -> str:
+    """The digest a suppression stores for identifier ``kind`` with normalized ``value``."""
+    return keyed_digest(f"{kind}:{value}")
+
+
+def delete_customer(conn: Connection, actor: Actor, customer_id: int, reason: str | None) -> int:
+    """Remove the personal data of a customer and of the customers merged into it.
+
+    ``customer_id`` must be the live customer: a merge victim's id is refused
+    (8069) rather than deleting the survivor it points to. A customer marked as
+    fraud is refused (618) until its fraud status is cleared. Returns the id.
+    """
+    reason = reason_text(reason, what="delete a customer")
+    resolved = lookup.resolve(conn, actor.org_id, customer_id)
+    if resolved.id != customer_id:
+        raise Conflict(
+            8069,
+            f"The customer is merged into another account: {customer_id} was merged into "
+            f"{resolved.id}; delete {resolved.id} to remove the person's data",
+        )
+    # Locked, and read again: a concurrent request may have deleted it meanwhile.
+    lookup.ensure_changeable(locked_customer(conn, actor.org_id, resolved.id))
+    label_id = _deleted_label(conn, actor.org_id)
+    family = care_repository.merge_family(conn, actor.org_id, resolved.id)
+    removed, counts = care_repository.erase_personal_data(conn, actor.org_id, family)
+    digests = [(kind, suppression_digest(kind, value)) for kind, value in removed]
+    care_repository.replace_suppressions(conn, actor.org_id, resolved.id, digests)
+    care_repository.update_customer(
+        conn,
+        actor.org_id,
+        family,
+        {"deleted_at": datetime.now(UTC), "status_label_id": label_id, "modified_by": actor.name},
+    )
+    audit(
+        conn,
+        actor,
+        "customer.delete",
+        "customer",
+        resolved.id,
+        {
+            "reason": reason,
+            "mergedCustomers": len(family) - 1,
+            "suppressions": len(set(digests)),
+            **counts,
+        },
+    )
+    return resolved.id
+
+
+def _deleted_label(conn: Connection, org_id: int) -> int:
+    for row in orgs.list_labels(conn, org_id):
+        if row["system_status"] == DELETED:
+            return int(row["id"])
+    raise Conflict(409, f"the org has no status label over the {DELETED} system status")
