@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
-from tests.conftest import Api, OrgHandle
+from tests.conftest import Api, OrgHandle, warning_codes
 
 
 def registration(
@@ -67,3 +67,14 @@ def declare_sample_setup(engine: Engine, org: OrgHandle) -> None:
             enum_values=["Male", "Female", "Other"],
         )
         orgs.add_field(conn, actor, kind="extended", name="city")
+
+
+def merge(api: Api, *, victim: int, survivor_mobile: str, source: str, account_id: str) -> None:
+    """Merge ``victim`` into the holder of ``survivor_mobile`` by adding that mobile to it."""
+    response = api.post(
+        f"/v2/customers/{victim}/changeIdentifier",
+        params={"source": source, "accountId": account_id},
+        json={"add": [{"type": "mobile", "value": survivor_mobile}]},
+    )
+    assert response.status_code == 200, response.text
+    assert warning_codes(response) == [8051]

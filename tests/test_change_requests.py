@@ -9,20 +9,9 @@ import pytest
 
 from patron.settings import get_settings
 from tests.conftest import Api, error_codes, warning_codes
-from tests.factories import register
+from tests.factories import merge, register
 
 UNKNOWN_ID = 987_654_321
-
-
-def merge(api: Api, *, victim: int, survivor_mobile: str, source: str, account_id: str) -> None:
-    """Merge ``victim`` into the holder of ``survivor_mobile`` by adding that mobile to it."""
-    response = api.post(
-        f"/v2/customers/{victim}/changeIdentifier",
-        params={"source": source, "accountId": account_id},
-        json={"add": [{"type": "mobile", "value": survivor_mobile}]},
-    )
-    assert response.status_code == 200, response.text
-    assert warning_codes(response) == [8051]
 
 
 def history(api: Api, customer_id: int, **params: Any) -> Any:

@@ -23,8 +23,7 @@ from patron.kit.db import transaction
 from patron.orgs.tables import status_labels
 from patron.subscriptions.tables import consent_ledger, subscriptions
 from tests.conftest import Api, OrgHandle, error_codes
-from tests.factories import declare_sample_setup, register, registration
-from tests.test_change_requests import merge
+from tests.factories import declare_sample_setup, merge, register, registration
 
 MOBILE = "919845012345"
 EMAIL = "tom@example.com"

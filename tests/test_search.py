@@ -8,8 +8,7 @@ import pytest
 
 from patron.settings import get_settings
 from tests.conftest import Api, error_codes
-from tests.factories import register
-from tests.test_change_requests import merge
+from tests.factories import merge, register
 
 
 def search(api: Api, q: str | None, **params: Any) -> Any:

@@ -13,8 +13,7 @@ from patron.customer.tables import customers
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
 from tests.conftest import Api, OrgHandle, error_codes, warning_codes
-from tests.factories import register
-from tests.test_change_requests import merge
+from tests.factories import merge, register
 
 MOBILE = "919845012345"
 UNKNOWN_ID = 987_654_321

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from patron.customer import repository
 from patron.customer.lookup import Resolved, SourceAccount
+from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput, NotFound
 from patron.orgs import repository as orgs_repository
 from patron.subscriptions import service as subscriptions
 
 EMBEDS = ("subscriptions",)
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 with an offset (SQLite hands back naive UTC values)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.isoformat() + "+00:00"
-    return value.isoformat()
 
 
 def _by(name: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.customer import care_repository, lookup
 from patron.identity.types import parse_source
+from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput, Notice
 from patron.kit.pagination import Page
 
@@ -137,7 +138,7 @@ def history(
 def _render(row: RowMapping) -> dict[str, Any]:
     details: dict[str, Any] = dict(row["details"] or {})
     by = {"code": row["actor"], "name": row["actor"], "type": "USER"}
-    moment = _iso(row["created_at"])
+    moment = iso(row["created_at"])
     entry: dict[str, Any] = {
         "id": int(row["id"]),
         "status": "APPROVED",
@@ -187,10 +188,3 @@ def _date(raw: str | None, name: str) -> date | None:
 def _midnight(day: date | None) -> datetime | None:
     """The start of ``day`` in UTC: dates filter on UTC calendar days."""
     return None if day is None else datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def _iso(value: datetime) -> str:
-    """ISO 8601 in UTC (SQLite hands back naive UTC values)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
