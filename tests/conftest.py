@@ -158,3 +158,5 @@ def warning_codes(response: Any) -> list[int]:
 
 
 DATA = Path(__file__).parent / "data"
+#: The sample requests of the user guide (the specification's samples, made valid JSON).
+EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from patron.audit.tables import change_log
 from patron.kit.db import transaction
-from tests.conftest import DATA, Api, error_codes, warning_codes
+from tests.conftest import EXAMPLES, Api, error_codes, warning_codes
 from tests.factories import register, registration
 from tests.test_customer_read_update import mark_fraud
 
@@ -29,7 +29,7 @@ def test_seed_sample_adds_wechat_and_removes_email(api: Api, engine: Engine) -> 
         "/v2/customers",
         json=registration(mobile="919845012345", source="WECHAT", account_id="22232"),
     )
-    body = json.loads((DATA / "change_identifier_sample.json").read_text())
+    body = json.loads((EXAMPLES / "change_identifier.json").read_text())
     response = api.post(
         f"/v2/customers/{customer_id}/changeIdentifier",
         params={"source": "WECHAT", "accountId": "22232"},
@@ -54,7 +54,7 @@ def test_seed_sample_adds_wechat_and_removes_email(api: Api, engine: Engine) -> 
 
 def test_issue_card_sample_keeps_the_card_number(api: Api) -> None:
     customer_id = register(api, mobile="919845012345")
-    body = json.loads((DATA / "issue_card_sample.json").read_text())
+    body = json.loads((EXAMPLES / "issue_card.json").read_text())
     response = api.post(f"/v2/customers/{customer_id}/changeIdentifier", json=body)
     assert response.status_code == 200
     assert warning_codes(response) == [95001]

@@ -10,13 +10,13 @@ from sqlalchemy.engine import Engine
 
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
-from tests.conftest import DATA, Api, error_codes, make_org, warning_codes
+from tests.conftest import DATA, EXAMPLES, Api, error_codes, make_org, warning_codes
 from tests.factories import declare_sample_setup, register, registration
 
 
 def test_seed_sample_registers_tom_sawyer(api: Api, engine: Engine) -> None:
     declare_sample_setup(engine, api.org)
-    body = json.loads((DATA / "register_tom_sawyer.json").read_text())
+    body = json.loads((EXAMPLES / "register_tom_sawyer.json").read_text())
     response = api.post("/v2/customers", json=body)
     assert response.status_code == 200, response.text
     created = response.json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -14,51 +15,12 @@ from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput
 from patron.subscriptions import service as subscriptions
 from patron.subscriptions.service import SubscriptionChange
-from tests.conftest import Api, error_codes, warning_codes
+from tests.conftest import EXAMPLES, Api, error_codes, warning_codes
 from tests.factories import register
 
 SEED_STORE_ID = 200031782
 
-SEED_REQUEST: dict[str, Any] = {
-    "communicationId": -1,
-    "campaignId": -1,
-    "reason": "Example reason",
-    "scope": {"scope": "USER", "subScope": "NONE"},
-    "subscriptions": [
-        {
-            "channel": "EMAIL",
-            "accountId": "",
-            "priority": "BULK",
-            "type": "OPTOUT",
-            "orgUnitId": SEED_STORE_ID,
-            "sourceName": "INSTORE",
-        },
-        {
-            "channel": "MOBILE",
-            "accountId": "",
-            "priority": "BULK",
-            "type": "OPTOUT",
-            "orgUnitId": SEED_STORE_ID,
-            "sourceName": "INSTORE",
-        },
-        {
-            "channel": "EMAIL",
-            "accountId": "",
-            "priority": "TRANS",
-            "type": "OPTIN",
-            "orgUnitId": SEED_STORE_ID,
-            "sourceName": "INSTORE",
-        },
-        {
-            "channel": "MOBILE",
-            "accountId": "123",
-            "priority": "TRANS",
-            "type": "OPTIN",
-            "orgUnitId": SEED_STORE_ID,
-            "sourceName": "WECHAT",
-        },
-    ],
-}
+SEED_REQUEST: dict[str, Any] = json.loads((EXAMPLES / "subscriptions.json").read_text())
 
 SEED_SCOPE = {
     "scopeId": 0,
