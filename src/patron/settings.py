@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from patron.imports.read import ReadLimits
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - a known placeholder
 
@@ -46,6 +49,27 @@ class Settings(BaseSettings):
     max_field_length: int = Field(default=255, ge=1)
     """Longest custom or extended field value accepted."""
 
+    import_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    """Largest import file accepted (CSV, TSV, XLSX, XLS, ODS), in bytes."""
+
+    import_max_rows: int = Field(default=1_000_000, ge=1)
+    """Most data rows in one import file."""
+
+    import_max_columns: int = Field(default=200, ge=1)
+    """Most columns in one import file."""
+
+    import_max_cell_chars: int = Field(default=10_000, ge=1)
+    """Longest cell of an import file, in characters."""
+
+    import_max_pasted_rows: int = Field(default=1_000, ge=1)
+    """Most rows that can be pasted instead of uploaded."""
+
+    import_lease_seconds: int = Field(default=900, ge=1)
+    """How long a worker holds an import step before another may take it over."""
+
+    import_worker: bool = True
+    """Run import jobs in the background of ``patron serve``."""
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
@@ -53,6 +77,18 @@ class Settings(BaseSettings):
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("PATRON_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    def read_limits(self) -> ReadLimits:
+        """The limits every import file is read under."""
+        from patron.imports.read import ReadLimits
+
+        return ReadLimits(
+            max_bytes=self.import_max_bytes,
+            max_rows=self.import_max_rows,
+            max_columns=self.import_max_columns,
+            max_cell_chars=self.import_max_cell_chars,
+            max_pasted_rows=self.import_max_pasted_rows,
+        )
 
 
 @lru_cache

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -11,16 +14,24 @@ from patron.api.idempotency import Idempotency
 from patron.api.limits import BodySizeLimit
 from patron.customer.care_endpoints import router as care_router
 from patron.customer.endpoints import router as customer_router
+from patron.imports.endpoints import router as imports_router
+from patron.imports.jobs import Worker
 from patron.kit.db import create_engine
 from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
 from patron.subscriptions.endpoints import router as subscriptions_router
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the patron API on ``engine`` (default: one for ``settings.database_url``)."""
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, *, run_imports: bool = False
+) -> FastAPI:
+    """Build the patron API on ``engine`` (default: one for ``settings.database_url``).
+
+    ``run_imports`` starts the import worker with the application (``patron serve``).
+    """
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=_import_worker if run_imports else None,
         title="patron",
         version=__version__,
         description="Customer profiles, identity resolution and the v2 Customer API.",
@@ -32,7 +43,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(customer_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)
+    app.include_router(imports_router)
     app.add_middleware(Idempotency)
     # Added last, so it runs first: oversized bodies never reach the other layers.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    # An upload may be as large as an import file, plus room for the form around it.
+    uploads = ("/v2/imports", settings.import_max_bytes + 1_048_576)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, uploads=uploads)
     return app
+
+
+@asynccontextmanager
+async def _import_worker(app: FastAPI) -> AsyncIterator[None]:
+    worker = Worker(app.state.engine)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.stop()

@@ -15,17 +15,24 @@ class _TooLarge(Exception):
 class BodySizeLimit:
     """Answer 413 when a body exceeds ``max_bytes``, declared or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, uploads: tuple[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: (path prefix, limit): file uploads under the prefix may be larger.
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.uploads and str(scope.get("path", "")).startswith(self.uploads[0]):
+            limit = self.uploads[1]
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         received = 0
         started = False
@@ -35,7 +42,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -49,10 +56,10 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        message = f"the request body is larger than {self.max_bytes} bytes"
+    async def _refuse(self, send: Send, limit: int) -> None:
+        message = f"the request body is larger than {limit} bytes"
         body: dict[str, Any] = {
             "errors": [{"status": False, "code": 413, "message": message}],
             "warnings": [],

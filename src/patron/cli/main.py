@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from patron import __version__
-from patron.cli import bootstrap, db, demo, fields, keys, labels, orgs, server, stores, users
+from patron.cli import (
+    bootstrap,
+    db,
+    demo,
+    fields,
+    imports,
+    keys,
+    labels,
+    orgs,
+    server,
+    stores,
+    users,
+)
 from patron.cli.errors import PatronGroup
 
 app = typer.Typer(
@@ -51,6 +63,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(stores.app, name="stores")
 app.add_typer(fields.app, name="fields")
 app.add_typer(labels.app, name="labels")
+app.add_typer(imports.app, name="imports")
 
 if __name__ == "__main__":
     app()

@@ -37,4 +37,8 @@ def serve(
             f"warning: the database is at revision {current or 'none'}, not {head}: "
             "run `patron db upgrade`"
         )
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    uvicorn.run(
+        create_app(settings, run_imports=settings.import_worker),
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+    )

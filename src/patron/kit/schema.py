@@ -4,7 +4,9 @@ from patron.api import tables as _api  # noqa: F401
 from patron.audit import tables as _audit  # noqa: F401
 from patron.auth import tables as _auth  # noqa: F401
 from patron.customer import tables as _customer  # noqa: F401
+from patron.imports import tables as _imports  # noqa: F401
 from patron.kit.db import metadata
+from patron.loyalty import tables as _loyalty  # noqa: F401
 from patron.orgs import tables as _orgs  # noqa: F401
 from patron.subscriptions import tables as _subscriptions  # noqa: F401
 

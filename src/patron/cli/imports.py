@@ -1,0 +1,416 @@
+"""``patron imports``: import customer files, follow them, report, undo; templates."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from sqlalchemy.engine import Engine, RowMapping
+
+from patron.cli.common import (
+    JsonFlag,
+    OrgOption,
+    acting_on,
+    cli_actor,
+    console,
+    load_settings,
+    open_engine,
+    print_json,
+    print_record,
+    print_table,
+)
+from patron.imports import jobs, service
+from patron.imports import repository as repo
+from patron.imports.profiles import PROFILES
+from patron.imports.read import read_pasted, read_path
+from patron.kit.db import transaction
+from patron.kit.errors import InvalidInput
+
+app = typer.Typer(
+    help="Import customer files: preview, commit, report, undo.", no_args_is_help=True
+)
+templates_app = typer.Typer(
+    help="Import templates: saved mappings and options.", no_args_is_help=True
+)
+app.add_typer(templates_app, name="templates")
+
+ProfileOption = Annotated[
+    str,
+    typer.Option("--profile", help="Import profile (see `patron imports profiles`)."),
+]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="Map a file column to a field: 'Column=field' (repeatable).",
+        show_default=False,
+    ),
+]
+OptionOption = Annotated[
+    list[str] | None,
+    typer.Option("--option", help="Template option NAME=VALUE (repeatable).", show_default=False),
+]
+IdArgument = Annotated[int, typer.Argument(help="The import's id.", metavar="IMPORT_ID")]
+WAITING = ("validating", "queued", "committing", "undo_queued", "undoing")
+COUNT_NAMES = ("total", "inserted", "updated", "skipped", "rejected", "auto_corrected")
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values or []:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(400, f"{what} takes NAME=VALUE, not '{value}'")
+        pairs[key.strip()] = rest.strip()
+    return pairs
+
+
+def _follow(engine: Engine, org_id: int, import_id: int) -> RowMapping:
+    """Run the import's waiting steps here, or wait while another worker runs them."""
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=console(), transient=True
+    ) as progress:
+        task = progress.add_task("working", total=None)
+        while True:
+            state = jobs.run_import(engine, org_id, import_id)
+            progress.update(task, description=f"import {import_id}: {state}")
+            if state not in WAITING:
+                break
+            time.sleep(0.5)
+    with transaction(engine, write=False) as conn:
+        found = repo.get_import(conn, org_id, import_id)
+    assert found is not None
+    return found
+
+
+def _table(title: str, columns: tuple[str, ...], records: list[dict[str, Any]]) -> None:
+    print_table(title, columns, [tuple(record[c] for c in columns) for record in records])
+
+
+def _summary(found: RowMapping, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "id": found["id"],
+                "state": found["state"],
+                "counts": found["counts"],
+                "message": found["message"],
+            }
+        )
+        return
+    counts = found["counts"]
+    record = {"id": found["id"], "state": found["state"]}
+    record.update({name: counts.get(name, 0) for name in COUNT_NAMES})
+    if found["message"]:
+        record["message"] = found["message"]
+    print_record(f"Import {found['id']}", record)
+
+
+def _show_rejected(engine: Engine, org_id: int, import_id: int, most: int = 10) -> None:
+    with transaction(engine, write=False) as conn:
+        frame = service.outcomes(conn, cli_actor(org_id), import_id)
+        found = service.get_import(conn, cli_actor(org_id), import_id)
+    first_row = 1 if found["file_format"] == "pasted" else 2
+    rejected = frame.filter(frame["status"] == "rejected").head(most)
+    if rejected.height:
+        _table(
+            f"First rejected rows (of {frame.filter(frame['status'] == 'rejected').height})",
+            ("row", "errors"),
+            [
+                {"row": r["row"] + first_row, "errors": "; ".join(r["errors"])}
+                for r in rejected.iter_rows(named=True)
+            ],
+        )
+
+
+@app.command("run")
+def run(
+    org: OrgOption,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="The file to import (CSV, TSV, XLSX, XLS, ODS).", show_default=False),
+    ] = None,
+    profile: ProfileOption = "loyalty-customers",
+    template: Annotated[
+        str | None, typer.Option("--template", help="Template id or name.", show_default=False)
+    ] = None,
+    mapping: MapOption = None,
+    option: OptionOption = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            help="strptime format of the file's dates, e.g. %d/%m/%Y.",
+            show_default=False,
+        ),
+    ] = None,
+    save_template: Annotated[
+        str | None,
+        typer.Option(
+            "--save-template",
+            help="Save the mapping and options as a template of this name.",
+            show_default=False,
+        ),
+    ] = None,
+    paste: Annotated[
+        bool, typer.Option("--paste", help="Read pasted rows (no header) from stdin.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Preview only; change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Commit without asking.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write the report here (.csv or .xlsx).", show_default=False),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a file: preview it, then commit it when confirmed."""
+    limits = load_settings().read_limits()
+    if paste:
+        table, name = read_pasted(typer.get_text_stream("stdin").read(), limits), "pasted rows"
+    elif file is not None:
+        table, name = read_path(file, limits), file.name
+    else:
+        raise InvalidInput(400, "name a file to import, or use --paste")
+    request = service.ImportRequest(
+        profile=profile,
+        file_name=name,
+        template=template,
+        mapping=_pairs(mapping, "--map") or None,
+        options=_pairs(option, "--option") or None,
+        date_format=date_format,
+        save_template=save_template,
+    )
+    with acting_on(org) as (conn, actor):
+        created = service.create_import(conn, actor, request, table)
+    org_id, import_id = actor.org_id, created.import_id
+    with open_engine() as engine:
+        found = _follow(engine, org_id, import_id)
+        if found["state"] == "previewed" and not dry_run:
+            if not as_json:
+                _summary(found, as_json)
+                _show_rejected(engine, org_id, import_id)
+            if yes or typer.confirm("Commit this import?", default=False):
+                with transaction(engine) as conn:
+                    service.confirm(conn, cli_actor(org_id), import_id)
+                found = _follow(engine, org_id, import_id)
+        _summary(found, as_json)
+        if report is not None:
+            fmt = "xlsx" if report.suffix.lower() == ".xlsx" else "csv"
+            with transaction(engine, write=False) as conn:
+                report.write_bytes(service.report(conn, cli_actor(org_id), import_id, fmt))
+
+
+def _act(action: str, import_id: int, org: str, as_json: bool) -> None:
+    with acting_on(org) as (conn, actor):
+        getattr(service, action)(conn, actor, import_id)
+    with open_engine() as engine:
+        _summary(_follow(engine, actor.org_id, import_id), as_json)
+
+
+@app.command("confirm")
+def confirm(import_id: IdArgument, org: OrgOption, as_json: JsonFlag = False) -> None:
+    """Commit a previewed import."""
+    _act("confirm", import_id, org, as_json)
+
+
+@app.command("cancel")
+def cancel(import_id: IdArgument, org: OrgOption, as_json: JsonFlag = False) -> None:
+    """Cancel an import that is not committing yet."""
+    _act("cancel", import_id, org, as_json)
+
+
+@app.command("replay")
+def replay(import_id: IdArgument, org: OrgOption, as_json: JsonFlag = False) -> None:
+    """Commit a failed import again (within 7 days of its failure)."""
+    _act("replay", import_id, org, as_json)
+
+
+@app.command("undo")
+def undo(import_id: IdArgument, org: OrgOption, as_json: JsonFlag = False) -> None:
+    """Undo a committed import; values changed since are left alone and listed."""
+    _act("request_undo", import_id, org, as_json)
+
+
+@app.command("show")
+def show(import_id: IdArgument, org: OrgOption, as_json: JsonFlag = False) -> None:
+    """Show an import's state and counts."""
+    with acting_on(org, write=False) as (conn, actor):
+        found = service.get_import(conn, actor, import_id)
+    _summary(found, as_json)
+
+
+@app.command("list")
+def list_imports(org: OrgOption, as_json: JsonFlag = False) -> None:
+    """List the org's latest imports."""
+    with acting_on(org, write=False) as (conn, actor):
+        found, _ = repo.list_imports(conn, actor.org_id, 50, 0)
+    records = [
+        {
+            "id": f["id"],
+            "profile": f["profile"],
+            "file": f["file_name"],
+            "state": f["state"],
+            **{
+                name: f["counts"].get(name, 0)
+                for name in ("total", "inserted", "updated", "rejected")
+            },
+        }
+        for f in found
+    ]
+    if as_json:
+        print_json(records)
+        return
+    _table(
+        "Imports",
+        ("id", "profile", "file", "state", "total", "inserted", "updated", "rejected"),
+        records,
+    )
+
+
+@app.command("report")
+def report_command(
+    import_id: IdArgument,
+    org: OrgOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the report.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv or xlsx (default: from --output).")
+    ] = "",
+) -> None:
+    """Write an import's report (every row with its status, errors and corrections)."""
+    chosen = fmt or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
+    with acting_on(org, write=False) as (conn, actor):
+        output.write_bytes(service.report(conn, actor, import_id, chosen))
+    console().print(f"Report written to {output}")
+
+
+@app.command("suggest")
+def suggest(
+    file: Annotated[Path, typer.Argument(help="The file whose columns to map.")],
+    org: OrgOption,
+    profile: ProfileOption = "loyalty-customers",
+    as_json: JsonFlag = False,
+) -> None:
+    """Suggest a mapping of the file's columns to the profile's fields."""
+    table = read_path(file, load_settings().read_limits())
+    with acting_on(org, write=False) as (conn, actor):
+        suggestions = service.suggest(conn, actor, profile, table.headers)
+    records = [
+        {"column": s.column, "field": s.field or "", "confidence": s.confidence, "reason": s.reason}
+        for s in suggestions
+    ]
+    if as_json:
+        print_json(records)
+        return
+    _table("Suggested mapping", ("column", "field", "confidence", "reason"), records)
+
+
+@app.command("profiles")
+def profiles(as_json: JsonFlag = False) -> None:
+    """List the import profiles with their fields and options."""
+    records = [
+        {
+            "id": p.spec.id,
+            "name": p.spec.name,
+            "fields": ", ".join(f.name for f in p.spec.fields),
+            "options": ", ".join(o.name for o in p.spec.options),
+        }
+        for p in PROFILES.values()
+    ]
+    if as_json:
+        print_json(records)
+        return
+    _table("Import profiles", ("id", "name", "fields", "options"), records)
+
+
+@app.command("worker")
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run what is waiting, then exit.")] = False,
+) -> None:
+    """Run import jobs (besides or instead of the worker inside `patron serve`)."""
+    with open_engine() as engine:
+        if once:
+            jobs.run_pending(engine)
+            return
+        loop = jobs.Worker(engine)
+        loop.start()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            loop.stop()
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+def _template_record(t: RowMapping) -> dict[str, Any]:
+    return {
+        "id": t["id"],
+        "profile": t["profile"],
+        "name": t["name"],
+        "mapping": json.dumps(t["mapping"], ensure_ascii=False),
+        "options": json.dumps(t["options"]),
+        "date_format": t["date_format"] or "",
+    }
+
+
+@templates_app.command("create")
+def template_create(
+    name: Annotated[str, typer.Argument(help="The template's name.")],
+    org: OrgOption,
+    profile: ProfileOption = "loyalty-customers",
+    mapping: MapOption = None,
+    option: OptionOption = None,
+    date_format: Annotated[
+        str | None, typer.Option("--date-format", help="strptime date format.", show_default=False)
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a template: a saved mapping with options."""
+    body = service.TemplateInput(
+        name, _pairs(mapping, "--map"), _pairs(option, "--option"), date_format
+    )
+    with acting_on(org) as (conn, actor):
+        template_id = service.create_template(conn, actor, profile, body)
+        template = service.get_template(conn, actor, template_id)
+    if as_json:
+        print_json(_template_record(template))
+        return
+    print_record("Template created", _template_record(template))
+
+
+@templates_app.command("list")
+def template_list(
+    org: OrgOption,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="Only this profile's templates.", show_default=False),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the org's import templates."""
+    with acting_on(org, write=False) as (conn, actor):
+        found = repo.list_templates(conn, actor.org_id, profile)
+    records = [_template_record(t) for t in found]
+    if as_json:
+        print_json(records)
+        return
+    _table(
+        "Import templates", ("id", "profile", "name", "mapping", "options", "date_format"), records
+    )
+
+
+@templates_app.command("delete")
+def template_delete(
+    template_id: Annotated[int, typer.Argument(help="The template's id.")], org: OrgOption
+) -> None:
+    """Delete an import template."""
+    with acting_on(org) as (conn, actor):
+        service.delete_template(conn, actor, template_id)
+    console().print(f"Template {template_id} deleted")

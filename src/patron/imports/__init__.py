@@ -1,0 +1,1 @@
+"""The bulk import engine: read -> map -> validate -> resolve -> preview -> commit -> report."""

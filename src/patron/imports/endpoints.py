@@ -1,0 +1,333 @@
+"""``/v2/imports``: upload or paste a file, preview, confirm, follow, report, undo; templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine, RowMapping
+
+from patron.api.deps import admin, editor, engine_of, viewer
+from patron.auth.actor import Actor
+from patron.imports import repository as repo
+from patron.imports import service
+from patron.imports.profiles import PROFILES
+from patron.imports.read import SourceTable, read_pasted, read_upload
+from patron.imports.suggest import Suggestion
+from patron.kit.clock import iso
+from patron.kit.db import transaction
+from patron.kit.errors import InvalidInput
+from patron.kit.pagination import page
+from patron.settings import get_settings
+
+router = APIRouter(prefix="/v2/imports", tags=["imports"])
+
+Viewer = Annotated[Actor, Depends(viewer)]
+Editor = Annotated[Actor, Depends(editor)]
+Admin = Annotated[Actor, Depends(admin)]
+Db = Annotated[Engine, Depends(engine_of)]
+REPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class TemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = Field(default="loyalty-customers", max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    mapping: dict[str, str] = Field(max_length=200)
+    options: dict[str, Any] = Field(default_factory=dict)
+    date_format: str | None = Field(default=None, max_length=40)
+
+
+@router.get("/profiles", summary="The import profiles with their fields and options")
+def list_profiles(actor: Viewer, db: Db) -> dict[str, Any]:
+    with transaction(db, write=False) as conn:
+        return {
+            "profiles": [
+                {
+                    "id": profile.spec.id,
+                    "name": profile.spec.name,
+                    "fields": [
+                        {"name": f.name, "label": f.label, "description": f.description}
+                        for f in service.targets(conn, actor.org_id, profile)
+                    ],
+                    "options": [
+                        {
+                            "name": o.name,
+                            "type": o.kind,
+                            "default": o.default,
+                            "description": o.description,
+                            **({"choices": list(o.choices)} if o.choices else {}),
+                        }
+                        for o in profile.spec.options
+                    ],
+                }
+                for profile in PROFILES.values()
+            ]
+        }
+
+
+async def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTable, str]:
+    limits = get_settings().read_limits()
+    if file is not None and text:
+        raise InvalidInput(400, "send either a file or pasted text, not both")
+    if file is not None:
+        data = await file.read(limits.max_bytes + 1)
+        return read_upload(data, file.filename or "upload.csv", limits), file.filename or "upload"
+    if text:
+        return read_pasted(text, limits), "pasted rows"
+    raise InvalidInput(400, "send a file (multipart field 'file') or pasted rows (field 'text')")
+
+
+def _json_form(value: str | None, what: str) -> Any:
+    if not value:
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(400, f"{what} must be a JSON object: {exc.msg}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput(400, f"{what} must be a JSON object")
+    return parsed
+
+
+def _suggestion(s: Suggestion) -> dict[str, Any]:
+    return {"column": s.column, "field": s.field, "confidence": s.confidence, "reason": s.reason}
+
+
+@router.post("/suggestions", summary="Suggest a column mapping for a file")
+async def suggest(
+    actor: Editor,
+    db: Db,
+    profile: Annotated[str, Form()] = "loyalty-customers",
+    file: Annotated[UploadFile | None, File()] = None,
+    text: Annotated[str | None, Form()] = None,
+) -> dict[str, Any]:
+    table, _ = await _source(file, text)
+    with transaction(db, write=False) as conn:
+        suggestions = service.suggest(conn, actor, profile, table.headers)
+    return {"columns": list(table.headers), "suggestions": [_suggestion(s) for s in suggestions]}
+
+
+@router.post("", status_code=202, summary="Upload or paste a file; its preview is prepared")
+async def create(
+    actor: Editor,
+    db: Db,
+    profile: Annotated[str, Form()] = "loyalty-customers",
+    file: Annotated[UploadFile | None, File()] = None,
+    text: Annotated[str | None, Form()] = None,
+    template: Annotated[str | None, Form()] = None,
+    mapping: Annotated[str | None, Form(description="JSON: file column -> field")] = None,
+    options: Annotated[str | None, Form(description="JSON: option -> value")] = None,
+    date_format: Annotated[str | None, Form(max_length=40)] = None,
+    save_template: Annotated[str | None, Form(max_length=100)] = None,
+) -> dict[str, Any]:
+    table, name = await _source(file, text)
+    request = service.ImportRequest(
+        profile=profile,
+        file_name=name,
+        template=template,
+        mapping=_json_form(mapping, "mapping"),
+        options=_json_form(options, "options"),
+        date_format=date_format,
+        save_template=save_template,
+    )
+    with transaction(db) as conn:
+        created = service.create_import(conn, actor, request, table)
+        found = service.get_import(conn, actor, created.import_id)
+    body = _import(found)
+    if created.suggestions:
+        body["suggestions"] = [_suggestion(s) for s in created.suggestions]
+    return body
+
+
+@router.get("", summary="The org's imports, newest first")
+def list_imports(
+    actor: Viewer, db: Db, limit: int | None = None, offset: int | None = None
+) -> dict[str, Any]:
+    wanted = page(limit, offset)
+    with transaction(db, write=False) as conn:
+        found, total = repo.list_imports(conn, actor.org_id, wanted.limit, wanted.offset)
+    return {"pagination": wanted.envelope(total), "data": [_import(row) for row in found]}
+
+
+@router.get("/{import_id:int}", summary="An import: state, progress, counts")
+def get(import_id: int, actor: Viewer, db: Db) -> dict[str, Any]:
+    with transaction(db, write=False) as conn:
+        return _import(service.get_import(conn, actor, import_id))
+
+
+@router.get("/{import_id:int}/rows", summary="Per-row outcomes (preview or result)")
+def rows(
+    import_id: int,
+    actor: Viewer,
+    db: Db,
+    status: Annotated[str | None, Query(pattern="^(inserted|updated|skipped|rejected)$")] = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> dict[str, Any]:
+    wanted = page(limit, offset)
+    with transaction(db, write=False) as conn:
+        found = service.get_import(conn, actor, import_id)
+        frame = service.outcomes(conn, actor, import_id)
+    if status:
+        frame = frame.filter(pl.col("status") == status)
+    first_row = 1 if found["file_format"] == "pasted" else 2
+    shown = frame.slice(wanted.offset, wanted.limit).with_columns(
+        (pl.col("row") + first_row).alias("row")
+    )
+    return {
+        "pagination": wanted.envelope(frame.height),
+        "data": [
+            {
+                "row": r["row"],
+                "status": r["status"],
+                "errors": [
+                    {"code": code, "message": message}
+                    for code, message in zip(r["error_codes"], r["errors"], strict=True)
+                ],
+                "autoCorrections": r["auto_corrections"],
+                "customerId": r["customer_id"],
+            }
+            for r in shown.iter_rows(named=True)
+        ],
+    }
+
+
+@router.get("/{import_id:int}/conflicts", summary="What an undo left alone, and why")
+def undo_conflicts(import_id: int, actor: Viewer, db: Db) -> dict[str, Any]:
+    with transaction(db, write=False) as conn:
+        frame = service.conflicts(conn, actor, import_id)
+    return {"data": frame.head(get_settings().max_page_size * 10).to_dicts(), "total": frame.height}
+
+
+@router.get("/{import_id:int}/report", summary="The report as CSV or XLSX")
+def report(
+    import_id: int,
+    actor: Viewer,
+    db: Db,
+    format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
+) -> Response:
+    with transaction(db, write=False) as conn:
+        content = service.report(conn, actor, import_id, format)
+    return Response(
+        content,
+        media_type=REPORT_TYPES[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="import-{import_id}-report.{format}"'
+        },
+    )
+
+
+def _action(name: str, import_id: int, actor: Actor, db: Engine) -> dict[str, Any]:
+    with transaction(db) as conn:
+        getattr(service, name)(conn, actor, import_id)
+        return _import(service.get_import(conn, actor, import_id))
+
+
+@router.post("/{import_id:int}/confirm", status_code=202, summary="Commit a previewed import")
+def confirm(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
+    return _action("confirm", import_id, actor, db)
+
+
+@router.post("/{import_id:int}/cancel", summary="Cancel an import not yet committing")
+def cancel(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
+    return _action("cancel", import_id, actor, db)
+
+
+@router.post("/{import_id:int}/replay", status_code=202, summary="Commit a failed import again")
+def replay(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
+    return _action("replay", import_id, actor, db)
+
+
+@router.post("/{import_id:int}/undo", status_code=202, summary="Undo a committed import")
+def undo(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
+    return _action("request_undo", import_id, actor, db)
+
+
+# --- templates ------------------------------------------------------------------------
+
+
+@router.get("/templates", summary="Import templates")
+def list_templates(actor: Viewer, db: Db, profile: str | None = None) -> dict[str, Any]:
+    with transaction(db, write=False) as conn:
+        found = repo.list_templates(conn, actor.org_id, profile)
+    return {"data": [_template(t) for t in found[: get_settings().max_page_size]]}
+
+
+@router.post("/templates", status_code=201, summary="Create an import template (admin)")
+def create_template(body: TemplateIn, actor: Admin, db: Db) -> dict[str, Any]:
+    with transaction(db) as conn:
+        template_id = service.create_template(conn, actor, body.profile, _template_input(body))
+        return _template(service.get_template(conn, actor, template_id))
+
+
+@router.get("/templates/{template_id}", summary="An import template")
+def get_template(template_id: int, actor: Viewer, db: Db) -> dict[str, Any]:
+    with transaction(db, write=False) as conn:
+        return _template(service.get_template(conn, actor, template_id))
+
+
+@router.put("/templates/{template_id}", summary="Change an import template (admin)")
+def update_template(template_id: int, body: TemplateIn, actor: Admin, db: Db) -> dict[str, Any]:
+    with transaction(db) as conn:
+        service.update_template(conn, actor, template_id, _template_input(body))
+        return _template(service.get_template(conn, actor, template_id))
+
+
+@router.delete(
+    "/templates/{template_id}", status_code=204, summary="Delete an import template (admin)"
+)
+def delete_template(template_id: int, actor: Admin, db: Db) -> Response:
+    with transaction(db) as conn:
+        service.delete_template(conn, actor, template_id)
+    return Response(status_code=204)
+
+
+def _template_input(body: TemplateIn) -> service.TemplateInput:
+    return service.TemplateInput(body.name, body.mapping, body.options, body.date_format)
+
+
+def _template(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "profile": row["profile"],
+        "name": row["name"],
+        "mapping": row["mapping"],
+        "options": row["options"],
+        "dateFormat": row["date_format"],
+        "createdBy": row["created_by"],
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
+    }
+
+
+def _import(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "profile": row["profile"],
+        "templateId": row["template_id"],
+        "fileName": row["file_name"],
+        "fileFormat": row["file_format"],
+        "rows": row["row_count"],
+        "state": row["state"],
+        "progress": row["progress"],
+        "counts": row["counts"],
+        "mapping": row["mapping"],
+        "options": row["options"],
+        "dateFormat": row["date_format"],
+        "message": row["message"],
+        "attempts": row["attempts"],
+        "replayUntil": iso(row["replay_until"]),
+        "createdBy": row["created_by"],
+        "createdAt": iso(row["created_at"]),
+        "committedAt": iso(row["committed_at"]),
+        "undoneAt": iso(row["undone_at"]),
+    }

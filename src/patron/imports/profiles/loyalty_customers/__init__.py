@@ -1,0 +1,46 @@
+"""The Loyalty Customers profile: add new loyalty customers and update existing ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from sqlalchemy.engine import Connection
+
+from patron.imports.context import ImportContext
+from patron.imports.profile import Plan
+from patron.imports.profiles.loyalty_customers import apply, resolve, undo, validate
+from patron.imports.profiles.loyalty_customers.spec import FIELDS, OPTIONS, SPEC, UNIQUE_IDENTIFIERS
+
+__all__ = ["FIELDS", "OPTIONS", "PROFILE", "SPEC", "UNIQUE_IDENTIFIERS"]
+
+
+class LoyaltyCustomers:
+    spec = SPEC
+    undo_kinds: tuple[str, ...] = ("inserted", "inserted_values", "changes")
+
+    def missing_fields(self, mapped: set[str], options: dict[str, Any]) -> list[str]:
+        missing = []
+        key = options["unique_identifier"]
+        if key not in mapped and "user_id" not in mapped:
+            missing.append(f"{key} (the unique identifier) or user_id")
+        if "store" not in mapped and not options["replace_invalid_store"]:
+            missing.append("store (or set replace_invalid_store)")
+        return missing
+
+    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+        resolution = resolve.resolve(conn, validate.validate(mapped, ctx), ctx)
+        return Plan(rows=resolution.rows, data=resolution)
+
+    def apply(
+        self, conn: Connection, ctx: ImportContext, plan: Plan
+    ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+        return apply.apply(conn, ctx, plan.data)
+
+    def undo(
+        self, conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]
+    ) -> pl.DataFrame:
+        return undo.undo(conn, ctx, data)
+
+
+PROFILE = LoyaltyCustomers()

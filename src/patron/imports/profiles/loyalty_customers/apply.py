@@ -1,0 +1,309 @@
+"""Loyalty Customers, stage 6: write the accepted rows, set-based, and keep what undo needs.
+
+New customers get ids reserved up front and are written with ``COPY`` /
+``executemany`` into each table; changes to existing customers go through a
+staging table and one ``UPDATE ... FROM`` / ``DELETE`` + ``INSERT`` per field.
+Undo writes its restored values through the same :func:`write_changes`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from patron.customer.tables import customers, profiles
+from patron.imports.context import ImportContext
+from patron.imports.profiles.loyalty_customers.resolve import (
+    IDENTIFIER_TYPES,
+    LOYALTY_FIELDS,
+    NUMBER_FIELDS,
+    PROFILE_FIELDS,
+    SOURCE,
+    Resolution,
+    as_text,
+)
+from patron.kit.bulk import create_temp_table, insert_frame, next_ids
+from patron.orgs import service as orgs
+
+
+def apply(
+    conn: Connection, ctx: ImportContext, resolution: Resolution
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Write the plan; answer the rows with their final customer ids, and the undo data."""
+    rows = resolution.rows
+    new = rows.filter(pl.col("status") == "insert")
+    customer_ids = next_ids(conn, customers, new.height)
+    new = new.with_columns(customer_id=customer_ids)
+    inserted_values = _insert_customers(conn, ctx, new)
+    changes = _with_profiles(conn, ctx, resolution.changes)
+    write_changes(conn, ctx, changes.select("customer_id", "profile_id", "field", value="after"))
+    final = (
+        rows.join(new.select("row", new_id="customer_id"), on="row", how="left")
+        .with_columns(customer_id=pl.coalesce("new_id", "customer_id"))
+        .drop("new_id")
+    )
+    undo_data = {
+        "inserted": new.select("customer_id"),
+        "inserted_values": inserted_values.drop("profile_id"),
+        "changes": changes,
+    }
+    return final, undo_data
+
+
+def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -> pl.DataFrame:
+    """Insert the new customers; answer their written values in long form (for undo)."""
+    if new.is_empty():
+        return _long_values(new, [])
+    new = new.with_columns(profile_id=next_ids(conn, profiles, new.height))
+    org = pl.lit(ctx.org_id, dtype=pl.Int64)
+    actor = pl.lit(ctx.actor_name)
+    registered = (
+        pl.col("registration_date").cast(pl.Datetime("us", "UTC")).fill_null(pl.lit(ctx.now))
+        if "registration_date" in new.columns
+        else pl.lit(ctx.now)
+    )
+    insert_frame(
+        conn,
+        customers,
+        new.select(
+            id="customer_id",
+            org_id=org,
+            loyalty_type=pl.lit("loyalty"),
+            status_label_id=pl.lit(orgs.default_label_id(conn, ctx.org_id), dtype=pl.Int64),
+            fraud_status=pl.lit("NOT_FRAUD"),
+            registered_at=registered,
+            registered_unit_id="store_unit_id",
+            created_by=actor,
+            modified_by=actor,
+        ),
+    )
+    insert_frame(
+        conn,
+        profiles,
+        new.select(
+            id="profile_id",
+            org_id=org,
+            customer_id="customer_id",
+            source=pl.lit(SOURCE),
+            account_id=pl.lit(""),
+            first_name=pl.col("first_name").fill_null(""),
+            last_name=pl.col("last_name").fill_null(""),
+            created_by=actor,
+            modified_by=actor,
+        ),
+    )
+    fields = [
+        name
+        for name in (*PROFILE_FIELDS, *IDENTIFIER_TYPES, *LOYALTY_FIELDS, *ctx.fields)
+        if name in ctx.columns
+    ]
+    values = _long_values(new, fields)
+    _insert_identifiers(conn, ctx, values)
+    _insert_loyalty(conn, ctx, values)
+    _insert_org_fields(conn, ctx, values)
+    return values
+
+
+def _long_values(frame: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
+    if not fields:
+        return pl.DataFrame(
+            schema={
+                "customer_id": pl.Int64,
+                "profile_id": pl.Int64,
+                "field": pl.String,
+                "value": pl.String,
+            }
+        )
+    return (
+        frame.select("customer_id", "profile_id", *[as_text(f, frame.schema[f]) for f in fields])
+        .unpivot(index=["customer_id", "profile_id"], variable_name="field", value_name="value")
+        .drop_nulls("value")
+    )
+
+
+def _with_profiles(conn: Connection, ctx: ImportContext, changes: pl.DataFrame) -> pl.DataFrame:
+    """Customers changed on fields of an in-store profile they lack get one first."""
+    needs = changes.filter(
+        pl.col("profile_id").is_null() & pl.col("field").is_in([*PROFILE_FIELDS, *IDENTIFIER_TYPES])
+    )["customer_id"].unique()
+    if needs.is_empty():
+        return changes.with_columns(created_profile=pl.lit(False))
+    created = pl.DataFrame({"customer_id": needs}).with_columns(
+        new_profile=next_ids(conn, profiles, needs.len())
+    )
+    actor = pl.lit(ctx.actor_name)
+    insert_frame(
+        conn,
+        profiles,
+        created.select(
+            id="new_profile",
+            org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
+            customer_id="customer_id",
+            source=pl.lit(SOURCE),
+            account_id=pl.lit(""),
+            created_by=actor,
+            modified_by=actor,
+        ),
+    )
+    changes = changes.join(created, on="customer_id", how="left")
+    return changes.with_columns(
+        created_profile=pl.col("new_profile").is_not_null(),
+        profile_id=pl.coalesce("profile_id", "new_profile"),
+    ).drop("new_profile")
+
+
+# --- writing values -------------------------------------------------------------------
+
+
+def write_changes(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
+    """Set each (customer, field) to ``value`` (null: clear), one statement group per field."""
+    if values.is_empty():
+        return
+    for (field,), group in values.group_by("field", maintain_order=True):
+        _write_field(conn, ctx, str(field), group)
+    touched = values["customer_id"].unique()
+    _stage(
+        conn,
+        pl.DataFrame(
+            {"customer_id": touched, "profile_id": touched, "value": None}, schema=_STAGE_SCHEMA
+        ),
+    )
+    _run(
+        conn,
+        "UPDATE customers SET updated_at = CURRENT_TIMESTAMP, modified_by = :actor "
+        "WHERE id IN (SELECT customer_id FROM import_stage)",
+        actor=ctx.actor_name,
+    )
+
+
+_STAGE_SCHEMA = {"customer_id": pl.Int64, "profile_id": pl.Int64, "value": pl.String}
+
+
+def _stage(conn: Connection, frame: pl.DataFrame) -> None:
+    create_temp_table(
+        conn, "import_stage", {"customer_id": "BIGINT", "profile_id": "BIGINT", "value": "TEXT"}
+    )
+    insert_frame(conn, "import_stage", frame.select(_STAGE_SCHEMA.keys()))
+
+
+def _write_field(conn: Connection, ctx: ImportContext, field: str, group: pl.DataFrame) -> None:
+    _stage(conn, group.select("customer_id", "profile_id", "value"))
+    org = ctx.org_id
+    if field in PROFILE_FIELDS:
+        conn.exec_driver_sql(
+            f"UPDATE profiles SET {field} = COALESCE(s.value, ''), updated_at = CURRENT_TIMESTAMP "  # noqa: S608
+            "FROM import_stage AS s WHERE profiles.id = s.profile_id"
+        )
+    elif field in IDENTIFIER_TYPES:
+        kind = IDENTIFIER_TYPES[field]
+        _run(
+            conn,
+            "DELETE FROM identifiers WHERE org_id = :org AND type = :kind AND customer_id IN "
+            "(SELECT customer_id FROM import_stage)",
+            org=org,
+            kind=kind,
+        )
+        _run(
+            conn,
+            "INSERT INTO identifiers (org_id, customer_id, profile_id, type, value) "
+            "SELECT :org, customer_id, profile_id, :kind, value FROM import_stage "
+            "WHERE value IS NOT NULL",
+            org=org,
+            kind=kind,
+        )
+    elif field in LOYALTY_FIELDS:
+        column = LOYALTY_FIELDS[field]
+        _run(
+            conn,
+            "INSERT INTO loyalty_accounts (org_id, customer_id) SELECT :org, s.customer_id "
+            "FROM import_stage AS s WHERE NOT EXISTS (SELECT 1 FROM loyalty_accounts AS a "
+            "WHERE a.org_id = :org AND a.customer_id = s.customer_id)",
+            org=org,
+        )
+        cast = (
+            "NUMERIC" if field in NUMBER_FIELDS else "DATE" if field == "join_date" else "VARCHAR"
+        )
+        value = (
+            "s.value"
+            if conn.dialect.name == "sqlite" and cast == "DATE"
+            else f"CAST(s.value AS {cast})"
+        )
+        _run(
+            conn,
+            f"UPDATE loyalty_accounts SET {column} = {value}, updated_at = CURRENT_TIMESTAMP "  # noqa: S608
+            "FROM import_stage AS s WHERE loyalty_accounts.org_id = :org "
+            "AND loyalty_accounts.customer_id = s.customer_id",
+            org=org,
+        )
+    else:
+        kind, name = field.split(".", 1)
+        _run(
+            conn,
+            "DELETE FROM field_values WHERE org_id = :org AND kind = :kind AND name = :name "
+            "AND customer_id IN (SELECT customer_id FROM import_stage)",
+            org=org,
+            kind=kind,
+            name=name,
+        )
+        _run(
+            conn,
+            "INSERT INTO field_values (org_id, customer_id, kind, name, value) "
+            "SELECT :org, customer_id, :kind, :name, value FROM import_stage "
+            "WHERE value IS NOT NULL",
+            org=org,
+            kind=kind,
+            name=name,
+        )
+
+
+def _run(conn: Connection, sql: str, **params: object) -> None:
+    conn.execute(sa.text(sql), params)
+
+
+def _insert_identifiers(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
+    kinds = values.filter(pl.col("field").is_in(list(IDENTIFIER_TYPES)))
+    insert_frame(
+        conn,
+        "identifiers",
+        kinds.select(
+            org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
+            customer_id="customer_id",
+            profile_id="profile_id",
+            type=pl.col("field").replace_strict(IDENTIFIER_TYPES),
+            value="value",
+        ),
+    )
+
+
+def _insert_loyalty(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
+    loyalty = values.filter(pl.col("field").is_in(list(LOYALTY_FIELDS)))
+    if loyalty.is_empty():
+        return
+    wide = loyalty.pivot(on="field", index="customer_id", values="value")
+    columns = {field: column for field, column in LOYALTY_FIELDS.items() if field in wide.columns}
+    insert_frame(
+        conn,
+        "loyalty_accounts",
+        wide.select(
+            org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
+            customer_id="customer_id",
+            **{column: pl.col(field) for field, column in columns.items()},
+        ),
+    )
+
+
+def _insert_org_fields(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
+    org_fields = values.filter(pl.col("field").is_in(list(ctx.fields)))
+    parts = org_fields["field"].str.split_exact(".", 1)
+    insert_frame(
+        conn,
+        "field_values",
+        org_fields.select(
+            org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
+            customer_id="customer_id",
+            kind=parts.struct.field("field_0"),
+            name=parts.struct.field("field_1"),
+            value="value",
+        ),
+    )

@@ -1,0 +1,220 @@
+"""SQL of the import engine: imports, their blobs, templates, and job leases."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from patron.imports.tables import import_blobs, import_templates, imports
+from patron.kit.clock import utcnow
+from patron.kit.db import insert_returning_id
+
+#: States a worker has something to do in, and what it does there.
+RUNNABLE_STATES = ("validating", "queued", "committing", "undo_queued", "undoing")
+
+
+def insert_import(conn: Connection, values: dict[str, Any]) -> int:
+    return insert_returning_id(conn, imports, values)
+
+
+def get_import(conn: Connection, org_id: int, import_id: int) -> RowMapping | None:
+    query = sa.select(imports).where(imports.c.org_id == org_id, imports.c.id == import_id)
+    return conn.execute(query).mappings().first()
+
+
+def list_imports(
+    conn: Connection, org_id: int, limit: int, offset: int
+) -> tuple[list[RowMapping], int]:
+    query = (
+        sa.select(imports)
+        .where(imports.c.org_id == org_id)
+        .order_by(imports.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(imports).where(imports.c.org_id == org_id)
+    ).scalar_one()
+    return list(conn.execute(query).mappings()), int(total)
+
+
+def update_import(conn: Connection, org_id: int, import_id: int, **values: Any) -> None:
+    conn.execute(
+        imports.update()
+        .where(imports.c.org_id == org_id, imports.c.id == import_id)
+        .values(updated_at=sa.func.now(), **values)
+    )
+
+
+def move_state(
+    conn: Connection, org_id: int, import_id: int, expected: tuple[str, ...], **values: Any
+) -> bool:
+    """Change the import only if its state is one of ``expected`` (a compare-and-set)."""
+    result = conn.execute(
+        imports.update()
+        .where(imports.c.org_id == org_id, imports.c.id == import_id, imports.c.state.in_(expected))
+        .values(updated_at=sa.func.now(), **values)
+    )
+    return result.rowcount == 1
+
+
+# --- blobs --------------------------------------------------------------------------
+
+
+def put_frame(
+    conn: Connection, org_id: int, import_id: int, kind: str, frame: pl.DataFrame
+) -> None:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd")
+    conn.execute(
+        import_blobs.delete().where(
+            import_blobs.c.org_id == org_id,
+            import_blobs.c.import_id == import_id,
+            import_blobs.c.kind == kind,
+        )
+    )
+    conn.execute(
+        import_blobs.insert().values(
+            org_id=org_id, import_id=import_id, kind=kind, data=buffer.getvalue()
+        )
+    )
+
+
+def get_frame(conn: Connection, org_id: int, import_id: int, kind: str) -> pl.DataFrame | None:
+    data = conn.execute(
+        sa.select(import_blobs.c.data).where(
+            import_blobs.c.org_id == org_id,
+            import_blobs.c.import_id == import_id,
+            import_blobs.c.kind == kind,
+        )
+    ).scalar_one_or_none()
+    return None if data is None else pl.read_parquet(io.BytesIO(data))
+
+
+def delete_frames(conn: Connection, org_id: int, import_id: int, kinds: tuple[str, ...]) -> None:
+    conn.execute(
+        import_blobs.delete().where(
+            import_blobs.c.org_id == org_id,
+            import_blobs.c.import_id == import_id,
+            import_blobs.c.kind.in_(kinds),
+        )
+    )
+
+
+# --- leases ---------------------------------------------------------------------------
+
+
+def claim_next(conn: Connection, owner: str, lease: timedelta) -> RowMapping | None:
+    """Lease the oldest runnable import of an org that has no other import leased.
+
+    Imports of one org run one after another; a lease that expired (its worker
+    died) can be taken over. The update is a compare-and-set on the lease, so
+    two workers never hold the same import.
+    """
+    now = utcnow()
+    busy_orgs = (
+        sa.select(imports.c.org_id)
+        .where(imports.c.lease_owner.is_not(None), imports.c.lease_expires_at > now)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(imports.c.id, imports.c.org_id)
+        .where(
+            imports.c.state.in_(RUNNABLE_STATES),
+            imports.c.org_id.not_in(busy_orgs),
+        )
+        .order_by(imports.c.id)
+        .limit(20)
+    )
+    for candidate in conn.execute(query).all():
+        taken = claim(conn, candidate.org_id, candidate.id, owner, lease)
+        if taken is not None:
+            return taken
+    return None
+
+
+def claim(
+    conn: Connection, org_id: int, import_id: int, owner: str, lease: timedelta
+) -> RowMapping | None:
+    """Lease one import if it is runnable and nobody holds it."""
+    now = utcnow()
+    taken = conn.execute(
+        imports.update()
+        .where(
+            imports.c.org_id == org_id,
+            imports.c.id == import_id,
+            imports.c.state.in_(RUNNABLE_STATES),
+            sa.or_(imports.c.lease_owner.is_(None), imports.c.lease_expires_at <= now),
+        )
+        .values(lease_owner=owner, lease_expires_at=now + lease)
+    )
+    return get_import(conn, org_id, import_id) if taken.rowcount == 1 else None
+
+
+def release(conn: Connection, import_id: int, owner: str) -> None:
+    conn.execute(
+        imports.update()
+        .where(imports.c.id == import_id, imports.c.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
+def extend_lease(conn: Connection, import_id: int, owner: str, until: datetime) -> None:
+    conn.execute(
+        imports.update()
+        .where(imports.c.id == import_id, imports.c.lease_owner == owner)
+        .values(lease_expires_at=until)
+    )
+
+
+# --- templates -------------------------------------------------------------------------
+
+
+def insert_template(conn: Connection, values: dict[str, Any]) -> int:
+    return insert_returning_id(conn, import_templates, values)
+
+
+def get_template(conn: Connection, org_id: int, template_id: int) -> RowMapping | None:
+    query = sa.select(import_templates).where(
+        import_templates.c.org_id == org_id, import_templates.c.id == template_id
+    )
+    return conn.execute(query).mappings().first()
+
+
+def find_template(conn: Connection, org_id: int, profile: str, name: str) -> RowMapping | None:
+    query = sa.select(import_templates).where(
+        import_templates.c.org_id == org_id,
+        import_templates.c.profile == profile,
+        import_templates.c.name == name,
+    )
+    return conn.execute(query).mappings().first()
+
+
+def list_templates(conn: Connection, org_id: int, profile: str | None) -> list[RowMapping]:
+    query = sa.select(import_templates).where(import_templates.c.org_id == org_id)
+    if profile:
+        query = query.where(import_templates.c.profile == profile)
+    return list(conn.execute(query.order_by(import_templates.c.id.desc())).mappings())
+
+
+def update_template(
+    conn: Connection, org_id: int, template_id: int, values: dict[str, Any]
+) -> None:
+    conn.execute(
+        import_templates.update()
+        .where(import_templates.c.org_id == org_id, import_templates.c.id == template_id)
+        .values(updated_at=sa.func.now(), **values)
+    )
+
+
+def delete_template(conn: Connection, org_id: int, template_id: int) -> None:
+    conn.execute(
+        import_templates.delete().where(
+            import_templates.c.org_id == org_id, import_templates.c.id == template_id
+        )
+    )

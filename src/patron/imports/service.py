@@ -1,0 +1,515 @@
+"""The import lifecycle: create, preview, confirm, commit, retry, replay, cancel, undo, report.
+
+::
+
+    validating -> previewed -> queued -> committing -> committed -> undo_queued -> undoing -> undone
+         |            |          |          |
+         +------------+----------+--> cancelled        failed (after 3 retries) -> replay -> queued
+
+Adapters call the actor-facing functions inside one transaction; the job steps
+(:func:`preview_step`, :func:`commit_step`, :func:`undo_step`) are run by
+:mod:`patron.imports.jobs`, each in its own transaction, so a crash leaves the
+store as it was before the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy.engine import Connection, RowMapping
+
+from patron.audit.service import audit
+from patron.auth.actor import Actor, Role
+from patron.imports import codes
+from patron.imports import repository as repo
+from patron.imports.context import ImportContext, load_context, org_field_targets
+from patron.imports.profile import FieldSpec, ImportProfile
+from patron.imports.profiles import PROFILES
+from patron.imports.read import SourceTable
+from patron.imports.report import build_report, report_csv, report_xlsx, summarize
+from patron.imports.suggest import Suggestion, suggest_mapping
+from patron.kit.clock import utcnow
+from patron.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from patron.settings import get_settings
+
+#: Automatic retries of a failed commit, then the import waits for a replay.
+COMMIT_RETRIES = 3
+REPLAY_WINDOW = timedelta(days=7)
+#: Suggestions at least this sure are used when an import names no mapping.
+CONFIDENT = 0.85
+CANCELLABLE = ("validating", "previewed", "queued")
+
+STATUS_WORDS = {"insert": "inserted", "update": "updated", "skip": "skipped", "reject": "rejected"}
+
+
+def profile_of(profile_id: str) -> ImportProfile:
+    profile = PROFILES.get(profile_id)
+    if profile is None:
+        raise InvalidInput(
+            codes.UNKNOWN_PROFILE,
+            f"unknown import profile '{profile_id}'; profiles: {', '.join(PROFILES)}",
+        )
+    return profile
+
+
+def targets(conn: Connection, org_id: int, profile: ImportProfile) -> list[FieldSpec]:
+    """The fields a column of this profile can be mapped to, the org's own fields included."""
+    fields = list(profile.spec.fields)
+    if profile.spec.accepts_org_fields:
+        fields += [
+            FieldSpec(name, definition.name, f"{definition.kind} field ({definition.data_type})")
+            for name, definition in org_field_targets(conn, org_id).items()
+        ]
+    return fields
+
+
+def suggest(
+    conn: Connection, actor: Actor, profile_id: str, headers: tuple[str, ...]
+) -> list[Suggestion]:
+    profile = profile_of(profile_id)
+    earlier = [t["mapping"] for t in repo.list_templates(conn, actor.org_id, profile_id)]
+    return suggest_mapping(headers, targets(conn, actor.org_id, profile), earlier)
+
+
+# --- templates --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateInput:
+    name: str
+    mapping: dict[str, str]
+    options: dict[str, Any]
+    date_format: str | None = None
+
+
+def create_template(conn: Connection, actor: Actor, profile_id: str, body: TemplateInput) -> int:
+    profile = profile_of(profile_id)
+    _require(actor, Role.admin, "manage import templates")
+    name = body.name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput(codes.INVALID_OPTION, "a template needs a name of 1 to 100 characters")
+    if repo.find_template(conn, actor.org_id, profile_id, name):
+        raise Conflict(codes.TEMPLATE_EXISTS, f"a {profile_id} template named '{name}' exists")
+    options = profile.spec.parse_options(body.options)
+    _check_mapping_targets(conn, actor.org_id, profile, body.mapping)
+    template_id = repo.insert_template(
+        conn,
+        {
+            "org_id": actor.org_id,
+            "profile": profile_id,
+            "name": name,
+            "mapping": body.mapping,
+            "options": _changed_options(profile, options),
+            "date_format": body.date_format,
+            "created_by": actor.name,
+        },
+    )
+    audit(conn, actor, "import.template.create", "import_template", template_id, {"name": name})
+    return template_id
+
+
+def update_template(conn: Connection, actor: Actor, template_id: int, body: TemplateInput) -> None:
+    _require(actor, Role.admin, "manage import templates")
+    template = get_template(conn, actor, template_id)
+    profile = profile_of(template["profile"])
+    name = body.name.strip()
+    other = repo.find_template(conn, actor.org_id, template["profile"], name)
+    if other is not None and other["id"] != template_id:
+        raise Conflict(codes.TEMPLATE_EXISTS, f"a template named '{name}' exists")
+    options = profile.spec.parse_options(body.options)
+    _check_mapping_targets(conn, actor.org_id, profile, body.mapping)
+    repo.update_template(
+        conn,
+        actor.org_id,
+        template_id,
+        {
+            "name": name,
+            "mapping": body.mapping,
+            "options": _changed_options(profile, options),
+            "date_format": body.date_format,
+        },
+    )
+    audit(conn, actor, "import.template.update", "import_template", template_id, {"name": name})
+
+
+def delete_template(conn: Connection, actor: Actor, template_id: int) -> None:
+    _require(actor, Role.admin, "manage import templates")
+    get_template(conn, actor, template_id)
+    repo.delete_template(conn, actor.org_id, template_id)
+    audit(conn, actor, "import.template.delete", "import_template", template_id, {})
+
+
+def get_template(conn: Connection, actor: Actor, template_id: int) -> RowMapping:
+    template = repo.get_template(conn, actor.org_id, template_id)
+    if template is None:
+        raise NotFound(codes.UNKNOWN_TEMPLATE, f"no import template {template_id}")
+    return template
+
+
+def find_template(conn: Connection, actor: Actor, profile_id: str, ref: str) -> RowMapping:
+    """A template by id or by name."""
+    if ref.isdigit():
+        template = repo.get_template(conn, actor.org_id, int(ref))
+    else:
+        template = repo.find_template(conn, actor.org_id, profile_id, ref)
+    if template is None or template["profile"] != profile_id:
+        raise NotFound(codes.UNKNOWN_TEMPLATE, f"no {profile_id} import template '{ref}'")
+    return template
+
+
+def _changed_options(profile: ImportProfile, options: dict[str, Any]) -> dict[str, Any]:
+    defaults = {spec.name: spec.default for spec in profile.spec.options}
+    return {name: value for name, value in options.items() if value != defaults[name]}
+
+
+# --- creating an import ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    profile: str
+    file_name: str
+    template: str | None = None  # id or name
+    mapping: dict[str, str] | None = None
+    options: dict[str, Any] | None = None
+    date_format: str | None = None
+    save_template: str | None = None  # save the mapping and options under this name
+
+
+@dataclass(frozen=True)
+class Created:
+    import_id: int
+    mapping: dict[str, str]
+    suggestions: list[Suggestion]
+
+
+def create_import(
+    conn: Connection, actor: Actor, request: ImportRequest, table: SourceTable
+) -> Created:
+    """Record an import of ``table`` and queue its preview; nothing else changes yet."""
+    _require(actor, Role.editor, "import files")
+    profile = profile_of(request.profile)
+    template = (
+        find_template(conn, actor, request.profile, request.template) if request.template else None
+    )
+    suggestions: list[Suggestion] = []
+    mapping = request.mapping
+    if mapping is None and template is not None:
+        mapping = {c: f for c, f in template["mapping"].items() if c in table.headers}
+    if mapping is None:
+        suggestions = suggest(conn, actor, request.profile, table.headers)
+        mapping = {s.column: s.field for s in suggestions if s.field and s.confidence >= CONFIDENT}
+    given = {**(template["options"] if template else {}), **(request.options or {})}
+    options = profile.spec.parse_options(given)
+    date_format = request.date_format or (template["date_format"] if template else None)
+    _check_mapping(conn, actor.org_id, profile, mapping, options, table.headers)
+    if request.save_template:
+        create_template(
+            conn,
+            actor,
+            request.profile,
+            TemplateInput(request.save_template, mapping, options, date_format),
+        )
+        template = repo.find_template(conn, actor.org_id, request.profile, request.save_template)
+    import_id = repo.insert_import(
+        conn,
+        {
+            "org_id": actor.org_id,
+            "profile": request.profile,
+            "template_id": template["id"] if template else None,
+            "file_name": request.file_name[:255],
+            "file_format": table.file_format,
+            "row_count": table.frame.height,
+            "mapping": mapping,
+            "options": options,
+            "date_format": date_format,
+            "state": "validating",
+            "counts": {},
+            "created_by": actor.name,
+        },
+    )
+    repo.put_frame(conn, actor.org_id, import_id, "source", table.frame)
+    audit(
+        conn,
+        actor,
+        "import.create",
+        "import",
+        import_id,
+        {"profile": request.profile, "rows": table.frame.height},
+    )
+    return Created(import_id, mapping, suggestions)
+
+
+def _check_mapping_targets(
+    conn: Connection, org_id: int, profile: ImportProfile, mapping: dict[str, str]
+) -> None:
+    known = {spec.name for spec in targets(conn, org_id, profile)}
+    unknown = sorted({f for f in mapping.values() if f not in known})
+    if unknown:
+        raise InvalidInput(
+            codes.MAPPING_UNKNOWN_FIELD,
+            f"unknown field {', '.join(unknown)} for {profile.spec.id}; "
+            f"fields: {', '.join(sorted(known))}",
+        )
+    seen: dict[str, str] = {}
+    for column, field in mapping.items():
+        if field in seen:
+            raise InvalidInput(
+                codes.MAPPING_FIELD_TWICE,
+                f"field {field} is mapped from two columns: '{seen[field]}' and '{column}'",
+            )
+        seen[field] = column
+
+
+def _check_mapping(
+    conn: Connection,
+    org_id: int,
+    profile: ImportProfile,
+    mapping: dict[str, str],
+    options: dict[str, Any],
+    headers: tuple[str, ...],
+) -> None:
+    missing_columns = [column for column in mapping if column not in headers]
+    if missing_columns:
+        raise InvalidInput(
+            codes.MAPPING_UNKNOWN_COLUMN,
+            f"the file has no column {', '.join(repr(c) for c in missing_columns)}; "
+            f"its columns: {', '.join(headers)}",
+        )
+    _check_mapping_targets(conn, org_id, profile, mapping)
+    missing = profile.missing_fields(set(mapping.values()), options)
+    if missing:
+        raise InvalidInput(
+            codes.MAPPING_MISSING_FIELD,
+            f"map a column to {' and '.join(missing)}: the {profile.spec.name} profile needs it",
+        )
+
+
+# --- actor-facing state changes -------------------------------------------------------------
+
+
+def get_import(conn: Connection, actor: Actor, import_id: int) -> RowMapping:
+    found = repo.get_import(conn, actor.org_id, import_id)
+    if found is None:
+        raise NotFound(codes.UNKNOWN_IMPORT, f"no import {import_id}")
+    return found
+
+
+def confirm(conn: Connection, actor: Actor, import_id: int) -> None:
+    _require(actor, Role.editor, "import files")
+    _move(conn, actor, import_id, ("previewed",), "queued", "confirm", attempts=0)
+
+
+def cancel(conn: Connection, actor: Actor, import_id: int) -> None:
+    _require(actor, Role.editor, "import files")
+    _move(conn, actor, import_id, CANCELLABLE, "cancelled", "cancel")
+
+
+def replay(conn: Connection, actor: Actor, import_id: int) -> None:
+    _require(actor, Role.editor, "import files")
+    found = get_import(conn, actor, import_id)
+    until = found["replay_until"]
+    if found["state"] == "failed" and until is not None and _aware(until) < utcnow():
+        raise Conflict(
+            codes.REPLAY_EXPIRED, "this import failed more than 7 days ago; upload it again"
+        )
+    _move(conn, actor, import_id, ("failed",), "queued", "replay", attempts=0, message="")
+
+
+def request_undo(conn: Connection, actor: Actor, import_id: int) -> None:
+    _require(actor, Role.editor, "undo imports")
+    _move(conn, actor, import_id, ("committed",), "undo_queued", "undo")
+
+
+def _move(
+    conn: Connection,
+    actor: Actor,
+    import_id: int,
+    expected: tuple[str, ...],
+    state: str,
+    action: str,
+    **values: Any,
+) -> None:
+    found = get_import(conn, actor, import_id)
+    if not repo.move_state(conn, actor.org_id, import_id, expected, state=state, **values):
+        raise Conflict(
+            codes.WRONG_STATE,
+            f"cannot {action} import {import_id}: it is {found['state']} "
+            f"(only a {' or '.join(expected)} import can be)",
+        )
+    audit(conn, actor, f"import.{action}", "import", import_id, {"from": found["state"]})
+
+
+def _require(actor: Actor, role: Role, what: str) -> None:
+    if actor.role < role:
+        raise Forbidden(403, f"the {role.name} role is needed to {what}")
+
+
+def _aware(value: Any) -> Any:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- job steps --------------------------------------------------------------------------------
+
+
+def context_for(conn: Connection, found: RowMapping) -> ImportContext:
+    pasted = found["file_format"] == "pasted"
+    return load_context(
+        conn,
+        org_id=found["org_id"],
+        import_id=found["id"],
+        actor_name=f"import:{found['id']}",
+        options=found["options"],
+        date_format=found["date_format"],
+        columns={field: column for column, field in found["mapping"].items()},
+        first_row_number=1 if pasted else 2,
+        max_field_length=get_settings().max_field_length,
+    )
+
+
+def mapped_rows(conn: Connection, found: RowMapping) -> pl.DataFrame:
+    """The source frame with columns renamed to their fields, and a 0-based ``row``."""
+    source = repo.get_frame(conn, found["org_id"], found["id"], "source")
+    if source is None:
+        raise NotFound(codes.UNKNOWN_IMPORT, f"import {found['id']} has no stored file")
+    return source.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+        *[pl.col(column).alias(field) for column, field in found["mapping"].items()],
+    )
+
+
+def outcomes_of(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.select(
+        "row",
+        status=pl.col("status").replace_strict(STATUS_WORDS),
+        error_codes="error_codes",
+        errors="errors",
+        auto_corrections=pl.when(pl.col("status") == "reject")
+        .then(pl.lit([], dtype=pl.List(pl.String)))
+        .otherwise(pl.col("corrections")),
+        customer_id="customer_id",
+    ).sort("row")
+
+
+def preview_step(conn: Connection, found: RowMapping) -> None:
+    """Validate and resolve every row; store the outcomes and counts. Changes no customer."""
+    profile = profile_of(found["profile"])
+    ctx = context_for(conn, found)
+    plan = profile.plan(conn, ctx, mapped_rows(conn, found))
+    outcomes = outcomes_of(plan.rows)
+    repo.put_frame(conn, found["org_id"], found["id"], "outcomes", outcomes)
+    repo.move_state(
+        conn,
+        found["org_id"],
+        found["id"],
+        ("validating",),
+        state="previewed",
+        counts=summarize(outcomes),
+        progress=100,
+    )
+
+
+def commit_step(conn: Connection, found: RowMapping) -> None:
+    """Apply every accepted row in this one transaction, with what undo needs."""
+    profile = profile_of(found["profile"])
+    ctx = context_for(conn, found)
+    plan = profile.plan(conn, ctx, mapped_rows(conn, found))
+    rows, undo_data = profile.apply(conn, ctx, plan)
+    outcomes = outcomes_of(rows)
+    org_id, import_id = found["org_id"], found["id"]
+    repo.put_frame(conn, org_id, import_id, "outcomes", outcomes)
+    for kind, frame in undo_data.items():
+        repo.put_frame(conn, org_id, import_id, f"undo:{kind}", frame)
+    moved = repo.move_state(
+        conn,
+        org_id,
+        import_id,
+        ("queued", "committing"),
+        state="committed",
+        counts=summarize(outcomes),
+        committed_at=utcnow(),
+        progress=100,
+        message="",
+    )
+    if not moved:
+        raise Conflict(codes.WRONG_STATE, f"import {import_id} changed state during its commit")
+
+
+def record_commit_failure(conn: Connection, found: RowMapping, error: str) -> str:
+    """Count a failed commit: retry it, or after the retries wait for a replay."""
+    attempts = int(found["attempts"]) + 1
+    if attempts > COMMIT_RETRIES:
+        state, values = "failed", {"replay_until": utcnow() + REPLAY_WINDOW}
+    else:
+        state, values = "queued", {}
+    repo.move_state(
+        conn,
+        found["org_id"],
+        found["id"],
+        ("queued", "committing"),
+        state=state,
+        attempts=attempts,
+        message=error[:2000],
+        **values,
+    )
+    return state
+
+
+def undo_step(conn: Connection, found: RowMapping) -> None:
+    """Restore the store as before the commit; fields changed since are left as conflicts."""
+    profile = profile_of(found["profile"])
+    ctx = context_for(conn, found)
+    org_id, import_id = found["org_id"], found["id"]
+    data = {
+        kind: repo.get_frame(conn, org_id, import_id, f"undo:{kind}") for kind in profile.undo_kinds
+    }
+    missing = [kind for kind, frame in data.items() if frame is None]
+    if missing:
+        raise NotFound(codes.UNKNOWN_IMPORT, f"import {import_id} has no undo data")
+    conflicts = profile.undo(conn, ctx, {k: v for k, v in data.items() if v is not None})
+    repo.put_frame(conn, org_id, import_id, "conflicts", conflicts)
+    counts = {**found["counts"], "undo_conflicts": conflicts.height}
+    repo.move_state(
+        conn,
+        org_id,
+        import_id,
+        ("undo_queued", "undoing"),
+        state="undone",
+        counts=counts,
+        undone_at=utcnow(),
+    )
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+def outcomes(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
+    found = get_import(conn, actor, import_id)
+    frame = repo.get_frame(conn, actor.org_id, import_id, "outcomes")
+    if frame is None:
+        raise Conflict(codes.WRONG_STATE, f"import {import_id} is {found['state']}: no results yet")
+    return frame
+
+
+def conflicts(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
+    get_import(conn, actor, import_id)
+    frame = repo.get_frame(conn, actor.org_id, import_id, "conflicts")
+    return frame if frame is not None else pl.DataFrame(schema={"customer_id": pl.Int64})
+
+
+def report(conn: Connection, actor: Actor, import_id: int, fmt: str) -> bytes:
+    """The report file: the original columns plus status, errors, corrections, customer id."""
+    results = outcomes(conn, actor, import_id)
+    source = repo.get_frame(conn, actor.org_id, import_id, "source")
+    assert source is not None  # stored with the import
+    frame = build_report(source, results)
+    if fmt == "xlsx":
+        return report_xlsx(frame)
+    if fmt == "csv":
+        return report_csv(frame)
+    raise InvalidInput(400, f"report format must be csv or xlsx, not '{fmt}'")

@@ -1,0 +1,115 @@
+"""Set-based reads and writes between polars frames and the database.
+
+The import engine moves hundreds of thousands of rows at a time; these helpers
+do it in bulk on both databases: PostgreSQL ``COPY`` and SQLite ``executemany``
+(one prepared statement, the loop runs in C), and reads that come back as
+frames. No helper issues one statement per row.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+#: Rows per ``executemany`` batch / per ``COPY`` chunk: bounded memory on huge frames.
+CHUNK_ROWS = 50_000
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _chunks(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    for offset in range(0, frame.height, CHUNK_ROWS):
+        yield frame.slice(offset, CHUNK_ROWS)
+
+
+def insert_frame(conn: Connection, table: sa.Table | str, frame: pl.DataFrame) -> None:
+    """Insert every row of ``frame`` (columns named like the table's) into ``table``."""
+    if frame.is_empty():
+        return
+    name = table if isinstance(table, str) else table.name
+    frame = _storable(frame, postgres=is_postgres(conn))
+    columns = frame.columns
+    if is_postgres(conn):
+        _copy_in(conn, name, frame)
+        return
+    placeholders = ", ".join("?" for _ in columns)
+    sql = f'INSERT INTO "{name}" ({_quoted(columns)}) VALUES ({placeholders})'  # noqa: S608 - names are ours
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for chunk in _chunks(frame):
+            cursor.executemany(sql, chunk.rows())
+    finally:
+        cursor.close()
+
+
+def _storable(frame: pl.DataFrame, *, postgres: bool) -> pl.DataFrame:
+    """Dates and times as the text each database (and SQLAlchemy reading it back) expects."""
+    stamp = "%Y-%m-%d %H:%M:%S%.6f+00:00" if postgres else "%Y-%m-%d %H:%M:%S%.6f"
+    converted = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            column = pl.col(name)
+            if dtype.time_zone is not None:
+                column = column.dt.convert_time_zone("UTC")
+            converted.append(column.dt.strftime(stamp))
+        elif dtype == pl.Date:
+            converted.append(pl.col(name).dt.strftime("%Y-%m-%d"))
+    return frame.with_columns(converted) if converted else frame
+
+
+def _copy_in(conn: Connection, name: str, frame: pl.DataFrame) -> None:
+    driver = conn.connection.driver_connection
+    sql = f"COPY \"{name}\" ({_quoted(frame.columns)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+        for chunk in _chunks(frame):
+            buffer = io.BytesIO()
+            chunk.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
+            copy.write(buffer.getvalue())
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{column}"' for column in columns)
+
+
+def create_temp_table(conn: Connection, name: str, columns: dict[str, str]) -> None:
+    """A temporary table dropped at commit (PostgreSQL) or replaced on next use (SQLite)."""
+    definition = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
+    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+    if is_postgres(conn):
+        conn.exec_driver_sql(f'CREATE TEMP TABLE "{name}" ({definition}) ON COMMIT DROP')
+    else:
+        conn.exec_driver_sql(f'CREATE TEMP TABLE "{name}" ({definition})')
+
+
+def fetch_frame(conn: Connection, query: sa.Executable, schema: dict[str, Any]) -> pl.DataFrame:
+    """The rows of ``query`` as a frame with ``schema`` (column name -> polars type)."""
+    result = conn.execute(query)
+    rows = result.fetchall()
+    return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+
+
+def next_ids(conn: Connection, table: sa.Table, count: int) -> pl.Series:
+    """``count`` fresh primary keys for ``table``, reserved for rows inserted with explicit ids.
+
+    PostgreSQL: drawn from the table's sequence. SQLite: the writer holds the
+    database lock for the whole transaction, so ids above the current maximum
+    stay free until it commits.
+    """
+    if count == 0:
+        return pl.Series("id", [], dtype=pl.Int64)
+    if is_postgres(conn):
+        ids = conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "  # noqa: S608
+            "FROM generate_series(1, %(n)s)",
+            {"n": count},
+        ).scalars()
+        return pl.Series("id", list(ids), dtype=pl.Int64)
+    top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+    return pl.int_range(top + 1, top + 1 + count, dtype=pl.Int64, eager=True).alias("id")

@@ -1,0 +1,1 @@
+"""Loyalty balances and tiers of customers."""

@@ -1,0 +1,118 @@
+"""A server killed (SIGKILL) in the middle of a commit leaves the store untouched or fully
+imported, never in between; started again, it finishes the import with the same result as
+an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from patron.imports import service
+from patron.kit.db import transaction
+from tests.conftest import OrgHandle
+from tests.importing import csv, editor, import_org, people, result, run, start
+
+ROWS = 20_000
+HEADER = "First Name,Last Name,Mobile,Email,External Id,Store,Loyalty Points"
+PATRON = Path(sys.executable).parent / "patron"
+
+
+def _letters(number: int) -> str:
+    """A name made of letters only (names may not hold digits)."""
+    return "".join(chr(97 + (number // 26**k) % 26) for k in range(4)).capitalize()
+
+
+def _file() -> str:
+    lines = [
+        f"{_letters(i)},{_letters(i + 7)},9198{i:08d},person{i}@example.com,X{i},"
+        f"{'mal' if i % 2 else 'blr'},{i % 500}"
+        for i in range(ROWS)
+    ]
+    lines[7] = "Bad,Row,12,,,mal,1"  # a rejected row keeps the outcome non-trivial
+    return csv(HEADER, *lines)
+
+
+def _serve(engine: Engine) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PATRON_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "PATRON_IMPORT_LEASE_SECONDS": "2",
+    }
+    # Port 0: the kernel picks a free port; the worker is what this test needs.
+    return subprocess.Popen(
+        [str(PATRON), "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _state(engine: Engine, org: OrgHandle, import_id: int) -> str:
+    with transaction(engine, write=False) as conn:
+        return str(service.get_import(conn, editor(org), import_id)["state"])
+
+
+def _wait_for(engine: Engine, org: OrgHandle, import_id: int, states: set[str]) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = _state(engine, org, import_id)
+        if state in states:
+            return state
+        time.sleep(0.02)
+    pytest.fail(f"import {import_id} never reached {states}")
+
+
+def _customers(engine: Engine, org: OrgHandle) -> int:
+    with transaction(engine, write=False) as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM customers WHERE org_id = :o"), {"o": org.id}
+            ).scalar_one()
+        )
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3, 1.0])
+def test_killed_mid_commit_then_resumed(engine: Engine, delay: float) -> None:
+    data = _file()
+    reference_org = import_org(engine)
+    reference = run(engine, reference_org, data)
+    expected = ROWS - 1
+    assert reference.counts["inserted"] == expected
+
+    org = import_org(engine)
+    import_id = start(engine, org, data)
+    with transaction(engine) as conn:
+        service.confirm(conn, editor(org), import_id)
+    server = _serve(engine)
+    try:
+        _wait_for(engine, org, import_id, {"committing", "committed"})
+        time.sleep(delay)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    state = _state(engine, org, import_id)
+    count = _customers(engine, org)
+    assert count in (0, expected), f"half-applied: {count} customers"
+    assert (count == expected) == (state == "committed")
+
+    restarted = _serve(engine)
+    try:
+        _wait_for(engine, org, import_id, {"committed", "failed"})
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=30)
+    finished = result(engine, org, import_id)
+    assert finished.state == "committed"
+    assert finished.counts == reference.counts
+    assert finished.outcomes.drop("customer_id").equals(reference.outcomes.drop("customer_id"))
+    assert people(engine, org) == people(engine, reference_org)
