@@ -71,9 +71,9 @@ def acting_on(org: str, *, write: bool = True) -> Iterator[tuple[Connection, Act
 # --- output ---------------------------------------------------------------------
 
 
-def console() -> Console:
-    """A console on the current stdout (looked up per call, so redirection is obeyed)."""
-    return Console(highlight=False)
+def console(*, stderr: bool = False) -> Console:
+    """A console on the current stdout or stderr (looked up per call, so redirection is obeyed)."""
+    return Console(highlight=False, stderr=stderr)
 
 
 def cell(value: Any) -> Text:

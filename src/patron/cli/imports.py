@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy.engine import Engine, RowMapping
 
 from patron.cli.common import (
@@ -18,17 +19,20 @@ from patron.cli.common import (
     cli_actor,
     console,
     load_settings,
+    note,
     open_engine,
     print_json,
     print_record,
     print_table,
 )
-from patron.imports import jobs, service
+from patron.imports import codes, jobs, service
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
 from patron.imports.read import read_pasted, read_path
+from patron.imports.suggest import Suggestion
 from patron.kit.db import transaction
-from patron.kit.errors import InvalidInput
+from patron.kit.errors import InvalidInput, PatronError
+from patron.orgs import service as orgs
 
 app = typer.Typer(
     help="Import customer files: preview, commit, report, undo.", no_args_is_help=True
@@ -69,22 +73,31 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     return pairs
 
 
-def _follow(engine: Engine, org_id: int, import_id: int) -> RowMapping:
-    """Run the import's waiting steps here, or wait while another worker runs them."""
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=console(), transient=True
-    ) as progress:
-        task = progress.add_task("working", total=None)
+#: How far along an import is, in steps (read, preview, commit, report), by its state.
+STEPS_DONE = {"validating": 1, "previewed": 2, "queued": 2, "committing": 2, "committed": 3}
+
+
+def _follow(engine: Engine, org_id: int, import_id: int, *, steps: int | None = None) -> RowMapping:
+    """Run the import's waiting steps here, or wait while another worker runs them.
+
+    With ``steps`` the bar counts the import's steps out of that many (each step
+    is one transaction, so it moves a whole step at a time); without, it only
+    shows the state.
+    """
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"import {import_id}", total=steps)
         while True:
-            state = jobs.run_import(engine, org_id, import_id)
-            progress.update(task, description=f"import {import_id}: {state}")
+            with transaction(engine, write=False) as conn:
+                found = repo.get_import(conn, org_id, import_id)
+            assert found is not None  # the caller found it
+            state = str(found["state"])
+            done = min(STEPS_DONE.get(state, 0), steps) if steps else None
+            progress.update(task, completed=done, description=f"import {import_id}: {state}")
             if state not in WAITING:
-                break
-            time.sleep(0.5)
-    with transaction(engine, write=False) as conn:
-        found = repo.get_import(conn, org_id, import_id)
-    assert found is not None
-    return found
+                return found
+            if jobs.run_import(engine, org_id, import_id) in WAITING:
+                time.sleep(0.5)  # another worker holds it: wait for its step to end
 
 
 def _table(title: str, columns: tuple[str, ...], records: list[dict[str, Any]]) -> None:
@@ -107,7 +120,21 @@ def _summary(found: RowMapping, as_json: bool) -> None:
     record.update({name: counts.get(name, 0) for name in COUNT_NAMES})
     if found["message"]:
         record["message"] = found["message"]
-    print_record(f"Import {found['id']}", record)
+    print_record(f"Import {found['id']}", record, note=_in_words(counts))
+
+
+def _in_words(counts: dict[str, int]) -> str:
+    """``48,211 new, 1,502 updated, 0 skipped, 287 rejected, 3,940 auto-corrected``."""
+    if not counts:
+        return ""
+    words = (
+        ("inserted", "new"),
+        ("updated", "updated"),
+        ("skipped", "skipped"),
+        ("rejected", "rejected"),
+        ("auto_corrected", "auto-corrected"),
+    )
+    return ", ".join(f"{counts.get(name, 0):,} {word}" for name, word in words)
 
 
 def _show_rejected(engine: Engine, org_id: int, import_id: int, most: int = 10) -> None:
@@ -127,8 +154,41 @@ def _show_rejected(engine: Engine, org_id: int, import_id: int, most: int = 10) 
         )
 
 
-@app.command("run")
-def run(
+def _uncertain(
+    engine: Engine, org_id: int, profile: str, headers: tuple[str, ...]
+) -> list[Suggestion]:
+    """The suggestions for ``headers``, when any column lacks a confident one (else empty)."""
+    with transaction(engine, write=False) as conn:
+        suggestions = service.suggest(conn, cli_actor(org_id), profile, headers)
+    if all(s.field and s.confidence >= service.CONFIDENT for s in suggestions):
+        return []
+    return suggestions
+
+
+def _show_suggestions(suggestions: list[Suggestion]) -> None:
+    _table(
+        "Suggested mapping",
+        ("column", "field", "confidence", "reason"),
+        [_suggestion_record(s) for s in suggestions],
+    )
+    sure = [s for s in suggestions if s.field and s.confidence >= service.CONFIDENT]
+    given = " ".join(shlex.quote(f"{s.column}={s.field}") for s in sure)
+    note(
+        "Not every column has a confident match: map the columns with --map COLUMN=FIELD "
+        f"(a column left out is not imported), e.g. --map {given or 'COLUMN=FIELD'}"
+    )
+
+
+def _suggestion_record(s: Suggestion) -> dict[str, Any]:
+    return {
+        "column": s.column,
+        "field": s.field or "",
+        "confidence": s.confidence,
+        "reason": s.reason,
+    }
+
+
+def import_file(
     org: OrgOption,
     file: Annotated[
         Path | None,
@@ -169,7 +229,11 @@ def run(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Import a file: preview it, then commit it when confirmed."""
+    """Import a file: preview it, then commit it when confirmed.
+
+    Without --template or --map the suggested mapping is used when every column
+    has a confident match; otherwise the suggestions are shown and nothing is imported.
+    """
     limits = load_settings().read_limits()
     if paste:
         table, name = read_pasted(typer.get_text_stream("stdin").read(), limits), "pasted rows"
@@ -186,11 +250,22 @@ def run(
         date_format=date_format,
         save_template=save_template,
     )
-    with acting_on(org) as (conn, actor):
-        created = service.create_import(conn, actor, request, table)
-    org_id, import_id = actor.org_id, created.import_id
     with open_engine() as engine:
-        found = _follow(engine, org_id, import_id)
+        with transaction(engine, write=False) as conn:
+            org_id = orgs.org_id_by_name(conn, org)
+        if request.template is None and request.mapping is None and not paste:
+            uncertain = _uncertain(engine, org_id, profile, table.headers)
+            if uncertain:
+                _show_suggestions(uncertain)
+                raise InvalidInput(
+                    codes.MAPPING_UNCERTAIN,
+                    "the mapping is not certain: choose it with --map or --template",
+                )
+        with transaction(engine) as conn:
+            created = service.create_import(conn, cli_actor(org_id), request, table)
+        import_id = created.import_id
+        steps = 2 if dry_run else 3
+        found = _follow(engine, org_id, import_id, steps=steps)
         if found["state"] == "previewed" and not dry_run:
             if not as_json:
                 _summary(found, as_json)
@@ -198,12 +273,22 @@ def run(
             if yes or typer.confirm("Commit this import?", default=False):
                 with transaction(engine) as conn:
                     service.confirm(conn, cli_actor(org_id), import_id)
-                found = _follow(engine, org_id, import_id)
-        _summary(found, as_json)
-        if report is not None:
+                found = _follow(engine, org_id, import_id, steps=steps)
+                _summary(found, as_json)
+            elif as_json:
+                _summary(found, as_json)
+        else:
+            _summary(found, as_json)
+            if found["state"] == "previewed" and not as_json:
+                _show_rejected(engine, org_id, import_id)
+        if report is not None and found["state"] != "invalid":
             fmt = "xlsx" if report.suffix.lower() == ".xlsx" else "csv"
             with transaction(engine, write=False) as conn:
                 report.write_bytes(service.report(conn, cli_actor(org_id), import_id, fmt))
+            if not as_json:
+                note(f"Report written to {report}")
+    if found["state"] in ("invalid", "failed"):
+        raise PatronError(codes.IMPORT_NOT_DONE, f"import {import_id} is {found['state']}")
 
 
 def _act(action: str, import_id: int, org: str, as_json: bool) -> None:
@@ -300,10 +385,7 @@ def suggest(
     table = read_path(file, load_settings().read_limits())
     with acting_on(org, write=False) as (conn, actor):
         suggestions = service.suggest(conn, actor, profile, table.headers)
-    records = [
-        {"column": s.column, "field": s.field or "", "confidence": s.confidence, "reason": s.reason}
-        for s in suggestions
-    ]
+    records = [_suggestion_record(s) for s in suggestions]
     if as_json:
         print_json(records)
         return
@@ -383,6 +465,69 @@ def template_create(
         print_json(_template_record(template))
         return
     print_record("Template created", _template_record(template))
+
+
+@templates_app.command("update")
+def template_update(
+    template_id: Annotated[int, typer.Argument(help="The template's id.")],
+    org: OrgOption,
+    name: Annotated[
+        str | None, typer.Option("--name", help="A new name.", show_default=False)
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="The new mapping, 'Column=field' (repeatable); replaces the whole mapping.",
+            show_default=False,
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="Change one option, NAME=VALUE (repeatable); the others stay.",
+            show_default=False,
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format", help="strptime date format ('' removes it).", show_default=False
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a template: its name, mapping, options or date format."""
+    with acting_on(org) as (conn, actor):
+        current = service.get_template(conn, actor, template_id)
+        body = service.TemplateInput(
+            name if name is not None else current["name"],
+            _pairs(mapping, "--map") if mapping else dict(current["mapping"]),
+            {**current["options"], **_pairs(option, "--option")},
+            current["date_format"] if date_format is None else (date_format or None),
+        )
+        service.update_template(conn, actor, template_id, body)
+        template = service.get_template(conn, actor, template_id)
+    if as_json:
+        print_json(_template_record(template))
+        return
+    print_record("Template updated", _template_record(template))
+
+
+@templates_app.command("show")
+def template_show(
+    template_id: Annotated[int, typer.Argument(help="The template's id.")],
+    org: OrgOption,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a template's mapping, options and date format."""
+    with acting_on(org, write=False) as (conn, actor):
+        template = service.get_template(conn, actor, template_id)
+    if as_json:
+        print_json(_template_record(template))
+        return
+    print_record(f"Template {template_id}", _template_record(template))
 
 
 @templates_app.command("list")

@@ -56,6 +56,7 @@ def main(
 app.command("init")(bootstrap.init)
 app.command("serve")(server.serve)
 app.command("demo")(demo.demo)
+app.command("import")(imports.import_file)
 app.add_typer(db.app, name="db")
 app.add_typer(orgs.app, name="orgs")
 app.add_typer(users.app, name="users")
