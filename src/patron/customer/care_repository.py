@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.tables import change_log
+from patron.customer.repository import MAX_ID
 from patron.customer.tables import (
     comm_channels,
     customers,
@@ -46,7 +47,7 @@ def _page_with_total(
 ) -> tuple[list[RowMapping], int]:
     """One page of ``query`` (already ordered) and the number of rows it has in all."""
     counted = query.add_columns(sa.func.count().over().label("_total"))
-    rows = list(conn.execute(counted.limit(limit).offset(offset)).mappings())
+    rows = list(conn.execute(counted.limit(limit).offset(min(offset, MAX_ID))).mappings())
     if rows:
         return rows, int(rows[0]["_total"])
     if offset == 0:
@@ -223,10 +224,11 @@ def change_log_page(
         conditions.append(change_log.c.created_at >= _moment(conn, since))
     if before is not None:
         conditions.append(change_log.c.created_at < _moment(conn, before))
+    # Ids beyond the 64-bit range match no row; clamped, they bound the same rows.
     if start_id is not None:
-        conditions.append(change_log.c.id >= start_id)
+        conditions.append(change_log.c.id >= max(min(start_id, MAX_ID), -MAX_ID))
     if end_id is not None:
-        conditions.append(change_log.c.id <= end_id)
+        conditions.append(change_log.c.id <= max(min(end_id, MAX_ID), -MAX_ID))
     order = (
         (change_log.c.created_at.desc(), change_log.c.id.desc())
         if descending

@@ -11,12 +11,18 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
 from patron.kit.db import insert_returning_id
 
+#: Ids are 64-bit integers on both databases: a larger number names no row, and
+#: must not reach the driver (SQLite and PostgreSQL refuse it with an error).
+MAX_ID = 2**63 - 1
+
 
 def insert_customer(conn: Connection, values: dict[str, Any]) -> int:
     return insert_returning_id(conn, customers, values)
 
 
 def get_customer(conn: Connection, org_id: int, customer_id: int) -> RowMapping | None:
+    if not 0 < customer_id <= MAX_ID:
+        return None
     query = sa.select(customers).where(customers.c.org_id == org_id, customers.c.id == customer_id)
     return conn.execute(query).mappings().first()
 

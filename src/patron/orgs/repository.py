@@ -10,6 +10,10 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.kit.db import insert_returning_id
 from patron.orgs.tables import field_definitions, org_units, orgs, status_labels
 
+#: Ids and offsets are 64-bit integers on both databases: a larger number names no
+#: row, and must not reach the driver (SQLite and PostgreSQL refuse it with an error).
+MAX_ID = 2**63 - 1
+
 
 def insert_org(conn: Connection, name: str, settings: dict[str, Any]) -> int:
     return insert_returning_id(conn, orgs, {"name": name, "settings": settings})
@@ -71,12 +75,18 @@ def list_units(
         condition = sa.and_(condition, org_units.c.kind == kind)
     total = conn.execute(sa.select(sa.func.count()).where(condition)).scalar_one()
     rows = conn.execute(
-        sa.select(org_units).where(condition).order_by(org_units.c.id).limit(limit).offset(offset)
+        sa.select(org_units)
+        .where(condition)
+        .order_by(org_units.c.id)
+        .limit(limit)
+        .offset(min(offset, MAX_ID))
     ).mappings()
     return list(rows), int(total)
 
 
 def get_unit(conn: Connection, org_id: int, unit_id: int) -> RowMapping | None:
+    if not 0 < unit_id <= MAX_ID:
+        return None
     query = sa.select(org_units).where(org_units.c.org_id == org_id, org_units.c.id == unit_id)
     return conn.execute(query).mappings().first()
 
