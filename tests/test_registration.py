@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -217,3 +218,113 @@ def test_mobile_is_normalized_before_it_is_stored(api: Api) -> None:
     customer_id = register(api, mobile="+91 98450-12345")
     details = api.get(f"/v2/customers/{customer_id}").json()
     assert details["profiles"][0]["identifiers"] == [{"type": "mobile", "value": "919845012345"}]
+
+
+def test_joining_a_customer_never_gives_it_a_second_email_1047(api: Api) -> None:
+    first = register(api, mobile="919845012345", email="tom@example.com")
+    response = api.post(
+        "/v2/customers",
+        json=registration(
+            mobile="919845012345", email="other@example.com", source="WECHAT", account_id="w1"
+        ),
+    )
+    assert response.status_code == 409, response.text
+    assert error_codes(response) == [1047]
+    details = api.get(f"/v2/customers/{first}", params={"source": "ALL"}).json()
+    assert [p["source"] for p in details["profiles"]] == ["INSTORE"]
+    assert {(i["type"], i["value"]) for i in details["profiles"][0]["identifiersAll"]} == {
+        ("mobile", "919845012345"),
+        ("email", "tom@example.com"),
+    }
+    # The same email, or none, joins as before.
+    for email in ("tom@example.com", None):
+        joined = api.post(
+            "/v2/customers",
+            json=registration(
+                mobile="919845012345",
+                email=email,
+                source="WECHAT",
+                account_id=f"w-{email}",
+            ),
+        )
+        assert joined.status_code == 200, joined.text
+        assert warning_codes(joined) == [8050]
+
+
+def test_profiles_of_one_registration_share_their_identifiers(api: Api) -> None:
+    body = registration(mobile="919845012345", email="tom@example.com")
+    body["profiles"].append(
+        {
+            "source": "WEBSITE",
+            "firstName": "Tom",
+            "identifiers": [{"type": "mobile", "value": "+91 98450 12345"}],
+        }
+    )
+    response = api.post("/v2/customers", json=body)
+    assert response.status_code == 200, response.text
+    customer_id = response.json()["createdId"]
+    details = api.get(f"/v2/customers/{customer_id}", params={"source": "ALL"}).json()
+    assert {p["source"] for p in details["profiles"]} == {"INSTORE", "WEBSITE"}
+    assert sorted(i["type"] for i in details["profiles"][0]["identifiersAll"]) == [
+        "email",
+        "mobile",
+    ]
+    for source in ("INSTORE", "WEBSITE"):
+        params = {"source": source, "identifierName": "mobile", "identifierValue": "919845012345"}
+        found = api.get("/v2/customers/lookup", params=params)
+        assert found.json()["entity"] == customer_id
+
+
+def test_profiles_of_one_registration_hold_one_email_91003(api: Api) -> None:
+    body = registration(mobile="919845012345", email="tom@example.com")
+    body["profiles"].append(
+        {"source": "WEBSITE", "identifiers": [{"type": "email", "value": "sawyer@example.com"}]}
+    )
+    response = api.post("/v2/customers", json=body)
+    assert response.status_code == 400
+    assert error_codes(response) == [91003]
+    assert "at most one email" in response.json()["errors"][0]["message"]
+
+
+def test_joining_a_customer_marked_as_fraud_is_618(api: Api, engine: Engine) -> None:
+    from tests.test_customer_read_update import mark_fraud
+
+    first = register(api, mobile="919845012345")
+    mark_fraud(engine, first)
+    response = api.post(
+        "/v2/customers",
+        json=registration(mobile="919845012345", source="WECHAT", account_id="w1"),
+    )
+    assert response.status_code == 403
+    assert error_codes(response) == [618]
+    details = api.get(f"/v2/customers/{first}", params={"source": "ALL"}).json()
+    assert [p["source"] for p in details["profiles"]] == ["INSTORE"]
+
+
+def _org_settings(api: Api, **changes: Any) -> None:
+    response = api.put("/v2/org/settings", json=changes, role="admin")
+    assert response.status_code == 200, response.text
+
+
+def test_the_orgs_mobile_settings_decide_over_http(api: Api) -> None:
+    # No country code appended by default: a 10-digit national number stays as sent.
+    assert error_codes(api.post("/v2/customers", json=registration(mobile="09845012345"))) == [1001]
+    _org_settings(api, baseCountryCode="91", mobileNationalLength=10, appendCountryCode=True)
+    customer_id = register(api, mobile="98450-12345")
+    details = api.get(f"/v2/customers/{customer_id}").json()
+    assert details["profiles"][0]["identifiers"] == [{"type": "mobile", "value": "919845012345"}]
+    # The org's regex: only Indian mobiles starting with 6 to 9.
+    _org_settings(api, mobileRegex=r"^91[6-9][0-9]{9}$")
+    refused = api.post("/v2/customers", json=registration(mobile="+44 7700 900123"))
+    assert error_codes(refused) == [1001]
+    assert register(api, mobile="919900011111") > 0
+
+
+def test_strict_names_refuse_punctuation_over_http(api: Api) -> None:
+    assert register(api, mobile="919845000001", last_name="O'Brien") > 0
+    _org_settings(api, strictNames=True)
+    response = api.post(
+        "/v2/customers", json=registration(mobile="919845000002", last_name="O'Brien")
+    )
+    assert error_codes(response) == [91003]
+    assert register(api, mobile="919845000003", last_name="Obrien") > 0

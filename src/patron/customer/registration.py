@@ -6,7 +6,9 @@ The identifiers of a request decide who the person is:
   attached to that customer (warning 8050) and the new identifiers join it;
 - that customer already has a profile on the same source/account: refused
   (1014, or 1032 / 1033 / 1016 naming the identifier that exists);
-- two different customers hold them: refused (8053).
+- two different customers hold them: refused (8053);
+- that customer holds another mobile, email or external id than the request's:
+  refused (1047), as a person has one of each and registration changes none.
 The unique index on (org, type, value) settles races between concurrent requests;
 the adapter retries the whole registration, which then finds the winner.
 """
@@ -69,6 +71,7 @@ def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registratio
     prepared = [_prepare(profile, settings, definitions, warnings) for profile in request.profiles]
     if len({p.where for p in prepared}) != len(prepared):
         raise InvalidInput(91003, "Validation failed: two profiles name the same source/account")
+    _store_each_identifier_once(prepared)
     all_identifiers = [i for p in prepared for i in p.identifiers]
     _check_required_identifiers(loyalty_type, all_identifiers, settings)
     extended = validation.field_values(request.extendedFields, definitions, kind="extended")
@@ -86,7 +89,9 @@ def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registratio
         )
     if owner_ids:
         customer_id = owner_ids.pop()
-        _attach_to_existing(conn, actor, customer_id, prepared, owners, loyalty_type, extended)
+        _attach_to_existing(
+            conn, actor, customer_id, prepared, all_identifiers, owners, loyalty_type, extended
+        )
         warnings.append(Notice(8050, "Same Customer found in other sources,Combining"))
     else:
         customer_id = repository.insert_customer(
@@ -135,6 +140,21 @@ def _prepare(
         channels=validation.channels(profile.commChannels, settings),
         custom_fields=validation.field_values(profile.fields, definitions, kind="custom"),
     )
+
+
+def _store_each_identifier_once(prepared: list[PreparedProfile]) -> None:
+    """An identifier sent on several profiles is stored once, on the first of them.
+
+    Identifiers are org-wide, so the profiles of one request share them; but the
+    person still holds at most one mobile, email and external id (91003).
+    """
+    seen: set[tuple[str, str]] = set()
+    for profile in prepared:
+        profile.identifiers = [i for i in profile.identifiers if (i.type, i.value) not in seen]
+        seen.update((i.type, i.value) for i in profile.identifiers)
+    for kind in validation.SINGLE_VALUED:
+        if len({value for t, value in seen if t == kind}) > 1:
+            raise InvalidInput(91003, f"Validation failed: a customer has at most one {kind}")
 
 
 def _check_required_identifiers(
@@ -200,6 +220,7 @@ def _attach_to_existing(
     actor: Actor,
     customer_id: int,
     prepared: list[PreparedProfile],
+    identifiers: list[validation.Identifier],
     owners: list[Any],
     loyalty_type: str,
     extended: dict[str, str],
@@ -214,6 +235,7 @@ def _attach_to_existing(
         )
         if existing is not None:
             _refuse_same_source(profile, owned)
+    _refuse_a_second_value(conn, actor, customer_id, identifiers)
     for profile in prepared:
         new = [i for i in profile.identifiers if (i.type, i.value) not in owned]
         _insert_profile(conn, actor, customer_id, profile, new)
@@ -227,6 +249,27 @@ def _attach_to_existing(
     if loyalty_type == "loyalty" and customer["loyalty_type"] != "loyalty":
         changes["loyalty_type"] = "loyalty"  # enrolling is the one allowed direction
     repository.update_customer(conn, actor.org_id, customer_id, changes)
+
+
+def _refuse_a_second_value(
+    conn: Connection, actor: Actor, customer_id: int, identifiers: list[validation.Identifier]
+) -> None:
+    """Joining a customer never gives it a second mobile, email or external id (1047).
+
+    Registration does not change identifiers; ``changeIdentifier`` replaces one.
+    """
+    held = {
+        (i["type"], i["value"]) for i in repository.identifiers_of(conn, actor.org_id, customer_id)
+    }
+    for kind in validation.SINGLE_VALUED:
+        theirs = {value for t, value in held if t == kind}
+        mine = {i.value for i in identifiers if i.type == kind}
+        if theirs and mine and mine != theirs:
+            raise Conflict(
+                1047,
+                "Customer's primary identifier not matching with other identifiers: customer "
+                f"{customer_id} holds another {kind}; change it with changeIdentifier",
+            )
 
 
 def _refuse_same_source(profile: PreparedProfile, owned: set[tuple[str, str]]) -> None:
