@@ -37,7 +37,6 @@ class RowCode(IntEnum):
     EXISTING_NOT_UPDATED = 97024
     REGISTRATION_DATE_INVALID = 97025
     INVALID_EXTERNAL_ID = 97026
-    USER_ID_MISMATCH = 97027
 
 
 #: Import-level codes (raised as ``InvalidInput`` / ``Conflict``).

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine, RowMapping
@@ -80,7 +81,9 @@ async def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTabl
         raise InvalidInput(400, "send either a file or pasted text, not both")
     if file is not None:
         data = await file.read(limits.max_bytes + 1)
-        return read_upload(data, file.filename or "upload.csv", limits), file.filename or "upload"
+        name = file.filename or "upload.csv"
+        # Reading a large file takes a while: off the event loop, so other requests go on.
+        return await run_in_threadpool(read_upload, data, name, limits), name
     if text:
         return read_pasted(text, limits), "pasted rows"
     raise InvalidInput(400, "send a file (multipart field 'file') or pasted rows (field 'text')")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.imports.tables import import_blobs, import_templates, imports
 from patron.kit.clock import utcnow
 from patron.kit.db import insert_returning_id
+from patron.orgs.tables import orgs
 
 #: States a worker has something to do in, and what it does there.
 RUNNABLE_STATES = ("validating", "queued", "committing", "undo_queued", "undoing")
@@ -141,8 +142,24 @@ def claim_next(conn: Connection, owner: str, lease: timedelta) -> RowMapping | N
 def claim(
     conn: Connection, org_id: int, import_id: int, owner: str, lease: timedelta
 ) -> RowMapping | None:
-    """Lease one import if it is runnable and nobody holds it."""
+    """Lease one import if it is runnable, nobody holds it, and no other import of its org
+    is leased: imports of one org run one after another, whoever runs them."""
     now = utcnow()
+    # Claims of one org wait for each other here (SQLite: the write transaction already
+    # holds the database lock), so two workers never both see the org free.
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(orgs.c.id).where(orgs.c.id == org_id).with_for_update())
+    other = imports.alias("other")
+    org_busy = (
+        sa.select(other.c.id)
+        .where(
+            other.c.org_id == org_id,
+            other.c.id != import_id,
+            other.c.lease_owner.is_not(None),
+            other.c.lease_expires_at > now,
+        )
+        .exists()
+    )
     taken = conn.execute(
         imports.update()
         .where(
@@ -150,6 +167,7 @@ def claim(
             imports.c.id == import_id,
             imports.c.state.in_(RUNNABLE_STATES),
             sa.or_(imports.c.lease_owner.is_(None), imports.c.lease_expires_at <= now),
+            ~org_busy,
         )
         .values(lease_owner=owner, lease_expires_at=now + lease)
     )
@@ -161,14 +179,6 @@ def release(conn: Connection, import_id: int, owner: str) -> None:
         imports.update()
         .where(imports.c.id == import_id, imports.c.lease_owner == owner)
         .values(lease_owner=None, lease_expires_at=None)
-    )
-
-
-def extend_lease(conn: Connection, import_id: int, owner: str, until: datetime) -> None:
-    conn.execute(
-        imports.update()
-        .where(imports.c.id == import_id, imports.c.lease_owner == owner)
-        .values(lease_expires_at=until)
     )
 
 
