@@ -260,9 +260,31 @@ def test_imports_of_one_org_run_one_after_another(engine: Engine, org: OrgHandle
         # While the first is leased, no worker takes the second one of the same org.
         other = service.repo.claim_next(conn, "worker-b", lease)
         assert other is None or other["org_id"] != org.id
+        # Nor when it names the import: the CLI runs its own import this way.
+        assert service.repo.claim(conn, org.id, second, "worker-b", lease) is None
         service.repo.release(conn, first, "worker-a")
         if other is not None:
             service.repo.release(conn, other["id"], "worker-b")
+        taken = service.repo.claim(conn, org.id, second, "worker-b", lease)
+        assert taken is not None
+        assert taken["lease_owner"] == "worker-b"
+        service.repo.release(conn, second, "worker-b")
+
+
+def test_a_busy_org_does_not_hold_up_another_org(engine: Engine, org: OrgHandle) -> None:
+    other_org = import_org(engine)
+    mine = start(engine, org, csv(HEADER, ROWS[0]))
+    theirs = start(engine, other_org, csv(HEADER, ROWS[0]))
+    for owner, import_id in ((org, mine), (other_org, theirs)):
+        with transaction(engine) as conn:
+            service.confirm(conn, editor(owner), import_id)
+    lease = timedelta(minutes=5)
+    with transaction(engine) as conn:
+        assert service.repo.claim(conn, org.id, mine, "worker-a", lease) is not None
+        taken = service.repo.claim(conn, other_org.id, theirs, "worker-b", lease)
+        assert taken is not None
+        service.repo.release(conn, mine, "worker-a")
+        service.repo.release(conn, theirs, "worker-b")
 
 
 # --- formats ---------------------------------------------------------------------------------
