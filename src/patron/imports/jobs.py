@@ -81,7 +81,9 @@ def _run_step(engine: Engine, found: RowMapping, owner: str) -> None:
         _guarded(engine, found, service.preview_step, failed_state="invalid")
     elif state in ("queued", "committing"):
         with transaction(engine) as conn:
-            repo.move_state(conn, found["org_id"], found["id"], ("queued",), state="committing")
+            repo.move_state(
+                conn, found["org_id"], found["id"], ("queued",), state="committing", progress=0
+            )
         try:
             with transaction(engine) as conn:
                 service.commit_step(conn, _reload(conn, found))
@@ -91,7 +93,9 @@ def _run_step(engine: Engine, found: RowMapping, owner: str) -> None:
                 service.record_commit_failure(conn, _reload(conn, found), _describe(exc))
     elif state in ("undo_queued", "undoing"):
         with transaction(engine) as conn:
-            repo.move_state(conn, found["org_id"], found["id"], ("undo_queued",), state="undoing")
+            repo.move_state(
+                conn, found["org_id"], found["id"], ("undo_queued",), state="undoing", progress=0
+            )
         _guarded(engine, found, service.undo_step, failed_state="committed")
 
 

@@ -15,7 +15,7 @@ store as it was before the step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -348,9 +348,8 @@ def _require(actor: Actor, role: Role, what: str) -> None:
         raise Forbidden(403, f"the {role.name} role is needed to {what}")
 
 
-def _aware(value: Any) -> Any:
-    from datetime import UTC
-
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -482,6 +481,7 @@ def undo_step(conn: Connection, found: RowMapping) -> None:
         state="undone",
         counts=counts,
         undone_at=utcnow(),
+        progress=100,
     )
 
 
