@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from patron.audit.tables import change_log
 from patron.kit.db import transaction
 from tests.conftest import EXAMPLES, Api, error_codes, warning_codes
-from tests.factories import register, registration
+from tests.factories import merge, register, registration
 from tests.test_customer_read_update import mark_fraud
 
 
@@ -272,3 +272,44 @@ def test_merging_customers_sharing_a_source_is_8066(api: Api) -> None:
         json={"add": [{"type": "mobile", "value": "919845000001"}]},
     )
     assert error_codes(response) == [8066]
+
+
+def test_after_a_merge_every_identifier_of_both_finds_the_survivor(api: Api) -> None:
+    survivor = register(
+        api,
+        mobile="919845012345",
+        identifiers=[
+            {"type": "cardnumber", "value": "CARD-1"},
+            {"type": "unionId", "value": "u-1"},
+        ],
+    )
+    victim = register(
+        api,
+        email="tom@example.com",
+        external_id="EXT-7",
+        identifiers=[{"type": "wechat", "value": "wx-tom"}, {"type": "cuid", "value": "c-7"}],
+        source="WECHAT",
+        account_id="acc",
+        loyalty_type="non_loyalty",
+    )
+    merge(api, victim=victim, survivor_mobile="919845012345", source="WECHAT", account_id="acc")
+    every = [
+        ("mobile", "919845012345"),
+        ("cardnumber", "CARD-1"),
+        ("unionId", "u-1"),
+        ("email", "tom@example.com"),
+        ("externalId", "EXT-7"),
+        ("wechat", "wx-tom"),
+        ("cuid", "c-7"),
+    ]
+    for name, value in every:
+        assert lookup(api, name, value) == survivor, (name, value)
+        details = api.get(
+            "/v2/customers/lookup/customerDetails",
+            params={"source": "ALL", "identifierName": name, "identifierValue": value},
+        )
+        assert details.status_code == 200, details.text
+        assert details.json()["id"] == survivor
+        assert details.json()["warnings"] == []
+    held = api.get(f"/v2/customers/{survivor}").json()["profiles"][0]["identifiersAll"]
+    assert sorted((i["type"], i["value"]) for i in held) == sorted(every)

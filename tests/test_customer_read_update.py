@@ -213,3 +213,23 @@ def test_update_is_written_to_the_change_log(api: Api, engine: Engine) -> None:
             )
         ).all()
     assert [(r.change_type, r.details) for r in rows] == [("PROFILE", {"changed": ["lastName"]})]
+
+
+def test_customer_details_lookup_codes(api: Api) -> None:
+    register(api, mobile="919845012345")
+
+    def codes(**params: str) -> list[int]:
+        response = api.get("/v2/customers/lookup/customerDetails", params=params, role="viewer")
+        assert response.status_code in (400, 404), response.text
+        return error_codes(response)
+
+    mobile = {"identifierName": "mobile", "identifierValue": "919845012345"}
+    assert codes(source="INSTORE", identifierName="mobile", identifierValue="919800000000") == [
+        8015
+    ]
+    assert codes(source="WEBSITE", **mobile) == [8065]
+    assert codes(source="INSTORE", identifierName="shoeSize", identifierValue="42") == [8013]
+    assert codes(source="INSTORE", identifierName="email", identifierValue="not-an-email") == [8013]
+    assert codes(source="WECHAT", **mobile) == [8045]
+    assert codes(source="INSTORE", accountId="a1", **mobile) == [8011]
+    assert codes(source="NOWHERE", **mobile) == [8011]

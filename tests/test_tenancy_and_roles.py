@@ -163,3 +163,54 @@ def test_http_basic_with_a_user(api: Api, engine: Any) -> None:
     )
     assert response.status_code == 401
     assert response.json()["errors"][0]["message"] == "invalid credentials"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "least"), IDENTIFIER_ENDPOINTS)
+def test_roles_on_identifier_endpoints(
+    api: Api, method: str, path: str, body: Any, least: str
+) -> None:
+    register(api, mobile="919845012345")
+    params = {"source": "INSTORE", "identifierName": "mobile", "identifierValue": "919845012345"}
+    for role in ROLES:
+        response = _call(api, method, path, params, body, role=role)
+        if ROLES.index(role) < ROLES.index(least):
+            assert response.status_code == 403, (role, response.text)
+            assert response.json()["errors"][0]["code"] == 403
+        else:
+            assert response.status_code == 200, (role, response.text)
+
+
+def test_every_role_may_search(api: Api) -> None:
+    register(api, mobile="919845012345")
+    for role in ROLES:
+        response = api.get("/v2/customers/search", params={"q": "tom"}, role=role)
+        assert response.status_code == 200, (role, response.text)
+        assert response.json()["pagination"]["total"] == 1
+
+
+def test_roles_of_users_signing_in_with_http_basic(api: Api, engine: Any) -> None:
+    import base64
+
+    from patron.auth import service as auth
+    from patron.auth.actor import Role
+    from patron.kit.db import transaction
+    from tests.conftest import unique
+
+    basic: dict[str, dict[str, str]] = {}
+    with transaction(engine) as conn:
+        for role in Role:
+            name = unique(role.name)
+            password = auth.create_user(conn, api.org.admin, name, role)
+            token = base64.b64encode(f"{name}:{password}".encode()).decode()
+            basic[role.name] = {"Authorization": f"Basic {token}"}
+    customer_id = register(api, mobile="919845012345")
+    path = f"/v2/customers/{customer_id}"
+    update = {"profiles": [{"firstName": "Huck"}]}
+
+    assert api.client.get(path, headers=basic["viewer"]).status_code == 200
+    assert api.client.put(path, json=update, headers=basic["viewer"]).status_code == 403
+    assert api.client.put(path, json=update, headers=basic["editor"]).status_code == 200
+    gone = {"params": {"reason": "asked to be forgotten"}}
+    assert api.client.delete(path, headers=basic["editor"], **gone).status_code == 403
+    assert api.client.delete(path, headers=basic["admin"], **gone).status_code == 200
+    assert api.get(path).status_code == 404
