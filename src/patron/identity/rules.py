@@ -26,6 +26,9 @@ MOBILE_SEPARATORS = r"[\s\-.()\[\]/]"
 SPREADSHEET_FLOAT = r"^(\d+)\.0+$"
 #: A spreadsheet's scientific rendering: ``9.199E+11``.
 SPREADSHEET_SCIENTIFIC = r"^\d+(\.\d+)?[eE]\+?\d+$"
+#: A spreadsheet number with more digits than this is no mobile (and ``9E999999`` would
+#: take Python minutes to write out): it is left as text.
+SPREADSHEET_MAX_DIGITS = 30
 #: The default org mobile rule: 8 to 15 digits, no leading zero.
 DEFAULT_MOBILE_REGEX = r"^[1-9][0-9]{7,14}$"
 
@@ -105,6 +108,8 @@ def spreadsheet_digits(raw: str) -> str | None:
         except InvalidOperation:
             return None
         if number == number.to_integral_value():
+            if number != 0 and number.adjusted() >= SPREADSHEET_MAX_DIGITS:
+                return None
             return str(int(number))
     return None
 

@@ -50,6 +50,7 @@ from patron.identity.rules import (
     NAME_MAX_LENGTH,
     NAME_REGEX,
     SPREADSHEET_FLOAT,
+    SPREADSHEET_MAX_DIGITS,
     SPREADSHEET_SCIENTIFIC,
     STRICT_NAME_REGEX,
     Checked,
@@ -422,10 +423,7 @@ _COMPATIBLE = pl.Struct({"text": pl.String, "converted": pl.Boolean, "spreadshee
 def _compatible_form(text: str) -> dict[str, Any]:
     """NFKC and spreadsheet digits of a non-ASCII mobile, as rules.normalize_mobile does them."""
     compatible = unicodedata.normalize("NFKC", text)
-    try:
-        digits = spreadsheet_digits(compatible)
-    except ValueError:  # more digits than Python will print: see _spreadsheet_digits
-        digits = None
+    digits = spreadsheet_digits(compatible)
     return {
         "text": compatible if digits is None else digits,
         "converted": compatible != text,
@@ -438,12 +436,10 @@ def _spreadsheet_digits(text: pl.Expr) -> pl.Expr:
 
     The scientific form is exact decimal arithmetic on the digit strings:
     ``m.f E e`` is an integer when ``f`` without trailing zeros has at most
-    ``e`` digits, and then its digits are ``m f`` followed by zeros. Python's
-    ``str(int(...))`` raises past ``sys.get_int_max_str_digits()`` digits (and
-    takes minutes to get there for a large exponent); such a value is not
-    taken for a spreadsheet number here.
+    ``e`` digits, and then its digits are ``m f`` followed by zeros; an integer
+    of more than ``SPREADSHEET_MAX_DIGITS`` digits is left as text.
     """
-    limit = sys.get_int_max_str_digits() or 1_000_000
+    limit = SPREADSHEET_MAX_DIGITS
     mantissa = text.str.to_lowercase().str.split("e").list.first()
     exponent_text = text.str.to_lowercase().str.split("e").list.last().str.strip_chars_start("+0")
     exponent = (
