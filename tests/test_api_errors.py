@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 
+from patron.api.app import create_app
 from patron.api.errors import HTTP_STATUS
 from patron.kit.errors import ERROR_CLASSES
 from tests.conftest import Api
@@ -58,3 +61,26 @@ def test_openapi_page_is_served(app_client: TestClient) -> None:
     spec = app_client.get("/openapi.json").json()
     assert "/v2/customers" in spec["paths"]
     assert spec["paths"]["/v2/customers"]["post"]["summary"]
+
+
+def test_a_value_the_database_refuses_is_a_400_in_the_error_shape(engine: Engine) -> None:
+    """The safety net behind the checks: the database's DataError is the request's fault."""
+    app = create_app(engine=engine)
+
+    def refused() -> None:
+        raise DataError("INSERT ...", {}, ValueError("value too long for type varchar(100)"))
+
+    app.add_api_route("/v2/test-data-error", refused)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/v2/test-data-error")
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "status": False,
+                "code": 400,
+                "message": "Input is invalid: a value is too long, out of range or not storable",
+            }
+        ],
+        "warnings": [],
+    }

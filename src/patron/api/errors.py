@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.kit.errors import (
@@ -79,6 +80,14 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the checks let through (too long, a NUL byte,
+    # out of range): the request's fault, so a 400, but logged as a missing check.
+    log.error("the database refused a value of the request", exc_info=exc)
+    message = "Input is invalid: a value is too long, out of range or not storable"
+    return JSONResponse(error_body(400, message), status_code=400)
+
+
 def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     return JSONResponse(error_body(500, "internal error; nothing was changed"), status_code=500)
@@ -89,4 +98,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PatronError, _patron_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(Exception, _unexpected)

@@ -98,7 +98,7 @@ def change_query(
     return ChangeQuery(
         change_type=kind,
         source=where,
-        account_id=None if account_id is None else account_id.strip(),
+        account_id=None if account_id is None else lookup.account_id_of(account_id),
         start_date=first,
         end_date=last,
         start_id=start_id,

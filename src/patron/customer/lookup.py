@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.customer import repository
+from patron.identity.rules import normalize_plain_identifier
 from patron.identity.types import (
     IDENTIFIER_TYPES,
     MULTI_ACCOUNT_SOURCES,
@@ -26,6 +27,8 @@ ALL_SOURCES = "ALL"
 #: Identifier names accepted by the look-up endpoints: every identifier type.
 LOOKUP_NAMES = IDENTIFIER_TYPES
 _MERGE_DEPTH_LIMIT = 20
+#: The longest account id a profile stores.
+ACCOUNT_ID_MAX_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def source_account(
     default: str | None = None,
 ) -> SourceAccount:
     """Validate a source / account pair (8012 or 8011 unknown source, 8045 missing account)."""
-    account = (account_id or "").strip()
+    account = account_id_of(account_id)
     name = (source or default or "").strip().upper()
     if allow_all and name == ALL_SOURCES:
         return SourceAccount(ALL_SOURCES, account)
@@ -73,6 +76,20 @@ def source_account(
     if parsed not in MULTI_ACCOUNT_SOURCES and account:
         raise InvalidInput(8011, f"Invalid source account passed: {parsed} has no accounts")
     return SourceAccount(parsed.value, account)
+
+
+def account_id_of(raw: str | None) -> str:
+    """A trimmed account id ("" when none); one no profile can store is 8011.
+
+    An account id longer than a profile stores, or holding control characters,
+    names no account.
+    """
+    account = (raw or "").strip()
+    if account:
+        checked = normalize_plain_identifier(account, max_length=ACCOUNT_ID_MAX_LENGTH)
+        if checked.value is None:
+            raise InvalidInput(8011, f"Invalid source account passed: {checked.problem}")
+    return account
 
 
 def resolve(

@@ -26,7 +26,7 @@ from patron.auth.actor import Actor
 from patron.customer import repository, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
-from patron.identity.rules import parse_datetime
+from patron.identity.rules import normalize_plain_identifier, parse_datetime
 from patron.kit.errors import Conflict, InvalidInput, Notice
 from patron.orgs import service as orgs
 from patron.orgs.settings import OrgSettings
@@ -190,7 +190,8 @@ def _check_required_identifiers(
 def _till(conn: Connection, actor: Actor, code: str | None) -> int | None:
     if code is None or not code.strip():
         return None
-    unit = orgs.find_till(conn, actor.org_id, code.strip())
+    checked = normalize_plain_identifier(code)
+    unit = orgs.find_till(conn, actor.org_id, checked.value) if checked.value else None
     if unit is None:
         raise InvalidInput(91020, f"Invalid TILL passed for registration: {code!r}")
     return int(unit["id"])

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from patron.customer.schemas import ChannelIn, IdentifierIn
-from patron.identity.rules import normalize_email, normalize_mobile, normalize_name
+from patron.identity.rules import (
+    normalize_email,
+    normalize_mobile,
+    normalize_name,
+    normalize_plain_identifier,
+)
 from patron.identity.types import channel_type, identifier_type, normalize_identifier
 from patron.kit.errors import InvalidInput, Notice
 from patron.orgs.fields import FieldDefinition, canonical_value
@@ -111,7 +116,6 @@ def channels(items: Iterable[ChannelIn], settings: OrgSettings) -> list[dict[str
         kind = channel_type(item.type)
         if kind is None:
             raise InvalidInput(8010, f"communication channel is invalid: {item.type!r}")
-        value = item.value.strip()
         if kind == "mobile":
             checked = normalize_mobile(item.value, settings.mobile_rules())
             if checked.value is None:
@@ -127,8 +131,13 @@ def channels(items: Iterable[ChannelIn], settings: OrgSettings) -> list[dict[str
                     8057, f"Invalid email id passed in the communication channel: {checked.problem}"
                 )
             value = checked.value
-        elif not value:
-            raise InvalidInput(8010, f"communication channel {kind} has no value")
+        else:
+            checked = normalize_plain_identifier(item.value)
+            if checked.value is None:
+                raise InvalidInput(
+                    8010, f"communication channel {kind} is invalid: {checked.problem}"
+                )
+            value = checked.value
         rows[(kind, value)] = {
             "type": kind,
             "value": value,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from patron.api.deps import admin, engine_of
 from patron.auth.actor import Actor
+from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.db import transaction
 from patron.kit.pagination import page
 from patron.orgs import service
@@ -19,12 +21,23 @@ from patron.orgs.settings import OrgSettings
 
 router = APIRouter(prefix="/v2/org", tags=["org administration"])
 
+_CONTROL = re.compile(CONTROL_CHARACTERS)
+
 Admin = Annotated[Actor, Depends(admin)]
 Db = Annotated[Engine, Depends(engine_of)]
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        # Codes, names and labels are shown and matched as sent: no control characters.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and _CONTROL.search(text) for text in texts):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class UnitIn(_Body):

@@ -32,7 +32,8 @@ def canonical_value(definition: FieldDefinition, value: Any, max_length: int) ->
         return None
     text = str(value).strip() if not isinstance(value, bool) else str(value).lower()
     limit = min(definition.max_length or max_length, max_length)
-    if len(text) > limit:
+    # NUL ends a C string: PostgreSQL cannot store it and no field value needs it.
+    if len(text) > limit or "\x00" in text:
         return None
     if definition.data_type == "string":
         return text

@@ -26,7 +26,7 @@ class SubscriptionIn(_Body):
     """One subscription entry as sent; its values are checked by the service."""
 
     channel: str | None = None
-    account_id: str | None = Field(default=None, max_length=100)
+    account_id: str | None = None  # checked with the source: 8011 when no profile can hold it
     priority: str | None = None
     type: str | None = None
     org_unit_id: int | None = None

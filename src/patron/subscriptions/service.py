@@ -118,10 +118,6 @@ def parse_change(
             1106, f"Invalid subscription status passed: {status!r}; use OPTIN or OPTOUT"
         )
     where = lookup.source_account(source, account_id, default=_DEFAULT_SOURCE)
-    if len(where.account_id) > 100:
-        raise InvalidInput(
-            8011, "Invalid source account passed: an accountId has at most 100 characters"
-        )
     if org_unit_id in _ORG_WIDE_SPELLINGS:
         unit = ORG_WIDE
     elif org_unit_id is not None and org_unit_id > 0:
@@ -213,6 +209,8 @@ def _record(
 ) -> list[dict[str, Any]]:
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidInput(400, f"reason may hold at most {MAX_REASON_LENGTH} characters")
+    if "\x00" in reason:
+        raise InvalidInput(400, "reason must not contain NUL characters")
     _check_units(conn, actor.org_id, items)
     # A customer marked as fraud is frozen against changes (618), but an opt-out
     # is always accepted: refusing it would keep messaging a person who asked us
