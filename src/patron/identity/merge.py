@@ -12,9 +12,11 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
+from patron.customer.care_repository import lock_customer
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
 from patron.customer.tables import merges as merges_table
 from patron.kit.db import insert_returning_id
+from patron.kit.errors import Conflict
 from patron.subscriptions import service as subscriptions
 
 
@@ -34,8 +36,22 @@ def _move(conn: Connection, table: sa.Table, org_id: int, victim_id: int, surviv
 
 
 def merge(conn: Connection, actor: Actor, *, victim_id: int, survivor_id: int) -> int:
-    """Merge ``victim_id`` into ``survivor_id``; returns the merge record's id."""
+    """Merge ``victim_id`` into ``survivor_id``; returns the merge record's id.
+
+    Both customers are locked first (in id order, so two merges cannot deadlock)
+    and must still be live: a merge that crossed another one, in the opposite
+    direction or into a customer deleted meanwhile, is refused (409) instead of
+    leaving two customers merged into each other.
+    """
     org_id = actor.org_id
+    for customer_id in sorted((victim_id, survivor_id)):
+        row = lock_customer(conn, org_id, customer_id)
+        if row is None or row["merged_into_id"] is not None or row["deleted_at"] is not None:
+            raise Conflict(
+                409,
+                f"customer {customer_id} was merged or deleted by another request meanwhile; "
+                "send the request again",
+            )
     # Where both hold a value for the same field, the survivor's value stays.
     survivor_fields = sa.select(field_values.c.kind, field_values.c.name).where(
         field_values.c.org_id == org_id, field_values.c.customer_id == survivor_id
