@@ -1,9 +1,10 @@
-"""Two merges of the same pair in opposite directions, at the same time."""
+"""Merges racing other merges and changes of the same customers."""
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -11,7 +12,8 @@ from patron.customer import repository
 from patron.identity.merge import merge
 from patron.kit.db import transaction
 from patron.kit.errors import Conflict
-from tests.conftest import Api
+from patron.orgs import service as orgs
+from tests.conftest import Api, warning_codes
 from tests.factories import register
 
 
@@ -48,3 +50,36 @@ def test_crossed_merges_never_make_a_cycle(api: Api, engine: Engine) -> None:
     assert victim["merged_into_id"] == second
     assert survivor["merged_into_id"] is None
     assert api.get(f"/v2/customers/{first}").json()["id"] == second
+
+
+def test_a_change_racing_a_merge_lands_on_the_survivor(api: Api, engine: Engine) -> None:
+    with transaction(engine) as conn:
+        orgs.add_field(conn, api.org.admin, kind="extended", name="city")
+    victim = register(api, mobile="919845000001")
+    survivor = register(api, mobile="919845000002", source="WEBSITE")
+    answer: dict[str, Any] = {}
+
+    def change() -> None:
+        answer["response"] = api.put(
+            f"/v2/customers/{victim}",
+            params={"source": "INSTORE"},
+            json={"profiles": [{"firstName": "Huck"}], "extendedFields": {"city": "Hannibal"}},
+        )
+
+    other = threading.Thread(target=change)
+    with transaction(engine) as conn:
+        merge(conn, api.org.admin, victim_id=victim, survivor_id=survivor)
+        other.start()
+        time.sleep(0.5)  # the change now waits for the merge
+    other.join(timeout=30)
+
+    response = answer["response"]
+    assert response.status_code == 200, response.text
+    assert response.json()["createdId"] == survivor
+    assert warning_codes(response) == [91009]
+    details = api.get(f"/v2/customers/{survivor}", params={"source": "INSTORE"}).json()
+    assert details["profiles"][0]["firstName"] == "Huck"
+    assert details["extendedFields"] == {"city": "Hannibal"}
+    with transaction(engine, write=False) as conn:
+        assert repository.field_values_of(conn, api.org.id, victim) == []
+        assert repository.profiles_of(conn, api.org.id, victim) == []

@@ -38,7 +38,7 @@ def delete_customer(conn: Connection, actor: Actor, customer_id: int, reason: st
     fraud is refused (618) until its fraud status is cleared. Returns the id.
     """
     reason = reason_text(reason, what="delete a customer")
-    resolved = lookup.resolve(conn, actor.org_id, customer_id)
+    resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     if resolved.id != customer_id:
         raise Conflict(
             8069,

@@ -100,7 +100,7 @@ def update_customer_by_identifier(
     with transaction(deps.engine_of(request)) as conn:
         settings = orgs.get_settings(conn, actor.org_id)
         found = lookup.by_identifier(
-            conn, actor.org_id, settings, identifierName, identifierValue, where
+            conn, actor.org_id, settings, identifierName, identifierValue, where, for_update=True
         )
         warnings = update(conn, actor, found, where, body)
     return _result(found.id, warnings)
@@ -134,7 +134,7 @@ def update_customer(
     """Update names, fields, extended fields, channels or loyalty type of a customer."""
     where = lookup.source_account(source, accountId, default="INSTORE")
     with transaction(deps.engine_of(request)) as conn:
-        found = lookup.resolve(conn, actor.org_id, customer_id)
+        found = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
         warnings = update(conn, actor, found, where, body)
     return _result(found.id, warnings)
 

@@ -93,10 +93,20 @@ def account_id_of(raw: str | None) -> str:
 
 
 def resolve(
-    conn: Connection, org_id: int, customer_id: int, *, not_found_code: int = 8015
+    conn: Connection,
+    org_id: int,
+    customer_id: int,
+    *,
+    not_found_code: int = 8015,
+    for_update: bool = False,
 ) -> Resolved:
-    """The live customer behind ``customer_id``; a merge victim resolves to its survivor."""
-    customer = repository.get_customer(conn, org_id, customer_id)
+    """The live customer behind ``customer_id``; a merge victim resolves to its survivor.
+
+    A change passes ``for_update``: the rows are locked as they are read, so a merge
+    or deletion running meanwhile is waited for, and the change goes to the customer
+    that is live once it has committed, never to a fresh victim.
+    """
+    customer = repository.get_customer(conn, org_id, customer_id, for_update=for_update)
     warnings: list[Notice] = []
     depth = 0
     while customer is not None and customer["merged_into_id"] is not None:
@@ -104,7 +114,9 @@ def resolve(
         if depth > _MERGE_DEPTH_LIMIT:
             customer = None
             break
-        customer = repository.get_customer(conn, org_id, int(customer["merged_into_id"]))
+        customer = repository.get_customer(
+            conn, org_id, int(customer["merged_into_id"]), for_update=for_update
+        )
         if customer is not None and depth == 1:
             warnings.append(
                 Notice(
@@ -148,13 +160,15 @@ def by_identifier(
     name: str | None,
     value: str | None,
     where: SourceAccount,
+    *,
+    for_update: bool = False,
 ) -> Resolved:
     """The customer holding an identifier (8015), on the given source unless ALL (8065)."""
     kind, normalized = normalized_lookup(name, value, settings)
     owners = repository.owners_of(conn, org_id, [(kind, normalized)])
     if not owners:
         raise NotFound(8015, "No customer found with the given identifier")
-    resolved = resolve(conn, org_id, int(owners[0]["customer_id"]))
+    resolved = resolve(conn, org_id, int(owners[0]["customer_id"]), for_update=for_update)
     if not where.is_all and not repository.find_profile(
         conn, org_id, resolved.id, where.source, where.account_id
     ):

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
 from patron.customer import repository, validation
-from patron.customer.lookup import SourceAccount, ensure_changeable, source_account
+from patron.customer.lookup import SourceAccount, ensure_changeable, resolve, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
 from patron.identity.rules import normalize_plain_identifier, parse_datetime
 from patron.kit.errors import Conflict, InvalidInput, Notice
@@ -88,9 +88,11 @@ def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registratio
             f"Unable to merge accounts (customers {', '.join(map(str, sorted(owner_ids)))})",
         )
     if owner_ids:
-        customer_id = owner_ids.pop()
+        # Locked and read again: a merge committed meanwhile moved the identifiers on.
+        holder = resolve(conn, actor.org_id, owner_ids.pop(), for_update=True)
+        customer_id = holder.id
         _attach_to_existing(
-            conn, actor, customer_id, prepared, all_identifiers, owners, loyalty_type, extended
+            conn, actor, holder.customer, prepared, all_identifiers, owners, loyalty_type, extended
         )
         warnings.append(Notice(8050, "Same Customer found in other sources,Combining"))
     else:
@@ -219,15 +221,14 @@ def _registration_date(raw: str | None, settings: OrgSettings) -> datetime:
 def _attach_to_existing(
     conn: Connection,
     actor: Actor,
-    customer_id: int,
+    customer: RowMapping,
     prepared: list[PreparedProfile],
     identifiers: list[validation.Identifier],
     owners: list[Any],
     loyalty_type: str,
     extended: dict[str, str],
 ) -> None:
-    customer = repository.get_customer(conn, actor.org_id, customer_id)
-    assert customer is not None
+    customer_id = int(customer["id"])
     ensure_changeable(customer)
     owned = {(o["type"], o["value"]) for o in owners}
     for profile in prepared:

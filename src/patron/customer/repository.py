@@ -20,10 +20,16 @@ def insert_customer(conn: Connection, values: dict[str, Any]) -> int:
     return insert_returning_id(conn, customers, values)
 
 
-def get_customer(conn: Connection, org_id: int, customer_id: int) -> RowMapping | None:
+def get_customer(
+    conn: Connection, org_id: int, customer_id: int, *, for_update: bool = False
+) -> RowMapping | None:
+    """The customer row; ``for_update`` locks it until the transaction ends (PostgreSQL:
+    a concurrent change is waited for and its result read; SQLite serializes writers)."""
     if not 0 < customer_id <= MAX_ID:
         return None
     query = sa.select(customers).where(customers.c.org_id == org_id, customers.c.id == customer_id)
+    if for_update:
+        query = query.with_for_update()
     return conn.execute(query).mappings().first()
 
 

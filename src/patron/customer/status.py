@@ -57,7 +57,7 @@ def change_status(
     effective = _timestamp(created_on)
     settings = orgs.get_settings(conn, actor.org_id)
     resolved = lookup.by_identifier(
-        conn, actor.org_id, settings, identifier_name, identifier_value, where
+        conn, actor.org_id, settings, identifier_name, identifier_value, where, for_update=True
     )
     customer = locked_customer(conn, actor.org_id, resolved.id)
     lookup.ensure_changeable(customer)
@@ -119,7 +119,7 @@ def change_fraud_status(
     if wanted not in FRAUD_STATUSES:
         raise InvalidInput(VALIDATION_FAILED, f"status must be one of {', '.join(FRAUD_STATUSES)}")
     reason = reason_text(reason, what="change a customer's fraud status")
-    resolved = lookup.resolve(conn, actor.org_id, customer_id)
+    resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     current = str(locked_customer(conn, actor.org_id, resolved.id)["fraud_status"])
     if current == wanted:
         return resolved.id, current, resolved.warnings

@@ -174,7 +174,7 @@ def update(conn: Connection, actor: Actor, customer_id: int, body: SubscriptionU
     """Apply an update request: everything is checked before anything is written."""
     check_scope(body.scope)
     changes = parse_entries(body.subscriptions)
-    resolved = lookup.resolve(conn, actor.org_id, customer_id)
+    resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     rendered = _record(conn, actor, resolved, changes, reason=body.reason or "", origin="api")
     return Outcome(rendered, resolved.warnings)
 
@@ -194,7 +194,7 @@ def record(
     opt-in targets a customer marked as fraud (618). ``origin`` says where the
     change came from: ``api``, ``registration``, ``import:<id>``, ``cli``.
     """
-    resolved = lookup.resolve(conn, actor.org_id, customer_id)
+    resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     return _record(conn, actor, resolved, items, reason=reason, origin=origin)
 
 
