@@ -13,7 +13,7 @@ from patron.identity.merge import merge
 from patron.kit.db import transaction
 from patron.kit.errors import Conflict
 from patron.orgs import service as orgs
-from tests.conftest import Api, warning_codes
+from tests.conftest import Api, error_codes, warning_codes
 from tests.factories import register
 
 
@@ -83,3 +83,40 @@ def test_a_change_racing_a_merge_lands_on_the_survivor(api: Api, engine: Engine)
     with transaction(engine, write=False) as conn:
         assert repository.field_values_of(conn, api.org.id, victim) == []
         assert repository.profiles_of(conn, api.org.id, victim) == []
+
+
+def test_an_identifier_change_racing_a_merge_never_reaches_the_victim(
+    api: Api, engine: Engine
+) -> None:
+    victim = register(api, email="tom@example.com", loyalty_type="non_loyalty")
+    survivor = register(api, mobile="919845000002", source="WEBSITE")
+    answer: dict[str, Any] = {}
+
+    def change() -> None:
+        answer["response"] = api.post(
+            f"/v2/customers/{victim}/changeIdentifier",
+            json={"add": [{"type": "cuid", "value": "c-1"}]},
+        )
+
+    other = threading.Thread(target=change)
+    with transaction(engine) as conn:
+        merge(conn, api.org.admin, victim_id=victim, survivor_id=survivor)
+        other.start()
+        time.sleep(0.5)  # the change has read the victim as live, or waits to read it
+    other.join(timeout=30)
+
+    # Refused as a conflict (it read the victim before the merge committed), or
+    # applied to the survivor (it read after): never written to the victim.
+    response = answer["response"]
+    assert response.status_code in (200, 409), response.text
+    with transaction(engine, write=False) as conn:
+        assert repository.identifiers_of(conn, api.org.id, victim) == []
+    found = api.get(
+        "/v2/customers/lookup", params={"identifierName": "cuid", "identifierValue": "c-1"}
+    )
+    if response.status_code == 200:
+        assert response.json()["createdId"] == survivor
+        assert found.json()["entity"] == survivor
+    else:
+        assert error_codes(response) == [409]
+        assert error_codes(found) == [8015]

@@ -16,7 +16,7 @@ from patron.auth.actor import Actor
 from patron.customer import repository, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, profile_on, resolve
 from patron.customer.schemas import ChangeIdentifiersIn
-from patron.identity.merge import merge
+from patron.identity.merge import lock_live, merge
 from patron.kit.errors import Conflict, InvalidInput, Notice
 from patron.orgs import service as orgs
 from patron.orgs.settings import OrgSettings
@@ -77,6 +77,8 @@ def change_identifiers(
     }
     to_insert = [a for a in new if (a.type, a.value) not in owned_elsewhere]
     _check_final_state(conn, actor, me, survivor_id, held, removes, to_insert, settings)
+    # Read without locks so far; a merge of either committed meanwhile is a conflict.
+    lock_live(conn, actor.org_id, me, *([survivor_id] if survivor_id is not None else []))
 
     for item in removes:
         repository.delete_identifier(conn, actor.org_id, item.type, item.value)

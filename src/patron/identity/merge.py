@@ -35,6 +35,22 @@ def _move(conn: Connection, table: sa.Table, org_id: int, victim_id: int, surviv
     )
 
 
+def lock_live(conn: Connection, org_id: int, *customer_ids: int) -> None:
+    """Lock the customers in id order (two callers cannot deadlock); each must be live.
+
+    One merged or deleted since it was read is a conflict with a request that ran
+    meanwhile (409): sent again, the request sees the new state.
+    """
+    for customer_id in sorted(set(customer_ids)):
+        row = lock_customer(conn, org_id, customer_id)
+        if row is None or row["merged_into_id"] is not None or row["deleted_at"] is not None:
+            raise Conflict(
+                409,
+                f"customer {customer_id} was merged or deleted by another request meanwhile; "
+                "send the request again",
+            )
+
+
 def merge(conn: Connection, actor: Actor, *, victim_id: int, survivor_id: int) -> int:
     """Merge ``victim_id`` into ``survivor_id``; returns the merge record's id.
 
@@ -44,14 +60,7 @@ def merge(conn: Connection, actor: Actor, *, victim_id: int, survivor_id: int) -
     leaving two customers merged into each other.
     """
     org_id = actor.org_id
-    for customer_id in sorted((victim_id, survivor_id)):
-        row = lock_customer(conn, org_id, customer_id)
-        if row is None or row["merged_into_id"] is not None or row["deleted_at"] is not None:
-            raise Conflict(
-                409,
-                f"customer {customer_id} was merged or deleted by another request meanwhile; "
-                "send the request again",
-            )
+    lock_live(conn, org_id, victim_id, survivor_id)
     # Where both hold a value for the same field, the survivor's value stays.
     survivor_fields = sa.select(field_values.c.kind, field_values.c.name).where(
         field_values.c.org_id == org_id, field_values.c.customer_id == survivor_id
