@@ -120,6 +120,7 @@ fi
 
 status=0
 .venv/bin/ruff check src tests || status=1
+.venv/bin/ruff format --check src tests || status=1
 .venv/bin/mypy || status=1
 .venv/bin/pytest "$@" || status=1
 if [ "$status" != 0 ]; then say "some checks failed"; fi

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.tables import change_log
-from patron.customer.repository import MAX_ID
 from patron.customer.tables import (
     comm_channels,
     customers,
@@ -22,6 +21,7 @@ from patron.customer.tables import (
     profiles,
     suppressions,
 )
+from patron.kit.db import MAX_ID
 from patron.subscriptions.tables import subscriptions
 
 _LIKE_ESCAPE = "/"

@@ -9,11 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
-from patron.kit.db import insert_returning_id
+from patron.kit.db import MAX_ID, insert_returning_id
 
 #: Ids are 64-bit integers on both databases: a larger number names no row, and
 #: must not reach the driver (SQLite and PostgreSQL refuse it with an error).
-MAX_ID = 2**63 - 1
 
 
 def insert_customer(conn: Connection, values: dict[str, Any]) -> int:

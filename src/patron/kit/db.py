@@ -113,8 +113,18 @@ def _is_retryable(exc: Exception) -> bool:
     text = str(exc).lower()
     return any(
         marker in text
-        for marker in ("unique", "duplicate key", "database is locked", "could not serialize")
+        for marker in (
+            "unique",
+            "duplicate key",
+            "database is locked",
+            "could not serialize",
+            "deadlock detected",
+        )
     )
+
+
+#: The largest id a BIGINT holds: a larger one names nothing (and must not reach the driver).
+MAX_ID = 2**63 - 1
 
 
 def insert_returning_id(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:

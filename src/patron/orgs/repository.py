@@ -7,12 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from patron.kit.db import insert_returning_id
+from patron.kit.db import MAX_ID, insert_returning_id
 from patron.orgs.tables import field_definitions, org_units, orgs, status_labels
 
 #: Ids and offsets are 64-bit integers on both databases: a larger number names no
 #: row, and must not reach the driver (SQLite and PostgreSQL refuse it with an error).
-MAX_ID = 2**63 - 1
 
 
 def insert_org(conn: Connection, name: str, settings: dict[str, Any]) -> int:
