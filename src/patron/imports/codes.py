@@ -1,7 +1,9 @@
 """Stable codes of the import engine.
 
 96xxx: the file, the mapping or the import itself (the request fails).
-97xxx: one row (the row is rejected or skipped; the import goes on).
+97xxx: one row (the row is rejected or skipped; the import goes on): 970xx any profile,
+       971xx card series and cards, 972xx coupon redemption, 973xx customer status,
+       fraud status, user subscription and entity lifecycle, 974xx V2 profile identifiers.
 The report and the rows API give each row's codes with a message in plain words.
 """
 
@@ -37,6 +39,11 @@ class RowCode(IntEnum):
     EXISTING_NOT_UPDATED = 97024
     REGISTRATION_DATE_INVALID = 97025
     INVALID_EXTERNAL_ID = 97026
+    CUSTOMER_UNKNOWN = 97027
+    DUPLICATE_CUSTOMER_IN_FILE = 97028
+    # Customer Status Import.
+    STATUS_LABEL_EMPTY = 97301
+    STATUS_LABEL_UNKNOWN = 97302
 
 
 #: Import-level codes (raised as ``InvalidInput`` / ``Conflict``).

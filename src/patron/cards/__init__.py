@@ -1,0 +1,1 @@
+"""Loyalty cards: card series, cards and their status labels."""

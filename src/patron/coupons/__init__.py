@@ -1,0 +1,1 @@
+"""Coupons: coupon series, coupons, their redemptions."""

@@ -1,0 +1,49 @@
+"""Rows of one file that share a value which must be unique: all of them are rejected.
+
+Keeping the first and rejecting the others would guess which row is right; every
+row sharing the value is rejected instead, each naming the other rows, so the
+person who prepared the file decides.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from patron.imports.context import ImportContext
+from patron.imports.rowcheck import add_errors, line_numbers
+
+
+def reject_duplicates(
+    frame: pl.DataFrame, ctx: ImportContext, field: str, code: int, label: str
+) -> pl.DataFrame:
+    """Rows whose (non-null) ``field`` appears in another row get ``code``, naming those rows."""
+    value = pl.col(field)
+    shared = (
+        frame.filter(value.is_not_null())
+        .select("row", field)
+        .with_columns(lines=line_numbers(pl.col("row"), ctx).implode().over(field))
+        .filter(pl.col("lines").list.len() > 1)
+        .with_columns(
+            others=pl.col("lines")
+            .list.set_difference(pl.concat_list(line_numbers(pl.col("row"), ctx)))
+            .list.sort()
+        )
+        .select(
+            "row",
+            message=pl.format(
+                "duplicate {} {} in the file: also in row{} {}",
+                pl.lit(label),
+                value.cast(pl.String),
+                pl.when(pl.col("others").list.len() > 1).then(pl.lit("s")).otherwise(pl.lit("")),
+                listed(pl.col("others")),
+            ),
+        )
+    )
+    return add_errors(frame, shared, code)
+
+
+def listed(lines: pl.Expr, most: int = 10) -> pl.Expr:
+    """``3, 7, 12`` — at most ``most`` row numbers, then how many more."""
+    shown = lines.list.head(most).cast(pl.List(pl.String)).list.join(", ")
+    extra = lines.list.len().cast(pl.Int64) - most
+    return pl.when(extra > 0).then(pl.format("{} and {} more", shown, extra)).otherwise(shown)

@@ -1,0 +1,1 @@
+"""Lifecycle events of customers in other systems (e.g. WeChat follow / register)."""
