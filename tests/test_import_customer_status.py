@@ -203,9 +203,7 @@ def test_the_unique_identifier_option(
 
 def test_a_merged_user_id_changes_the_survivor(engine: Engine, org: OrgHandle, api: Api) -> None:
     survivor = register(api, mobile="919800005051")
-    victim = register(
-        api, email="victim@example.com", source="WEBSITE", loyalty_type="non_loyalty"
-    )
+    victim = register(api, email="victim@example.com", source="WEBSITE", loyalty_type="non_loyalty")
     response = api.post(
         f"/v2/customers/{victim}/changeIdentifier",
         params={"source": "WEBSITE"},
