@@ -12,6 +12,8 @@ from patron import __version__
 from patron.api import errors
 from patron.api.idempotency import Idempotency
 from patron.api.limits import BodySizeLimit
+from patron.cards.endpoints import router as cards_router
+from patron.coupons.endpoints import router as coupons_router
 from patron.customer.care_endpoints import router as care_router
 from patron.customer.endpoints import router as customer_router
 from patron.imports.endpoints import router as imports_router
@@ -44,6 +46,8 @@ def create_app(
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)
     app.include_router(imports_router)
+    app.include_router(cards_router)
+    app.include_router(coupons_router)
     app.add_middleware(Idempotency)
     # Added last, so it runs first: oversized bodies never reach the other layers.
     # An upload may be as large as an import file, plus room for the form around it.

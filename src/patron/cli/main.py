@@ -9,6 +9,8 @@ import typer
 from patron import __version__
 from patron.cli import (
     bootstrap,
+    cards,
+    coupons,
     db,
     demo,
     fields,
@@ -65,6 +67,8 @@ app.add_typer(stores.app, name="stores")
 app.add_typer(fields.app, name="fields")
 app.add_typer(labels.app, name="labels")
 app.add_typer(imports.app, name="imports")
+app.add_typer(cards.app, name="cards")
+app.add_typer(coupons.app, name="coupons")
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,7 @@
+"""``/v2/coupons/...`` and the coupons of customers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["coupons"])
