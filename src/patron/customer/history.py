@@ -26,6 +26,7 @@ CHANGE_TYPES = (
     "EXTERNAL_ID",
     "IDENTIFIER",
     "MERGE",
+    "UNMERGE",
     "STATUS",
     "FRAUD",
     "PROFILE",

@@ -1,8 +1,10 @@
 """Merging two customers: the victim's profiles, identifiers, channels and fields
 move to the survivor, and the victim id keeps resolving to the survivor.
 
-Every moved row id is recorded in ``merges.moved`` so a merge can be reversed.
-All statements are set-based (one per table), whatever the customers hold.
+Every moved row id is recorded in ``merges.moved`` (with the victim's field values
+the survivor's won over, the earlier victims re-pointed and the survivor's loyalty
+type before), so :func:`unmerge` can reverse a merge. All statements are
+set-based (one per table), whatever the customers hold.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from patron.customer.tables import merges as merges_table
 from patron.kit.db import insert_returning_id
 from patron.kit.errors import Conflict
 from patron.subscriptions import service as subscriptions
+from patron.subscriptions.tables import consent_ledger
+from patron.subscriptions.tables import subscriptions as subscription_rows
 
 
 def _ids(conn: Connection, table: sa.Table, org_id: int, customer_id: int) -> list[int]:
@@ -51,7 +55,9 @@ def lock_live(conn: Connection, org_id: int, *customer_ids: int) -> None:
             )
 
 
-def merge(conn: Connection, actor: Actor, *, victim_id: int, survivor_id: int) -> int:
+def merge(
+    conn: Connection, actor: Actor, *, victim_id: int, survivor_id: int, cause: str = "api"
+) -> int:
     """Merge ``victim_id`` into ``survivor_id``; returns the merge record's id.
 
     Both customers are locked first (in id order, so two merges cannot deadlock)
@@ -65,39 +71,53 @@ def merge(conn: Connection, actor: Actor, *, victim_id: int, survivor_id: int) -
     survivor_fields = sa.select(field_values.c.kind, field_values.c.name).where(
         field_values.c.org_id == org_id, field_values.c.customer_id == survivor_id
     )
-    conn.execute(
-        field_values.delete().where(
-            field_values.c.org_id == org_id,
-            field_values.c.customer_id == victim_id,
-            sa.tuple_(field_values.c.kind, field_values.c.name).in_(survivor_fields),
-        )
+    overruled = sa.and_(
+        field_values.c.org_id == org_id,
+        field_values.c.customer_id == victim_id,
+        sa.tuple_(field_values.c.kind, field_values.c.name).in_(survivor_fields),
     )
-    moved = {
+    dropped = [
+        {"kind": row.kind, "name": row.name, "value": row.value}
+        for row in conn.execute(
+            sa.select(field_values.c.kind, field_values.c.name, field_values.c.value).where(
+                overruled
+            )
+        )
+    ]
+    conn.execute(field_values.delete().where(overruled))
+    moved: dict[str, object] = {
         "profiles": _ids(conn, profiles, org_id, victim_id),
         "identifiers": _ids(conn, identifiers, org_id, victim_id),
         "comm_channels": _ids(conn, comm_channels, org_id, victim_id),
         "field_values": _ids(conn, field_values, org_id, victim_id),
+        "dropped_field_values": dropped,
     }
     for table in (profiles, identifiers, comm_channels, field_values):
         _move(conn, table, org_id, victim_id, survivor_id)
-    subscriptions.move_to(conn, org_id, victim_id, survivor_id)
+    given = subscriptions.move_to(conn, org_id, victim_id, survivor_id)
+    moved["subscriptions"] = given.subscription_ids
+    moved["consent_ledger"] = given.ledger_ids
 
-    victim_loyalty = conn.execute(
-        sa.select(customers.c.loyalty_type).where(
-            customers.c.org_id == org_id, customers.c.id == victim_id
-        )
-    ).scalar_one()
+    victim_loyalty, survivor_loyalty = (
+        conn.execute(
+            sa.select(customers.c.loyalty_type).where(
+                customers.c.org_id == org_id, customers.c.id == customer_id
+            )
+        ).scalar_one()
+        for customer_id in (victim_id, survivor_id)
+    )
+    moved["survivor_loyalty_type"] = survivor_loyalty
     conn.execute(
         customers.update()
         .where(customers.c.org_id == org_id, customers.c.id == victim_id)
         .values(merged_into_id=survivor_id, updated_at=sa.func.now(), modified_by=actor.name)
     )
     # Earlier victims of the victim now point straight at the survivor.
-    conn.execute(
-        customers.update()
-        .where(customers.c.org_id == org_id, customers.c.merged_into_id == victim_id)
-        .values(merged_into_id=survivor_id)
-    )
+    earlier = sa.and_(customers.c.org_id == org_id, customers.c.merged_into_id == victim_id)
+    moved["repointed"] = [
+        int(i) for i in conn.execute(sa.select(customers.c.id).where(earlier)).scalars()
+    ]
+    conn.execute(customers.update().where(earlier).values(merged_into_id=survivor_id))
     survivor_changes: dict[str, object] = {"updated_at": sa.func.now(), "modified_by": actor.name}
     if victim_loyalty == "loyalty":
         survivor_changes["loyalty_type"] = "loyalty"
@@ -112,6 +132,96 @@ def merge(conn: Connection, actor: Actor, *, victim_id: int, survivor_id: int) -
         {"org_id": org_id, "survivor_id": survivor_id, "victim_id": victim_id, "moved": moved},
     )
     details = {"survivorId": survivor_id, "victimId": victim_id, "mergeId": merge_id}
-    log_change(conn, actor, survivor_id, "MERGE", details)
+    log_change(conn, actor, survivor_id, "MERGE", details, cause=cause)
     audit(conn, actor, "customer.merge", "customer", survivor_id, details)
     return merge_id
+
+
+def unmerge(conn: Connection, actor: Actor, merge_id: int, *, cause: str = "api") -> str | None:
+    """Reverse a merge: what moved to the survivor goes back to the victim, which lives again.
+
+    Answers ``None`` when done, else why it cannot be: the merge was reversed
+    already, or either customer was merged further or deleted since. Not undone:
+    a victim subscription dropped because the survivor had the same one (its
+    history moves back with the ledger), and an opt-out the merge gave the
+    survivor (consent withdrawn stays withdrawn).
+    """
+    org_id = actor.org_id
+    record = (
+        conn.execute(
+            sa.select(merges_table).where(
+                merges_table.c.org_id == org_id, merges_table.c.id == merge_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if record is None:
+        return "no such merge"
+    if record["reversed_at"] is not None:
+        return "the merge was reversed already"
+    victim_id, survivor_id = int(record["victim_id"]), int(record["survivor_id"])
+    rows = {
+        int(row.id): row
+        for row in conn.execute(
+            sa.select(customers.c.id, customers.c.merged_into_id, customers.c.deleted_at)
+            .where(customers.c.org_id == org_id, customers.c.id.in_((victim_id, survivor_id)))
+            .with_for_update()
+        )
+    }
+    victim, survivor = rows.get(victim_id), rows.get(survivor_id)
+    if victim is None or victim.merged_into_id != survivor_id or victim.deleted_at is not None:
+        return f"customer {victim_id} changed since the merge"
+    if survivor is None or survivor.merged_into_id is not None or survivor.deleted_at is not None:
+        return f"customer {survivor_id} was merged or deleted since"
+    moved = record["moved"]
+    tables = {
+        "profiles": profiles,
+        "identifiers": identifiers,
+        "comm_channels": comm_channels,
+        "field_values": field_values,
+        "subscriptions": subscription_rows,
+        "consent_ledger": consent_ledger,
+    }
+    for name, table in tables.items():
+        ids = moved.get(name) or []
+        if ids:
+            conn.execute(
+                table.update()
+                .where(
+                    table.c.org_id == org_id,
+                    table.c.customer_id == survivor_id,
+                    table.c.id.in_(ids),
+                )
+                .values(customer_id=victim_id)
+            )
+    for value in moved.get("dropped_field_values") or []:
+        conn.execute(field_values.insert().values(org_id=org_id, customer_id=victim_id, **value))
+    conn.execute(
+        customers.update()
+        .where(customers.c.org_id == org_id, customers.c.id == victim_id)
+        .values(merged_into_id=None, updated_at=sa.func.now(), modified_by=actor.name)
+    )
+    repointed = moved.get("repointed") or []
+    if repointed:
+        conn.execute(
+            customers.update()
+            .where(customers.c.org_id == org_id, customers.c.id.in_(repointed))
+            .values(merged_into_id=victim_id)
+        )
+    if moved.get("survivor_loyalty_type"):
+        conn.execute(
+            customers.update()
+            .where(customers.c.org_id == org_id, customers.c.id == survivor_id)
+            .values(loyalty_type=moved["survivor_loyalty_type"], updated_at=sa.func.now())
+        )
+    conn.execute(
+        merges_table.update()
+        .where(merges_table.c.org_id == org_id, merges_table.c.id == merge_id)
+        .values(reversed_at=sa.func.now())
+    )
+    details = {"survivorId": survivor_id, "victimId": victim_id, "mergeId": merge_id}
+    log_change(conn, actor, survivor_id, "UNMERGE", details, cause=cause)
+    log_change(conn, actor, victim_id, "UNMERGE", details, cause=cause)
+    audit(conn, actor, "customer.unmerge", "customer", victim_id, details)
+    return None

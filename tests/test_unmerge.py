@@ -1,0 +1,117 @@
+"""Reversing a merge: the victim lives again with what it brought, and nothing else moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from patron.identity.merge import unmerge
+from patron.kit.db import transaction
+from patron.orgs import service as orgs
+from tests.conftest import Api, warning_codes
+from tests.factories import register
+
+
+def lookup(api: Api, name: str, value: str) -> int | None:
+    response = api.get(
+        "/v2/customers/lookup", params={"identifierName": name, "identifierValue": value}
+    )
+    return int(response.json()["entity"]) if response.status_code == 200 else None
+
+
+def document(api: Api, customer_id: int) -> dict[str, Any]:
+    response = api.get(f"/v2/customers/{customer_id}", params={"embed": "subscriptions"})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture
+def pair(api: Api, engine: Engine) -> tuple[int, int, int]:
+    """A survivor (in-store, loyalty) and a WeChat victim with a field, a subscription and a
+    field value the survivor also has; merged through changeIdentifier. Answers
+    (survivor, victim, merge id)."""
+    with transaction(engine) as conn:
+        orgs.add_field(conn, api.org.admin, kind="custom", name="city")
+    survivor = register(
+        api,
+        mobile="919845099001",
+        profile={"fields": {"city": "Pune"}},
+    )
+    victim = register(
+        api,
+        identifiers=[{"type": "wechat", "value": "wx-un-1"}],
+        email="victim@example.com",
+        source="WECHAT",
+        account_id="acc",
+        loyalty_type="non_loyalty",
+        profile={"fields": {"city": "Goa"}},
+    )
+    opted = api.post(
+        f"/v2/customers/{victim}/subscriptions",
+        params={"source": "WECHAT", "accountId": "acc"},
+        json={"subscriptions": [{"channel": "EMAIL", "priority": "BULK", "type": "OPTIN"}]},
+    )
+    assert opted.status_code == 200, opted.text
+    merged = api.post(
+        f"/v2/customers/{victim}/changeIdentifier",
+        params={"source": "WECHAT", "accountId": "acc"},
+        json={"add": [{"type": "mobile", "value": "919845099001"}]},
+    )
+    assert warning_codes(merged) == [8051]
+    history = api.get(f"/v2/customers/{survivor}/changeRequest", params={"changeType": "MERGE"})
+    merge_id = int(history.json()["data"][0]["details"]["mergeId"])
+    return survivor, victim, merge_id
+
+
+def test_unmerge_gives_the_victim_back_what_it_brought(
+    api: Api, engine: Engine, pair: tuple[int, int, int]
+) -> None:
+    survivor, victim, merge_id = pair
+    with transaction(engine) as conn:
+        assert unmerge(conn, api.org.admin, merge_id, cause="test") is None
+    assert lookup(api, "wechat", "wx-un-1") == victim
+    assert lookup(api, "email", "victim@example.com") == victim
+    assert lookup(api, "mobile", "919845099001") == survivor
+    back = document(api, victim)
+    assert back["id"] == victim
+    assert warning_codes_of(back) == []
+    assert [p["source"] for p in back["profiles"]] == ["WECHAT"]
+    assert back["profiles"][0]["fields"] == {"city": "Goa"}
+    assert [s["channel"] for s in back["subscriptionInfo"]["subscriptions"]] == ["EMAIL"]
+    stayed = document(api, survivor)
+    assert [p["source"] for p in stayed["profiles"]] == ["INSTORE"]
+    assert stayed["profiles"][0]["fields"] == {"city": "Pune"}
+    assert stayed["loyaltyInfo"]["loyaltyType"] == "loyalty"
+    unmerged = api.get(f"/v2/customers/{victim}/changeRequest", params={"changeType": "UNMERGE"})
+    assert unmerged.json()["data"][0]["details"]["mergeId"] == merge_id
+
+
+def test_an_unmerge_happens_once(api: Api, engine: Engine, pair: tuple[int, int, int]) -> None:
+    _, _, merge_id = pair
+    with transaction(engine) as conn:
+        assert unmerge(conn, api.org.admin, merge_id) is None
+    with transaction(engine) as conn:
+        assert unmerge(conn, api.org.admin, merge_id) == "the merge was reversed already"
+
+
+def test_a_deleted_survivor_is_not_unmerged(
+    api: Api, engine: Engine, pair: tuple[int, int, int]
+) -> None:
+    survivor, victim, merge_id = pair
+    deleted = api.delete(f"/v2/customers/{survivor}", params={"reason": "asked"}, role="admin")
+    assert deleted.status_code == 200, deleted.text
+    with transaction(engine) as conn:
+        refused = unmerge(conn, api.org.admin, merge_id)
+    # Deleting the survivor deletes the people merged into it too.
+    assert refused in {
+        f"customer {victim} changed since the merge",
+        f"customer {survivor} was merged or deleted since",
+    }
+    assert lookup(api, "wechat", "wx-un-1") is None
+
+
+def warning_codes_of(body: dict[str, Any]) -> list[int]:
+    return [w["code"] for w in body.get("warnings", [])]
