@@ -26,7 +26,8 @@ def log_changes(
     account_id: str = "",
 ) -> None:
     """One change-log entry per row of ``frame`` (``customer_id``, ``details``: a struct or
-    JSON text), all with one ``change_type`` and the import as their cause."""
+    JSON text), all with one ``change_type`` and the import as their cause. The profile
+    changed is ``source`` / ``account_id``, or the frame's columns of those names."""
     if frame.is_empty():
         return
     details = frame["details"]
@@ -40,8 +41,10 @@ def log_changes(
                 "org_id": pl.Series([ctx.org_id] * frame.height, dtype=pl.Int64),
                 "customer_id": frame["customer_id"],
                 "change_type": [change_type] * frame.height,
-                "source": [source] * frame.height,
-                "account_id": [account_id] * frame.height,
+                "source": frame["source"] if "source" in frame.columns else [source] * frame.height,
+                "account_id": frame["account_id"]
+                if "account_id" in frame.columns
+                else [account_id] * frame.height,
                 "details": details,
                 "actor": [ctx.actor_name] * frame.height,
                 "cause": [cause(ctx, undo=undo)] * frame.height,
