@@ -28,7 +28,7 @@ class Actor:
     org_id: int
     role: Role
     name: str
-    kind: str = "user"  # user | key | cli
+    kind: str = "user"  # user | key | cli | import
 
     def can(self, role: Role) -> bool:
         return self.role >= role

@@ -10,6 +10,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from patron.auth.actor import Actor, Role
 from patron.identity.rules import MobileRules
 from patron.kit.clock import utcnow
 from patron.orgs import service as orgs
@@ -43,6 +44,11 @@ class ImportContext:
         if self.options.get("append_country_code"):
             rules = replace(rules, append_country_code=True)
         return rules
+
+    @property
+    def actor(self) -> Actor:
+        """The import acting on the store (for services that record who changed what)."""
+        return Actor(org_id=self.org_id, role=Role.admin, name=self.actor_name, kind="import")
 
     def column(self, field: str) -> str:
         return self.columns.get(field, field)

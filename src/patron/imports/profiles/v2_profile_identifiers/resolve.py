@@ -1,0 +1,229 @@
+"""V2 Profile Identifier Add/Update, matching: what each row does, from what the store holds."""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from patron.customer.tables import identifiers, profiles
+from patron.imports.codes import RowCode
+from patron.imports.context import ImportContext
+from patron.imports.customers import customer_states, reject_fraud
+from patron.imports.profiles.v2_profile_identifiers.spec import (
+    SINGLE_VALUED,
+)
+from patron.imports.rowcheck import add_errors
+from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
+
+
+def decide(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataFrame:
+    """Each row's action (skip, add, replace, merge) and status, from what the store holds."""
+    valid = rows.filter(pl.col("error_codes").list.len() == 0)
+    owners = _owners(conn, ctx, valid)
+    rows = rows.join(owners, on="row", how="left", maintain_order="left")
+    involved = pl.concat([rows["customer_id"], rows["owner_id"]]).drop_nulls().unique()
+    held = _profiles(conn, ctx, involved)
+    rows = rows.join(
+        held.select("customer_id", "source", "account_id", profile_id="profile_id"),
+        on=["customer_id", "source", "account_id"],
+        how="left",
+        maintain_order="left",
+    )
+    states = customer_states(conn, ctx, involved)
+    rows = reject_fraud(rows, states)
+    rows = rows.join(
+        states.select(owner_id="customer_id", _owner_fraud="fraud_status"),
+        on="owner_id",
+        how="left",
+        maintain_order="left",
+    )
+    other = pl.col("owner_id").is_not_null() & (pl.col("owner_id") != pl.col("customer_id"))
+    rows = _merge_checks(rows, held, other)
+    rows = _existing(conn, ctx, rows)
+    allow = bool(ctx.options["allow_updating_existing_identifier"])
+    clash = ~other & pl.col("owner_id").is_null() & (pl.col("_existing_ids").list.len() > 0)
+    rows = add_errors(
+        rows,
+        rows.filter(clash & pl.lit(not allow)).select(
+            "row",
+            message=pl.format(
+                "the customer (id {}) already has {} {}: set "
+                "allow_updating_existing_identifier to replace it",
+                "customer_id",
+                "identifier_type",
+                pl.col("_existing_values").list.join(", "),
+            ),
+        ),
+        RowCode.V2_EXISTING_IDENTIFIER,
+    )
+    rejected = pl.col("error_codes").list.len() > 0
+    action = (
+        pl.when(rejected)
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("owner_id") == pl.col("customer_id"))
+        .then(pl.lit("skip"))
+        .when(other)
+        .then(pl.lit("merge"))
+        .when(clash)
+        .then(pl.lit("replace"))
+        .otherwise(pl.lit("add"))
+    )
+    rows = rows.with_columns(action=action)
+    return rows.with_columns(
+        status=pl.when(rejected)
+        .then(pl.lit("reject"))
+        .when(pl.col("action") == "skip")
+        .then(pl.lit("skip"))
+        .otherwise(pl.lit("update"))
+    ).drop("_owner_fraud", "_existing_values")
+
+
+def _owners(conn: Connection, ctx: ImportContext, valid: pl.DataFrame) -> pl.DataFrame:
+    """(row, owner_id, owner_source, owner_account) of the rows whose identifier is held."""
+    wanted = valid.select(type="identifier_type", value="identifier_value").unique()
+    create_temp_table(conn, "import_values", {"type": "VARCHAR(32)", "value": "VARCHAR(255)"})
+    insert_frame(conn, "import_values", wanted)
+    staged = sa.table("import_values", sa.column("type"), sa.column("value"))
+    found = fetch_frame(
+        conn,
+        sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id).join(
+            staged,
+            sa.and_(
+                identifiers.c.org_id == ctx.org_id,
+                identifiers.c.type == staged.c.type,
+                identifiers.c.value == staged.c.value,
+            ),
+        ),
+        {"identifier_type": pl.String, "identifier_value": pl.String, "owner_id": pl.Int64},
+    )
+    return (
+        valid.select("row", "identifier_type", "identifier_value")
+        .join(found, on=["identifier_type", "identifier_value"])
+        .select("row", "owner_id")
+    )
+
+
+def _profiles(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
+    create_temp_table(conn, "import_customer_ids", {"id": "BIGINT"})
+    insert_frame(conn, "import_customer_ids", pl.DataFrame({"id": ids}, schema={"id": pl.Int64}))
+    staged = sa.select(sa.table("import_customer_ids", sa.column("id")).c.id)
+    return fetch_frame(
+        conn,
+        sa.select(
+            profiles.c.customer_id, profiles.c.source, profiles.c.account_id, profiles.c.id
+        ).where(profiles.c.org_id == ctx.org_id, profiles.c.customer_id.in_(staged)),
+        {
+            "customer_id": pl.Int64,
+            "source": pl.String,
+            "account_id": pl.String,
+            "profile_id": pl.Int64,
+        },
+    )
+
+
+def _merge_checks(rows: pl.DataFrame, held: pl.DataFrame, other: pl.Expr) -> pl.DataFrame:
+    """Held by another customer: conflicts (8007, 8066, fraud) and merges crossing in the file."""
+    keys = ["source", "account_id"]
+    theirs = held.select(owner_id="customer_id", source="source", account_id="account_id")
+    same_source = rows.filter(other).join(theirs, on=["owner_id", *keys], how="semi").select(
+        "row",
+        message=pl.format(
+            "{} {} is held by customer {} on the same source", "identifier_type",
+            "identifier_value", "owner_id",
+        ),
+    )  # fmt: skip
+    rows = add_errors(rows, same_source, RowCode.V2_HELD_ON_SAME_SOURCE)
+    mine = held.select("customer_id", *keys)
+    shared = (
+        rows.filter(other)
+        .select("row", "customer_id", "owner_id")
+        .join(mine, on="customer_id")
+        .join(theirs, on=["owner_id", *keys])
+        .unique("row")
+        .select(
+            "row",
+            message=pl.format(
+                "customer {} and customer {} both have a profile on {}: they cannot be merged",
+                "customer_id",
+                "owner_id",
+                "source",
+            ),
+        )
+    )
+    rows = add_errors(rows, shared, RowCode.V2_SHARED_SOURCE)
+    fraud = rows.filter(
+        other & pl.col("_owner_fraud").is_in(["MARKED", "CONFIRMED", "RECONFIRMED"])
+    )
+    rows = add_errors(
+        rows,
+        fraud.select(
+            "row", message=pl.format("the holder (customer {}) is marked as fraud", "owner_id")
+        ),
+        RowCode.CUSTOMER_FRAUD,
+    )
+    # A customer merged by one row cannot be touched by another row of the same file.
+    merging = rows.filter(other & (pl.col("error_codes").list.len() == 0))
+    touched = pl.concat(
+        [
+            merging.select(customer=pl.col("customer_id")),
+            merging.select(customer=pl.col("owner_id")),
+        ]
+    ).unique()
+    crossing = (
+        pl.concat(
+            [
+                rows.select("row", customer=pl.col("customer_id")),
+                rows.filter(other).select("row", customer=pl.col("owner_id")),
+            ]
+        )
+        .join(touched, on="customer")
+        .with_columns(rows_touching=pl.col("row").n_unique().over("customer"))
+        .filter(pl.col("rows_touching") > 1)
+        .unique("row")
+        .select(
+            "row",
+            message=pl.format(
+                "customer {} is merged by this file; import its other rows separately", "customer"
+            ),
+        )
+    )
+    return add_errors(rows, crossing, RowCode.V2_MERGE_CROSSES_ROWS)
+
+
+def _existing(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataFrame:
+    """The identifiers of the row's type the target already has (ids and values)."""
+    ids = rows["customer_id"].drop_nulls().unique()
+    create_temp_table(conn, "import_customer_ids", {"id": "BIGINT"})
+    insert_frame(conn, "import_customer_ids", pl.DataFrame({"id": ids}, schema={"id": pl.Int64}))
+    staged = sa.select(sa.table("import_customer_ids", sa.column("id")).c.id)
+    stored = fetch_frame(
+        conn,
+        sa.select(
+            identifiers.c.id,
+            identifiers.c.customer_id,
+            identifiers.c.profile_id,
+            identifiers.c.type,
+            identifiers.c.value,
+        ).where(identifiers.c.org_id == ctx.org_id, identifiers.c.customer_id.in_(staged)),
+        {
+            "id": pl.Int64,
+            "customer_id": pl.Int64,
+            "_profile": pl.Int64,
+            "identifier_type": pl.String,
+            "_value": pl.String,
+        },
+    )
+    single = pl.col("identifier_type").is_in(SINGLE_VALUED)
+    matches = (
+        rows.select("row", "customer_id", "profile_id", "identifier_type")
+        .join(stored, on=["customer_id", "identifier_type"])
+        .filter(single | (pl.col("_profile") == pl.col("profile_id")))
+        .group_by("row")
+        .agg(_existing_ids=pl.col("id"), _existing_values=pl.col("_value").sort())
+    )
+    rows = rows.join(matches, on="row", how="left", maintain_order="left")
+    return rows.with_columns(
+        _existing_ids=pl.col("_existing_ids").fill_null(pl.lit([], pl.List(pl.Int64))),
+        _existing_values=pl.col("_existing_values").fill_null(pl.lit([], pl.List(pl.String))),
+    )

@@ -1,0 +1,124 @@
+"""V2 Profile Identifier Add/Update, undo: merges reversed, identifiers taken back or restored."""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from patron.customer.tables import customers, identifiers, profiles
+from patron.identity.merge import unmerge
+from patron.imports.changelog import cause
+from patron.imports.context import ImportContext
+from patron.imports.profiles.v2_profile_identifiers.apply import delete_identifiers
+from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
+
+CONFLICTS = {"customer_id": pl.Int64, "field": pl.String, "reason": pl.String}
+
+
+def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Restore the store as before the import; answer the conflicts left alone."""
+    conflicts = [_unmerge(conn, ctx, data["merges"])]
+    conflicts.append(_remove_added(conn, ctx, data["added"]))
+    conflicts.append(_restore_removed(conn, ctx, data["removed"]))
+    _delete_empty_profiles(conn, ctx, data["profiles"]["profile_id"])
+    return pl.concat(conflicts)
+
+
+def _unmerge(conn: Connection, ctx: ImportContext, merges: pl.DataFrame) -> pl.DataFrame:
+    """Reverse the import's merges, newest first; one that cannot be is a conflict."""
+    actor = ctx.actor
+    conflicts = []
+    for merge_id in reversed(merges["merge_id"].to_list()):
+        why = unmerge(conn, actor, merge_id, cause=cause(ctx, undo=True))
+        if why is not None:
+            conflicts.append(
+                {"customer_id": None, "field": "merge", "reason": f"merge {merge_id}: {why}"}
+            )
+    return pl.DataFrame(conflicts, schema=CONFLICTS)
+
+
+def _remove_added(conn: Connection, ctx: ImportContext, added: pl.DataFrame) -> pl.DataFrame:
+    """Delete the identifiers the import added, where they are still where it put them."""
+    now = _stored(conn, ctx, added)
+    still = added.join(now, on=["type", "value", "customer_id"], how="semi")
+    delete_identifiers(conn, ctx, still)
+    gone = added.join(now, on=["type", "value", "customer_id"], how="anti")
+    return gone.select(
+        "customer_id",
+        field="type",
+        reason=pl.format("{} {} was removed or moved since the import", "type", "value"),
+    )
+
+
+def _restore_removed(conn: Connection, ctx: ImportContext, removed: pl.DataFrame) -> pl.DataFrame:
+    """Put back the identifiers the import replaced, unless their value was taken since."""
+    taken = _stored(conn, ctx, removed.select("type", "value", "customer_id"), by_value=True)
+    free = removed.join(taken, on=["type", "value"], how="anti")
+    live = _live_profiles(conn, ctx, free["profile_id"])
+    restorable = free.join(live, on="profile_id", how="semi")
+    insert_frame(conn, identifiers, restorable.with_columns(org_id=pl.lit(ctx.org_id, pl.Int64)))
+    lost = removed.join(restorable, on=["type", "value"], how="anti")
+    return lost.select(
+        "customer_id",
+        field="type",
+        reason=pl.format("{} {} is held by someone else since the import", "type", "value"),
+    )
+
+
+def _stored(
+    conn: Connection, ctx: ImportContext, frame: pl.DataFrame, *, by_value: bool = False
+) -> pl.DataFrame:
+    """Which (type, value) of ``frame`` are stored now, with their holder."""
+    create_temp_table(conn, "import_values", {"type": "VARCHAR(32)", "value": "VARCHAR(255)"})
+    insert_frame(conn, "import_values", frame.select("type", "value").unique())
+    staged = sa.table("import_values", sa.column("type"), sa.column("value"))
+    found = fetch_frame(
+        conn,
+        sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id).join(
+            staged,
+            sa.and_(
+                identifiers.c.org_id == ctx.org_id,
+                identifiers.c.type == staged.c.type,
+                identifiers.c.value == staged.c.value,
+            ),
+        ),
+        {"type": pl.String, "value": pl.String, "customer_id": pl.Int64},
+    )
+    return found.drop("customer_id") if by_value else found
+
+
+def _live_profiles(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
+    create_temp_table(conn, "import_ids", {"id": "BIGINT"})
+    insert_frame(conn, "import_ids", pl.DataFrame({"id": ids.unique()}, schema={"id": pl.Int64}))
+    staged = sa.select(sa.table("import_ids", sa.column("id")).c.id)
+    return fetch_frame(
+        conn,
+        sa.select(profiles.c.id)
+        .join(customers, customers.c.id == profiles.c.customer_id)
+        .where(
+            profiles.c.org_id == ctx.org_id,
+            profiles.c.id.in_(staged),
+            customers.c.deleted_at.is_(None),
+        ),
+        {"profile_id": pl.Int64},
+    )
+
+
+def _delete_empty_profiles(conn: Connection, ctx: ImportContext, ids: pl.Series) -> None:
+    """Profiles the import created go again, unless something was put on them since."""
+    if ids.is_empty():
+        return
+    create_temp_table(conn, "import_ids", {"id": "BIGINT"})
+    insert_frame(conn, "import_ids", pl.DataFrame({"id": ids}, schema={"id": pl.Int64}))
+    staged = sa.select(sa.table("import_ids", sa.column("id")).c.id)
+    used = sa.select(identifiers.c.profile_id).where(identifiers.c.org_id == ctx.org_id)
+    conn.execute(
+        profiles.delete().where(
+            profiles.c.org_id == ctx.org_id,
+            profiles.c.id.in_(staged),
+            profiles.c.id.not_in(used),
+            profiles.c.first_name == "",
+            profiles.c.last_name == "",
+        )
+    )
