@@ -97,6 +97,18 @@ def get_frame(conn: Connection, org_id: int, import_id: int, kind: str) -> pl.Da
     return None if data is None else pl.read_parquet(io.BytesIO(data))
 
 
+def has_frames(conn: Connection, org_id: int, import_id: int, kinds: tuple[str, ...]) -> bool:
+    """Whether every blob of ``kinds`` is stored for the import."""
+    found = conn.execute(
+        sa.select(sa.func.count()).where(
+            import_blobs.c.org_id == org_id,
+            import_blobs.c.import_id == import_id,
+            import_blobs.c.kind.in_(kinds),
+        )
+    ).scalar_one()
+    return int(found) == len(set(kinds))
+
+
 def delete_frames(conn: Connection, org_id: int, import_id: int, kinds: tuple[str, ...]) -> None:
     conn.execute(
         import_blobs.delete().where(

@@ -321,6 +321,13 @@ def replay(conn: Connection, actor: Actor, import_id: int) -> None:
 
 def request_undo(conn: Connection, actor: Actor, import_id: int) -> None:
     _require(actor, Role.editor, "undo imports")
+    found = get_import(conn, actor, import_id)
+    profile = profile_of(found["profile"])
+    kinds = tuple(f"undo:{kind}" for kind in profile.undo_kinds)
+    if found["state"] == "committed" and not repo.has_frames(conn, actor.org_id, import_id, kinds):
+        raise Conflict(
+            codes.NO_UNDO_STATE, f"import {import_id} was committed without an undo state"
+        )
     _move(conn, actor, import_id, ("committed",), "undo_queued", "undo")
 
 
