@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
+from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
+from patron.kit.db import BigId
 from patron.subscriptions.tables import consent_ledger, subscriptions
 
 #: The columns after (org_id, customer_id) that tell two subscriptions apart.
@@ -126,3 +129,93 @@ def move(
         .returning(consent_ledger.c.id)
     ).scalars()
     return int(deleted), sorted(int(i) for i in moved), sorted(int(i) for i in ledger)
+
+
+# --- many customers at once (the User Subscription import) --------------------------------
+
+#: A staged subscription: the customer, its key and a status.
+_STAGED = {
+    "customer_id": "BIGINT",
+    "channel": "VARCHAR(16)",
+    "priority": "VARCHAR(8)",
+    "org_unit_id": "BIGINT",
+    "source": "VARCHAR(16)",
+    "account_id": "VARCHAR(100)",
+    "status": "VARCHAR(8)",
+}
+_STAGED_FRAME = pl.Schema(
+    {
+        "customer_id": pl.Int64(),
+        "channel": pl.String(),
+        "priority": pl.String(),
+        "org_unit_id": pl.Int64(),
+        "source": pl.String(),
+        "account_id": pl.String(),
+        "status": pl.String(),
+    }
+)
+
+
+def _stage(conn: Connection, name: str, frame: pl.DataFrame) -> sa.TableClause:
+    """``frame`` (customer_id, the key columns, status) in a temporary table."""
+    create_temp_table(conn, name, _STAGED)
+    insert_frame(conn, name, frame.select(list(_STAGED)).cast(_STAGED_FRAME))
+    return sa.table(name, *(sa.column(column) for column in _STAGED))
+
+
+def _same_key(staged: sa.TableClause, org_id: int) -> list[sa.ColumnElement[bool]]:
+    return [
+        subscriptions.c.org_id == org_id,
+        subscriptions.c.customer_id == staged.c.customer_id,
+        *(subscriptions.c[name] == staged.c[name] for name in KEY_COLUMNS),
+    ]
+
+
+def statuses_of(conn: Connection, org_id: int, keys: pl.DataFrame) -> pl.DataFrame:
+    """``keys`` (customer_id and the key columns, unique) with the stored ``status`` (or null)."""
+    staged = _stage(conn, "import_subscription_keys", keys.with_columns(status=pl.lit("")))
+    query = sa.select(
+        staged.c.customer_id, *(staged.c[name] for name in KEY_COLUMNS), subscriptions.c.status
+    ).where(*_same_key(staged, org_id))
+    schema = {name: _STAGED_FRAME[name] for name in ("customer_id", *KEY_COLUMNS, "status")}
+    found = fetch_frame(conn, query, schema)
+    on = ["customer_id", *KEY_COLUMNS]
+    return keys.select(on).join(found, on=on, how="left", maintain_order="left")
+
+
+def upsert_many(conn: Connection, org_id: int, frame: pl.DataFrame) -> None:
+    """Give every subscription of ``frame`` its ``status``, inserting the missing ones; one
+    statement. ``frame`` must not repeat a key."""
+    if frame.is_empty():
+        return
+    staged = _stage(conn, "import_subscriptions", frame)
+    names = ["org_id", "customer_id", *KEY_COLUMNS, "status"]
+    # SQLite needs a WHERE before ON CONFLICT to parse an INSERT ... SELECT.
+    values = (staged.c[name] for name in names[1:])
+    rows = sa.select(sa.literal(org_id, BigId), *values).where(sa.true())
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(subscriptions).from_select(names, rows)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(_UNIQUE_KEY),
+            set_={"status": statement.excluded.status, "updated_at": sa.func.now()},
+        )
+    )
+
+
+def delete_many(conn: Connection, org_id: int, keys: pl.DataFrame) -> None:
+    """Delete the subscriptions of ``keys`` (customer_id and the key columns); one statement."""
+    if keys.is_empty():
+        return
+    staged = _stage(conn, "import_subscription_keys", keys.with_columns(status=pl.lit("")))
+    conn.execute(
+        subscriptions.delete().where(
+            subscriptions.c.org_id == org_id,
+            sa.exists().where(*_same_key(staged, org_id)),
+        )
+    )
+
+
+def insert_ledger_frame(conn: Connection, frame: pl.DataFrame) -> None:
+    """Ledger rows from a frame named like the table's columns (``COPY`` / ``executemany``)."""
+    insert_frame(conn, consent_ledger, frame)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.auth.actor import Actor
@@ -309,3 +310,77 @@ def move_to(conn: Connection, org_id: int, victim_id: int, survivor_id: int) -> 
     Where both hold the same subscription key, the survivor's row is kept.
     """
     return Moved(*repository.move(conn, org_id, victim_id, survivor_id))
+
+
+# --- many customers at once (the User Subscription import) --------------------------------
+
+#: The channels the User Subscription import takes (the seed's list), lower-cased, to the
+#: stored channel; ``sms`` is read as ``mobile``.
+IMPORT_CHANNELS = {
+    name.lower(): str(channel_of(name))
+    for name in ("line", "mobile", "email", "whatsapp", "ios", "android", "postmail", "mobilePush")
+}
+#: Channels whose subscriptions can belong to one of several accounts, and the source that
+#: holds those accounts (a subscription with an account is kept on that source).
+ACCOUNT_SOURCES = {"LINE": "LINE", "MOBILEPUSH": "MOBILE_APP", "IOS": "MOBILE_APP",
+                   "ANDROID": "MOBILE_APP"}  # fmt: skip
+DEFAULT_SOURCE = _DEFAULT_SOURCE
+#: The ledger status of an undo that removes a subscription nobody had recorded before.
+NOT_RECORDED = "NONE"
+KEY = ("customer_id", *repository.KEY_COLUMNS)
+
+
+def statuses_of(conn: Connection, org_id: int, keys: pl.DataFrame) -> pl.DataFrame:
+    """``keys`` (customer_id, channel, priority, org_unit_id, source, account_id; unique)
+    with the stored ``status`` of each, null where none was recorded."""
+    return repository.statuses_of(conn, org_id, keys)
+
+
+def record_many(
+    conn: Connection, org_id: int, changes: pl.DataFrame, *, actor: str, origin: str
+) -> None:
+    """Record checked changes of many customers: ``changes`` holds the key columns, the new
+    ``status`` and the ``previous_status`` it replaces (null: none recorded), one row per
+    key. Each gets its subscription and a consent-ledger row, in two statements."""
+    repository.upsert_many(conn, org_id, changes)
+    _ledger(conn, org_id, changes, actor=actor, origin=origin, reason="")
+
+
+def restore_many(
+    conn: Connection,
+    org_id: int,
+    restored: pl.DataFrame,
+    *,
+    actor: str,
+    origin: str,
+    reason: str,
+) -> None:
+    """Put subscriptions back as they were: ``restored`` holds the key columns, the current
+    ``status`` and the ``previous_status`` to restore. A null previous status removes the
+    subscription (nobody had recorded one); every row is kept in the consent ledger."""
+    back = restored.filter(pl.col("previous_status").is_not_null())
+    repository.upsert_many(conn, org_id, back.with_columns(status="previous_status"))
+    repository.delete_many(conn, org_id, restored.filter(pl.col("previous_status").is_null()))
+    ledger = restored.select(
+        *KEY,
+        status=pl.col("previous_status").fill_null(NOT_RECORDED),
+        previous_status="status",
+    )
+    _ledger(conn, org_id, ledger, actor=actor, origin=origin, reason=reason)
+
+
+def _ledger(
+    conn: Connection, org_id: int, frame: pl.DataFrame, *, actor: str, origin: str, reason: str
+) -> None:
+    repository.insert_ledger_frame(
+        conn,
+        frame.select(
+            *KEY,
+            "status",
+            "previous_status",
+            org_id=pl.lit(org_id, dtype=pl.Int64),
+            reason=pl.lit(reason),
+            actor=pl.lit(actor),
+            origin=pl.lit(origin),
+        ),
+    )
