@@ -29,6 +29,7 @@ CHANGE_TYPES = (
     "UNMERGE",
     "STATUS",
     "FRAUD",
+    "LIFECYCLE",
     "PROFILE",
     "ADDRESS",
     "MOBILE_REALLOC",
@@ -37,6 +38,8 @@ CHANGE_TYPES = (
     "TIER",
     "RETRO",
 )
+#: Events of the customer in another system (the Entity Life Cycle import).
+LIFECYCLE = "LIFECYCLE"
 #: Entries whose details are identifier additions and removals.
 IDENTIFIER_CHANGES = frozenset({"EMAIL", "MOBILE", "EXTERNAL_ID", "IDENTIFIER"})
 #: Log entries are never edited, so both sort keys order by the time of the change.
@@ -162,8 +165,22 @@ def _render(row: RowMapping) -> dict[str, Any]:
         entry["details"] = details
     reason = details.get("reason")
     entry["comments"] = reason if isinstance(reason, str) else ""
+    if row["change_type"] == LIFECYCLE:
+        entry["comments"] = _lifecycle_comment(details)
     entry["oneStep"] = True
     return entry
+
+
+def _lifecycle_comment(details: dict[str, Any]) -> str:
+    """``FOLLOW: SUBSCRIBED (source wx-1, reference 77)``: the event in one line."""
+    words = [str(details.get(key) or "") for key in ("activity", "state")]
+    where = ", ".join(
+        f"{label} {details[key]}"
+        for key, label in (("orgSourceId", "source"), ("referenceId", "reference"))
+        if details.get(key)
+    )
+    text = ": ".join(word for word in words if word)
+    return f"{text} ({where})" if where else text
 
 
 def _blank_to_none(value: str | None) -> str | None:

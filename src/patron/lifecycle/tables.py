@@ -5,6 +5,8 @@ import sqlalchemy as sa
 from patron.kit.db import BigId, metadata, utcnow_column
 
 # An event of a customer's life in another system, as the Entity Life Cycle import loads it.
+# One customer has one event per (org source, activity, reference id): loading it again is
+# recognised, not repeated.
 lifecycle_events = sa.Table(
     "lifecycle_events",
     metadata,
@@ -21,5 +23,12 @@ lifecycle_events = sa.Table(
     sa.Column("updated_on", sa.DateTime(timezone=True), nullable=False),
     sa.Column("import_id", BigId),  # the import that loaded it, if any
     utcnow_column(),
-    sa.Index("ix_lifecycle_events_org_id_customer_id", "org_id", "customer_id"),
+    sa.UniqueConstraint(
+        "org_id",
+        "customer_id",
+        "org_source_id",
+        "activity",
+        "reference_id",
+        name="uq_lifecycle_events_event",
+    ),
 )
