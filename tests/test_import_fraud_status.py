@@ -3,6 +3,7 @@ errors, the change log, the freeze it puts on customers, undo and the preview.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from patron.orgs import service as orgs
 from tests.conftest import Api, OrgHandle, error_codes
 from tests.factories import register
 from tests.importing import csv, import_org, result, run, snapshot, start, undo
+from tests.test_cli_import import Patron
 
 PROFILE = {"profile": "fraud-status"}
 HEADER = "Mobile,Status,Reason,StoreCode"
@@ -408,3 +410,14 @@ def test_a_preview_changes_nothing(engine: Engine, org: OrgHandle, api: Api) -> 
     assert preview.counts["updated"] == 1
     assert snapshot(engine, org) == before
     assert fraud(api, tom)["status"] == "NOT_FRAUD"
+
+
+def test_the_command_line_takes_the_profile(
+    engine: Engine, org: OrgHandle, api: Api, tmp_path: Path
+) -> None:
+    tom = register(api, mobile="919800007201")
+    path = tmp_path / "fraud.csv"
+    path.write_text(csv(HEADER, "919800007201,MARKED,chargebacks,mal"), encoding="utf-8")
+    done = Patron(engine, org).json("import", str(path), "--profile", "fraud-status", "--yes")
+    assert done["state"] == "committed"
+    assert fraud(api, tom)["status"] == "MARKED"

@@ -3,6 +3,7 @@ entity id as the template's identifier, dates, errors, repeats, fraud, undo and 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from patron.lifecycle import service as lifecycle
 from tests.conftest import Api, OrgHandle
 from tests.factories import register
 from tests.importing import csv, import_org, result, run, snapshot, start, undo
+from tests.test_cli_import import Patron
 
 PROFILE = {"profile": "entity-lifecycle"}
 HEADER = "Entity Type,Entity ID,Org Source ID,Activity,State,Added by,Reference ID,Updated on"
@@ -365,3 +367,14 @@ def test_a_preview_changes_nothing(engine: Engine, org: OrgHandle, api: Api) -> 
     assert preview.counts["inserted"] == 1
     assert snapshot(engine, org) == before
     assert events(engine, org, tom) == []
+
+
+def test_the_command_line_takes_the_profile(
+    engine: Engine, org: OrgHandle, api: Api, tmp_path: Path
+) -> None:
+    tom = register(api, mobile="919800011101")
+    path = tmp_path / "events.csv"
+    path.write_text(csv(HEADER, line(tom)), encoding="utf-8")
+    done = Patron(engine, org).json("import", str(path), "--profile", "entity-lifecycle", "--yes")
+    assert done["state"] == "committed"
+    assert [event["activity"] for event in events(engine, org, tom)] == ["FOLLOW"]

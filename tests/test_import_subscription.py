@@ -3,6 +3,7 @@ units, accounts, identifiers, fraud, the consent ledger, undo, retries and repla
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from patron.subscriptions import service as subscriptions
 from tests.conftest import Api, OrgHandle
 from tests.factories import register
 from tests.importing import csv, editor, import_org, result, run, snapshot, start, undo
+from tests.test_cli_import import Patron
 
 PROFILE = {"profile": "user-subscription"}
 HEADER = "Mobile,Subscription Status,Channel,Priority"
@@ -455,3 +457,41 @@ def _repair_ledger(engine: Engine) -> None:
         else:
             conn.exec_driver_sql("DROP TRIGGER IF EXISTS refuse_ledger ON consent_ledger")
             conn.exec_driver_sql("DROP FUNCTION IF EXISTS refuse_ledger()")
+
+
+def test_the_command_line_takes_the_profile(
+    engine: Engine, org: OrgHandle, api: Api, tmp_path: Path
+) -> None:
+    tom = register(api, mobile="919900111111")
+    path = tmp_path / "subscriptions.csv"
+    path.write_text(csv(HEADER, "9900111111,OPTOUT,SMS,BULK"), encoding="utf-8")
+    done = Patron(engine, org).json(
+        "import",
+        str(path),
+        "--profile",
+        "user-subscription",
+        "--option",
+        "append_country_code=true",
+        "--yes",
+    )
+    assert done["state"] == "committed"
+    assert subscribed(api, tom) == [{"channel": "SMS", "priority": "BULK", "type": "OPTOUT"}]
+
+
+def test_an_org_unit_code_shared_by_a_concept_and_a_store_is_the_concepts(
+    engine: Engine, org: OrgHandle, api: Api
+) -> None:
+    tom = register(api, mobile="919800009101")
+    with transaction(engine) as conn:
+        orgs.add_unit(conn, org.admin, kind="concept", code="mal")
+    done = run(
+        engine,
+        org,
+        csv(f"{HEADER},Org Unit", "919800009101,OPTIN,email,BULK,MAL"),
+        **PROFILE,
+    )
+    assert done.statuses() == ["updated"]
+    concept = unit_id(engine, org, "concept", "mal")
+    assert subscribed(api, tom) == [
+        {"channel": "EMAIL", "priority": "BULK", "type": "OPTIN", "orgUnitId": concept}
+    ]
