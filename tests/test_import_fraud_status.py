@@ -421,3 +421,13 @@ def test_the_command_line_takes_the_profile(
     done = Patron(engine, org).json("import", str(path), "--profile", "fraud-status", "--yes")
     assert done["state"] == "committed"
     assert fraud(api, tom)["status"] == "MARKED"
+
+
+def test_a_customer_of_another_org_is_unknown(
+    engine: Engine, org: OrgHandle, api: Api, other_api: Api
+) -> None:
+    theirs = register(other_api, mobile="919800007301")
+    done = run(engine, org, csv(HEADER, "919800007301,MARKED,why,mal"), **PROFILE)
+    assert done.codes(2) == [RowCode.CUSTOMER_UNKNOWN]
+    response = other_api.get(f"/v2/customers/{theirs}")
+    assert response.json()["fraudDetails"]["status"] == "NOT_FRAUD"

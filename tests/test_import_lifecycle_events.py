@@ -378,3 +378,13 @@ def test_the_command_line_takes_the_profile(
     done = Patron(engine, org).json("import", str(path), "--profile", "entity-lifecycle", "--yes")
     assert done["state"] == "committed"
     assert [event["activity"] for event in events(engine, org, tom)] == ["FOLLOW"]
+
+
+def test_a_customer_of_another_org_is_unknown(
+    engine: Engine, org: OrgHandle, other_api: Api
+) -> None:
+    theirs = register(other_api, mobile="919800011201")
+    done = run(engine, org, csv(HEADER, line(theirs)), **PROFILE)
+    assert done.codes(2) == [RowCode.CUSTOMER_UNKNOWN]
+    with transaction(engine, write=False) as conn:
+        assert lifecycle.events_of(conn, other_api.org.id, theirs) == []
