@@ -2,6 +2,168 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.engine import Engine
+
+from patron.api.deps import admin, editor, engine_of, viewer
+from patron.auth.actor import Actor
+from patron.cards import generation, service
+from patron.identity.rules import CONTROL_CHARACTERS
+from patron.kit.db import transaction
+from patron.kit.pagination import page
 
 router = APIRouter(prefix="/v2/cards", tags=["cards"])
+
+_CONTROL = re.compile(CONTROL_CHARACTERS)
+
+Viewer = Annotated[Actor, Depends(viewer)]
+Editor = Annotated[Actor, Depends(editor)]
+Admin = Annotated[Actor, Depends(admin)]
+Db = Annotated[Engine, Depends(engine_of)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        return value
+
+
+class SeriesIn(_Body):
+    """A new card series."""
+
+    code: str = Field(min_length=1, max_length=50)
+    type: str = Field(max_length=16)
+    description: str = Field(default="", max_length=500)
+    prefix: str = Field(default="", max_length=50)
+    suffix: str = Field(default="", max_length=50)
+    length: int | None = None
+    expiryDays: int | None = None
+    generationEnabled: bool = False
+    store: str | None = Field(default=None, max_length=100)
+
+
+class GenerateIn(_Body):
+    """How many cards to generate, of which series, with which status label."""
+
+    seriesId: int | None = None
+    seriesCode: str | None = Field(default=None, max_length=50)
+    count: int
+    statusLabel: str | None = Field(default=None, max_length=100)
+
+
+class LabelIn(_Body):
+    """A card status label over one of the card system statuses."""
+
+    label: str = Field(min_length=1, max_length=100)
+    systemStatus: str = Field(max_length=32)
+
+
+@router.get("/series")
+def list_series(
+    actor: Viewer,
+    engine: Db,
+    limit: Annotated[int | None, Query()] = None,
+    offset: Annotated[int | None, Query()] = None,
+) -> dict[str, Any]:
+    """A page of the org's card series."""
+    wanted = page(limit, offset)
+    with transaction(engine, write=False) as conn:
+        rows, total = service.list_series(conn, actor.org_id, wanted.limit, wanted.offset)
+    return {
+        "pagination": wanted.envelope(total),
+        "data": [service.render_series(row) for row in rows],
+        "warnings": [],
+    }
+
+
+@router.post("/series")
+def add_series(actor: Admin, engine: Db, body: SeriesIn) -> dict[str, Any]:
+    """Create a card series: its code, type, card number shape, expiry and store."""
+    with transaction(engine) as conn:
+        series = service.add_series(
+            conn,
+            actor,
+            service.SeriesInput(
+                code=body.code,
+                card_type=body.type,
+                description=body.description,
+                prefix=body.prefix,
+                suffix=body.suffix,
+                length=body.length,
+                expiry_days=body.expiryDays,
+                generation_enabled=body.generationEnabled,
+                store=body.store,
+            ),
+        )
+    return {"series": service.render_series(series), "warnings": []}
+
+
+@router.post("/generate")
+def generate_cards(actor: Editor, engine: Db, body: GenerateIn) -> dict[str, Any]:
+    """Generate new card numbers of a generation-enabled series."""
+    with transaction(engine) as conn:
+        numbers = generation.generate(
+            conn,
+            actor,
+            series_id=body.seriesId,
+            series_code=body.seriesCode,
+            count=body.count,
+            status_label=body.statusLabel,
+        )
+    return {"cardNumbers": numbers, "count": len(numbers), "warnings": []}
+
+
+@router.get("/statusLabels")
+def list_labels(actor: Viewer, engine: Db) -> dict[str, Any]:
+    """The card status labels: the system statuses and the org's own names for them."""
+    with transaction(engine, write=False) as conn:
+        labels = service.labels(conn, actor.org_id)
+    return {"data": [service.render_label(label) for label in labels], "warnings": []}
+
+
+@router.post("/statusLabels")
+def add_label(actor: Admin, engine: Db, body: LabelIn) -> dict[str, Any]:
+    """Add an org name for a card system status."""
+    with transaction(engine) as conn:
+        label = service.add_label(conn, actor, label=body.label, system_status=body.systemStatus)
+    return {"statusLabel": service.render_label(label), "warnings": []}
+
+
+@router.get("")
+def list_cards(
+    actor: Viewer,
+    engine: Db,
+    seriesCode: Annotated[str | None, Query(max_length=50)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int | None, Query()] = None,
+    offset: Annotated[int | None, Query()] = None,
+) -> dict[str, Any]:
+    """A page of the org's cards, optionally of one series and one system status."""
+    wanted = page(limit, offset)
+    with transaction(engine, write=False) as conn:
+        cards, total = service.list_cards(
+            conn,
+            actor.org_id,
+            series_code=seriesCode,
+            status=status,
+            limit=wanted.limit,
+            offset=wanted.offset,
+        )
+    return {"pagination": wanted.envelope(total), "data": cards, "warnings": []}
+
+
+@router.get("/{number}")
+def get_card(number: str, actor: Viewer, engine: Db) -> dict[str, Any]:
+    """A card by its number: series, status, holder, dates."""
+    with transaction(engine, write=False) as conn:
+        card = service.get_card(conn, actor.org_id, number)
+    return {"card": card, "warnings": []}

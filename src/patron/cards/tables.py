@@ -56,10 +56,14 @@ cards = sa.Table(
     sa.Column("external_id", sa.String(100)),
     sa.Column("issued_at", sa.DateTime(timezone=True)),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
+    # Card-level custom and extended field values (the org declares them with scope ``card``).
+    sa.Column("custom_fields", sa.JSON),
+    sa.Column("extended_fields", sa.JSON),
     utcnow_column(),
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "number"),
     sa.Index("ix_cards_org_id_customer_id", "org_id", "customer_id"),
     sa.Index("ix_cards_org_id_series_id", "org_id", "series_id"),
-    sa.Index("ix_cards_org_id_external_id", "org_id", "external_id"),
+    # ``cardExternalId`` is a look-up key, so it names one card of the org at most.
+    sa.Index("ix_cards_org_id_external_id", "org_id", "external_id", unique=True),
 )

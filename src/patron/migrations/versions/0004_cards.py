@@ -105,6 +105,8 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=100), nullable=True),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("custom_fields", sa.JSON(), nullable=True),
+        sa.Column("extended_fields", sa.JSON(), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -136,9 +138,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_cards_org_id_customer_id", ["org_id", "customer_id"], unique=False
         )
-        batch_op.create_index(
-            "ix_cards_org_id_external_id", ["org_id", "external_id"], unique=False
-        )
+        batch_op.create_index("ix_cards_org_id_external_id", ["org_id", "external_id"], unique=True)
         batch_op.create_index("ix_cards_org_id_series_id", ["org_id", "series_id"], unique=False)
 
     # ### end Alembic commands ###
