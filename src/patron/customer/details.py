@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from patron.cards import service as cards
 from patron.customer import repository
 from patron.customer.lookup import Resolved, SourceAccount
 from patron.kit.clock import iso
@@ -48,7 +49,17 @@ def details(
     values = repository.field_values_of(conn, org_id, customer_id)
     custom = {v["name"]: v["value"] for v in values if v["kind"] == "custom"}
     extended = {v["name"]: v["value"] for v in values if v["kind"] == "extended"}
-    every_identifier = [{"type": i["type"], "value": i["value"]} for i in identifiers]
+    card_details = cards.card_details(conn, org_id, customer_id)
+    # A card number identifier also shows its card's series and status label.
+    card_extras = cards.identifier_details(card_details)
+
+    def shown(identifier: Any) -> dict[str, Any]:
+        extra = (
+            card_extras.get(identifier["value"], {}) if identifier["type"] == "cardnumber" else {}
+        )
+        return {"type": identifier["type"], "value": identifier["value"], **extra}
+
+    every_identifier = [shown(i) for i in identifiers]
     label = orgs_repository.get_label(conn, org_id, int(customer["status_label_id"]))
     unit = (
         orgs_repository.get_unit(conn, org_id, int(customer["registered_unit_id"]))
@@ -68,11 +79,7 @@ def details(
                     "modifiedDate": iso(p["updated_at"]),
                 },
                 "fields": custom,
-                "identifiers": [
-                    {"type": i["type"], "value": i["value"]}
-                    for i in identifiers
-                    if i["profile_id"] == p["id"]
-                ],
+                "identifiers": [shown(i) for i in identifiers if i["profile_id"] == p["id"]],
                 "commChannels": [
                     {
                         "type": c["type"],
@@ -116,7 +123,7 @@ def details(
         "segments": {},
         "associatedWith": unit["code"] if unit else "",
         "extendedFields": extended,
-        "cardDetails": [],
+        "cardDetails": card_details,
         "warnings": [w.as_dict() for w in resolved.warnings],
     }
     if "subscriptions" in embeds:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
+from patron.cards import issue as cards
 from patron.customer import repository, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, profile_on, resolve
 from patron.customer.schemas import ChangeIdentifiersIn
@@ -77,11 +78,15 @@ def change_identifiers(
     }
     to_insert = [a for a in new if (a.type, a.value) not in owned_elsewhere]
     _check_final_state(conn, actor, me, survivor_id, held, removes, to_insert, settings)
+    card_issues = cards.prepare(
+        conn, actor.org_id, [(a.value, a.card) for a in adds if a.type == "cardnumber"], warnings
+    )
     # Read without locks so far; a merge of either committed meanwhile is a conflict.
     lock_live(conn, actor.org_id, me, *([survivor_id] if survivor_id is not None else []))
 
     for item in removes:
         repository.delete_identifier(conn, actor.org_id, item.type, item.value)
+    cards.release(conn, actor.org_id, [r.value for r in removes if r.type == "cardnumber"])
     repository.insert_identifiers(
         conn,
         [
@@ -105,8 +110,10 @@ def change_identifiers(
                 f"with user id {survivor_id}",
             )
         )
-        return IdentifierChange(survivor_id, warnings)
-    return IdentifierChange(me, warnings)
+    # The cards go to whoever holds their numbers now: the survivor after a merge.
+    holder = survivor_id if survivor_id is not None else me
+    cards.issue(conn, actor, holder, card_issues)
+    return IdentifierChange(holder, warnings)
 
 
 def _survivor(

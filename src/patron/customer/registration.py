@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.cards import issue as cards
 from patron.customer import repository, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, resolve, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
@@ -78,6 +79,12 @@ def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registratio
     unit_id = _till(conn, actor, request.associatedWith)
     registered_at = _registration_date(request.createDate, settings)
     validation.program_warnings(request.loyaltyProgramEnrollments, warnings)
+    card_issues = cards.prepare(
+        conn,
+        actor.org_id,
+        [(i.value, i.card) for i in all_identifiers if i.type == "cardnumber"],
+        warnings,
+    )
 
     owners = repository.owners_of(conn, actor.org_id, [(i.type, i.value) for i in all_identifiers])
     owner_ids = {int(o["customer_id"]) for o in owners}
@@ -111,6 +118,7 @@ def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registratio
         for profile in prepared:
             _insert_profile(conn, actor, customer_id, profile, profile.identifiers)
         repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", extended)
+    cards.issue(conn, actor, customer_id, card_issues)
     _record_subscriptions(conn, actor, customer_id, all_identifiers)
     audit(conn, actor, "customer.register", "customer", customer_id, {"profiles": len(prepared)})
     return Registration(customer_id, warnings)

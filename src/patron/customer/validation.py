@@ -8,9 +8,10 @@ except reading the org's field definitions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from patron.cards.rules import CardRequest
 from patron.customer.schemas import ChannelIn, IdentifierIn
 from patron.identity.rules import (
     normalize_email,
@@ -26,8 +27,7 @@ from patron.settings import get_settings
 
 #: Identifier types a customer holds at most one of.
 SINGLE_VALUED = ("mobile", "email", "externalId")
-#: Patron's own warning codes (outside the seed's ranges).
-CARD_SERIES_IGNORED = 95001
+#: Patron's own warning code (outside the seed's ranges); 95001 belongs to the cards domain.
 PROGRAM_IGNORED = 95002
 
 
@@ -38,6 +38,8 @@ class Identifier:
     type: str
     value: str
     subscribed: bool | None = None
+    #: What a ``cardnumber`` says of its card (series, status label, card fields), if anything.
+    card: CardRequest | None = field(default=None, compare=False)
 
 
 def identifiers(
@@ -62,19 +64,23 @@ def identifiers(
             raise InvalidInput(
                 code, f"{_MESSAGES.get(code, 'Invalid identifier')}: {checked.problem}"
             )
+        card = None
         if kind == "cardnumber" and (
-            item.seriesId or item.seriesCode or item.extendedFields or item.customFields
+            item.seriesId is not None
+            or item.seriesCode
+            or item.statusLabel
+            or item.extendedFields
+            or item.customFields
         ):
-            series = item.seriesId if item.seriesId is not None else item.seriesCode
-            warnings.append(
-                Notice(
-                    CARD_SERIES_IGNORED,
-                    f"card series {series} is not defined in this org: card number "
-                    f"{checked.value} was kept as a cardnumber identifier, without series, "
-                    "status or card fields",
-                )
+            # Whether the series exists is the cards domain's question (patron.cards.issue).
+            card = CardRequest(
+                series_id=item.seriesId,
+                series_code=item.seriesCode,
+                status_label=item.statusLabel,
+                extended_fields=item.extendedFields,
+                custom_fields=item.customFields,
             )
-        result[(kind, checked.value)] = Identifier(kind, checked.value, item.subscribed)
+        result[(kind, checked.value)] = Identifier(kind, checked.value, item.subscribed, card)
     found = list(result.values())
     for kind in SINGLE_VALUED:
         if len({i.value for i in found if i.type == kind}) > 1:
