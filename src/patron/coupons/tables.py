@@ -21,8 +21,14 @@ coupon_series = sa.Table(
     # Redemptions are valid from valid_from to valid_until (either end open when null).
     sa.Column("valid_from", sa.DateTime(timezone=True)),
     sa.Column("valid_until", sa.DateTime(timezone=True)),
-    sa.Column("max_redemptions_per_coupon", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("max_redemptions_per_customer", sa.Integer),  # null: no limit
+    # How often one coupon, and all coupons of the series for one customer, may be
+    # redeemed; null: no limit.
+    sa.Column("max_redemptions_per_coupon", sa.Integer, server_default="1"),
+    sa.Column("max_redemptions_per_customer", sa.Integer),
+    # The discount a coupon gives: ABS (an amount) or PERC (a percentage), capped at upto.
+    sa.Column("discount_type", sa.String(8), nullable=False, server_default="ABS"),
+    sa.Column("discount_value", sa.Numeric(18, 2)),
+    sa.Column("discount_upto", sa.Numeric(18, 2)),
     utcnow_column(),
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "number"),
@@ -36,9 +42,13 @@ coupons = sa.Table(
     sa.Column("series_id", BigId, sa.ForeignKey("coupon_series.id"), nullable=False),
     sa.Column("code", sa.String(64), nullable=False),
     sa.Column("customer_id", BigId, sa.ForeignKey("customers.id")),  # issued to; null: anyone
+    # ISSUED, or REDEEMED once the series' redemptions per coupon are used up.
     sa.Column("status", sa.String(16), nullable=False, server_default="ISSUED"),
+    # Always the number of its rows in coupon_redemptions (recounted on every change).
     sa.Column("redemption_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("issued_at", sa.DateTime(timezone=True)),
+    sa.Column("unit_id", BigId, sa.ForeignKey("org_units.id")),  # the store that issued it
+    sa.Column("transaction_number", sa.String(100), nullable=False, server_default=""),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
     utcnow_column(),
     utcnow_column("updated_at"),

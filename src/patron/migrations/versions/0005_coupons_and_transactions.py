@@ -32,8 +32,11 @@ def upgrade() -> None:
         sa.Column("description", sa.String(length=500), server_default="", nullable=False),
         sa.Column("valid_from", sa.DateTime(timezone=True), nullable=True),
         sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("max_redemptions_per_coupon", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("max_redemptions_per_coupon", sa.Integer(), server_default="1", nullable=True),
         sa.Column("max_redemptions_per_customer", sa.Integer(), nullable=True),
+        sa.Column("discount_type", sa.String(length=8), server_default="ABS", nullable=False),
+        sa.Column("discount_value", sa.Numeric(precision=18, scale=2), nullable=True),
+        sa.Column("discount_upto", sa.Numeric(precision=18, scale=2), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -71,6 +74,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), server_default="ISSUED", nullable=False),
         sa.Column("redemption_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("unit_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("transaction_number", sa.String(length=100), server_default="", nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
@@ -92,6 +97,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["series_id"], ["coupon_series.id"], name=op.f("fk_coupons_series_id_coupon_series")
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["org_units.id"], name=op.f("fk_coupons_unit_id_org_units")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_coupons")),
         sa.UniqueConstraint(
