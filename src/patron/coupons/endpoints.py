@@ -1,7 +1,224 @@
-"""``/v2/coupons/...`` and the coupons of customers."""
+"""``/v2/coupons/...``, ``/v2/transactions`` and the coupons of customers.
+
+Roles: viewers read; editors issue coupons and record transactions; admins add
+coupon series.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.engine import Engine
+
+from patron.api.deps import admin, editor, engine_of, viewer
+from patron.auth.actor import Actor
+from patron.coupons import service
+from patron.coupons.schemas import (
+    IssueIn,
+    SeriesIn,
+    TransactionIn,
+    render_basic,
+    render_detailed,
+    render_series,
+    render_transaction,
+)
+from patron.customer import lookup
+from patron.kit.db import transaction
+from patron.kit.pagination import page
 
 router = APIRouter(tags=["coupons"])
+
+Db = Annotated[Engine, Depends(engine_of)]
+Viewer = Annotated[Actor, Depends(viewer)]
+Editor = Annotated[Actor, Depends(editor)]
+Admin = Annotated[Actor, Depends(admin)]
+Limit = Annotated[int | None, Query()]
+
+
+def _warnings(warnings: list[Any]) -> list[dict[str, Any]]:
+    return [w.as_dict() for w in warnings]
+
+
+@router.post("/v2/coupons/series")
+def add_series(body: SeriesIn, actor: Admin, engine: Db) -> dict[str, Any]:
+    """Add a coupon series: its number, validity range, redemption limits and discount."""
+    spec = service.SeriesInput(
+        number=body.series_id,
+        name=body.name,
+        description=body.description,
+        valid_from=body.valid_from,
+        valid_till=body.valid_till,
+        max_redemptions_per_coupon=body.max_redemptions_per_coupon,
+        max_redemptions_per_customer=body.max_redemptions_per_customer,
+        discount_type=body.discount_type,
+        discount_value=body.discount_value,
+        discount_upto=body.discount_upto,
+    )
+    with transaction(engine) as conn:
+        series = service.create_series(conn, actor, spec)
+    return {"series": render_series(series), "warnings": []}
+
+
+@router.get("/v2/coupons/series")
+def list_series(
+    actor: Viewer, engine: Db, limit: Limit = None, offset: Limit = None
+) -> dict[str, Any]:
+    """A page of the org's coupon series, by series id."""
+    wanted = page(limit, offset)
+    with transaction(engine, write=False) as conn:
+        rows, total = service.list_series(conn, actor.org_id, wanted)
+    return {
+        "pagination": wanted.envelope(total),
+        "data": [render_series(row) for row in rows],
+        "warnings": [],
+    }
+
+
+@router.get("/v2/coupons/series/{series_id:int}")
+def get_series(series_id: int, actor: Viewer, engine: Db) -> dict[str, Any]:
+    """One coupon series with its issued and redeemed counts."""
+    with transaction(engine, write=False) as conn:
+        series = service.get_series(conn, actor.org_id, series_id)
+    return {"series": render_series(series), "warnings": []}
+
+
+@router.post("/v2/coupons")
+def issue_coupons(body: IssueIn, actor: Editor, engine: Db) -> dict[str, Any]:
+    """Issue coupons of a series (one or many codes), optionally to one customer."""
+    spec = service.IssueInput(
+        series=body.series_id,
+        codes=body.codes,
+        customer_id=body.customer_id,
+        store=body.store_code,
+        transaction_number=body.transaction_number,
+        valid_till=body.valid_till,
+    )
+    with transaction(engine) as conn:
+        issued = service.issue(conn, actor, spec)
+        redemptions = service.redemptions_by_coupon(conn, actor.org_id, issued)
+    return {
+        "coupons": [render_basic(row, redemptions[int(row["id"])]) for row in issued],
+        "warnings": [],
+    }
+
+
+@router.get("/v2/coupons")
+def list_coupons(
+    actor: Viewer,
+    engine: Db,
+    series_id: Annotated[int | None, Query(alias="seriesId")] = None,
+    status: str | None = None,
+    limit: Limit = None,
+    offset: Limit = None,
+) -> dict[str, Any]:
+    """A page of the org's coupons, newest first, optionally of one series and status."""
+    wanted = page(limit, offset)
+    with transaction(engine, write=False) as conn:
+        rows, total, _ = service.list_coupons(
+            conn, actor.org_id, wanted, series=series_id, status=status
+        )
+        redemptions = service.redemptions_by_coupon(conn, actor.org_id, rows)
+    return {
+        "pagination": wanted.envelope(total),
+        "data": [
+            {**render_basic(row, redemptions[int(row["id"])]), "issuedTo": row["customer_id"]}
+            for row in rows
+        ],
+        "warnings": [],
+    }
+
+
+@router.post("/v2/transactions")
+def add_transaction(body: TransactionIn, actor: Editor, engine: Db) -> dict[str, Any]:
+    """Record a transaction (bill) that coupon redemptions can reference."""
+    spec = service.TransactionInput(
+        number=body.number,
+        customer_id=body.customer_id,
+        store=body.store_code,
+        amount=body.amount,
+        date=body.date,
+    )
+    with transaction(engine) as conn:
+        recorded = service.record_transaction(conn, actor, spec)
+    return {"transaction": render_transaction(recorded), "warnings": []}
+
+
+@router.get("/v2/transactions")
+def list_transactions(
+    actor: Viewer,
+    engine: Db,
+    number: str | None = None,
+    customer_id: Annotated[int | None, Query(alias="customerId")] = None,
+    limit: Limit = None,
+    offset: Limit = None,
+) -> dict[str, Any]:
+    """A page of the org's transactions, newest first, by bill number or customer."""
+    wanted = page(limit, offset)
+    with transaction(engine, write=False) as conn:
+        rows, total = service.list_transactions(
+            conn, actor.org_id, wanted, number=number, customer_id=customer_id
+        )
+    return {
+        "pagination": wanted.envelope(total),
+        "data": [render_transaction(row) for row in rows],
+        "warnings": [],
+    }
+
+
+@router.get("/v2/customers/coupons")
+def customer_coupons_basic(
+    actor: Viewer,
+    engine: Db,
+    mobile: str | None = None,
+    email: str | None = None,
+    external_id: Annotated[str | None, Query(alias="externalId")] = None,
+    id: str | None = None,
+    status: str | None = None,
+    limit: Limit = None,
+    offset: Limit = None,
+) -> dict[str, Any]:
+    """The coupons of a customer found by mobile, email, externalId or id (basic details)."""
+    wanted = page(limit, offset)
+    keys = {"mobile": mobile, "email": email, "externalId": external_id, "id": id}
+    with transaction(engine, write=False) as conn:
+        found = service.customer_coupons(conn, actor.org_id, keys, status, wanted)
+    customer = {
+        "firstname": found.first_name,
+        "lastname": found.last_name,
+        "mobile": found.mobile,
+        "id": found.resolved.id,
+        "coupons": [render_basic(row, found.redemptions[int(row["id"])]) for row in found.coupons],
+    }
+    return {
+        "entity": {"pagination": wanted.envelope(found.total), "customers": [customer]},
+        "warnings": _warnings(found.resolved.warnings),
+        "errors": [],
+        "success": True,
+    }
+
+
+@router.get("/v2/customers/{customer_id:int}/coupons")
+def customer_coupons_detailed(
+    customer_id: int,
+    actor: Viewer,
+    engine: Db,
+    status: str | None = None,
+    limit: Limit = None,
+    offset: Limit = None,
+) -> dict[str, Any]:
+    """The coupons of a customer with their series and redemptions (detailed)."""
+    wanted = page(limit, offset)
+    with transaction(engine, write=False) as conn:
+        resolved = lookup.resolve(conn, actor.org_id, customer_id)
+        found = service.coupons_of(conn, actor.org_id, resolved, status, wanted)
+    return {
+        "entity": [
+            render_detailed(row, found.redemptions[int(row["id"])], actor.org_id)
+            for row in found.coupons
+        ],
+        "pagination": wanted.envelope(found.total),
+        "warnings": _warnings(resolved.warnings),
+        "errors": [],
+        "success": True,
+    }
