@@ -59,7 +59,7 @@ def misfit(number: pl.Expr, prefix: pl.Expr, suffix: pl.Expr, length: pl.Expr) -
             ),
             pl.when(length.is_not_null() & (size != length))
             .then(pl.format("has {} characters, not {}", size, length))
-            .when(length.is_null() & (size < prefix.str.len_chars() + suffix.str.len_chars()))
+            .when(size < prefix.str.len_chars() + suffix.str.len_chars())
             .then(pl.lit("is shorter than prefix and suffix together")),
         ]
     )
