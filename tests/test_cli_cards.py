@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -126,3 +128,27 @@ def test_show_a_card(cli: Cli, org: OrgHandle) -> None:
     assert (shown["cardNumber"], shown["customerId"]) == (number, None)
     missing = cli.fails("cards", "show", "NOPE", "--org", org.name, code=6)
     assert missing == "error 95110: no card numbered NOPE in this org"
+
+
+def test_both_card_profiles_import_from_the_command_line(
+    cli: Cli, org: OrgHandle, tmp_path: Path
+) -> None:
+    series = tmp_path / "series.csv"
+    series.write_text(
+        "Card Series Code,Card Series Description,Card Type,Card Generation Enabled,Card Suffix,"
+        "Card Prefix,Card Length,Expiry Days,Till IUN\n"
+        "GOLDPHY2,Gold Card,PHYSICAL,true,2021,GOLD2,16,1000,1234\n"
+    )
+    done = cli.json("import", str(series), "--org", org.name, "--profile", "card-series", "--yes")
+    assert (done["state"], done["counts"]["inserted"]) == ("committed", 1)
+    loaded = tmp_path / "cards.csv"
+    loaded.write_text(
+        "Card Number,Card Series Code,Card Status Label,Till IUN\n"
+        "GOLD212345672021,GOLDPHY2,NOT_ISSUED,1234\n"
+        "GOLDPHY2TT12311,GOLDPHY2,NOT_ISSUED,1234\n"
+    )
+    done = cli.json("import", str(loaded), "--org", org.name, "--profile", "cards", "--yes")
+    assert (done["counts"]["inserted"], done["counts"]["rejected"]) == (1, 1)
+    assert cli.json("cards", "show", "GOLD212345672021", "--org", org.name)["seriesCode"] == (
+        "GOLDPHY2"
+    )

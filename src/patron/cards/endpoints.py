@@ -13,7 +13,7 @@ from patron.api.deps import admin, editor, engine_of, viewer
 from patron.auth.actor import Actor
 from patron.cards import generation, service
 from patron.identity.rules import CONTROL_CHARACTERS
-from patron.kit.db import transaction
+from patron.kit.db import run_in_transaction, transaction
 from patron.kit.pagination import page
 
 router = APIRouter(prefix="/v2/cards", tags=["cards"])
@@ -88,8 +88,10 @@ def list_series(
 @router.post("/series")
 def add_series(actor: Admin, engine: Db, body: SeriesIn) -> dict[str, Any]:
     """Create a card series: its code, type, card number shape, expiry and store."""
-    with transaction(engine) as conn:
-        series = service.add_series(
+    # Retried when a concurrent request took the code first: the retry answers 95103.
+    series = run_in_transaction(
+        engine,
+        lambda conn: service.add_series(
             conn,
             actor,
             service.SeriesInput(
@@ -103,22 +105,26 @@ def add_series(actor: Admin, engine: Db, body: SeriesIn) -> dict[str, Any]:
                 generation_enabled=body.generationEnabled,
                 store=body.store,
             ),
-        )
+        ),
+    )
     return {"series": service.render_series(series), "warnings": []}
 
 
 @router.post("/generate")
 def generate_cards(actor: Editor, engine: Db, body: GenerateIn) -> dict[str, Any]:
     """Generate new card numbers of a generation-enabled series."""
-    with transaction(engine) as conn:
-        numbers = generation.generate(
+    # Retried when a concurrent request used one of the drawn numbers first.
+    numbers = run_in_transaction(
+        engine,
+        lambda conn: generation.generate(
             conn,
             actor,
             series_id=body.seriesId,
             series_code=body.seriesCode,
             count=body.count,
             status_label=body.statusLabel,
-        )
+        ),
+    )
     return {"cardNumbers": numbers, "count": len(numbers), "warnings": []}
 
 
@@ -133,8 +139,12 @@ def list_labels(actor: Viewer, engine: Db) -> dict[str, Any]:
 @router.post("/statusLabels")
 def add_label(actor: Admin, engine: Db, body: LabelIn) -> dict[str, Any]:
     """Add an org name for a card system status."""
-    with transaction(engine) as conn:
-        label = service.add_label(conn, actor, label=body.label, system_status=body.systemStatus)
+    label = run_in_transaction(
+        engine,
+        lambda conn: service.add_label(
+            conn, actor, label=body.label, system_status=body.systemStatus
+        ),
+    )
     return {"statusLabel": service.render_label(label), "warnings": []}
 
 
