@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from patron.audit.tables import change_log
 from patron.cards import service as cards
+from patron.customer.tables import customers
 from patron.imports import repository as imports_repository
 from patron.imports.codes import RowCode
 from patron.kit.db import transaction
@@ -348,8 +349,23 @@ def test_a_customer_marked_as_fraud_gets_no_card(engine: Engine, org: OrgHandle,
         role="admin",
     )
     assert fraud.status_code == 200, fraud.text
-    done = run(engine, org, csv(HEADER, "card_1,FLEET,ACTIVE,1234,919800007031"), **PROFILE)
+    first = run(engine, org, csv(HEADER, "card_1,FLEET,ACTIVE,1234,919800007031"), **PROFILE)
+    assert first.codes(2) == [RowCode.CUSTOMER_FRAUD]
+    assert first.row(2)["errors"] == [f"the customer (id {marked}) is marked as fraud (CONFIRMED)"]
+    # Nor are the cards they hold changed, even by rows that name nobody.
+    with transaction(engine) as conn:
+        conn.execute(
+            customers.update().where(customers.c.id == marked).values(fraud_status="NOT_FRAUD")
+        )
+    held = run(engine, org, csv(HEADER, "card_1,FLEET,ACTIVE,1234,919800007031"), **PROFILE)
+    assert held.statuses() == ["inserted"]
+    with transaction(engine) as conn:
+        conn.execute(
+            customers.update().where(customers.c.id == marked).values(fraud_status="MARKED")
+        )
+    done = run(engine, org, csv(HEADER, "card_1,FLEET,Lost,1234,"), **PROFILE)
     assert done.codes(2) == [RowCode.CUSTOMER_FRAUD]
+    assert done.row(2)["customer_id"] == marked
 
 
 @pytest.mark.parametrize(

@@ -137,10 +137,13 @@ class Cards:
         )
         if linking:
             rows = find_customers(conn, rows, ctx, key)
-            rows = reject_fraud(rows, customer_states(conn, ctx, rows["customer_id"]))
         else:
             rows = rows.with_columns(customer_id=pl.lit(None, dtype=pl.Int64))
         rows = _against_the_store(conn, ctx, rows.rename({"customer_id": "row_customer_id"}))
+        # The holder after the row: the customer it names, else whoever holds the card now.
+        # A holder marked as fraud cannot be changed, so neither can their cards.
+        rows = rows.with_columns(customer_id=pl.coalesce("row_customer_id", "holder_id"))
+        rows = reject_fraud(rows, customer_states(conn, ctx, rows["customer_id"]))
         return Plan(rows=_decide(rows, ctx))
 
     def apply(
@@ -388,9 +391,7 @@ def _against_the_store(conn: Connection, ctx: ImportContext, rows: pl.DataFrame)
 
 
 def _decide(rows: pl.DataFrame, ctx: ImportContext) -> pl.DataFrame:
-    """Each row's status, holder (``customer_id``) and, for a new link, its issue dates."""
-    holder = pl.coalesce("row_customer_id", "holder_id")
-    rows = rows.with_columns(customer_id=holder)
+    """Each row's status and, for a card that changes hands, its issue dates."""
     newly_held = pl.col("customer_id").is_not_null() & pl.col("card_customer_id").ne_missing(
         pl.col("customer_id")
     )
