@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from patron.audit.tables import audit_log, change_log
 from patron.auth.secrets import keyed_digest
+from patron.cards.tables import card_series, cards
 from patron.customer.tables import (
     comm_channels,
     customers,
@@ -20,6 +21,7 @@ from patron.customer.tables import (
     suppressions,
 )
 from patron.kit.db import transaction
+from patron.lifecycle.tables import lifecycle_events
 from patron.orgs.tables import status_labels
 from patron.subscriptions.tables import consent_ledger, subscriptions
 from tests.conftest import Api, OrgHandle, error_codes
@@ -155,12 +157,43 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
         "fieldValues": 2,
         "subscriptions": 1,
         "changeLogEntries": 1,
+        "lifecycleEvents": 0,
         "profiles": 2,
+        "cards": 0,
         "suppressions": 4,
         "mergedCustomers": 0,
     }
     dumped = json.dumps(dict(entry), default=str)
     assert not [value for value in PERSONAL if value in dumped]
+
+
+def test_lifecycle_events_go_and_cards_lose_their_holder(
+    api: Api, engine: Engine, org: OrgHandle, tom: int
+) -> None:
+    with transaction(engine) as conn:
+        conn.execute(
+            lifecycle_events.insert().values(
+                org_id=org.id, customer_id=tom, entity_type="CUSTOMER", entity_id=MOBILE,
+                org_source_id="wx-account", activity="FOLLOW", state="DONE", added_by="wechat",
+                reference_id="ref-1", updated_on=sa.func.now(),
+            )
+        )  # fmt: skip
+        series_id = conn.execute(
+            card_series.insert()
+            .values(org_id=org.id, code="GOLD", card_type="PHYSICAL")
+            .returning(card_series.c.id)
+        ).scalar_one()
+        conn.execute(
+            cards.insert().values(
+                org_id=org.id, series_id=series_id, number="GOLD-1", status="ACTIVE",
+                status_label="ACTIVE", customer_id=tom,
+            )
+        )  # fmt: skip
+    assert delete(api, tom).status_code == 200
+    assert rows(engine, lifecycle_events, tom) == []
+    with transaction(engine, write=False) as conn:
+        card = conn.execute(sa.select(cards).where(cards.c.number == "GOLD-1")).mappings().one()
+    assert card["customer_id"] is None
 
 
 def test_a_deleted_customer_is_not_found_and_its_identifiers_are_free(

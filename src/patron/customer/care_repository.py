@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.tables import change_log
+from patron.cards.tables import cards
 from patron.customer.tables import (
     comm_channels,
     customers,
@@ -22,6 +23,7 @@ from patron.customer.tables import (
     suppressions,
 )
 from patron.kit.db import MAX_ID
+from patron.lifecycle.tables import lifecycle_events
 from patron.subscriptions.tables import subscriptions
 
 _LIKE_ESCAPE = "/"
@@ -256,8 +258,8 @@ def _moment(conn: Connection, value: datetime) -> Any:
 def erase_personal_data(
     conn: Connection, org_id: int, customer_ids: Sequence[int]
 ) -> tuple[list[tuple[str, str]], dict[str, int]]:
-    """Delete identifiers, channels, field values, subscriptions and change-log rows of
-    ``customer_ids`` and blank their profile names.
+    """Delete identifiers, channels, field values, subscriptions, change-log rows and
+    lifecycle events of ``customer_ids``, blank their profile names and unlink their cards.
 
     Returns the (type, value) identifiers deleted, read by the very statement that
     deleted them, and the number of rows touched per kind. The consent ledger
@@ -278,6 +280,7 @@ def erase_personal_data(
         ("fieldValues", field_values),
         ("subscriptions", subscriptions),
         ("changeLogEntries", change_log),
+        ("lifecycleEvents", lifecycle_events),
     ):
         result = conn.execute(
             table.delete().where(table.c.org_id == org_id, table.c.customer_id.in_(ids))
@@ -289,6 +292,13 @@ def erase_personal_data(
         .values(first_name="", last_name="", updated_at=sa.func.now())
     )
     counts["profiles"] = int(blanked.rowcount)
+    # A card stays with its series (it may be issued again); only its holder goes.
+    unlinked = conn.execute(
+        cards.update()
+        .where(cards.c.org_id == org_id, cards.c.customer_id.in_(ids))
+        .values(customer_id=None, updated_at=sa.func.now())
+    )
+    counts["cards"] = int(unlinked.rowcount)
     return removed, counts
 
 
