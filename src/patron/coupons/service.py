@@ -17,7 +17,7 @@ own validity lasts, *unexpired* while its validity lasts (begun or not),
 *redeemed* once it has at least one redemption.
 
 Datetimes without an offset are UTC. A date alone means the start of that day,
-or its end where it closes a validity range.
+or its end (23:59:59) where it closes a validity range.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ NUMBER_MAX_LENGTH = 100
 AMOUNT_LIMIT = 1e16
 _CONTROL = re.compile(CONTROL_CHARACTERS)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A date that closes a validity range lasts through this time (as the API's samples write it).
+_END_OF_DAY = time(23, 59, 59)
 
 
 # --- values -------------------------------------------------------------------------------
@@ -67,7 +69,7 @@ def parse_moment(text: str | None, what: str, *, end_of_day: bool = False) -> da
     try:
         if _DATE_ONLY.fullmatch(raw):
             day = date.fromisoformat(raw)
-            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+            return datetime.combine(day, _END_OF_DAY if end_of_day else time.min, tzinfo=UTC)
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(
