@@ -151,10 +151,9 @@ def _mobile_steps(raw: pl.Series, *, rules: MobileRules, validate: bool) -> pl.S
         (added, f"country code {code} added"),
     )
     if not validate:
-        checked = _result(
-            _blank(trimmed) | (text == ""), text, corrections, pl.lit(None, pl.String)
+        return _checked(
+            frame, raw.name, _blank(trimmed) | (text == ""), text, corrections, _NO_PROBLEM
         )
-        return frame.select(checked.alias(raw.name)).to_series()
     frame = frame.with_columns(digits=text.str.contains(_ASCII_DIGITS))
     digits = pl.col("digits")
     problem = (
@@ -163,38 +162,46 @@ def _mobile_steps(raw: pl.Series, *, rules: MobileRules, validate: bool) -> pl.S
         .when(~_org_rule(pl.when(digits).then(text), rules.regex))
         .then(pl.format("mobile number {} does not match the org's mobile rule", text))
     )
-    return frame.select(
-        _result(_blank(trimmed), text, corrections, problem).alias(raw.name)
-    ).to_series()
+    return _checked(frame, raw.name, _blank(trimmed), text, corrections, problem)
 
 
 def email(col: pl.Expr, *, validate: bool = True) -> pl.Expr:
     """:func:`~patron.identity.rules.normalize_email`; ``validate=False`` trims and lower-cases."""
-    trimmed = _strip(col)
-    lowered = trimmed.str.to_lowercase()
+    steps = functools.partial(_email_steps, validate=validate)
+    return _staged(col, steps, pl.String())
+
+
+def _email_steps(raw: pl.Series, *, validate: bool) -> pl.Series:
+    frame = _trimmed_frame(raw).with_columns(lowered=pl.col("trimmed").str.to_lowercase())
+    trimmed, lowered = pl.col("trimmed"), pl.col("lowered")
     corrections = _corrections(
-        (_was_trimmed(col, trimmed), TRIMMED), (lowered != trimmed, "email lower-cased")
+        (_was_trimmed(pl.col("raw"), trimmed), TRIMMED), (lowered != trimmed, "email lower-cased")
     )
     if not validate:
-        return _result(_blank(trimmed), lowered, corrections, pl.lit(None, pl.String))
+        return _checked(frame, raw.name, _blank(trimmed), lowered, corrections, _NO_PROBLEM)
     problem = pl.when(
         (lowered.str.len_chars() > EMAIL_MAX_LENGTH)
         | ~lowered.str.contains(_rust_pattern(EMAIL_REGEX))
     ).then(pl.format("'{}' is not a valid email address", trimmed))
+    checked = _checked(frame, raw.name, _blank(trimmed), lowered, corrections, problem)
     # Python's str.lower() follows its own Unicode tables (U+212A KELVIN SIGN
     # lowers to an ASCII "k"), so non-ASCII rows are decided by rules.py.
-    fallback = _non_ascii(trimmed)
-    return _merge(
-        fallback,
-        _via_rules(col, fallback, normalize_email, pl.String()),
-        _result(_blank(trimmed), lowered, corrections, problem),
-    )
+    fallback = frame.select(_non_ascii(trimmed)).to_series()
+    return _with_rules(raw, fallback, checked, normalize_email, pl.String())
 
 
 def name(col: pl.Expr, *, strict: bool = False) -> pl.Expr:
     """:func:`~patron.identity.rules.normalize_name`: whitespace runs collapsed, letters checked."""
+    return _staged(col, functools.partial(_name_steps, strict=strict), pl.String())
+
+
+def _name_steps(raw: pl.Series, *, strict: bool) -> pl.Series:
     # " ".join(raw.split()): runs of Python whitespace become one space, ends trimmed.
-    text = col.str.replace_all(f"{_whitespace_class()}+", " ").str.strip_chars(" ")
+    frame = raw.rename("raw").to_frame()
+    frame = frame.with_columns(
+        text=pl.col("raw").str.replace_all(f"{_whitespace_class()}+", " ").str.strip_chars(" ")
+    )
+    text = pl.col("text")
     allowed = "letters and spaces" if strict else "letters, spaces and ' - ."
     problem = (
         pl.when(text.str.len_chars() > NAME_MAX_LENGTH)
@@ -202,28 +209,32 @@ def name(col: pl.Expr, *, strict: bool = False) -> pl.Expr:
         .when(~text.str.contains(_rust_pattern(STRICT_NAME_REGEX if strict else NAME_REGEX)))
         .then(pl.format(f"'{{}}' contains characters other than {allowed}", text))
     )
+    corrections = _corrections((text != pl.col("raw"), TRIMMED))
+    checked = _checked(frame, raw.name, _blank(text), text, corrections, problem)
     # The regex module's \p{L} / \p{M} are a newer Unicode than the regex
     # crate's; every difference is a character the crate has unassigned, so
     # only rows holding one need rules.py (tests compare the two tables).
-    fallback = text.str.contains(r"\p{Cn}")
-    return _merge(
-        fallback,
-        _via_rules(col, fallback, functools.partial(normalize_name, strict=strict), pl.String()),
-        _result(_blank(text), text, _corrections((text != col, TRIMMED)), problem),
-    )
+    fallback = frame.select(text.str.contains(r"\p{Cn}")).to_series()
+    rule = functools.partial(normalize_name, strict=strict)
+    return _with_rules(raw, fallback, checked, rule, pl.String())
 
 
 def plain_identifier(col: pl.Expr, *, max_length: int = IDENTIFIER_MAX_LENGTH) -> pl.Expr:
     """:func:`~patron.identity.rules.normalize_plain_identifier`: trimmed, printable, bounded."""
-    trimmed = _strip(col)
+    return _staged(col, functools.partial(_plain_steps, max_length=max_length), pl.String())
+
+
+def _plain_steps(raw: pl.Series, *, max_length: int) -> pl.Series:
+    frame = _trimmed_frame(raw)
+    trimmed = pl.col("trimmed")
     problem = (
         pl.when(trimmed.str.len_chars() > max_length)
         .then(pl.lit(f"the value is longer than {max_length} characters"))
         .when(trimmed.str.contains(_rust_pattern(CONTROL_CHARACTERS)))
         .then(pl.lit("the value contains control characters"))
     )
-    corrections = _corrections((_was_trimmed(col, trimmed), TRIMMED))
-    return _result(_blank(trimmed), trimmed, corrections, problem)
+    corrections = _corrections((_was_trimmed(pl.col("raw"), trimmed), TRIMMED))
+    return _checked(frame, raw.name, _blank(trimmed), trimmed, corrections, problem)
 
 
 def external_id(col: pl.Expr) -> pl.Expr:
@@ -238,48 +249,75 @@ def date(col: pl.Expr, fmt: str | None = None) -> pl.Expr:
     such a date-time (``T`` or space, optional seconds, fraction, ``Z`` or
     offset) gives its date as written. The value field is a ``pl.Date``.
     """
-    trimmed = _strip(col)
+    return _staged(col, functools.partial(_date_steps, fmt=fmt), pl.Date())
+
+
+def _date_steps(raw: pl.Series, *, fmt: str | None) -> pl.Series:
+    frame = _trimmed_frame(raw)
+    trimmed = pl.col("trimmed")
     if fmt:
-        parsed = _strptime_date(trimmed, fmt)
+        parsed = frame.select(_strptime_date(trimmed, fmt)).to_series()
         # strptime's \d also reads non-ASCII digits: those rows go to rules.py.
-        rare = _non_ascii(trimmed)
-        python = (
-            pl.when(rare)
-            .then(col)
-            .map_elements(
-                functools.partial(_python_date, fmt=fmt), return_dtype=pl.Date, skip_nulls=True
+        frame = frame.with_columns(parsed=parsed, rare=_non_ascii(trimmed))
+        if frame["rare"].any():
+            rare = pl.col("rare")
+            python = (
+                pl.when(rare)
+                .then(pl.col("raw"))
+                .map_elements(
+                    functools.partial(_python_date, fmt=fmt), return_dtype=pl.Date, skip_nulls=True
+                )
             )
-        )
-        parsed = pl.when(rare).then(python).otherwise(parsed)
+            parsed = frame.select(pl.when(rare).then(python).otherwise("parsed")).to_series()
     else:
+        # Most cells are plain YYYY-MM-DD, which the full ISO rules read as the
+        # calendar date: only the other cells go through them.
+        plain = trimmed.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
         iso = trimmed.str.extract(_ISO_DATETIME, 1)
-        parsed = pl.coalesce(_iso_date(trimmed), _calendar_date(iso.str.slice(0, 4), iso))
-    problem = pl.when(parsed.is_null()).then(
+        parsed = _where(
+            frame,
+            ~plain,
+            pl.coalesce(_iso_date(trimmed), _calendar_date(iso.str.slice(0, 4), iso)),
+            _calendar_date(trimmed.str.slice(0, 4), trimmed),
+        )
+    frame = frame.with_columns(parsed=parsed)
+    problem = pl.when(pl.col("parsed").is_null()).then(
         pl.format("'{}' is not a date in the format {}", trimmed, pl.lit(fmt or "YYYY-MM-DD"))
     )
-    corrections = _corrections((_was_trimmed(col, trimmed), TRIMMED))
-    return _result(_blank(trimmed), parsed, corrections, problem)
+    corrections = _corrections((_was_trimmed(pl.col("raw"), trimmed), TRIMMED))
+    return _checked(frame, raw.name, _blank(trimmed), pl.col("parsed"), corrections, problem)
 
 
 def number(col: pl.Expr) -> pl.Expr:
     """A decimal number (sign, digits, optional fraction and exponent) as a Float64."""
-    trimmed = _strip(col)
-    value = trimmed.cast(pl.Float64, strict=False)
+    return _staged(col, _number_steps, pl.Float64())
+
+
+def _number_steps(raw: pl.Series) -> pl.Series:
+    frame = _trimmed_frame(raw)
+    trimmed = pl.col("trimmed")
+    frame = frame.with_columns(value=trimmed.cast(pl.Float64, strict=False))
+    value = pl.col("value")
     problem = pl.when(~trimmed.str.contains(_NUMBER) | ~value.is_finite()).then(
         pl.format("'{}' is not a number", trimmed)
     )
-    corrections = _corrections((_was_trimmed(col, trimmed), TRIMMED))
-    return _result(_blank(trimmed), value, corrections, problem)
+    corrections = _corrections((_was_trimmed(pl.col("raw"), trimmed), TRIMMED))
+    return _checked(frame, raw.name, _blank(trimmed), value, corrections, problem)
 
 
 def trimmed_text(col: pl.Expr, *, max_length: int) -> pl.Expr:
     """A custom field's text: trimmed, at most ``max_length`` characters."""
-    trimmed = _strip(col)
+    return _staged(col, functools.partial(_text_steps, max_length=max_length), pl.String())
+
+
+def _text_steps(raw: pl.Series, *, max_length: int) -> pl.Series:
+    frame = _trimmed_frame(raw)
+    trimmed = pl.col("trimmed")
     problem = pl.when(trimmed.str.len_chars() > max_length).then(
         pl.lit(f"the value is longer than {max_length} characters")
     )
-    corrections = _corrections((_was_trimmed(col, trimmed), TRIMMED))
-    return _result(_blank(trimmed), trimmed, corrections, problem)
+    corrections = _corrections((_was_trimmed(pl.col("raw"), trimmed), TRIMMED))
+    return _checked(frame, raw.name, _blank(trimmed), trimmed, corrections, problem)
 
 
 # --- Python's semantics in Rust's syntax -------------------------------------------
@@ -372,20 +410,91 @@ def _non_ascii(text: pl.Expr) -> pl.Expr:
 
 
 def _corrections(*steps: tuple[pl.Expr, str]) -> pl.Expr:
-    """The wording of each step whose condition holds, in order."""
-    return pl.concat_list(
-        [pl.when(done).then(pl.lit(text)) for done, text in steps]
-    ).list.drop_nulls()
+    """The wording of each step whose condition holds, in order.
+
+    The steps that hold make a bit mask, and each of the few possible masks
+    picks its ready-made list: no list is built row by row.
+    """
+    mask = pl.sum_horizontal(
+        pl.when(done).then(pl.lit(1 << bit, pl.UInt32)).otherwise(pl.lit(0, pl.UInt32))
+        for bit, (done, _) in enumerate(steps)
+    )
+    lists = pl.Series(
+        [
+            [text for bit, (_, text) in enumerate(steps) if combination & (1 << bit)]
+            for combination in range(1 << len(steps))
+        ],
+        dtype=pl.List(pl.String),
+    )
+    return pl.lit(lists).gather(mask)
 
 
-def _result(blank: pl.Expr, value: pl.Expr, corrections: pl.Expr, problem: pl.Expr) -> pl.Expr:
-    """The Checked struct: no value and no corrections for a problem, nothing for a blank."""
-    accepted = ~blank & problem.is_null()
-    return pl.struct(
-        value=pl.when(accepted).then(value),
-        corrections=pl.when(accepted).then(corrections).otherwise(_EMPTY),
-        problem=pl.when(~blank).then(problem),
-    ).name.keep()
+_NO_PROBLEM = pl.lit(None, pl.String)
+
+
+def _staged(col: pl.Expr, steps: Callable[[pl.Series], pl.Series], value: pl.DataType) -> pl.Expr:
+    """A rule computed by ``steps`` on the whole column at once.
+
+    Polars evaluates every reference to a sub-expression again (the trimmed
+    text of a rule appears a dozen times), so the rules compute their stages
+    into named columns of a frame once and refer to those instead.
+    """
+    return col.map_batches(steps, return_dtype=_schema(value), is_elementwise=True)
+
+
+def _trimmed_frame(raw: pl.Series) -> pl.DataFrame:
+    return raw.rename("raw").to_frame().with_columns(trimmed=_strip(pl.col("raw")))
+
+
+def _checked(
+    frame: pl.DataFrame,
+    name: str,
+    blank: pl.Expr,
+    value: pl.Expr,
+    corrections: pl.Expr,
+    problem: pl.Expr,
+) -> pl.Series:
+    """The Checked struct over the columns of ``frame``, each part computed once: no value
+    and no corrections for a problem, nothing for a blank."""
+    frame = frame.with_columns(_blank=blank, _problem=problem).with_columns(
+        _accepted=~pl.col("_blank") & pl.col("_problem").is_null()
+    )
+    accepted = pl.col("_accepted")
+    return frame.select(
+        pl.struct(
+            value=pl.when(accepted).then(value),
+            corrections=pl.when(accepted).then(corrections).otherwise(_EMPTY),
+            problem=pl.when(~pl.col("_blank")).then(pl.col("_problem")),
+        ).alias(name)
+    ).to_series()
+
+
+def _where(frame: pl.DataFrame, rows: pl.Expr, costly: pl.Expr, otherwise: pl.Expr) -> pl.Series:
+    """``costly`` on the rows where ``rows`` holds, ``otherwise`` elsewhere; ``costly`` is
+    evaluated on those rows only."""
+    result = frame.select(otherwise).to_series()
+    at = frame.select(pl.arg_where(rows.fill_null(False))).to_series()
+    if at.is_empty():
+        return result
+    some = frame[at].select(costly).to_series()
+    return result.scatter(at, some)
+
+
+def _with_rules(
+    raw: pl.Series,
+    rows: pl.Series,
+    checked: pl.Series,
+    check: Callable[[str], Checked],
+    value: pl.DataType,
+) -> pl.Series:
+    """``checked``, with ``check`` (a rules.py function) deciding ``rows`` instead."""
+    if not rows.any():
+        return checked
+    frame = pl.DataFrame({"raw": raw, "rows": rows, "checked": checked})
+    merged = _merge(
+        pl.col("rows"), _via_rules(pl.col("raw"), pl.col("rows"), check, value), pl.col("checked")
+    )
+    return frame.select(merged.alias(raw.name)).to_series()
 
 
 def _schema(value: pl.DataType) -> pl.Struct:

@@ -1,8 +1,12 @@
 """Collecting per-row errors and auto-corrections while a profile validates a frame.
 
-Each check is evaluated at once, column-wise, into a temporary column; the
-result gathers them into three list columns per row: ``error_codes``,
-``errors`` (plain words) and ``corrections`` (``"<file column>: <what>"``).
+Each check is evaluated at once, column-wise; what it finds is kept in long
+form (one record per row it hit: ``row``, code, message), so a message is
+only formatted for the rows that have the problem and a file of a million
+good rows carries no million empty lists through every check. The result
+gathers the records into three list columns per row, in the order the checks
+ran: ``error_codes``, ``errors`` (plain words) and ``corrections``
+(``"<file column>: <what>"``). Rows are identified by the frame's ``row``.
 The raw cell of every field stays readable as :meth:`Checks.raw` after the
 field's column has been replaced by its normalized value.
 """
@@ -24,17 +28,24 @@ def line_numbers(row: pl.Expr, ctx: ImportContext) -> pl.Expr:
     return row + ctx.first_row_number
 
 
+_ROW = "row"
+_ORDER = "_order"
+
+
 class Checks:
     def __init__(self, mapped: pl.DataFrame, ctx: ImportContext, fields: Iterable[str]) -> None:
         self.ctx = ctx
-        self._mapped = set(mapped.columns) - {"row"}
+        self._mapped = set(mapped.columns) - {_ROW}
         missing = [name for name in fields if name not in mapped.columns]
         frame = mapped.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in missing)
         self.frame = frame.with_columns(
-            pl.col(name).alias(RAW + name) for name in frame.columns if name != "row"
+            pl.col(name).alias(RAW + name) for name in frame.columns if name != _ROW
         )
-        self._errors: list[tuple[str, str]] = []
-        self._corrections: list[str] = []
+        # Long records, in the order the checks ran: (row, code, message) and (row, text).
+        self._errors: list[pl.DataFrame] = []
+        self._corrections: list[pl.DataFrame] = []
+        # Rows whose corrections are unknown (a rule answered a null list): no list at all.
+        self._unknown_corrections: list[pl.Series] = []
 
     def mapped(self, field: str) -> bool:
         return field in self._mapped
@@ -52,70 +63,113 @@ class Checks:
         """Apply a rule of :mod:`patron.imports.columns` (a value/corrections/problem struct)."""
         column = self.ctx.column(field)
         self.frame = self.frame.with_columns(checked.alias("_checked"))
-        self.error(
-            pl.col("_checked").struct.field("problem").is_not_null(),
-            code,
-            pl.format("{}: {}", pl.lit(what), pl.col("_checked").struct.field("problem")),
-        )
-        name = f"_c{len(self._corrections)}"
+        problem = pl.col("_checked").struct.field("problem")
+        self.error(problem.is_not_null(), code, pl.format("{}: {}", pl.lit(what), problem))
+        self._add_corrections(pl.col("_checked").struct.field("corrections"), f"{column}: ")
         self.frame = self.frame.with_columns(
-            pl.col("_checked")
-            .struct.field("corrections")
-            .list.eval(pl.lit(f"{column}: ") + pl.element())
-            .alias(name),
-            pl.col("_checked").struct.field("value").alias(field),
+            pl.col("_checked").struct.field("value").alias(field)
         ).drop("_checked")
-        self._corrections.append(name)
 
     def error(self, condition: pl.Expr, code: int, message: pl.Expr) -> None:
-        """Rows where ``condition`` holds get ``code`` with ``message``."""
-        index = len(self._errors)
-        code_name, message_name = f"_ec{index}", f"_em{index}"
-        hit = condition.fill_null(False)
-        self.frame = self.frame.with_columns(
-            pl.when(hit).then(pl.lit(code, dtype=pl.Int64)).alias(code_name),
-            pl.when(hit).then(message).alias(message_name),
+        """Rows where ``condition`` holds get ``code`` with ``message``.
+
+        ``message`` is evaluated on those rows only, so it must be element-wise
+        (no aggregation or window over the frame).
+        """
+        found = self.frame.filter(condition.fill_null(False)).select(
+            _ROW, pl.lit(code, dtype=pl.Int64).alias("code"), message.alias("message")
         )
-        self._errors.append((code_name, message_name))
+        self._errors.append(found.with_columns(pl.col("message").cast(pl.String)))
 
     def correction(self, condition: pl.Expr, message: pl.Expr) -> None:
         """Rows where ``condition`` holds record the auto-correction ``message``."""
-        name = f"_c{len(self._corrections)}"
-        self.frame = self.frame.with_columns(
-            pl.when(condition.fill_null(False))
-            .then(pl.concat_list(message))
-            .otherwise(pl.lit([], dtype=pl.List(pl.String)))
-            .alias(name)
+        found = self.frame.filter(condition.fill_null(False)).select(
+            _ROW, message.cast(pl.String).alias("text")
         )
-        self._corrections.append(name)
+        self._corrections.append(found)
+
+    def _add_corrections(self, lists: pl.Expr, prefix: str) -> None:
+        found = self.frame.select(_ROW, lists.alias("text"))
+        unknown = found.filter(pl.col("text").is_null())
+        if unknown.height:
+            self._unknown_corrections.append(unknown[_ROW])
+        made = found.filter(pl.col("text").list.len() > 0).explode("text")
+        self._corrections.append(made.with_columns(text=pl.lit(prefix) + pl.col("text")))
 
     def result(self) -> pl.DataFrame:
         """The frame with ``error_codes``, ``errors`` and ``corrections``; temporaries dropped."""
-        codes = [code for code, _ in self._errors]
-        messages = [message for _, message in self._errors]
-        empty_codes = pl.lit([], dtype=pl.List(pl.Int64))
-        empty_text = pl.lit([], dtype=pl.List(pl.String))
-        frame = self.frame.with_columns(
-            error_codes=pl.concat_list(codes).list.drop_nulls() if codes else empty_codes,
-            errors=pl.concat_list(messages).list.drop_nulls() if messages else empty_text,
-            corrections=pl.concat_list(self._corrections) if self._corrections else empty_text,
+        frame = self.frame.drop([name for name in self.frame.columns if name.startswith(RAW)])
+        row = frame.schema[_ROW]
+        errors = _gathered(
+            self._errors,
+            pl.DataFrame(
+                schema={_ROW: row, "error_codes": pl.List(pl.Int64), "errors": pl.List(pl.String)}
+            ),
+            error_codes=pl.col("code"),
+            errors=pl.col("message").drop_nulls(),
         )
-        temporaries = [*codes, *messages, *self._corrections]
-        raws = [name for name in frame.columns if name.startswith(RAW)]
-        return frame.drop(temporaries + raws)
+        corrections = _gathered(
+            self._corrections,
+            pl.DataFrame(schema={_ROW: row, "corrections": pl.List(pl.String)}),
+            corrections=pl.col("text"),
+        )
+        frame = frame.join(errors, on=_ROW, how="left", maintain_order="left").join(
+            corrections, on=_ROW, how="left", maintain_order="left"
+        )
+        unknown = (
+            pl.concat(self._unknown_corrections).implode()
+            if self._unknown_corrections
+            else pl.lit([], dtype=pl.List(frame.schema[_ROW]))
+        )
+        return frame.with_columns(
+            error_codes=pl.col("error_codes").fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
+            errors=pl.col("errors").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            corrections=pl.when(pl.col(_ROW).is_in(unknown))
+            .then(pl.lit(None, dtype=pl.List(pl.String)))
+            .otherwise(pl.col("corrections").fill_null(pl.lit([], dtype=pl.List(pl.String)))),
+        )
+
+
+def _gathered(parts: list[pl.DataFrame], empty: pl.DataFrame, **lists: pl.Expr) -> pl.DataFrame:
+    """One row per ``row`` with the records of ``parts`` as lists, in the parts' order;
+    ``empty`` (the result's schema) when there is no record."""
+    records = [part for part in parts if part.height]
+    if not records:
+        return empty
+    long = pl.concat(
+        [
+            part.with_columns(pl.lit(order, pl.Int32).alias(_ORDER))
+            for order, part in enumerate(records)
+        ]
+    )
+    gathered = long.sort([_ROW, _ORDER], maintain_order=True).group_by(_ROW, maintain_order=True)
+    return gathered.agg(**lists).cast(empty.schema)
 
 
 def add_errors(frame: pl.DataFrame, found: pl.DataFrame, code: int) -> pl.DataFrame:
     """Append ``code`` and each found row's ``message`` (``found``: row, message) to its lists."""
     if found.is_empty():
         return frame
-    joined = frame.join(found.select("row", "message"), on="row", how="left", maintain_order="left")
+    # The lists are rebuilt for the found rows only, then put back by ``row``.
     has = pl.col("message").is_not_null()
-    return joined.with_columns(
-        error_codes=pl.when(has)
-        .then(pl.col("error_codes").list.concat(pl.lit([code], dtype=pl.List(pl.Int64))))
-        .otherwise(pl.col("error_codes")),
-        errors=pl.when(has)
-        .then(pl.col("errors").list.concat(pl.concat_list(pl.col("message"))))
-        .otherwise(pl.col("errors")),
-    ).drop("message")
+    hit = (
+        frame.select(_ROW, "error_codes", "errors")
+        .join(found.select(_ROW, "message"), on=_ROW, how="inner", maintain_order="right")
+        .select(
+            _ROW,
+            _codes=pl.when(has)
+            .then(pl.col("error_codes").list.concat(pl.lit([code], dtype=pl.List(pl.Int64))))
+            .otherwise(pl.col("error_codes")),
+            _errors=pl.when(has)
+            .then(pl.col("errors").list.concat(pl.concat_list(pl.col("message"))))
+            .otherwise(pl.col("errors")),
+        )
+    )
+    return (
+        frame.join(hit, on=_ROW, how="left", maintain_order="left")
+        .with_columns(
+            error_codes=pl.coalesce("_codes", "error_codes"),
+            errors=pl.coalesce("_errors", "errors"),
+        )
+        .drop("_codes", "_errors")
+    )
