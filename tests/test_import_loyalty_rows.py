@@ -463,6 +463,15 @@ def test_unique_identifier_external_id(engine: Engine, org: OrgHandle, api: Api)
     assert lookup(api, "externalId", "EXT-192") == done.row(3)["customer_id"]
 
 
+def test_an_external_id_spelled_like_a_null_marker_is_kept(
+    engine: Engine, org: OrgHandle, api: Api
+) -> None:
+    # \N is how PostgreSQL's COPY writes NULL in its text format: here it is a value.
+    done = run(engine, org, csv(HEADER, "Ann,Lee,919845012345,,\\N,mal"))
+    assert done.statuses() == ["inserted"]
+    assert lookup(api, "externalId", "\\N") == done.row(2)["customer_id"]
+
+
 def test_user_id_updates_that_customer(engine: Engine, org: OrgHandle, api: Api) -> None:
     known = register(api, mobile="919800000201", first_name="Old")
     header = "User ID,First Name,Store"

@@ -66,11 +66,13 @@ def _storable(frame: pl.DataFrame, *, postgres: bool) -> pl.DataFrame:
 
 def _copy_in(conn: Connection, name: str, frame: pl.DataFrame) -> None:
     driver = conn.connection.driver_connection
-    sql = f"COPY \"{name}\" ({_quoted(frame.columns)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+    # CSV's own NULL, an unquoted empty field: polars quotes an empty string (""), so the
+    # two stay apart, and a cell holding the text \N is not taken for NULL.
+    sql = f"COPY \"{name}\" ({_quoted(frame.columns)}) FROM STDIN (FORMAT csv)"
     with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
         for chunk in _chunks(frame):
             buffer = io.BytesIO()
-            chunk.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
+            chunk.write_csv(buffer, include_header=False, null_value="", quote_style="necessary")
             copy.write(buffer.getvalue())
 
 
