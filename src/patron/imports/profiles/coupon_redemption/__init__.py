@@ -31,7 +31,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import Connection
 
-from patron.coupons import repository
+from patron.coupons import bulk_repository
 from patron.coupons.tables import coupon_redemptions
 from patron.imports.changelog import log_changes
 from patron.imports.context import ImportContext
@@ -89,7 +89,7 @@ class CouponRedemption:
         inserts: pl.DataFrame = plan.data["inserts"]
         updates: pl.DataFrame = plan.data["updates"]
         added = inserts.with_columns(id=next_ids(conn, coupon_redemptions, inserts.height))
-        repository.insert_redemptions(
+        bulk_repository.insert_redemptions(
             conn,
             added.select(
                 "id",
@@ -103,8 +103,10 @@ class CouponRedemption:
                 import_id=pl.lit(ctx.import_id, dtype=pl.Int64),
             ),
         )
-        repository.set_redemptions(conn, ctx.org_id, _values(updates, "after"))
-        repository.recount(conn, ctx.org_id, pl.concat([added["coupon_id"], updates["coupon_id"]]))
+        bulk_repository.set_redemptions(conn, ctx.org_id, _values(updates, "after"))
+        bulk_repository.recount(
+            conn, ctx.org_id, pl.concat([added["coupon_id"], updates["coupon_id"]])
+        )
         log_changes(conn, ctx, _log(added, "REDEEMED", "", ctx), "COUPON")
         log_changes(conn, ctx, _log(updates, "REDEMPTION_CHANGED", "after_", ctx), "COUPON")
         return plan.rows, {"redemptions": added, "updates": updates}
@@ -113,18 +115,18 @@ class CouponRedemption:
         self, conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]
     ) -> pl.DataFrame:
         added, updates = data["redemptions"], data["updates"]
-        now = repository.redemption_values(
+        now = bulk_repository.redemption_values(
             conn, ctx.org_id, pl.concat([added["id"], updates["redemption_id"]])
         ).with_columns(present=pl.lit(True))
         added = added.join(now, on="id", how="left")
         kept = _same("") & pl.col("present")
         removed = added.filter(kept)
-        repository.delete_redemptions(conn, ctx.org_id, removed["id"])
+        bulk_repository.delete_redemptions(conn, ctx.org_id, removed["id"])
         updates = updates.join(now, left_on="redemption_id", right_on="id", how="left")
         restored = updates.filter(_same("after_") & pl.col("present"))
-        repository.set_redemptions(conn, ctx.org_id, _values(restored, "before"))
+        bulk_repository.set_redemptions(conn, ctx.org_id, _values(restored, "before"))
         touched = pl.concat([removed["coupon_id"], restored["coupon_id"]])
-        repository.recount(conn, ctx.org_id, touched)
+        bulk_repository.recount(conn, ctx.org_id, touched)
         log_changes(conn, ctx, _log(removed, "REDEMPTION_REMOVED", "", ctx), "COUPON", undo=True)
         log_changes(
             conn, ctx, _log(restored, "REDEMPTION_RESTORED", "before_", ctx), "COUPON", undo=True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy.engine import Connection
 
-from patron.coupons import repository
+from patron.coupons import bulk_repository
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
 from patron.imports.customers import customer_states, find_customers, reject_fraud
@@ -45,7 +45,7 @@ def _match_coupons(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> 
     """``coupon_id``, ``owner_id``, ``redemption_count``, ``expires_at`` of each row's
     coupon; unknown coupons and coupons of other customers are errors."""
     keys = rows.filter(pl.col("series_id").is_not_null() & pl.col("coupon_code").is_not_null())
-    found = repository.coupons_frame(
+    found = bulk_repository.coupons_frame(
         conn, ctx.org_id, keys.select("series_id", code="coupon_code")
     ).rename({"code": "coupon_code"})
     rows = rows.join(found, on=["series_id", "coupon_code"], how="left", maintain_order="left")
@@ -79,7 +79,7 @@ def _match_redemptions(conn: Connection, rows: pl.DataFrame, ctx: ImportContext)
     keys = rows.filter(
         pl.col("coupon_id").is_not_null() & pl.col("transaction_number").is_not_null()
     )
-    found = repository.redemptions_frame(conn, ctx.org_id, keys)
+    found = bulk_repository.redemptions_frame(conn, ctx.org_id, keys)
     rows = rows.join(
         found, on=["coupon_id", "transaction_number"], how="left", maintain_order="left"
     )
@@ -134,7 +134,7 @@ def _check_range(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _check_transactions(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> pl.DataFrame:
-    known = repository.known_transactions(conn, ctx.org_id, rows["transaction_number"])
+    known = bulk_repository.known_transactions(conn, ctx.org_id, rows["transaction_number"])
     unknown = rows.filter(
         pl.col("transaction_number").is_not_null()
         & ~pl.col("transaction_number").is_in(known.implode())
@@ -217,7 +217,7 @@ def _check_limits(
         _new=pl.col("_new") & (pl.col("error_codes").list.len() == 0)
     )
     limited = rows.filter(pl.col("_new") & pl.col("max_per_customer").is_not_null())
-    stored = repository.customer_counts_frame(conn, ctx.org_id, limited)
+    stored = bulk_repository.customer_counts_frame(conn, ctx.org_id, limited)
     counted = (
         limited.join(stored, on=["series_id", "customer_id"], how="left")
         .sort("redeemed_at", "row")

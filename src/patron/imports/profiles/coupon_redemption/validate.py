@@ -14,7 +14,7 @@ from datetime import UTC
 import polars as pl
 from sqlalchemy.engine import Connection
 
-from patron.coupons import repository
+from patron.coupons import bulk_repository
 from patron.imports import columns
 from patron.imports.codes import INVALID_OPTION, RowCode
 from patron.imports.context import ImportContext
@@ -90,7 +90,7 @@ def _series_rule(conn: Connection, checks: Checks, ctx: ImportContext) -> None:
     wanted = checks.frame["_number"]
     if replacement is not None:
         wanted = pl.concat([wanted, pl.Series([replacement], dtype=pl.Int64)])
-    known = repository.series_frame(conn, ctx.org_id, wanted)
+    known = bulk_repository.series_frame(conn, ctx.org_id, wanted)
     if replacement is not None and replacement not in set(known["series_number"].to_list()):
         raise InvalidInput(
             INVALID_OPTION,
