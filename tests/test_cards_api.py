@@ -148,6 +148,16 @@ def test_a_small_series_fills_up_and_says_so(api: Api) -> None:
     assert error_codes(full) == [95109]
 
 
+def test_generation_skips_numbers_held_as_identifiers(api: Api) -> None:
+    add_series(api, code="TINY", type="DIGITAL", prefix="T", length=2, generationEnabled=True)
+    register(api, mobile="919845012345", identifiers=[{"type": "cardnumber", "value": "T3"}])
+    numbers = generate(api, 9, seriesCode="TINY")
+    assert sorted(numbers) == [f"T{digit}" for digit in range(10) if digit != 3]
+    full = api.post("/v2/cards/generate", json={"count": 1, "seriesCode": "TINY"})
+    assert error_codes(full) == [95109]
+    assert "only 0 unused numbers found" in full.json()["errors"][0]["message"]
+
+
 def test_generation_refusals(api: Api) -> None:
     add_series(api, code="MANUAL", type="DIGITAL")
     manual = api.post("/v2/cards/generate", json={"count": 5, "seriesCode": "MANUAL"})
