@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from patron.cards.tables import cards
+from patron.customer.tables import merges
 from patron.identity.merge import unmerge
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
@@ -115,3 +118,43 @@ def test_a_deleted_survivor_is_not_unmerged(
 
 def warning_codes_of(body: dict[str, Any]) -> list[int]:
     return [w["code"] for w in body.get("warnings", [])]
+
+
+def test_a_card_moves_with_the_merge_and_back(api: Api, engine: Engine) -> None:
+    series = api.post(
+        "/v2/cards/series", json={"code": "FLEET", "type": "DIGITAL"}, role="admin"
+    )
+    assert series.status_code in (200, 201), series.text
+    survivor = register(api, mobile="919845099101")
+    victim = register(
+        api,
+        email="card-victim@example.com",
+        identifiers=[{"type": "cardnumber", "value": "F-9", "seriesCode": "FLEET"}],
+        source="WECHAT",
+        account_id="acc",
+        loyalty_type="non_loyalty",
+    )
+    merged = api.post(
+        f"/v2/customers/{victim}/changeIdentifier",
+        params={"source": "WECHAT", "accountId": "acc"},
+        json={"add": [{"type": "mobile", "value": "919845099101"}]},
+    )
+    assert warning_codes(merged) == [8051]
+
+    def holder() -> int:
+        with transaction(engine, write=False) as conn:
+            return int(
+                conn.execute(
+                    sa.select(cards.c.customer_id).where(cards.c.number == "F-9")
+                ).scalar_one()
+            )
+
+    assert holder() == survivor
+    with transaction(engine, write=False) as conn:
+        merge_id = conn.execute(
+            sa.select(merges.c.id).where(merges.c.victim_id == victim)
+        ).scalar_one()
+    with transaction(engine) as conn:
+        assert unmerge(conn, api.org.admin, merge_id) is None
+    assert holder() == victim
+    assert lookup(api, "cardnumber", "F-9") == victim

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
+from patron.cards.tables import cards
 from patron.customer.care_repository import lock_customer
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
 from patron.customer.tables import merges as merges_table
@@ -90,9 +91,10 @@ def merge(
         "identifiers": _ids(conn, identifiers, org_id, victim_id),
         "comm_channels": _ids(conn, comm_channels, org_id, victim_id),
         "field_values": _ids(conn, field_values, org_id, victim_id),
+        "cards": _ids(conn, cards, org_id, victim_id),
         "dropped_field_values": dropped,
     }
-    for table in (profiles, identifiers, comm_channels, field_values):
+    for table in (profiles, identifiers, comm_channels, field_values, cards):
         _move(conn, table, org_id, victim_id, survivor_id)
     given = subscriptions.move_to(conn, org_id, victim_id, survivor_id)
     moved["subscriptions"] = given.subscription_ids
@@ -180,6 +182,7 @@ def unmerge(conn: Connection, actor: Actor, merge_id: int, *, cause: str = "api"
         "identifiers": identifiers,
         "comm_channels": comm_channels,
         "field_values": field_values,
+        "cards": cards,
         "subscriptions": subscription_rows,
         "consent_ledger": consent_ledger,
     }

@@ -43,8 +43,9 @@ def key_option(default: str = "mobile", name: str = "unique_identifier") -> Opti
     )
 
 
-def customer_key(checks: Checks, ctx: ImportContext, key: str) -> None:
-    """Normalize the ``key`` column in place; an empty or invalid value rejects the row."""
+def customer_key(checks: Checks, ctx: ImportContext, key: str, *, required: bool = True) -> None:
+    """Normalize the ``key`` column in place; an invalid value rejects the row, and so does
+    an empty one when ``required`` (otherwise the row names no customer)."""
     if key == "user_id":
         raw = checks.raw(key).str.strip_chars()
         parsed = raw.cast(pl.Int64, strict=False)
@@ -68,6 +69,8 @@ def customer_key(checks: Checks, ctx: ImportContext, key: str) -> None:
             key, columns.external_id(pl.col(key)), RowCode.INVALID_EXTERNAL_ID,
             "invalid external id",
         )  # fmt: skip
+    if not required:
+        return
     raw = checks.raw(key).str.strip_chars()
     checks.error(
         raw.is_null() | (raw == ""),

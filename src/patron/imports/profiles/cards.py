@@ -29,14 +29,19 @@ from patron.imports import columns
 from patron.imports.changelog import log_changes
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
-from patron.imports.customers import customer_states, find_customers, key_option, reject_fraud
+from patron.imports.customers import (
+    customer_key,
+    customer_states,
+    find_customers,
+    key_option,
+    reject_fraud,
+)
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profile import FieldSpec, OptionSpec, Plan, ProfileSpec
 from patron.imports.profiles.card_series import STORE_FIELD, series_code_rule
 from patron.imports.rowcheck import Checks, add_errors
 from patron.imports.stores import STORES_BY_EXTERNAL_ID, store_rule
 from patron.kit.bulk import next_ids
-from patron.kit.db import MAX_ID
 
 FIELDS = (
     FieldSpec(
@@ -123,7 +128,7 @@ class Cards:
             "invalid card external id",
         )
         if linking:
-            _customer_rule(checks, ctx, key)
+            customer_key(checks, ctx, key, required=False)
         rows = checks.result()
         rows = reject_duplicates(
             rows, ctx, "card_number", RowCode.DUPLICATE_CARD_IN_FILE, "card number"
@@ -304,33 +309,6 @@ def _label_rule(conn: Connection, checks: Checks, ctx: ImportContext) -> None:
         RowCode.CARD_STATUS_LABEL_UNKNOWN,
         pl.format("unknown card status label '{}'; the labels are: {}", text, pl.lit(listed)),
     )
-
-
-def _customer_rule(checks: Checks, ctx: ImportContext, key: str) -> None:
-    """The holder's identifier, normalized like the profile store does; empty: no holder."""
-    if key == "user_id":
-        raw = checks.raw(key).str.strip_chars()
-        parsed = raw.cast(pl.Int64, strict=False)
-        checks.frame = checks.frame.with_columns(
-            pl.when(parsed.is_between(1, MAX_ID)).then(parsed).alias(key)
-        )
-        checks.error(
-            raw.is_not_null() & (raw != "") & pl.col(key).is_null(),
-            RowCode.USER_ID_UNKNOWN,
-            pl.format("user id '{}' is not a customer id", raw),
-        )
-    elif key == "mobile":
-        checks.rule(
-            key, columns.mobile(pl.col(key), ctx.mobile_rules), RowCode.INVALID_MOBILE,
-            "invalid mobile number",
-        )  # fmt: skip
-    elif key == "email":
-        checks.rule(key, columns.email(pl.col(key)), RowCode.INVALID_EMAIL, "invalid email id")
-    else:
-        checks.rule(
-            key, columns.external_id(pl.col(key)), RowCode.INVALID_EXTERNAL_ID,
-            "invalid external id",
-        )  # fmt: skip
 
 
 # --- resolving against the store ----------------------------------------------------------
