@@ -121,9 +121,7 @@ def warning_codes_of(body: dict[str, Any]) -> list[int]:
 
 
 def test_a_card_moves_with_the_merge_and_back(api: Api, engine: Engine) -> None:
-    series = api.post(
-        "/v2/cards/series", json={"code": "FLEET", "type": "DIGITAL"}, role="admin"
-    )
+    series = api.post("/v2/cards/series", json={"code": "FLEET", "type": "DIGITAL"}, role="admin")
     assert series.status_code in (200, 201), series.text
     survivor = register(api, mobile="919845099101")
     victim = register(
