@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from patron.cards.tables import cards
 from patron.customer.tables import customers
 from patron.kit.db import transaction
 from tests.conftest import Api, error_codes, warning_codes
@@ -108,6 +111,37 @@ def test_lookup_codes(api: Api) -> None:
     assert codes(source="NOWHERE", identifierName="mobile", identifierValue="919845012345") == [
         8011
     ]
+
+
+def test_lookup_by_customer_id_and_card_external_id(api: Api, engine: Engine) -> None:
+    tom = register(api, mobile="919845012345")
+    series = api.post("/v2/cards/series", json={"code": "GOLD", "type": "PHYSICAL"}, role="admin")
+    assert series.status_code in (200, 201), series.text
+    issued = api.post(
+        f"/v2/customers/{tom}/changeIdentifier",
+        json={"add": [{"type": "cardnumber", "value": "GOLD-7", "seriesCode": "GOLD"}]},
+    )
+    assert issued.status_code == 200, issued.text
+    with transaction(engine) as conn:
+        conn.execute(
+            cards.update().where(cards.c.number == "GOLD-7").values(external_id="CARD-EXT-7")
+        )
+
+    def found(name: str, value: str) -> Any:
+        return api.get(
+            "/v2/customers/lookup", params={"identifierName": name, "identifierValue": value}
+        )
+
+    assert found("id", str(tom)).json()["entity"] == tom
+    assert found("cardExternalId", "CARD-EXT-7").json()["entity"] == tom
+    assert error_codes(found("cardExternalId", "NO-SUCH")) == [8015]
+    assert error_codes(found("id", "987654321")) == [8015]
+    assert error_codes(found("id", "abc")) == [8013]
+    details = api.get(
+        "/v2/customers/lookup/customerDetails",
+        params={"identifierName": "cardExternalId", "identifierValue": "CARD-EXT-7"},
+    )
+    assert details.status_code == 200, details.text
 
 
 def test_update_by_id_changes_names_fields_and_channels(api: Api, engine: Engine) -> None:

@@ -234,6 +234,13 @@ def get_card(conn: Connection, org_id: int, number: str) -> RowMapping | None:
     return conn.execute(query).mappings().first()
 
 
+def holder_of_external_id(conn: Connection, org_id: int, external_id: str) -> int | None:
+    """The customer holding the card with this external id, if any."""
+    query = _card_query().where(cards.c.org_id == org_id, cards.c.external_id == external_id)
+    card = conn.execute(query).mappings().first()
+    return None if card is None or card["customer_id"] is None else int(card["customer_id"])
+
+
 def cards_held_by(conn: Connection, org_id: int, customer_id: int) -> list[RowMapping]:
     """The cards whose number is a ``cardnumber`` identifier of the customer."""
     query = (

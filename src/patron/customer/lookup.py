@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection, RowMapping
 
+from patron.cards import repository as cards
 from patron.customer import repository
 from patron.identity.rules import normalize_plain_identifier
 from patron.identity.types import (
@@ -20,12 +21,15 @@ from patron.identity.types import (
     normalize_identifier,
     parse_source,
 )
+from patron.kit.db import MAX_ID
 from patron.kit.errors import Forbidden, InvalidInput, NotFound, Notice
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES, OrgSettings
 
 ALL_SOURCES = "ALL"
-#: Identifier names accepted by the look-up endpoints: every identifier type.
-LOOKUP_NAMES = IDENTIFIER_TYPES
+#: Look-up keys that are not identifiers: the customer id, and a card's external id.
+LOOKUP_KEYS = ("id", "cardExternalId")
+#: Identifier names accepted by the look-up endpoints: every identifier type and key.
+LOOKUP_NAMES = (*IDENTIFIER_TYPES, *LOOKUP_KEYS)
 _MERGE_DEPTH_LIMIT = 20
 #: The longest account id a profile stores.
 ACCOUNT_ID_MAX_LENGTH = 100
@@ -130,6 +134,16 @@ def resolve(
     return Resolved(customer, warnings)
 
 
+def _holder_of_key(conn: Connection, org_id: int, key: str, value: str) -> int | None:
+    if not value:
+        raise InvalidInput(8013, "Customer identifier is invalid: identifierValue is empty")
+    if key == "id":
+        if not value.isdigit():
+            raise InvalidInput(8013, f"Customer identifier is invalid: id {value!r} is no number")
+        return int(value) if 0 < int(value) <= MAX_ID else None
+    return cards.holder_of_external_id(conn, org_id, value)
+
+
 def ensure_changeable(customer: RowMapping) -> None:
     """Refuse any change to a customer marked or confirmed as fraud (618)."""
     if customer["fraud_status"] in BLOCKING_FRAUD_STATUSES:
@@ -163,12 +177,20 @@ def by_identifier(
     *,
     for_update: bool = False,
 ) -> Resolved:
-    """The customer holding an identifier (8015), on the given source unless ALL (8065)."""
-    kind, normalized = normalized_lookup(name, value, settings)
-    owners = repository.owners_of(conn, org_id, [(kind, normalized)])
-    if not owners:
+    """The customer holding an identifier (8015), on the given source unless ALL (8065).
+
+    ``id`` names the customer by its id, ``cardExternalId`` by its card's external id.
+    """
+    key = next((k for k in LOOKUP_KEYS if k.lower() == (name or "").strip().lower()), None)
+    if key is not None:
+        holder = _holder_of_key(conn, org_id, key, (value or "").strip())
+    else:
+        kind, normalized = normalized_lookup(name, value, settings)
+        owners = repository.owners_of(conn, org_id, [(kind, normalized)])
+        holder = int(owners[0]["customer_id"]) if owners else None
+    if holder is None:
         raise NotFound(8015, "No customer found with the given identifier")
-    resolved = resolve(conn, org_id, int(owners[0]["customer_id"]), for_update=for_update)
+    resolved = resolve(conn, org_id, holder, for_update=for_update)
     if not where.is_all and not repository.find_profile(
         conn, org_id, resolved.id, where.source, where.account_id
     ):
