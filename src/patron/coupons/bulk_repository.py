@@ -70,7 +70,8 @@ def coupons_frame(conn: Connection, org_id: int, keys: pl.DataFrame) -> pl.DataF
             staged,
             sa.and_(staged.c.series_id == coupons.c.series_id, staged.c.code == coupons.c.code),
         )
-        .outerjoin(owner, sa.and_(owner.c.id == coupons.c.customer_id, owner.c.org_id == org_id))
+        # The owner is reached through a coupon of the org: its primary key is enough.
+        .outerjoin(owner, owner.c.id == coupons.c.customer_id)
         .where(coupons.c.org_id == org_id)
     )
     return fetch_frame(
@@ -149,7 +150,7 @@ def customer_counts_frame(conn: Connection, org_id: int, keys: pl.DataFrame) -> 
                 staged.c.series_id == coupons.c.series_id, staged.c.customer_id == r.c.customer_id
             ),
         )
-        .where(r.c.org_id == org_id, coupons.c.org_id == org_id)
+        .where(r.c.org_id == org_id)
         .group_by(coupons.c.series_id, r.c.customer_id)
     )
     return fetch_frame(
@@ -239,31 +240,35 @@ def delete_redemptions(conn: Connection, org_id: int, ids: pl.Series) -> None:
     conn.execute(r.delete().where(r.c.org_id == org_id, r.c.id.in_(sa.select(staged.c.id))))
 
 
-def recount(conn: Connection, org_id: int, coupon_ids: pl.Series) -> None:
-    """Set the redemption count and status of the coupons from their redemptions."""
+def add_to_counts(conn: Connection, org_id: int, coupon_ids: pl.Series, delta: int) -> None:
+    """Add ``delta`` to the redemption count of each coupon, once per time it is named, and
+    set its status to match its series' limit: one statement.
+
+    The counts move by what the import writes rather than being counted again
+    from ``coupon_redemptions``: that table has just changed in this transaction,
+    and PostgreSQL's statistics of it do not know yet (a recount would be planned
+    for an empty table).
+    """
     if coupon_ids.is_empty():
         return
-    create_temp_table(conn, "coupon_recount", {"coupon_id": "BIGINT"})
-    insert_frame(conn, "coupon_recount", pl.DataFrame({"coupon_id": coupon_ids.unique()}))
-    staged = sa.table("coupon_recount", sa.column("coupon_id"))
-    count = (
-        sa.select(sa.func.count())
-        .where(
-            coupon_redemptions.c.org_id == coupons.c.org_id,
-            coupon_redemptions.c.coupon_id == coupons.c.id,
-        )
-        .scalar_subquery()
+    deltas = (
+        coupon_ids.alias("coupon_id")
+        .to_frame()
+        .group_by("coupon_id")
+        .agg(delta=pl.len().cast(pl.Int64) * delta)
     )
-    limit = (
-        sa.select(coupon_series.c.max_redemptions_per_coupon)
-        .where(
-            coupon_series.c.org_id == coupons.c.org_id, coupon_series.c.id == coupons.c.series_id
-        )
-        .scalar_subquery()
-    )
+    create_temp_table(conn, "coupon_counts", {"coupon_id": "BIGINT", "delta": "BIGINT"})
+    insert_frame(conn, "coupon_counts", deltas)
+    staged = sa.table("coupon_counts", sa.column("coupon_id"), sa.column("delta"))
+    count = coupons.c.redemption_count + staged.c.delta
+    limit = coupon_series.c.max_redemptions_per_coupon
     conn.execute(
         coupons.update()
-        .where(coupons.c.org_id == org_id, coupons.c.id.in_(sa.select(staged.c.coupon_id)))
+        .where(
+            coupons.c.org_id == org_id,
+            coupons.c.id == staged.c.coupon_id,
+            coupon_series.c.id == coupons.c.series_id,
+        )
         .values(
             redemption_count=count,
             status=sa.case(

@@ -44,7 +44,7 @@ coupons = sa.Table(
     sa.Column("customer_id", BigId, sa.ForeignKey("customers.id")),  # issued to; null: anyone
     # ISSUED, or REDEEMED once the series' redemptions per coupon are used up.
     sa.Column("status", sa.String(16), nullable=False, server_default="ISSUED"),
-    # Always the number of its rows in coupon_redemptions (recounted on every change).
+    # The number of its rows in coupon_redemptions (moved with every one written or removed).
     sa.Column("redemption_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("issued_at", sa.DateTime(timezone=True)),
     sa.Column("unit_id", BigId, sa.ForeignKey("org_units.id")),  # the store that issued it

@@ -104,9 +104,7 @@ class CouponRedemption:
             ),
         )
         bulk_repository.set_redemptions(conn, ctx.org_id, _values(updates, "after"))
-        bulk_repository.recount(
-            conn, ctx.org_id, pl.concat([added["coupon_id"], updates["coupon_id"]])
-        )
+        bulk_repository.add_to_counts(conn, ctx.org_id, added["coupon_id"], 1)
         log_changes(conn, ctx, _log(added, "REDEEMED", "", ctx), "COUPON")
         log_changes(conn, ctx, _log(updates, "REDEMPTION_CHANGED", "after_", ctx), "COUPON")
         return plan.rows, {"redemptions": added, "updates": updates}
@@ -125,8 +123,7 @@ class CouponRedemption:
         updates = updates.join(now, left_on="redemption_id", right_on="id", how="left")
         restored = updates.filter(_same("after_") & pl.col("present"))
         bulk_repository.set_redemptions(conn, ctx.org_id, _values(restored, "before"))
-        touched = pl.concat([removed["coupon_id"], restored["coupon_id"]])
-        bulk_repository.recount(conn, ctx.org_id, touched)
+        bulk_repository.add_to_counts(conn, ctx.org_id, removed["coupon_id"], -1)
         log_changes(conn, ctx, _log(removed, "REDEMPTION_REMOVED", "", ctx), "COUPON", undo=True)
         log_changes(
             conn, ctx, _log(restored, "REDEMPTION_RESTORED", "before_", ctx), "COUPON", undo=True
