@@ -747,3 +747,22 @@ def test_another_orgs_series_and_coupons_are_unknown(
             sa.select(coupon_table.c.redemption_count).where(coupon_table.c.org_id == other.id)
         ).scalar_one()
     assert theirs == 0
+
+
+def test_a_coupon_of_a_merged_customer_is_redeemed_by_its_survivor(
+    engine: Engine, org: OrgHandle, api: Api
+) -> None:
+    survivor = register(api, mobile=TOM)
+    victim = register(api, email="victim@example.com", source="WEBSITE", loyalty_type="non_loyalty")
+    add_series(engine, org)
+    issue(engine, org, "VICTIMS", customer_id=victim)
+    merged = api.post(
+        f"/v2/customers/{victim}/changeIdentifier",
+        params={"source": "WEBSITE"},
+        json={"add": [{"type": "mobile", "value": TOM}]},
+    )
+    assert merged.status_code == 200, merged.text
+    done = redeem(engine, org, f"5309,VICTIMS,mal,{TOM},2016-06-01,B1,")
+    assert done.statuses() == ["inserted"]
+    assert done.row(2)["customer_id"] == survivor
+    assert redemptions(engine, org)[0][1] == survivor
