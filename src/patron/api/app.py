@@ -19,6 +19,7 @@ from patron.customer.endpoints import router as customer_router
 from patron.imports.endpoints import router as imports_router
 from patron.imports.jobs import Worker
 from patron.kit.db import create_engine
+from patron.loyalty.endpoints import router as campaigns_router
 from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
 from patron.subscriptions.endpoints import router as subscriptions_router
@@ -48,6 +49,7 @@ def create_app(
     app.include_router(imports_router)
     app.include_router(cards_router)
     app.include_router(coupons_router)
+    app.include_router(campaigns_router)
     app.add_middleware(Idempotency)
     # Added last, so it runs first: oversized bodies never reach the other layers.
     # An upload may be as large as an import file, plus room for the form around it.

@@ -9,6 +9,7 @@ import typer
 from patron import __version__
 from patron.cli import (
     bootstrap,
+    campaigns,
     cards,
     coupons,
     db,
@@ -69,6 +70,7 @@ app.add_typer(labels.app, name="labels")
 app.add_typer(imports.app, name="imports")
 app.add_typer(cards.app, name="cards")
 app.add_typer(coupons.app, name="coupons")
+app.add_typer(campaigns.app, name="campaigns")
 
 if __name__ == "__main__":
     app()

@@ -8,6 +8,7 @@ from patron.coupons import tables as _coupons  # noqa: F401
 from patron.customer import tables as _customer  # noqa: F401
 from patron.imports import tables as _imports  # noqa: F401
 from patron.kit.db import metadata
+from patron.legacy import tables as _legacy  # noqa: F401
 from patron.lifecycle import tables as _lifecycle  # noqa: F401
 from patron.loyalty import tables as _loyalty  # noqa: F401
 from patron.orgs import tables as _orgs  # noqa: F401

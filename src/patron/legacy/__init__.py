@@ -1,0 +1,1 @@
+"""The legacy form-post batch API (``POST /api/batch``), an adapter over the import pipeline."""

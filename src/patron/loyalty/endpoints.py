@@ -1,0 +1,54 @@
+"""``/v2/campaigns``: the org's loyalty campaigns (viewer lists, admin creates)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
+
+from patron.api.deps import admin, engine_of, viewer
+from patron.auth.actor import Actor
+from patron.kit.clock import iso
+from patron.kit.db import transaction
+from patron.kit.pagination import page
+from patron.loyalty import service
+from patron.loyalty.tables import CAMPAIGN_TYPES
+
+router = APIRouter(prefix="/v2/campaigns", tags=["campaigns"])
+
+Viewer = Annotated[Actor, Depends(viewer)]
+Admin = Annotated[Actor, Depends(admin)]
+Db = Annotated[Engine, Depends(engine_of)]
+
+
+class CampaignIn(BaseModel):
+    """A new campaign; ``id`` is the number integrations use (default: the next free one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=service.MAX_NAME_LENGTH)
+    type: str = Field(description=f"One of {', '.join(CAMPAIGN_TYPES)}.", max_length=16)
+    id: int | None = Field(default=None, ge=1)
+
+
+def _campaign(campaign: service.Campaign) -> dict[str, Any]:
+    return {**campaign.as_dict(), "createdAt": iso(campaign.created_at)}
+
+
+@router.get("", summary="The org's campaigns, by id")
+def list_campaigns(
+    actor: Viewer, db: Db, limit: int | None = None, offset: int | None = None
+) -> dict[str, Any]:
+    wanted = page(limit, offset)
+    with transaction(db, write=False) as conn:
+        found, total = service.list_campaigns(conn, actor.org_id, wanted.limit, wanted.offset)
+    return {"pagination": wanted.envelope(total), "data": [_campaign(c) for c in found]}
+
+
+@router.post("", status_code=201, summary="Create a campaign (admin)")
+def create_campaign(body: CampaignIn, actor: Admin, db: Db) -> dict[str, Any]:
+    with transaction(db) as conn:
+        campaign = service.add_campaign(conn, actor, name=body.name, type=body.type, number=body.id)
+    return _campaign(campaign)
