@@ -19,6 +19,7 @@ from patron.customer.endpoints import router as customer_router
 from patron.imports.endpoints import router as imports_router
 from patron.imports.jobs import Worker
 from patron.kit.db import create_engine
+from patron.legacy.endpoints import router as legacy_router
 from patron.loyalty.endpoints import router as campaigns_router
 from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
@@ -50,10 +51,13 @@ def create_app(
     app.include_router(cards_router)
     app.include_router(coupons_router)
     app.include_router(campaigns_router)
+    app.include_router(legacy_router)
     app.add_middleware(Idempotency)
     # Added last, so it runs first: oversized bodies never reach the other layers.
-    # An upload may be as large as an import file, plus room for the form around it.
-    uploads = ("/v2/imports", settings.import_max_bytes + 1_048_576)
+    # An upload (or a legacy batch form) may be as large as an import file, plus room for
+    # the form around it.
+    upload_limit = settings.import_max_bytes + 1_048_576
+    uploads = (("/v2/imports", upload_limit), ("/api/batch", upload_limit))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, uploads=uploads)
     return app
 

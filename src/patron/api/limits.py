@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,20 +17,19 @@ class BodySizeLimit:
     """Answer 413 when a body exceeds ``max_bytes``, declared or streamed."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, uploads: tuple[str, int] | None = None
+        self, app: ASGIApp, max_bytes: int, uploads: Sequence[tuple[str, int]] = ()
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        #: (path prefix, limit): file uploads under the prefix may be larger.
-        self.uploads = uploads
+        #: (path prefix, limit) pairs: file uploads under a prefix may be larger.
+        self.uploads = tuple(uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
-        if self.uploads and str(scope.get("path", "")).startswith(self.uploads[0]):
-            limit = self.uploads[1]
+        path = str(scope.get("path", ""))
+        limit = next((n for prefix, n in self.uploads if path.startswith(prefix)), self.max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)

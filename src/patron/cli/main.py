@@ -8,6 +8,7 @@ import typer
 
 from patron import __version__
 from patron.cli import (
+    batch,
     bootstrap,
     campaigns,
     cards,
@@ -71,6 +72,7 @@ app.add_typer(imports.app, name="imports")
 app.add_typer(cards.app, name="cards")
 app.add_typer(coupons.app, name="coupons")
 app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(batch.app, name="batch")
 
 if __name__ == "__main__":
     app()
