@@ -101,6 +101,11 @@ def print_table(
     console().print(table)
 
 
+def print_records(title: str, columns: Sequence[str], records: Iterable[Mapping[str, Any]]) -> None:
+    """A table of ``records`` (dicts), one row each, showing ``columns``."""
+    print_table(title, columns, [tuple(record[c] for c in columns) for record in records])
+
+
 def print_record(title: str, record: Mapping[str, Any], *, note: str = "") -> None:
     """One record as a two-column table, never narrower than its longest line.
 

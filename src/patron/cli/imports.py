@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy.engine import Engine, RowMapping
 
+from patron.cli import import_templates
 from patron.cli.common import (
     JsonFlag,
     OrgOption,
@@ -23,8 +23,9 @@ from patron.cli.common import (
     open_engine,
     print_json,
     print_record,
-    print_table,
+    print_records,
 )
+from patron.cli.import_options import MapOption, OptionOption, ProfileOption, pairs
 from patron.imports import codes, jobs, service
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
@@ -37,40 +38,11 @@ from patron.orgs import service as orgs
 app = typer.Typer(
     help="Import customer files: preview, commit, report, undo.", no_args_is_help=True
 )
-templates_app = typer.Typer(
-    help="Import templates: saved mappings and options.", no_args_is_help=True
-)
-app.add_typer(templates_app, name="templates")
+app.add_typer(import_templates.app, name="templates")
 
-ProfileOption = Annotated[
-    str,
-    typer.Option("--profile", help="Import profile (see `patron imports profiles`)."),
-]
-MapOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--map",
-        help="Map a file column to a field: 'Column=field' (repeatable).",
-        show_default=False,
-    ),
-]
-OptionOption = Annotated[
-    list[str] | None,
-    typer.Option("--option", help="Template option NAME=VALUE (repeatable).", show_default=False),
-]
 IdArgument = Annotated[int, typer.Argument(help="The import's id.", metavar="IMPORT_ID")]
 WAITING = ("validating", "queued", "committing", "undo_queued", "undoing")
 COUNT_NAMES = ("total", "inserted", "updated", "skipped", "rejected", "auto_corrected")
-
-
-def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for value in values or []:
-        key, sep, rest = value.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(400, f"{what} takes NAME=VALUE, not '{value}'")
-        pairs[key.strip()] = rest.strip()
-    return pairs
 
 
 #: How far along an import is, in steps (read, preview, commit, report), by its state.
@@ -98,10 +70,6 @@ def _follow(engine: Engine, org_id: int, import_id: int, *, steps: int | None = 
                 return found
             if jobs.run_import(engine, org_id, import_id) in WAITING:
                 time.sleep(0.5)  # another worker holds it: wait for its step to end
-
-
-def _table(title: str, columns: tuple[str, ...], records: list[dict[str, Any]]) -> None:
-    print_table(title, columns, [tuple(record[c] for c in columns) for record in records])
 
 
 def _summary(found: RowMapping, as_json: bool) -> None:
@@ -144,7 +112,7 @@ def _show_rejected(engine: Engine, org_id: int, import_id: int, most: int = 10) 
     first_row = 1 if found["file_format"] == "pasted" else 2
     rejected = frame.filter(frame["status"] == "rejected").head(most)
     if rejected.height:
-        _table(
+        print_records(
             f"First rejected rows (of {frame.filter(frame['status'] == 'rejected').height})",
             ("row", "errors"),
             [
@@ -166,7 +134,7 @@ def _uncertain(
 
 
 def _show_suggestions(suggestions: list[Suggestion]) -> None:
-    _table(
+    print_records(
         "Suggested mapping",
         ("column", "field", "confidence", "reason"),
         [_suggestion_record(s) for s in suggestions],
@@ -245,8 +213,8 @@ def import_file(
         profile=profile,
         file_name=name,
         template=template,
-        mapping=_pairs(mapping, "--map") or None,
-        options=_pairs(option, "--option") or None,
+        mapping=pairs(mapping, "--map") or None,
+        options=pairs(option, "--option") or None,
         date_format=date_format,
         save_template=save_template,
     )
@@ -351,7 +319,7 @@ def list_imports(org: OrgOption, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(records)
         return
-    _table(
+    print_records(
         "Imports",
         ("id", "profile", "file", "state", "total", "inserted", "updated", "rejected"),
         records,
@@ -389,7 +357,7 @@ def suggest(
     if as_json:
         print_json(records)
         return
-    _table("Suggested mapping", ("column", "field", "confidence", "reason"), records)
+    print_records("Suggested mapping", ("column", "field", "confidence", "reason"), records)
 
 
 @app.command("profiles")
@@ -407,7 +375,7 @@ def profiles(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(records)
         return
-    _table("Import profiles", ("id", "name", "fields", "options"), records)
+    print_records("Import profiles", ("id", "name", "fields", "options"), records)
 
 
 @app.command("worker")
@@ -426,136 +394,3 @@ def worker(
                 time.sleep(3600)
         except KeyboardInterrupt:
             loop.stop()
-
-
-# --- templates ------------------------------------------------------------------------------
-
-
-def _template_record(t: RowMapping) -> dict[str, Any]:
-    return {
-        "id": t["id"],
-        "profile": t["profile"],
-        "name": t["name"],
-        "mapping": json.dumps(t["mapping"], ensure_ascii=False),
-        "options": json.dumps(t["options"]),
-        "date_format": t["date_format"] or "",
-    }
-
-
-@templates_app.command("create")
-def template_create(
-    name: Annotated[str, typer.Argument(help="The template's name.")],
-    org: OrgOption,
-    profile: ProfileOption = "loyalty-customers",
-    mapping: MapOption = None,
-    option: OptionOption = None,
-    date_format: Annotated[
-        str | None, typer.Option("--date-format", help="strptime date format.", show_default=False)
-    ] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Create a template: a saved mapping with options."""
-    body = service.TemplateInput(
-        name, _pairs(mapping, "--map"), _pairs(option, "--option"), date_format
-    )
-    with acting_on(org) as (conn, actor):
-        template_id = service.create_template(conn, actor, profile, body)
-        template = service.get_template(conn, actor, template_id)
-    if as_json:
-        print_json(_template_record(template))
-        return
-    print_record("Template created", _template_record(template))
-
-
-@templates_app.command("update")
-def template_update(
-    template_id: Annotated[int, typer.Argument(help="The template's id.")],
-    org: OrgOption,
-    name: Annotated[
-        str | None, typer.Option("--name", help="A new name.", show_default=False)
-    ] = None,
-    mapping: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--map",
-            help="The new mapping, 'Column=field' (repeatable); replaces the whole mapping.",
-            show_default=False,
-        ),
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--option",
-            help="Change one option, NAME=VALUE (repeatable); the others stay.",
-            show_default=False,
-        ),
-    ] = None,
-    date_format: Annotated[
-        str | None,
-        typer.Option(
-            "--date-format", help="strptime date format ('' removes it).", show_default=False
-        ),
-    ] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Change a template: its name, mapping, options or date format."""
-    with acting_on(org) as (conn, actor):
-        current = service.get_template(conn, actor, template_id)
-        body = service.TemplateInput(
-            name if name is not None else current["name"],
-            _pairs(mapping, "--map") if mapping else dict(current["mapping"]),
-            {**current["options"], **_pairs(option, "--option")},
-            current["date_format"] if date_format is None else (date_format or None),
-        )
-        service.update_template(conn, actor, template_id, body)
-        template = service.get_template(conn, actor, template_id)
-    if as_json:
-        print_json(_template_record(template))
-        return
-    print_record("Template updated", _template_record(template))
-
-
-@templates_app.command("show")
-def template_show(
-    template_id: Annotated[int, typer.Argument(help="The template's id.")],
-    org: OrgOption,
-    as_json: JsonFlag = False,
-) -> None:
-    """Show a template's mapping, options and date format."""
-    with acting_on(org, write=False) as (conn, actor):
-        template = service.get_template(conn, actor, template_id)
-    if as_json:
-        print_json(_template_record(template))
-        return
-    print_record(f"Template {template_id}", _template_record(template))
-
-
-@templates_app.command("list")
-def template_list(
-    org: OrgOption,
-    profile: Annotated[
-        str | None,
-        typer.Option("--profile", help="Only this profile's templates.", show_default=False),
-    ] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """List the org's import templates."""
-    with acting_on(org, write=False) as (conn, actor):
-        found = repo.list_templates(conn, actor.org_id, profile)
-    records = [_template_record(t) for t in found]
-    if as_json:
-        print_json(records)
-        return
-    _table(
-        "Import templates", ("id", "profile", "name", "mapping", "options", "date_format"), records
-    )
-
-
-@templates_app.command("delete")
-def template_delete(
-    template_id: Annotated[int, typer.Argument(help="The template's id.")], org: OrgOption
-) -> None:
-    """Delete an import template."""
-    with acting_on(org) as (conn, actor):
-        service.delete_template(conn, actor, template_id)
-    console().print(f"Template {template_id} deleted")
