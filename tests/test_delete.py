@@ -21,6 +21,7 @@ from patron.customer.tables import (
     suppressions,
 )
 from patron.kit.db import transaction
+from patron.legacy.tables import legacy_profiles
 from patron.lifecycle.tables import lifecycle_events
 from patron.orgs.tables import status_labels
 from patron.subscriptions.tables import consent_ledger, subscriptions
@@ -158,6 +159,7 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
         "subscriptions": 1,
         "changeLogEntries": 1,
         "lifecycleEvents": 0,
+        "legacyProfiles": 0,
         "profiles": 2,
         "cards": 0,
         "suppressions": 4,
@@ -167,7 +169,7 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
     assert not [value for value in PERSONAL if value in dumped]
 
 
-def test_lifecycle_events_go_and_cards_lose_their_holder(
+def test_lifecycle_events_and_legacy_data_go_and_cards_lose_their_holder(
     api: Api, engine: Engine, org: OrgHandle, tom: int
 ) -> None:
     with transaction(engine) as conn:
@@ -189,8 +191,15 @@ def test_lifecycle_events_go_and_cards_lose_their_holder(
                 status_label="ACTIVE", customer_id=tom,
             )
         )  # fmt: skip
+    with transaction(engine) as conn:
+        conn.execute(
+            legacy_profiles.insert().values(
+                org_id=org.id, customer_id=tom, phone="555-5555", street1="1 Main St"
+            )
+        )
     assert delete(api, tom).status_code == 200
     assert rows(engine, lifecycle_events, tom) == []
+    assert rows(engine, legacy_profiles, tom) == []
     with transaction(engine, write=False) as conn:
         card = conn.execute(sa.select(cards).where(cards.c.number == "GOLD-1")).mappings().one()
     assert card["customer_id"] is None

@@ -12,6 +12,8 @@ from patron.cards.tables import cards
 from patron.customer.tables import merges
 from patron.identity.merge import unmerge
 from patron.kit.db import transaction
+from patron.legacy.tables import legacy_profiles
+from patron.loyalty.tables import campaign_enrollments, campaign_ledger, campaigns, loyalty_accounts
 from patron.orgs import service as orgs
 from tests.conftest import Api, warning_codes
 from tests.factories import register
@@ -156,3 +158,77 @@ def test_a_card_moves_with_the_merge_and_back(api: Api, engine: Engine) -> None:
         assert unmerge(conn, api.org.admin, merge_id) is None
     assert holder() == victim
     assert lookup(api, "cardnumber", "F-9") == victim
+
+
+def test_loyalty_campaigns_and_legacy_data_move_when_the_survivor_has_none(
+    api: Api, engine: Engine, pair: tuple[int, int, int]
+) -> None:
+    survivor, victim, merge_id = pair
+    with transaction(engine) as conn:
+        assert unmerge(conn, api.org.admin, merge_id) is None
+        campaign_id = conn.execute(
+            campaigns.insert()
+            .values(org_id=api.org.id, number=7, name="Stamps", type="visits")
+            .returning(campaigns.c.id)
+        ).scalar_one()
+        conn.execute(
+            campaign_enrollments.insert().values(
+                org_id=api.org.id, campaign_id=campaign_id, customer_id=victim, balance=3
+            )
+        )
+        conn.execute(
+            campaign_ledger.insert().values(
+                org_id=api.org.id, campaign_id=campaign_id, customer_id=victim, change=3,
+                reason="auto_add",
+            )
+        )  # fmt: skip
+        conn.execute(
+            legacy_profiles.insert().values(org_id=api.org.id, customer_id=victim, city="Goa")
+        )
+        conn.execute(loyalty_accounts.insert().values(org_id=api.org.id, customer_id=survivor))
+        conn.execute(loyalty_accounts.insert().values(org_id=api.org.id, customer_id=victim))
+    again = api.post(
+        f"/v2/customers/{victim}/changeIdentifier",
+        params={"source": "WECHAT", "accountId": "acc"},
+        json={"add": [{"type": "mobile", "value": "919845099001"}]},
+    )
+    assert warning_codes(again) == [8051]
+
+    def holders() -> dict[str, list[int]]:
+        with transaction(engine, write=False) as conn:
+            return {
+                table.name: sorted(
+                    int(i)
+                    for i in conn.execute(
+                        sa.select(table.c.customer_id).where(table.c.org_id == api.org.id)
+                    ).scalars()
+                )
+                for table in (
+                    campaign_enrollments,
+                    campaign_ledger,
+                    legacy_profiles,
+                    loyalty_accounts,
+                )
+            }
+
+    # Everything the survivor lacked moved; its own loyalty account stays apart.
+    assert holders() == {
+        "campaign_enrollments": [survivor],
+        "campaign_ledger": [survivor],
+        "legacy_profiles": [survivor],
+        "loyalty_accounts": sorted([survivor, victim]),
+    }
+    with transaction(engine, write=False) as conn:
+        second = conn.execute(
+            sa.select(merges.c.id).where(
+                merges.c.victim_id == victim, merges.c.reversed_at.is_(None)
+            )
+        ).scalar_one()
+    with transaction(engine) as conn:
+        assert unmerge(conn, api.org.admin, second) is None
+    assert holders() == {
+        "campaign_enrollments": [victim],
+        "campaign_ledger": [victim],
+        "legacy_profiles": [victim],
+        "loyalty_accounts": sorted([survivor, victim]),
+    }

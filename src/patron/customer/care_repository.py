@@ -23,6 +23,7 @@ from patron.customer.tables import (
     suppressions,
 )
 from patron.kit.db import MAX_ID
+from patron.legacy.tables import legacy_profiles
 from patron.lifecycle.tables import lifecycle_events
 from patron.subscriptions.tables import subscriptions
 
@@ -258,8 +259,9 @@ def _moment(conn: Connection, value: datetime) -> Any:
 def erase_personal_data(
     conn: Connection, org_id: int, customer_ids: Sequence[int]
 ) -> tuple[list[tuple[str, str]], dict[str, int]]:
-    """Delete identifiers, channels, field values, subscriptions, change-log rows and
-    lifecycle events of ``customer_ids``, blank their profile names and unlink their cards.
+    """Delete identifiers, channels, field values, subscriptions, change-log rows,
+    lifecycle events and legacy profiles (address, phone, credentials) of
+    ``customer_ids``, blank their profile names and unlink their cards.
 
     Returns the (type, value) identifiers deleted, read by the very statement that
     deleted them, and the number of rows touched per kind. The consent ledger
@@ -281,6 +283,7 @@ def erase_personal_data(
         ("subscriptions", subscriptions),
         ("changeLogEntries", change_log),
         ("lifecycleEvents", lifecycle_events),
+        ("legacyProfiles", legacy_profiles),
     ):
         result = conn.execute(
             table.delete().where(table.c.org_id == org_id, table.c.customer_id.in_(ids))

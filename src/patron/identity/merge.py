@@ -1,5 +1,7 @@
-"""Merging two customers: the victim's profiles, identifiers, channels and fields
-move to the survivor, and the victim id keeps resolving to the survivor.
+"""Merging two customers: the victim's profiles, identifiers, channels, fields, cards,
+subscriptions and consent ledger move to the survivor, and so do its loyalty account,
+campaign enrollments (with their ledger) and legacy profile where the survivor has
+none of its own. The victim id keeps resolving to the survivor.
 
 Every moved row id is recorded in ``merges.moved`` (with the victim's field values
 the survivor's won over, the earlier victims re-pointed and the survivor's loyalty
@@ -20,6 +22,8 @@ from patron.customer.tables import comm_channels, customers, field_values, ident
 from patron.customer.tables import merges as merges_table
 from patron.kit.db import insert_returning_id
 from patron.kit.errors import Conflict
+from patron.legacy.tables import legacy_profiles
+from patron.loyalty.tables import campaign_enrollments, campaign_ledger, loyalty_accounts
 from patron.subscriptions import service as subscriptions
 from patron.subscriptions.tables import consent_ledger
 from patron.subscriptions.tables import subscriptions as subscription_rows
@@ -38,6 +42,63 @@ def _move(conn: Connection, table: sa.Table, org_id: int, victim_id: int, surviv
         .where(table.c.org_id == org_id, table.c.customer_id == victim_id)
         .values(customer_id=survivor_id)
     )
+
+
+def _move_unshared(
+    conn: Connection,
+    table: sa.Table,
+    org_id: int,
+    victim_id: int,
+    survivor_id: int,
+    keys: tuple[str, ...] = (),
+) -> list[int]:
+    """Give the survivor the victim's rows it has no row of its own for (same ``keys``).
+
+    Where both have one (a loyalty account, a campaign enrollment, a legacy profile),
+    the survivor's stays its own and the victim's stays with the victim, to be found
+    again when the merge is reversed. Returns the ids moved.
+    """
+    theirs = table.alias("theirs")
+    survivor_has = sa.exists().where(
+        theirs.c.org_id == org_id,
+        theirs.c.customer_id == survivor_id,
+        *(theirs.c[key] == table.c[key] for key in keys),
+    )
+    ids = [
+        int(i)
+        for i in conn.execute(
+            sa.select(table.c.id).where(
+                table.c.org_id == org_id, table.c.customer_id == victim_id, ~survivor_has
+            )
+        ).scalars()
+    ]
+    if ids:
+        conn.execute(table.update().where(table.c.id.in_(ids)).values(customer_id=survivor_id))
+    return ids
+
+
+def _ledger_of_moved(
+    conn: Connection, org_id: int, victim_id: int, survivor_id: int, enrollment_ids: list[int]
+) -> list[int]:
+    """The victim's ledger rows of the campaigns whose enrollment moved go with it."""
+    if not enrollment_ids:
+        return []
+    campaigns = sa.select(campaign_enrollments.c.campaign_id).where(
+        campaign_enrollments.c.id.in_(enrollment_ids)
+    )
+    of_victim = sa.and_(
+        campaign_ledger.c.org_id == org_id,
+        campaign_ledger.c.customer_id == victim_id,
+        campaign_ledger.c.campaign_id.in_(campaigns),
+    )
+    ids = [int(i) for i in conn.execute(sa.select(campaign_ledger.c.id).where(of_victim)).scalars()]
+    if ids:
+        conn.execute(
+            campaign_ledger.update()
+            .where(campaign_ledger.c.id.in_(ids))
+            .values(customer_id=survivor_id)
+        )
+    return ids
 
 
 def lock_live(conn: Connection, org_id: int, *customer_ids: int) -> None:
@@ -99,6 +160,15 @@ def merge(
     given = subscriptions.move_to(conn, org_id, victim_id, survivor_id)
     moved["subscriptions"] = given.subscription_ids
     moved["consent_ledger"] = given.ledger_ids
+    moved["loyalty_accounts"] = _move_unshared(
+        conn, loyalty_accounts, org_id, victim_id, survivor_id
+    )
+    moved["legacy_profiles"] = _move_unshared(conn, legacy_profiles, org_id, victim_id, survivor_id)
+    enrollments = _move_unshared(
+        conn, campaign_enrollments, org_id, victim_id, survivor_id, ("campaign_id",)
+    )
+    moved["campaign_enrollments"] = enrollments
+    moved["campaign_ledger"] = _ledger_of_moved(conn, org_id, victim_id, survivor_id, enrollments)
 
     victim_loyalty, survivor_loyalty = (
         conn.execute(
@@ -185,6 +255,10 @@ def unmerge(conn: Connection, actor: Actor, merge_id: int, *, cause: str = "api"
         "cards": cards,
         "subscriptions": subscription_rows,
         "consent_ledger": consent_ledger,
+        "loyalty_accounts": loyalty_accounts,
+        "legacy_profiles": legacy_profiles,
+        "campaign_enrollments": campaign_enrollments,
+        "campaign_ledger": campaign_ledger,
     }
     for name, table in tables.items():
         ids = moved.get(name) or []

@@ -3,7 +3,8 @@
 96xxx: the file, the mapping or the import itself (the request fails).
 97xxx: one row (the row is rejected or skipped; the import goes on): 970xx any profile,
        971xx card series and cards, 972xx coupon redemption, 973xx customer status,
-       fraud status, user subscription and entity lifecycle, 974xx V2 profile identifiers.
+       fraud status, user subscription and entity lifecycle, 974xx V2 profile identifiers,
+       975xx the legacy batch API's customers.
 The report and the rows API give each row's codes with a message in plain words.
 """
 
