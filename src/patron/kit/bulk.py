@@ -68,7 +68,7 @@ def _copy_in(conn: Connection, name: str, frame: pl.DataFrame) -> None:
     driver = conn.connection.driver_connection
     # CSV's own NULL, an unquoted empty field: polars quotes an empty string (""), so the
     # two stay apart, and a cell holding the text \N is not taken for NULL.
-    sql = f"COPY \"{name}\" ({_quoted(frame.columns)}) FROM STDIN (FORMAT csv)"
+    sql = f'COPY "{name}" ({_quoted(frame.columns)}) FROM STDIN (FORMAT csv)'
     with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
         for chunk in _chunks(frame):
             buffer = io.BytesIO()
@@ -97,6 +97,71 @@ def fetch_frame(conn: Connection, query: sa.Executable, schema: dict[str, Any]) 
     return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
 
 
+#: Column types :func:`read_frame` reads natively; others go through :func:`fetch_frame`.
+_PLAIN_TYPES = (pl.Int64, pl.Int32, pl.Float64, pl.String)
+
+
+def read_frame(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """The rows of ``query`` as a frame, for large results of integer and text columns.
+
+    :func:`fetch_frame` builds a SQLAlchemy row per result row; a million rows
+    cost seconds and hundreds of megabytes that way. Here PostgreSQL sends the
+    result as CSV through ``COPY (query) TO STDOUT``, every value quoted so that
+    an empty string and a NULL stay apart, and polars parses it; SQLite's
+    driver tuples go straight into frames, one chunk at a time. Only
+    ``Int64``, ``Int32``, ``Float64`` and ``String`` columns: other types need
+    the conversions SQLAlchemy does, so ask :func:`fetch_frame` for them.
+    """
+    if not all(dtype in _PLAIN_TYPES for dtype in schema.values()):
+        raise TypeError(f"read_frame reads integer, float and text columns, not {schema}")
+    if is_postgres(conn):
+        return _copy_out(conn, query, schema)
+    result = conn.execute(query)
+    parts: list[pl.DataFrame] = []
+    try:
+        cursor = result.cursor
+        while rows := cursor.fetchmany(CHUNK_ROWS):
+            parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
+    finally:
+        result.close()
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+def _copy_out(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    sql = f"COPY ({compiled}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
+    buffer = io.BytesIO()
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(sql, compiled.params) as copy:  # type: ignore[union-attr]
+        for block in copy:
+            buffer.write(block)
+    if not buffer.tell():
+        return pl.DataFrame(schema=schema)
+    return pl.read_csv(
+        buffer.getvalue(),
+        has_header=False,
+        new_columns=list(schema),
+        schema=schema,
+        quote_char='"',
+    )
+
+
+def stage(
+    conn: Connection, name: str, columns: dict[str, str], frame: pl.DataFrame
+) -> sa.TableClause:
+    """Fill a fresh temporary table ``name`` with ``frame`` and answer it for queries.
+
+    PostgreSQL never analyzes temporary tables by itself; without statistics a
+    join of a staged million rows can be planned as a nested loop, so the
+    table is analyzed once filled.
+    """
+    create_temp_table(conn, name, columns)
+    insert_frame(conn, name, frame.select(list(columns)))
+    if is_postgres(conn):
+        conn.exec_driver_sql(f'ANALYZE "{name}"')
+    return sa.table(name, *(sa.column(column) for column in columns))
+
+
 def next_ids(conn: Connection, table: sa.Table, count: int) -> pl.Series:
     """``count`` fresh primary keys for ``table``, reserved for rows inserted with explicit ids.
 
@@ -107,11 +172,9 @@ def next_ids(conn: Connection, table: sa.Table, count: int) -> pl.Series:
     if count == 0:
         return pl.Series("id", [], dtype=pl.Int64)
     if is_postgres(conn):
-        ids = conn.exec_driver_sql(
-            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "  # noqa: S608
-            "FROM generate_series(1, %(n)s)",
-            {"n": count},
-        ).scalars()
-        return pl.Series("id", list(ids), dtype=pl.Int64)
+        ids = sa.select(
+            sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id")).label("id")
+        ).select_from(sa.func.generate_series(1, count))
+        return read_frame(conn, ids, {"id": pl.Int64}).to_series()
     top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
     return pl.int_range(top + 1, top + 1 + count, dtype=pl.Int64, eager=True).alias("id")

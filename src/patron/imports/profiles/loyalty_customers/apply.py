@@ -98,14 +98,15 @@ def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -
         for name in (*PROFILE_FIELDS, *IDENTIFIER_TYPES, *LOYALTY_FIELDS, *ctx.fields)
         if name in ctx.columns
     ]
-    values = _long_values(new, fields)
-    _insert_identifiers(conn, ctx, values)
-    _insert_loyalty(conn, ctx, values)
-    _insert_org_fields(conn, ctx, values)
-    return values
+    # Every written value as text, one column per field: each table takes its columns.
+    wide = new.select("customer_id", "profile_id", *[as_text(f, new.schema[f]) for f in fields])
+    _insert_identifiers(conn, ctx, wide)
+    _insert_loyalty(conn, ctx, wide)
+    _insert_org_fields(conn, ctx, wide)
+    return _long_values(wide, fields)
 
 
-def _long_values(frame: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
+def _long_values(wide: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
     if not fields:
         return pl.DataFrame(
             schema={
@@ -116,7 +117,7 @@ def _long_values(frame: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
             }
         )
     return (
-        frame.select("customer_id", "profile_id", *[as_text(f, frame.schema[f]) for f in fields])
+        wide.select("customer_id", "profile_id", *fields)
         .unpivot(index=["customer_id", "profile_id"], variable_name="field", value_name="value")
         .drop_nulls("value")
     )
@@ -261,49 +262,74 @@ def _run(conn: Connection, sql: str, **params: object) -> None:
     conn.execute(sa.text(sql), params)
 
 
-def _insert_identifiers(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
-    kinds = values.filter(pl.col("field").is_in(list(IDENTIFIER_TYPES)))
+def _insert_identifiers(conn: Connection, ctx: ImportContext, wide: pl.DataFrame) -> None:
+    parts = [
+        wide.select("customer_id", "profile_id", type=pl.lit(kind), value=pl.col(field)).drop_nulls(
+            "value"
+        )
+        for field, kind in IDENTIFIER_TYPES.items()
+        if field in wide.columns
+    ]
+    if not parts:
+        return
+    # A type at a time, in customer order: the rows, the customer index and the foreign
+    # keys' look-ups stay next to the previous ones (measured faster than value order).
+    found = pl.concat(parts)
     insert_frame(
         conn,
         "identifiers",
-        kinds.select(
+        found.select(
             org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
             customer_id="customer_id",
             profile_id="profile_id",
-            type=pl.col("field").replace_strict(IDENTIFIER_TYPES),
+            type="type",
             value="value",
         ),
     )
 
 
-def _insert_loyalty(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
-    loyalty = values.filter(pl.col("field").is_in(list(LOYALTY_FIELDS)))
-    if loyalty.is_empty():
+def _insert_loyalty(conn: Connection, ctx: ImportContext, wide: pl.DataFrame) -> None:
+    fields = [field for field in LOYALTY_FIELDS if field in wide.columns]
+    if not fields:
         return
-    wide = loyalty.pivot(on="field", index="customer_id", values="value")
-    columns = {field: column for field, column in LOYALTY_FIELDS.items() if field in wide.columns}
+    # A customer gets an account when the file gives it at least one loyalty value.
+    holders = wide.filter(pl.any_horizontal(pl.col(fields).is_not_null()))
     insert_frame(
         conn,
         "loyalty_accounts",
-        wide.select(
+        holders.select(
             org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
             customer_id="customer_id",
-            **{column: pl.col(field) for field, column in columns.items()},
+            **{
+                LOYALTY_FIELDS[field]: pl.col(field)
+                for field in fields
+                if holders[field].null_count() < holders.height
+            },
         ),
     )
 
 
-def _insert_org_fields(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
-    org_fields = values.filter(pl.col("field").is_in(list(ctx.fields)))
-    parts = org_fields["field"].str.split_exact(".", 1)
+def _insert_org_fields(conn: Connection, ctx: ImportContext, wide: pl.DataFrame) -> None:
+    parts = [
+        wide.select(
+            "customer_id",
+            kind=pl.lit(target.split(".", 1)[0]),
+            name=pl.lit(target.split(".", 1)[1]),
+            value=pl.col(target),
+        ).drop_nulls("value")
+        for target in ctx.fields
+        if target in wide.columns
+    ]
+    if not parts:
+        return
     insert_frame(
         conn,
         "field_values",
-        org_fields.select(
+        pl.concat(parts).select(
             org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
             customer_id="customer_id",
-            kind=parts.struct.field("field_0"),
-            name=parts.struct.field("field_1"),
+            kind="kind",
+            name="name",
             value="value",
         ),
     )

@@ -226,9 +226,10 @@ def _duplicates_in_file(frame: pl.DataFrame, ctx: ImportContext) -> pl.DataFrame
     """Rows sharing a mobile, email or external id are all rejected, each naming the others."""
     for field in IDENTIFIER_FIELDS:
         value = pl.col(field)
+        present = frame.filter(value.is_not_null()).select("row", field)
         shared = (
-            frame.filter(value.is_not_null())
-            .select("row", field)
+            # Only the rows whose value repeats get their list of lines.
+            present.filter(value.is_duplicated())
             .with_columns(
                 lines=line_numbers(pl.col("row"), ctx).implode().over(field),
             )
