@@ -16,6 +16,7 @@ import xlsxwriter
 from sqlalchemy.engine import Engine
 
 from patron.imports import jobs, service
+from patron.imports import repository as repo
 from patron.imports.read import ReadLimits, read_upload
 from patron.imports.tables import imports
 from patron.kit.clock import utcnow
@@ -147,6 +148,25 @@ def test_undo_restores_and_redo_gives_the_same_store(engine: Engine, org: OrgHan
     redone = run(engine, org, csv(HEADER, *changed))
     assert redone.statuses() == ["updated", "inserted"]
     assert people(engine, org) == after
+
+
+def test_undo_of_a_commit_that_stored_its_new_values_in_long_form(
+    engine: Engine, org: OrgHandle
+) -> None:
+    """Commits of earlier versions kept the new customers' values as (customer, field, value)."""
+    before = people(engine, org)
+    done = run(engine, org, csv(HEADER, *ROWS[:2]))
+    import_id = done.record["id"]
+    with transaction(engine) as conn:
+        wide = repo.get_frame(conn, org.id, import_id, "undo:inserted_values")
+        assert wide is not None
+        assert "field" not in wide.columns
+        long = wide.unpivot(index="customer_id", variable_name="field", value_name="value")
+        repo.put_frame(conn, org.id, import_id, "undo:inserted_values", long.drop_nulls("value"))
+    undone = undo(engine, org, import_id)
+    assert undone.state == "undone"
+    assert undone.counts["undo_conflicts"] == 0
+    assert people(engine, org) == before
 
 
 def test_undo_leaves_fields_changed_since_as_conflicts(engine: Engine, org: OrgHandle) -> None:

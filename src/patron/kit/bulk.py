@@ -137,8 +137,9 @@ def _copy_out(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) -
             buffer.write(block)
     if not buffer.tell():
         return pl.DataFrame(schema=schema)
+    buffer.seek(0)
     return pl.read_csv(
-        buffer.getvalue(),
+        buffer,
         has_header=False,
         new_columns=list(schema),
         schema=schema,

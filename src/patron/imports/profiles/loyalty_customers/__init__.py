@@ -29,7 +29,9 @@ class LoyaltyCustomers:
         return missing
 
     def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
-        resolution = resolve.resolve(conn, validate.validate(mapped, ctx), ctx)
+        rows = validate.validate(mapped, ctx)
+        del mapped  # the file's text columns are not needed past validation
+        resolution = resolve.resolve(conn, rows, ctx)
         return Plan(rows=resolution.rows, data=resolution)
 
     def apply(

@@ -30,19 +30,30 @@ from patron.orgs import service as orgs
 def apply(
     conn: Connection, ctx: ImportContext, resolution: Resolution
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """Write the plan; answer the rows with their final customer ids, and the undo data."""
+    """Write the plan; answer the rows with their final customer ids, and the undo data.
+
+    The undo data holds the new customers' written values one row per customer
+    (``customer_id`` and a text column per field); :mod:`.undo` also reads the
+    long form (customer_id, field, value) that earlier versions stored.
+    """
     rows = resolution.rows
-    new = rows.filter(pl.col("status") == "insert")
+    inserting = pl.col("status") == "insert"
+    # The columns a new customer is written from; its error and correction lists stay behind.
+    wanted = [name for name in rows.columns if name not in _ROW_LISTS]
+    new = rows.lazy().filter(inserting).select(wanted).collect()
     customer_ids = next_ids(conn, customers, new.height)
     new = new.with_columns(customer_id=customer_ids)
     inserted_values = _insert_customers(conn, ctx, new)
     changes = _with_profiles(conn, ctx, resolution.changes)
     write_changes(conn, ctx, changes.select("customer_id", "profile_id", "field", value="after"))
-    final = (
-        rows.join(new.select("row", new_id="customer_id"), on="row", how="left")
-        .with_columns(customer_id=pl.coalesce("new_id", "customer_id"))
-        .drop("new_id")
-    )
+    final = rows
+    if new.height:  # the n-th new row gets the n-th new id: no join of the whole file
+        order = (inserting.cast(pl.Int64).cum_sum() - 1).clip(0)
+        final = rows.with_columns(
+            customer_id=pl.when(inserting)
+            .then(pl.lit(customer_ids).gather(order))
+            .otherwise(pl.col("customer_id"))
+        )
     undo_data = {
         "inserted": new.select("customer_id"),
         "inserted_values": inserted_values.drop("profile_id"),
@@ -51,10 +62,13 @@ def apply(
     return final, undo_data
 
 
+_ROW_LISTS = ("error_codes", "errors", "corrections")
+
+
 def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -> pl.DataFrame:
-    """Insert the new customers; answer their written values in long form (for undo)."""
+    """Insert the new customers; answer their written values, a row per customer (for undo)."""
     if new.is_empty():
-        return _long_values(new, [])
+        return pl.DataFrame(schema={"customer_id": pl.Int64, "profile_id": pl.Int64})
     new = new.with_columns(profile_id=next_ids(conn, profiles, new.height))
     org = pl.lit(ctx.org_id, dtype=pl.Int64)
     actor = pl.lit(ctx.actor_name)
@@ -103,24 +117,7 @@ def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -
     _insert_identifiers(conn, ctx, wide)
     _insert_loyalty(conn, ctx, wide)
     _insert_org_fields(conn, ctx, wide)
-    return _long_values(wide, fields)
-
-
-def _long_values(wide: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
-    if not fields:
-        return pl.DataFrame(
-            schema={
-                "customer_id": pl.Int64,
-                "profile_id": pl.Int64,
-                "field": pl.String,
-                "value": pl.String,
-            }
-        )
-    return (
-        wide.select("customer_id", "profile_id", *fields)
-        .unpivot(index=["customer_id", "profile_id"], variable_name="field", value_name="value")
-        .drop_nulls("value")
-    )
+    return wide
 
 
 def _with_profiles(conn: Connection, ctx: ImportContext, changes: pl.DataFrame) -> pl.DataFrame:

@@ -73,7 +73,6 @@ def resolve(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> Resolut
 def _owners(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> pl.DataFrame:
     """(type, value, owner_id) for the identifier values (type, value) already stored."""
     schema = {"type": pl.String, "value": pl.String, "owner_id": pl.Int64}
-    values = values.unique()
     if values.is_empty():
         return pl.DataFrame(schema=schema)
     # A store holding fewer of these identifiers than there are values to look up (a
@@ -86,9 +85,9 @@ def _owners(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> pl.Da
     if conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one() < values.height:
         held = sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id)
         stored = read_frame(conn, held.where(mine), schema)
-        return stored.join(values, on=["type", "value"], how="semi")
+        return stored.join(values, on=["type", "value"], how="semi") if stored.height else stored
     # In index order, each look-up lands next to the previous one instead of anywhere.
-    values = values.sort("type", "value")
+    values = values.unique().sort("type", "value")
     staged = stage(conn, "import_values", {"type": "VARCHAR(32)", "value": "VARCHAR(255)"}, values)
     query = sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id).join(
         staged,

@@ -37,8 +37,26 @@ def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) ->
     ids = pl.concat([changes["customer_id"], inserted["customer_id"]]).unique()
     now = current_values(conn, ctx, ids).rename({"before": "now"})
     conflicts = [_restore_changes(conn, ctx, changes, now)]
-    conflicts.append(_delete_inserted(conn, ctx, data["inserted_values"], now))
+    conflicts.append(_delete_inserted(conn, ctx, _long(data["inserted_values"]), now))
     return pl.concat(conflicts)
+
+
+def _long(written: pl.DataFrame) -> pl.DataFrame:
+    """The new customers' written values as (customer_id, field, value).
+
+    Commits store them a row per customer with a column per field; earlier
+    versions stored this long form, which is taken as it is.
+    """
+    if "field" in written.columns:
+        return written
+    fields = [name for name in written.columns if name != "customer_id"]
+    if not fields:
+        return pl.DataFrame(
+            schema={"customer_id": pl.Int64, "field": pl.String, "value": pl.String}
+        )
+    return written.unpivot(
+        index="customer_id", on=fields, variable_name="field", value_name="value"
+    ).drop_nulls("value")
 
 
 def _restore_changes(

@@ -226,7 +226,7 @@ def _duplicates_in_file(frame: pl.DataFrame, ctx: ImportContext) -> pl.DataFrame
     """Rows sharing a mobile, email or external id are all rejected, each naming the others."""
     for field in IDENTIFIER_FIELDS:
         value = pl.col(field)
-        present = frame.filter(value.is_not_null()).select("row", field)
+        present = frame.select("row", field).filter(value.is_not_null())
         shared = (
             # Only the rows whose value repeats get their list of lines.
             present.filter(value.is_duplicated())
