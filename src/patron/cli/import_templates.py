@@ -19,7 +19,7 @@ from patron.cli.common import (
 )
 from patron.cli.import_options import MapOption, OptionOption, ProfileOption, pairs
 from patron.imports import repository as repo
-from patron.imports import service
+from patron.imports import templates
 
 app = typer.Typer(help="Import templates: saved mappings and options.", no_args_is_help=True)
 
@@ -48,12 +48,12 @@ def template_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a template: a saved mapping with options."""
-    body = service.TemplateInput(
+    body = templates.TemplateInput(
         name, pairs(mapping, "--map"), pairs(option, "--option"), date_format
     )
     with acting_on(org) as (conn, actor):
-        template_id = service.create_template(conn, actor, profile, body)
-        template = service.get_template(conn, actor, template_id)
+        template_id = templates.create_template(conn, actor, profile, body)
+        template = templates.get_template(conn, actor, template_id)
     if as_json:
         print_json(_template_record(template))
         return
@@ -93,15 +93,15 @@ def template_update(
 ) -> None:
     """Change a template: its name, mapping, options or date format."""
     with acting_on(org) as (conn, actor):
-        current = service.get_template(conn, actor, template_id)
-        body = service.TemplateInput(
+        current = templates.get_template(conn, actor, template_id)
+        body = templates.TemplateInput(
             name if name is not None else current["name"],
             pairs(mapping, "--map") if mapping else dict(current["mapping"]),
             {**current["options"], **pairs(option, "--option")},
             current["date_format"] if date_format is None else (date_format or None),
         )
-        service.update_template(conn, actor, template_id, body)
-        template = service.get_template(conn, actor, template_id)
+        templates.update_template(conn, actor, template_id, body)
+        template = templates.get_template(conn, actor, template_id)
     if as_json:
         print_json(_template_record(template))
         return
@@ -116,7 +116,7 @@ def template_show(
 ) -> None:
     """Show a template's mapping, options and date format."""
     with acting_on(org, write=False) as (conn, actor):
-        template = service.get_template(conn, actor, template_id)
+        template = templates.get_template(conn, actor, template_id)
     if as_json:
         print_json(_template_record(template))
         return
@@ -150,5 +150,5 @@ def template_delete(
 ) -> None:
     """Delete an import template."""
     with acting_on(org) as (conn, actor):
-        service.delete_template(conn, actor, template_id)
+        templates.delete_template(conn, actor, template_id)
     console().print(f"Template {template_id} deleted")

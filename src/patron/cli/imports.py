@@ -26,7 +26,7 @@ from patron.cli.common import (
     print_records,
 )
 from patron.cli.import_options import MapOption, OptionOption, ProfileOption, pairs
-from patron.imports import codes, jobs, service
+from patron.imports import codes, jobs, mapping, service
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
 from patron.imports.read import read_pasted, read_path
@@ -127,8 +127,8 @@ def _uncertain(
 ) -> list[Suggestion]:
     """The suggestions for ``headers``, when any column lacks a confident one (else empty)."""
     with transaction(engine, write=False) as conn:
-        suggestions = service.suggest(conn, cli_actor(org_id), profile, headers)
-    if all(s.field and s.confidence >= service.CONFIDENT for s in suggestions):
+        suggestions = mapping.suggest(conn, cli_actor(org_id), profile, headers)
+    if all(s.field and s.confidence >= mapping.CONFIDENT for s in suggestions):
         return []
     return suggestions
 
@@ -139,7 +139,7 @@ def _show_suggestions(suggestions: list[Suggestion]) -> None:
         ("column", "field", "confidence", "reason"),
         [_suggestion_record(s) for s in suggestions],
     )
-    sure = [s for s in suggestions if s.field and s.confidence >= service.CONFIDENT]
+    sure = [s for s in suggestions if s.field and s.confidence >= mapping.CONFIDENT]
     given = " ".join(shlex.quote(f"{s.column}={s.field}") for s in sure)
     note(
         "Not every column has a confident match: map the columns with --map COLUMN=FIELD "
@@ -352,7 +352,7 @@ def suggest(
     """Suggest a mapping of the file's columns to the profile's fields."""
     table = read_path(file, load_settings().read_limits())
     with acting_on(org, write=False) as (conn, actor):
-        suggestions = service.suggest(conn, actor, profile, table.headers)
+        suggestions = mapping.suggest(conn, actor, profile, table.headers)
     records = [_suggestion_record(s) for s in suggestions]
     if as_json:
         print_json(records)

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from patron.api.deps import admin, editor, engine_of, viewer
 from patron.auth.actor import Actor
+from patron.imports import mapping, service, templates
 from patron.imports import repository as repo
-from patron.imports import service
 from patron.imports.profiles import PROFILES
 from patron.imports.read import SourceTable, read_pasted, read_upload
 from patron.imports.suggest import Suggestion
@@ -57,7 +57,7 @@ def list_profiles(actor: Viewer, db: Db) -> dict[str, Any]:
                     "name": profile.spec.name,
                     "fields": [
                         {"name": f.name, "label": f.label, "description": f.description}
-                        for f in service.targets(conn, actor.org_id, profile)
+                        for f in mapping.targets(conn, actor.org_id, profile)
                     ],
                     "options": [
                         {
@@ -115,7 +115,7 @@ async def suggest(
 ) -> dict[str, Any]:
     table, _ = await _source(file, text)
     with transaction(db, write=False) as conn:
-        suggestions = service.suggest(conn, actor, profile, table.headers)
+        suggestions = mapping.suggest(conn, actor, profile, table.headers)
     return {"columns": list(table.headers), "suggestions": [_suggestion(s) for s in suggestions]}
 
 
@@ -268,21 +268,21 @@ def list_templates(actor: Viewer, db: Db, profile: str | None = None) -> dict[st
 @router.post("/templates", status_code=201, summary="Create an import template (admin)")
 def create_template(body: TemplateIn, actor: Admin, db: Db) -> dict[str, Any]:
     with transaction(db) as conn:
-        template_id = service.create_template(conn, actor, body.profile, _template_input(body))
-        return _template(service.get_template(conn, actor, template_id))
+        template_id = templates.create_template(conn, actor, body.profile, _template_input(body))
+        return _template(templates.get_template(conn, actor, template_id))
 
 
 @router.get("/templates/{template_id}", summary="An import template")
 def get_template(template_id: int, actor: Viewer, db: Db) -> dict[str, Any]:
     with transaction(db, write=False) as conn:
-        return _template(service.get_template(conn, actor, template_id))
+        return _template(templates.get_template(conn, actor, template_id))
 
 
 @router.put("/templates/{template_id}", summary="Change an import template (admin)")
 def update_template(template_id: int, body: TemplateIn, actor: Admin, db: Db) -> dict[str, Any]:
     with transaction(db) as conn:
-        service.update_template(conn, actor, template_id, _template_input(body))
-        return _template(service.get_template(conn, actor, template_id))
+        templates.update_template(conn, actor, template_id, _template_input(body))
+        return _template(templates.get_template(conn, actor, template_id))
 
 
 @router.delete(
@@ -290,12 +290,12 @@ def update_template(template_id: int, body: TemplateIn, actor: Admin, db: Db) ->
 )
 def delete_template(template_id: int, actor: Admin, db: Db) -> Response:
     with transaction(db) as conn:
-        service.delete_template(conn, actor, template_id)
+        templates.delete_template(conn, actor, template_id)
     return Response(status_code=204)
 
 
-def _template_input(body: TemplateIn) -> service.TemplateInput:
-    return service.TemplateInput(body.name, body.mapping, body.options, body.date_format)
+def _template_input(body: TemplateIn) -> templates.TemplateInput:
+    return templates.TemplateInput(body.name, body.mapping, body.options, body.date_format)
 
 
 def _template(row: RowMapping) -> dict[str, Any]:

@@ -25,144 +25,22 @@ from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
 from patron.imports import codes
 from patron.imports import repository as repo
-from patron.imports.context import ImportContext, load_context, org_field_targets
-from patron.imports.profile import FieldSpec, ImportProfile
-from patron.imports.profiles import PROFILES
+from patron.imports.context import ImportContext, load_context
+from patron.imports.mapping import CONFIDENT, check_mapping, profile_of, require, suggest
 from patron.imports.read import SourceTable
 from patron.imports.report import build_report, report_csv, report_xlsx, summarize
-from patron.imports.suggest import Suggestion, suggest_mapping
+from patron.imports.suggest import Suggestion
+from patron.imports.templates import TemplateInput, create_template, find_template
 from patron.kit.clock import utcnow
-from patron.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from patron.kit.errors import Conflict, InvalidInput, NotFound
 from patron.settings import get_settings
 
 #: Automatic retries of a failed commit, then the import waits for a replay.
 COMMIT_RETRIES = 3
 REPLAY_WINDOW = timedelta(days=7)
-#: Suggestions at least this sure are used when an import names no mapping.
-CONFIDENT = 0.85
 CANCELLABLE = ("validating", "previewed", "queued")
 
 STATUS_WORDS = {"insert": "inserted", "update": "updated", "skip": "skipped", "reject": "rejected"}
-
-
-def profile_of(profile_id: str) -> ImportProfile:
-    profile = PROFILES.get(profile_id)
-    if profile is None:
-        raise InvalidInput(
-            codes.UNKNOWN_PROFILE,
-            f"unknown import profile '{profile_id}'; profiles: {', '.join(PROFILES)}",
-        )
-    return profile
-
-
-def targets(conn: Connection, org_id: int, profile: ImportProfile) -> list[FieldSpec]:
-    """The fields a column of this profile can be mapped to, the org's own fields included."""
-    fields = list(profile.spec.fields)
-    if profile.spec.accepts_org_fields:
-        fields += [
-            FieldSpec(name, definition.name, f"{definition.kind} field ({definition.data_type})")
-            for name, definition in org_field_targets(conn, org_id).items()
-        ]
-    return fields
-
-
-def suggest(
-    conn: Connection, actor: Actor, profile_id: str, headers: tuple[str, ...]
-) -> list[Suggestion]:
-    profile = profile_of(profile_id)
-    earlier = [t["mapping"] for t in repo.list_templates(conn, actor.org_id, profile_id)]
-    return suggest_mapping(headers, targets(conn, actor.org_id, profile), earlier)
-
-
-# --- templates --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TemplateInput:
-    name: str
-    mapping: dict[str, str]
-    options: dict[str, Any]
-    date_format: str | None = None
-
-
-def create_template(conn: Connection, actor: Actor, profile_id: str, body: TemplateInput) -> int:
-    profile = profile_of(profile_id)
-    _require(actor, Role.admin, "manage import templates")
-    name = body.name.strip()
-    if not name or len(name) > 100:
-        raise InvalidInput(codes.INVALID_OPTION, "a template needs a name of 1 to 100 characters")
-    if repo.find_template(conn, actor.org_id, profile_id, name):
-        raise Conflict(codes.TEMPLATE_EXISTS, f"a {profile_id} template named '{name}' exists")
-    options = profile.spec.parse_options(body.options)
-    _check_mapping_targets(conn, actor.org_id, profile, body.mapping)
-    template_id = repo.insert_template(
-        conn,
-        {
-            "org_id": actor.org_id,
-            "profile": profile_id,
-            "name": name,
-            "mapping": body.mapping,
-            "options": _changed_options(profile, options),
-            "date_format": body.date_format,
-            "created_by": actor.name,
-        },
-    )
-    audit(conn, actor, "import.template.create", "import_template", template_id, {"name": name})
-    return template_id
-
-
-def update_template(conn: Connection, actor: Actor, template_id: int, body: TemplateInput) -> None:
-    _require(actor, Role.admin, "manage import templates")
-    template = get_template(conn, actor, template_id)
-    profile = profile_of(template["profile"])
-    name = body.name.strip()
-    other = repo.find_template(conn, actor.org_id, template["profile"], name)
-    if other is not None and other["id"] != template_id:
-        raise Conflict(codes.TEMPLATE_EXISTS, f"a template named '{name}' exists")
-    options = profile.spec.parse_options(body.options)
-    _check_mapping_targets(conn, actor.org_id, profile, body.mapping)
-    repo.update_template(
-        conn,
-        actor.org_id,
-        template_id,
-        {
-            "name": name,
-            "mapping": body.mapping,
-            "options": _changed_options(profile, options),
-            "date_format": body.date_format,
-        },
-    )
-    audit(conn, actor, "import.template.update", "import_template", template_id, {"name": name})
-
-
-def delete_template(conn: Connection, actor: Actor, template_id: int) -> None:
-    _require(actor, Role.admin, "manage import templates")
-    get_template(conn, actor, template_id)
-    repo.delete_template(conn, actor.org_id, template_id)
-    audit(conn, actor, "import.template.delete", "import_template", template_id, {})
-
-
-def get_template(conn: Connection, actor: Actor, template_id: int) -> RowMapping:
-    template = repo.get_template(conn, actor.org_id, template_id)
-    if template is None:
-        raise NotFound(codes.UNKNOWN_TEMPLATE, f"no import template {template_id}")
-    return template
-
-
-def find_template(conn: Connection, actor: Actor, profile_id: str, ref: str) -> RowMapping:
-    """A template by id or by name."""
-    if ref.isdigit():
-        template = repo.get_template(conn, actor.org_id, int(ref))
-    else:
-        template = repo.find_template(conn, actor.org_id, profile_id, ref)
-    if template is None or template["profile"] != profile_id:
-        raise NotFound(codes.UNKNOWN_TEMPLATE, f"no {profile_id} import template '{ref}'")
-    return template
-
-
-def _changed_options(profile: ImportProfile, options: dict[str, Any]) -> dict[str, Any]:
-    defaults = {spec.name: spec.default for spec in profile.spec.options}
-    return {name: value for name, value in options.items() if value != defaults[name]}
 
 
 # --- creating an import ----------------------------------------------------------------------
@@ -190,7 +68,7 @@ def create_import(
     conn: Connection, actor: Actor, request: ImportRequest, table: SourceTable
 ) -> Created:
     """Record an import of ``table`` and queue its preview; nothing else changes yet."""
-    _require(actor, Role.editor, "import files")
+    require(actor, Role.editor, "import files")
     profile = profile_of(request.profile)
     template = (
         find_template(conn, actor, request.profile, request.template) if request.template else None
@@ -205,7 +83,7 @@ def create_import(
     given = {**(template["options"] if template else {}), **(request.options or {})}
     options = profile.spec.parse_options(given)
     date_format = request.date_format or (template["date_format"] if template else None)
-    _check_mapping(conn, actor.org_id, profile, mapping, options, table.headers)
+    check_mapping(conn, actor.org_id, profile, mapping, options, table.headers)
     if request.save_template:
         create_template(
             conn,
@@ -243,51 +121,6 @@ def create_import(
     return Created(import_id, mapping, suggestions)
 
 
-def _check_mapping_targets(
-    conn: Connection, org_id: int, profile: ImportProfile, mapping: dict[str, str]
-) -> None:
-    known = {spec.name for spec in targets(conn, org_id, profile)}
-    unknown = sorted({f for f in mapping.values() if f not in known})
-    if unknown:
-        raise InvalidInput(
-            codes.MAPPING_UNKNOWN_FIELD,
-            f"unknown field {', '.join(unknown)} for {profile.spec.id}; "
-            f"fields: {', '.join(sorted(known))}",
-        )
-    seen: dict[str, str] = {}
-    for column, field in mapping.items():
-        if field in seen:
-            raise InvalidInput(
-                codes.MAPPING_FIELD_TWICE,
-                f"field {field} is mapped from two columns: '{seen[field]}' and '{column}'",
-            )
-        seen[field] = column
-
-
-def _check_mapping(
-    conn: Connection,
-    org_id: int,
-    profile: ImportProfile,
-    mapping: dict[str, str],
-    options: dict[str, Any],
-    headers: tuple[str, ...],
-) -> None:
-    missing_columns = [column for column in mapping if column not in headers]
-    if missing_columns:
-        raise InvalidInput(
-            codes.MAPPING_UNKNOWN_COLUMN,
-            f"the file has no column {', '.join(repr(c) for c in missing_columns)}; "
-            f"its columns: {', '.join(headers)}",
-        )
-    _check_mapping_targets(conn, org_id, profile, mapping)
-    missing = profile.missing_fields(set(mapping.values()), options)
-    if missing:
-        raise InvalidInput(
-            codes.MAPPING_MISSING_FIELD,
-            f"map a column to {' and '.join(missing)}: the {profile.spec.name} profile needs it",
-        )
-
-
 # --- actor-facing state changes -------------------------------------------------------------
 
 
@@ -299,17 +132,17 @@ def get_import(conn: Connection, actor: Actor, import_id: int) -> RowMapping:
 
 
 def confirm(conn: Connection, actor: Actor, import_id: int) -> None:
-    _require(actor, Role.editor, "import files")
+    require(actor, Role.editor, "import files")
     _move(conn, actor, import_id, ("previewed",), "queued", "confirm", attempts=0)
 
 
 def cancel(conn: Connection, actor: Actor, import_id: int) -> None:
-    _require(actor, Role.editor, "import files")
+    require(actor, Role.editor, "import files")
     _move(conn, actor, import_id, CANCELLABLE, "cancelled", "cancel")
 
 
 def replay(conn: Connection, actor: Actor, import_id: int) -> None:
-    _require(actor, Role.editor, "import files")
+    require(actor, Role.editor, "import files")
     found = get_import(conn, actor, import_id)
     until = found["replay_until"]
     if found["state"] == "failed" and until is not None and _aware(until) < utcnow():
@@ -320,7 +153,7 @@ def replay(conn: Connection, actor: Actor, import_id: int) -> None:
 
 
 def request_undo(conn: Connection, actor: Actor, import_id: int) -> None:
-    _require(actor, Role.editor, "undo imports")
+    require(actor, Role.editor, "undo imports")
     found = get_import(conn, actor, import_id)
     profile = profile_of(found["profile"])
     kinds = tuple(f"undo:{kind}" for kind in profile.undo_kinds)
@@ -348,11 +181,6 @@ def _move(
             f"(only a {' or '.join(expected)} import can be)",
         )
     audit(conn, actor, f"import.{action}", "import", import_id, {"from": found["state"]})
-
-
-def _require(actor: Actor, role: Role, what: str) -> None:
-    if actor.role < role:
-        raise Forbidden(403, f"the {role.name} role is needed to {what}")
 
 
 def _aware(value: datetime) -> datetime:
