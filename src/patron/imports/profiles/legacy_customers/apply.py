@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from patron.customer.tables import customers, profiles
 from patron.imports import repository as imports_repository
 from patron.imports.context import ImportContext
+from patron.imports.newcustomers import insert_customers
 from patron.imports.profiles.legacy_customers.generate import unique_numbers
 from patron.imports.profiles.legacy_customers.resolve import COLUMN_OF, Resolution, as_text
 from patron.imports.profiles.legacy_customers.spec import (
@@ -30,7 +31,6 @@ from patron.imports.profiles.legacy_customers.store import SOURCE, write_values
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame, next_ids
 from patron.legacy.tables import legacy_profiles
 from patron.loyalty.tables import campaign_enrollments, campaign_ledger
-from patron.orgs import service as orgs
 
 LEDGER_REASON = "auto_add"
 VALUE_SCHEMA = {"customer_id": pl.Int64, "field": pl.String, "value": pl.String}
@@ -139,38 +139,8 @@ def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -
     """Insert the new customers; answer their written values in long form (for undo)."""
     if new.is_empty():
         return pl.DataFrame(schema=VALUE_SCHEMA)
-    new = new.with_columns(profile_id=next_ids(conn, profiles, new.height))
+    new = insert_customers(conn, ctx, new)
     org = pl.lit(ctx.org_id, dtype=pl.Int64)
-    actor = pl.lit(ctx.actor_name)
-    insert_frame(
-        conn,
-        customers,
-        new.select(
-            id="customer_id",
-            org_id=org,
-            loyalty_type=pl.lit("loyalty"),
-            status_label_id=pl.lit(orgs.default_label_id(conn, ctx.org_id), dtype=pl.Int64),
-            fraud_status=pl.lit("NOT_FRAUD"),
-            registered_at=pl.lit(ctx.now),
-            created_by=actor,
-            modified_by=actor,
-        ),
-    )
-    insert_frame(
-        conn,
-        profiles,
-        new.select(
-            id="profile_id",
-            org_id=org,
-            customer_id="customer_id",
-            source=pl.lit(SOURCE),
-            account_id=pl.lit(""),
-            first_name=pl.col("first_name").fill_null(""),
-            last_name=pl.col("last_name").fill_null(""),
-            created_by=actor,
-            modified_by=actor,
-        ),
-    )
     held = pl.concat(
         [
             new.select(

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from patron.customer.tables import customers, identifiers, profiles
 from patron.imports.context import ImportContext
+from patron.imports.newcustomers import SOURCE
 from patron.imports.profiles.legacy_customers.spec import (
     ATTRIBUTE_COLUMNS,
     IDENTIFIER_TYPES,
@@ -22,7 +23,6 @@ from patron.imports.profiles.legacy_customers.spec import (
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame, is_postgres
 from patron.legacy.tables import legacy_profiles
 
-SOURCE = "INSTORE"
 VALUE_SCHEMA = {"customer_id": pl.Int64, "field": pl.String, "value": pl.String}
 WRITE_SCHEMA = {
     "customer_id": pl.Int64,

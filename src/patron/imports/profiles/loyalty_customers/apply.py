@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from patron.customer.tables import customers, profiles
 from patron.imports.context import ImportContext
+from patron.imports.newcustomers import insert_customers
 from patron.imports.profiles.loyalty_customers.resolve import (
     IDENTIFIER_TYPES,
     LOYALTY_FIELDS,
@@ -24,7 +25,6 @@ from patron.imports.profiles.loyalty_customers.resolve import (
     as_text,
 )
 from patron.kit.bulk import create_temp_table, insert_frame, next_ids
-from patron.orgs import service as orgs
 
 
 def apply(
@@ -69,43 +69,13 @@ def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -
     """Insert the new customers; answer their written values, a row per customer (for undo)."""
     if new.is_empty():
         return pl.DataFrame(schema={"customer_id": pl.Int64, "profile_id": pl.Int64})
-    new = new.with_columns(profile_id=next_ids(conn, profiles, new.height))
-    org = pl.lit(ctx.org_id, dtype=pl.Int64)
-    actor = pl.lit(ctx.actor_name)
     registered = (
         pl.col("registration_date").cast(pl.Datetime("us", "UTC")).fill_null(pl.lit(ctx.now))
         if "registration_date" in new.columns
         else pl.lit(ctx.now)
     )
-    insert_frame(
-        conn,
-        customers,
-        new.select(
-            id="customer_id",
-            org_id=org,
-            loyalty_type=pl.lit("loyalty"),
-            status_label_id=pl.lit(orgs.default_label_id(conn, ctx.org_id), dtype=pl.Int64),
-            fraud_status=pl.lit("NOT_FRAUD"),
-            registered_at=registered,
-            registered_unit_id="store_unit_id",
-            created_by=actor,
-            modified_by=actor,
-        ),
-    )
-    insert_frame(
-        conn,
-        profiles,
-        new.select(
-            id="profile_id",
-            org_id=org,
-            customer_id="customer_id",
-            source=pl.lit(SOURCE),
-            account_id=pl.lit(""),
-            first_name=pl.col("first_name").fill_null(""),
-            last_name=pl.col("last_name").fill_null(""),
-            created_by=actor,
-            modified_by=actor,
-        ),
+    new = insert_customers(
+        conn, ctx, new, registered_at=registered, registered_unit_id=pl.col("store_unit_id")
     )
     fields = [
         name

@@ -21,6 +21,7 @@ from patron.customer.deletion import suppression_digest
 from patron.customer.tables import customers, field_values, identifiers, profiles, suppressions
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
+from patron.imports.newcustomers import SOURCE
 from patron.imports.rowcheck import add_errors
 from patron.kit.bulk import read_frame, stage
 from patron.loyalty.tables import loyalty_accounts
@@ -46,7 +47,6 @@ LOYALTY_FIELDS = {
 NUMBER_FIELDS = ("loyalty_points", "lifetime_points", "lifetime_purchases")
 INACTIVE_STATUSES = ("Suspended", "Deleted")
 FRAUD_LABEL_STATUSES = ("Fraud Suspected", "Fraud Confirmed")
-SOURCE = "INSTORE"
 
 
 @dataclass(frozen=True)
