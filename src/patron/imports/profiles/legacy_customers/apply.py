@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from patron.customer.tables import customers, profiles
 from patron.imports import repository as imports_repository
 from patron.imports.context import ImportContext
-from patron.imports.newcustomers import insert_customers
+from patron.imports.newcustomers import SOURCE, insert_customers
 from patron.imports.profiles.legacy_customers.generate import unique_numbers
 from patron.imports.profiles.legacy_customers.resolve import COLUMN_OF, Resolution, as_text
 from patron.imports.profiles.legacy_customers.spec import (
@@ -27,7 +27,7 @@ from patron.imports.profiles.legacy_customers.spec import (
     NAME_FIELDS,
     SECRETS_KIND,
 )
-from patron.imports.profiles.legacy_customers.store import SOURCE, write_values
+from patron.imports.profiles.legacy_customers.store import write_values
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame, next_ids
 from patron.legacy.tables import legacy_profiles
 from patron.loyalty.tables import campaign_enrollments, campaign_ledger

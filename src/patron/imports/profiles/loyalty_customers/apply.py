@@ -14,13 +14,12 @@ from sqlalchemy.engine import Connection
 
 from patron.customer.tables import customers, profiles
 from patron.imports.context import ImportContext
-from patron.imports.newcustomers import insert_customers
+from patron.imports.newcustomers import SOURCE, insert_customers
 from patron.imports.profiles.loyalty_customers.resolve import (
     IDENTIFIER_TYPES,
     LOYALTY_FIELDS,
     NUMBER_FIELDS,
     PROFILE_FIELDS,
-    SOURCE,
     Resolution,
     as_text,
 )
