@@ -1,0 +1,127 @@
+"""Read an uploaded file or pasted text into a table of text cells.
+
+The first import stage: bytes in, a polars DataFrame whose columns are all
+``pl.String`` out, plus what was detected about the source. Cell text is kept as
+the customer typed it (whitespace included: a later stage trims it and reports
+the correction); only workbook numbers, dates and booleans are written out as
+text here, because a workbook stores them as typed values. An empty cell is null.
+
+Hostile files are refused before they can take much memory or time. Every
+refusal is an ``InvalidInput`` with one of these codes:
+
+    96001  the upload is larger than ``max_bytes``
+    96002  more data rows than ``max_rows``
+    96003  more columns than ``max_columns``
+    96004  a cell (or a whole line) is longer than ``max_cell_chars`` allows
+    96005  the file type is not supported
+    96006  the file cannot be read: binary, damaged, disguised, or a zip bomb
+    96007  the workbook has more than one sheet with data
+    96008  there are no data rows
+    96009  a row has more or fewer cells than the header
+    96010  two header cells carry the same name
+    96011  more pasted lines than ``max_pasted_rows``
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import polars as pl
+
+from patron.imports.read.table import ReadLimits, SourceTable, check_size, finish_table
+from patron.imports.read.text import (
+    check_text,
+    line_frame,
+    read_text_file,
+    sniff_delimiter,
+    text_grid,
+    unify_newlines,
+)
+from patron.imports.read.workbook import check_zipped_workbook, read_workbook
+from patron.kit.errors import InvalidInput
+
+__all__ = ["ReadLimits", "SourceTable", "read_pasted", "read_path", "read_upload"]
+
+_TEXT_EXTENSIONS = frozenset({".csv", ".txt", ".tsv"})
+_WORKBOOK_EXTENSIONS = {".xlsx": "xlsx", ".xls": "xls", ".ods": "ods"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+def read_upload(data: bytes, filename: str, limits: ReadLimits) -> SourceTable:
+    """Read an uploaded CSV/TSV/TXT, XLSX, XLS or ODS file into text cells."""
+    declared = _declared_kind(filename)
+    check_size(len(data), limits)
+    kind = _actual_kind(data, declared, filename)
+    if kind == "text":
+        return read_text_file(data, limits)
+    if kind == "zip":
+        kind = check_zipped_workbook(data, limits)
+    return read_workbook(data, kind, filename, limits)
+
+
+def read_path(path: pathlib.Path, limits: ReadLimits) -> SourceTable:
+    """Read a file from disk; its type and size are checked before it is read."""
+    _declared_kind(path.name)
+    check_size(path.stat().st_size, limits)
+    return read_upload(path.read_bytes(), path.name, limits)
+
+
+def read_pasted(text: str, limits: ReadLimits) -> SourceTable:
+    """Read pasted cells (no header row): tab-separated as spreadsheets copy them, or CSV."""
+    if len(text) > limits.max_bytes:
+        check_size(len(text.encode()), limits)
+    text = unify_newlines(text)
+    check_text(text)
+    payload = text.encode()
+    lines = line_frame(payload)
+    filled = lines.filter(pl.col("text").str.strip_chars() != "")
+    if filled.height == 0:
+        raise InvalidInput(96008, "nothing was pasted: copy the cells and paste them again")
+    if filled.height > limits.max_pasted_rows:
+        raise InvalidInput(
+            96011,
+            f"at most {limits.max_pasted_rows:,} rows can be pasted; upload a file for more",
+        )
+    first = str(filled["text"][0])
+    delimiter = "\t" if "\t" in first else sniff_delimiter(text)
+    grid = text_grid(text, lines, delimiter, limits, header=False, payload=payload)
+    frame, headers = finish_table(grid, limits, header=False)
+    return SourceTable(frame, headers, "pasted", delimiter, None)
+
+
+# -- format and size -------------------------------------------------------------------
+
+
+def _declared_kind(filename: str) -> str:
+    suffix = pathlib.PurePath(filename).suffix.lower()
+    if suffix in _TEXT_EXTENSIONS:
+        return "text"
+    if suffix in _WORKBOOK_EXTENSIONS:
+        return _WORKBOOK_EXTENSIONS[suffix]
+    what = f"'{suffix}'" if suffix else f"(the name '{filename}' has no extension)"
+    raise InvalidInput(
+        96005, f"unsupported file type {what}: upload a CSV, TSV, XLSX, XLS or ODS file"
+    )
+
+
+def _actual_kind(data: bytes, declared: str, filename: str) -> str:
+    """The format the bytes really hold; the name alone is not trusted."""
+    if data.startswith(_OLE2_MAGIC):
+        return "xls"  # Excel 97-2003 (or an encrypted workbook, refused when opened)
+    if data.startswith(_ZIP_MAGIC):
+        if declared == "text":
+            raise InvalidInput(
+                96006,
+                f"'{filename}' is a ZIP archive (perhaps an Excel workbook), not text: "
+                "give it its real extension (.xlsx or .ods) or export the data as CSV",
+            )
+        return "zip"
+    if declared != "text":
+        raise InvalidInput(
+            96006,
+            f"'{filename}' is not a valid {declared.upper()} workbook (it may be a CSV file "
+            "or a web page with the wrong extension): open it in a spreadsheet program "
+            "and save it as XLSX or CSV",
+        )
+    return "text"
