@@ -1,0 +1,158 @@
+"""What one benchmark child process runs: a real import, a bare load, ``to_sql`` or the xlsx read.
+
+Each runs in a fresh process so its peak resident memory (``ru_maxrss``, which
+counts what polars and the drivers allocate outside Python) belongs to it alone.
+Every function answers a JSON-able dict of timings in seconds.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+import bare
+import datagen
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the child described by ``spec`` and add its peak memory."""
+    kind = spec["kind"]
+    if kind == "pipeline":
+        result = pipeline(spec["url"], spec["org_id"], Path(spec["file"]))
+    elif kind == "bare":
+        result = bare_load(spec)
+    elif kind == "to_sql":
+        result = to_sql(spec["url"], Path(spec["file"]))
+    elif kind == "xlsx":
+        result = xlsx(spec["url"], spec["org_id"], Path(spec["file"]))
+    else:
+        raise ValueError(f"unknown child kind {kind!r}")
+    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def pipeline(url: str, org_id: int, path: Path) -> dict[str, Any]:
+    """An import as ``patron import FILE --yes`` runs it: read, create, preview, confirm, commit."""
+    from patron.auth.actor import Actor, Role
+    from patron.imports import jobs, service
+    from patron.imports.read import read_path
+    from patron.kit.db import create_engine, transaction
+    from patron.settings import get_settings
+
+    engine = create_engine(url)
+    actor = Actor(org_id=org_id, role=Role.editor, name="bench", kind="cli")
+    request = service.ImportRequest(
+        profile="loyalty-customers", file_name=path.name, mapping=datagen.MAPPING
+    )
+    started = time.perf_counter()
+    table = read_path(path, get_settings().read_limits())
+    read = time.perf_counter()
+    with transaction(engine) as conn:
+        import_id = service.create_import(conn, actor, request, table).import_id
+    created = time.perf_counter()
+    state = jobs.run_import(engine, org_id, import_id)
+    previewed = time.perf_counter()
+    if state != "previewed":
+        raise RuntimeError(f"the preview ended {state}: {_message(engine, actor, import_id)}")
+    with transaction(engine) as conn:
+        service.confirm(conn, actor, import_id)
+    state = jobs.run_import(engine, org_id, import_id)
+    committed = time.perf_counter()
+    if state != "committed":
+        raise RuntimeError(f"the commit ended {state}: {_message(engine, actor, import_id)}")
+    with transaction(engine, write=False) as conn:
+        counts = dict(service.get_import(conn, actor, import_id)["counts"])
+    engine.dispose()
+    return {
+        "import_id": import_id,
+        "read": read - started,
+        "create": created - read,
+        "preview": previewed - created,
+        "commit": committed - previewed,
+        "total": committed - started,
+        "counts": counts,
+    }
+
+
+def _message(engine: Any, actor: Any, import_id: int) -> str:
+    from patron.imports import service
+    from patron.kit.db import transaction
+
+    with transaction(engine, write=False) as conn:
+        return str(service.get_import(conn, actor, import_id)["message"])
+
+
+def bare_load(spec: dict[str, Any]) -> dict[str, Any]:
+    """The bare load of prepared rows: one transaction, timed from BEGIN to COMMIT."""
+    from patron.kit.db import create_engine, transaction
+
+    new = pl.read_parquet(spec["new"])
+    matched = pl.read_parquet(spec["matched"])
+    engine = create_engine(spec["url"])
+    started = time.perf_counter()
+    with transaction(engine) as conn:
+        bare.load(conn, spec["org_id"], spec["label_id"], new, matched)
+    total = time.perf_counter() - started
+    engine.dispose()
+    return {"total": total, "inserted": new.height, "updated": matched.height}
+
+
+def to_sql(url: str, path: Path) -> dict[str, Any]:
+    """``pandas.read_csv`` of the file and ``DataFrame.to_sql`` into a new table, defaults."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    started = time.perf_counter()
+    frame = pd.read_csv(path)
+    read = time.perf_counter()
+    frame.to_sql("bench_to_sql", engine, index=False, if_exists="replace")
+    written = time.perf_counter()
+    engine.dispose()
+    return {"read": read - started, "write": written - read, "total": written - started}
+
+
+def xlsx(url: str, org_id: int, path: Path) -> dict[str, Any]:
+    """Read an uploaded .xlsx and validate its rows (stages 1 and 3; no database work)."""
+    from patron.imports.context import load_context
+    from patron.imports.profiles.loyalty_customers import SPEC, validate
+    from patron.imports.read import read_upload
+    from patron.kit.db import create_engine, transaction
+    from patron.settings import get_settings
+
+    engine = create_engine(url)
+    with transaction(engine, write=False) as conn:
+        ctx = load_context(
+            conn,
+            org_id=org_id,
+            import_id=0,
+            actor_name="bench",
+            options=SPEC.parse_options({}),
+            date_format=None,
+            columns={field: column for column, field in datagen.MAPPING.items()},
+            first_row_number=2,
+            max_field_length=get_settings().max_field_length,
+        )
+    engine.dispose()
+    data = path.read_bytes()
+    started = time.perf_counter()
+    table = read_upload(data, path.name, get_settings().read_limits())
+    read = time.perf_counter()
+    mapped = table.frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+        *[pl.col(column).alias(field) for column, field in datagen.MAPPING.items()],
+    )
+    rows = validate.validate(mapped, ctx)
+    validated = time.perf_counter()
+    rejected = rows.filter(pl.col("error_codes").list.len() > 0).height
+    return {
+        "rows": table.frame.height,
+        "rejected": rejected,
+        "read": read - started,
+        "validate": validated - read,
+        "total": validated - started,
+    }
