@@ -257,3 +257,38 @@ def test_profiles_list_fields_and_options(api: Api) -> None:
         "stores_by_external_id",
         "unique_identifier",
     ]
+
+
+def test_an_upload_confirmed_up_front_commits_without_a_preview(engine: Engine, api: Api) -> None:
+    created = upload(api, confirm="true")
+    assert created.status_code == 202, created.text
+    body = created.json()
+    assert body["state"] == "queued"
+    drain(engine)
+    done = api.get(f"/v2/imports/{body['id']}").json()
+    assert done["state"] == "committed"
+    assert (done["counts"]["inserted"], done["counts"]["rejected"]) == (1, 2)
+    rows = api.get(f"/v2/imports/{body['id']}/rows?status=rejected").json()["data"]
+    assert [r["row"] for r in rows] == [3, 4]
+    ann = api.get("/v2/customers/lookup?identifierName=mobile&identifierValue=919800003001")
+    assert ann.status_code == 200
+
+
+def test_a_confirmed_import_that_cannot_be_planned_is_invalid_at_once(
+    engine: Engine, api: Api
+) -> None:
+    data = csv("Coupon Series Id,Coupon Code,Till IUN,User Identification Input,Redeemed Date,"
+               "Transaction Number", "1,C1,mal,919800003001,2024-01-01,B1")  # fmt: skip
+    created = upload(
+        api,
+        data,
+        profile="coupon-redemption",
+        options=json.dumps({"replace_invalid_series_id": "4242"}),
+        confirm="true",
+    )
+    assert created.status_code == 202, created.text
+    drain(engine)
+    done = api.get(f"/v2/imports/{created.json()['id']}").json()
+    assert done["state"] == "invalid"
+    assert "4242 is not a coupon series of this org" in done["message"]
+    assert done["attempts"] == 0

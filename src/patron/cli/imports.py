@@ -190,7 +190,14 @@ def import_file(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Preview only; change nothing.")
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Commit without asking.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Commit without asking: no separate preview; the report still lists every row.",
+        ),
+    ] = False,
     report: Annotated[
         Path | None,
         typer.Option("--report", help="Write the report here (.csv or .xlsx).", show_default=False),
@@ -217,6 +224,7 @@ def import_file(
         options=pairs(option, "--option") or None,
         date_format=date_format,
         save_template=save_template,
+        confirmed=yes and not dry_run,
     )
     with open_engine() as engine:
         with transaction(engine, write=False) as conn:
@@ -238,7 +246,7 @@ def import_file(
             if not as_json:
                 _summary(found, as_json)
                 _show_rejected(engine, org_id, import_id)
-            if yes or typer.confirm("Commit this import?", default=False):
+            if typer.confirm("Commit this import?", default=False):
                 with transaction(engine) as conn:
                     service.confirm(conn, cli_actor(org_id), import_id)
                 found = _follow(engine, org_id, import_id, steps=steps)
@@ -247,9 +255,9 @@ def import_file(
                 _summary(found, as_json)
         else:
             _summary(found, as_json)
-            if found["state"] == "previewed" and not as_json:
+            if found["state"] in ("previewed", "committed") and not as_json:
                 _show_rejected(engine, org_id, import_id)
-        if report is not None and found["state"] != "invalid":
+        if report is not None and found["state"] in ("previewed", "committed"):
             fmt = "xlsx" if report.suffix.lower() == ".xlsx" else "csv"
             with transaction(engine, write=False) as conn:
                 report.write_bytes(service.report(conn, cli_actor(org_id), import_id, fmt))

@@ -131,6 +131,9 @@ async def create(
     options: Annotated[str | None, Form(description="JSON: option -> value")] = None,
     date_format: Annotated[str | None, Form(max_length=40)] = None,
     save_template: Annotated[str | None, Form(max_length=100)] = None,
+    confirm: Annotated[
+        bool, Form(description="commit without a separate preview (the rows are planned once)")
+    ] = False,
 ) -> dict[str, Any]:
     table, name = await _source(file, text)
     request = service.ImportRequest(
@@ -141,6 +144,7 @@ async def create(
         options=_json_form(options, "options"),
         date_format=date_format,
         save_template=save_template,
+        confirmed=confirm,
     )
     with transaction(db) as conn:
         created = service.create_import(conn, actor, request, table)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from patron.imports import repository as repo
 from patron.imports import service
 from patron.kit.db import transaction
+from patron.kit.errors import InvalidInput
 from patron.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,13 @@ def _run_step(engine: Engine, found: RowMapping, owner: str) -> None:
         try:
             with transaction(engine) as conn:
                 service.commit_step(conn, _reload(conn, found))
+        except InvalidInput as exc:
+            # The file or its options cannot be imported at all: retrying cannot help.
+            with transaction(engine) as conn:
+                repo.move_state(
+                    conn, found["org_id"], found["id"], ("queued", "committing"),
+                    state="invalid", message=_describe(exc),
+                )  # fmt: skip
         except Exception as exc:
             log.exception("commit of import %s failed", found["id"])
             with transaction(engine) as conn:

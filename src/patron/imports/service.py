@@ -55,6 +55,9 @@ class ImportRequest:
     options: dict[str, Any] | None = None
     date_format: str | None = None
     save_template: str | None = None  # save the mapping and options under this name
+    #: Confirmed up front (``patron import --yes``, ``confirm=true``): the rows are planned
+    #: once, in the commit, instead of once for a preview and again at the commit.
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def create_import(
             "mapping": mapping,
             "options": options,
             "date_format": date_format,
-            "state": "validating",
+            "state": "queued" if request.confirmed else "validating",
             "counts": {},
             "created_by": actor.name,
         },
@@ -116,7 +119,7 @@ def create_import(
         "import.create",
         "import",
         import_id,
-        {"profile": request.profile, "rows": table.frame.height},
+        {"profile": request.profile, "rows": table.frame.height, "confirmed": request.confirmed},
     )
     return Created(import_id, mapping, suggestions)
 
