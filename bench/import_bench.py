@@ -9,7 +9,9 @@ For each database it generates two Loyalty Customers files of ``--rows`` rows
 (see ``datagen.py``) and runs, each in its own process:
 
 1. **first load** — the first file into an empty org, through the real pipeline
-   (read, ``create_import``, preview step, confirm, commit step);
+   as ``patron import FILE --yes`` runs it (read, ``create_import`` confirmed up
+   front, commit step); with ``--preview``, as a reviewed import (read,
+   ``create_import``, preview step, confirm, commit step);
 2. **weekly update** — the second file (half new customers, half changes to
    existing ones) into that store;
 3. **re-import** — the second file again: every row is unchanged, and the run
@@ -71,7 +73,7 @@ def main() -> None:
     results: dict[str, Any] = {"rows": args.rows, "machine": machine(), "backends": {}}
     for backend in backends:
         urls = _urls(backend, work, args.postgres_url)
-        results["backends"][backend] = run_backend(backend, urls, files, work)
+        results["backends"][backend] = run_backend(backend, urls, files, work, args.preview)
     report = markdown(results, " ".join(["bench/import_bench.py", *sys.argv[1:]]))
     print(report)
     if args.output:
@@ -87,6 +89,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--work-dir", default="var/bench", help="files and SQLite databases")
     parser.add_argument("--xlsx-rows", type=int, default=50_000, help="rows of the .xlsx file")
     parser.add_argument("--output", help="also write the Markdown table here (and .json beside)")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="preview each import before confirming it (instead of confirming it up front)",
+    )
     return parser.parse_args()
 
 
@@ -199,7 +206,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def run_backend(backend: str, urls: dict[str, str], files: Files, work: Path) -> dict[str, Any]:
+def run_backend(
+    backend: str, urls: dict[str, str], files: Files, work: Path, preview: bool
+) -> dict[str, Any]:
     _log(f"{backend}: preparing databases")
     for url in urls.values():
         fresh_database(url)
@@ -211,7 +220,13 @@ def run_backend(backend: str, urls: dict[str, str], files: Files, work: Path) ->
         _log(f"{backend}: {name} through the pipeline")
         before = store_marks(urls["pipeline"], org_id)
         result = child(
-            {"kind": "pipeline", "url": urls["pipeline"], "org_id": org_id, "file": str(path)}
+            {
+                "kind": "pipeline",
+                "url": urls["pipeline"],
+                "org_id": org_id,
+                "file": str(path),
+                "preview": preview,
+            }
         )
         time.sleep(1)  # PostgreSQL publishes the child's tuple counters as its backend exits
         result["rewritten"] = _changed(before, store_marks(urls["pipeline"], org_id))
@@ -398,6 +413,10 @@ def markdown(results: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def _backend_table(backend: str, out: dict[str, Any]) -> list[str]:
     name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
     lines = [
@@ -425,7 +444,7 @@ def _backend_table(backend: str, out: dict[str, Any]) -> list[str]:
             _row(
                 label,
                 f"{r['total']:.2f}",
-                *(f"{r[phase]:.2f}" for phase in ("read", "create", "preview", "commit")),
+                *(_seconds(r.get(phase)) for phase in ("read", "create", "preview", "commit")),
                 f"{r['bare']['total']:.2f}",
                 f"{r['total'] / r['bare']['total']:.2f}x",
                 f"{r['max_rss_mb']:.0f}",

@@ -22,7 +22,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the child described by ``spec`` and add its peak memory."""
     kind = spec["kind"]
     if kind == "pipeline":
-        result = pipeline(spec["url"], spec["org_id"], Path(spec["file"]))
+        result = pipeline(spec["url"], spec["org_id"], Path(spec["file"]), spec["preview"])
     elif kind == "bare":
         result = bare_load(spec)
     elif kind == "to_sql":
@@ -35,8 +35,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def pipeline(url: str, org_id: int, path: Path) -> dict[str, Any]:
-    """An import as ``patron import FILE --yes`` runs it: read, create, preview, confirm, commit."""
+def pipeline(url: str, org_id: int, path: Path, preview: bool) -> dict[str, Any]:
+    """An import as ``patron import FILE --yes`` runs it (read, create confirmed up front,
+    commit), or with ``preview`` as a reviewed one (read, create, preview, confirm, commit)."""
     from patron.auth.actor import Actor, Role
     from patron.imports import jobs, service
     from patron.imports.read import read_path
@@ -46,7 +47,10 @@ def pipeline(url: str, org_id: int, path: Path) -> dict[str, Any]:
     engine = create_engine(url)
     actor = Actor(org_id=org_id, role=Role.editor, name="bench", kind="cli")
     request = service.ImportRequest(
-        profile="loyalty-customers", file_name=path.name, mapping=datagen.MAPPING
+        profile="loyalty-customers",
+        file_name=path.name,
+        mapping=datagen.MAPPING,
+        confirmed=not preview,
     )
     started = time.perf_counter()
     table = read_path(path, get_settings().read_limits())
@@ -54,12 +58,13 @@ def pipeline(url: str, org_id: int, path: Path) -> dict[str, Any]:
     with transaction(engine) as conn:
         import_id = service.create_import(conn, actor, request, table).import_id
     created = time.perf_counter()
-    state = jobs.run_import(engine, org_id, import_id)
+    if preview:
+        state = jobs.run_import(engine, org_id, import_id)
+        if state != "previewed":
+            raise RuntimeError(f"the preview ended {state}: {_message(engine, actor, import_id)}")
+        with transaction(engine) as conn:
+            service.confirm(conn, actor, import_id)
     previewed = time.perf_counter()
-    if state != "previewed":
-        raise RuntimeError(f"the preview ended {state}: {_message(engine, actor, import_id)}")
-    with transaction(engine) as conn:
-        service.confirm(conn, actor, import_id)
     state = jobs.run_import(engine, org_id, import_id)
     committed = time.perf_counter()
     if state != "committed":
@@ -71,7 +76,7 @@ def pipeline(url: str, org_id: int, path: Path) -> dict[str, Any]:
         "import_id": import_id,
         "read": read - started,
         "create": created - read,
-        "preview": previewed - created,
+        "preview": previewed - created if preview else None,
         "commit": committed - previewed,
         "total": committed - started,
         "counts": counts,
