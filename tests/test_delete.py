@@ -164,6 +164,7 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
         "cards": 0,
         "suppressions": 4,
         "mergedCustomers": 0,
+        "storedAnswers": 0,
     }
     dumped = json.dumps(dict(entry), default=str)
     assert not [value for value in PERSONAL if value in dumped]

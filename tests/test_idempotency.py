@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from patron.api.tables import idempotency_keys
+from patron.audit.tables import audit_log
 from patron.customer.tables import customers
 from patron.kit.db import transaction
 from tests.conftest import Api
@@ -74,3 +76,37 @@ def test_an_overlong_key_is_refused(api: Api) -> None:
         headers={"Idempotency-Key": "k" * 201},
     )
     assert response.status_code == 400
+
+
+def test_deleting_a_customer_forgets_the_answers_about_it(api: Api, engine: Engine) -> None:
+    tom = registration(mobile="919845012345", email="tom@example.com")
+    ann = registration(mobile="919845000000")
+    tom_id = api.post("/v2/customers", json=tom, headers={"Idempotency-Key": "k-tom"}).json()
+    ann_id = api.post("/v2/customers", json=ann, headers={"Idempotency-Key": "k-ann"}).json()
+    # A refusal naming one of Tom's identifier values, stored as the middleware stores it.
+    refusal = {"errors": [{"code": 8053, "message": "tom@example.com is held by another"}]}
+    with transaction(engine) as conn:
+        conn.execute(
+            idempotency_keys.insert().values(
+                org_id=api.org.id, key="k-refused", fingerprint="0" * 64,
+                status_code=409, response=refusal,
+            )
+        )  # fmt: skip
+
+    deleted = api.delete(
+        f"/v2/customers/{tom_id['createdId']}", params={"reason": "asked"}, role="admin"
+    )
+    assert deleted.status_code == 200
+
+    with transaction(engine, write=False) as conn:
+        keys = conn.execute(
+            sa.select(idempotency_keys.c.key).where(idempotency_keys.c.org_id == api.org.id)
+        ).scalars()
+        assert sorted(keys) == ["k-ann"]
+        counts = conn.execute(
+            sa.select(audit_log.c.details).where(audit_log.c.action == "customer.delete")
+        ).scalar_one()
+    assert counts["storedAnswers"] == 2
+    again = api.post("/v2/customers", json=ann, headers={"Idempotency-Key": "k-ann"})
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == ann_id

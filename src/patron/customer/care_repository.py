@@ -5,6 +5,7 @@ Every statement is limited to one org; the callers pass the org of the actor.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from patron.api.tables import idempotency_keys
 from patron.audit.tables import change_log
 from patron.cards.tables import cards
 from patron.customer.tables import (
@@ -30,18 +32,21 @@ from patron.subscriptions.tables import subscriptions
 _LIKE_ESCAPE = "/"
 
 
+def _like_escaped(text: str) -> str:
+    return (
+        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+        .replace("%", _LIKE_ESCAPE + "%")
+        .replace("_", _LIKE_ESCAPE + "_")
+    )
+
+
 def _starts_with(column: sa.ColumnElement[Any], prefix: str) -> sa.ColumnElement[bool]:
     """Case-insensitive ``column LIKE prefix%`` with the wildcards of ``prefix`` escaped.
 
     Both sides go through the database's ``lower()`` so the comparison uses one
     definition of case (SQLite's ``lower()`` folds ASCII letters only).
     """
-    escaped = (
-        prefix.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
-        .replace("%", _LIKE_ESCAPE + "%")
-        .replace("_", _LIKE_ESCAPE + "_")
-    )
-    pattern = sa.func.lower(sa.literal(escaped, sa.String)) + "%"
+    pattern = sa.func.lower(sa.literal(_like_escaped(prefix), sa.String)) + "%"
     return sa.func.lower(column).like(pattern, escape=_LIKE_ESCAPE)
 
 
@@ -303,6 +308,38 @@ def erase_personal_data(
     )
     counts["cards"] = int(unlinked.rowcount)
     return removed, counts
+
+
+# The keys under which answers of the customer endpoints name a customer.
+_ANSWER_ID_KEYS = ("createdId", "entity", "id", "customerId")
+
+
+def forget_stored_answers(
+    conn: Connection, org_id: int, customer_ids: Sequence[int], values: Sequence[str]
+) -> int:
+    """Delete the stored ``Idempotency-Key`` answers that name one of ``customer_ids``
+    or contain one of the identifier ``values``; answers the number deleted.
+
+    Answers are stored as JSON text written by ``json.dumps``, so a value is
+    searched for in that spelling. A request retried after the deletion runs again.
+    """
+    patterns = [
+        f'%"{key}": {customer_id}{end}%'
+        for customer_id in customer_ids
+        for key in _ANSWER_ID_KEYS
+        for end in (",", "}")
+    ]
+    patterns += [f"%{_like_escaped(json.dumps(value)[1:-1])}%" for value in set(values) if value]
+    if not patterns:
+        return 0
+    text = sa.cast(idempotency_keys.c.response, sa.Text)
+    result = conn.execute(
+        idempotency_keys.delete().where(
+            idempotency_keys.c.org_id == org_id,
+            sa.or_(*(text.like(pattern, escape=_LIKE_ESCAPE) for pattern in patterns)),
+        )
+    )
+    return int(result.rowcount)
 
 
 def replace_suppressions(

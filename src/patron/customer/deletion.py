@@ -1,9 +1,10 @@
 """Deleting a customer: its personal data goes, a trace without personal data stays.
 
 What is removed: identifiers, communication channels, field values,
-subscriptions and change-log entries (they hold identifier values); profile
-names are blanked. What stays: the customer row (marked deleted, moved to the
-org's label over the ``Deleted`` system status), its profiles' sources, the
+subscriptions, change-log entries (they hold identifier values) and the stored
+answers of idempotent requests about the customer; profile names are blanked.
+What stays: the customer row (marked deleted, moved to the org's label over
+the ``Deleted`` system status), its profiles' sources, the
 consent ledger (no personal data; the proof of the consent history), the merge
 records (ids only), an audit entry (reason and counts) and one suppression per
 removed identifier, a keyed digest that lets an import recognise the person
@@ -50,6 +51,9 @@ def delete_customer(conn: Connection, actor: Actor, customer_id: int, reason: st
     label_id = _deleted_label(conn, actor.org_id)
     family = care_repository.merge_family(conn, actor.org_id, resolved.id)
     removed, counts = care_repository.erase_personal_data(conn, actor.org_id, family)
+    counts["storedAnswers"] = care_repository.forget_stored_answers(
+        conn, actor.org_id, family, [value for _, value in removed]
+    )
     digests = [(kind, suppression_digest(kind, value)) for kind, value in removed]
     care_repository.replace_suppressions(conn, actor.org_id, resolved.id, digests)
     care_repository.update_customer(
