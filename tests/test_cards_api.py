@@ -381,3 +381,35 @@ def test_another_org_sees_none_of_it(api: Api, other_api: Api) -> None:
     assert card(api, number)["customerId"] is None
     # The other org may use the same code and numbers for its own series.
     assert add_series(other_api, **GOLD)["code"] == "GOLDPHY2"
+
+
+def test_a_card_external_id_names_one_card(api: Api) -> None:
+    add_series(api, **GOLD)
+    first, second = generate(api, 2, seriesCode="GOLDPHY2")
+    item = {"type": "cardnumber", "value": first, "cardExternalId": " carduuid_710000 "}
+    tom = register(api, mobile="919845012345", identifiers=[item])
+    assert card(api, first)["cardExternalId"] == "carduuid_710000"
+    assert customer(api, tom)["cardDetails"][0]["cardExternalId"] == "carduuid_710000"
+    found = api.get(
+        "/v2/customers/lookup",
+        params={"identifierName": "cardExternalId", "identifierValue": "carduuid_710000"},
+    )
+    assert found.json()["entity"] == tom
+
+    becky = register(api, mobile="919845012346")
+    taken = change(
+        api,
+        becky,
+        add=[{"type": "cardnumber", "value": second, "cardExternalId": "carduuid_710000"}],
+    )
+    assert error_codes(taken) == [95113]
+    assert card(api, second)["customerId"] is None
+    assert customer(api, becky)["cardDetails"] == []
+
+    too_long = change(api, becky, add=[{**item, "value": second, "cardExternalId": "x" * 101}])
+    assert error_codes(too_long) == [91003]
+    # A number new to the series is created with its external id.
+    fresh = {"type": "cardnumber", "value": "GOLD212345672021", "seriesCode": "GOLDPHY2"}
+    issued = change(api, becky, add=[{**fresh, "cardExternalId": "carduuid_710001"}])
+    assert issued.status_code == 200, issued.text
+    assert card(api, "GOLD212345672021")["cardExternalId"] == "carduuid_710001"

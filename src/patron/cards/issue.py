@@ -11,6 +11,9 @@ Registration and ``changeIdentifier`` validate their identifiers first; for each
 - it names no series, but a card with that number exists: that card is issued;
 - neither: a plain identifier (with warning 95001 when it carried card details).
 
+A ``cardExternalId`` is set on the issued card; one that already names another
+card of the org is refused (95113).
+
 The identifier rules (one holder per number, merges across sources) apply to the
 number as to any identifier. Once the identifiers are written, :func:`issue`
 links each prepared card to the customer who holds its number.
@@ -42,6 +45,7 @@ class CardIssue:
     series: RowMapping
     existing: RowMapping | None
     label: service.Label | None  # None: the stored card keeps its label
+    external_id: str | None  # None: the stored card keeps its external id
     custom_fields: dict[str, str]
     extended_fields: dict[str, str]
 
@@ -53,7 +57,7 @@ def prepare(
     warnings: list[Notice],
 ) -> list[CardIssue]:
     """The cards that the ``(number, request)`` pairs issue; raises before anything is written."""
-    prepared = []
+    prepared: list[CardIssue] = []
     definitions: list[FieldDefinition] | None = None
     for number, request in items:
         existing = repository.get_card(conn, org_id, number)
@@ -89,6 +93,9 @@ def prepare(
             label = service.require_label(conn, org_id, request.status_label)
         elif existing is None:
             label = service.require_label(conn, org_id, rules.ISSUED_STATUS)
+        external_id = request.external_id if request is not None else None
+        if external_id is not None:
+            _check_external_id(conn, org_id, number, external_id, prepared)
         if definitions is None:
             definitions = orgs.list_fields(conn, org_id)
         prepared.append(
@@ -97,6 +104,7 @@ def prepare(
                 series=series,
                 existing=existing,
                 label=label,
+                external_id=external_id,
                 custom_fields=card_fields(
                     request.custom_fields if request else None, definitions, kind="custom"
                 ),
@@ -124,6 +132,20 @@ def _check_number(number: str, series: RowMapping, existing: RowMapping | None) 
             service.CARD_MISFIT,
             f"card number {number} does not fit series {series['code']}: {problem}",
         )
+
+
+def _check_external_id(
+    conn: Connection, org_id: int, number: str, external_id: str, prepared: list[CardIssue]
+) -> None:
+    named = repository.get_card_by_external_id(conn, org_id, external_id)
+    others = [named["number"]] if named is not None else []
+    others += [card.number for card in prepared if card.external_id == external_id]
+    for other in others:
+        if other != number:
+            raise Conflict(
+                service.EXTERNAL_ID_TAKEN,
+                f"card external id {external_id} already names card {other}, not {number}",
+            )
 
 
 def card_fields(
@@ -167,6 +189,7 @@ def issue(conn: Connection, actor: Actor, customer_id: int, cards: list[CardIssu
                     "status_label": label.label,
                     "customer_id": customer_id,
                     "unit_id": series["unit_id"],
+                    "external_id": card.external_id,
                     "issued_at": now,
                     "expires_at": expiry(now, series["expiry_days"]),
                     "custom_fields": card.custom_fields or None,
@@ -180,6 +203,8 @@ def issue(conn: Connection, actor: Actor, customer_id: int, cards: list[CardIssu
                 values |= {"issued_at": now, "expires_at": expiry(now, series["expiry_days"])}
             if label is not None:
                 values |= {"status": label.system_status, "status_label": label.label}
+            if card.external_id is not None:
+                values["external_id"] = card.external_id
             if card.custom_fields:
                 values["custom_fields"] = {
                     **(existing["custom_fields"] or {}),

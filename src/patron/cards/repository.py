@@ -234,10 +234,15 @@ def get_card(conn: Connection, org_id: int, number: str) -> RowMapping | None:
     return conn.execute(query).mappings().first()
 
 
+def get_card_by_external_id(conn: Connection, org_id: int, external_id: str) -> RowMapping | None:
+    """The card with this external id, with its series and holder."""
+    query = _card_query().where(cards.c.org_id == org_id, cards.c.external_id == external_id)
+    return conn.execute(query).mappings().first()
+
+
 def holder_of_external_id(conn: Connection, org_id: int, external_id: str) -> int | None:
     """The customer holding the card with this external id, if any."""
-    query = _card_query().where(cards.c.org_id == org_id, cards.c.external_id == external_id)
-    card = conn.execute(query).mappings().first()
+    card = get_card_by_external_id(conn, org_id, external_id)
     return None if card is None or card["customer_id"] is None else int(card["customer_id"])
 
 

@@ -54,6 +54,7 @@ class CardRequest:
     series_id: int | None = None
     series_code: str | None = None
     status_label: str | None = None
+    external_id: str | None = None  # normalized (``normalize_external_id``)
     extended_fields: dict[str, Any] | None = None
     custom_fields: dict[str, Any] | None = None
 

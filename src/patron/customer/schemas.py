@@ -33,6 +33,7 @@ class IdentifierIn(_Lenient):
     seriesId: int | None = None
     seriesCode: Text | None = None
     statusLabel: Text | None = None
+    cardExternalId: Text | None = None
     subscribed: bool | None = None
     extendedFields: dict[str, Any] | None = None
     customFields: dict[str, Any] | None = None

@@ -15,6 +15,7 @@ from patron.cards.rules import CardRequest
 from patron.customer.schemas import ChannelIn, IdentifierIn
 from patron.identity.rules import (
     normalize_email,
+    normalize_external_id,
     normalize_mobile,
     normalize_name,
     normalize_plain_identifier,
@@ -69,6 +70,7 @@ def identifiers(
             item.seriesId is not None
             or item.seriesCode
             or item.statusLabel
+            or item.cardExternalId is not None
             or item.extendedFields
             or item.customFields
         ):
@@ -77,6 +79,7 @@ def identifiers(
                 series_id=item.seriesId,
                 series_code=item.seriesCode,
                 status_label=item.statusLabel,
+                external_id=_card_external_id(item.cardExternalId),
                 extended_fields=item.extendedFields,
                 custom_fields=item.customFields,
             )
@@ -86,6 +89,15 @@ def identifiers(
         if len({i.value for i in found if i.type == kind}) > 1:
             raise InvalidInput(91003, f"Validation failed: a customer has at most one {kind}")
     return found
+
+
+def _card_external_id(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    checked = normalize_external_id(raw)
+    if checked.value is None:
+        raise InvalidInput(91003, f"Validation failed: invalid cardExternalId: {checked.problem}")
+    return checked.value
 
 
 _MESSAGES = {
