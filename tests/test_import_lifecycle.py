@@ -214,6 +214,21 @@ def test_a_failing_commit_is_retried_then_replayed(engine: Engine, org: OrgHandl
     assert len(snapshot(engine, org)["customers"]) == 1
 
 
+def test_a_commit_that_can_never_succeed_stops_without_retries(
+    engine: Engine, org: OrgHandle
+) -> None:
+    import_id = start(engine, org, csv(HEADER, ROWS[0]))
+    with transaction(engine) as conn:
+        service.confirm(conn, editor(org), import_id)
+        repo.delete_frames(conn, org.id, import_id, ("source",))  # the stored file is gone
+    state = jobs.run_import(engine, org.id, import_id)
+    stopped = result(engine, org, import_id)
+    assert state == "invalid"
+    assert stopped.record["attempts"] == 0
+    assert "has no stored file" in stopped.record["message"]
+    assert snapshot(engine, org)["customers"] == []
+
+
 def test_replay_is_refused_after_seven_days(engine: Engine, org: OrgHandle) -> None:
     import_id = start(engine, org, csv(HEADER, ROWS[0]))
     with transaction(engine) as conn:

@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from patron.imports import repository as repo
 from patron.imports import service
+from patron.imports.failures import TerminalImportError, classify
 from patron.kit.db import transaction
-from patron.kit.errors import InvalidInput
 from patron.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -88,17 +88,18 @@ def _run_step(engine: Engine, found: RowMapping, owner: str) -> None:
         try:
             with transaction(engine) as conn:
                 service.commit_step(conn, _reload(conn, found))
-        except InvalidInput as exc:
-            # The file or its options cannot be imported at all: retrying cannot help.
-            with transaction(engine) as conn:
-                repo.move_state(
-                    conn, found["org_id"], found["id"], ("queued", "committing"),
-                    state="invalid", message=_describe(exc),
-                )  # fmt: skip
         except Exception as exc:
-            log.exception("commit of import %s failed", found["id"])
+            failure = classify(exc)
             with transaction(engine) as conn:
-                service.record_commit_failure(conn, _reload(conn, found), _describe(exc))
+                if isinstance(failure, TerminalImportError):
+                    log.warning("import %s cannot be committed: %s", found["id"], failure)
+                    repo.move_state(
+                        conn, found["org_id"], found["id"], ("queued", "committing"),
+                        state="invalid", message=str(failure),
+                    )  # fmt: skip
+                else:
+                    log.exception("commit of import %s failed", found["id"])
+                    service.record_commit_failure(conn, _reload(conn, found), str(failure))
     elif state in ("undo_queued", "undoing"):
         with transaction(engine) as conn:
             repo.move_state(
@@ -122,7 +123,7 @@ def _guarded(
         log.exception("import %s: %s failed", found["id"], found["state"])
         with transaction(engine) as conn:
             repo.update_import(
-                conn, found["org_id"], found["id"], state=failed_state, message=_describe(exc)
+                conn, found["org_id"], found["id"], state=failed_state, message=str(classify(exc))
             )
 
 
@@ -130,10 +131,6 @@ def _reload(conn: Connection, found: RowMapping) -> RowMapping:
     current = repo.get_import(conn, found["org_id"], found["id"])
     assert current is not None  # imports are never deleted while leased
     return current
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 class Worker:
