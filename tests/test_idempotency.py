@@ -104,7 +104,9 @@ def test_deleting_a_customer_forgets_the_answers_about_it(api: Api, engine: Engi
         ).scalars()
         assert sorted(keys) == ["k-ann"]
         counts = conn.execute(
-            sa.select(audit_log.c.details).where(audit_log.c.action == "customer.delete")
+            sa.select(audit_log.c.details).where(
+                audit_log.c.org_id == api.org.id, audit_log.c.action == "customer.delete"
+            )
         ).scalar_one()
     assert counts["storedAnswers"] == 2
     again = api.post("/v2/customers", json=ann, headers={"Idempotency-Key": "k-ann"})
