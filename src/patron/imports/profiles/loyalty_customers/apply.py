@@ -15,12 +15,12 @@ from sqlalchemy.engine import Connection
 from patron.customer.tables import customers, profiles
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import SOURCE, insert_customers
-from patron.imports.profiles.loyalty_customers.resolve import (
+from patron.imports.profiles.loyalty_customers.resolve import Resolution
+from patron.imports.profiles.loyalty_customers.stored import (
     IDENTIFIER_TYPES,
     LOYALTY_FIELDS,
     NUMBER_FIELDS,
     PROFILE_FIELDS,
-    Resolution,
     as_text,
 )
 from patron.kit.bulk import insert_frame, next_ids, stage

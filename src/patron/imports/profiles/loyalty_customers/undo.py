@@ -23,7 +23,7 @@ from patron.customer.tables import (
 )
 from patron.imports.context import ImportContext
 from patron.imports.profiles.loyalty_customers.apply import write_changes
-from patron.imports.profiles.loyalty_customers.resolve import current_values
+from patron.imports.profiles.loyalty_customers.stored import current_values
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 from patron.loyalty.tables import loyalty_accounts
 from patron.subscriptions.tables import consent_ledger, subscriptions

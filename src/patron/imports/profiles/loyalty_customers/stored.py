@@ -1,0 +1,237 @@
+"""Loyalty Customers: what the store holds for a file's customers, as text.
+
+Read set-based for the matched customers (their ids staged in a temporary
+table): state, in-store profile names, balances, identifiers and org fields,
+each as (customer_id, before) in the spelling the file's values are compared in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from patron.customer.tables import customers, field_values, identifiers, profiles
+from patron.imports.context import ImportContext
+from patron.imports.newcustomers import SOURCE
+from patron.kit.bulk import read_frame, stage
+from patron.loyalty.tables import loyalty_accounts
+from patron.orgs.tables import status_labels
+
+#: Import field -> identifier type in the profile store.
+IDENTIFIER_TYPES = {"mobile": "mobile", "email": "email", "external_id": "externalId"}
+PROFILE_FIELDS = ("first_name", "last_name")
+#: Import field -> column of ``loyalty_accounts``.
+LOYALTY_FIELDS = {
+    "loyalty_points": "points",
+    "lifetime_points": "lifetime_points",
+    "lifetime_purchases": "lifetime_purchases",
+    "slab_name": "slab_name",
+    "join_date": "joined_on",
+}
+NUMBER_FIELDS = ("loyalty_points", "lifetime_points", "lifetime_purchases")
+
+
+def stage_ids(conn: Connection, ids: pl.Series) -> sa.Select[Any]:
+    """Stage ``ids`` in ``import_ids``; answer the sub-select of them for ``IN``."""
+    staged = stage(
+        conn, "import_ids", {"id": "BIGINT"}, pl.DataFrame({"id": ids.unique().drop_nulls().sort()})
+    )
+    return sa.select(staged.c.id)
+
+
+@dataclass(frozen=True)
+class Current:
+    customers: pl.DataFrame  # customer_id, system_status, fraud_status, profile_id
+    #: Per field, the stored values as text: (customer_id, before); a customer may hold
+    #: several identifiers of one type (on several profiles).
+    values: dict[str, pl.DataFrame]
+    #: The identifiers the customers hold, for every identifier field the file maps.
+    held: dict[str, pl.DataFrame]
+
+    def of(self, field: str) -> pl.DataFrame:
+        return self.values.get(field, pl.DataFrame(schema=_STORED_SCHEMA))
+
+    def held_of(self, field: str) -> pl.DataFrame:
+        return self.held.get(field, pl.DataFrame(schema=_STORED_SCHEMA))
+
+
+_STORED_SCHEMA = {"customer_id": pl.Int64, "before": pl.String}
+
+
+def current_state(
+    conn: Connection, rows: pl.DataFrame, ctx: ImportContext, updatable: list[str]
+) -> Current:
+    """What the store holds for the matched customers of ``rows``: their state, and the
+    stored values of the ``updatable`` fields and of the mobile and external id (which a
+    row may not change)."""
+    ids = rows["customer_id"].drop_nulls().unique()
+    wanted = {*updatable, *(f for f in ("mobile", "external_id") if f in ctx.columns)}
+    staged = stage_ids(conn, ids)
+    names = [field for field in PROFILE_FIELDS if field in wanted]
+    loyalty = [field for field in LOYALTY_FIELDS if field in wanted]
+    # One row per customer: its state, its in-store profile's names and its balances.
+    query = (
+        sa.select(
+            customers.c.id,
+            status_labels.c.system_status,
+            customers.c.fraud_status,
+            profiles.c.id,
+            *(getattr(profiles.c, field) for field in names),
+            *_loyalty_columns(loyalty),
+        )
+        .join(status_labels, status_labels.c.id == customers.c.status_label_id)
+        .outerjoin(profiles, _in_store_profile(ctx, customers.c.id))
+        .where(customers.c.org_id == ctx.org_id, customers.c.id.in_(staged))
+    )
+    if loyalty:
+        query = query.outerjoin(
+            loyalty_accounts,
+            sa.and_(
+                loyalty_accounts.c.org_id == ctx.org_id,
+                loyalty_accounts.c.customer_id == customers.c.id,
+            ),
+        )
+    people = read_frame(
+        conn,
+        query,
+        {
+            "customer_id": pl.Int64,
+            "system_status": pl.String,
+            "fraud_status": pl.String,
+            "profile_id": pl.Int64,
+            **dict.fromkeys([*names, *loyalty], pl.String),
+        },
+    )
+    held = _identifier_values(
+        conn, ctx, staged, [f for f in IDENTIFIER_TYPES if f in wanted or f in ctx.columns]
+    )
+    values = {
+        **_name_values(people, names),
+        **_loyalty_values(people, loyalty),
+        **{field: found for field, found in held.items() if field in wanted},
+        **_org_field_values(conn, ctx, staged, wanted),
+    }
+    return Current(customers=people.drop(*names, *loyalty), values=values, held=held)
+
+
+def current_values(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
+    """(customer_id, field, before): every stored value this profile can write, as text."""
+    every = [*PROFILE_FIELDS, *IDENTIFIER_TYPES, *LOYALTY_FIELDS, *ctx.fields]
+    staged = stage_ids(conn, ids)
+    names = read_frame(
+        conn,
+        sa.select(profiles.c.customer_id, *(getattr(profiles.c, f) for f in PROFILE_FIELDS)).where(
+            _in_store_profile(ctx, profiles.c.customer_id), profiles.c.customer_id.in_(staged)
+        ),
+        {"customer_id": pl.Int64, **dict.fromkeys(PROFILE_FIELDS, pl.String)},
+    )
+    loyalty = read_frame(
+        conn,
+        sa.select(loyalty_accounts.c.customer_id, *_loyalty_columns(list(LOYALTY_FIELDS))).where(
+            loyalty_accounts.c.org_id == ctx.org_id, loyalty_accounts.c.customer_id.in_(staged)
+        ),
+        {"customer_id": pl.Int64, **dict.fromkeys(LOYALTY_FIELDS, pl.String)},
+    )
+    found = {
+        **_name_values(names, list(PROFILE_FIELDS)),
+        **_loyalty_values(loyalty, list(LOYALTY_FIELDS)),
+        **_identifier_values(conn, ctx, staged, every),
+        **_org_field_values(conn, ctx, staged, every),
+    }
+    return pl.concat(
+        [found[name].select("customer_id", field=pl.lit(name), before="before") for name in every]
+    )
+
+
+def _in_store_profile(ctx: ImportContext, customer_id: Any) -> Any:
+    return sa.and_(
+        profiles.c.customer_id == customer_id,
+        profiles.c.org_id == ctx.org_id,
+        profiles.c.source == SOURCE,
+        profiles.c.account_id == "",
+    )
+
+
+def _loyalty_columns(fields: list[str]) -> list[Any]:
+    return [
+        sa.cast(getattr(loyalty_accounts.c, LOYALTY_FIELDS[field]), sa.String).label(field)
+        for field in fields
+    ]
+
+
+def _name_values(frame: pl.DataFrame, names: list[str]) -> dict[str, pl.DataFrame]:
+    # An empty name is no name.
+    return {
+        field: frame.select("customer_id", before=field).filter(pl.col("before") != "")
+        for field in names
+    }
+
+
+def _loyalty_values(frame: pl.DataFrame, fields: list[str]) -> dict[str, pl.DataFrame]:
+    return {
+        field: frame.select(
+            "customer_id",
+            before=number_text(pl.col(field)) if field in NUMBER_FIELDS else pl.col(field),
+        ).drop_nulls("before")
+        for field in fields
+    }
+
+
+def _identifier_values(
+    conn: Connection, ctx: ImportContext, staged: sa.Select[Any], wanted: Iterable[str]
+) -> dict[str, pl.DataFrame]:
+    kinds = {IDENTIFIER_TYPES[field]: field for field in IDENTIFIER_TYPES if field in wanted}
+    if not kinds:
+        return {}
+    held = read_frame(
+        conn,
+        sa.select(identifiers.c.customer_id, identifiers.c.type, identifiers.c.value).where(
+            identifiers.c.org_id == ctx.org_id,
+            identifiers.c.type.in_(tuple(kinds)),
+            identifiers.c.customer_id.in_(staged),
+        ),
+        {"customer_id": pl.Int64, "type": pl.String, "before": pl.String},
+    )
+    return {
+        field: held.filter(pl.col("type") == kind).drop("type") for kind, field in kinds.items()
+    }
+
+
+def _org_field_values(
+    conn: Connection, ctx: ImportContext, staged: sa.Select[Any], wanted: Iterable[str]
+) -> dict[str, pl.DataFrame]:
+    found = {}
+    chosen = set(wanted)
+    for target in (target for target in ctx.fields if target in chosen):
+        kind, name = target.split(".", 1)
+        found[target] = read_frame(
+            conn,
+            sa.select(field_values.c.customer_id, field_values.c.value).where(
+                field_values.c.org_id == ctx.org_id,
+                field_values.c.kind == kind,
+                field_values.c.name == name,
+                field_values.c.customer_id.in_(staged),
+            ),
+            _STORED_SCHEMA,
+        )
+    return found
+
+
+def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` of a file (of type ``dtype``) spelled as stored values are read here."""
+    column = pl.col(name)
+    if dtype == pl.Float64:
+        return number_text(column).alias(name)
+    if dtype == pl.Date:
+        return column.dt.strftime("%Y-%m-%d").alias(name)
+    return column.cast(pl.String).alias(name)
+
+
+def number_text(column: pl.Expr) -> pl.Expr:
+    """A balance as stored (Numeric(18, 2)): two decimals, so unchanged values compare equal."""
+    return column.cast(pl.Float64).round(2).cast(pl.Decimal(20, 2)).cast(pl.String)
