@@ -15,6 +15,8 @@ import sqlalchemy as sa
 import xlsxwriter
 from sqlalchemy.engine import Engine
 
+from patron.auth.actor import Actor, Role
+from patron.customer import deletion
 from patron.imports import jobs, service
 from patron.imports import repository as repo
 from patron.imports.read import ReadLimits, read_upload
@@ -190,6 +192,29 @@ def test_undo_leaves_fields_changed_since_as_conflicts(engine: Engine, org: OrgH
     assert conflicts.select("customer_id", "field").to_dicts() == [
         {"customer_id": customer, "field": "first_name"}
     ]
+
+
+def test_undo_after_a_deletion_brings_back_nothing_of_the_person(
+    engine: Engine, org: OrgHandle
+) -> None:
+    run(engine, org, csv(HEADER, ROWS[0]))
+    done = run(engine, org, csv(HEADER, "Anne,Lea,919800001001,ann2@example.com,E-1001,mal,9,"))
+    customer = done.row(2)["customer_id"]
+    admin = Actor(org_id=org.id, role=Role.admin, name="test-admin", kind="cli")
+    with transaction(engine) as conn:
+        deletion.delete_customer(conn, admin, customer, "erasure request")
+    undone = undo(engine, org, done.record["id"])
+    assert undone.state == "undone"
+    assert undone.counts["undo_conflicts"] > 0
+    with transaction(engine, write=False) as conn:
+        names = conn.execute(
+            sa.text("SELECT first_name, last_name FROM profiles WHERE customer_id = :c"),
+            {"c": customer},
+        ).one()
+        held = conn.execute(
+            sa.text("SELECT count(*) FROM identifiers WHERE customer_id = :c"), {"c": customer}
+        ).scalar_one()
+    assert (tuple(names), held) == (("", ""), 0)
 
 
 def test_a_failing_commit_is_retried_then_replayed(engine: Engine, org: OrgHandle) -> None:
