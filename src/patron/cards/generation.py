@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
-from patron.cards import repository, rules, service
+from patron.cards import bulk_repository, repository, rules, service
 from patron.kit.errors import Conflict, InvalidInput
 
 #: The most cards one request generates.
@@ -65,7 +65,7 @@ def generate(
             f"card series {code}: only {numbers.len()} unused numbers found; the series is "
             "nearly full",
         )
-    repository.insert_cards(
+    bulk_repository.insert_cards(
         conn,
         pl.DataFrame({"number": numbers}).select(
             org_id=pl.lit(actor.org_id, dtype=pl.Int64),
@@ -103,7 +103,7 @@ def _fresh_numbers(
             break
         drawn = random_numbers(prefix, suffix, digits, wanted + wanted // 10 + 8).unique()
         drawn = drawn.filter(~drawn.is_in(chosen.implode()))
-        taken = repository.taken_numbers(conn, org_id, drawn)
+        taken = bulk_repository.taken_numbers(conn, org_id, drawn)
         drawn = drawn.filter(~drawn.is_in(taken.implode()))
         chosen = pl.concat([chosen, drawn.head(wanted)])
     return chosen

@@ -15,8 +15,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import Connection
 
+from patron.cards import bulk_repository
 from patron.cards import columns as card_columns
-from patron.cards import repository
 from patron.cards.rules import CARD_TYPES, EXPIRY_DAYS_MAX, FALSE_WORDS, TRUE_WORDS
 from patron.cards.tables import card_series
 from patron.imports.codes import INVALID_OPTION, RowCode
@@ -140,7 +140,7 @@ class CardSeries:
         rows = reject_duplicates(
             checks.result(), ctx, "series_key", RowCode.DUPLICATE_SERIES_IN_FILE, "series code"
         )
-        stored = repository.series_frame(conn, ctx.org_id).select(
+        stored = bulk_repository.series_frame(conn, ctx.org_id).select(
             "series_id",
             series_key=pl.col("code").str.to_uppercase(),
             **{f"old_{column}": column for column in COLUMN_TYPES},
@@ -181,7 +181,7 @@ class CardSeries:
             *[pl.col(f"old_{column}") for column in COLUMN_TYPES],
             *[pl.col(f"new_{column}") for column in COLUMN_TYPES],
         )
-        repository.write_series(conn, ctx.org_id, updates.select("series_id", *news))
+        bulk_repository.write_series(conn, ctx.org_id, updates.select("series_id", *news))
         return rows, {"inserted": inserted, "updated": updated}
 
     def undo(
@@ -334,7 +334,7 @@ def _check_shape(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl
         & (pl.col("error_codes").list.len() == 0)
         & pl.any_horizontal(pl.col(f"new_{c}").ne_missing(pl.col(f"old_{c}")) for c in SHAPE)
     )
-    misfits = repository.cards_misfitting(
+    misfits = bulk_repository.cards_misfitting(
         conn,
         ctx.org_id,
         reshaped.select("series_id", *[pl.col(f"new_{c}").alias(c) for c in SHAPE]),
@@ -357,7 +357,7 @@ def _check_shape(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl
 def _insert_series(conn: Connection, ctx: ImportContext, inserted: pl.DataFrame) -> None:
     if inserted.is_empty():
         return
-    repository.insert_series_frame(
+    bulk_repository.insert_series_frame(
         conn,
         inserted.rename({"series_id": "id"}).with_columns(
             org_id=pl.lit(ctx.org_id, dtype=pl.Int64)
@@ -368,7 +368,7 @@ def _insert_series(conn: Connection, ctx: ImportContext, inserted: pl.DataFrame)
 def _undo_updates(conn: Connection, ctx: ImportContext, updated: pl.DataFrame) -> pl.DataFrame:
     if updated.is_empty():
         return pl.DataFrame(schema=CONFLICT_SCHEMA)
-    now = repository.series_rows(conn, ctx.org_id, updated["series_id"]).rename(
+    now = bulk_repository.series_rows(conn, ctx.org_id, updated["series_id"]).rename(
         {column: f"now_{column}" for column in COLUMN_TYPES}
     )
     compared = updated.join(now.drop("code"), on="series_id", how="inner")
@@ -394,7 +394,9 @@ def _undo_updates(conn: Connection, ctx: ImportContext, updated: pl.DataFrame) -
     )
     # Cards added since may fit only the imported shape: then the shape stays.
     reshaped = compared.filter(pl.any_horizontal(restore[c] for c in SHAPE))
-    misfits = repository.cards_misfitting(conn, ctx.org_id, reshaped.select("series_id", *SHAPE))
+    misfits = bulk_repository.cards_misfitting(
+        conn, ctx.org_id, reshaped.select("series_id", *SHAPE)
+    )
     kept = compared.filter(pl.col("series_id").is_in(misfits["series_id"].implode()))
     conflicts.append(
         kept.select(
@@ -410,27 +412,27 @@ def _undo_updates(conn: Connection, ctx: ImportContext, updated: pl.DataFrame) -
         .alias(column)
         for column in SHAPE
     )
-    repository.write_series(conn, ctx.org_id, compared.select("series_id", *COLUMN_TYPES))
+    bulk_repository.write_series(conn, ctx.org_id, compared.select("series_id", *COLUMN_TYPES))
     return pl.concat(conflicts)
 
 
 def _undo_inserts(conn: Connection, ctx: ImportContext, inserted: pl.DataFrame) -> pl.DataFrame:
     if inserted.is_empty():
         return pl.DataFrame(schema=CONFLICT_SCHEMA)
-    now = repository.series_rows(conn, ctx.org_id, inserted["series_id"])
+    now = bulk_repository.series_rows(conn, ctx.org_id, inserted["series_id"])
     compared = inserted.join(
         now.drop("code").rename({c: f"now_{c}" for c in COLUMN_TYPES}), on="series_id"
     )
     changed = compared.filter(
         pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"now_{c}")) for c in COLUMN_TYPES)
     ).select("series_id", "code", reason=pl.lit("changed since the import; the series was kept"))
-    used = repository.series_in_use(conn, ctx.org_id, compared["series_id"])
+    used = bulk_repository.series_in_use(conn, ctx.org_id, compared["series_id"])
     in_use = compared.filter(pl.col("series_id").is_in(used.implode())).select(
         "series_id", "code", reason=pl.lit("has cards since the import; the series was kept")
     )
     kept = pl.concat([changed, in_use]).unique("series_id", keep="first", maintain_order=True)
     doomed = compared.filter(~pl.col("series_id").is_in(kept["series_id"].implode()))
-    repository.delete_series(conn, ctx.org_id, doomed["series_id"])
+    bulk_repository.delete_series(conn, ctx.org_id, doomed["series_id"])
     return kept.select(
         customer_id=pl.lit(None, dtype=pl.Int64),
         field=pl.lit("series_code"),
