@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from patron.customer import repository
-from patron.customer.tables import identifiers
-from patron.kit.db import transaction
+from patron.customer.tables import field_values, identifiers
+from patron.kit import migrate
+from patron.kit.db import create_engine, transaction
 from patron.kit.migrate import alembic_config
 from patron.kit.schema import metadata
+from patron.loyalty.tables import loyalty_accounts
 from patron.orgs import service as orgs
 from tests.conftest import make_org
 
@@ -92,3 +96,51 @@ def _identifier(org_id: int, owner: tuple[int, int], kind: str = "mobile") -> di
         "type": kind,
         "value": "919845012345",
     }
+
+
+@pytest.mark.parametrize("table", [identifiers, field_values, loyalty_accounts])
+def test_a_row_cannot_name_another_orgs_customer(engine: Engine, table: sa.Table) -> None:
+    org = make_org(engine)
+    other = make_org(engine)
+    with transaction(engine) as conn:
+        theirs, their_profile = _customer_with_profile(conn, other.id)
+    values: dict[str, Any] = {"org_id": org.id, "customer_id": theirs}
+    if table is identifiers:
+        values |= {"profile_id": their_profile, "type": "mobile", "value": "919845012399"}
+    elif table is field_values:
+        values |= {"kind": "custom", "name": "city", "value": "Pune"}
+    with pytest.raises(IntegrityError), transaction(engine) as conn:
+        conn.execute(table.insert().values(**values))
+
+
+def test_a_populated_store_upgrades_to_customer_of_the_org_keys(tmp_path: Path) -> None:
+    """0008 rebuilds three tables on SQLite: their rows and the keys must survive."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0007")
+    org = make_org(engine)
+    with transaction(engine) as conn:
+        owner = _customer_with_profile(conn, org.id)
+        conn.execute(identifiers.insert().values(_identifier(org.id, owner)))
+        conn.execute(
+            field_values.insert().values(
+                org_id=org.id, customer_id=owner[0], kind="custom", name="city", value="Pune"
+            )
+        )
+        conn.execute(loyalty_accounts.insert().values(org_id=org.id, customer_id=owner[0]))
+    migrate.upgrade(engine)
+    with transaction(engine, write=False) as conn:
+        counts = [
+            conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in (identifiers, field_values, loyalty_accounts)
+        ]
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        foreign = sa.inspect(conn).get_foreign_keys("identifiers")
+    assert counts == [1, 1, 1]
+    assert broken == []
+    to_customers = [
+        (key["constrained_columns"], key["referred_columns"])
+        for key in foreign
+        if key["referred_table"] == "customers"
+    ]
+    assert to_customers == [(["org_id", "customer_id"], ["org_id", "id"])]
+    engine.dispose()

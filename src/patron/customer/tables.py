@@ -9,6 +9,19 @@ def _org_fk() -> sa.ForeignKey:
     return sa.ForeignKey("orgs.id", ondelete="CASCADE")
 
 
+def customer_of_the_org_fk() -> sa.ForeignKeyConstraint:
+    """(org_id, customer_id) names a customer of that very org.
+
+    One check per written row where an org key and a customer key took two, and
+    a row can never point to another org's customer. Deleting the org (through
+    its customers) deletes the row. For the tables imports fill a row or more a
+    customer: identifiers, field values, loyalty accounts.
+    """
+    return sa.ForeignKeyConstraint(
+        ["org_id", "customer_id"], ["customers.org_id", "customers.id"], ondelete="CASCADE"
+    )
+
+
 customers = sa.Table(
     "customers",
     metadata,
@@ -27,7 +40,8 @@ customers = sa.Table(
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
     utcnow_column(),
     utcnow_column("updated_at"),
-    sa.Index("ix_customers_org_id_id", "org_id", "id"),
+    # Unique so that rows of other tables can name a customer together with its org.
+    sa.Index("uq_customers_org_id_id", "org_id", "id", unique=True),
     sa.Index("ix_customers_org_id_merged_into_id", "org_id", "merged_into_id"),
 )
 
@@ -55,12 +69,13 @@ identifiers = sa.Table(
     "identifiers",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("org_id", BigId, _org_fk(), nullable=False),
-    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
     sa.Column("profile_id", BigId, sa.ForeignKey("profiles.id"), nullable=False),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("value", sa.String(255), nullable=False),  # normalized
     utcnow_column(),
+    customer_of_the_org_fk(),
     # Identity is org-wide: one (type, value) belongs to one customer, enforced here.
     sa.UniqueConstraint("org_id", "type", "value"),
     sa.Index("ix_identifiers_org_id_customer_id", "org_id", "customer_id"),
@@ -87,12 +102,13 @@ field_values = sa.Table(
     "field_values",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("org_id", BigId, _org_fk(), nullable=False),
-    sa.Column("customer_id", BigId, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # custom | extended
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("value", sa.Text, nullable=False),
     utcnow_column("updated_at"),
+    customer_of_the_org_fk(),
     sa.UniqueConstraint("org_id", "customer_id", "kind", "name"),
 )
 
