@@ -29,7 +29,6 @@ def insert_customers(
 ) -> pl.DataFrame:
     """Insert ``new`` (``customer_id`` reserved, ``first_name``, ``last_name``) as customers
     with their in-store profile; answer ``new`` with each ``profile_id``."""
-    new = new.with_columns(profile_id=next_ids(conn, profiles, new.height))
     org = pl.lit(ctx.org_id, dtype=pl.Int64)
     actor = pl.lit(ctx.actor_name)
     insert_frame(
@@ -49,19 +48,36 @@ def insert_customers(
             modified_by=actor,
         ),
     )
+    written = insert_profiles(conn, ctx, new.select("customer_id", "first_name", "last_name"))
+    return new.with_columns(profile_id=written["profile_id"])
+
+
+def insert_profiles(conn: Connection, ctx: ImportContext, wanted: pl.DataFrame) -> pl.DataFrame:
+    """Insert a profile per row of ``wanted``; answer ``wanted`` with each ``profile_id``.
+
+    ``wanted`` holds ``customer_id``, and may hold ``source`` and ``account_id``
+    (default: the in-store profile) and ``first_name`` / ``last_name``.
+    """
+    wanted = wanted.with_columns(profile_id=next_ids(conn, profiles, wanted.height))
+    given = set(wanted.columns)
+
+    def column(name: str, default: str) -> pl.Expr:
+        return pl.col(name).fill_null(default) if name in given else pl.lit(default)
+
+    actor = pl.lit(ctx.actor_name)
     insert_frame(
         conn,
         profiles,
-        new.select(
+        wanted.select(
             id="profile_id",
-            org_id=org,
+            org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
             customer_id="customer_id",
-            source=pl.lit(SOURCE),
-            account_id=pl.lit(""),
-            first_name=pl.col("first_name").fill_null(""),
-            last_name=pl.col("last_name").fill_null(""),
+            source=column("source", SOURCE),
+            account_id=column("account_id", ""),
+            first_name=column("first_name", ""),
+            last_name=column("last_name", ""),
             created_by=actor,
             modified_by=actor,
         ),
     )
-    return new
+    return wanted

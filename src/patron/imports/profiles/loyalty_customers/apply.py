@@ -12,9 +12,9 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from patron.customer.tables import customers, profiles
+from patron.customer.tables import customers
 from patron.imports.context import ImportContext
-from patron.imports.newcustomers import SOURCE, insert_customers
+from patron.imports.newcustomers import insert_customers, insert_profiles
 from patron.imports.profiles.loyalty_customers.resolve import Resolution
 from patron.imports.profiles.loyalty_customers.stored import (
     IDENTIFIER_TYPES,
@@ -96,22 +96,8 @@ def _with_profiles(conn: Connection, ctx: ImportContext, changes: pl.DataFrame) 
     )["customer_id"].unique()
     if needs.is_empty():
         return changes.with_columns(created_profile=pl.lit(False))
-    created = pl.DataFrame({"customer_id": needs}).with_columns(
-        new_profile=next_ids(conn, profiles, needs.len())
-    )
-    actor = pl.lit(ctx.actor_name)
-    insert_frame(
-        conn,
-        profiles,
-        created.select(
-            id="new_profile",
-            org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
-            customer_id="customer_id",
-            source=pl.lit(SOURCE),
-            account_id=pl.lit(""),
-            created_by=actor,
-            modified_by=actor,
-        ),
+    created = insert_profiles(conn, ctx, pl.DataFrame({"customer_id": needs})).rename(
+        {"profile_id": "new_profile"}
     )
     changes = changes.join(created, on="customer_id", how="left")
     return changes.with_columns(

@@ -6,15 +6,16 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from patron.customer.tables import identifiers, profiles
+from patron.customer.tables import identifiers
 from patron.identity.merge import merge
 from patron.imports.changelog import cause, log_changes
 from patron.imports.context import ImportContext
+from patron.imports.newcustomers import insert_profiles
 from patron.imports.profiles.v2_profile_identifiers.spec import (
     CHANGE_TYPES,
     IDENTIFIER_ROW,
 )
-from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame, next_ids
+from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 
 
 def apply(
@@ -58,22 +59,7 @@ def _create_profiles(conn: Connection, ctx: ImportContext, writes: pl.DataFrame)
         .select("customer_id", "source", "account_id")
         .unique(maintain_order=True)
     )
-    missing = missing.with_columns(profile_id=next_ids(conn, profiles, missing.height))
-    actor = pl.lit(ctx.actor_name)
-    insert_frame(
-        conn,
-        profiles,
-        missing.select(
-            id="profile_id",
-            org_id=pl.lit(ctx.org_id, pl.Int64),
-            customer_id="customer_id",
-            source="source",
-            account_id="account_id",
-            created_by=actor,
-            modified_by=actor,
-        ),
-    )
-    return missing
+    return insert_profiles(conn, ctx, missing)
 
 
 def _removed(conn: Connection, ctx: ImportContext, writes: pl.DataFrame) -> pl.DataFrame:
