@@ -28,6 +28,22 @@ def line_numbers(row: pl.Expr, ctx: ImportContext) -> pl.Expr:
     return row + ctx.first_row_number
 
 
+def has_errors() -> pl.Expr:
+    """Whether a checked row was rejected by any check."""
+    return pl.col("error_codes").list.len() > 0
+
+
+def row_status(unchanged: pl.Expr, changed: str = "update") -> pl.Expr:
+    """A row's fate: ``reject`` with errors, ``skip`` where ``unchanged``, else ``changed``."""
+    return (
+        pl.when(has_errors())
+        .then(pl.lit("reject"))
+        .when(unchanged)
+        .then(pl.lit("skip"))
+        .otherwise(pl.lit(changed))
+    )
+
+
 _ROW = "row"
 _ORDER = "_order"
 

@@ -23,7 +23,7 @@ from patron.imports.codes import INVALID_OPTION, RowCode
 from patron.imports.context import ImportContext
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profile import FieldSpec, OptionSpec, Plan, ProfileSpec
-from patron.imports.rowcheck import Checks, add_errors
+from patron.imports.rowcheck import Checks, add_errors, has_errors
 from patron.imports.stores import STORES_BY_EXTERNAL_ID, store_rule
 from patron.kit.bulk import next_ids
 from patron.kit.errors import InvalidInput
@@ -148,7 +148,7 @@ class CardSeries:
         rows = rows.join(stored, on="series_key", how="left", maintain_order="left")
         rows = _final_values(rows, ctx)
         rows = _check_shape(conn, ctx, rows)
-        rejected = pl.col("error_codes").list.len() > 0
+        rejected = has_errors()
         changed = pl.any_horizontal(
             pl.col(f"new_{column}").ne_missing(pl.col(f"old_{column}")) for column in COLUMN_TYPES
         )
@@ -325,13 +325,13 @@ def _check_shape(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl
         pl.col("new_length"),
         pl.col("new_generation_enabled"),
     )
-    bad = rows.filter(problem.is_not_null() & (pl.col("error_codes").list.len() == 0)).select(
+    bad = rows.filter(problem.is_not_null() & ~has_errors()).select(
         "row", message=pl.format("invalid card length: {}", problem)
     )
     rows = add_errors(rows, bad, RowCode.CARD_LENGTH_INVALID)
     reshaped = rows.filter(
         pl.col("series_id").is_not_null()
-        & (pl.col("error_codes").list.len() == 0)
+        & ~has_errors()
         & pl.any_horizontal(pl.col(f"new_{c}").ne_missing(pl.col(f"old_{c}")) for c in SHAPE)
     )
     misfits = bulk_repository.cards_misfitting(

@@ -29,7 +29,7 @@ from patron.imports.customers import (
 )
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profile import FieldSpec, Plan, ProfileSpec
-from patron.imports.rowcheck import Checks
+from patron.imports.rowcheck import Checks, row_status
 from patron.imports.stores import STORES_BY_EXTERNAL_ID, store_rule
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 from patron.orgs.tables import status_labels
@@ -102,14 +102,7 @@ class CustomerStatus:
             how="left",
             maintain_order="left",
         )
-        rejected = pl.col("error_codes").list.len() > 0
-        rows = rows.with_columns(
-            status=pl.when(rejected)
-            .then(pl.lit("reject"))
-            .when(pl.col("label_id") == pl.col("before_id"))
-            .then(pl.lit("skip"))
-            .otherwise(pl.lit("update"))
-        )
+        rows = rows.with_columns(status=row_status(pl.col("label_id") == pl.col("before_id")))
         changes = rows.filter(pl.col("status") == "update").select(
             "customer_id", "before_id", after_id="label_id", before="before", after="label"
         )

@@ -31,7 +31,7 @@ from patron.imports.customers import (
 )
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profile import FieldSpec, Plan, ProfileSpec
-from patron.imports.rowcheck import Checks
+from patron.imports.rowcheck import Checks, has_errors, row_status
 from patron.lifecycle import service as lifecycle
 from patron.lifecycle.service import ENTITY_TYPES, EVENT_KEY, FIELD_MAX_LENGTH
 
@@ -129,17 +129,12 @@ class EntityLifecycle:
         rows = reject_fraud(rows, customer_states(conn, ctx, rows["customer_id"]))
         rows = rows.with_columns(entity_id=pl.col(key).cast(pl.String))
         rows = _reject_shared_events(rows, ctx)
-        rejected = pl.col("error_codes").list.len() > 0
         known = lifecycle.recorded(
-            conn, ctx.org_id, rows.filter(~rejected & pl.col("customer_id").is_not_null())
+            conn, ctx.org_id, rows.filter(~has_errors() & pl.col("customer_id").is_not_null())
         ).with_columns(_recorded=pl.lit(True))
         rows = rows.join(known, on=list(EVENT_KEY), how="left", maintain_order="left")
         rows = rows.with_columns(
-            status=pl.when(rejected)
-            .then(pl.lit("reject"))
-            .when(pl.col("_recorded").fill_null(False))
-            .then(pl.lit("skip"))
-            .otherwise(pl.lit("insert"))
+            status=row_status(pl.col("_recorded").fill_null(False), changed="insert")
         ).drop("_recorded")
         return Plan(rows=rows, data=rows.filter(pl.col("status") == "insert"))
 

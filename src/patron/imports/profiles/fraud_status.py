@@ -27,7 +27,7 @@ from patron.imports.customers import LABELS, customer_key, find_customers, key_o
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profile import FieldSpec, Plan, ProfileSpec
 from patron.imports.profiles.customer_status import CUSTOMER_FIELDS
-from patron.imports.rowcheck import Checks
+from patron.imports.rowcheck import Checks, row_status
 from patron.imports.stores import REPLACE_INVALID_STORE, STORES_BY_EXTERNAL_ID, store_rule
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 from patron.orgs.settings import FRAUD_STATUSES
@@ -94,14 +94,7 @@ class FraudStatus:
             how="left",
             maintain_order="left",
         )
-        rejected = pl.col("error_codes").list.len() > 0
-        rows = rows.with_columns(
-            status=pl.when(rejected)
-            .then(pl.lit("reject"))
-            .when(pl.col("fraud_status") == pl.col("before"))
-            .then(pl.lit("skip"))
-            .otherwise(pl.lit("update"))
-        )
+        rows = rows.with_columns(status=row_status(pl.col("fraud_status") == pl.col("before")))
         changes = rows.filter(pl.col("status") == "update").select(
             "customer_id",
             "before",

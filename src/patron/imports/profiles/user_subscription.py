@@ -27,7 +27,7 @@ from patron.imports.customers import customer_key, customer_states, find_custome
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profile import FieldSpec, OptionSpec, Plan, ProfileSpec
 from patron.imports.profiles.customer_status import CUSTOMER_FIELDS
-from patron.imports.rowcheck import Checks, add_errors
+from patron.imports.rowcheck import Checks, add_errors, has_errors, row_status
 from patron.kit.bulk import fetch_frame
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES
 from patron.orgs.tables import org_units
@@ -120,21 +120,15 @@ class UserSubscription:
         rows = find_customers(conn, checks.result(), ctx, key)
         rows = _reject_shared_subscriptions(rows, ctx)
         rows = _reject_fraud_opt_ins(rows, customer_states(conn, ctx, rows["customer_id"]))
-        rejected = pl.col("error_codes").list.len() > 0
-        keys = rows.filter(~rejected).select(KEY).unique()
+        keys = rows.filter(~has_errors()).select(KEY).unique()
         rows = rows.join(
             subscriptions.statuses_of(conn, ctx.org_id, keys).rename({"status": "before"}),
             on=list(KEY),
             how="left",
             maintain_order="left",
         )
-        rows = rows.with_columns(
-            status=pl.when(rejected)
-            .then(pl.lit("reject"))
-            .when(pl.col("subscription_status") == pl.col("before"))
-            .then(pl.lit("skip"))
-            .otherwise(pl.lit("update"))
-        )
+        unchanged = pl.col("subscription_status") == pl.col("before")
+        rows = rows.with_columns(status=row_status(unchanged))
         changes = rows.filter(pl.col("status") == "update").select(
             *KEY, status="subscription_status", previous_status="before"
         )

@@ -14,7 +14,7 @@ from patron.cards import bulk_repository
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
 from patron.imports.customers import customer_states, find_customers, reject_fraud
-from patron.imports.rowcheck import add_errors
+from patron.imports.rowcheck import add_errors, has_errors
 
 
 def resolve(
@@ -113,7 +113,7 @@ def _decide(rows: pl.DataFrame, ctx: ImportContext) -> pl.DataFrame:
         | pl.col("customer_id").ne_missing(pl.col("card_customer_id"))
     )
     return rows.with_columns(
-        status=pl.when(pl.col("error_codes").list.len() > 0)
+        status=pl.when(has_errors())
         .then(pl.lit("reject"))
         .when(pl.col("card_id").is_null())
         .then(pl.lit("insert"))

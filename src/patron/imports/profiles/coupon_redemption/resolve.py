@@ -16,7 +16,7 @@ from patron.imports.customers import customer_states, find_customers, reject_fra
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profiles.coupon_redemption.spec import update_fields
 from patron.imports.profiles.coupon_redemption.validate import shown
-from patron.imports.rowcheck import add_errors
+from patron.imports.rowcheck import add_errors, has_errors
 
 #: The values of a redemption an import writes (and undo compares).
 VALUES = ("unit_id", "redeemed_at", "amount")
@@ -150,7 +150,7 @@ def _check_transactions(conn: Connection, rows: pl.DataFrame, ctx: ImportContext
 def _decide(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> pl.DataFrame:
     """Each row's status: skip, update (an existing redemption), insert, or reject — the
     limits of the series are checked on the rows that would insert."""
-    ok = pl.col("error_codes").list.len() == 0
+    ok = ~has_errors()
     existing = pl.col("redemption_id").is_not_null()
     if ctx.options["disable_existing_update"]:
         again = rows.filter(ok & (pl.col("redemption_count") > 0)).select(
@@ -179,7 +179,7 @@ def _decide(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> pl.Data
         pl.col(f"after_{name}").ne_missing(pl.col(f"before_{name}")) for name in VALUES
     )
     rows = _check_limits(conn, rows, ctx, candidate=ok & ~existing)
-    rejected = pl.col("error_codes").list.len() > 0
+    rejected = has_errors()
     return rows.with_columns(
         status=pl.when(skipped)
         .then(pl.lit("skip"))
@@ -214,7 +214,7 @@ def _check_limits(
         ),
     )
     rows = add_errors(rows, full, RowCode.COUPON_LIMIT_REACHED).with_columns(
-        _new=pl.col("_new") & (pl.col("error_codes").list.len() == 0)
+        _new=pl.col("_new") & ~has_errors()
     )
     limited = rows.filter(pl.col("_new") & pl.col("max_per_customer").is_not_null())
     stored = bulk_repository.customer_counts_frame(conn, ctx.org_id, limited)

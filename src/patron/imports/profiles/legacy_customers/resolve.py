@@ -30,7 +30,7 @@ from patron.imports.profiles.legacy_customers.store import (
     instore_profiles,
     stage_ids,
 )
-from patron.imports.rowcheck import add_errors
+from patron.imports.rowcheck import add_errors, has_errors
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 from patron.kit.errors import InvalidInput
 from patron.legacy.tables import legacy_profiles
@@ -79,7 +79,7 @@ def resolve(
     rows = _check_states(conn, ctx, rows, ids)
     rows = _check_suppressed(conn, ctx, rows)
     mode = ctx.options["overwrite"]
-    accepted = pl.col("error_codes").list.len() == 0
+    accepted = ~has_errors()
     if mode == "ignore":
         ignored = rows.filter(accepted & pl.col("customer_id").is_not_null()).select(
             "row",
@@ -89,7 +89,7 @@ def resolve(
             ),
         )
         rows = add_errors(rows, ignored, RowCode.LEGACY_EXISTING_IGNORED)
-        accepted = pl.col("error_codes").list.len() == 0
+        accepted = ~has_errors()
     held_card = current.filter(pl.col("field") == "card_number").select("customer_id")
     generate = ctx.options["card_number_generate"] is not None
     rows = rows.with_columns(

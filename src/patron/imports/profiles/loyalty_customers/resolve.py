@@ -28,7 +28,7 @@ from patron.imports.profiles.loyalty_customers.stored import (
     current_state,
     stage_ids,
 )
-from patron.imports.rowcheck import add_errors
+from patron.imports.rowcheck import add_errors, has_errors
 from patron.kit.bulk import read_frame, stage
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES
 
@@ -318,7 +318,7 @@ def _changes(rows: pl.DataFrame, current: Current, ctx: ImportContext) -> pl.Dat
     fields = updatable_fields(rows, ctx)
     matched = (
         rows.lazy()
-        .filter(pl.col("customer_id").is_not_null() & (pl.col("error_codes").list.len() == 0))
+        .filter(pl.col("customer_id").is_not_null() & ~has_errors())
         .select("row", "customer_id", "profile_id", *fields)
         .collect()
     )
@@ -361,7 +361,7 @@ def _empty_changes() -> pl.DataFrame:
 
 
 def _decide(rows: pl.DataFrame, changes: pl.DataFrame, ctx: ImportContext) -> Resolution:
-    rejected = pl.col("error_codes").list.len() > 0
+    rejected = has_errors()
     matched = pl.col("customer_id").is_not_null()
     changed = pl.col("row").is_in(changes["row"].unique().implode())
     if ctx.options["disable_existing_update"]:

@@ -13,13 +13,13 @@ from patron.imports.customers import customer_states, reject_fraud
 from patron.imports.profiles.v2_profile_identifiers.spec import (
     SINGLE_VALUED,
 )
-from patron.imports.rowcheck import add_errors
+from patron.imports.rowcheck import add_errors, has_errors
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 
 
 def decide(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataFrame:
     """Each row's action (skip, add, replace, merge) and status, from what the store holds."""
-    valid = rows.filter(pl.col("error_codes").list.len() == 0)
+    valid = rows.filter(~has_errors())
     owners = _owners(conn, ctx, valid)
     rows = rows.join(owners, on="row", how="left", maintain_order="left")
     involved = pl.concat([rows["customer_id"], rows["owner_id"]]).drop_nulls().unique()
@@ -57,7 +57,7 @@ def decide(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataF
         ),
         RowCode.V2_EXISTING_IDENTIFIER,
     )
-    rejected = pl.col("error_codes").list.len() > 0
+    rejected = has_errors()
     action = (
         pl.when(rejected)
         .then(pl.lit(None, pl.String))
@@ -163,7 +163,7 @@ def _merge_checks(rows: pl.DataFrame, held: pl.DataFrame, other: pl.Expr) -> pl.
         RowCode.CUSTOMER_FRAUD,
     )
     # A customer merged by one row cannot be touched by another row of the same file.
-    merging = rows.filter(other & (pl.col("error_codes").list.len() == 0))
+    merging = rows.filter(other & ~has_errors())
     touched = pl.concat(
         [
             merging.select(customer=pl.col("customer_id")),
