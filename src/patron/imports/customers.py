@@ -143,6 +143,24 @@ def _by_identifier(
     return values.join(known, on="value").drop("value")
 
 
+def identifier_holders(conn: Connection, org_id: int, pairs: pl.DataFrame) -> pl.DataFrame:
+    """(type, value, customer_id) of the ``pairs`` (``type``, ``value``) held in the org."""
+    create_temp_table(conn, "import_values", {"type": "VARCHAR(32)", "value": "VARCHAR(255)"})
+    insert_frame(conn, "import_values", pairs.select("type", "value").unique())
+    staged = sa.table("import_values", sa.column("type"), sa.column("value"))
+    query = sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id).join(
+        staged,
+        sa.and_(
+            identifiers.c.org_id == org_id,
+            identifiers.c.type == staged.c.type,
+            identifiers.c.value == staged.c.value,
+        ),
+    )
+    return fetch_frame(
+        conn, query, {"type": pl.String, "value": pl.String, "customer_id": pl.Int64}
+    )
+
+
 def customer_states(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
     """(customer_id, status_label_id, label, system_status, fraud_status) of ``ids``."""
     create_temp_table(conn, "import_customer_ids", {"id": "BIGINT"})

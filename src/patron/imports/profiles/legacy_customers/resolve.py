@@ -17,7 +17,7 @@ from patron.customer.deletion import suppression_digest
 from patron.customer.tables import identifiers, suppressions
 from patron.imports.codes import INVALID_OPTION, RowCode
 from patron.imports.context import ImportContext
-from patron.imports.customers import customer_states, reject_fraud
+from patron.imports.customers import customer_states, identifier_holders, reject_fraud
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profiles.legacy_customers.spec import (
     BLANKABLE,
@@ -132,21 +132,7 @@ def _match(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataF
         .drop_nulls("value")
         .unique()
     )
-    create_temp_table(conn, "legacy_values", {"type": "VARCHAR(32)", "value": "VARCHAR(255)"})
-    insert_frame(conn, "legacy_values", values)
-    staged = sa.table("legacy_values", sa.column("type"), sa.column("value"))
-    owned = fetch_frame(
-        conn,
-        sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id).join(
-            staged,
-            sa.and_(
-                identifiers.c.org_id == ctx.org_id,
-                identifiers.c.type == staged.c.type,
-                identifiers.c.value == staged.c.value,
-            ),
-        ),
-        {"type": pl.String, "value": pl.String, "owner": pl.Int64},
-    )
+    owned = identifier_holders(conn, ctx.org_id, values).rename({"customer_id": "owner"})
     for field, kind in IDENTIFIER_TYPES.items():
         mine = owned.filter(pl.col("type") == kind).select(
             pl.col("value").alias(field), pl.col("owner").alias(f"_owner_{field}")

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from patron.customer.tables import identifiers, profiles
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
-from patron.imports.customers import customer_states, reject_fraud
+from patron.imports.customers import customer_states, identifier_holders, reject_fraud
 from patron.imports.profiles.v2_profile_identifiers.spec import (
     SINGLE_VALUED,
 )
@@ -81,21 +81,9 @@ def decide(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataF
 
 def _owners(conn: Connection, ctx: ImportContext, valid: pl.DataFrame) -> pl.DataFrame:
     """(row, owner_id, owner_source, owner_account) of the rows whose identifier is held."""
-    wanted = valid.select(type="identifier_type", value="identifier_value").unique()
-    create_temp_table(conn, "import_values", {"type": "VARCHAR(32)", "value": "VARCHAR(255)"})
-    insert_frame(conn, "import_values", wanted)
-    staged = sa.table("import_values", sa.column("type"), sa.column("value"))
-    found = fetch_frame(
-        conn,
-        sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id).join(
-            staged,
-            sa.and_(
-                identifiers.c.org_id == ctx.org_id,
-                identifiers.c.type == staged.c.type,
-                identifiers.c.value == staged.c.value,
-            ),
-        ),
-        {"identifier_type": pl.String, "identifier_value": pl.String, "owner_id": pl.Int64},
+    wanted = valid.select(type="identifier_type", value="identifier_value")
+    found = identifier_holders(conn, ctx.org_id, wanted).rename(
+        {"type": "identifier_type", "value": "identifier_value", "customer_id": "owner_id"}
     )
     return (
         valid.select("row", "identifier_type", "identifier_value")

@@ -10,6 +10,7 @@ from patron.customer.tables import customers, identifiers, profiles
 from patron.identity.merge import unmerge
 from patron.imports.changelog import cause
 from patron.imports.context import ImportContext
+from patron.imports.customers import identifier_holders
 from patron.imports.profiles.v2_profile_identifiers.apply import delete_identifiers
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 
@@ -70,21 +71,7 @@ def _stored(
     conn: Connection, ctx: ImportContext, frame: pl.DataFrame, *, by_value: bool = False
 ) -> pl.DataFrame:
     """Which (type, value) of ``frame`` are stored now, with their holder."""
-    create_temp_table(conn, "import_values", {"type": "VARCHAR(32)", "value": "VARCHAR(255)"})
-    insert_frame(conn, "import_values", frame.select("type", "value").unique())
-    staged = sa.table("import_values", sa.column("type"), sa.column("value"))
-    found = fetch_frame(
-        conn,
-        sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id).join(
-            staged,
-            sa.and_(
-                identifiers.c.org_id == ctx.org_id,
-                identifiers.c.type == staged.c.type,
-                identifiers.c.value == staged.c.value,
-            ),
-        ),
-        {"type": pl.String, "value": pl.String, "customer_id": pl.Int64},
-    )
+    found = identifier_holders(conn, ctx.org_id, frame)
     return found.drop("customer_id") if by_value else found
 
 
