@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from patron.auth import service as auth
 from patron.auth.actor import Role
 from patron.auth.secrets import keyed_digest
+from patron.customer import deletion
 from patron.imports import repository as imports_repository
 from patron.imports.codes import MAPPING_UNKNOWN_FIELD, RowCode
 from patron.kit.db import transaction
@@ -975,3 +976,22 @@ def test_the_profile_works_through_the_import_pipeline_without_the_secrets(
         )
     assert refused.value.code == MAPPING_UNKNOWN_FIELD
     assert legacy.sql("SELECT count(*) FROM imports WHERE org_id = :org") == [(1,)]
+
+
+def test_a_deleted_customer_is_not_brought_back_by_a_batch(legacy: Legacy) -> None:
+    legacy.xml(("code", "card_number", "email"), Profiles_Data="C1|K1|tom@example.com\n")
+    with transaction(legacy.engine) as conn:
+        deletion.delete_customer(conn, legacy.org.admin, customer_of(legacy, "C1"), "asked")
+
+    rows = legacy.rows(
+        ("code", "card_number", "email"),
+        Profiles_Data="C1||\nC7|K1|\nC8||tom@example.com\nC9||\n",
+    )
+
+    assert [r["status"] for r in rows] == ["rejected", "rejected", "rejected", "new"]
+    assert [r["errors"][0]["code"] for r in rows[:3]] == [RowCode.DELETED_CUSTOMER] * 3
+    assert [r["errors"][0]["message"] for r in rows[:3]] == [
+        "the code belongs to a deleted customer",
+        "the card number belongs to a deleted customer",
+        "the email belongs to a deleted customer",
+    ]

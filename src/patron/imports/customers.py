@@ -16,7 +16,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from patron.customer.tables import customers, identifiers
+from patron.customer.deletion import suppression_digest
+from patron.customer.tables import customers, identifiers, suppressions
 from patron.imports import columns
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
@@ -159,6 +160,44 @@ def identifier_holders(conn: Connection, org_id: int, pairs: pl.DataFrame) -> pl
     return fetch_frame(
         conn, query, {"type": pl.String, "value": pl.String, "customer_id": pl.Int64}
     )
+
+
+def reject_suppressed(
+    conn: Connection, ctx: ImportContext, rows: pl.DataFrame, fields: dict[str, tuple[str, str]]
+) -> pl.DataFrame:
+    """New rows (no ``customer_id``) carrying an identifier of a deleted customer are refused.
+
+    ``fields`` maps a column to its identifier type and the words that name it.
+    Keyed hashes are computed in Python, and only for the new rows of an org
+    that deleted someone.
+    """
+    has_any = conn.execute(
+        sa.select(sa.literal(1)).where(suppressions.c.org_id == ctx.org_id).limit(1)
+    ).first()
+    if has_any is None:
+        return rows
+    stored = fetch_frame(
+        conn,
+        sa.select(suppressions.c.type, suppressions.c.digest).where(
+            suppressions.c.org_id == ctx.org_id
+        ),
+        {"type": pl.String, "digest": pl.String},
+    )
+    new = rows.lazy().filter(pl.col("customer_id").is_null()).select("row", *fields).collect()
+    found = []
+    for field, (kind, label) in fields.items():
+        digests = pl.DataFrame(
+            {
+                "row": new["row"],
+                "digest": [None if v is None else suppression_digest(kind, v) for v in new[field]],
+            },
+            schema={"row": pl.Int64, "digest": pl.String},
+        ).drop_nulls()
+        hits = digests.join(stored.filter(pl.col("type") == kind), on="digest", how="semi")
+        found.append(
+            hits.select("row", message=pl.lit(f"the {label} belongs to a deleted customer"))
+        )
+    return add_errors(rows, pl.concat(found).unique("row", keep="first"), RowCode.DELETED_CUSTOMER)
 
 
 def customer_states(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:

@@ -19,8 +19,10 @@ def reject_duplicates(
     """Rows whose (non-null) ``field`` appears in another row get ``code``, naming those rows."""
     value = pl.col(field)
     shared = (
-        frame.filter(value.is_not_null())
-        .select("row", field)
+        frame.select("row", field)
+        .filter(value.is_not_null())
+        # Only the rows whose value repeats get their list of lines.
+        .filter(value.is_duplicated())
         .with_columns(lines=line_numbers(pl.col("row"), ctx).implode().over(field))
         .filter(pl.col("lines").list.len() > 1)
         .with_columns(

@@ -13,11 +13,15 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from patron.customer.deletion import suppression_digest
-from patron.customer.tables import identifiers, suppressions
+from patron.customer.tables import identifiers
 from patron.imports.codes import INVALID_OPTION, RowCode
 from patron.imports.context import ImportContext
-from patron.imports.customers import customer_states, identifier_holders, reject_fraud
+from patron.imports.customers import (
+    customer_states,
+    identifier_holders,
+    reject_fraud,
+    reject_suppressed,
+)
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profiles.legacy_customers.spec import (
     BLANKABLE,
@@ -77,7 +81,8 @@ def resolve(
     )
     rows = _check_held(rows, current)
     rows = _check_states(conn, ctx, rows, ids)
-    rows = _check_suppressed(conn, ctx, rows)
+    labels = {f: (kind, f.replace("_", " ")) for f, kind in IDENTIFIER_TYPES.items()}
+    rows = reject_suppressed(conn, ctx, rows, labels)
     mode = ctx.options["overwrite"]
     accepted = ~has_errors()
     if mode == "ignore":
@@ -225,39 +230,6 @@ def _check_states(
         "row", message=pl.format("the customer (id {}) is marked as fraud", "customer_id")
     )
     return add_errors(rows, flagged, RowCode.CUSTOMER_FRAUD)
-
-
-def _check_suppressed(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataFrame:
-    """A new customer carrying an identifier of a deleted customer is refused."""
-    has_any = conn.execute(
-        sa.select(sa.literal(1)).where(suppressions.c.org_id == ctx.org_id).limit(1)
-    ).first()
-    if has_any is None:
-        return rows
-    stored = fetch_frame(
-        conn,
-        sa.select(suppressions.c.type, suppressions.c.digest).where(
-            suppressions.c.org_id == ctx.org_id
-        ),
-        {"type": pl.String, "digest": pl.String},
-    )
-    new = rows.filter(pl.col("customer_id").is_null())
-    found = []
-    for field, kind in IDENTIFIER_TYPES.items():
-        # Keyed hashes are computed in Python, only for new rows of orgs that deleted someone.
-        digests = pl.DataFrame(
-            {
-                "row": new["row"],
-                "digest": [None if v is None else suppression_digest(kind, v) for v in new[field]],
-            },
-            schema={"row": pl.Int64, "digest": pl.String},
-        ).drop_nulls()
-        hits = digests.join(stored.filter(pl.col("type") == kind), on="digest", how="semi")
-        label = field.replace("_", " ")
-        found.append(
-            hits.select("row", message=pl.lit(f"the {label} belongs to a deleted customer"))
-        )
-    return add_errors(rows, pl.concat(found).unique("row", keep="first"), RowCode.DELETED_CUSTOMER)
 
 
 def _check_room_for_cards(conn: Connection, ctx: ImportContext, wanted: int) -> None:

@@ -15,10 +15,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from patron.customer.deletion import suppression_digest
-from patron.customer.tables import customers, identifiers, suppressions
+from patron.customer.tables import customers, identifiers
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
+from patron.imports.customers import reject_suppressed
 from patron.imports.profiles.loyalty_customers.stored import (
     IDENTIFIER_TYPES,
     LOYALTY_FIELDS,
@@ -55,7 +55,9 @@ def resolve(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> Resolut
     rows = _other_owners(conn, rows, ctx, current)
     rows = _check_owned_identifiers(rows)
     rows = _check_customers(rows, current)
-    rows = _check_suppressed(conn, rows, ctx)
+    rows = reject_suppressed(
+        conn, ctx, rows, {f: (IDENTIFIER_TYPES[f], LABELS[f]) for f in IDENTIFIER_TYPES}
+    )
     changes = _changes(rows, current, ctx)
     return _decide(rows, changes, ctx)
 
@@ -257,44 +259,6 @@ def _check_customers(rows: pl.DataFrame, current: Current) -> pl.DataFrame:
         )
         rows = add_errors(rows, differs, code)
     return rows.drop("system_status", "fraud_status")
-
-
-def _check_suppressed(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> pl.DataFrame:
-    """A new row carrying an identifier of a deleted customer is refused."""
-    has_any = conn.execute(
-        sa.select(sa.literal(1)).where(suppressions.c.org_id == ctx.org_id).limit(1)
-    ).first()
-    if has_any is None:
-        return rows
-    stored = read_frame(
-        conn,
-        sa.select(suppressions.c.type, suppressions.c.digest).where(
-            suppressions.c.org_id == ctx.org_id
-        ),
-        {"type": pl.String, "digest": pl.String},
-    )
-    new = (
-        rows.lazy()
-        .filter(pl.col("customer_id").is_null())
-        .select("row", *IDENTIFIER_TYPES)
-        .collect()
-    )
-    found = []
-    for field, kind in IDENTIFIER_TYPES.items():
-        # Keyed hashes are computed in Python, only for new rows of orgs that deleted someone.
-        values = new[field]
-        digests = pl.DataFrame(
-            {
-                "row": new["row"],
-                "digest": [None if v is None else suppression_digest(kind, v) for v in values],
-            },
-            schema={"row": pl.Int64, "digest": pl.String},
-        ).drop_nulls()
-        hits = digests.join(stored.filter(pl.col("type") == kind), on="digest", how="semi")
-        found.append(
-            hits.select("row", message=pl.lit(f"the {LABELS[field]} belongs to a deleted customer"))
-        )
-    return add_errors(rows, pl.concat(found).unique("row", keep="first"), RowCode.DELETED_CUSTOMER)
 
 
 # --- what changes ------------------------------------------------------------------

@@ -13,8 +13,9 @@ import polars as pl
 from patron.imports import columns
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
+from patron.imports.duplicates import reject_duplicates
 from patron.imports.profiles.loyalty_customers.spec import FIELDS
-from patron.imports.rowcheck import Checks, add_errors, line_numbers
+from patron.imports.rowcheck import Checks
 from patron.orgs.fields import canonical_value
 
 IDENTIFIER_FIELDS = ("mobile", "email", "external_id")
@@ -225,39 +226,5 @@ def _unique_identifier_present(checks: Checks, ctx: ImportContext) -> None:
 def _duplicates_in_file(frame: pl.DataFrame, ctx: ImportContext) -> pl.DataFrame:
     """Rows sharing a mobile, email or external id are all rejected, each naming the others."""
     for field in IDENTIFIER_FIELDS:
-        value = pl.col(field)
-        present = frame.select("row", field).filter(value.is_not_null())
-        shared = (
-            # Only the rows whose value repeats get their list of lines.
-            present.filter(value.is_duplicated())
-            .with_columns(
-                lines=line_numbers(pl.col("row"), ctx).implode().over(field),
-            )
-            .filter(pl.col("lines").list.len() > 1)
-            .with_columns(
-                others=pl.col("lines")
-                .list.set_difference(pl.concat_list(line_numbers(pl.col("row"), ctx)))
-                .list.sort()
-            )
-            .select(
-                "row",
-                message=pl.format(
-                    "duplicate {} {} in the file: also in row{} {}",
-                    pl.lit(LABELS[field]),
-                    value,
-                    pl.when(pl.col("others").list.len() > 1)
-                    .then(pl.lit("s"))
-                    .otherwise(pl.lit("")),
-                    _listed(pl.col("others")),
-                ),
-            )
-        )
-        frame = add_errors(frame, shared, DUPLICATE_CODES[field])
+        frame = reject_duplicates(frame, ctx, field, DUPLICATE_CODES[field], LABELS[field])
     return frame
-
-
-def _listed(lines: pl.Expr, most: int = 10) -> pl.Expr:
-    """``3, 7, 12`` — at most ``most`` row numbers, then how many more."""
-    shown = lines.list.head(most).cast(pl.List(pl.String)).list.join(", ")
-    extra = lines.list.len().cast(pl.Int64) - most
-    return pl.when(extra > 0).then(pl.format("{} and {} more", shown, extra)).otherwise(shown)
