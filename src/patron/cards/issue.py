@@ -71,7 +71,7 @@ def prepare(
                         service.SERIES_UNKNOWN_WARNING,
                         f"card series {request.series_ref} is not defined in this org: card "
                         f"number {number} was kept as a cardnumber identifier, without series, "
-                        "status or card fields",
+                        "status, external id or card fields",
                     )
                 )
                 continue
@@ -84,7 +84,8 @@ def prepare(
                     Notice(
                         service.SERIES_UNKNOWN_WARNING,
                         f"no card series given and no card numbered {number} exists: it was "
-                        "kept as a cardnumber identifier, without status or card fields",
+                        "kept as a cardnumber identifier, without status, external id or "
+                        "card fields",
                     )
                 )
             continue
