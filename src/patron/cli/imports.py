@@ -26,7 +26,7 @@ from patron.cli.common import (
     print_records,
 )
 from patron.cli.import_options import MapOption, OptionOption, ProfileOption, pairs
-from patron.imports import codes, jobs, mapping, service
+from patron.imports import codes, jobs, mapping, retention, service
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
 from patron.imports.read import read_pasted, read_path
@@ -332,6 +332,24 @@ def list_imports(org: OrgOption, as_json: JsonFlag = False) -> None:
         ("id", "profile", "file", "state", "total", "inserted", "updated", "rejected"),
         records,
     )
+
+
+@app.command("purge")
+def purge(
+    org: OrgOption,
+    older_than: Annotated[
+        int,
+        typer.Option("--older-than", help="Days: older imports lose their files."),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete the file, results and undo data of old imports (they stay listed)."""
+    with acting_on(org) as (conn, actor):
+        purged = retention.purge_files(conn, actor, older_than)
+    if as_json:
+        print_json({"purged": purged, "count": len(purged)})
+    else:
+        note(f"Files of {len(purged)} import(s) deleted" + (f": {purged}" if purged else ""))
 
 
 @app.command("report")

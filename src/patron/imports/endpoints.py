@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from patron.api.deps import admin, editor, engine_of, viewer
 from patron.auth.actor import Actor
-from patron.imports import mapping, service, templates
+from patron.imports import mapping, retention, service, templates
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
 from patron.imports.read import SourceTable, read_pasted, read_upload
@@ -259,6 +259,19 @@ def undo(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
     return _action("request_undo", import_id, actor, db)
 
 
+@router.post("/purge", summary="Delete the files of old imports (admin)")
+def purge(
+    actor: Admin,
+    db: Db,
+    older_than_days: Annotated[int, Query(alias="olderThanDays")],
+) -> dict[str, Any]:
+    """Delete the stored file, results and undo data of imports created more than
+    ``olderThanDays`` days ago; the imports stay listed with their counts."""
+    with transaction(db) as conn:
+        purged = retention.purge_files(conn, actor, older_than_days)
+    return {"purged": purged, "count": len(purged)}
+
+
 # --- templates ------------------------------------------------------------------------
 
 
@@ -337,4 +350,5 @@ def _import(row: RowMapping) -> dict[str, Any]:
         "createdAt": iso(row["created_at"]),
         "committedAt": iso(row["committed_at"]),
         "undoneAt": iso(row["undone_at"]),
+        "filesPurgedAt": iso(row["files_purged_at"]),
     }

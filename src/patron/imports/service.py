@@ -29,6 +29,7 @@ from patron.imports.context import ImportContext, load_context
 from patron.imports.mapping import CONFIDENT, check_mapping, profile_of, require, suggest
 from patron.imports.read import SourceTable
 from patron.imports.report import build_report, report_csv, report_xlsx, summarize
+from patron.imports.retention import ensure_files_kept
 from patron.imports.suggest import Suggestion
 from patron.imports.templates import TemplateInput, create_template, find_template
 from patron.kit.clock import utcnow
@@ -147,6 +148,7 @@ def cancel(conn: Connection, actor: Actor, import_id: int) -> None:
 def replay(conn: Connection, actor: Actor, import_id: int) -> None:
     require(actor, Role.editor, "import files")
     found = get_import(conn, actor, import_id)
+    ensure_files_kept(found)
     until = found["replay_until"]
     if found["state"] == "failed" and until is not None and _aware(until) < utcnow():
         raise Conflict(
@@ -158,6 +160,7 @@ def replay(conn: Connection, actor: Actor, import_id: int) -> None:
 def request_undo(conn: Connection, actor: Actor, import_id: int) -> None:
     require(actor, Role.editor, "undo imports")
     found = get_import(conn, actor, import_id)
+    ensure_files_kept(found)
     profile = profile_of(found["profile"])
     kinds = tuple(f"undo:{kind}" for kind in profile.undo_kinds)
     if found["state"] == "committed" and not repo.has_frames(conn, actor.org_id, import_id, kinds):
@@ -328,6 +331,7 @@ def undo_step(conn: Connection, found: RowMapping) -> None:
 
 def outcomes(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
     found = get_import(conn, actor, import_id)
+    ensure_files_kept(found)
     frame = repo.get_frame(conn, actor.org_id, import_id, "outcomes")
     if frame is None:
         raise Conflict(codes.WRONG_STATE, f"import {import_id} is {found['state']}: no results yet")
@@ -335,7 +339,7 @@ def outcomes(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
 
 
 def conflicts(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
-    get_import(conn, actor, import_id)
+    ensure_files_kept(get_import(conn, actor, import_id))
     frame = repo.get_frame(conn, actor.org_id, import_id, "conflicts")
     return frame if frame is not None else pl.DataFrame(schema={"customer_id": pl.Int64})
 

@@ -60,6 +60,8 @@ imports = sa.Table(
     utcnow_column("updated_at"),
     sa.Column("committed_at", sa.DateTime(timezone=True)),
     sa.Column("undone_at", sa.DateTime(timezone=True)),
+    # Set when retention deleted the stored file, results and undo data (the row stays).
+    sa.Column("files_purged_at", sa.DateTime(timezone=True)),
     sa.Index("ix_imports_org_id_id", "org_id", "id"),
     sa.Index("ix_imports_state", "state"),
 )
