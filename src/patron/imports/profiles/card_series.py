@@ -106,15 +106,11 @@ SPEC = ProfileSpec(
     fields=FIELDS,
     options=(UPDATE_FIELDS, STORES_BY_EXTERNAL_ID),
 )
+#: The series' columns a row may set, with their types.
 COLUMN_TYPES = {
-    "description": pl.String,
-    "card_type": pl.String,
-    "prefix": pl.String,
-    "suffix": pl.String,
-    "length": pl.Int64,
-    "expiry_days": pl.Int64,
-    "generation_enabled": pl.Boolean,
-    "unit_id": pl.Int64,
+    name: dtype
+    for name, dtype in bulk_repository.SERIES_SCHEMA.items()
+    if name not in ("series_id", "code")
 }
 CONFLICT_SCHEMA = {"customer_id": pl.Int64, "field": pl.String, "reason": pl.String}
 
