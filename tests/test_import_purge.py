@@ -134,3 +134,4 @@ def test_the_cli_purges(engine: Engine, org: OrgHandle, tmp_path: Path) -> None:
     }
     assert blob_kinds(engine, import_id) == set()
     assert "0 import(s)" in patron("imports", "purge", "--older-than", "30").stderr
+    assert "files purged" in patron("imports", "show", str(import_id)).stdout

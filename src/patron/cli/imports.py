@@ -88,6 +88,8 @@ def _summary(found: RowMapping, as_json: bool) -> None:
     record.update({name: counts.get(name, 0) for name in COUNT_NAMES})
     if found["message"]:
         record["message"] = found["message"]
+    if found["files_purged_at"] is not None:
+        record["files purged"] = f"{found['files_purged_at']:%Y-%m-%d}"
     print_record(f"Import {found['id']}", record, note=_in_words(counts))
 
 
