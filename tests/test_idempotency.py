@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from patron.api.idempotency import REPLAY_WINDOW
 from patron.api.tables import idempotency_keys
 from patron.audit.tables import audit_log
 from patron.customer.tables import customers
@@ -112,3 +115,41 @@ def test_deleting_a_customer_forgets_the_answers_about_it(api: Api, engine: Engi
     again = api.post("/v2/customers", json=ann, headers={"Idempotency-Key": "k-ann"})
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == ann_id
+
+
+def test_answers_expire_after_a_day(api: Api, engine: Engine) -> None:
+    body = registration(mobile="919845012345")
+    first = api.post("/v2/customers", json=body, headers={"Idempotency-Key": "k-old"})
+    with transaction(engine) as conn:
+        conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.org_id == api.org.id)
+            .values(created_at=datetime.now(UTC) - REPLAY_WINDOW - timedelta(minutes=1))
+        )
+    # Within the day the key would be refused for another request (409); past it, it is free.
+    other = registration(mobile="919845099999")
+    again = api.post("/v2/customers", json=other, headers={"Idempotency-Key": "k-old"})
+    assert again.status_code == 200, again.text
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["createdId"] != first.json()["createdId"]
+    api.post(
+        "/v2/customers",
+        json=registration(mobile="919845000000"),
+        headers={"Idempotency-Key": "k-new"},
+    )
+    with transaction(engine) as conn:
+        conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.org_id == api.org.id, idempotency_keys.c.key == "k-old")
+            .values(created_at=datetime.now(UTC) - REPLAY_WINDOW - timedelta(minutes=1))
+        )
+    api.post(
+        "/v2/customers",
+        json=registration(mobile="919845000001"),
+        headers={"Idempotency-Key": "k-3"},
+    )
+    with transaction(engine, write=False) as conn:
+        keys = conn.execute(
+            sa.select(idempotency_keys.c.key).where(idempotency_keys.c.org_id == api.org.id)
+        ).scalars()
+        assert sorted(keys) == ["k-3", "k-new"]  # the expired answer went with the next save

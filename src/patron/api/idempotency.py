@@ -48,14 +48,13 @@ def _save(engine: Engine, values: dict[str, Any]) -> None:
     expired = datetime.now(UTC) - REPLAY_WINDOW
     try:
         with transaction(engine) as conn:
+            mine = idempotency_keys.c.org_id == values["org_id"]
+            # Two statements, so that each is an index look-up.
             conn.execute(
-                idempotency_keys.delete().where(
-                    idempotency_keys.c.org_id == values["org_id"],
-                    sa.or_(
-                        idempotency_keys.c.key == values["key"],
-                        idempotency_keys.c.created_at < expired,
-                    ),
-                )
+                idempotency_keys.delete().where(mine, idempotency_keys.c.created_at < expired)
+            )
+            conn.execute(
+                idempotency_keys.delete().where(mine, idempotency_keys.c.key == values["key"])
             )
             conn.execute(idempotency_keys.insert().values(**values))
     except IntegrityError:
