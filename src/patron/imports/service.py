@@ -25,6 +25,7 @@ from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
 from patron.imports import codes
 from patron.imports import repository as repo
+from patron.imports.conflicts import no_conflicts
 from patron.imports.context import ImportContext, load_context
 from patron.imports.mapping import CONFIDENT, check_mapping, profile_of, require, suggest
 from patron.imports.read import SourceTable
@@ -341,7 +342,7 @@ def outcomes(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
 def conflicts(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
     ensure_files_kept(get_import(conn, actor, import_id))
     frame = repo.get_frame(conn, actor.org_id, import_id, "conflicts")
-    return frame if frame is not None else pl.DataFrame(schema={"customer_id": pl.Int64})
+    return frame if frame is not None else no_conflicts()
 
 
 def report(conn: Connection, actor: Actor, import_id: int, fmt: str) -> bytes:

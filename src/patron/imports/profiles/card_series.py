@@ -20,6 +20,7 @@ from patron.cards import columns as card_columns
 from patron.cards.rules import CARD_TYPES, EXPIRY_DAYS_MAX, FALSE_WORDS, TRUE_WORDS
 from patron.cards.tables import card_series
 from patron.imports.codes import INVALID_OPTION, RowCode
+from patron.imports.conflicts import no_conflicts
 from patron.imports.context import ImportContext
 from patron.imports.duplicates import reject_duplicates
 from patron.imports.profile import FieldSpec, OptionSpec, Plan, ProfileSpec
@@ -112,7 +113,6 @@ COLUMN_TYPES = {
     for name, dtype in bulk_repository.SERIES_SCHEMA.items()
     if name not in ("series_id", "code")
 }
-CONFLICT_SCHEMA = {"customer_id": pl.Int64, "field": pl.String, "reason": pl.String}
 
 
 class CardSeries:
@@ -363,7 +363,7 @@ def _insert_series(conn: Connection, ctx: ImportContext, inserted: pl.DataFrame)
 
 def _undo_updates(conn: Connection, ctx: ImportContext, updated: pl.DataFrame) -> pl.DataFrame:
     if updated.is_empty():
-        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+        return no_conflicts()
     now = bulk_repository.series_rows(conn, ctx.org_id, updated["series_id"]).rename(
         {column: f"now_{column}" for column in COLUMN_TYPES}
     )
@@ -414,7 +414,7 @@ def _undo_updates(conn: Connection, ctx: ImportContext, updated: pl.DataFrame) -
 
 def _undo_inserts(conn: Connection, ctx: ImportContext, inserted: pl.DataFrame) -> pl.DataFrame:
     if inserted.is_empty():
-        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+        return no_conflicts()
     now = bulk_repository.series_rows(conn, ctx.org_id, inserted["series_id"])
     compared = inserted.join(
         now.drop("code").rename({c: f"now_{c}" for c in COLUMN_TYPES}), on="series_id"

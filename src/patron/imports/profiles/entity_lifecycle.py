@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from patron.imports import columns
 from patron.imports.changelog import cause, log_changes
 from patron.imports.codes import RowCode
+from patron.imports.conflicts import no_conflicts
 from patron.imports.context import ImportContext
 from patron.imports.customers import (
     customer_key,
@@ -151,9 +152,7 @@ class EntityLifecycle:
         self, conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]
     ) -> pl.DataFrame:
         lifecycle.remove_many(conn, ctx.org_id, data["events"]["id"], cause=cause(ctx))
-        return pl.DataFrame(
-            schema={"customer_id": pl.Int64, "field": pl.String, "reason": pl.String}
-        )
+        return no_conflicts()
 
 
 def _entity_type_rule(checks: Checks) -> None:

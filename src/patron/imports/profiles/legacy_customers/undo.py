@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from patron.customer.tables import customers, identifiers, profiles
+from patron.imports.conflicts import CONFLICT_SCHEMA, no_conflicts, split_changed_since
 from patron.imports.context import ImportContext
 from patron.imports.profiles.legacy_customers.apply import amount_text, balances
 from patron.imports.profiles.legacy_customers.store import current_values, stage_ids, write_values
@@ -22,7 +23,6 @@ from patron.kit.schema import metadata
 from patron.legacy.tables import legacy_profiles
 from patron.loyalty.tables import campaign_enrollments, campaign_ledger, campaigns
 
-CONFLICT_SCHEMA = {"customer_id": pl.Int64, "field": pl.String, "reason": pl.String}
 #: Tables the batch itself writes for a customer it creates (the others mean "used since").
 WRITTEN = ("identifiers", "legacy_profiles", "campaign_enrollments", "campaign_ledger")
 
@@ -49,7 +49,7 @@ def _stage_pairs(
 def _restore_balances(conn: Connection, ctx: ImportContext, ledger: pl.DataFrame) -> pl.DataFrame:
     """Take back each ``auto_add`` whose balance is still what the batch left."""
     if ledger.is_empty():
-        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+        return no_conflicts()
     _stage_pairs(conn, ledger)
     now = balances(conn, ctx, "legacy_pairs")
     compared = ledger.join(now, on=["campaign_id", "customer_id"], how="left")
@@ -90,7 +90,7 @@ def _remove_enrollments(
 ) -> pl.DataFrame:
     """Delete the enrollments the batch created, unless their balance has moved since."""
     if enrollments.is_empty():
-        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+        return no_conflicts()
     _stage_pairs(conn, enrollments)
     now = balances(conn, ctx, "legacy_pairs")
     pairs = sa.table("legacy_pairs", sa.column("campaign_id"), sa.column("customer_id"))
@@ -140,18 +140,11 @@ def _remove_enrollments(
 
 def _restore_changes(conn: Connection, ctx: ImportContext, changes: pl.DataFrame) -> pl.DataFrame:
     if changes.is_empty():
-        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+        return no_conflicts()
     now = current_values(conn, ctx, changes["customer_id"]).rename({"value": "now"})
-    compared = changes.join(now, on=["customer_id", "field"], how="left")
-    moved = pl.col("now").ne_missing(pl.col("after"))
-    write_values(
-        conn,
-        ctx,
-        compared.filter(~moved).select("customer_id", "profile_id", "field", value="before"),
-    )
-    return compared.filter(moved).select(
-        "customer_id", "field", reason=pl.lit("changed again since the batch")
-    )
+    unchanged, conflicts = split_changed_since(changes, now, "changed again since the batch")
+    write_values(conn, ctx, unchanged.select("customer_id", "profile_id", "field", value="before"))
+    return conflicts
 
 
 def _delete_inserted(
@@ -159,7 +152,7 @@ def _delete_inserted(
 ) -> pl.DataFrame:
     """Delete the customers the batch created, unless they were changed or used since."""
     if inserted.is_empty():
-        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+        return no_conflicts()
     ids = inserted["customer_id"]
     now = current_values(conn, ctx, ids).rename({"value": "now"})
     compared = written.join(now, on=["customer_id", "field"], how="full", coalesce=True).filter(

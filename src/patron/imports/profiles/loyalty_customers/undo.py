@@ -21,14 +21,13 @@ from patron.customer.tables import (
     merges,
     profiles,
 )
+from patron.imports.conflicts import no_conflicts, split_changed_since
 from patron.imports.context import ImportContext
 from patron.imports.profiles.loyalty_customers.apply import write_changes
 from patron.imports.profiles.loyalty_customers.stored import current_values
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 from patron.loyalty.tables import loyalty_accounts
 from patron.subscriptions.tables import consent_ledger, subscriptions
-
-CONFLICT_SCHEMA = {"customer_id": pl.Int64, "field": pl.String, "reason": pl.String}
 
 
 def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -62,16 +61,9 @@ def _long(written: pl.DataFrame) -> pl.DataFrame:
 def _restore_changes(
     conn: Connection, ctx: ImportContext, changes: pl.DataFrame, now: pl.DataFrame
 ) -> pl.DataFrame:
-    compared = changes.join(now, on=["customer_id", "field"], how="left")
-    moved = pl.col("now").ne_missing(pl.col("after"))
-    write_changes(
-        conn,
-        ctx,
-        compared.filter(~moved).select("customer_id", "profile_id", "field", value="before"),
-    )
-    return compared.filter(moved).select(
-        "customer_id", "field", reason=pl.lit("changed again since the import")
-    )
+    unchanged, conflicts = split_changed_since(changes, now, "changed again since the import")
+    write_changes(conn, ctx, unchanged.select("customer_id", "profile_id", "field", value="before"))
+    return conflicts
 
 
 def _delete_inserted(
@@ -79,7 +71,7 @@ def _delete_inserted(
 ) -> pl.DataFrame:
     """Delete the customers the import created, unless they were changed or used since."""
     if written.is_empty():
-        return pl.DataFrame(schema=CONFLICT_SCHEMA)
+        return no_conflicts()
     ids = written["customer_id"].unique()
     compared = written.join(now, on=["customer_id", "field"], how="full", coalesce=True).filter(
         pl.col("customer_id").is_in(ids.implode())

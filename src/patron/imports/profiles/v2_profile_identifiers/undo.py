@@ -9,12 +9,11 @@ from sqlalchemy.engine import Connection
 from patron.customer.tables import customers, identifiers, profiles
 from patron.identity.merge import unmerge
 from patron.imports.changelog import cause
+from patron.imports.conflicts import CONFLICT_SCHEMA
 from patron.imports.context import ImportContext
 from patron.imports.customers import identifier_holders
 from patron.imports.profiles.v2_profile_identifiers.apply import delete_identifiers
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
-
-CONFLICTS = {"customer_id": pl.Int64, "field": pl.String, "reason": pl.String}
 
 
 def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -36,7 +35,7 @@ def _unmerge(conn: Connection, ctx: ImportContext, merges: pl.DataFrame) -> pl.D
             conflicts.append(
                 {"customer_id": None, "field": "merge", "reason": f"merge {merge_id}: {why}"}
             )
-    return pl.DataFrame(conflicts, schema=CONFLICTS)
+    return pl.DataFrame(conflicts, schema=CONFLICT_SCHEMA)
 
 
 def _remove_added(conn: Connection, ctx: ImportContext, added: pl.DataFrame) -> pl.DataFrame:
