@@ -24,6 +24,7 @@ from patron.imports.tables import imports
 from patron.kit.clock import utcnow
 from patron.kit.db import transaction
 from patron.kit.errors import Conflict
+from patron.lifecycle.tables import lifecycle_events
 from tests.conftest import OrgHandle
 from tests.importing import (
     csv,
@@ -191,6 +192,35 @@ def test_undo_leaves_fields_changed_since_as_conflicts(engine: Engine, org: OrgH
     assert tuple(names) == ("Annie", "Lee")  # the conflict kept, the last name restored
     assert conflicts.select("customer_id", "field").to_dicts() == [
         {"customer_id": customer, "field": "first_name"}
+    ]
+
+
+def test_undo_keeps_a_new_customer_that_gained_data_in_any_domain(
+    engine: Engine, org: OrgHandle
+) -> None:
+    done = run(engine, org, csv(HEADER, ROWS[0]))
+    customer = done.row(2)["customer_id"]
+    with transaction(engine) as conn:  # a lifecycle event arrives for her afterwards
+        conn.execute(
+            lifecycle_events.insert().values(
+                org_id=org.id, customer_id=customer, entity_type="CUSTOMER", entity_id="1",
+                org_source_id="wx", activity="FOLLOW", state="DONE", added_by="test",
+                reference_id="r1", updated_on=utcnow(),
+            )
+        )  # fmt: skip
+    undone = undo(engine, org, done.record["id"])
+    assert undone.state == "undone"
+    with transaction(engine, write=False) as conn:
+        left = service.conflicts(conn, editor(org), done.record["id"])
+        kept = conn.execute(
+            sa.text("SELECT count(*) FROM customers WHERE id = :c"), {"c": customer}
+        ).scalar_one()
+    assert kept == 1
+    assert left.select("customer_id", "reason").to_dicts() == [
+        {
+            "customer_id": customer,
+            "reason": "has data from elsewhere since the import; the customer was kept",
+        }
     ]
 
 

@@ -1,4 +1,4 @@
-"""Registering new loyalty customers from import rows, set-based.
+"""Registering new loyalty customers from import rows, set-based, and undoing them.
 
 Profiles that create customers (Loyalty Customers, the legacy batch API's) give
 them the same shape as the API does: a loyalty customer with the org's default
@@ -8,11 +8,14 @@ status label and an in-store profile holding the names.
 from __future__ import annotations
 
 import polars as pl
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from patron.customer.tables import customers, profiles
+from patron.imports.conflicts import no_conflicts
 from patron.imports.context import ImportContext
-from patron.kit.bulk import insert_frame, next_ids
+from patron.kit.bulk import fetch_frame, insert_frame, next_ids, stage
+from patron.kit.schema import metadata
 from patron.orgs import service as orgs
 
 #: The profile imports write customers on.
@@ -81,3 +84,93 @@ def insert_profiles(conn: Connection, ctx: ImportContext, wanted: pl.DataFrame) 
         ),
     )
     return wanted
+
+
+# --- undoing them -----------------------------------------------------------------------
+
+
+def undo_new_customers(
+    conn: Connection,
+    ctx: ImportContext,
+    ids: pl.Series,
+    values: tuple[pl.DataFrame, pl.DataFrame],
+    written: tuple[str, ...],
+    cause: str,
+) -> pl.DataFrame:
+    """Delete the customers an import created (``ids``) unless they changed or were used
+    since; answer the conflicts that kept the others.
+
+    ``values`` are what the import wrote, (customer_id, field, value), and what is
+    stored now, (customer_id, field, now); ``written`` the tables it filled for
+    them besides profiles; ``cause`` names it in the reasons ("the import").
+    """
+    if ids.is_empty():
+        return no_conflicts()
+    wrote, now = values
+    compared = wrote.join(now, on=["customer_id", "field"], how="full", coalesce=True).filter(
+        pl.col("customer_id").is_in(ids.implode())
+    )
+    changed = compared.filter(pl.col("now").ne_missing(pl.col("value"))).select(
+        "customer_id", "field", reason=pl.lit(f"changed since {cause}; the customer was kept")
+    )
+    used = pl.DataFrame({"customer_id": used_since(conn, ctx, ids, written)}).select(
+        "customer_id",
+        field=pl.lit(None, dtype=pl.String),
+        reason=pl.lit(f"has data from elsewhere since {cause}; the customer was kept"),
+    )
+    conflicts = pl.concat([changed, used])
+    delete_customers(conn, ctx, ids.filter(~ids.is_in(conflicts["customer_id"].implode())), written)
+    return conflicts
+
+
+def used_since(
+    conn: Connection, ctx: ImportContext, ids: pl.Series, written: tuple[str, ...]
+) -> pl.Series:
+    """The customers of ``ids`` (created by an import) that gained data since.
+
+    A second profile, or a row in any table that refers to customers other than
+    the ``written`` tables the import itself filled: the schema is the list, so
+    a domain added later counts too.
+    """
+    staged = _stage(conn, ids)
+    queries: list[sa.Select[tuple[int]]] = [
+        sa.select(profiles.c.customer_id)
+        .where(profiles.c.org_id == ctx.org_id, profiles.c.customer_id.in_(staged))
+        .group_by(profiles.c.customer_id)
+        .having(sa.func.count() > 1)
+    ]
+    skipped = {*written, profiles.name, customers.name}
+    for table in metadata.sorted_tables:
+        if table.name in skipped:
+            continue
+        for key in table.foreign_keys:
+            if key.column is customers.c.id:  # not the org_id half of a composite key
+                queries.append(
+                    sa.select(key.parent).where(
+                        table.c.org_id == ctx.org_id, key.parent.in_(staged)
+                    )
+                )
+    found = [fetch_frame(conn, query, {"customer_id": pl.Int64}) for query in queries]
+    return pl.concat(found)["customer_id"].unique()
+
+
+def delete_customers(
+    conn: Connection, ctx: ImportContext, ids: pl.Series, written: tuple[str, ...]
+) -> None:
+    """Delete customers an import created, with the rows of the ``written`` tables."""
+    if ids.is_empty():
+        return
+    staged = _stage(conn, ids)
+    for name in (*written, profiles.name):
+        table = metadata.tables[name]
+        conn.execute(
+            table.delete().where(table.c.org_id == ctx.org_id, table.c.customer_id.in_(staged))
+        )
+    conn.execute(
+        customers.delete().where(customers.c.org_id == ctx.org_id, customers.c.id.in_(staged))
+    )
+
+
+def _stage(conn: Connection, ids: pl.Series) -> sa.Select[tuple[int]]:
+    frame = pl.DataFrame({"id": ids.drop_nulls().unique()}, schema={"id": pl.Int64})
+    return sa.select(stage(conn, "import_new_customers", {"id": "BIGINT"}, frame).c.id)

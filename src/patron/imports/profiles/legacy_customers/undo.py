@@ -13,18 +13,17 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from patron.customer.tables import customers, identifiers, profiles
 from patron.imports.conflicts import CONFLICT_SCHEMA, no_conflicts, split_changed_since
 from patron.imports.context import ImportContext
+from patron.imports.newcustomers import undo_new_customers
 from patron.imports.profiles.legacy_customers.apply import amount_text, balances
-from patron.imports.profiles.legacy_customers.store import current_values, stage_ids, write_values
+from patron.imports.profiles.legacy_customers.store import current_values, write_values
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
-from patron.kit.schema import metadata
-from patron.legacy.tables import legacy_profiles
 from patron.loyalty.tables import campaign_enrollments, campaign_ledger, campaigns
 
-#: Tables the batch itself writes for a customer it creates (the others mean "used since").
-WRITTEN = ("identifiers", "legacy_profiles", "campaign_enrollments", "campaign_ledger")
+#: Tables the batch itself fills for a customer it creates, besides profiles. Its
+#: enrollments and ledger entries are undone first: any still there mean "used since".
+WRITTEN = ("identifiers", "legacy_profiles")
 
 
 def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -155,63 +154,4 @@ def _delete_inserted(
         return no_conflicts()
     ids = inserted["customer_id"]
     now = current_values(conn, ctx, ids).rename({"value": "now"})
-    compared = written.join(now, on=["customer_id", "field"], how="full", coalesce=True).filter(
-        pl.col("customer_id").is_in(ids.implode())
-    )
-    changed = compared.filter(pl.col("now").ne_missing(pl.col("value"))).select(
-        "customer_id", "field", reason=pl.lit("changed since the batch; the customer was kept")
-    )
-    used = _used_since(conn, ctx, ids).select(
-        "customer_id",
-        field=pl.lit(None, dtype=pl.String),
-        reason=pl.lit("has data from elsewhere since the batch; the customer was kept"),
-    )
-    conflicts = pl.concat([changed, used])
-    doomed = ids.filter(~ids.is_in(conflicts["customer_id"].implode()))
-    if not doomed.is_empty():
-        staged = stage_ids(conn, doomed)
-        for table in (
-            identifiers,
-            legacy_profiles,
-            campaign_enrollments,
-            campaign_ledger,
-            profiles,
-        ):
-            conn.execute(
-                table.delete().where(table.c.org_id == ctx.org_id, table.c.customer_id.in_(staged))
-            )
-        conn.execute(
-            customers.delete().where(customers.c.org_id == ctx.org_id, customers.c.id.in_(staged))
-        )
-    return conflicts
-
-
-def _used_since(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
-    """Customers that gained a profile, enrollments, or any row elsewhere since the batch.
-
-    Every table referring to customers is asked (the schema is the list), so a domain
-    added later counts too.
-    """
-    staged = stage_ids(conn, ids)
-    queries: list[sa.Select[tuple[int]]] = [
-        sa.select(profiles.c.customer_id)
-        .where(profiles.c.org_id == ctx.org_id, profiles.c.customer_id.in_(staged))
-        .group_by(profiles.c.customer_id)
-        .having(sa.func.count() > 1),
-        # Enrollments and ledger entries still there were not the batch's (undone above).
-        sa.select(campaign_enrollments.c.customer_id).where(
-            campaign_enrollments.c.org_id == ctx.org_id,
-            campaign_enrollments.c.customer_id.in_(staged),
-        ),
-        sa.select(campaign_ledger.c.customer_id).where(
-            campaign_ledger.c.org_id == ctx.org_id, campaign_ledger.c.customer_id.in_(staged)
-        ),
-    ]
-    for table in metadata.sorted_tables:
-        if table.name in (*WRITTEN, "profiles", "customers"):
-            continue
-        for column in table.columns:
-            if any(fk.column.table.name == "customers" for fk in column.foreign_keys):
-                queries.append(sa.select(column).where(column.in_(staged)))
-    found = [fetch_frame(conn, query, {"customer_id": pl.Int64}) for query in queries]
-    return pl.concat(found).unique()
+    return undo_new_customers(conn, ctx, ids, (written, now), WRITTEN, cause="the batch")
