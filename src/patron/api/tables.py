@@ -18,4 +18,5 @@ idempotency_keys = sa.Table(
     sa.UniqueConstraint("org_id", "key"),
     # Expired answers are deleted by age on every save: a range, not a scan of the org's.
     sa.Index("ix_idempotency_keys_org_id_created_at", "org_id", "created_at"),
+    sqlite_autoincrement=True,
 )

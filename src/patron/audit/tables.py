@@ -24,6 +24,7 @@ change_log = sa.Table(
     sa.Column("cause", sa.String(64), nullable=False, server_default="api"),
     utcnow_column(),
     sa.Index("ix_change_log_org_id_customer_id_id", "org_id", "customer_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 audit_log = sa.Table(
@@ -39,4 +40,5 @@ audit_log = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     utcnow_column(),
     sa.Index("ix_audit_log_org_id_id", "org_id", "id"),
+    sqlite_autoincrement=True,
 )

@@ -17,6 +17,7 @@ users = sa.Table(
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
     utcnow_column(),
     sa.Index("ix_users_org_id", "org_id"),
+    sqlite_autoincrement=True,
 )
 
 api_keys = sa.Table(
@@ -33,4 +34,5 @@ api_keys = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
     utcnow_column(),
     sa.Index("ix_api_keys_org_id", "org_id"),
+    sqlite_autoincrement=True,
 )

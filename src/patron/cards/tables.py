@@ -26,6 +26,7 @@ card_series = sa.Table(
     utcnow_column(),
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "code"),
+    sqlite_autoincrement=True,
 )
 
 # Org names over the card system statuses NOT_ISSUED, ACTIVE, INACTIVE, DELETED, EXPIRED
@@ -39,6 +40,7 @@ card_status_labels = sa.Table(
     sa.Column("system_status", sa.String(16), nullable=False),
     utcnow_column(),
     sa.UniqueConstraint("org_id", "label"),
+    sqlite_autoincrement=True,
 )
 
 cards = sa.Table(
@@ -66,4 +68,5 @@ cards = sa.Table(
     sa.Index("ix_cards_org_id_series_id", "org_id", "series_id"),
     # ``cardExternalId`` is a look-up key, so it names one card of the org at most.
     sa.Index("ix_cards_org_id_external_id", "org_id", "external_id", unique=True),
+    sqlite_autoincrement=True,
 )

@@ -32,6 +32,7 @@ coupon_series = sa.Table(
     utcnow_column(),
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "number"),
+    sqlite_autoincrement=True,
 )
 
 coupons = sa.Table(
@@ -54,6 +55,7 @@ coupons = sa.Table(
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "series_id", "code"),
     sa.Index("ix_coupons_org_id_customer_id", "org_id", "customer_id"),
+    sqlite_autoincrement=True,
 )
 
 coupon_redemptions = sa.Table(
@@ -71,6 +73,7 @@ coupon_redemptions = sa.Table(
     utcnow_column(),
     sa.Index("ix_coupon_redemptions_org_id_coupon_id", "org_id", "coupon_id"),
     sa.Index("ix_coupon_redemptions_org_id_customer_id", "org_id", "customer_id"),
+    sqlite_autoincrement=True,
 )
 
 transactions = sa.Table(
@@ -86,4 +89,5 @@ transactions = sa.Table(
     utcnow_column(),
     sa.Index("ix_transactions_org_id_number", "org_id", "number"),
     sa.Index("ix_transactions_org_id_customer_id", "org_id", "customer_id"),
+    sqlite_autoincrement=True,
 )

@@ -43,6 +43,7 @@ customers = sa.Table(
     # Unique so that rows of other tables can name a customer together with its org.
     sa.Index("uq_customers_org_id_id", "org_id", "id", unique=True),
     sa.Index("ix_customers_org_id_merged_into_id", "org_id", "merged_into_id"),
+    sqlite_autoincrement=True,
 )
 
 profiles = sa.Table(
@@ -60,6 +61,7 @@ profiles = sa.Table(
     utcnow_column(),
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "customer_id", "source", "account_id"),
+    sqlite_autoincrement=True,
 )
 # Search matches names by prefix, case-insensitively.
 sa.Index("ix_profiles_org_id_first_name", profiles.c.org_id, sa.func.lower(profiles.c.first_name))
@@ -79,6 +81,7 @@ identifiers = sa.Table(
     # Identity is org-wide: one (type, value) belongs to one customer, enforced here.
     sa.UniqueConstraint("org_id", "type", "value"),
     sa.Index("ix_identifiers_org_id_customer_id", "org_id", "customer_id"),
+    sqlite_autoincrement=True,
 )
 
 comm_channels = sa.Table(
@@ -96,6 +99,7 @@ comm_channels = sa.Table(
     utcnow_column(),
     sa.UniqueConstraint("org_id", "profile_id", "type", "value"),
     sa.Index("ix_comm_channels_org_id_customer_id", "org_id", "customer_id"),
+    sqlite_autoincrement=True,
 )
 
 field_values = sa.Table(
@@ -110,6 +114,7 @@ field_values = sa.Table(
     utcnow_column("updated_at"),
     customer_of_the_org_fk(),
     sa.UniqueConstraint("org_id", "customer_id", "kind", "name"),
+    sqlite_autoincrement=True,
 )
 
 merges = sa.Table(
@@ -124,6 +129,7 @@ merges = sa.Table(
     sa.Column("reversed_at", sa.DateTime(timezone=True)),
     utcnow_column(),
     sa.Index("ix_merges_org_id_victim_id", "org_id", "victim_id"),
+    sqlite_autoincrement=True,
 )
 
 suppressions = sa.Table(
@@ -137,4 +143,5 @@ suppressions = sa.Table(
     sa.Column("customer_id", BigId, nullable=False),
     utcnow_column(),
     sa.UniqueConstraint("org_id", "type", "digest"),
+    sqlite_autoincrement=True,
 )

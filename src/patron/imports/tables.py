@@ -30,6 +30,7 @@ import_templates = sa.Table(
     utcnow_column(),
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "profile", "name"),
+    sqlite_autoincrement=True,
 )
 
 imports = sa.Table(
@@ -64,6 +65,7 @@ imports = sa.Table(
     sa.Column("files_purged_at", sa.DateTime(timezone=True)),
     sa.Index("ix_imports_org_id_id", "org_id", "id"),
     sa.Index("ix_imports_state", "state"),
+    sqlite_autoincrement=True,
 )
 
 import_blobs = sa.Table(
@@ -76,4 +78,5 @@ import_blobs = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
     utcnow_column(),
     sa.UniqueConstraint("org_id", "import_id", "kind"),
+    sqlite_autoincrement=True,
 )

@@ -29,4 +29,5 @@ legacy_profiles = sa.Table(
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "customer_id"),
     sa.UniqueConstraint("org_id", "username"),
+    sqlite_autoincrement=True,
 )

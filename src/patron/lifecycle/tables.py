@@ -31,4 +31,5 @@ lifecycle_events = sa.Table(
         "reference_id",
         name="uq_lifecycle_events_event",
     ),
+    sqlite_autoincrement=True,
 )

@@ -20,6 +20,7 @@ loyalty_accounts = sa.Table(
     utcnow_column("updated_at"),
     customer_of_the_org_fk(),
     sa.UniqueConstraint("org_id", "customer_id"),
+    sqlite_autoincrement=True,
 )
 
 #: The kinds of campaign: what a customer's balance in it counts.
@@ -38,6 +39,7 @@ campaigns = sa.Table(
     sa.Column("created_by", sa.String(100), nullable=False, server_default=""),
     utcnow_column(),
     sa.UniqueConstraint("org_id", "number"),
+    sqlite_autoincrement=True,
 )
 
 # A customer enrolled in a campaign, with the balance the ledger adds up to.
@@ -54,6 +56,7 @@ campaign_enrollments = sa.Table(
     utcnow_column("updated_at"),
     sa.UniqueConstraint("org_id", "campaign_id", "customer_id"),
     sa.Index("ix_campaign_enrollments_org_id_customer_id", "org_id", "customer_id"),
+    sqlite_autoincrement=True,
 )
 
 # Every change of a balance: how much (or which product), why, and the import behind it.
@@ -71,4 +74,5 @@ campaign_ledger = sa.Table(
     utcnow_column(),
     sa.Index("ix_campaign_ledger_org_id_customer_id", "org_id", "customer_id"),
     sa.Index("ix_campaign_ledger_org_id_import_id", "org_id", "import_id"),
+    sqlite_autoincrement=True,
 )

@@ -13,6 +13,7 @@ orgs = sa.Table(
     # Validated by patron.orgs.settings.OrgSettings; JSON so new settings need no migration.
     sa.Column("settings", sa.JSON, nullable=False),
     utcnow_column(),
+    sqlite_autoincrement=True,
 )
 
 org_units = sa.Table(
@@ -29,6 +30,7 @@ org_units = sa.Table(
     utcnow_column(),
     sa.UniqueConstraint("org_id", "kind", "code"),
     sa.Index("ix_org_units_org_id_kind_external_id", "org_id", "kind", "external_id"),
+    sqlite_autoincrement=True,
 )
 
 field_definitions = sa.Table(
@@ -46,6 +48,7 @@ field_definitions = sa.Table(
     sa.Column("max_length", sa.Integer),
     utcnow_column(),
     sa.UniqueConstraint("org_id", "kind", "scope", "name"),
+    sqlite_autoincrement=True,
 )
 
 status_labels = sa.Table(
@@ -58,4 +61,5 @@ status_labels = sa.Table(
     sa.Column("description", sa.String(500), nullable=False, server_default=""),
     utcnow_column(),
     sa.UniqueConstraint("org_id", "label"),
+    sqlite_autoincrement=True,
 )

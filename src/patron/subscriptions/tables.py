@@ -27,6 +27,7 @@ subscriptions = sa.Table(
     sa.UniqueConstraint(
         "org_id", "customer_id", "channel", "priority", "org_unit_id", "source", "account_id"
     ),
+    sqlite_autoincrement=True,
 )
 
 consent_ledger = sa.Table(
@@ -47,4 +48,5 @@ consent_ledger = sa.Table(
     sa.Column("origin", sa.String(32), nullable=False),  # api | import:<id> | cli | registration
     utcnow_column(),
     sa.Index("ix_consent_ledger_org_id_customer_id", "org_id", "customer_id"),
+    sqlite_autoincrement=True,
 )

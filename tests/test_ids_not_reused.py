@@ -1,0 +1,202 @@
+"""An id, once given, is never given again, on either database.
+
+SQLite without AUTOINCREMENT gives a new row the highest id in use plus one: the
+id of the newest customer, once its import was undone, went to the next
+customer while the undone import's report still named it. Every table with an
+integer id is declared ``sqlite_autoincrement``, and migration 0012 rebuilds
+the existing tables so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Connection, Engine
+
+from patron.api.app import create_app
+from patron.kit import migrate
+from patron.kit.db import create_engine, transaction
+from patron.kit.schema import metadata
+from tests.conftest import Api
+from tests.factories import register
+from tests.importing import csv, import_org, run, undo
+
+HEADER = "First Name,Last Name,Mobile,Email,Till IUN Or Store Ext Id"
+TEMPLATE = {"name": "weekly", "mapping": {"Mob": "mobile", "Shop": "store"}, "options": {}}
+
+
+def _tables_with_integer_ids() -> list[sa.Table]:
+    return [
+        table
+        for table in metadata.sorted_tables
+        if "id" in table.c and table.c.id.primary_key and isinstance(table.c.id.type, sa.Integer)
+    ]
+
+
+def _ids(engine: Engine, org_id: int) -> dict[str, set[int]]:
+    """Every id of every table, of one org (an org's rows never take another org's ids)."""
+    with transaction(engine, write=False) as conn:
+        return {
+            table.name: set(
+                conn.execute(sa.select(table.c.id).where(table.c.org_id == org_id)).scalars()
+            )
+            for table in _tables_with_integer_ids()
+            if "org_id" in table.c
+        }
+
+
+def _assert_new_ids_are_new(
+    before: dict[str, set[int]], after_delete: dict[str, set[int]], now: dict[str, set[int]]
+) -> None:
+    """Rows made after the deletion have ids above every id the tables held before it."""
+    for name, ids in now.items():
+        created = ids - after_delete[name]
+        if created and before[name]:
+            assert min(created) > max(before[name]), f"{name} gave an id again"
+        assert not created & (before[name] - after_delete[name]), f"{name} reused a deleted id"
+
+
+def test_every_table_with_an_integer_id_autoincrements_on_sqlite() -> None:
+    """A new table cannot forget it: this walks every table of the models."""
+    tables = _tables_with_integer_ids()
+    assert len(tables) >= 34
+    forgot = [t.name for t in tables if not t.dialect_options["sqlite"]["autoincrement"]]
+    assert forgot == []
+
+
+def test_customers_an_undo_deleted_keep_their_ids(engine: Engine, app_client: TestClient) -> None:
+    org = import_org(engine)
+    lines = [f"Person,Number{c},98450{i:05d},p{i}@example.com,mal" for i, c in enumerate("abc")]
+    done = run(engine, org, csv(HEADER, *lines))
+    undone_customers = set(done.outcomes["customer_id"].to_list())
+    assert len(undone_customers) == 3
+    before = _ids(engine, org.id)
+    undone = undo(engine, org, int(done.record["id"]))
+    assert undone.state == "undone"
+    after_undo = _ids(engine, org.id)
+    assert undone_customers.isdisjoint(after_undo["customers"])
+
+    newcomer = register(Api(app_client, org), mobile="919845099999")
+
+    assert newcomer not in undone_customers
+    assert newcomer > max(undone_customers)
+    # The undone import's report still names its customers: none of them is the newcomer.
+    assert newcomer not in set(undone.outcomes["customer_id"].to_list())
+    _assert_new_ids_are_new(before, after_undo, _ids(engine, org.id))
+
+
+def test_rows_a_customer_deletion_removed_keep_their_ids(api: Api, engine: Engine) -> None:
+    tom = register(api, mobile="919845012345", email="tom@example.com", external_id="EXT-1")
+    before = _ids(engine, api.org.id)
+    deleted = api.delete(f"/v2/customers/{tom}", params={"reason": "asked"}, role="admin")
+    assert deleted.status_code == 200, deleted.text
+    after_delete = _ids(engine, api.org.id)
+    assert before["identifiers"] - after_delete["identifiers"], "the deletion removed no rows"
+
+    register(api, mobile="919845012346", email="huck@example.com", external_id="EXT-2")
+
+    _assert_new_ids_are_new(before, after_delete, _ids(engine, api.org.id))
+
+
+def test_a_deleted_template_keeps_its_id(api: Api) -> None:
+    first = api.post("/v2/imports/templates", json=TEMPLATE, role="admin")
+    assert first.status_code == 201, first.text
+    first_id = first.json()["id"]
+    assert api.delete(f"/v2/imports/templates/{first_id}", role="admin").status_code == 204
+
+    second = api.post("/v2/imports/templates", json=TEMPLATE, role="admin")
+
+    assert second.status_code == 201, second.text
+    assert second.json()["id"] > first_id
+
+
+def _schema(conn: Connection) -> dict[str, Any]:
+    """Columns, foreign keys and indexes of every table, as SQLite reports them."""
+    names = conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).scalars()
+    found: dict[str, Any] = {}
+    for name in names:
+        indexes = []
+        for index in conn.exec_driver_sql(f"PRAGMA index_list('{name}')").all():
+            columns = conn.exec_driver_sql(f"PRAGMA index_xinfo('{index[1]}')").all()
+            sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = ?", (index[1],)
+            ).scalar()
+            key = [str(c[2]) for c in columns if c[5]]
+            indexes.append((sql or "automatic", index[2], index[3], index[4], key))
+        found[name] = (
+            conn.exec_driver_sql(f"PRAGMA table_xinfo('{name}')").all(),
+            sorted(
+                tuple(key[2:]) for key in conn.exec_driver_sql(f"PRAGMA foreign_key_list('{name}')")
+            ),
+            sorted(indexes),
+        )
+    return found
+
+
+def _counts(conn: Connection, tables: Iterable[str]) -> dict[str, int]:
+    count = sa.select(sa.func.count())
+    return {t: int(conn.execute(count.select_from(sa.table(t))).scalar_one()) for t in tables}
+
+
+def test_a_populated_sqlite_store_upgrades_to_ids_never_reused(tmp_path: Path) -> None:
+    """0012 rebuilds every table on SQLite: rows, columns, keys and indexes survive, every
+    table gets AUTOINCREMENT, and sequences start above ids that are still named."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0011")
+    org = import_org(engine)
+    with TestClient(create_app(engine=engine), raise_server_exceptions=False) as client:
+        api = Api(client, org)
+        register(api, mobile="919845012345")
+        lines = [f"Person,Number{c},98450{i:05d},p{i}@example.com,mal" for i, c in enumerate("ab")]
+        done = run(engine, org, csv(HEADER, *lines))
+        undo(engine, org, int(done.record["id"]))
+        template = api.post("/v2/imports/templates", json=TEMPLATE, role="admin").json()["id"]
+        assert api.delete(f"/v2/imports/templates/{template}", role="admin").status_code == 204
+    undone_customers = set(done.outcomes["customer_id"].to_list())
+    with transaction(engine, write=False) as conn:
+        schema = _schema(conn)
+        counts = _counts(conn, schema)
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
+                                    "'%AUTOINCREMENT%'").scalar() == 0  # fmt: skip
+
+    migrate.upgrade(engine)
+
+    with transaction(engine, write=False) as conn:
+        upgraded = _schema(conn)
+        assert upgraded.keys() == schema.keys()
+        for name, (columns, keys, indexes) in schema.items():
+            assert upgraded[name] == (columns, keys, indexes), name
+        assert _counts(conn, schema) == counts
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        sequences = dict(conn.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all())
+        autoincremented = set()
+        for name in upgraded:
+            columns = conn.exec_driver_sql(f"PRAGMA table_info('{name}')").all()
+            if not any(c[1] == "id" and c[2] == "INTEGER" and c[5] for c in columns):
+                continue
+            created = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).scalar()
+            assert "id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT" in created, name
+            highest = conn.execute(
+                sa.select(sa.func.max(sa.column("id"))).select_from(sa.table(name))
+            ).scalar()
+            if highest is not None:
+                assert sequences[name] >= highest, name
+            autoincremented.add(name)
+    assert len(autoincremented) >= 34
+    assert sequences["customers"] == max(undone_customers)
+    assert sequences["import_templates"] == template
+
+    with TestClient(create_app(engine=engine), raise_server_exceptions=False) as client:
+        api = Api(client, org)
+        assert register(api, mobile="919845012399") > max(undone_customers)
+        again = api.post("/v2/imports/templates", json=TEMPLATE, role="admin")
+        assert again.json()["id"] > template
+    engine.dispose()
