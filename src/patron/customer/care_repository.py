@@ -266,7 +266,8 @@ def erase_personal_data(
 ) -> tuple[list[tuple[str, str]], dict[str, int]]:
     """Delete identifiers, channels, field values, subscriptions, change-log rows,
     lifecycle events and legacy profiles (address, phone, credentials) of
-    ``customer_ids``, blank their profile names and unlink their cards.
+    ``customer_ids``, blank their profile names and unlink their cards (whose card
+    fields are cleared).
 
     Returns the (type, value) identifiers deleted, read by the very statement that
     deleted them, and the number of rows touched per kind. The consent ledger
@@ -300,18 +301,22 @@ def erase_personal_data(
         .values(first_name="", last_name="", updated_at=sa.func.now())
     )
     counts["profiles"] = int(blanked.rowcount)
-    # A card stays with its series (it may be issued again); only its holder goes.
+    # A card stays with its series (it may be issued again); its holder goes, and so do
+    # the card fields given when it was issued to them (a name on the card, say).
     unlinked = conn.execute(
         cards.update()
         .where(cards.c.org_id == org_id, cards.c.customer_id.in_(ids))
-        .values(customer_id=None, updated_at=sa.func.now())
+        .values(
+            customer_id=None, custom_fields=None, extended_fields=None, updated_at=sa.func.now()
+        )
     )
     counts["cards"] = int(unlinked.rowcount)
     return removed, counts
 
 
-# The keys under which answers of the customer endpoints name a customer.
-_ANSWER_ID_KEYS = ("createdId", "entity", "id", "customerId")
+# The keys under which answers of the customer endpoints (and the legacy batch API's
+# rows, "customer_id") name a customer.
+_ANSWER_ID_KEYS = ("createdId", "entity", "id", "customerId", "customer_id")
 
 
 def forget_stored_answers(

@@ -7,9 +7,14 @@ Every moved row id is recorded in ``merges.moved`` (with the victim's field valu
 the survivor's won over, the earlier victims re-pointed and the survivor's loyalty
 type before), so :func:`unmerge` can reverse a merge. All statements are
 set-based (one per table), whatever the customers hold.
+
+The overruled field values are the only personal data of a merge record: deleting
+the victim erases them (:func:`erase_overruled_values`); the record then keeps ids only.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -207,6 +212,32 @@ def merge(
     log_change(conn, actor, survivor_id, "MERGE", details, cause=cause)
     audit(conn, actor, "customer.merge", "customer", survivor_id, details)
     return merge_id
+
+
+def erase_overruled_values(conn: Connection, org_id: int, victim_ids: Sequence[int]) -> int:
+    """Erase the overruled field values kept by the merges of ``victim_ids`` (being deleted);
+    answers the number of values erased.
+
+    Reversed merges too: the victim got its values back then, but the record kept a copy.
+    A merge whose values are gone cannot give them back, and none is needed: a deleted
+    customer is never unmerged.
+    """
+    records = conn.execute(
+        sa.select(merges_table.c.id, merges_table.c.moved).where(
+            merges_table.c.org_id == org_id, merges_table.c.victim_id.in_(list(victim_ids))
+        )
+    ).all()
+    erased = 0
+    for merge_id, moved in records:
+        dropped = moved.get("dropped_field_values") or []
+        if dropped:
+            erased += len(dropped)
+            conn.execute(
+                merges_table.update()
+                .where(merges_table.c.org_id == org_id, merges_table.c.id == merge_id)
+                .values(moved={**moved, "dropped_field_values": []})
+            )
+    return erased
 
 
 def unmerge(conn: Connection, actor: Actor, merge_id: int, *, cause: str = "api") -> str | None:
