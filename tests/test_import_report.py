@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import io
+import json
 import random
 import re
 import zipfile
+from pathlib import Path
 
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
+from patron.cli.main import app
+from patron.imports import jobs
 from patron.imports.report import (
     REPORT_COLUMNS,
     build_report,
+    header_names,
     neutralize,
     report_csv,
     report_xlsx,
     summarize,
 )
+from tests.conftest import Api
+from tests.importing import csv, import_org
+from tests.test_cli import database_url
 
 OUTCOME_SCHEMA = {
     "row": pl.Int64,
@@ -245,3 +256,112 @@ def test_a_large_shuffled_report_keeps_file_order() -> None:
     report = build_report(source, outcomes)
     assert report.height == size
     assert report["Name"].head(4).to_list() == ["'=x", "Tom", "'-y", "Becky"]
+
+
+# -- headers a spreadsheet would evaluate, and headers named like the report's columns --
+
+
+def test_neutralized_headers_stay_distinct_and_in_order() -> None:
+    # "=x" is shown as "'=x", the name of the next column: the neutralized one is numbered.
+    source = pl.DataFrame({"=x": ["a"], "'=x": ["b"], "'=x (2)": ["c"], "+y": ["d"]})
+    report = build_report(source, make_outcomes([(0, "inserted", [], [], 1)]))
+    assert report.columns == ["'=x (3)", "'=x", "'=x (2)", "'+y", *REPORT_COLUMNS]
+    assert report.row(0) == ("a", "b", "c", "d", "inserted", "", "", "1")
+    assert header_names(["-1", "'-1", "'-1 (2)", "=b"]) == ["'-1 (3)", "'-1", "'-1 (2)", "'=b"]
+    # The report writers neutralize again; the names stay as they are.
+    back = pl.read_csv(report_csv(report), infer_schema=False, empty_string_is_null=False)
+    assert back.columns == report.columns
+    sheet = pl.read_excel(report_xlsx(report), engine="calamine", drop_empty_cols=False)
+    assert sheet.columns == report.columns
+    assert neutralize(pl.DataFrame({"=x": ["1"], "'=x": ["2"]})).columns == ["'=x (2)", "'=x"]
+
+
+def test_report_columns_step_aside_from_neutralized_and_suffixed_headers() -> None:
+    source = pl.DataFrame(
+        {"status": ["a"], "status (import)": ["b"], "=errors": ["c"], "customer_id": ["d"]}
+    )
+    report = build_report(source, make_outcomes([(0, "skipped", [], [], 4)]))
+    assert report.columns == [
+        "status",
+        "status (import)",
+        "'=errors",
+        "customer_id",
+        "status (import) (import)",
+        "errors",
+        "auto_corrections",
+        "customer_id (import)",
+    ]
+    assert report.row(0) == ("a", "b", "c", "d", "skipped", "", "", "4")
+
+
+# -- the same file through the API and the command line, on both databases ---------------
+
+CLASHING = csv(
+    "First Name,Mobile,Store,=x,'=x,status,customer_id",
+    "Ann,919800005001,mal,=1+1,'=x,gold,C-1",
+    "Bo,12,mal,plain,@y,silver,C-2",
+)
+CLASHING_MAPPING = {"First Name": "first_name", "Mobile": "mobile", "Store": "store"}
+CLASHING_REPORT = [
+    "First Name",
+    "Mobile",
+    "Store",
+    "'=x (2)",
+    "'=x",
+    "status",
+    "customer_id",
+    "status (import)",
+    "errors",
+    "auto_corrections",
+    "customer_id (import)",
+]
+
+
+def _check_clashing_report(csv_bytes: bytes, xlsx_bytes: bytes) -> None:
+    frame = pl.read_csv(io.BytesIO(csv_bytes), infer_schema=False, empty_string_is_null=False)
+    assert frame.columns == CLASHING_REPORT
+    assert frame.row(0)[:7] == ("Ann", "919800005001", "mal", "'=1+1", "'=x", "gold", "C-1")
+    assert frame.row(1)[:7] == ("Bo", "12", "mal", "plain", "'@y", "silver", "C-2")
+    assert frame["status (import)"].to_list() == ["inserted", "rejected"]
+    assert frame["customer_id (import)"][0].isdigit()
+    sheet = pl.read_excel(io.BytesIO(xlsx_bytes), engine="calamine", drop_empty_cols=False)
+    assert sheet.columns == CLASHING_REPORT
+    assert sheet["status (import)"].to_list() == ["inserted", "rejected"]
+    assert sheet["'=x (2)"].to_list() == ["'=1+1", "plain"]
+
+
+def test_report_of_clashing_headers_over_the_api(engine: Engine, app_client: TestClient) -> None:
+    api = Api(app_client, import_org(engine))
+    created = api.post(
+        "/v2/imports",
+        files={"file": ("clash.csv", CLASHING.encode(), "text/csv")},
+        data={"mapping": json.dumps(CLASHING_MAPPING), "confirm": "true"},
+    )
+    assert created.status_code == 202, created.text
+    import_id = created.json()["id"]
+    jobs.run_pending(engine)
+    assert api.get(f"/v2/imports/{import_id}").json()["state"] == "committed"
+    as_csv = api.get(f"/v2/imports/{import_id}/report?format=csv", role="viewer")
+    as_xlsx = api.get(f"/v2/imports/{import_id}/report?format=xlsx", role="viewer")
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_xlsx.status_code == 200, as_xlsx.text
+    _check_clashing_report(as_csv.content, as_xlsx.content)
+
+
+def test_report_of_clashing_headers_from_the_command_line(engine: Engine, tmp_path: Path) -> None:
+    org = import_org(engine)
+    source = tmp_path / "clash.csv"
+    source.write_text(CLASHING, encoding="utf-8")
+    maps = [arg for pair in CLASHING_MAPPING.items() for arg in ("--map", "=".join(pair))]
+    runner = CliRunner(env={"PATRON_DATABASE_URL": database_url(engine)})
+    as_csv, as_xlsx = tmp_path / "report.csv", tmp_path / "report.xlsx"
+    command = ["import", str(source), *maps, "--yes", "--report", str(as_csv), "--json"]
+    done = runner.invoke(app, [*command, "--org", org.name])
+    assert done.exit_code == 0, f"{done.output}\n{done.exception!r}"
+    import_id = str(json.loads(done.stdout)["id"])
+    again = runner.invoke(
+        app, ["imports", "report", import_id, "--output", str(as_xlsx), "--org", org.name]
+    )
+    assert again.exit_code == 0, f"{again.output}\n{again.exception!r}"
+    assert "Traceback" not in done.output + again.output
+    _check_clashing_report(as_csv.read_bytes(), as_xlsx.read_bytes())

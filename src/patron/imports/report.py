@@ -9,11 +9,19 @@ Every cell is text, and a cell a spreadsheet would evaluate (one starting with
 ``= + - @``, a tab or a carriage return) gets a leading apostrophe, as the OWASP
 guidance on CSV injection advises: the uploaded file is untrusted, and the report
 is opened by people in Excel.
+
+The header row is neutralized too, so the names can collide: a file with the
+headers ``=x`` and ``'=x`` would show ``'=x`` twice. A header that needs no
+apostrophe keeps its name; one that got an apostrophe and meets a taken name is
+numbered (``'=x (2)``); the four report columns come last and step aside with
+:data:`COLLISION_SUFFIX`. Every column of a report therefore has its own name, in
+file order, whatever the headers.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import polars as pl
 import xlsxwriter
@@ -34,8 +42,30 @@ _MIN_WIDTH = 8
 _MAX_WIDTH = 60
 
 
-def report_column_names(source_columns: list[str]) -> list[str]:
-    """The names the four report columns get beside ``source_columns``."""
+def header_names(columns: Sequence[str]) -> list[str]:
+    """``columns`` as the report's header row shows them: neutralized and all distinct.
+
+    Names that need no apostrophe are kept as they are (they are unique already, as
+    column names); a neutralized name that meets a taken one gets the first free
+    number, ``'=x (2)``, ``'=x (3)``...
+    """
+    taken = {name for name in columns if not name.startswith(FORMULA_TRIGGERS)}
+    names = []
+    for name in columns:
+        if not name.startswith(FORMULA_TRIGGERS):
+            names.append(name)
+            continue
+        shown, number = f"'{name}", 1
+        while shown in taken:
+            number += 1
+            shown = f"'{name} ({number})"
+        taken.add(shown)
+        names.append(shown)
+    return names
+
+
+def report_column_names(source_columns: Sequence[str]) -> list[str]:
+    """The names the four report columns get beside ``source_columns`` (as shown)."""
     taken = set(source_columns)
     names = []
     for name in REPORT_COLUMNS:
@@ -65,24 +95,28 @@ def build_report(source: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
         raise ValueError(
             f"the outcomes must name each of the {source.height} source rows exactly once"
         )
-    status, errors, corrections, customer_id = report_column_names(source.columns)
+    names = header_names(source.columns)
+    shown = source.select(
+        pl.col(name).cast(pl.String).alias(shown)
+        for name, shown in zip(source.columns, names, strict=True)
+    )
+    status, errors, corrections, customer_id = report_column_names(names)
     added = ordered.select(
         pl.col("status").cast(pl.String).alias(status),
         pl.col("errors").list.join(SEPARATOR).alias(errors),
         pl.col("auto_corrections").list.join(SEPARATOR).alias(corrections),
         pl.col("customer_id").cast(pl.String).alias(customer_id),
     )
-    report = pl.concat(
-        [source.select(pl.all().cast(pl.String)), added], how="horizontal"
-    ).with_columns(pl.all().fill_null(""))
+    report = pl.concat([shown, added], how="horizontal").with_columns(pl.all().fill_null(""))
     return neutralize(report)
 
 
 def neutralize(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with an apostrophe before every text cell a spreadsheet would evaluate.
 
-    Column names are neutralized too, since they become the header row. Columns
-    that are not text are left as they are: a number is never a formula.
+    Column names are neutralized too, since they become the header row, and stay
+    distinct (:func:`header_names`). Columns that are not text are left as they are:
+    a number is never a formula.
     """
     text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     neutralized = frame.with_columns(
@@ -92,8 +126,12 @@ def neutralize(frame: pl.DataFrame) -> pl.DataFrame:
         .alias(name)
         for name in text_columns
     )
-    renames = {name: f"'{name}" for name in frame.columns if name.startswith(FORMULA_TRIGGERS)}
-    return neutralized.rename(renames) if renames else neutralized
+    names = header_names(frame.columns)
+    if names == frame.columns:
+        return neutralized
+    return neutralized.select(
+        pl.col(name).alias(shown) for name, shown in zip(frame.columns, names, strict=True)
+    )
 
 
 def report_csv(frame: pl.DataFrame) -> bytes:
