@@ -70,6 +70,23 @@ class Settings(BaseSettings):
     import_worker: bool = True
     """Run import jobs in the background of ``patron serve``."""
 
+    session_idle_seconds: int = Field(default=1800, ge=1)
+    """A console session ends after this many seconds without a request (30 minutes)."""
+
+    session_cookie_secure: bool = False
+    """Mark console cookies ``Secure`` on every request, not only on HTTPS ones (behind a proxy
+    that ends TLS)."""
+
+    signin_max_failures: int = Field(default=5, ge=1)
+    """Failed console sign-ins of one user name, within the window, before more are refused."""
+
+    signin_max_failures_per_address: int = Field(default=20, ge=1)
+    """Failed console sign-ins from one client address, within the window, before more are
+    refused (higher than per name: several people may share an address)."""
+
+    signin_window_seconds: int = Field(default=900, ge=1)
+    """How long a failed console sign-in counts against its user name and address (15 minutes)."""
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:

@@ -24,6 +24,7 @@ from patron.loyalty.endpoints import router as campaigns_router
 from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
 from patron.subscriptions.endpoints import router as subscriptions_router
+from patron.web import app as web
 
 
 def create_app(
@@ -39,6 +40,9 @@ def create_app(
         title="patron",
         version=__version__,
         description="Customer profiles, identity resolution and the v2 Customer API.",
+        # /docs is served by the console from packaged files (no CDN); ReDoc is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine or create_engine(settings.database_url)
     errors.install(app)
@@ -52,6 +56,8 @@ def create_app(
     app.include_router(coupons_router)
     app.include_router(campaigns_router)
     app.include_router(legacy_router)
+    # After the API's routes and error handlers: console pages answer every other path.
+    web.mount(app, settings)
     app.add_middleware(Idempotency)
     # Added last, so it runs first: oversized bodies never reach the other layers.
     # An upload (or a legacy batch form) may be as large as an import file, plus room for

@@ -13,5 +13,6 @@ from patron.lifecycle import tables as _lifecycle  # noqa: F401
 from patron.loyalty import tables as _loyalty  # noqa: F401
 from patron.orgs import tables as _orgs  # noqa: F401
 from patron.subscriptions import tables as _subscriptions  # noqa: F401
+from patron.web import tables as _web  # noqa: F401
 
 __all__ = ["metadata"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -44,6 +46,8 @@ class OrgSettings(BaseModel):
     """Restrict names to letters and spaces."""
     registration_max_past_days: int | None = Field(default=None, ge=0)
     """How far back a registration date may lie (``None``: no limit)."""
+    time_zone: str = "UTC"
+    """IANA time zone (``Asia/Kolkata``) in which the console shows times."""
 
     @field_validator("mobile_regex")
     @classmethod
@@ -54,6 +58,13 @@ class OrgSettings(BaseModel):
             raise ValueError(f"not a valid regular expression: {exc}") from exc
         return value
 
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in _time_zones():
+            raise ValueError(f"not an IANA time zone name: {value!r} (e.g. UTC, Europe/Paris)")
+        return value
+
     def mobile_rules(self) -> MobileRules:
         return MobileRules(
             base_country_code=self.base_country_code,
@@ -61,6 +72,12 @@ class OrgSettings(BaseModel):
             append_country_code=self.append_country_code,
             regex=self.mobile_regex,
         )
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    # Read once: listing the zone database walks its files.
+    return frozenset(zoneinfo.available_timezones())
 
 
 def apply_changes(current: OrgSettings, changes: dict[str, Any]) -> OrgSettings:
