@@ -40,5 +40,8 @@ audit_log = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     utcnow_column(),
     sa.Index("ix_audit_log_org_id_id", "org_id", "id"),
+    # The audit page filters by action or by actor, newest first.
+    sa.Index("ix_audit_log_org_id_action_id", "org_id", "action", "id"),
+    sa.Index("ix_audit_log_org_id_actor_id", "org_id", "actor", "id"),
     sqlite_autoincrement=True,
 )

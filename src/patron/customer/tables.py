@@ -46,6 +46,18 @@ customers = sa.Table(
     sqlite_autoincrement=True,
 )
 
+#: The customer list walks live customers in registration order (first, filtered and
+#: keyset pages alike); partial, so merge victims and deleted customers cost nothing.
+_live = sa.and_(customers.c.merged_into_id.is_(None), customers.c.deleted_at.is_(None))
+sa.Index(
+    "ix_customers_live_registered_at",
+    customers.c.org_id,
+    customers.c.registered_at,
+    customers.c.id,
+    sqlite_where=_live,
+    postgresql_where=_live,
+)
+
 profiles = sa.Table(
     "profiles",
     metadata,
@@ -63,8 +75,15 @@ profiles = sa.Table(
     sa.UniqueConstraint("org_id", "customer_id", "source", "account_id"),
     sqlite_autoincrement=True,
 )
-# Search matches names by prefix, case-insensitively.
-sa.Index("ix_profiles_org_id_first_name", profiles.c.org_id, sa.func.lower(profiles.c.first_name))
+# Search matches names by prefix, case-insensitively; the customer list walks this
+# index in name order (first name, last name, customer).
+sa.Index(
+    "ix_profiles_org_id_names",
+    profiles.c.org_id,
+    sa.func.lower(profiles.c.first_name),
+    sa.func.lower(profiles.c.last_name),
+    profiles.c.customer_id,
+)
 sa.Index("ix_profiles_org_id_last_name", profiles.c.org_id, sa.func.lower(profiles.c.last_name))
 
 identifiers = sa.Table(
@@ -115,6 +134,15 @@ field_values = sa.Table(
     customer_of_the_org_fk(),
     sa.UniqueConstraint("org_id", "customer_id", "kind", "name"),
     sqlite_autoincrement=True,
+)
+# Who holds a value (the synchronization rule, the list's custom field filter). On the
+# value's first 200 characters: a whole value may exceed a PostgreSQL index entry.
+sa.Index(
+    "ix_field_values_org_id_kind_name_value",
+    field_values.c.org_id,
+    field_values.c.kind,
+    field_values.c.name,
+    sa.func.substr(field_values.c.value, 1, 200),
 )
 
 merges = sa.Table(

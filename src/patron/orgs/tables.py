@@ -63,3 +63,15 @@ status_labels = sa.Table(
     sa.UniqueConstraint("org_id", "label"),
     sqlite_autoincrement=True,
 )
+
+#: The org's profile synchronization rule: which keys make a new profile an existing
+#: person. No row: the default rule (any identifier the person holds).
+sync_rules = sa.Table(
+    "sync_rules",
+    metadata,
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    # Groups of keys: [["mobile"], ["firstName", "lastName", "customField.dateofbirth"]].
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+    utcnow_column("updated_at"),
+)
