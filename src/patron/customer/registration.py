@@ -9,6 +9,11 @@ The identifiers of a request decide who the person is:
 - two different customers hold them: refused (8053);
 - that customer holds another mobile, email or external id than the request's:
   refused (1047), as a person has one of each and registration changes none.
+When the org set a synchronization rule (:mod:`patron.orgs.sync_rule`), or the
+caller asks for it (the console's profiles created by hand), the rule decides
+instead: a profile that matches an existing customer updates that customer's
+profile on the same source/account (or joins it on another, 8050), with warning
+95201 naming the customer; identifiers still belong to one customer (8053).
 The unique index on (org, type, value) settles races between concurrent requests;
 the adapter retries the whole registration, which then finds the winner.
 """
@@ -21,16 +26,17 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
-from patron.audit.service import audit
+from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.cards import issue as cards
-from patron.customer import repository, validation
+from patron.customer import repository, sync, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, resolve, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
 from patron.identity.rules import normalize_plain_identifier, parse_datetime
 from patron.kit.errors import Conflict, InvalidInput, Notice
 from patron.orgs import service as orgs
 from patron.orgs.settings import OrgSettings
+from patron.orgs.sync_rule import SyncRule, get_rule
 from patron.subscriptions import service as subscriptions
 
 LOYALTY_TYPES = ("loyalty", "non_loyalty")
@@ -61,10 +67,26 @@ class Registration:
 
     customer_id: int
     warnings: list[Notice] = field(default_factory=list)
+    created: bool = True
+    """False when the profile joined or updated an existing customer."""
+    matched_by: tuple[str, ...] | None = None
+    """The group of keys of the synchronization rule that found the existing customer."""
 
 
-def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registration:
-    """Register a customer, or attach a new source profile to the one who holds its identifiers."""
+def register(
+    conn: Connection,
+    actor: Actor,
+    request: RegisterIn,
+    *,
+    origin: str = "registration",
+    update_on_match: bool = False,
+) -> Registration:
+    """Register a customer, or attach a new source profile to the one who holds its identifiers.
+
+    ``update_on_match`` applies the org's synchronization rule even when it is the
+    default one (set rules always apply); ``origin`` names where the registration
+    came from in the consent ledger (``registration``, ``console``).
+    """
     settings = orgs.get_settings(conn, actor.org_id)
     warnings: list[Notice] = []
     loyalty_type = _loyalty_type(request.loyalty_type())
@@ -94,7 +116,26 @@ def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registratio
             "Each identifier is registered with a different customer in other source. "
             f"Unable to merge accounts (customers {', '.join(map(str, sorted(owner_ids)))})",
         )
-    if owner_ids:
+    rule = get_rule(conn, actor.org_id)
+    match = None
+    if update_on_match or not rule.is_default:
+        match = _match(conn, actor, rule, prepared, all_identifiers, owner_ids)
+    created = match is None and not owner_ids
+    if match is not None:
+        holder = resolve(conn, actor.org_id, match.customer_id, for_update=True)
+        customer_id = holder.id
+        _update_existing(
+            conn, actor, holder.customer, prepared, all_identifiers, owners, extended, warnings
+        )
+        _enroll(conn, actor, holder.customer, loyalty_type)
+        warnings.append(
+            Notice(
+                sync.MATCHED,
+                f"Profile synchronization rule ({' + '.join(match.group)}) matched customer "
+                f"{customer_id}: the existing profile was updated",
+            )
+        )
+    elif owner_ids:
         # Locked and read again: a merge committed meanwhile moved the identifiers on.
         holder = resolve(conn, actor.org_id, owner_ids.pop(), for_update=True)
         customer_id = holder.id
@@ -119,9 +160,14 @@ def register(conn: Connection, actor: Actor, request: RegisterIn) -> Registratio
             _insert_profile(conn, actor, customer_id, profile, profile.identifiers)
         repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", extended)
     cards.issue(conn, actor, customer_id, card_issues)
-    _record_subscriptions(conn, actor, customer_id, all_identifiers)
-    audit(conn, actor, "customer.register", "customer", customer_id, {"profiles": len(prepared)})
-    return Registration(customer_id, warnings)
+    _record_subscriptions(conn, actor, customer_id, all_identifiers, origin)
+    details: dict[str, Any] = {"profiles": len(prepared)}
+    if origin != "registration":
+        details["origin"] = origin
+    if match is not None:
+        details["syncRule"] = list(match.group)
+    audit(conn, actor, "customer.register", "customer", customer_id, details)
+    return Registration(customer_id, warnings, created, match.group if match else None)
 
 
 def _loyalty_type(raw: str | None) -> str:
@@ -255,10 +301,108 @@ def _attach_to_existing(
     }
     missing = {k: v for k, v in extended.items() if ("extended", k) not in stored}
     repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", missing)
+    _enroll(conn, actor, customer, loyalty_type)
+
+
+def _enroll(conn: Connection, actor: Actor, customer: RowMapping, loyalty_type: str) -> None:
     changes: dict[str, Any] = {"modified_by": actor.name}
     if loyalty_type == "loyalty" and customer["loyalty_type"] != "loyalty":
         changes["loyalty_type"] = "loyalty"  # enrolling is the one allowed direction
-    repository.update_customer(conn, actor.org_id, customer_id, changes)
+    repository.update_customer(conn, actor.org_id, int(customer["id"]), changes)
+
+
+def _match(
+    conn: Connection,
+    actor: Actor,
+    rule: SyncRule,
+    prepared: list[PreparedProfile],
+    identifiers: list[validation.Identifier],
+    owner_ids: set[int],
+) -> sync.Match | None:
+    """The customer the rule finds; an identifier held by anyone else is 8053."""
+    custom = {name: value for p in prepared for name, value in p.custom_fields.items()}
+    candidate = sync.Candidate.of(
+        [(i.type, i.value) for i in identifiers],
+        [(p.first_name, p.last_name) for p in prepared],
+        custom,
+    )
+    match = sync.find_match(conn, actor.org_id, rule, candidate)
+    others = owner_ids - ({match.customer_id} if match else set())
+    if others:
+        named = ", ".join(map(str, sorted(others)))
+        found = f"matches customer {match.customer_id}" if match else "matches no customer"
+        raise Conflict(
+            sync.CONFLICT,
+            f"Each identifier is registered with a different customer: the profile {found} by "
+            f"the synchronization rule, but an identifier of it belongs to customer {named}",
+        )
+    return match
+
+
+def _update_existing(
+    conn: Connection,
+    actor: Actor,
+    customer: RowMapping,
+    prepared: list[PreparedProfile],
+    identifiers: list[validation.Identifier],
+    owners: list[Any],
+    extended: dict[str, str],
+    warnings: list[Notice],
+) -> None:
+    """The rule found the person: the new information goes to the old profile.
+
+    On a source/account the customer has, that profile gets the names, new
+    identifiers and channels; elsewhere a profile is added (8050). Field values
+    sent replace the stored ones. Identifiers are still not replaced (1047).
+    """
+    customer_id = int(customer["id"])
+    ensure_changeable(customer)
+    _refuse_a_second_value(conn, actor, customer_id, identifiers)
+    owned = {(o["type"], o["value"]) for o in owners}
+    changed: list[str] = []
+    for profile in prepared:
+        new = [i for i in profile.identifiers if (i.type, i.value) not in owned]
+        existing = repository.find_profile(
+            conn, actor.org_id, customer_id, profile.where.source, profile.where.account_id
+        )
+        if existing is None:
+            _insert_profile(conn, actor, customer_id, profile, new)
+            warnings.append(Notice(8050, "Same Customer found in other sources,Combining"))
+            continue
+        names = {
+            column: value
+            for column, value in (
+                ("first_name", profile.first_name),
+                ("last_name", profile.last_name),
+            )
+            if value and value != existing[column]
+        }
+        if names:
+            repository.update_profile(
+                conn, actor.org_id, int(existing["id"]), names | {"modified_by": actor.name}
+            )
+        _add_identifiers(conn, actor, customer_id, int(existing["id"]), new)
+        repository.upsert_channels(
+            conn, actor.org_id, customer_id, int(existing["id"]), profile.channels
+        )
+        changed += [{"first_name": "firstName", "last_name": "lastName"}[c] for c in names]
+        changed += [f"identifiers.{i.type}" for i in new]
+        changed += [f"commChannels.{c['type']}" for c in profile.channels]
+    custom = {name: value for p in prepared for name, value in p.custom_fields.items()}
+    repository.upsert_field_values(conn, actor.org_id, customer_id, "custom", custom)
+    repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", extended)
+    changed += [f"fields.{k}" for k in custom] + [f"extendedFields.{k}" for k in extended]
+    if changed:
+        where = prepared[0].where
+        log_change(
+            conn,
+            actor,
+            customer_id,
+            "PROFILE",
+            {"changed": changed},
+            source=where.source,
+            account_id=where.account_id,
+        )
 
 
 def _refuse_a_second_value(
@@ -312,6 +456,22 @@ def _insert_profile(
             "modified_by": actor.name,
         },
     )
+    _add_identifiers(conn, actor, customer_id, profile_id, identifiers)
+    repository.upsert_channels(conn, actor.org_id, customer_id, profile_id, profile.channels)
+    stored = {
+        (r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)
+    }
+    custom = {k: v for k, v in profile.custom_fields.items() if ("custom", k) not in stored}
+    repository.upsert_field_values(conn, actor.org_id, customer_id, "custom", custom)
+
+
+def _add_identifiers(
+    conn: Connection,
+    actor: Actor,
+    customer_id: int,
+    profile_id: int,
+    identifiers: list[validation.Identifier],
+) -> None:
     repository.insert_identifiers(
         conn,
         [
@@ -325,16 +485,14 @@ def _insert_profile(
             for i in identifiers
         ],
     )
-    repository.upsert_channels(conn, actor.org_id, customer_id, profile_id, profile.channels)
-    stored = {
-        (r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)
-    }
-    custom = {k: v for k, v in profile.custom_fields.items() if ("custom", k) not in stored}
-    repository.upsert_field_values(conn, actor.org_id, customer_id, "custom", custom)
 
 
 def _record_subscriptions(
-    conn: Connection, actor: Actor, customer_id: int, identifiers: list[validation.Identifier]
+    conn: Connection,
+    actor: Actor,
+    customer_id: int,
+    identifiers: list[validation.Identifier],
+    origin: str,
 ) -> None:
     """``subscribed`` on a mobile or email records bulk-message consent in the ledger."""
     channel = {"mobile": "SMS", "email": "EMAIL"}
@@ -346,6 +504,4 @@ def _record_subscriptions(
         if i.type in channel and i.subscribed is not None
     ]
     if items:
-        subscriptions.record(
-            conn, actor, customer_id, items, reason="registration", origin="registration"
-        )
+        subscriptions.record(conn, actor, customer_id, items, reason="registration", origin=origin)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.kit.db import MAX_ID, insert_returning_id
-from patron.orgs.tables import field_definitions, org_units, orgs, status_labels
+from patron.orgs.tables import field_definitions, org_units, orgs, status_labels, sync_rules
 
 #: Ids and offsets are 64-bit integers on both databases: a larger number names no
 #: row, and must not reach the driver (SQLite and PostgreSQL refuse it with an error).
@@ -113,3 +113,18 @@ def insert_field(conn: Connection, org_id: int, values: dict[str, Any]) -> int:
 def list_fields(conn: Connection, org_id: int) -> list[RowMapping]:
     query = sa.select(field_definitions).where(field_definitions.c.org_id == org_id)
     return list(conn.execute(query.order_by(field_definitions.c.id)).mappings())
+
+
+def get_sync_rule(conn: Connection, org_id: int) -> RowMapping | None:
+    query = sa.select(sync_rules).where(sync_rules.c.org_id == org_id)
+    return conn.execute(query).mappings().first()
+
+
+def put_sync_rule(conn: Connection, org_id: int, groups: list[list[str]], updated_by: str) -> None:
+    """Store the org's rule, replacing the one before."""
+    conn.execute(sync_rules.delete().where(sync_rules.c.org_id == org_id))
+    conn.execute(sync_rules.insert().values(org_id=org_id, groups=groups, updated_by=updated_by))
+
+
+def delete_sync_rule(conn: Connection, org_id: int) -> None:
+    conn.execute(sync_rules.delete().where(sync_rules.c.org_id == org_id))

@@ -12,7 +12,7 @@ from patron.auth.actor import Actor
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 from patron.orgs import repository
 from patron.orgs.fields import DATA_TYPES, FIELD_KINDS, FIELD_SCOPES, FieldDefinition
-from patron.orgs.settings import SYSTEM_STATUSES, OrgSettings, apply_changes
+from patron.orgs.settings import SYSTEM_STATUSES, OrgSettings, apply_changes, required_fields
 
 UNIT_KINDS = ("store", "till", "concept")
 
@@ -50,6 +50,12 @@ def get_settings(conn: Connection, org_id: int) -> OrgSettings:
 def change_settings(conn: Connection, actor: Actor, changes: dict[str, Any]) -> OrgSettings:
     """Apply and store ``changes`` to the actor's org settings (validated as a whole)."""
     updated = apply_changes(get_settings(conn, actor.org_id), changes)
+    if "manual_required_fields" in changes:
+        # Named fields must exist: checked against the org's custom fields, canonical spelling.
+        fields = list_fields(conn, actor.org_id)
+        custom = [f.name for f in fields if f.kind == "custom" and f.scope == "customer"]
+        checked = required_fields(updated.manual_required_fields, custom)
+        updated = updated.model_copy(update={"manual_required_fields": checked})
     repository.update_settings(conn, actor.org_id, updated.model_dump())
     audit(conn, actor, "org.settings.change", "org", actor.org_id, {"changed": sorted(changes)})
     return updated

@@ -46,6 +46,9 @@ class OrgSettings(BaseModel):
     """Restrict names to letters and spaces."""
     registration_max_past_days: int | None = Field(default=None, ge=0)
     """How far back a registration date may lie (``None``: no limit)."""
+    manual_required_fields: list[str] = Field(default_factory=list)
+    """Fields a profile created by hand (the console) must carry: ``firstName``,
+    ``lastName``, ``mobile``, ``email``, ``externalId`` or ``customField.<name>``."""
     time_zone: str = "UTC"
     """IANA time zone (``Asia/Kolkata``) in which the console shows times."""
 
@@ -106,4 +109,38 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return key, raw  # apply_changes names the unknown key
     if field.annotation in (int | None,) and raw.strip().lower() in ("", "none", "null"):
         return key, None
+    if field.annotation == list[str]:
+        return key, [item.strip() for item in raw.split(",") if item.strip()]
     return key, raw.strip()
+
+
+#: The standard fields ``manual_required_fields`` may name; custom fields are
+#: ``customField.<name>``.
+MANUAL_STANDARD_FIELDS = ("firstName", "lastName", "mobile", "email", "externalId")
+CUSTOM_FIELD_PREFIX = "customField."
+#: ``manual_required_fields`` names a field that does not exist.
+UNKNOWN_REQUIRED_FIELD = 95220
+
+
+def required_fields(names: list[str], custom_fields: list[str]) -> list[str]:
+    """``names`` in their canonical spelling, each once; 95220 for a field that does not
+    exist (``custom_fields``: the org's custom field names)."""
+    standard = {name.lower(): name for name in MANUAL_STANDARD_FIELDS}
+    custom = {name.lower(): CUSTOM_FIELD_PREFIX + name for name in custom_fields}
+    checked: dict[str, None] = {}
+    for raw in names:
+        text = raw.strip()
+        lowered = text.lower()
+        if lowered.startswith(CUSTOM_FIELD_PREFIX.lower()):
+            found = custom.get(lowered[len(CUSTOM_FIELD_PREFIX) :].strip())
+        else:
+            found = standard.get(lowered) or custom.get(lowered)
+        if found is None:
+            raise InvalidInput(
+                UNKNOWN_REQUIRED_FIELD,
+                f"manualRequiredFields: unknown field {raw!r}; use one of "
+                f"{', '.join(MANUAL_STANDARD_FIELDS)} or customField.<name> of a custom field "
+                "of this org",
+            )
+        checked.setdefault(found, None)
+    return list(checked)
