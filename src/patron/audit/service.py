@@ -1,15 +1,19 @@
-"""Writing the audit log and the change log."""
+"""Writing the audit log and the change log; reading the audit log."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from patron.audit import repository
 from patron.audit.tables import audit_log, change_log
-
-if TYPE_CHECKING:
-    from patron.auth.actor import Actor
+from patron.auth.actor import Actor, Role
+from patron.kit.clock import range_bound
+from patron.kit.errors import Forbidden
+from patron.kit.pagination import Page
 
 
 def audit(
@@ -56,4 +60,70 @@ def log_change(
             actor=actor.name,
             cause=cause,
         )
+    )
+
+
+# --- reading the audit log (the console's audit page, GET /v2/audit) ---------------------
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """Filters of the audit log as given (text); :func:`list_entries` checks them."""
+
+    actor: str | None = None
+    """Exact user or API key name."""
+    action: str | None = None
+    """Exact action, e.g. ``customer.delete``."""
+    since: str | None = None
+    """ISO date (from its start) or date-time, inclusive."""
+    until: str | None = None
+    """ISO date (to its end) or date-time, inclusive."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what to which object, when, and why."""
+
+    id: int
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    at: datetime
+    reason: str | None
+    details: dict[str, Any]
+
+
+def list_entries(
+    conn: Connection, actor: Actor, filters: AuditFilters, page: Page
+) -> tuple[list[AuditEntry], int]:
+    """A page of the actor's org's audit log, newest first, and the number of entries
+    that match (admin only)."""
+    if not actor.can(Role.admin):
+        raise Forbidden(403, "reading the audit log needs the admin role")
+    rows, total = repository.page(
+        conn,
+        actor.org_id,
+        actor=(filters.actor or "").strip() or None,
+        action=(filters.action or "").strip() or None,
+        since=range_bound(filters.since, "from", end=False),
+        before=range_bound(filters.until, "to", end=True),
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return [_entry(row) for row in rows], total
+
+
+def _entry(row: Any) -> AuditEntry:
+    details = row["details"] if isinstance(row["details"], dict) else {}
+    reason = details.get("reason")
+    return AuditEntry(
+        id=int(row["id"]),
+        actor=row["actor"],
+        action=row["action"],
+        object_type=row["entity_type"],
+        object_id=row["entity_id"],
+        at=row["created_at"],
+        reason=reason if isinstance(reason, str) else None,
+        details=details,
     )

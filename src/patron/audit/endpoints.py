@@ -1,0 +1,51 @@
+"""``GET /v2/audit``: the org's audit log (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.engine import Engine
+
+from patron.api.deps import admin, engine_of
+from patron.api.params import Paging
+from patron.audit import service
+from patron.auth.actor import Actor
+from patron.kit.clock import iso
+from patron.kit.db import transaction
+
+router = APIRouter(prefix="/v2/audit", tags=["audit"])
+
+
+def _render(entry: service.AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "actor": entry.actor,
+        "action": entry.action,
+        "objectType": entry.object_type,
+        "objectId": entry.object_id,
+        "createdAt": iso(entry.at),
+        "reason": entry.reason,
+        "details": entry.details,
+    }
+
+
+@router.get("")
+def list_audit_entries(
+    actor: Annotated[Actor, Depends(admin)],
+    engine: Annotated[Engine, Depends(engine_of)],
+    wanted: Paging,
+    by: Annotated[str | None, Query(alias="actor")] = None,
+    action: str | None = None,
+    since: Annotated[str | None, Query(alias="from")] = None,
+    until: Annotated[str | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Who did what to which object, when and why: newest first, filtered, paged."""
+    filters = service.AuditFilters(actor=by, action=action, since=since, until=until)
+    with transaction(engine, write=False) as conn:
+        entries, total = service.list_entries(conn, actor, filters, wanted)
+    return {
+        "pagination": wanted.envelope(total),
+        "data": [_render(entry) for entry in entries],
+        "warnings": [],
+    }
