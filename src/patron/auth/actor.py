@@ -29,6 +29,9 @@ class Actor:
     role: Role
     name: str
     kind: str = "user"  # user | key | cli | import
+    #: The credential that authenticated the caller: ``user:<user id>`` or ``key:<API key
+    #: id>``; empty for the CLI and import jobs, which present none.
+    credential: str = ""
 
     def can(self, role: Role) -> bool:
         return self.role >= role

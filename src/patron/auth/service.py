@@ -112,7 +112,13 @@ def authenticate_password(conn: Connection, username: str, password: str) -> Act
     valid = verify_password(user["password_hash"] if user else None, password)
     if user is None or not valid or not user["is_active"]:
         raise Unauthenticated(401, _BAD_CREDENTIALS)
-    return Actor(org_id=int(user["org_id"]), role=Role[user["role"]], name=username, kind="user")
+    return Actor(
+        org_id=int(user["org_id"]),
+        role=Role[user["role"]],
+        name=username,
+        kind="user",
+        credential=f"user:{user['id']}",
+    )
 
 
 def authenticate_key(conn: Connection, key: str) -> Actor:
@@ -121,4 +127,10 @@ def authenticate_key(conn: Connection, key: str) -> Actor:
     if row is None:
         raise Unauthenticated(401, _BAD_CREDENTIALS)
     name = f"key:{row['prefix']}"
-    return Actor(org_id=int(row["org_id"]), role=Role[row["role"]], name=name, kind="key")
+    return Actor(
+        org_id=int(row["org_id"]),
+        role=Role[row["role"]],
+        name=name,
+        kind="key",
+        credential=f"key:{row['id']}",
+    )

@@ -2,13 +2,16 @@
 
 ``POST /api/batch`` authenticates with the form's own credentials and always answers
 in the format the form asks for (XML by default), errors included: never FastAPI's
-default body, never a stack trace. The two undo-state endpoints are ordinary admin
-endpoints (HTTP Basic or a Bearer key) answering JSON.
+default body, never a stack trace. It applies an ``Idempotency-Key`` header itself,
+per user of the form's credentials (``patron.api.idempotency``). The two undo-state
+endpoints are ordinary admin endpoints (HTTP Basic or a Bearer key) answering JSON.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 
+from patron.api import idempotency
 from patron.api.deps import admin, engine_of
 from patron.api.errors import HTTP_STATUS
 from patron.auth.actor import Actor
@@ -33,6 +37,7 @@ router = APIRouter(prefix="/api/batch", tags=["legacy batch API"])
 Admin = Annotated[Actor, Depends(admin)]
 Db = Annotated[Engine, Depends(engine_of)]
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_CREDENTIALS = ("user_id", "user_password", "account_id")
 
 
 @router.post("", summary="The legacy batch API: a form post of type customers_batch")
@@ -40,10 +45,17 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 async def batch(request: Request) -> Response:
     output = forms.Output()
     try:
+        key = idempotency.key_of(request.headers)
         form = await _read_form(request)
         output = forms.fallback_output(form)
         output = forms.output_of(form)
-        return await run_in_threadpool(_handle, engine_of(request), form, output)
+        engine = engine_of(request)
+        actor = await run_in_threadpool(_authenticate, engine, form)
+        if key is None:
+            answer = await run_in_threadpool(_run, engine, actor, form)
+        else:
+            answer = await _run_once(request, engine, actor, form, key)
+        return _answer(answer, output)
     except PatronError as exc:
         return _error(exc.code, exc.message, _status(exc), output)
     except Exception:
@@ -80,27 +92,96 @@ async def _read_form(request: Request) -> forms.Form:
     return fields
 
 
-def _handle(engine: Engine, form: forms.Form, output: forms.Output) -> Response:
+@dataclass(frozen=True)
+class _Answer:
+    """A batch's answer before it is rendered in the format the form asks for."""
+
+    status: int
+    document: dict[str, Any]  # render.document or render.error_document
+    keep: bool = True  # stored under an Idempotency-Key
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _authenticate(engine: Engine, form: forms.Form) -> Actor:
     given = forms.credentials_of(form)
     with transaction(engine, write=False) as conn:
-        actor = service.authenticate(conn, given)
-    forms.type_of(form)  # customers_batch is the only type
-    request = forms.customers_batch(form, get_settings().read_limits())
-    result = service.run_customers_batch(engine, actor, request)
-    rendered = render.success(result, output)
-    return Response(rendered.body, media_type=rendered.media_type)
+        return service.authenticate(conn, given)
+
+
+def _run(engine: Engine, actor: Actor, form: forms.Form) -> _Answer:
+    try:
+        forms.type_of(form)  # customers_batch is the only type
+        request = forms.customers_batch(form, get_settings().read_limits())
+        result = service.run_customers_batch(engine, actor, request)
+    except PatronError as exc:
+        status = _status(exc)
+        keep = idempotency.keeps(status) and not isinstance(exc, service.NothingDone)
+        return _Answer(status, render.error_document(exc.code, exc.message), keep)
+    return _Answer(200, render.document(result))
+
+
+async def _run_once(
+    request: Request, engine: Engine, actor: Actor, form: forms.Form, key: str
+) -> _Answer:
+    """Run the batch under its ``Idempotency-Key``: once per user and key (see
+    ``patron.api.idempotency``; the middleware leaves this path to this endpoint)."""
+    # The same batch is the same form, however encoded; the credentials are left out, as
+    # the caller is bound apart (and a password has nothing to do in a digest).
+    fields = sorted(
+        (name, values) for name, values in form.items() if name.lower() not in _CREDENTIALS
+    )
+    body = json.dumps(fields, ensure_ascii=False).encode()
+    digest = idempotency.fingerprint(request.method, request.url.path, request.url.query, body)
+    claimed = await idempotency.claim(
+        engine, actor.org_id, f"batch:{actor.credential}", key, digest
+    )
+    if isinstance(claimed, idempotency.Refused):
+        retry = {} if claimed.retry_after is None else {"Retry-After": str(claimed.retry_after)}
+        document = render.error_document(claimed.code, claimed.message)
+        return _Answer(409, document, keep=False, headers=retry)
+    if isinstance(claimed, idempotency.Stored):
+        return _Answer(
+            claimed.status_code, claimed.response, headers={idempotency.REPLAYED: "true"}
+        )
+    answer = await idempotency.hold(
+        engine, claimed, lambda: run_in_threadpool(_run, engine, actor, form)
+    )
+    if answer.keep:
+        await idempotency.store(engine, claimed, answer.status, answer.document)
+    else:
+        await idempotency.release(engine, claimed)
+    return answer
+
+
+def _answer(answer: _Answer, output: forms.Output) -> Response:
+    if answer.status >= 400:
+        code, message = answer.document["response"]["code"], answer.document["response"]["error"]
+        return _error(code, message, answer.status, output, answer.headers)
+    rendered = render.rendered(answer.document, output)
+    return Response(
+        rendered.body,
+        status_code=answer.status,
+        media_type=rendered.media_type,
+        headers=answer.headers,
+    )
 
 
 def _status(exc: PatronError) -> int:
     return next((s for cls, s in HTTP_STATUS.items() if isinstance(exc, cls)), 500)
 
 
-def _error(code: int, message: str, status: int, output: forms.Output) -> Response:
+def _error(
+    code: int,
+    message: str,
+    status: int,
+    output: forms.Output,
+    headers: dict[str, str] | None = None,
+) -> Response:
     rendered = render.error(code, message, output)
     # A browser runs no script served with an error status: JSONP errors travel inside a 200.
     if output.callback is not None:
         status = 200
-    headers = {"X-Content-Type-Options": "nosniff"}
+    headers = {**(headers or {}), "X-Content-Type-Options": "nosniff"}
     return Response(
         rendered.body, status_code=status, media_type=rendered.media_type, headers=headers
     )

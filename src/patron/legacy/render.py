@@ -53,12 +53,7 @@ def success(result: BatchResult, output: Output) -> Rendered:
     """``<response status="success"><batch status="imported">...`` or its JSON."""
     if output.format == "xml":
         return Rendered(_xml(_success_element(result)), XML_TYPE)
-    batch: dict[str, Any] = {"status": "imported", "import": result.import_id}
-    if result.undo_state is not None:
-        batch["undo_state"] = result.undo_state
-    batch["customers"] = {name: result.counts.get(name, 0) for name in COUNTS}
-    batch["rows"] = [_row_json(row) for row in result.rows]
-    return _json({"response": {"status": "success", "batch": batch}}, output)
+    return _json(document(result), output)
 
 
 def error(code: int, message: str, output: Output) -> Rendered:
@@ -67,7 +62,50 @@ def error(code: int, message: str, output: Output) -> Rendered:
         root = ET.Element("response", status="error")
         _text(ET.SubElement(root, "error", code=str(code)), message)
         return Rendered(_xml(root), XML_TYPE)
-    return _json({"response": {"status": "error", "error": message, "code": code}}, output)
+    return _json(error_document(code, message), output)
+
+
+def document(result: BatchResult) -> dict[str, Any]:
+    """The JSON answer of a successful batch, as a document (what an idempotent request
+    stores; :func:`rendered` turns it into any format)."""
+    batch: dict[str, Any] = {"status": "imported", "import": result.import_id}
+    if result.undo_state is not None:
+        batch["undo_state"] = result.undo_state
+    batch["customers"] = {name: result.counts.get(name, 0) for name in COUNTS}
+    batch["rows"] = [_row_json(row) for row in result.rows]
+    return {"response": {"status": "success", "batch": batch}}
+
+
+def error_document(code: int, message: str) -> dict[str, Any]:
+    """The JSON answer of a refused batch, as a document."""
+    return {"response": {"status": "error", "error": message, "code": code}}
+
+
+def rendered(answer: dict[str, Any], output: Output) -> Rendered:
+    """A :func:`document` or :func:`error_document` in the format ``output`` asks for."""
+    response = answer["response"]
+    if response["status"] == "error":
+        return error(int(response["code"]), str(response["error"]), output)
+    batch = response["batch"]
+    rows = [
+        RowResult(
+            line=int(row["line"]),
+            status=str(row["status"]),
+            customer_id=row.get("customer_id"),
+            code=row.get("code"),
+            card_number=row.get("card_number"),
+            errors=[(int(e["code"]), str(e["message"])) for e in row.get("errors", [])],
+            notices=[(int(n["code"]), str(n["message"])) for n in row.get("notices", [])],
+        )
+        for row in batch["rows"]
+    ]
+    result = BatchResult(
+        import_id=int(batch["import"]),
+        undo_state=batch.get("undo_state"),
+        counts={name: int(batch["customers"][name]) for name in COUNTS},
+        rows=rows,
+    )
+    return success(result, output)
 
 
 def _success_element(result: BatchResult) -> ET.Element:

@@ -58,6 +58,11 @@ STATUS_WORDS = {
 _ERROR_TEXT = re.compile(r"^\w+: (\d+): (.*)$", re.DOTALL)
 
 
+class NothingDone(Conflict):
+    """The batch changed nothing and may be sent again as it is (another import held the
+    org, or the commit failed): under an ``Idempotency-Key`` its answer is not kept."""
+
+
 def authenticate(conn: Connection, given: Credentials) -> Actor:
     """The patron user behind the form's credentials, a user of the org named ``account_id``
     with the editor role. A wrong user, password or account all answer the same."""
@@ -98,7 +103,7 @@ def run_customers_batch(engine: Engine, actor: Actor, batch: CustomersBatch) -> 
         imports.confirm(conn, actor, import_id)
     found = _settle(engine, actor, import_id)
     if found["state"] != "committed":
-        raise Conflict(
+        raise NothingDone(
             codes.IMPORT_NOT_DONE,
             f"the batch could not be written ({found['state']}); nothing was changed: "
             f"try again later (import {import_id})",
@@ -160,7 +165,7 @@ def _busy(engine: Engine, actor: Actor, import_id: int, state: str) -> PatronErr
         except Conflict:
             pass  # it moved on meanwhile
         else:
-            return Conflict(
+            return NothingDone(
                 BUSY,
                 "another import of this account is running: nothing was imported; "
                 "send the batch again in a minute",
