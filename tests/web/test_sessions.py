@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from patron.api.app import create_app
 from patron.auth import service as auth
-from patron.auth.actor import Role
+from patron.auth.actor import Actor, Role
 from patron.kit.clock import utcnow
 from patron.kit.db import create_engine, transaction
 from patron.settings import Settings
@@ -45,7 +46,7 @@ def admin(engine: Engine) -> ConsoleUser:
     return make_user(engine, Role.admin)
 
 
-def _post_signin(client: TestClient, username: str, password: str) -> object:
+def _post_signin(client: TestClient, username: str, password: str) -> Any:
     token = csrf_of(client.get("/signin").text)
     return client.post(
         "/signin",
@@ -58,11 +59,9 @@ def test_sign_in_sets_a_session_cookie_scripts_cannot_read(
     client: TestClient, admin: ConsoleUser, engine: Engine
 ) -> None:
     response = _post_signin(client, admin.username, admin.password)
-    assert response.status_code == 303  # type: ignore[attr-defined]
+    assert response.status_code == 303
     cookie = next(
-        c
-        for c in response.headers.get_list("set-cookie")  # type: ignore[attr-defined]
-        if c.startswith("patron_session=")
+        c for c in response.headers.get_list("set-cookie") if c.startswith("patron_session=")
     )
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie
@@ -78,10 +77,10 @@ def test_sign_in_sets_a_session_cookie_scripts_cannot_read(
 
 def test_the_cookies_are_secure_on_https(engine: Engine, admin: ConsoleUser) -> None:
     client = _client(engine)
-    client.base_url = client.base_url.copy_with(scheme="https")  # type: ignore[assignment]
+    client.base_url = client.base_url.copy_with(scheme="https")
     with client:
         response = _post_signin(client, admin.username, admin.password)
-    cookies = response.headers.get_list("set-cookie")  # type: ignore[attr-defined]
+    cookies = response.headers.get_list("set-cookie")
     session_cookie = next(c for c in cookies if c.startswith("patron_session="))
     assert "Secure" in session_cookie
 
@@ -142,7 +141,7 @@ def test_a_deactivated_user_is_signed_out_and_a_role_change_applies_at_once(
     assert response.headers["location"].startswith("/signin")
 
 
-def auth_actor(engine: Engine, user: ConsoleUser) -> object:
+def auth_actor(engine: Engine, user: ConsoleUser) -> Actor:
     with transaction(engine, write=False) as conn:
         return auth.authenticate_password(conn, user.username, user.password)
 
@@ -177,9 +176,9 @@ def test_an_address_is_refused_after_its_failures_whatever_the_names(engine: Eng
     with transaction(engine) as conn:
         for n in range(LIMITS.per_address):
             throttle.record_failure(conn, LIMITS, f"guess-{n}-{uuid.uuid4().hex}", address, now)
-    with pytest.raises(throttle.TooManyFailures, match="try again in 15 minutes"):
-        with transaction(engine) as conn:
-            throttle.check(conn, LIMITS, "someone-new", address, now)
+    refused = pytest.raises(throttle.TooManyFailures, match="try again in 15 minutes")
+    with refused, transaction(engine) as conn:
+        throttle.check(conn, LIMITS, "someone-new", address, now)
     with transaction(engine) as conn:
         throttle.check(conn, LIMITS, "someone-new", _address(), now)
 
@@ -188,11 +187,11 @@ def test_a_successful_sign_in_forgets_the_names_failures(
     client: TestClient, admin: ConsoleUser
 ) -> None:
     for _ in range(4):  # the default allows 5
-        assert _post_signin(client, admin.username, "wrong").status_code == 401  # type: ignore[attr-defined]
-    assert _post_signin(client, admin.username, admin.password).status_code == 303  # type: ignore[attr-defined]
+        assert _post_signin(client, admin.username, "wrong").status_code == 401
+    assert _post_signin(client, admin.username, admin.password).status_code == 303
     client.cookies.clear()
     for _ in range(4):
-        assert _post_signin(client, admin.username, "wrong").status_code == 401  # type: ignore[attr-defined]
+        assert _post_signin(client, admin.username, "wrong").status_code == 401
 
 
 def test_throttling_is_shared_by_every_server_process(engine: Engine, admin: ConsoleUser) -> None:
@@ -204,11 +203,11 @@ def test_throttling_is_shared_by_every_server_process(engine: Engine, admin: Con
             create_app(Settings(signin_max_failures=2, import_worker=False), engine=other_engine)
         )
         with first, second:
-            assert _post_signin(first, admin.username, "wrong").status_code == 401  # type: ignore[attr-defined]
-            assert _post_signin(second, admin.username, "wrong").status_code == 401  # type: ignore[attr-defined]
+            assert _post_signin(first, admin.username, "wrong").status_code == 401
+            assert _post_signin(second, admin.username, "wrong").status_code == 401
             refused = _post_signin(first, admin.username, admin.password)
-            assert refused.status_code == 429  # type: ignore[attr-defined]
-            assert "Too many failed sign-ins; try again in 15 minutes." in refused.text  # type: ignore[attr-defined]
+            assert refused.status_code == 429
+            assert "Too many failed sign-ins; try again in 15 minutes." in refused.text
     finally:
         other_engine.dispose()
 
@@ -227,9 +226,9 @@ def test_an_unknown_user_and_a_wrong_password_get_the_same_answer(
             (deactivated.username, deactivated.password),
         )
     ]
-    assert {a.status_code for a in answers} == {401}  # type: ignore[attr-defined]
+    assert {a.status_code for a in answers} == {401}
     for answer in answers:
-        assert "Wrong user name or password." in answer.text  # type: ignore[attr-defined]
+        assert "Wrong user name or password." in answer.text
 
 
 # --- CSRF -------------------------------------------------------------------------
@@ -276,9 +275,7 @@ def test_the_sign_in_form_needs_its_own_token(client: TestClient, admin: Console
 # --- the signed-in user's password --------------------------------------------------
 
 
-def test_changing_ones_password_ends_the_other_sessions(
-    engine: Engine, admin: ConsoleUser
-) -> None:
+def test_changing_ones_password_ends_the_other_sessions(engine: Engine, admin: ConsoleUser) -> None:
     with _client(engine) as here, _client(engine) as elsewhere:
         token = sign_in(here, admin)
         sign_in(elsewhere, admin)

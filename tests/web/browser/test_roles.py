@@ -49,7 +49,8 @@ def test_a_viewer_gets_the_403_page_for_admin_pages_and_actions(
     status = page.evaluate(
         """async () => {
             const token = document.querySelector('input[name="csrf_token"]').value;
-            const body = new URLSearchParams({username: "planted", role: "admin", csrf_token: token});
+            const body = new URLSearchParams(
+                {username: "planted", role: "admin", csrf_token: token});
             const response = await fetch("/users/add", {method: "POST", body});
             return [response.status, await response.text()];
         }"""
