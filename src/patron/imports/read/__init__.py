@@ -1,6 +1,6 @@
 """Read an uploaded file or pasted text into a table of text cells.
 
-The first import stage: bytes in, a polars DataFrame whose columns are all
+The first import stage: a file in, a polars DataFrame whose columns are all
 ``pl.String`` out, plus what was detected about the source. Cell text is kept as
 the customer typed it (whitespace included: a later stage trims it and reports
 the correction); only workbook numbers, dates and booleans are written out as
@@ -14,22 +14,31 @@ refusal is an ``InvalidInput`` with one of these codes:
     96003  more columns than ``max_columns``
     96004  a cell (or a whole line) is longer than ``max_cell_chars`` allows
     96005  the file type is not supported
-    96006  the file cannot be read: binary, damaged, disguised, or a zip bomb
+    96006  the file cannot be read: binary, damaged, disguised, a zip bomb, or a
+           workbook too large to read within ``max_workbook_bytes``
     96007  the workbook has more than one sheet with data
     96008  there are no data rows
     96009  a row has more or fewer cells than the header
     96010  two header cells carry the same name
     96011  more pasted lines than ``max_pasted_rows``
+
+Nothing is read whole before the checks that can refuse it: an upload is read
+from a file (a path, or a seekable file object such as the temporary file an
+upload was spooled to), its size is taken from the file, text lines are measured
+a block at a time, and a workbook is unpacked and counted before it is read.
 """
 
 from __future__ import annotations
 
+import io
 import pathlib
+from typing import BinaryIO
 
 import polars as pl
 
 from patron.imports.read.table import ReadLimits, SourceTable, check_size, finish_table
 from patron.imports.read.text import (
+    check_lines,
     check_text,
     line_frame,
     read_text_file,
@@ -40,7 +49,14 @@ from patron.imports.read.text import (
 from patron.imports.read.workbook import check_zipped_workbook, read_workbook
 from patron.kit.errors import InvalidInput
 
-__all__ = ["ReadLimits", "SourceTable", "read_pasted", "read_path", "read_upload"]
+__all__ = [
+    "ReadLimits",
+    "SourceTable",
+    "read_pasted",
+    "read_path",
+    "read_stream",
+    "read_upload",
+]
 
 _TEXT_EXTENSIONS = frozenset({".csv", ".txt", ".tsv"})
 _WORKBOOK_EXTENSIONS = {".xlsx": "xlsx", ".xls": "xls", ".ods": "ods"}
@@ -49,22 +65,35 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
 
 
 def read_upload(data: bytes, filename: str, limits: ReadLimits) -> SourceTable:
-    """Read an uploaded CSV/TSV/TXT, XLSX, XLS or ODS file into text cells."""
+    """Read a CSV/TSV/TXT, XLSX, XLS or ODS file held in memory into text cells."""
+    return read_stream(io.BytesIO(data), filename, limits)
+
+
+def read_stream(
+    stream: BinaryIO, filename: str, limits: ReadLimits, *, path: pathlib.Path | None = None
+) -> SourceTable:
+    """Read an uploaded file from a seekable binary file object (``path``: its name on disk,
+    when it has one); its type and size are checked before it is read."""
     declared = _declared_kind(filename)
-    check_size(len(data), limits)
-    kind = _actual_kind(data, declared, filename)
+    size = stream.seek(0, io.SEEK_END)
+    check_size(size, limits)
+    stream.seek(0)
+    kind = _actual_kind(stream.read(8), declared, filename)
+    stream.seek(0)
     if kind == "text":
-        return read_text_file(data, limits)
+        check_lines(stream, limits)
+        return read_text_file(stream.read(), limits)
     if kind == "zip":
-        kind = check_zipped_workbook(data, limits)
-    return read_workbook(data, kind, filename, limits)
+        kind = check_zipped_workbook(stream, size, limits)
+    return read_workbook(stream, path, kind, filename, limits)
 
 
 def read_path(path: pathlib.Path, limits: ReadLimits) -> SourceTable:
     """Read a file from disk; its type and size are checked before it is read."""
     _declared_kind(path.name)
     check_size(path.stat().st_size, limits)
-    return read_upload(path.read_bytes(), path.name, limits)
+    with path.open("rb") as stream:
+        return read_stream(stream, path.name, limits, path=path)
 
 
 def read_pasted(text: str, limits: ReadLimits) -> SourceTable:
@@ -106,7 +135,7 @@ def _declared_kind(filename: str) -> str:
 
 
 def _actual_kind(data: bytes, declared: str, filename: str) -> str:
-    """The format the bytes really hold; the name alone is not trusted."""
+    """The format the first bytes say the file holds; the name alone is not trusted."""
     if data.startswith(_OLE2_MAGIC):
         return "xls"  # Excel 97-2003 (or an encrypted workbook, refused when opened)
     if data.startswith(_ZIP_MAGIC):

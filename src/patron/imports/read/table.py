@@ -21,6 +21,8 @@ class ReadLimits:
     max_columns: int = 200
     max_cell_chars: int = 10_000
     max_pasted_rows: int = 1_000
+    #: What a workbook's parts may unpack to, and what reading it may use (memory).
+    max_workbook_bytes: int = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,15 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
+from typing import BinaryIO
 
 import polars as pl
 
 from patron.imports.read.table import (
     AT,
+    MB,
     Grid,
     ReadLimits,
     SourceTable,
@@ -28,9 +30,77 @@ _DELIMITERS = (",", "|", "\t", ";")  # ties on the header line go to the earlier
 _SNIFF_CHARS = 64 * 1024
 _SNIFF_RECORDS = 6
 _CHUNK_ROWS = 50_000
+_SCAN_BLOCK = MB
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _QUOTED = r'"(?:[^"]|"")*"'
 _REGEX_DELIMITER = {",": ",", ";": ";", "|": r"\|", "\t": r"\t"}
+
+
+def check_lines(stream: BinaryIO, limits: ReadLimits) -> None:
+    """Refuse a line longer than any row can be, reading the file a block at a time.
+
+    This runs before the file is read whole: the parsers would spend hundreds of
+    megabytes on a 60 MB line before their own checks saw it. Lengths count
+    characters, as ``_decode`` will decode them: a file that is not UTF-8 after
+    all is counted again as Latin-1 (one character per byte, as Windows-1252 too).
+    """
+    head = stream.read(1024)
+    stream.seek(0)
+    if head.startswith(codecs.BOM_UTF8):
+        codec = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        codec = "utf-16"
+    else:
+        codec = _bomless_utf16(head) or "utf-8"
+    try:
+        _check_line_lengths_in(_decoded_blocks(stream, codec), limits)
+    except UnicodeDecodeError:
+        if codec != "utf-8":
+            raise _not_text() from None
+        _check_line_lengths_in(_decoded_blocks(stream, "latin-1"), limits)
+    finally:
+        stream.seek(0)
+
+
+def _decoded_blocks(stream: BinaryIO, codec: str) -> Iterator[str]:
+    """The file as text, a block at a time, its line ends made ``\\n``."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    wide = codec.startswith("utf-16")
+    stream.seek(0)
+    after_cr = False
+    while True:
+        raw = stream.read(_SCAN_BLOCK)
+        if not wide and b"\x00" in raw:
+            raise _not_text()
+        text = decoder.decode(raw, final=not raw)
+        if after_cr and text.startswith("\n"):
+            text = text[1:]  # the second half of a CRLF cut between two blocks
+            after_cr = False
+        if text:
+            after_cr = text.endswith("\r")
+            yield unify_newlines(text)
+        if not raw:
+            return
+
+
+def _check_line_lengths_in(blocks: Iterator[str], limits: ReadLimits) -> None:
+    most = _most_line_chars(limits)
+    line, length = 1, 0  # the line being read, and its characters so far
+    for text in blocks:
+        parts = text.split("\n")
+        length += len(parts[0])
+        if len(parts) == 1:
+            continue
+        if length > most:
+            raise _line_too_long(line, length, limits)
+        lengths = [len(part) for part in parts[1:-1]]
+        if lengths and max(lengths) > most:
+            first = next(i for i, n in enumerate(lengths) if n > most)
+            raise _line_too_long(line + 1 + first, lengths[first], limits)
+        line += len(parts) - 1
+        length = len(parts[-1])
+    if length > most:
+        raise _line_too_long(line, length, limits)
 
 
 def read_text_file(data: bytes, limits: ReadLimits) -> SourceTable:
@@ -172,16 +242,24 @@ def text_grid(
 
 def _check_line_lengths(lines: pl.DataFrame, limits: ReadLimits) -> None:
     # Longer than a full row of maximal cells can be: refused before any parser sees it.
-    most = limits.max_columns * (limits.max_cell_chars + 3)
     lengths = lines.select(pl.col("text").str.len_chars()).to_series()
-    if lines.height and (lengths.max() or 0) > most:  # type: ignore[operator]
+    if lines.height and (lengths.max() or 0) > _most_line_chars(limits):  # type: ignore[operator]
         at = int(lengths.arg_max() or 0)
-        raise InvalidInput(
-            96004,
-            f"line {at + 1} is {lengths[at]:,} characters long, more than {limits.max_columns} "
-            f"cells of at most {limits.max_cell_chars:,} characters can fill: "
-            "check the delimiter and quoting",
-        )
+        raise _line_too_long(at + 1, int(lengths[at]), limits)
+
+
+def _most_line_chars(limits: ReadLimits) -> int:
+    """A full row of maximal cells, each quoted, with its delimiters."""
+    return limits.max_columns * (limits.max_cell_chars + 3)
+
+
+def _line_too_long(line: int, length: int, limits: ReadLimits) -> InvalidInput:
+    return InvalidInput(
+        96004,
+        f"line {line} is {length:,} characters long, more than {limits.max_columns} "
+        f"cells of at most {limits.max_cell_chars:,} characters can fill: "
+        "check the delimiter and quoting",
+    )
 
 
 def _fast_records(

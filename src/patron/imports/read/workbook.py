@@ -1,17 +1,34 @@
-"""Reading XLSX, XLS and ODS workbooks, with the checks that refuse zip bombs first."""
+"""Reading XLSX, XLS and ODS workbooks: zip bombs refused first, calamine kept apart.
+
+A zipped workbook (XLSX, ODS) is checked here before anything reads it: every part
+is unpacked for real and counted (``archive.py``), and the sheets' extents are read
+from their XML on the way (``extent.py``). Then calamine, through fastexcel, reads
+the workbook in a process of its own (``sheets.py``) whose memory is capped: it
+believes sizes and counts written in the file, and a forged one makes it hold
+gigabytes or abort its process. The workbook limit (``max_workbook_bytes``)
+bounds both what the parts may unpack to and what the reading may use, that
+process's interpreter included; the sheet it hands back holds at most an eighth.
+"""
 
 from __future__ import annotations
 
-import io
-import re
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
-import fastexcel
 import polars as pl
 
+from patron.imports.read.archive import Unpacked, check_directory, damaged, member_blocks
+from patron.imports.read.archive import read_small as read_small_member
+from patron.imports.read.extent import ods_extents, xlsx_extent, xml_pieces
 from patron.imports.read.table import (
     AT,
     MB,
@@ -24,67 +41,116 @@ from patron.imports.read.table import (
 )
 from patron.kit.errors import InvalidInput
 
-_MAX_EXPANSION = 20  # unpacked bytes per uploaded byte; plain xlsx files measure about 11
-_MAX_RATIO = 200  # a member packed tighter than this is a bomb, not a sheet
-_RATIO_FLOOR = MB  # small members may pack arbitrarily well
-_MAX_ZIP_MEMBERS = 10_000
-_XML_PIECE = 4 * MB
-# Sheet XML as Excel, LibreOffice and the common libraries write it opens every <c> and
-# <row> tag with its reference; any other spelling sends the sheet to the exact scan.
-_ODD_SPACING = re.compile(rb"<(?:c|row)[\t\n\r]")
-_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")
-_UNREFERENCED = re.compile(rb'<c(?:>|/>| (?!r="))|<row(?:>|/>| (?!r="))')
-_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})[0-9]')
-_ROW_NUMBER = re.compile(rb'<row r="([0-9]{1,7})"')
+log = logging.getLogger(__name__)
+
 _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
-_XLSX_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|c)(?=[\s/>])([^>]*)>")
-_R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']([A-Za-z]*)([0-9]*)""")
-_ODS_TAG = re.compile(
-    rb"<(/?)(?:[\w.-]+:)?(table|table-row|table-cell|covered-table-cell)(?=[\s/>])([^>]*)>"
-)
-_REPEATED = re.compile(rb"""number-(?:rows|columns)-repeated\s*=\s*["']([0-9]+)""")
+#: What calamine and the frames around it hold per cell of a sheet's bounding box, at
+#: the least (measured: about 55 bytes for an empty cell, 100 for a filled one).
+_BYTES_PER_CELL = 128
+#: Of the workbook limit, what the reading process may not take: this process's own
+#: buffers of the checks, still resident while that process reads.
+_OURS = 32 * MB
+_READ_SECONDS = 60
+_SHEETS_SCRIPT = Path(__file__).with_name("sheets.py")
 _MIDNIGHT = r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00(?:\.0+)?$"
 _DATETIME = r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.0+|(\.\d*[1-9])0*)?$"
 _NOISY_DECIMAL = r"^-?[1-9]\d{0,14}\.\d+$"
 _DATE_OR_DECIMAL = r"^\d{4}-\d{2}-\d{2}[ T]|^-?[1-9]\d{6,14}\.\d"
 
 
-def read_workbook(data: bytes, kind: str, filename: str, limits: ReadLimits) -> SourceTable:
-    try:
-        reader = fastexcel.read_excel(data)
-        sheets = _sheets_with_data(reader)
-    except Exception as exc:  # fastexcel raises its own tree, and plain errors on odd files
-        raise InvalidInput(
-            96006,
-            f"'{filename}' could not be read as a {kind.upper()} workbook ({_reason(exc)}): "
-            "if it is password-protected, remove the password, or save it again as XLSX or CSV",
-        ) from None
-    if len(sheets) > 1:
-        names = ", ".join(name for name, _ in sheets)
-        raise InvalidInput(
-            96007,
-            f"the workbook has {len(sheets)} sheets with data ({names}): put each sheet in its "
-            "own file and upload them one by one",
-        )
-    if not sheets:
-        raise no_data()
-    raw = _sheet_text(sheets[0][1]).with_row_index(AT, offset=1)
+def read_workbook(
+    stream: BinaryIO, path: Path | None, kind: str, filename: str, limits: ReadLimits
+) -> SourceTable:
+    """Read the one sheet with data of a workbook already checked (zipped ones by
+    :func:`check_zipped_workbook`); ``path`` names ``stream``'s file, when it has one."""
+    with tempfile.TemporaryDirectory(prefix="patron-workbook-") as work:
+        if path is None:
+            path = Path(work) / f"upload.{kind}"
+            stream.seek(0)
+            with path.open("wb") as copy:
+                shutil.copyfileobj(stream, copy, MB)
+        target = Path(work) / "sheet.arrow"
+        found = _read_apart(path, target, filename, kind, limits)
+        sheets: list[str] = found.get("sheets", [])
+        if len(sheets) > 1:
+            raise InvalidInput(
+                96007,
+                f"the workbook has {len(sheets)} sheets with data ({', '.join(sheets)}): put "
+                "each sheet in its own file and upload them one by one",
+            )
+        if not sheets:
+            raise no_data()
+        if not target.exists():
+            raise InvalidInput(
+                96006,
+                f"the sheet '{sheets[0]}' holds {size_text(int(found['text']))} of cells, more "
+                f"than the {size_text(_most_text(limits))} a workbook may bring: save the "
+                "data as CSV and upload that",
+            )
+        sheet = pl.read_ipc(target)
+    raw = _sheet_text(sheet).with_row_index(AT, offset=1)
+    del sheet
     frame, headers = finish_table(Grid(raw, "row"), limits, header=True)
     return SourceTable(frame, headers, kind, None, None)
 
 
-def _sheets_with_data(reader: Any) -> list[tuple[str, pl.DataFrame]]:
-    """The visible sheets holding a value, each read as text; hidden sheets (often the
-    lists behind a template's drop-downs) and empty ones are left out."""
-    found: list[tuple[str, pl.DataFrame]] = []
-    for name in reader.sheet_names:
-        sheet = reader.load_sheet(name, header_row=None, dtypes="string")
-        if sheet.visible != "visible" or sheet.width == 0:
-            continue
-        frame: pl.DataFrame = sheet.to_polars()
-        if any(frame.select(pl.all().str.len_bytes().max()).row(0)):
-            found.append((str(name), frame))
-    return found
+def _most_text(limits: ReadLimits) -> int:
+    # The sheet is copied a few times here (text, header, empty rows dropped) and
+    # stored: an eighth of the limit keeps all of that within it.
+    return limits.max_workbook_bytes // 8
+
+
+def _read_apart(
+    path: Path, target: Path, filename: str, kind: str, limits: ReadLimits
+) -> dict[str, Any]:
+    """Run ``sheets.py`` on the workbook; what it found, or the refusal it ended in."""
+    memory = max(limits.max_workbook_bytes - _OURS, 16 * MB)
+    command = [
+        sys.executable,
+        "-I",  # neither the environment's PYTHON* variables nor the user's site
+        str(_SHEETS_SCRIPT),
+        str(path),
+        str(target),
+        str(memory),
+        str(_most_text(limits)),
+    ]
+    # One thread is all the reading needs; every thread's stack and arena is memory.
+    env = {**os.environ, "POLARS_MAX_THREADS": "1", "RAYON_NUM_THREADS": "1"}
+    env["RUST_BACKTRACE"] = "0"
+    with subprocess.Popen(  # noqa: S603 - our own script, on paths made here
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=_READ_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise InvalidInput(
+                96006,
+                f"reading the workbook took more than {_READ_SECONDS} seconds: save the data "
+                "as CSV and upload that",
+            ) from None
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    if process.returncode == 0 and lines:
+        found: dict[str, Any] = json.loads(lines[-1])
+        if "error" in found:
+            raise InvalidInput(
+                96006,
+                f"'{filename}' could not be read as a {kind.upper()} workbook "
+                f"({found['error']}): if it is password-protected, remove the password, "
+                "or save it again as XLSX or CSV",
+            )
+        return found
+    problem = err.decode("utf-8", "replace").strip()
+    if "memory allocation" in problem or "MemoryError" in problem:
+        raise InvalidInput(
+            96006,
+            f"reading the workbook would take more than {size_text(limits.max_workbook_bytes)} "
+            "of memory (its sheets are too large, or it is made to expand): save the data as "
+            "CSV and upload that",
+        )
+    log.warning("the workbook reader ended with %s: %s", process.returncode, problem[-2000:] or "-")
+    raise damaged("it is damaged")
 
 
 def _sheet_text(sheet: pl.DataFrame) -> pl.DataFrame:
@@ -111,23 +177,22 @@ def _retyped_text(cell: pl.Expr) -> pl.Expr:
     return cell.str.replace(_MIDNIGHT, "${1}").str.replace(_DATETIME, "${1}T${2}${3}")
 
 
-def check_zipped_workbook(data: bytes, limits: ReadLimits) -> str:
+def check_zipped_workbook(stream: BinaryIO, size: int, limits: ReadLimits) -> str:
     """Refuse zip bombs and sheets too large to hold, before calamine unpacks anything.
 
-    calamine allocates every cell of a sheet's bounding box (about 32 bytes each), so
-    a 6 KB file with values in A1 and XFD1048576 would ask for 550 GB: the extent of
-    each sheet is read from its XML, streamed, first.
+    Every part is unpacked here, whatever the directory says, and counted against
+    the workbook limit; the extent of each sheet is read from its XML on the way.
     """
-    if _zip_member_count(data) > _MAX_ZIP_MEMBERS:
-        raise _damaged_workbook("it holds too many parts")
+    check_directory(stream, size)
+    unpacked = Unpacked(limits.max_workbook_bytes)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            kind = _zip_workbook_kind(archive)
-            _check_expansion(archive, limits)
-            cells = sum(rows * columns for rows, columns in _sheet_extents(archive, kind))
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+            kind = _zip_workbook_kind(stream, members)
+            cells = sum(_cells(stream, member, kind, unpacked) for member in members)
     except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, OSError, zlib.error):
-        raise _damaged_workbook("it is damaged or encrypted") from None
-    budget = max(limits.max_bytes // 4, 1_000)  # keeps calamine under ~8x the upload limit
+        raise damaged("it is damaged or encrypted") from None
+    budget = max(limits.max_workbook_bytes // _BYTES_PER_CELL, 1_000)
     if cells > budget:
         raise InvalidInput(
             96006,
@@ -137,180 +202,29 @@ def check_zipped_workbook(data: bytes, limits: ReadLimits) -> str:
     return kind
 
 
-def _zip_member_count(data: bytes) -> int:
-    # zipfile builds an object per member while opening: count them from the
-    # end-of-central-directory record first (0xFFFF means ZIP64, far past the cap).
-    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
-    if at < 0 or len(data) < at + 12:
-        raise _damaged_workbook("it is damaged")
-    return int.from_bytes(data[at + 10 : at + 12], "little")
-
-
-def _zip_workbook_kind(archive: zipfile.ZipFile) -> str:
-    names = set(archive.namelist())
-    small = "mimetype" in names and archive.getinfo("mimetype").file_size < 100
-    if small and archive.read("mimetype").strip() == _ODS_MIMETYPE:
-        return "ods"
+def _zip_workbook_kind(stream: BinaryIO, members: list[zipfile.ZipInfo]) -> str:
+    names = {member.filename for member in members}
+    mimetype = next((member for member in members if member.filename == "mimetype"), None)
+    if mimetype is not None:
+        content = read_small_member(stream, mimetype, 100)
+        if content is not None and content.strip() == _ODS_MIMETYPE:
+            return "ods"
     if any(name.lower().endswith(".xml") for name in names) and "content.xml" not in names:
         return "xlsx"
-    raise _damaged_workbook("it is a ZIP archive but not an XLSX or ODS workbook")
+    raise damaged("it is a ZIP archive but not an XLSX or ODS workbook")
 
 
-def _check_expansion(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
-    cap = _MAX_EXPANSION * limits.max_bytes
-    members = archive.infolist()
-    if sum(member.file_size for member in members) > cap:
-        raise InvalidInput(
-            96006,
-            f"the workbook expands to more than {size_text(cap)} when unpacked: "
-            "export the data as CSV instead",
+def _cells(stream: BinaryIO, member: zipfile.ZipInfo, kind: str, unpacked: Unpacked) -> int:
+    """The cells of the sheets in ``member`` (0 for other parts), unpacking all of it."""
+    name = member.filename
+    blocks = member_blocks(stream, member, unpacked)
+    if kind == "ods" and name == "content.xml":
+        return sum(rows * columns for rows, columns in ods_extents(xml_pieces(blocks)))
+    if kind == "xlsx" and name.lower().endswith(".xml") and name != "xl/sharedStrings.xml":
+        rows, columns = xlsx_extent(
+            xml_pieces(blocks), lambda: xml_pieces(member_blocks(stream, member, None))
         )
-    for member in members:
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > _RATIO_FLOOR and ratio > _MAX_RATIO:
-            raise InvalidInput(
-                96006,
-                f"the workbook part '{member.filename}' is compressed {ratio:,.0f} to 1, "
-                "which only a zip bomb does: the file was refused",
-            )
-
-
-def _sheet_extents(archive: zipfile.ZipFile, kind: str) -> list[tuple[int, int]]:
-    """(rows, columns) of every sheet's bounding box, counted from its XML."""
-    if kind == "ods":
-        return _ods_extents(archive, archive.getinfo("content.xml"))
-    return [
-        _xlsx_extent(archive, member)
-        for member in archive.infolist()
-        if member.filename.lower().endswith(".xml") and member.filename != "xl/sharedStrings.xml"
-    ]
-
-
-def _xml_pieces(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[bytes]:
-    """The unpacked member in pieces cut after a '>', so no tag straddles two pieces."""
-    carry = b""
-    with archive.open(member) as stream:
-        while block := stream.read(_XML_PIECE):
-            buffer = carry + block
-            cut = buffer.rfind(b">") + 1
-            piece, carry = buffer[:cut], buffer[cut:]
-            tag = carry.rfind(b"<")
-            carry = carry[tag:] if tag >= 0 else b""  # text between tags is never needed
-            if len(carry) > _XML_PIECE:
-                raise _damaged_workbook("it holds a malformed sheet")
-            yield piece
-    yield carry
-
-
-def _xlsx_extent(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[int, int]:
-    regular = _xlsx_extent_regular(archive, member)
-    return regular if regular is not None else _xlsx_extent_exact(archive, member)
-
-
-def _xlsx_extent_regular(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo
-) -> tuple[int, int] | None:
-    """Fast path for regularly written XML; None when any tag is spelled otherwise.
-
-    Rows come from the row tags (one per row, cheap); a cell placed below every row
-    tag seen so far is searched for rather than every cell's row number parsed.
-    """
-    rows = columns = 0
-    for piece in _xml_pieces(archive, member):
-        spaced = b"\t" in piece or b"\r" in piece or b"\n" in piece
-        if spaced and _ODD_SPACING.search(piece):
-            return None
-        if _PREFIXED.search(piece) or _UNREFERENCED.search(piece):
-            return None
-        letters, numbers = _CELL_COLUMN.findall(piece), _ROW_NUMBER.findall(piece)
-        if len(letters) != piece.count(b'<c r="') or len(numbers) != piece.count(b'<row r="'):
-            return None
-        rows = max(rows, max(map(int, numbers), default=0))
-        if _cells_below(rows).search(piece):
-            return None
-        columns = max(columns, max(map(_column_number, set(letters)), default=0))
-    return rows, columns
-
-
-def _cells_below(row: int) -> re.Pattern[bytes]:
-    """Cell references whose row number is greater than ``row``."""
-    digits = str(row)
-    greater = [f"[0-9]{{{len(digits) + 1},}}"]
-    for i, digit in enumerate(digits):
-        if digit != "9":
-            rest = len(digits) - i - 1
-            greater.append(f"{digits[:i]}[{int(digit) + 1}-9][0-9]{{{rest}}}")
-    return re.compile(f'<c r="[A-Z]{{1,3}}(?:{"|".join(greater)})"'.encode())
-
-
-def _xlsx_extent_exact(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[int, int]:
-    """Follow calamine's placement tag by tag, references optional (slow, rarely needed)."""
-    row = column = bottom = right = 0
-    for piece in _xml_pieces(archive, member):
-        for tag, attributes in _XLSX_TAG.findall(piece):
-            ref = _R_ATTR.search(attributes)
-            letters, digits = ref.groups() if ref else (b"", b"")
-            if tag == b"row":
-                row, column = (_number(digits) if digits else row + 1), 0
-                continue
-            column = _column_number(letters) if letters else column + 1
-            bottom = max(bottom, _number(digits) if digits else row)
-            right = max(right, column)
-    return bottom, right
-
-
-def _ods_extents(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> list[tuple[int, int]]:
-    """Every table's extent, repeats included; trailing empty repeats (LibreOffice
-    writes a million of them) do not count, as calamine skips them too."""
-    extents: list[tuple[int, int]] = []
-    row = repeat = column = row_right = bottom = right = 0
-    for piece in _xml_pieces(archive, member):
-        for closing, tag, attributes in _ODS_TAG.findall(piece):
-            opening_only = not closing and not attributes.endswith(b"/")
-            if tag == b"table":
-                if closing:
-                    extents.append((bottom, right))
-                row = bottom = right = 0
-            elif tag == b"table-row" and not closing:
-                repeat, column, row_right = _repeat(attributes), 0, 0
-            if tag == b"table-row" and not opening_only:
-                if row_right:
-                    bottom, right = row + repeat, max(right, row_right)
-                row += repeat
-            elif tag in (b"table-cell", b"covered-table-cell") and not closing:
-                column += _repeat(attributes)
-                if opening_only or b"value-type" in attributes:
-                    row_right = column
-    return extents
-
-
-def _repeat(attributes: bytes) -> int:
-    found = _REPEATED.search(attributes)
-    return _number(found.group(1)) if found else 1
-
-
-def _number(digits: bytes) -> int:
-    return int(digits) if len(digits) <= 9 else 10**9
-
-
-def _column_number(letters: bytes) -> int:
-    if len(letters) > 5:
-        return 26**5
-    number = 0
-    for letter in letters.upper():
-        number = number * 26 + letter - 64
-    return number
-
-
-def _reason(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__
-
-
-def _damaged_workbook(why: str) -> InvalidInput:
-    return InvalidInput(
-        96006, f"the workbook could not be read: {why}; save it again as XLSX or CSV"
-    )
-
-
-# -- header and limits, shared ---------------------------------------------------------
+        return rows * columns
+    for _ in blocks:
+        pass  # not a sheet, but calamine may unpack it all the same
+    return 0
