@@ -17,7 +17,7 @@ from patron.auth.actor import Actor
 from patron.imports import mapping, retention, service, templates
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
-from patron.imports.read import SourceTable, read_pasted, read_upload
+from patron.imports.read import SourceTable, read_pasted, read_stream
 from patron.imports.suggest import Suggestion
 from patron.kit.clock import iso
 from patron.kit.db import transaction
@@ -79,13 +79,14 @@ async def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTabl
     limits = get_settings().read_limits()
     if file is not None and text:
         raise InvalidInput(400, "send either a file or pasted text, not both")
+    # Reading takes a while: off the event loop, so that other requests go on.
     if file is not None:
-        data = await file.read(limits.max_bytes + 1)
         name = file.filename or "upload.csv"
-        # Reading a large file takes a while: off the event loop, so other requests go on.
-        return await run_in_threadpool(read_upload, data, name, limits), name
+        # Starlette spooled the upload to a temporary file (on disk past 1 MB) as it came,
+        # BodySizeLimit counting; it is checked there before anything reads it whole.
+        return await run_in_threadpool(read_stream, file.file, name, limits), name
     if text:
-        return read_pasted(text, limits), "pasted rows"
+        return await run_in_threadpool(read_pasted, text, limits), "pasted rows"
     raise InvalidInput(400, "send a file (multipart field 'file') or pasted rows (field 'text')")
 
 
@@ -114,9 +115,13 @@ async def suggest(
     text: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
     table, _ = await _source(file, text)
-    with transaction(db, write=False) as conn:
-        suggestions = mapping.suggest(conn, actor, profile, table.headers)
+    suggestions = await run_in_threadpool(_suggest, db, actor, profile, table.headers)
     return {"columns": list(table.headers), "suggestions": [_suggestion(s) for s in suggestions]}
+
+
+def _suggest(db: Engine, actor: Actor, profile: str, headers: tuple[str, ...]) -> list[Suggestion]:
+    with transaction(db, write=False) as conn:
+        return mapping.suggest(conn, actor, profile, headers)
 
 
 @router.post("", status_code=202, summary="Upload or paste a file; its preview is prepared")
@@ -146,13 +151,20 @@ async def create(
         save_template=save_template,
         confirmed=confirm,
     )
-    with transaction(db) as conn:
-        created = service.create_import(conn, actor, request, table)
-        found = service.get_import(conn, actor, created.import_id)
+    created, found = await run_in_threadpool(_create, db, actor, request, table)
     body = _import(found)
     if created.suggestions:
         body["suggestions"] = [_suggestion(s) for s in created.suggestions]
     return body
+
+
+def _create(
+    db: Engine, actor: Actor, request: service.ImportRequest, table: SourceTable
+) -> tuple[service.Created, RowMapping]:
+    # Storing the file's table is blocking work too: off the event loop.
+    with transaction(db) as conn:
+        created = service.create_import(conn, actor, request, table)
+        return created, service.get_import(conn, actor, created.import_id)
 
 
 @router.get("", summary="The org's imports, newest first")
