@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from patron.api.params import UNKNOWN_ID
 from patron.kit.errors import (
     Conflict,
     Forbidden,
@@ -49,9 +50,15 @@ def _patron_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(error_body(400, describe_validation(exc.errors())), status_code=400)
+    # A path id out of range names nothing: alone, it answers as the route answers an
+    # unknown id; beside other problems, those answer, as they would for an unknown id.
+    errors = exc.errors()
+    problems = [e for e in errors if e.get("type") != UNKNOWN_ID]
+    if errors and not problems:
+        return _patron_error(request, errors[0]["ctx"]["answer"])
+    return JSONResponse(error_body(400, describe_validation(problems)), status_code=400)
 
 
 def describe_validation(errors: Any) -> str:

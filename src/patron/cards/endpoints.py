@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Engine
 
 from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.params import Paging
 from patron.auth.actor import Actor
 from patron.cards import generation, service
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.db import run_in_transaction, transaction
-from patron.kit.pagination import page
 
 router = APIRouter(prefix="/v2/cards", tags=["cards"])
 
@@ -71,11 +71,9 @@ class LabelIn(_Body):
 def list_series(
     actor: Viewer,
     engine: Db,
-    limit: Annotated[int | None, Query()] = None,
-    offset: Annotated[int | None, Query()] = None,
+    wanted: Paging,
 ) -> dict[str, Any]:
     """A page of the org's card series."""
-    wanted = page(limit, offset)
     with transaction(engine, write=False) as conn:
         rows, total = service.list_series(conn, actor.org_id, wanted.limit, wanted.offset)
     return {
@@ -152,13 +150,11 @@ def add_label(actor: Admin, engine: Db, body: LabelIn) -> dict[str, Any]:
 def list_cards(
     actor: Viewer,
     engine: Db,
+    wanted: Paging,
     seriesCode: Annotated[str | None, Query(max_length=50)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int | None, Query()] = None,
-    offset: Annotated[int | None, Query()] = None,
 ) -> dict[str, Any]:
     """A page of the org's cards, optionally of one series and one system status."""
-    wanted = page(limit, offset)
     with transaction(engine, write=False) as conn:
         cards, total = service.list_cards(
             conn,

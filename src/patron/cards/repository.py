@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.cards.tables import card_series, card_status_labels, cards
 from patron.customer.tables import identifiers
-from patron.kit.db import insert_returning_id
+from patron.kit.db import MAX_ID, insert_returning_id
 
 CARD_NUMBER = "cardnumber"
 
@@ -40,6 +40,8 @@ def update_series(conn: Connection, org_id: int, series_id: int, values: dict[st
 
 
 def get_series(conn: Connection, org_id: int, series_id: int) -> RowMapping | None:
+    if not 0 < series_id <= MAX_ID:  # names no series, and must not reach the driver
+        return None
     query = sa.select(card_series).where(
         card_series.c.org_id == org_id, card_series.c.id == series_id
     )

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.engine import Engine
 
 from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
 from patron.coupons import service
 from patron.coupons.schemas import (
@@ -25,7 +26,7 @@ from patron.coupons.schemas import (
 )
 from patron.customer import lookup
 from patron.kit.db import transaction
-from patron.kit.pagination import page
+from patron.kit.errors import NotFound, PatronError
 
 router = APIRouter(tags=["coupons"])
 
@@ -33,7 +34,13 @@ Db = Annotated[Engine, Depends(engine_of)]
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]
 Admin = Annotated[Actor, Depends(admin)]
-Limit = Annotated[int | None, Query()]
+
+
+def _unknown_series(number: int) -> PatronError:
+    return NotFound(404, f"coupon series {number} not found")
+
+
+SeriesId = Annotated[PathId, unknown_as(_unknown_series)]
 
 
 def _warnings(warnings: list[Any]) -> list[dict[str, Any]]:
@@ -61,11 +68,8 @@ def add_series(body: SeriesIn, actor: Admin, engine: Db) -> dict[str, Any]:
 
 
 @router.get("/v2/coupons/series")
-def list_series(
-    actor: Viewer, engine: Db, limit: Limit = None, offset: Limit = None
-) -> dict[str, Any]:
+def list_series(actor: Viewer, engine: Db, wanted: Paging) -> dict[str, Any]:
     """A page of the org's coupon series, by series id."""
-    wanted = page(limit, offset)
     with transaction(engine, write=False) as conn:
         rows, total = service.list_series(conn, actor.org_id, wanted)
     return {
@@ -75,8 +79,8 @@ def list_series(
     }
 
 
-@router.get("/v2/coupons/series/{series_id:int}")
-def get_series(series_id: int, actor: Viewer, engine: Db) -> dict[str, Any]:
+@router.get("/v2/coupons/series/{series_id:id}")
+def get_series(series_id: SeriesId, actor: Viewer, engine: Db) -> dict[str, Any]:
     """One coupon series with its issued and redeemed counts."""
     with transaction(engine, write=False) as conn:
         series = service.get_series(conn, actor.org_id, series_id)
@@ -107,13 +111,11 @@ def issue_coupons(body: IssueIn, actor: Editor, engine: Db) -> dict[str, Any]:
 def list_coupons(
     actor: Viewer,
     engine: Db,
-    series_id: Annotated[int | None, Query(alias="seriesId")] = None,
+    wanted: Paging,
+    series_id: Annotated[int | None, query_id("seriesId", "Only coupons of this series")] = None,
     status: str | None = None,
-    limit: Limit = None,
-    offset: Limit = None,
 ) -> dict[str, Any]:
     """A page of the org's coupons, newest first, optionally of one series and status."""
-    wanted = page(limit, offset)
     with transaction(engine, write=False) as conn:
         rows, total, _ = service.list_coupons(
             conn, actor.org_id, wanted, series=series_id, status=status
@@ -148,13 +150,11 @@ def add_transaction(body: TransactionIn, actor: Editor, engine: Db) -> dict[str,
 def list_transactions(
     actor: Viewer,
     engine: Db,
+    wanted: Paging,
     number: str | None = None,
-    customer_id: Annotated[int | None, Query(alias="customerId")] = None,
-    limit: Limit = None,
-    offset: Limit = None,
+    customer_id: Annotated[int | None, query_id("customerId", "Only this customer's")] = None,
 ) -> dict[str, Any]:
     """A page of the org's transactions, newest first, by bill number or customer."""
-    wanted = page(limit, offset)
     with transaction(engine, write=False) as conn:
         rows, total = service.list_transactions(
             conn, actor.org_id, wanted, number=number, customer_id=customer_id
@@ -170,16 +170,14 @@ def list_transactions(
 def customer_coupons_basic(
     actor: Viewer,
     engine: Db,
+    wanted: Paging,
     mobile: str | None = None,
     email: str | None = None,
     external_id: Annotated[str | None, Query(alias="externalId")] = None,
     id: str | None = None,
     status: str | None = None,
-    limit: Limit = None,
-    offset: Limit = None,
 ) -> dict[str, Any]:
     """The coupons of a customer found by mobile, email, externalId or id (basic details)."""
-    wanted = page(limit, offset)
     keys = {"mobile": mobile, "email": email, "externalId": external_id, "id": id}
     with transaction(engine, write=False) as conn:
         found = service.customer_coupons(conn, actor.org_id, keys, status, wanted)
@@ -198,17 +196,15 @@ def customer_coupons_basic(
     }
 
 
-@router.get("/v2/customers/{customer_id:int}/coupons")
+@router.get("/v2/customers/{customer_id:id}/coupons")
 def customer_coupons_detailed(
-    customer_id: int,
+    customer_id: CustomerId,
     actor: Viewer,
     engine: Db,
+    wanted: Paging,
     status: str | None = None,
-    limit: Limit = None,
-    offset: Limit = None,
 ) -> dict[str, Any]:
     """The coupons of a customer with their series and redemptions (detailed)."""
-    wanted = page(limit, offset)
     with transaction(engine, write=False) as conn:
         resolved = lookup.resolve(conn, actor.org_id, customer_id)
         found = service.coupons_of(conn, actor.org_id, resolved, status, wanted)

@@ -370,7 +370,7 @@ def customer_coupons(
     ((name, value),) = given.items()
     if LOOKUP_KEYS[name] is None:
         text = value.strip()
-        if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
             raise InvalidInput(
                 8013, f"Customer identifier is invalid: id {value!r} is not a customer id"
             )

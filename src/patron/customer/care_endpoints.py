@@ -1,23 +1,24 @@
 """Customer care endpoints: search, status and fraud changes, change history, deletion.
 
 Included before the main customer router, and every route with a customer id
-uses ``{customer_id:int}``, so fixed paths such as ``/v2/customers/search`` never
+uses ``{customer_id:id}``, so fixed paths such as ``/v2/customers/search`` never
 reach an id route.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.params import CustomerId, paging, query_id
 from patron.auth.actor import Actor
 from patron.customer import deletion, history, lookup, search, status
 from patron.kit.db import transaction
-from patron.kit.pagination import page
+from patron.kit.pagination import Page
 
 router = APIRouter(prefix="/v2/customers", tags=["customer care"])
 
@@ -50,13 +51,11 @@ def _warnings(notices: list[Any]) -> list[dict[str, Any]]:
 @router.get("/search")
 def search_customers(
     q: str | None = None,
-    limit: int | None = None,
-    offset: int | None = None,
     actor: Actor = Depends(viewer),
     engine: Engine = Depends(engine_of),
+    requested: Page = Depends(paging),
 ) -> dict[str, Any]:
     """Find customers whose first name, last name or an identifier starts with ``q``."""
-    requested = page(limit, offset)
     with transaction(engine, write=False) as conn:
         found, total = search.search(conn, actor.org_id, q, requested)
     return {"pagination": requested.envelope(total), "data": found, "warnings": [], "errors": []}
@@ -89,9 +88,9 @@ def update_status(
     return {"warnings": _warnings(warnings), "errors": []}
 
 
-@router.put("/{customer_id:int}/fraudStatus")
+@router.put("/{customer_id:id}/fraudStatus")
 def update_fraud_status(
-    customer_id: int,
+    customer_id: CustomerId,
     body: FraudChange | None = None,
     actor: Actor = Depends(admin),
     engine: Engine = Depends(engine_of),
@@ -105,25 +104,23 @@ def update_fraud_status(
     return {"id": changed_id, "fraudStatus": fraud_status, "warnings": _warnings(warnings)}
 
 
-@router.get("/{customer_id:int}/changeRequest")
+@router.get("/{customer_id:id}/changeRequest")
 def change_requests(
-    customer_id: int,
+    customer_id: CustomerId,
     source: str | None = None,
     account_id: str | None = Query(None, alias="accountId"),
     change_type: str | None = Query(None, alias="changeType"),
     start_date: str | None = Query(None, alias="startDate"),
     end_date: str | None = Query(None, alias="endDate"),
-    start_id: int | None = Query(None, alias="startId"),
-    end_id: int | None = Query(None, alias="endId"),
+    start_id: Annotated[int | None, query_id("startId", "The first change id")] = None,
+    end_id: Annotated[int | None, query_id("endId", "The last change id")] = None,
     sort_by: str | None = Query(None, alias="sortBy"),
     sort_order: str | None = Query(None, alias="sortOrder"),
-    limit: int | None = None,
-    offset: int | None = None,
     actor: Actor = Depends(viewer),
     engine: Engine = Depends(engine_of),
+    requested: Page = Depends(paging),
 ) -> dict[str, Any]:
     """The history of changes of a customer and of the customers merged into it."""
-    requested = page(limit, offset)
     query = history.change_query(
         change_type=change_type,
         source=source,
@@ -147,9 +144,9 @@ def change_requests(
     }
 
 
-@router.delete("/{customer_id:int}")
+@router.delete("/{customer_id:id}")
 def delete_customer(
-    customer_id: int,
+    customer_id: CustomerId,
     reason: str | None = None,
     body: DeleteRequest | None = Body(None),
     actor: Actor = Depends(admin),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.engine import Connection
 
 from patron.api import deps
+from patron.api.params import CustomerId, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.customer import lookup
 from patron.customer.details import details
@@ -16,9 +17,18 @@ from patron.customer.registration import register
 from patron.customer.schemas import ChangeIdentifiersIn, RegisterIn, UpdateIn
 from patron.customer.update import update
 from patron.kit.db import run_in_transaction, transaction
+from patron.kit.errors import NotFound, PatronError
 from patron.orgs import service as orgs
 
 router = APIRouter(prefix="/v2/customers", tags=["customers"])
+
+
+def _unknown_for_change(_customer_id: int) -> PatronError:
+    return NotFound(8009, "No customer found with the given identifier")
+
+
+#: changeIdentifier answers an unknown customer with 8009, not 8015.
+ChangedCustomerId = Annotated[PathId, unknown_as(_unknown_for_change)]
 
 
 def _result(customer_id: int, warnings: list[Any]) -> dict[str, Any]:
@@ -106,9 +116,9 @@ def update_customer_by_identifier(
     return _result(found.id, warnings)
 
 
-@router.get("/{customer_id:int}")
+@router.get("/{customer_id:id}")
 def get_customer(
-    customer_id: int,
+    customer_id: CustomerId,
     request: Request,
     source: str | None = None,
     accountId: str | None = None,
@@ -122,9 +132,9 @@ def get_customer(
         return details(conn, actor.org_id, found, where, embed)
 
 
-@router.put("/{customer_id:int}")
+@router.put("/{customer_id:id}")
 def update_customer(
-    customer_id: int,
+    customer_id: CustomerId,
     body: UpdateIn,
     request: Request,
     source: str | None = None,
@@ -139,9 +149,9 @@ def update_customer(
     return _result(found.id, warnings)
 
 
-@router.post("/{customer_id:int}/changeIdentifier")
+@router.post("/{customer_id:id}/changeIdentifier")
 def change_customer_identifiers(
-    customer_id: int,
+    customer_id: ChangedCustomerId,
     body: ChangeIdentifiersIn,
     request: Request,
     source: str | None = None,

@@ -138,7 +138,7 @@ def _holder_of_key(conn: Connection, org_id: int, key: str, value: str) -> int |
     if not value:
         raise InvalidInput(8013, "Customer identifier is invalid: identifierValue is empty")
     if key == "id":
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # int() refuses other digits, e.g. "²"
             raise InvalidInput(8013, f"Customer identifier is invalid: id {value!r} is no number")
         return int(value) if 0 < int(value) <= MAX_ID else None
     return cards.holder_of_external_id(conn, org_id, value)

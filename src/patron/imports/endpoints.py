@@ -13,16 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine, RowMapping
 
 from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
-from patron.imports import mapping, retention, service, templates
+from patron.imports import codes, mapping, retention, service, templates
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
 from patron.imports.read import SourceTable, read_pasted, read_stream
 from patron.imports.suggest import Suggestion
 from patron.kit.clock import iso
 from patron.kit.db import transaction
-from patron.kit.errors import InvalidInput
-from patron.kit.pagination import page
+from patron.kit.errors import InvalidInput, NotFound, PatronError
 from patron.settings import get_settings
 
 router = APIRouter(prefix="/v2/imports", tags=["imports"])
@@ -31,6 +31,18 @@ Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]
 Admin = Annotated[Actor, Depends(admin)]
 Db = Annotated[Engine, Depends(engine_of)]
+
+
+def _unknown_import(import_id: int) -> PatronError:
+    return NotFound(codes.UNKNOWN_IMPORT, f"no import {import_id}")
+
+
+def _unknown_template(template_id: int) -> PatronError:
+    return NotFound(codes.UNKNOWN_TEMPLATE, f"no import template {template_id}")
+
+
+ImportId = Annotated[PathId, unknown_as(_unknown_import)]
+TemplateId = Annotated[PathId, unknown_as(_unknown_template)]
 REPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -168,31 +180,26 @@ def _create(
 
 
 @router.get("", summary="The org's imports, newest first")
-def list_imports(
-    actor: Viewer, db: Db, limit: int | None = None, offset: int | None = None
-) -> dict[str, Any]:
-    wanted = page(limit, offset)
+def list_imports(actor: Viewer, db: Db, wanted: Paging) -> dict[str, Any]:
     with transaction(db, write=False) as conn:
         found, total = repo.list_imports(conn, actor.org_id, wanted.limit, wanted.offset)
     return {"pagination": wanted.envelope(total), "data": [_import(row) for row in found]}
 
 
-@router.get("/{import_id:int}", summary="An import: state, progress, counts")
-def get(import_id: int, actor: Viewer, db: Db) -> dict[str, Any]:
+@router.get("/{import_id:id}", summary="An import: state, progress, counts")
+def get(import_id: ImportId, actor: Viewer, db: Db) -> dict[str, Any]:
     with transaction(db, write=False) as conn:
         return _import(service.get_import(conn, actor, import_id))
 
 
-@router.get("/{import_id:int}/rows", summary="Per-row outcomes (preview or result)")
+@router.get("/{import_id:id}/rows", summary="Per-row outcomes (preview or result)")
 def rows(
-    import_id: int,
+    import_id: ImportId,
     actor: Viewer,
     db: Db,
+    wanted: Paging,
     status: Annotated[str | None, Query(pattern="^(inserted|updated|skipped|rejected)$")] = None,
-    limit: int | None = None,
-    offset: int | None = None,
 ) -> dict[str, Any]:
-    wanted = page(limit, offset)
     with transaction(db, write=False) as conn:
         found = service.get_import(conn, actor, import_id)
         frame = service.outcomes(conn, actor, import_id)
@@ -220,16 +227,16 @@ def rows(
     }
 
 
-@router.get("/{import_id:int}/conflicts", summary="What an undo left alone, and why")
-def undo_conflicts(import_id: int, actor: Viewer, db: Db) -> dict[str, Any]:
+@router.get("/{import_id:id}/conflicts", summary="What an undo left alone, and why")
+def undo_conflicts(import_id: ImportId, actor: Viewer, db: Db) -> dict[str, Any]:
     with transaction(db, write=False) as conn:
         frame = service.conflicts(conn, actor, import_id)
     return {"data": frame.head(get_settings().max_page_size * 10).to_dicts(), "total": frame.height}
 
 
-@router.get("/{import_id:int}/report", summary="The report as CSV or XLSX")
+@router.get("/{import_id:id}/report", summary="The report as CSV or XLSX")
 def report(
-    import_id: int,
+    import_id: ImportId,
     actor: Viewer,
     db: Db,
     format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
@@ -251,23 +258,23 @@ def _action(name: str, import_id: int, actor: Actor, db: Engine) -> dict[str, An
         return _import(service.get_import(conn, actor, import_id))
 
 
-@router.post("/{import_id:int}/confirm", status_code=202, summary="Commit a previewed import")
-def confirm(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
+@router.post("/{import_id:id}/confirm", status_code=202, summary="Commit a previewed import")
+def confirm(import_id: ImportId, actor: Editor, db: Db) -> dict[str, Any]:
     return _action("confirm", import_id, actor, db)
 
 
-@router.post("/{import_id:int}/cancel", summary="Cancel an import not yet committing")
-def cancel(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
+@router.post("/{import_id:id}/cancel", summary="Cancel an import not yet committing")
+def cancel(import_id: ImportId, actor: Editor, db: Db) -> dict[str, Any]:
     return _action("cancel", import_id, actor, db)
 
 
-@router.post("/{import_id:int}/replay", status_code=202, summary="Commit a failed import again")
-def replay(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
+@router.post("/{import_id:id}/replay", status_code=202, summary="Commit a failed import again")
+def replay(import_id: ImportId, actor: Editor, db: Db) -> dict[str, Any]:
     return _action("replay", import_id, actor, db)
 
 
-@router.post("/{import_id:int}/undo", status_code=202, summary="Undo a committed import")
-def undo(import_id: int, actor: Editor, db: Db) -> dict[str, Any]:
+@router.post("/{import_id:id}/undo", status_code=202, summary="Undo a committed import")
+def undo(import_id: ImportId, actor: Editor, db: Db) -> dict[str, Any]:
     return _action("request_undo", import_id, actor, db)
 
 
@@ -301,23 +308,25 @@ def create_template(body: TemplateIn, actor: Admin, db: Db) -> dict[str, Any]:
         return _template(templates.get_template(conn, actor, template_id))
 
 
-@router.get("/templates/{template_id}", summary="An import template")
-def get_template(template_id: int, actor: Viewer, db: Db) -> dict[str, Any]:
+@router.get("/templates/{template_id:id}", summary="An import template")
+def get_template(template_id: TemplateId, actor: Viewer, db: Db) -> dict[str, Any]:
     with transaction(db, write=False) as conn:
         return _template(templates.get_template(conn, actor, template_id))
 
 
-@router.put("/templates/{template_id}", summary="Change an import template (admin)")
-def update_template(template_id: int, body: TemplateIn, actor: Admin, db: Db) -> dict[str, Any]:
+@router.put("/templates/{template_id:id}", summary="Change an import template (admin)")
+def update_template(
+    template_id: TemplateId, body: TemplateIn, actor: Admin, db: Db
+) -> dict[str, Any]:
     with transaction(db) as conn:
         templates.update_template(conn, actor, template_id, _template_input(body))
         return _template(templates.get_template(conn, actor, template_id))
 
 
 @router.delete(
-    "/templates/{template_id}", status_code=204, summary="Delete an import template (admin)"
+    "/templates/{template_id:id}", status_code=204, summary="Delete an import template (admin)"
 )
-def delete_template(template_id: int, actor: Admin, db: Db) -> Response:
+def delete_template(template_id: TemplateId, actor: Admin, db: Db) -> Response:
     with transaction(db) as conn:
         templates.delete_template(conn, actor, template_id)
     return Response(status_code=204)

@@ -13,6 +13,7 @@ from patron.imports import codes
 from patron.imports import repository as repo
 from patron.imports.mapping import check_targets, profile_of, require
 from patron.imports.profile import ImportProfile
+from patron.kit.db import MAX_ID
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 
 
@@ -90,8 +91,10 @@ def get_template(conn: Connection, actor: Actor, template_id: int) -> RowMapping
 
 def find_template(conn: Connection, actor: Actor, profile_id: str, ref: str) -> RowMapping:
     """A template by id or by name."""
-    if ref.isdigit():
-        template = repo.get_template(conn, actor.org_id, int(ref))
+    if ref.isascii() and ref.isdigit():
+        # A number beyond the stored ids names no template (and must not reach the driver).
+        number = int(ref)
+        template = repo.get_template(conn, actor.org_id, number) if number <= MAX_ID else None
     else:
         template = repo.find_template(conn, actor.org_id, profile_id, ref)
     if template is None or template["profile"] != profile_id:

@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from patron.kit.db import MAX_ID
 from patron.kit.errors import InvalidInput
 from patron.settings import get_settings
+
+#: The largest offset: both databases take an offset as a 64-bit integer and refuse a
+#: larger one with an error (SQLite's driver before the query runs).
+MAX_OFFSET = MAX_ID
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,8 @@ def page(limit: int | None, offset: int | None) -> Page:
     offset = 0 if offset is None else offset
     if limit < 1 or offset < 0:
         raise InvalidInput(400, "limit must be at least 1 and offset at least 0")
+    if offset > MAX_OFFSET:
+        raise InvalidInput(400, f"offset may be at most {MAX_OFFSET}")
     if limit > settings.max_page_size:
         raise InvalidInput(400, f"limit may be at most {settings.max_page_size}")
     return Page(limit=limit, offset=offset)

@@ -22,11 +22,12 @@ from sqlalchemy.engine import Engine
 from patron.api import idempotency
 from patron.api.deps import admin, engine_of
 from patron.api.errors import HTTP_STATUS
+from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
+from patron.imports import codes
 from patron.kit.clock import iso
 from patron.kit.db import transaction
-from patron.kit.errors import InvalidInput, PatronError
-from patron.kit.pagination import page
+from patron.kit.errors import InvalidInput, NotFound, PatronError
 from patron.legacy import form as forms
 from patron.legacy import render, service
 from patron.settings import get_settings
@@ -38,6 +39,13 @@ Admin = Annotated[Actor, Depends(admin)]
 Db = Annotated[Engine, Depends(engine_of)]
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _CREDENTIALS = ("user_id", "user_password", "account_id")
+
+
+def _unknown_undo_state(undo_id: int) -> PatronError:
+    return NotFound(codes.UNKNOWN_IMPORT, f"no batch undo state {undo_id}")
+
+
+UndoId = Annotated[PathId, unknown_as(_unknown_undo_state)]
 
 
 @router.post("", summary="The legacy batch API: a form post of type customers_batch")
@@ -188,17 +196,14 @@ def _error(
 
 
 @router.get("/undo-states", summary="The undo states of the org's batches, newest first (admin)")
-def list_undo_states(
-    actor: Admin, db: Db, limit: int | None = None, offset: int | None = None
-) -> dict[str, Any]:
-    wanted = page(limit, offset)
+def list_undo_states(actor: Admin, db: Db, wanted: Paging) -> dict[str, Any]:
     with transaction(db, write=False) as conn:
         found, total = service.list_undo_states(conn, actor, wanted.limit, wanted.offset)
     return {"pagination": wanted.envelope(total), "data": [_state(s) for s in found]}
 
 
-@router.post("/undo-states/{undo_id:int}/undo", summary="Undo a batch (admin)")
-def undo(undo_id: int, actor: Admin, db: Db) -> dict[str, Any]:
+@router.post("/undo-states/{undo_id:id}/undo", summary="Undo a batch (admin)")
+def undo(undo_id: UndoId, actor: Admin, db: Db) -> dict[str, Any]:
     state, conflicts = service.undo_batch(db, actor, undo_id)
     shown = conflicts.head(get_settings().max_page_size * 10)
     return {**_state(state), "conflicts": shown.to_dicts(), "conflictCount": conflicts.height}

@@ -226,7 +226,7 @@ def _generate(form: Form) -> int | None:
     text = (value(form, "card_number_generate") or "").strip()
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_GENERATED_DIGITS:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_GENERATED_DIGITS:
         raise InvalidInput(
             400,
             f"card_number_generate takes a number of digits from 1 to {MAX_GENERATED_DIGITS}, "
@@ -244,7 +244,7 @@ def _campaigns(form: Form) -> list[int]:
             raise InvalidInput(
                 400, "campaigns_to_include has an empty campaign id: separate ids by |,|"
             )
-        if not item.isdigit() or not 1 <= int(item) <= MAX_ID:
+        if not (item.isascii() and item.isdigit()) or not 1 <= int(item) <= MAX_ID:
             raise InvalidInput(
                 400, f"campaigns_to_include: '{item}' is not a campaign id (a whole number)"
             )

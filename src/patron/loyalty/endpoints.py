@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
 from patron.api.deps import admin, engine_of, viewer
+from patron.api.params import Paging
 from patron.auth.actor import Actor
 from patron.kit.clock import iso
 from patron.kit.db import transaction
-from patron.kit.pagination import page
 from patron.loyalty import service
 from patron.loyalty.tables import CAMPAIGN_TYPES
 
@@ -38,10 +38,7 @@ def _campaign(campaign: service.Campaign) -> dict[str, Any]:
 
 
 @router.get("", summary="The org's campaigns, by id")
-def list_campaigns(
-    actor: Viewer, db: Db, limit: int | None = None, offset: int | None = None
-) -> dict[str, Any]:
-    wanted = page(limit, offset)
+def list_campaigns(actor: Viewer, db: Db, wanted: Paging) -> dict[str, Any]:
     with transaction(db, write=False) as conn:
         found, total = service.list_campaigns(conn, actor.org_id, wanted.limit, wanted.offset)
     return {"pagination": wanted.envelope(total), "data": [_campaign(c) for c in found]}

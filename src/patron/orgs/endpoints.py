@@ -11,10 +11,11 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy.engine import Engine
 
 from patron.api.deps import admin, engine_of
+from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.db import transaction
-from patron.kit.pagination import page
+from patron.kit.errors import NotFound, PatronError
 from patron.orgs import service
 from patron.orgs.fields import FieldDefinition
 from patron.orgs.settings import OrgSettings
@@ -25,6 +26,16 @@ _CONTROL = re.compile(CONTROL_CHARACTERS)
 
 Admin = Annotated[Actor, Depends(admin)]
 Db = Annotated[Engine, Depends(engine_of)]
+
+
+def _unknown_unit(unit_id: int) -> PatronError:
+    return NotFound(404, f"org unit {unit_id} not found")
+
+
+UnitId = Annotated[PathId, unknown_as(_unknown_unit)]
+
+#: ``max_length`` is stored as a 32-bit integer (and no value is longer than that anyway).
+MAX_FIELD_LENGTH = 2**31 - 1
 
 
 class _Body(BaseModel):
@@ -75,7 +86,7 @@ class FieldIn(_Body):
     name: str = Field(min_length=1, max_length=100)
     type: str = "string"
     enum_values: list[str] | None = None
-    max_length: int | None = Field(default=None, ge=1)
+    max_length: int | None = Field(default=None, ge=1, le=MAX_FIELD_LENGTH)
 
 
 class LabelIn(_Body):
@@ -157,12 +168,10 @@ def change_settings(
 def list_units(
     actor: Admin,
     engine: Db,
+    wanted: Paging,
     kind: Annotated[Literal["store", "till", "concept"] | None, Query()] = None,
-    limit: Annotated[int | None, Query()] = None,
-    offset: Annotated[int | None, Query()] = None,
 ) -> dict[str, Any]:
     """A page of the org's stores, tills and concepts, optionally of one kind."""
-    wanted = page(limit, offset)
     with transaction(engine, write=False) as conn:
         units, total = service.list_units(conn, actor.org_id, kind, wanted.limit, wanted.offset)
     return {
@@ -188,16 +197,16 @@ def add_unit(actor: Admin, engine: Db, body: UnitIn) -> dict[str, Any]:
     return {"unit": _render_unit(unit), "warnings": []}
 
 
-@router.get("/units/{unit_id:int}")
-def get_unit(unit_id: int, actor: Admin, engine: Db) -> dict[str, Any]:
+@router.get("/units/{unit_id:id}")
+def get_unit(unit_id: UnitId, actor: Admin, engine: Db) -> dict[str, Any]:
     """One org unit."""
     with transaction(engine, write=False) as conn:
         unit = service.get_unit(conn, actor.org_id, unit_id)
     return {"unit": _render_unit(unit), "warnings": []}
 
 
-@router.put("/units/{unit_id:int}")
-def change_unit(unit_id: int, actor: Admin, engine: Db, body: UnitChange) -> dict[str, Any]:
+@router.put("/units/{unit_id:id}")
+def change_unit(unit_id: UnitId, actor: Admin, engine: Db, body: UnitChange) -> dict[str, Any]:
     """Change a unit's name, external id, parent or active flag."""
     with transaction(engine) as conn:
         unit = service.change_unit(conn, actor, unit_id, body.model_dump(exclude_unset=True))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.engine import Engine
 
 from patron.api.deps import editor, engine_of, viewer
+from patron.api.params import CustomerId
 from patron.auth.actor import Actor
 from patron.kit.db import transaction
 from patron.subscriptions import service
@@ -18,9 +19,9 @@ router = APIRouter(tags=["subscriptions"])
 Db = Annotated[Engine, Depends(engine_of)]
 
 
-@router.post("/v2/customers/{customer_id:int}/subscriptions")
+@router.post("/v2/customers/{customer_id:id}/subscriptions")
 def update_subscriptions(
-    customer_id: int,
+    customer_id: CustomerId,
     body: SubscriptionUpdate,
     actor: Annotated[Actor, Depends(editor)],
     engine: Db,
@@ -33,9 +34,9 @@ def update_subscriptions(
     )
 
 
-@router.get("/v2/customers/{customer_id:int}/subscriptions")
+@router.get("/v2/customers/{customer_id:id}/subscriptions")
 def retrieve_subscriptions(
-    customer_id: int, actor: Annotated[Actor, Depends(viewer)], engine: Db
+    customer_id: CustomerId, actor: Annotated[Actor, Depends(viewer)], engine: Db
 ) -> dict[str, Any]:
     """The subscriptions recorded for a customer."""
     with transaction(engine, write=False) as conn:
