@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -37,14 +35,6 @@ def make_user(
     with transaction(engine) as conn:
         auth.create_user(conn, org.admin, username, role, password)
     return ConsoleUser(username=username, password=password, role=role, org=org)
-
-
-@pytest.fixture
-def user_factory(engine: Engine) -> Callable[..., ConsoleUser]:
-    def factory(role: Role = Role.admin, **kwargs: object) -> ConsoleUser:
-        return make_user(engine, role, **kwargs)  # type: ignore[arg-type]
-
-    return factory
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
