@@ -82,7 +82,10 @@ def dump(engine: Engine) -> str:
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()
         try:
-            skipped = tuple(f'INSERT INTO "{name}"' for name in IMPORT_TABLES)
+            # As on PostgreSQL, their ids' sequences (AUTOINCREMENT) go with them.
+            skipped = tuple(f'INSERT INTO "{name}"' for name in IMPORT_TABLES) + tuple(
+                f"INSERT INTO \"sqlite_sequence\" VALUES('{name}'," for name in IMPORT_TABLES
+            )
             return "\n".join(
                 line for line in raw.driver_connection.iterdump() if not line.startswith(skipped)
             )
