@@ -64,8 +64,13 @@ class Settings(BaseSettings):
     import_max_pasted_rows: int = Field(default=1_000, ge=1)
     """Most rows that can be pasted instead of uploaded."""
 
-    import_lease_seconds: int = Field(default=900, ge=1)
-    """How long a worker holds an import step before another may take it over."""
+    import_lease_seconds: float = Field(default=60, gt=0)
+    """How long a worker's lease on an import lasts after its last heartbeat: a worker that
+    died (or stopped beating) loses its import to another after at most this long."""
+
+    import_heartbeat_seconds: float | None = Field(default=None, gt=0)
+    """How often a worker renews its lease while a step of the import runs; by default a
+    sixth of ``import_lease_seconds`` (10 s). The lease must last at least three beats."""
 
     import_worker: bool = True
     """Run import jobs in the background of ``patron serve``."""
@@ -86,6 +91,21 @@ class Settings(BaseSettings):
 
     signin_window_seconds: int = Field(default=900, ge=1)
     """How long a failed console sign-in counts against its user name and address (15 minutes)."""
+
+    @model_validator(mode="after")
+    def _lease_outlasts_beats(self) -> Settings:
+        # A renewal may miss its lock (SQLite's single write lock, held by another
+        # writer); two missed beats in a row must not lose the lease.
+        if self.import_heartbeat() * 3 > self.import_lease_seconds:
+            raise ValueError(
+                "PATRON_IMPORT_LEASE_SECONDS must be at least three times "
+                "PATRON_IMPORT_HEARTBEAT_SECONDS"
+            )
+        return self
+
+    def import_heartbeat(self) -> float:
+        """Seconds between two renewals of a worker's lease on an import."""
+        return self.import_heartbeat_seconds or self.import_lease_seconds / 6
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -1,10 +1,13 @@
 """Running imports in the background: claim, run one step, release.
 
 State lives in the database, so any number of ``patron serve`` processes can
-work side by side and a job whose process died is taken over when its lease
-expires. Each step runs in one transaction: a process killed in the middle of
-a commit leaves the store untouched, and the import is committed again from
-its stored file when it is picked up.
+work side by side. A worker claims an import with a lease stored on its row and
+renews it with a heartbeat while a step runs; a worker that died stops beating,
+and another takes the import over once the lease runs out (within a minute by
+default). Each step runs in one transaction that commits only while the worker
+still holds the lease: a process killed in the middle of a commit leaves the
+store untouched, and a worker that lost its import to another writes nothing.
+The import is then committed again from its stored file by whoever holds it.
 """
 
 from __future__ import annotations
@@ -14,54 +17,85 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.exc import OperationalError
 
 from patron.imports import repository as repo
 from patron.imports import service
-from patron.imports.failures import TerminalImportError, classify
+from patron.imports.failures import ImportStepError, TerminalImportError, classify
 from patron.kit.db import transaction
 from patron.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Lease:
+    """How long a worker's claim on an import lasts after a beat, and how often it beats."""
+
+    seconds: float
+    beat_seconds: float
+
+    @classmethod
+    def from_settings(cls) -> Lease:
+        settings = get_settings()
+        return cls(settings.import_lease_seconds, settings.import_heartbeat())
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
+
+class LeaseLost(ImportStepError):
+    """Another worker took the import over: this worker's step must not commit."""
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def run_one(engine: Engine, owner: str) -> bool:
+def run_one(engine: Engine, owner: str, lease: Lease | None = None) -> bool:
     """Claim and run one step of one import; ``False`` when nothing was waiting."""
-    lease = timedelta(seconds=get_settings().import_lease_seconds)
+    lease = lease or Lease.from_settings()
     with transaction(engine) as conn:
-        found = repo.claim_next(conn, owner, lease)
+        found = repo.claim_next(conn, owner, lease.period)
     if found is None:
         return False
     try:
-        _run_step(engine, found, owner)
+        run_step(engine, found, owner, lease)
     finally:
         with transaction(engine) as conn:
             repo.release(conn, found["id"], owner)
     return True
 
 
-def run_import(engine: Engine, org_id: int, import_id: int, owner: str | None = None) -> str:
+def run_import(
+    engine: Engine,
+    org_id: int,
+    import_id: int,
+    owner: str | None = None,
+    lease: Lease | None = None,
+) -> str:
     """Run the steps of one import until it waits for someone; answer its state.
 
     The CLI runs its own import this way, without taking other orgs' work.
     """
     owner = owner or worker_name()
-    lease = timedelta(seconds=get_settings().import_lease_seconds)
+    lease = lease or Lease.from_settings()
     while True:
         with transaction(engine) as conn:
-            found = repo.claim(conn, org_id, import_id, owner, lease)
+            found = repo.claim(conn, org_id, import_id, owner, lease.period)
             if found is None:
                 current = repo.get_import(conn, org_id, import_id)
                 return str(current["state"]) if current else "unknown"
         try:
-            _run_step(engine, found, owner)
+            run_step(engine, found, owner, lease)
         finally:
             with transaction(engine) as conn:
                 repo.release(conn, import_id, owner)
@@ -76,21 +110,32 @@ def run_pending(engine: Engine, owner: str | None = None) -> int:
     return steps
 
 
-def _run_step(engine: Engine, found: RowMapping, owner: str) -> None:
+def run_step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
+    """Run one step of an import ``owner`` has claimed, beating while it runs."""
+    try:
+        with Heartbeat(engine, found["id"], owner, lease):
+            _step(engine, found, owner, lease)
+    except LeaseLost:
+        log.warning("import %s: another worker took it over; this step wrote nothing", found["id"])
+
+
+def _step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
     state = found["state"]
     if state == "validating":
-        _guarded(engine, found, service.preview_step, failed_state="invalid")
+        _guarded(engine, found, owner, lease, service.preview_step, failed_state="invalid")
     elif state in ("queued", "committing"):
-        with transaction(engine) as conn:
+        with _owned(engine, found, owner, lease) as conn:
             repo.move_state(
                 conn, found["org_id"], found["id"], ("queued",), state="committing", progress=0
             )
         try:
-            with transaction(engine) as conn:
+            with _owned(engine, found, owner, lease) as conn:
                 service.commit_step(conn, _reload(conn, found))
+        except LeaseLost:
+            raise
         except Exception as exc:
             failure = classify(exc)
-            with transaction(engine) as conn:
+            with _owned(engine, found, owner, lease) as conn:
                 if isinstance(failure, TerminalImportError):
                     log.warning("import %s cannot be committed: %s", found["id"], failure)
                     repo.move_state(
@@ -101,36 +146,118 @@ def _run_step(engine: Engine, found: RowMapping, owner: str) -> None:
                     log.exception("commit of import %s failed", found["id"])
                     service.record_commit_failure(conn, _reload(conn, found), str(failure))
     elif state in ("undo_queued", "undoing"):
-        with transaction(engine) as conn:
+        with _owned(engine, found, owner, lease) as conn:
             repo.move_state(
                 conn, found["org_id"], found["id"], ("undo_queued",), state="undoing", progress=0
             )
-        _guarded(engine, found, service.undo_step, failed_state="committed")
+        _guarded(engine, found, owner, lease, service.undo_step, failed_state="committed")
 
 
 def _guarded(
     engine: Engine,
     found: RowMapping,
+    owner: str,
+    lease: Lease,
     step: Callable[[Connection, RowMapping], None],
     *,
     failed_state: str,
 ) -> None:
     """Run ``step``; on failure record why and move to ``failed_state``."""
     try:
-        with transaction(engine) as conn:
+        with _owned(engine, found, owner, lease) as conn:
             step(conn, _reload(conn, found))
+    except LeaseLost:
+        raise
     except Exception as exc:
         log.exception("import %s: %s failed", found["id"], found["state"])
-        with transaction(engine) as conn:
+        with _owned(engine, found, owner, lease) as conn:
             repo.update_import(
                 conn, found["org_id"], found["id"], state=failed_state, message=str(classify(exc))
             )
+
+
+@contextmanager
+def _owned(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> Iterator[Connection]:
+    """A transaction of a step that commits only while ``owner`` holds the import.
+
+    The check comes last, where the step commits: on PostgreSQL it locks the
+    import's row until the commit, so a worker taking the import over waits for
+    it and then sees the lease renewed, or the takeover came first and this
+    step rolls back. (Checking first would hold that row for the whole step and
+    keep the heartbeat out.) On SQLite the step holds the only write lock, so
+    no takeover can come in between.
+    """
+    with transaction(engine) as conn:
+        yield conn
+        if not repo.renew_lease(conn, found["id"], owner, lease.period):
+            raise LeaseLost(f"import {found['id']} is no longer held by {owner}")
 
 
 def _reload(conn: Connection, found: RowMapping) -> RowMapping:
     current = repo.get_import(conn, found["org_id"], found["id"])
     assert current is not None  # imports are never deleted while leased
     return current
+
+
+class Heartbeat:
+    """Renews a worker's lease on an import every beat, beside the step that runs it.
+
+    The step runs in one long transaction; the heartbeat renews from a thread of
+    its own, on its own connection, in short transactions. A renewal that cannot
+    get its lock is skipped and the next beat tries again: on SQLite the step
+    itself holds the database's single write lock while it writes (no other
+    worker can take the import then either, and the step renews the lease as it
+    commits), or another writer does; on PostgreSQL the step holds the import's
+    row only while it commits. The lease lasts several beats, so a few skipped
+    renewals do not lose it. Nothing the heartbeat meets stops the step: a lost
+    lease is found where the step commits.
+    """
+
+    def __init__(self, engine: Engine, import_id: int, owner: str, lease: Lease) -> None:
+        self.engine = engine
+        self.import_id = import_id
+        self.owner = owner
+        self.lease = lease
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"patron-lease-{import_id}", daemon=True
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease.beat_seconds):
+            try:
+                renewed = self._renew()
+            except OperationalError as exc:
+                log.info("import %s: lease not renewed this beat: %s", self.import_id, exc.orig)
+                continue
+            except Exception:
+                log.exception("import %s: lease not renewed this beat", self.import_id)
+                continue
+            if not renewed:
+                log.warning("import %s: lease lost to another worker", self.import_id)
+                self.lost.set()
+                return
+
+    def _renew(self) -> bool:
+        wait = timedelta(seconds=self.lease.beat_seconds)
+        with transaction(self.engine) as conn:
+            return repo.renew_lease(
+                conn, self.import_id, self.owner, self.lease.period, lock_wait=wait
+            )
 
 
 class Worker:

@@ -194,6 +194,32 @@ def release(conn: Connection, import_id: int, owner: str) -> None:
     )
 
 
+def renew_lease(
+    conn: Connection,
+    import_id: int,
+    owner: str,
+    lease: timedelta,
+    *,
+    lock_wait: timedelta | None = None,
+) -> bool:
+    """Extend ``owner``'s lease; ``False`` when the import is no longer theirs.
+
+    Ownership is the lease's owner, not its expiry: an expired lease nobody took
+    over is still the worker's, and renewing it closes the window. ``lock_wait``
+    bounds how long PostgreSQL waits for the import's row (its step may be
+    committing it); a renewal that waits longer fails with an ``OperationalError``.
+    """
+    if lock_wait is not None and conn.dialect.name == "postgresql":
+        milliseconds = max(1, int(lock_wait.total_seconds() * 1000))
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+    renewed = conn.execute(
+        imports.update()
+        .where(imports.c.id == import_id, imports.c.lease_owner == owner)
+        .values(lease_expires_at=utcnow() + lease)
+    )
+    return renewed.rowcount == 1
+
+
 # --- templates -------------------------------------------------------------------------
 
 
