@@ -9,11 +9,17 @@ the existing tables so.
 
 from __future__ import annotations
 
+import io
+import warnings
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection, Engine
 
@@ -21,7 +27,7 @@ from patron.api.app import create_app
 from patron.kit import migrate
 from patron.kit.db import create_engine, transaction
 from patron.kit.schema import metadata
-from tests.conftest import Api
+from tests.conftest import Api, make_org
 from tests.factories import register
 from tests.importing import csv, import_org, run, undo
 
@@ -144,28 +150,86 @@ def _counts(conn: Connection, tables: Iterable[str]) -> dict[str, int]:
     return {t: int(conn.execute(count.select_from(sa.table(t))).scalar_one()) for t in tables}
 
 
+def _populate_0011(engine: Engine) -> dict[str, int]:
+    """Rows as a store at revision 0011 holds them, written through that revision's own
+    tables (today's code may need tables a later revision adds). Customers 4 and 5 came
+    with an import, and its undo deleted them; template 2 was deleted."""
+    old = sa.MetaData()
+    with warnings.catch_warnings(), transaction(engine) as conn:
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
+        old.reflect(conn)
+        t = old.tables
+
+        def insert(table: str, **values: Any) -> int:
+            return int(conn.execute(t[table].insert().values(**values)).inserted_primary_key[0])
+
+        org = insert("orgs", name="before-0012", settings={})
+        label = insert("status_labels", org_id=org, label="Active", system_status="Active")
+        now = datetime.now(UTC)
+        people = [
+            insert(
+                "customers",
+                org_id=org,
+                loyalty_type="loyalty",
+                status_label_id=label,
+                registered_at=now,
+            )
+            for _ in range(5)
+        ]
+        profile = insert("profiles", org_id=org, customer_id=people[0], source="INSTORE")
+        insert(
+            "identifiers",
+            org_id=org,
+            customer_id=people[0],
+            profile_id=profile,
+            type="mobile",
+            value="919845012345",
+        )
+        undone = insert(
+            "imports",
+            org_id=org,
+            profile="loyalty-customers",
+            file_name="c.csv",
+            file_format="csv",
+            row_count=2,
+            mapping={},
+            options={},
+            state="undone",
+            counts={},
+        )
+        outcomes = io.BytesIO()
+        pl.DataFrame({"row": [0, 1], "customer_id": people[3:]}).write_parquet(outcomes)
+        insert(
+            "import_blobs", org_id=org, import_id=undone, kind="outcomes", data=outcomes.getvalue()
+        )
+        conn.execute(t["customers"].delete().where(t["customers"].c.id.in_(people[3:])))
+        templates = [
+            insert("import_templates", org_id=org, profile="loyalty-customers", name=name,
+                   mapping={}, options={})
+            for name in ("weekly", "daily")
+        ]  # fmt: skip
+        for action in ("import.template.create", "import.template.delete"):
+            insert("audit_log", org_id=org, actor="admin", action=action, details={},
+                   entity_type="import_template", entity_id=str(templates[1]))  # fmt: skip
+        conn.execute(
+            t["import_templates"].delete().where(t["import_templates"].c.id == templates[1])
+        )
+    return {"customers": people[-1], "import_templates": templates[-1]}
+
+
 def test_a_populated_sqlite_store_upgrades_to_ids_never_reused(tmp_path: Path) -> None:
     """0012 rebuilds every table on SQLite: rows, columns, keys and indexes survive, every
-    table gets AUTOINCREMENT, and sequences start above ids that are still named."""
+    table gets AUTOINCREMENT, and sequences start above deleted ids that are still named."""
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrate.upgrade(engine, "0011")
-    org = import_org(engine)
-    with TestClient(create_app(engine=engine), raise_server_exceptions=False) as client:
-        api = Api(client, org)
-        register(api, mobile="919845012345")
-        lines = [f"Person,Number{c},98450{i:05d},p{i}@example.com,mal" for i, c in enumerate("ab")]
-        done = run(engine, org, csv(HEADER, *lines))
-        undo(engine, org, int(done.record["id"]))
-        template = api.post("/v2/imports/templates", json=TEMPLATE, role="admin").json()["id"]
-        assert api.delete(f"/v2/imports/templates/{template}", role="admin").status_code == 204
-    undone_customers = set(done.outcomes["customer_id"].to_list())
+    deleted = _populate_0011(engine)
     with transaction(engine, write=False) as conn:
         schema = _schema(conn)
         counts = _counts(conn, schema)
         assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE sql LIKE "
                                     "'%AUTOINCREMENT%'").scalar() == 0  # fmt: skip
 
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0012")
 
     with transaction(engine, write=False) as conn:
         upgraded = _schema(conn)
@@ -175,8 +239,15 @@ def test_a_populated_sqlite_store_upgrades_to_ids_never_reused(tmp_path: Path) -
         assert _counts(conn, schema) == counts
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         sequences = dict(conn.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all())
+    assert sequences["customers"] == deleted["customers"]
+    assert sequences["import_templates"] == deleted["import_templates"]
+
+    migrate.upgrade(engine)
+
+    with transaction(engine, write=False) as conn:
+        sequences = dict(conn.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all())
         autoincremented = set()
-        for name in upgraded:
+        for name in _schema(conn):
             columns = conn.exec_driver_sql(f"PRAGMA table_info('{name}')").all()
             if not any(c[1] == "id" and c[2] == "INTEGER" and c[5] for c in columns):
                 continue
@@ -191,12 +262,31 @@ def test_a_populated_sqlite_store_upgrades_to_ids_never_reused(tmp_path: Path) -
                 assert sequences[name] >= highest, name
             autoincremented.add(name)
     assert len(autoincremented) >= 34
-    assert sequences["customers"] == max(undone_customers)
-    assert sequences["import_templates"] == template
+    assert {"customers", "import_templates", "orgs"} <= sequences.keys()
 
     with TestClient(create_app(engine=engine), raise_server_exceptions=False) as client:
-        api = Api(client, org)
-        assert register(api, mobile="919845012399") > max(undone_customers)
+        api = Api(client, make_org(engine))
+        assert register(api, mobile="919845012399") > deleted["customers"]
         again = api.post("/v2/imports/templates", json=TEMPLATE, role="admin")
-        assert again.json()["id"] > template
+        assert again.json()["id"] > deleted["import_templates"]
+    engine.dispose()
+
+
+def test_the_rebuild_refuses_to_run_with_foreign_keys_enforced(tmp_path: Path) -> None:
+    """Dropping the old copy of ``orgs`` with enforcement on would delete every org's rows
+    (ON DELETE CASCADE): run other than through ``migrate.upgrade``, 0012 stops first."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0011")
+    with transaction(engine) as conn:
+        conn.execute(sa.table("orgs", sa.column("name"), sa.column("settings")).insert().values(
+            name="kept", settings="{}"))  # fmt: skip
+    config = migrate.alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        with pytest.raises(RuntimeError, match="foreign keys"):
+            command.upgrade(config, "0012")
+    with transaction(engine, write=False) as conn:
+        assert conn.exec_driver_sql("SELECT name FROM orgs").scalars().all() == ["kept"]
+        revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert revision == "0011"
     engine.dispose()

@@ -218,7 +218,6 @@ class Heartbeat:
         self.import_id = import_id
         self.owner = owner
         self.lease = lease
-        self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._beat, name=f"patron-lease-{import_id}", daemon=True
@@ -249,7 +248,6 @@ class Heartbeat:
                 continue
             if not renewed:
                 log.warning("import %s: lease lost to another worker", self.import_id)
-                self.lost.set()
                 return
 
     def _renew(self) -> bool:
