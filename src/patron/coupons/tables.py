@@ -86,6 +86,12 @@ transactions = sa.Table(
     sa.Column("unit_id", BigId, sa.ForeignKey("org_units.id")),
     sa.Column("amount", sa.Numeric(18, 2)),
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    # Bills are loyalty transactions too (patron.loyalty.transactions): REGULAR when a
+    # customer was named, NOT_INTERESTED without one, RETRO once claimed by a customer.
+    sa.Column("bill_type", sa.String(16), nullable=False, server_default="REGULAR"),
+    sa.Column("program_id", BigId),  # the loyalty program it earned in (programs stay)
+    sa.Column("returned_amount", sa.Numeric(18, 2), nullable=False, server_default="0"),
+    sa.Column("created_by", sa.String(100), nullable=False, server_default=""),
     utcnow_column(),
     sa.Index("ix_transactions_org_id_number", "org_id", "number"),
     sa.Index("ix_transactions_org_id_customer_id", "org_id", "customer_id"),
