@@ -21,6 +21,9 @@ $(VENV)/.patron-dev-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 ## run: install patron, create the demo org (once) and serve the API
+# The demo's database and credentials live in the checkout's var/ (README), unless
+# PATRON_DATA_DIR (or PATRON_DATABASE_URL) says otherwise.
+run: export PATRON_DATA_DIR ?= $(CURDIR)/var
 run: $(VENV)/.patron-installed
 	$(BIN)/patron demo
 	$(BIN)/patron serve

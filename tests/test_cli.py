@@ -19,7 +19,7 @@ from patron.auth import service as auth
 from patron.auth.actor import Role
 from patron.cli import server
 from patron.cli.demo import DEMO_ORG, DEMO_USER
-from patron.cli.errors import DATABASE_EXIT_CODE, EXIT_CODES, USAGE_EXIT_CODE
+from patron.cli.errors import DATABASE_EXIT_CODE, EXIT_CODES, FILE_EXIT_CODE, USAGE_EXIT_CODE
 from patron.cli.main import app
 from patron.kit.db import create_engine, transaction
 from patron.kit.errors import ERROR_CLASSES, Conflict, Unauthenticated
@@ -466,7 +466,7 @@ def test_demo_creates_once_and_prints_the_same_credentials_again(
         options: list[str] = []
         saved = Path(engine.url.database or "").parent / "demo-credentials.json"
     else:
-        saved = tmp_path / "demo" / "credentials.json"
+        saved = tmp_path / "credentials.json"
         options = ["--credentials-file", str(saved)]
 
     first = cli("demo", "--port", "8123", *options).stdout
@@ -475,6 +475,7 @@ def test_demo_creates_once_and_prints_the_same_credentials_again(
     credentials = json.loads(saved.read_text())
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert field(first, "API") == "http://127.0.0.1:8123"
+    assert field(first, "database") == engine.url.render_as_string(hide_password=True)
     assert field(first, "docs") == "http://127.0.0.1:8123/docs"
     for out in (first, second):
         assert field(out, "user") == DEMO_USER
@@ -516,13 +517,20 @@ def _assert_demo_org(engine: Engine) -> None:
 
 def test_db_upgrade_and_current(cli: Cli, engine: Engine, tmp_path: Path) -> None:
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    shown = engine.url.render_as_string(hide_password=True)
 
-    assert cli("db", "upgrade").stdout.strip() == f"database at revision {head} (head)"
+    assert cli("db", "upgrade").stdout.strip() == f"database {shown} at revision {head} (head)"
     assert cli("db", "current").stdout.strip() == f"{head} (head)"
 
-    fresh = Cli(f"sqlite:///{tmp_path / 'new.db'}")
-    assert "none" in fresh("db", "current").stdout
-    assert fresh("db", "upgrade").stdout.strip() == f"database at revision {head} (head)"
+    # Only `db upgrade` (like init and demo) creates a database; `db current` names the missing one.
+    new = tmp_path / "new" / "patron.db"
+    fresh = Cli(f"sqlite:///{new}")
+    missing = fresh.fails("db", "current", code=DATABASE_EXIT_CODE)
+    assert missing.startswith(f"error: database sqlite:///{new}: no such file; create it with ")
+    assert not new.parent.exists()
+    upgraded = fresh("db", "upgrade").stdout.strip()
+    assert upgraded == f"database sqlite:///{new} at revision {head} (head)"
+    assert fresh("db", "current").stdout.strip() == f"{head} (head)"
 
 
 def test_serve_runs_uvicorn_on_the_app(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -541,7 +549,8 @@ def test_an_unreachable_database_is_one_clean_line() -> None:
     result = invoke("postgresql+psycopg://nobody:nothing@127.0.0.1:1/none", "db", "current")
 
     assert result.exit_code == DATABASE_EXIT_CODE
-    assert result.stderr.startswith("error: database:")
+    assert result.stderr.startswith("error: database postgresql+psycopg://nobody:***@127.0.0.1:1")
+    assert "nothing" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -562,7 +571,7 @@ def test_every_error_class_has_its_own_exit_code() -> None:
     codes = [EXIT_CODES[cls] for cls in ERROR_CLASSES]
 
     assert len(set(codes)) == len(codes)
-    assert not set(codes) & {0, 1, USAGE_EXIT_CODE, DATABASE_EXIT_CODE}
+    assert not set(codes) & {0, 1, USAGE_EXIT_CODE, DATABASE_EXIT_CODE, FILE_EXIT_CODE}
 
 
 def test_every_command_and_option_has_help_text() -> None:

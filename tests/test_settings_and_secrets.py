@@ -26,11 +26,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def test_the_default_database_is_an_sqlite_file_under_var(clean_env: pytest.MonkeyPatch) -> None:
+def test_the_default_database_is_an_sqlite_file_in_the_data_dir(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("PATRON_DATA_DIR", "/srv/patron")
     settings = Settings(_env_file=None)
     url = sa.engine.make_url(settings.database_url)
     assert url.get_backend_name() == "sqlite"
-    assert url.database == "./var/patron.db"
+    assert url.database == "/srv/patron/patron.db"
 
 
 def test_settings_come_from_patron_variables(clean_env: pytest.MonkeyPatch) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import platformdirs
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -12,6 +14,15 @@ if TYPE_CHECKING:
     from patron.imports.read import ReadLimits
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - a known placeholder
+
+
+def default_data_dir() -> Path:
+    """The user's data directory for patron (``~/.local/share/patron`` on Linux).
+
+    Not the working directory: a command run from elsewhere must find the same
+    database, not create an empty one where it happens to stand.
+    """
+    return Path(platformdirs.user_data_dir("patron", appauthor=False))
 
 
 class Settings(BaseSettings):
@@ -22,8 +33,12 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     """``production`` refuses placeholder secrets."""
 
-    database_url: str = "sqlite:///./var/patron.db"
-    """SQLAlchemy URL: an SQLite file (default) or ``postgresql+psycopg://user:pw@host/db``."""
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Where patron keeps its own files: the default SQLite database and the demo credentials."""
+
+    database_url: str = ""
+    """SQLAlchemy URL: an SQLite file or ``postgresql+psycopg://user:pw@host/db``; when empty,
+    the SQLite file ``patron.db`` in ``data_dir``."""
 
     secret_key: str = DEVELOPMENT_SECRET
     """Key for keyed hashes (suppression digests, PINs). Kept outside the database."""
@@ -106,6 +121,14 @@ class Settings(BaseSettings):
     def import_heartbeat(self) -> float:
         """Seconds between two renewals of a worker's lease on an import."""
         return self.import_heartbeat_seconds or self.import_lease_seconds / 6
+
+    @model_validator(mode="after")
+    def _locate_files(self) -> Settings:
+        # Absolute, so every message names the same file whatever the working directory.
+        self.data_dir = self.data_dir.expanduser().absolute()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'patron.db'}"
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

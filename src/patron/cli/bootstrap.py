@@ -8,7 +8,15 @@ import typer
 
 from patron.auth import service as auth
 from patron.auth.actor import Role
-from patron.cli.common import JsonFlag, cli_actor, open_engine, print_json, print_record
+from patron.cli.common import (
+    JsonFlag,
+    cli_actor,
+    load_settings,
+    open_engine,
+    print_json,
+    print_record,
+)
+from patron.cli.errors import shown_url
 from patron.kit.db import transaction
 from patron.kit.migrate import upgrade
 from patron.orgs import service as orgs
@@ -38,7 +46,8 @@ def init(
     as_json: JsonFlag = False,
 ) -> None:
     """Migrate the database, then create an org, its admin user and an admin API key."""
-    with open_engine() as engine:
+    settings = load_settings()
+    with open_engine(settings, create=True) as engine:
         upgrade(engine)
         with transaction(engine) as conn:
             org_id = orgs.create_org(conn, org)
@@ -52,6 +61,12 @@ def init(
         return
     print_record(
         f"Org {org.strip()!r} created",
-        {"org": created["org"], "user": username, "password": password, "API key": api_key},
+        {
+            "org": created["org"],
+            "user": username,
+            "password": password,
+            "API key": api_key,
+            "database": shown_url(settings.database_url),
+        },
         note="The password and the API key are shown only now: keep them.",
     )

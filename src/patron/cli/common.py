@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import sqlalchemy as sa
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from patron.auth.actor import Actor, Role
+from patron.cli.errors import DatabaseUnusable, SettingsInvalid, database_failure, settings_message
 from patron.kit.db import create_engine, transaction
 from patron.orgs import service as orgs
 from patron.settings import Settings
@@ -43,17 +50,90 @@ def load_settings() -> Settings:
     Read on every command rather than cached, so a caller that changes the
     environment between two invocations in one process is obeyed.
     """
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsInvalid(settings_message(error)) from None
 
 
 @contextmanager
-def open_engine(settings: Settings | None = None) -> Iterator[Engine]:
-    """An engine on the configured database, disposed of when the block ends."""
-    engine = create_engine((settings or load_settings()).database_url)
+def open_engine(settings: Settings | None = None, *, create: bool = False) -> Iterator[Engine]:
+    """An engine on the configured database, disposed of when the block ends.
+
+    Only the commands that set a database up (``init``, ``demo``, ``db upgrade``)
+    pass ``create``; any other refuses a missing SQLite file rather than leave an
+    empty one behind. A database failure inside the block names the database.
+    """
+    url = (settings or load_settings()).database_url
+    if not create:
+        _refuse_missing_sqlite_file(url)
+    try:
+        engine = create_engine(url)
+    except sa.exc.ArgumentError as error:
+        raise DatabaseUnusable(url, f"not a database URL ({error})") from None
     try:
         yield engine
+    except (OperationalError, ProgrammingError) as error:
+        raise database_failure(url, error) from error
     finally:
         engine.dispose()
+
+
+def _refuse_missing_sqlite_file(url: str) -> None:
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return  # create_engine() says so
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(str(parsed.database))
+    if not path.is_file():
+        where = "" if path.is_absolute() else f" ({path.absolute()})"
+        raise DatabaseUnusable(
+            url,
+            f"no such file{where}; create it with `patron init --org NAME` or "
+            "`patron db upgrade`, or set PATRON_DATA_DIR or PATRON_DATABASE_URL to the "
+            "database you mean",
+        )
+
+
+# --- files ----------------------------------------------------------------------
+# Checked while the command line is parsed, before anything runs: a mistyped name
+# must not cost a half-done import. Raised as OSError, which cli/errors.py shows.
+
+
+def readable_file(path: Path | None) -> Path | None:
+    """Callback of a file parameter the command reads: it must exist and be a readable file."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+    try:
+        with path.open("rb") as file:
+            file.read(1)  # the permissions, and the device, as the command will meet them
+    except OSError as error:
+        # A failed read does not say which file it was reading.
+        raise OSError(error.errno, error.strerror, str(path)) from None
+    return path
+
+
+def writable_file(path: Path | None) -> Path | None:
+    """Callback of a file parameter the command writes: not a directory, in an existing one."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
+    parent = path.parent
+    if not parent.exists():
+        raise FileNotFoundError(errno.ENOENT, f"the directory {parent} does not exist", str(path))
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{parent} is not a directory", str(path))
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(parent, os.W_OK)
+    if not writable:
+        raise PermissionError(errno.EACCES, "permission denied", str(path))
+    return path
 
 
 def cli_actor(org_id: int) -> Actor:

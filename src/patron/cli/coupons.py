@@ -18,6 +18,7 @@ from patron.cli.common import (
     print_json,
     print_record,
     print_table,
+    readable_file,
 )
 from patron.coupons import service
 from patron.coupons.schemas import render_basic, render_series, render_transaction
@@ -177,8 +178,7 @@ def issue(
         typer.Option(
             "--codes-file",
             help="A text file of codes, one per line (blank lines skipped).",
-            exists=True,
-            dir_okay=False,
+            callback=readable_file,
             show_default=False,
         ),
     ] = None,

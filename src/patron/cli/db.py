@@ -7,7 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from patron.cli.common import open_engine
+from patron.cli.common import load_settings, open_engine
+from patron.cli.errors import shown_url
 from patron.kit.migrate import alembic_config
 from patron.kit.migrate import upgrade as migrate_to_head
 
@@ -36,9 +37,10 @@ def describe(engine: Engine) -> str:
 @app.command("upgrade")
 def upgrade() -> None:
     """Migrate the database to the newest schema (safe to run again)."""
-    with open_engine() as engine:
+    settings = load_settings()
+    with open_engine(settings, create=True) as engine:
         migrate_to_head(engine)
-        typer.echo(f"database at revision {describe(engine)}")
+        typer.echo(f"database {shown_url(settings.database_url)} at revision {describe(engine)}")
 
 
 @app.command("current")

@@ -13,12 +13,21 @@ from sqlalchemy.engine import Connection
 
 from patron.auth import service as auth
 from patron.auth.actor import Role
-from patron.cli.common import cli_actor, load_settings, note, open_engine, print_record
+from patron.cli.common import (
+    cli_actor,
+    load_settings,
+    note,
+    open_engine,
+    print_record,
+    writable_file,
+)
+from patron.cli.errors import shown_url
 from patron.kit.db import transaction
 from patron.kit.errors import NotFound, PatronError
 from patron.kit.migrate import upgrade
 from patron.orgs import service as orgs
 from patron.orgs.settings import OrgSettings
+from patron.settings import Settings
 
 DEMO_ORG = "demo"
 DEMO_USER = "demo-admin"
@@ -59,20 +68,21 @@ def demo(
         typer.Option(
             "--credentials-file",
             help="Where the demo credentials are kept (default: demo-credentials.json beside "
-            "the SQLite file, or var/demo-credentials.json).",
+            "the SQLite file, or in PATRON_DATA_DIR).",
+            callback=writable_file,
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Migrate the database and create the demo org (once); print its URLs and credentials."""
     settings = load_settings()
-    path = credentials_file or default_credentials_path(settings.database_url)
-    with open_engine(settings) as engine:
+    path = credentials_file or default_credentials_path(settings)
+    with open_engine(settings, create=True) as engine:
         upgrade(engine)
         with transaction(engine) as conn:
             existing = _demo_org_id(conn)
             if existing is None:
-                credentials = _create_demo(conn)
+                credentials = create_demo_org(conn)
                 # Written before the commit: if it cannot be saved, no demo org is left behind.
                 _save(path, credentials)
                 title = "Demo org created"
@@ -92,17 +102,18 @@ def demo(
             "password": credentials["password"],
             "API key": credentials["api_key"],
             "saved in": str(path),
+            "database": shown_url(settings.database_url),
         },
         note="Start the server with `patron serve`.",
     )
 
 
-def default_credentials_path(database_url: str) -> Path:
-    """Beside the SQLite file, so each database has its own; ``var/`` for a server database."""
-    url = sa.engine.make_url(database_url)
+def default_credentials_path(settings: Settings) -> Path:
+    """Beside the SQLite file, so each database has its own; the data directory otherwise."""
+    url = sa.engine.make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).parent / CREDENTIALS_FILE
-    return Path("var") / CREDENTIALS_FILE
+    return settings.data_dir / CREDENTIALS_FILE
 
 
 def _demo_org_id(conn: Connection) -> int | None:
@@ -112,10 +123,13 @@ def _demo_org_id(conn: Connection) -> int | None:
         return None
 
 
-def _create_demo(conn: Connection) -> dict[str, Any]:
-    org_id = orgs.create_org(conn, DEMO_ORG, DEMO_SETTINGS)
+def create_demo_org(
+    conn: Connection, name: str = DEMO_ORG, user: str = DEMO_USER
+) -> dict[str, Any]:
+    """An org set up as the demo org (settings, store, till, fields); its credentials."""
+    org_id = orgs.create_org(conn, name, DEMO_SETTINGS)
     actor = cli_actor(org_id)
-    password = auth.create_user(conn, actor, DEMO_USER, Role.admin)
+    password = auth.create_user(conn, actor, user, Role.admin)
     api_key = auth.create_api_key(conn, actor, Role.admin, "demo")
     store = orgs.add_unit(
         conn, actor, kind="store", code="bukl", external_id="bukl-ext", name="Bukl Store"
@@ -126,9 +140,9 @@ def _create_demo(conn: Connection) -> dict[str, Any]:
     for kind, name, data_type, values in DEMO_FIELDS:
         orgs.add_field(conn, actor, kind=kind, name=name, data_type=data_type, enum_values=values)
     return {
-        "org": DEMO_ORG,
+        "org": name,
         "org_id": org_id,
-        "user": DEMO_USER,
+        "user": user,
         "password": password,
         "api_key": api_key,
     }

@@ -24,6 +24,8 @@ from patron.cli.common import (
     print_json,
     print_record,
     print_records,
+    readable_file,
+    writable_file,
 )
 from patron.cli.import_options import MapOption, OptionOption, ProfileOption, pairs
 from patron.imports import codes, jobs, mapping, retention, service
@@ -162,7 +164,11 @@ def import_file(
     org: OrgOption,
     file: Annotated[
         Path | None,
-        typer.Argument(help="The file to import (CSV, TSV, XLSX, XLS, ODS).", show_default=False),
+        typer.Argument(
+            help="The file to import (CSV, TSV, XLSX, XLS, ODS).",
+            callback=readable_file,
+            show_default=False,
+        ),
     ] = None,
     profile: ProfileOption = "loyalty-customers",
     template: Annotated[
@@ -202,7 +208,12 @@ def import_file(
     ] = False,
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Write the report here (.csv or .xlsx).", show_default=False),
+        typer.Option(
+            "--report",
+            help="Write the report here (.csv or .xlsx).",
+            callback=writable_file,
+            show_default=False,
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -358,7 +369,10 @@ def purge(
 def report_command(
     import_id: IdArgument,
     org: OrgOption,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the report.")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Where to write the report.", callback=writable_file),
+    ],
     fmt: Annotated[
         str, typer.Option("--format", help="csv or xlsx (default: from --output).")
     ] = "",
@@ -372,7 +386,9 @@ def report_command(
 
 @app.command("suggest")
 def suggest(
-    file: Annotated[Path, typer.Argument(help="The file whose columns to map.")],
+    file: Annotated[
+        Path, typer.Argument(help="The file whose columns to map.", callback=readable_file)
+    ],
     org: OrgOption,
     profile: ProfileOption = "loyalty-customers",
     as_json: JsonFlag = False,

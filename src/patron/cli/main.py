@@ -30,7 +30,8 @@ app = typer.Typer(
     cls=PatronGroup,
     name="patron",
     help="patron: customer profiles, identity resolution and the v2 Customer API. "
-    "The database is chosen by PATRON_DATABASE_URL (default: sqlite:///./var/patron.db).",
+    "The database is chosen by PATRON_DATABASE_URL (default: the SQLite file patron.db in "
+    "PATRON_DATA_DIR, which defaults to the user's data directory, e.g. ~/.local/share/patron).",
     no_args_is_help=True,
     add_completion=False,
 )
