@@ -597,6 +597,20 @@ def test_a_retried_batch_is_replayed_in_its_own_format(
     assert "different request" in other.text
 
 
+def test_an_overlong_batch_key_is_refused_in_the_batchs_format(
+    engine: Engine, app_client: TestClient
+) -> None:
+    legacy = legacy_org(engine, app_client)
+    form = legacy.fields(**seed_request())
+
+    response = app_client.post("/api/batch", data=form, headers={"Idempotency-Key": "k" * 201})
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == XML_TYPE
+    assert "Idempotency-Key may be at most 200 characters" in response.text
+    assert legacy.sql("SELECT count(*) FROM imports WHERE org_id = :org") == [(0,)]
+
+
 def test_a_batch_key_belongs_to_its_user(engine: Engine, app_client: TestClient) -> None:
     legacy = legacy_org(engine, app_client)
     colleague = add_user(engine, legacy.org)
