@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     import_max_pasted_rows: int = Field(default=1_000, ge=1)
     """Most rows that can be pasted instead of uploaded."""
 
+    import_max_workbook_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024 * 1024)
+    """What an XLSX/XLS/ODS workbook's parts may unpack to, and the memory reading it may
+    use (its reading process included), in bytes; a larger workbook is refused (96006)."""
+
     import_lease_seconds: float = Field(default=60, gt=0)
     """How long a worker's lease on an import lasts after its last heartbeat: a worker that
     died (or stopped beating) loses its import to another after at most this long."""
@@ -148,6 +152,7 @@ class Settings(BaseSettings):
             max_columns=self.import_max_columns,
             max_cell_chars=self.import_max_cell_chars,
             max_pasted_rows=self.import_max_pasted_rows,
+            max_workbook_bytes=self.import_max_workbook_bytes,
         )
 
 

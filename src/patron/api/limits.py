@@ -6,11 +6,21 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised by ``receive`` past the limit. An HTTPException, as FastAPI lets those
+    through its body parsing (others become a 400 "error parsing the body"), so a
+    streamed body without a Content-Length is answered 413 like a declared one."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _message(limit))
+
+
+def _message(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
 
 
 class BodySizeLimit:
@@ -43,7 +53,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLarge
+                    raise _TooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -59,9 +69,8 @@ class BodySizeLimit:
                 await self._refuse(send, limit)
 
     async def _refuse(self, send: Send, limit: int) -> None:
-        message = f"the request body is larger than {limit} bytes"
         body: dict[str, Any] = {
-            "errors": [{"status": False, "code": 413, "message": message}],
+            "errors": [{"status": False, "code": 413, "message": _message(limit)}],
             "warnings": [],
         }
         payload = json.dumps(body).encode()

@@ -25,6 +25,7 @@ from patron.api.errors import HTTP_STATUS
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.imports import codes
+from patron.imports.read.table import size_text
 from patron.kit.clock import iso
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, NotFound, PatronError
@@ -90,7 +91,15 @@ async def _read_form(request: Request) -> forms.Form:
             if isinstance(value, str):
                 fields.setdefault(name, []).append(value)
                 continue
-            data = await value.read(limit + 1)  # Profiles_Data may come as an uploaded file
+            # Profiles_Data may come as an uploaded file, spooled to disk by now: one over
+            # the limit is refused by its size, before it is read.
+            if value.size is not None and value.size > limit:
+                raise InvalidInput(
+                    codes.FILE_TOO_LARGE,
+                    f"the file sent as {name} is {size_text(value.size)}; at most "
+                    f"{size_text(limit)} can be imported at once: split it",
+                )
+            data = await value.read()
             try:
                 fields.setdefault(name, []).append(data.decode("utf-8-sig"))
             except UnicodeDecodeError:
