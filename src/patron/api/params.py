@@ -92,5 +92,6 @@ def paging(limit: Limit = None, offset: Offset = None) -> Page:
     return page(limit, offset)
 
 
-#: The ``limit`` / ``offset`` of every list route.
+#: The ``limit`` / ``offset`` of every list route. Declared after the caller's role, so
+#: that missing credentials answer 401 before a page beyond the maximum answers 400.
 Paging = Annotated[Page, Depends(paging)]
