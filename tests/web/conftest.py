@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -12,6 +15,9 @@ from patron.auth import service as auth
 from patron.auth.actor import Role
 from patron.kit.db import transaction
 from tests.conftest import OrgHandle, make_org, unique
+
+if TYPE_CHECKING:
+    from tests.web.console import Console
 
 PASSWORD = "correct horse battery"
 
@@ -62,3 +68,12 @@ def sign_in(client: TestClient, user: ConsoleUser, *, next_page: str = "/account
     )
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/account").text)
+
+
+@pytest.fixture
+def screens(engine: Engine) -> Iterator[Console]:
+    """The console of a fresh org, with a signed-in browser per role (the profile screens)."""
+    from tests.web.console import opened
+
+    with opened(engine) as console:
+        yield console

@@ -37,6 +37,8 @@ def page(
     action: str | None,
     since: datetime | None,
     before: datetime | None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[RowMapping], int]:
@@ -49,6 +51,10 @@ def page(
         conditions.append(audit_log.c.actor == actor)
     if action is not None:
         conditions.append(audit_log.c.action == action)
+    if entity_type is not None:
+        conditions.append(audit_log.c.entity_type == entity_type)
+    if entity_id is not None:
+        conditions.append(audit_log.c.entity_id == entity_id)
     if since is not None:
         conditions.append(audit_log.c.created_at >= _moment(conn, since))
     if before is not None:

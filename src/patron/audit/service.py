@@ -78,6 +78,10 @@ class AuditFilters:
     """ISO date (from its start) or date-time, inclusive."""
     until: str | None = None
     """ISO date (to its end) or date-time, inclusive."""
+    object_type: str | None = None
+    """Exact object type, e.g. ``customer``."""
+    object_id: str | None = None
+    """Exact object id (with ``object_type``: one profile's entries)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ def list_entries(
         action=(filters.action or "").strip() or None,
         since=range_bound(filters.since, "from", end=False),
         before=range_bound(filters.until, "to", end=True),
+        entity_type=(filters.object_type or "").strip() or None,
+        entity_id=(filters.object_id or "").strip() or None,
         limit=page.limit,
         offset=page.offset,
     )

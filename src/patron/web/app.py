@@ -10,7 +10,18 @@ from swagger_ui_bundle import swagger_ui_path
 
 from patron.settings import Settings
 from patron.web import errors
-from patron.web.routes import account, apidocs, keys, signin, users
+from patron.web.routes import (
+    account,
+    apidocs,
+    audit,
+    keys,
+    new_profile,
+    profile,
+    profiles,
+    signin,
+    users,
+)
+from patron.web.routes import settings as org_settings
 
 STATIC = Path(__file__).parent / "static"
 #: htmx comes from the installed ``django-js-lib-htmx`` package (a plain file in a wheel, with
@@ -24,6 +35,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     # The more specific mount first: /static/swagger-ui/... is Swagger UI's own folder.
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC, packages=[HTMX_PACKAGE]), name="static")
-    for module in (apidocs, signin, account, users, keys):
+    pages = (profiles, new_profile, profile, org_settings, audit)
+    for module in (apidocs, signin, account, users, keys, *pages):
         app.include_router(module.router)
     errors.install(app)

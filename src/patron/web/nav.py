@@ -19,7 +19,7 @@ class NavItem:
 NAVIGATION = (
     NavItem("/profiles", "Identified Profiles", Role.viewer),
     NavItem("/imports", "Upload reports", Role.viewer),
-    NavItem("/audit", "Audit log", Role.viewer),
+    NavItem("/audit", "Audit log", Role.admin),
     NavItem("/users", "Users", Role.admin),
     NavItem("/keys", "API keys", Role.admin),
     NavItem("/settings", "Settings", Role.admin),

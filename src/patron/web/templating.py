@@ -29,7 +29,10 @@ SECURITY_HEADERS = {
 
 
 @pass_context
-def _localtime(context: Context, value: datetime | None) -> str:
+def _localtime(context: Context, value: datetime | str | None) -> str:
+    if isinstance(value, str):
+        # The customer document and the change history carry their times as ISO text.
+        value = datetime.fromisoformat(value) if value else None
     return localtime(value, context.get("time_zone") or "UTC")
 
 

@@ -14,8 +14,8 @@ from tests.web.conftest import make_user
 
 pytestmark = pytest.mark.sqlite_only
 
-EVERYONE = ["Identified Profiles", "Upload reports", "Audit log"]
-ADMINS = ["Users", "API keys", "Settings"]
+EVERYONE = ["Identified Profiles", "Upload reports"]
+ADMINS = ["Audit log", "Users", "API keys", "Settings"]
 
 
 def _navigation(page: Page) -> list[str]:
