@@ -20,6 +20,7 @@ from patron.customer.tables import customers
 from patron.kit.db import transaction
 from patron.kit.errors import Forbidden
 from patron.orgs import service as orgs
+from patron.orgs.settings import parse_assignment
 from patron.subscriptions.tables import consent_ledger
 from tests.conftest import Api, OrgHandle, error_codes
 from tests.factories import register
@@ -265,3 +266,10 @@ def test_a_viewer_cannot_create_a_profile(engine: Engine, org: OrgHandle, fields
     with pytest.raises(Forbidden):
         create(engine, org, Role.viewer, full_name="Tom Sawyer", mobile="919845012345")
     assert count_customers(engine, org) == 0
+
+
+def test_the_command_line_sets_mandatory_fields_as_a_list() -> None:
+    assert parse_assignment("manual_required_fields=lastName, customField.dob,") == (
+        "manual_required_fields",
+        ["lastName", "customField.dob"],
+    )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from patron.customer import listing
+from patron.customer import listing, listing_repository
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput
 from patron.orgs import service as orgs
@@ -397,3 +397,15 @@ def test_an_org_without_customers_lists_nothing(engine: Engine, app_client: Any)
     empty = Api(app_client, make_org(engine))
     assert listed(empty)["data"] == []
     assert listed(empty, q="tom", includeTotal="true")["pagination"]["total"] == 0
+
+
+def test_a_search_that_finds_many_pages_alike(
+    api: Api, people: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``FEW`` found customers SQLite walks the sort's index instead: same pages."""
+    searches = [{"q": "tom"}, {"q": "+91 9010", "sort": "name"}, {"q": "t", "sort": "-name"}]
+    few = [walk(api, limit=1, **params)[0] for params in searches]
+    monkeypatch.setattr(listing_repository, "FEW", 0)
+    many = [walk(api, limit=1, **params)[0] for params in searches]
+    assert many == few
+    assert all(len(found) >= 2 for found in few)

@@ -111,6 +111,7 @@ def page_request(
     with_total: bool = False,
 ) -> PageRequest:
     """A checked page request; ``limit`` is capped by the instance's ``max_page_size``."""
+    cursor = (cursor or "").strip() or None  # a form's empty field: the first page
     if cursor is not None and offset is not None:
         raise InvalidInput(400, "give either cursor or offset, not both")
     checked = checked_page(limit, offset)
@@ -192,9 +193,8 @@ def list_customers(
 
 
 def _criteria(conn: Connection, org_id: int, filters: ListFilters) -> Criteria:
-    settings = orgs.get_settings(conn, org_id)
     return Criteria(
-        search=_search(filters.q, settings),
+        search=_search(conn, org_id, filters.q),
         source=_source(filters.source),
         loyalty_type=_one_of(filters.loyalty_type, LOYALTY_TYPES, "loyaltyType", str.lower),
         status_label_id=_label_id(conn, org_id, filters.status_label),
@@ -211,10 +211,11 @@ def _given(value: str | None) -> str | None:
     return text or None
 
 
-def _search(q: str | None, settings: OrgSettings) -> Search | None:
+def _search(conn: Connection, org_id: int, q: str | None) -> Search | None:
     text = " ".join((q or "").split())
     if not text:
         return None
+    settings = orgs.get_settings(conn, org_id)  # its mobile rule reads a mobile
     if len(text) > MAX_QUERY_LENGTH:
         raise InvalidInput(400, f"q may be at most {MAX_QUERY_LENGTH} characters long")
     if "\x00" in text:

@@ -23,6 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from patron.customer.sync_repository import VALUE_INDEX_LENGTH, value_head
 from patron.customer.tables import customers, field_values, identifiers, profiles
@@ -36,6 +38,9 @@ _AFTER_EVERYTHING = "\U0010ffff"
 #: Identifier types a list item shows.
 SHOWN_IDENTIFIERS = ("mobile", "email", "externalId")
 SORT_KEYS = ("registeredAt", "name")
+#: Up to this many customers found by a search are read by id and sorted; more are met
+#: walking the sort's index, each row tested (a page reads about limit x live / found rows).
+FEW = 2_000
 
 
 @dataclass(frozen=True)
@@ -90,55 +95,106 @@ def _lower_starts_with(column: sa.ColumnElement[Any], prefix: str) -> sa.ColumnE
     return sa.and_(lowered >= start, lowered < start + _AFTER_EVERYTHING)
 
 
-def _matching_ids(org_id: int, search: Search) -> sa.CompoundSelect[Any] | sa.Select[Any] | None:
-    """The ids of customers (live or not) that ``search`` finds; ``None`` when none can be."""
-    parts: list[sa.Select[Any]] = []
-    if search.customer_id is not None and 0 < search.customer_id <= MAX_ID:
-        parts.append(
-            sa.select(customers.c.id.label("customer_id")).where(
-                customers.c.org_id == org_id, customers.c.id == search.customer_id
-            )
-        )
+def _search_parts(
+    org_id: int, search: Search, names: Any = profiles, values: Any = identifiers
+) -> list[tuple[Any, sa.ColumnElement[bool]]]:
+    """What ``search`` matches, one (table, condition) per index range: a condition on
+    rows of ``names`` (profiles) or ``values`` (identifiers), whose ``customer_id`` is a
+    customer found."""
     name_conditions: list[sa.ColumnElement[bool]] = []
     if search.name_prefix:
         name_conditions += [
-            _lower_starts_with(profiles.c.first_name, search.name_prefix),
-            _lower_starts_with(profiles.c.last_name, search.name_prefix),
+            _lower_starts_with(names.c.first_name, search.name_prefix),
+            _lower_starts_with(names.c.last_name, search.name_prefix),
         ]
     if search.full_name is not None:
         first, last = search.full_name
         name_conditions.append(
             sa.and_(
-                sa.func.lower(profiles.c.first_name) == sa.func.lower(sa.literal(first, sa.String)),
-                _lower_starts_with(profiles.c.last_name, last),
+                sa.func.lower(names.c.first_name) == sa.func.lower(sa.literal(first, sa.String)),
+                _lower_starts_with(names.c.last_name, last),
             )
         )
-    # One select per condition: each is an index range, where an OR would be a scan.
-    for condition in name_conditions:
-        parts.append(
-            sa.select(profiles.c.customer_id).where(profiles.c.org_id == org_id, condition)
-        )
+    # One part per condition: each is an index range, where an OR would be a scan.
+    parts: list[tuple[Any, sa.ColumnElement[bool]]] = [
+        (names, sa.and_(names.c.org_id == org_id, condition)) for condition in name_conditions
+    ]
     for types, prefix in search.identifier_prefixes:
-        parts.append(
-            sa.select(identifiers.c.customer_id).where(
-                identifiers.c.org_id == org_id,
-                identifiers.c.type.in_(types),
-                _starts_with(identifiers.c.value, prefix),
+        condition = sa.and_(
+            values.c.org_id == org_id,
+            values.c.type.in_(types),
+            _starts_with(values.c.value, prefix),
+        )
+        parts.append((values, condition))
+    return parts
+
+
+def _by_id(search: Search) -> int | None:
+    customer_id = search.customer_id
+    return customer_id if customer_id is not None and 0 < customer_id <= MAX_ID else None
+
+
+def _matching_ids(org_id: int, search: Search) -> sa.CompoundSelect[Any] | sa.Select[Any] | None:
+    """The ids of customers (live or not) that ``search`` finds; ``None`` when none can be."""
+    selects = [
+        sa.select(table.c.customer_id).where(condition)
+        for table, condition in _search_parts(org_id, search)
+    ]
+    customer_id = _by_id(search)
+    if customer_id is not None:
+        selects.append(
+            sa.select(customers.c.id.label("customer_id")).where(
+                customers.c.org_id == org_id, customers.c.id == customer_id
             )
         )
-    if not parts:
+    if not selects:
         return None
-    return parts[0] if len(parts) == 1 else sa.union(*parts)
+    return selects[0] if len(selects) == 1 else sa.union(*selects)
 
 
-def _conditions(org_id: int, criteria: Criteria) -> list[sa.ColumnElement[bool]] | None:
-    """Conditions on ``customers``; ``None`` when the criteria can match nobody."""
+def _found_by(org_id: int, search: Search) -> sa.ColumnElement[bool]:
+    """``customers`` is found by ``search``, tested row by row (an index probe per part):
+    for a search that finds many customers, met early walking the sort's index."""
+    # Aliases: the list ordered by name reads ``profiles`` itself.
+    parts = _search_parts(org_id, search, profiles.alias("named"), identifiers.alias("held"))
+    tests: list[sa.ColumnElement[bool]] = [
+        sa.exists().where(condition, table.c.customer_id == customers.c.id).correlate(customers)
+        for table, condition in parts
+    ]
+    customer_id = _by_id(search)
+    if customer_id is not None:
+        tests.append(customers.c.id == customer_id)
+    return sa.or_(sa.false(), *tests)
+
+
+def _search_condition(
+    conn: Connection, org_id: int, search: Search, *, counting: bool = False
+) -> tuple[sa.ColumnElement[bool] | None, bool]:
+    """The condition ``search`` puts on ``customers`` (``None``: it finds nobody), and
+    whether it found few customers (their ids are the condition then)."""
+    matching = _matching_ids(org_id, search)
+    if matching is None:
+        return None, True
+    found = [int(i) for i in conn.execute(matching.limit(FEW + 1)).scalars()]
+    if not found:
+        return None, True
+    if len(found) <= FEW:
+        # Few: read by id, then sorted, wherever they are in the sort's order.
+        return customers.c.id.in_(found), True
+    if counting:
+        return customers.c.id.in_(matching), False
+    # Many: the walk in the sort's order meets a page of them soon, testing each row.
+    return _found_by(org_id, search), False
+
+
+def _conditions(
+    org_id: int, criteria: Criteria, search: sa.ColumnElement[bool] | None
+) -> list[sa.ColumnElement[bool]] | None:
+    """Conditions on ``customers`` (``search``: the search's); ``None`` when the criteria
+    can match nobody."""
     conditions = _live(org_id)
-    if criteria.search is not None:
-        matching = _matching_ids(org_id, criteria.search)
-        if matching is None:
-            return None
-        conditions.append(customers.c.id.in_(matching))
+    if search is not None:
+        conditions.append(search)
     if criteria.source is not None:
         on_source = profiles.alias("on_source")
         conditions.append(
@@ -222,6 +278,11 @@ def _sort_columns(sort: str) -> list[sa.ColumnElement[Any]]:
     ]
 
 
+def _not_from_an_index(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``+column``: the same value, which SQLite never reads from an index."""
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
 def page(
     conn: Connection,
     org_id: int,
@@ -235,20 +296,31 @@ def page(
 ) -> list[RowMapping]:
     """Up to ``limit`` rows (``customer_id``, sort keys ``k0``...) in order, after the
     keyset position ``after`` (the sort keys of the last row seen) or ``offset`` rows."""
-    conditions = _conditions(org_id, criteria)
+    search, few = None, False
+    if criteria.search is not None:
+        search, few = _search_condition(conn, org_id, criteria.search)
+        if search is None:
+            return []
+    conditions = _conditions(org_id, criteria, search)
     if conditions is None:
         return []
     columns = _sort_columns(sort)
     query = _ordered(org_id, sort, conditions)
+    if few and conn.dialect.name == "sqlite":
+        # SQLite's planner, without statistics, would rather walk the sort's index and
+        # test every customer against the ids; ``+column`` takes the index out of its choice.
+        columns = [_not_from_an_index(column) for column in columns]
     if after is not None:
-        position = sa.tuple_(
-            *(
-                sa.bindparam(None, value, type_=col.type)
-                for col, value in zip(columns, after, strict=True)
-            )
-        )
+        values = [
+            sa.bindparam(None, value, type_=col.type)
+            for col, value in zip(columns, after, strict=True)
+        ]
+        position = sa.tuple_(*values)
         query = query.where(
-            sa.tuple_(*columns) < position if descending else sa.tuple_(*columns) > position
+            sa.tuple_(*columns) < position if descending else sa.tuple_(*columns) > position,
+            # Implied by the row comparison, but an index range only this way: SQLite
+            # does not take one from a row value over expressions (lower(name)).
+            columns[0] <= values[0] if descending else columns[0] >= values[0],
         )
     query = query.order_by(*(col.desc() if descending else col.asc() for col in columns))
     query = query.limit(limit).offset(min(offset, MAX_ID)) if offset else query.limit(limit)
@@ -257,7 +329,12 @@ def page(
 
 def count(conn: Connection, org_id: int, criteria: Criteria, *, sort: str) -> int:
     """How many customers the criteria match (every one the list in ``sort`` shows)."""
-    conditions = _conditions(org_id, criteria)
+    search = None
+    if criteria.search is not None:
+        search, _ = _search_condition(conn, org_id, criteria.search, counting=True)
+        if search is None:
+            return 0
+    conditions = _conditions(org_id, criteria, search)
     if conditions is None:
         return 0
     if sort == "registeredAt":

@@ -1,7 +1,8 @@
 """the customer list's indexes, the profile synchronization rule, the audit page's indexes
 
-- ``ix_customers_live_registered_at`` (org, registered_at, id), partial on live
-  customers: the list in registration order, first, filtered and keyset pages;
+- ``ix_customers_live_registered_at`` (org, registered_at, id, then the columns
+  the list filters on), partial on live customers: the list in registration
+  order, first, filtered and keyset pages;
 - ``ix_profiles_org_id_names`` (org, lower(first_name), lower(last_name),
   customer_id) replaces ``ix_profiles_org_id_first_name``: the list in name
   order, and the search by first name as before;
@@ -33,7 +34,15 @@ def upgrade() -> None:
     op.create_index(
         "ix_customers_live_registered_at",
         "customers",
-        ["org_id", "registered_at", "id"],
+        [
+            "org_id",
+            "registered_at",
+            "id",
+            "loyalty_type",
+            "status_label_id",
+            "fraud_status",
+            "registered_unit_id",
+        ],
         sqlite_where=_LIVE,
         postgresql_where=_LIVE,
     )
