@@ -98,6 +98,11 @@ def test_filters_by_actor_action_and_dates(api: Api, history: dict[str, int]) ->
     today = datetime.now(UTC).date().isoformat()
     assert len(actions(**{"from": today})) == 2 + len(actions(action="api_key.create"))
     assert actions(action="customer.delete", actor="clerk", to="2023-12-31") == []
+    # One object's entries: the customer deleted, after it was registered.
+    tom = {"objectType": "customer", "objectId": str(history["tom"])}
+    assert [a for _, a in actions(**tom)] == ["customer.delete", "customer.register"]
+    assert actions(objectType="customer", objectId="77") == [("clerk", "customer.delete")]
+    assert actions(objectType="org", objectId="77") == []
 
 
 def test_pages_with_the_hard_maximum(api: Api, history: dict[str, int]) -> None:

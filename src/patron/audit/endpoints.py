@@ -39,9 +39,18 @@ def list_audit_entries(
     action: str | None = None,
     since: Annotated[str | None, Query(alias="from")] = None,
     until: Annotated[str | None, Query(alias="to")] = None,
+    object_type: Annotated[str | None, Query(alias="objectType")] = None,
+    object_id: Annotated[str | None, Query(alias="objectId")] = None,
 ) -> dict[str, Any]:
     """Who did what to which object, when and why: newest first, filtered, paged."""
-    filters = service.AuditFilters(actor=by, action=action, since=since, until=until)
+    filters = service.AuditFilters(
+        actor=by,
+        action=action,
+        since=since,
+        until=until,
+        object_type=object_type,
+        object_id=object_id,
+    )
     with transaction(engine, write=False) as conn:
         entries, total = service.list_entries(conn, actor, filters, wanted)
     return {

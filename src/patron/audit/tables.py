@@ -40,8 +40,11 @@ audit_log = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     utcnow_column(),
     sa.Index("ix_audit_log_org_id_id", "org_id", "id"),
-    # The audit page filters by action or by actor, newest first.
+    # The audit page filters by action, by actor or by object, newest first.
     sa.Index("ix_audit_log_org_id_action_id", "org_id", "action", "id"),
     sa.Index("ix_audit_log_org_id_actor_id", "org_id", "actor", "id"),
+    sa.Index(
+        "ix_audit_log_org_id_entity_type_entity_id_id", "org_id", "entity_type", "entity_id", "id"
+    ),
     sqlite_autoincrement=True,
 )

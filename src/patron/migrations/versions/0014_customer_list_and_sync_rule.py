@@ -9,8 +9,9 @@
 - ``ix_field_values_org_id_kind_name_value`` (org, kind, name, first 200
   characters of the value): who holds a custom field value (the rule, the filter);
 - ``sync_rules``: one row per org that set a rule (none: the default rule);
-- ``ix_audit_log_org_id_action_id`` and ``ix_audit_log_org_id_actor_id``: the
-  audit log filtered by action or actor, newest first.
+- ``ix_audit_log_org_id_action_id``, ``ix_audit_log_org_id_actor_id`` and
+  ``ix_audit_log_org_id_entity_type_entity_id_id``: the audit log filtered by
+  action, actor or object, newest first.
 
 Revision ID: 0014
 Revises: 0013
@@ -75,9 +76,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_log_org_id_action_id", "audit_log", ["org_id", "action", "id"])
     op.create_index("ix_audit_log_org_id_actor_id", "audit_log", ["org_id", "actor", "id"])
+    op.create_index(
+        "ix_audit_log_org_id_entity_type_entity_id_id",
+        "audit_log",
+        ["org_id", "entity_type", "entity_id", "id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_org_id_entity_type_entity_id_id", table_name="audit_log")
     op.drop_index("ix_audit_log_org_id_actor_id", table_name="audit_log")
     op.drop_index("ix_audit_log_org_id_action_id", table_name="audit_log")
     op.drop_table("sync_rules")
