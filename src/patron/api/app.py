@@ -20,7 +20,10 @@ from patron.imports.endpoints import router as imports_router
 from patron.imports.jobs import Worker
 from patron.kit.db import create_engine
 from patron.legacy.endpoints import router as legacy_router
+from patron.loyalty.customer_endpoints import router as loyalty_customer_router
 from patron.loyalty.endpoints import router as campaigns_router
+from patron.loyalty.program_endpoints import router as loyalty_programs_router
+from patron.loyalty.transaction_endpoints import router as transactions_router
 from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
 from patron.subscriptions.endpoints import router as subscriptions_router
@@ -55,6 +58,9 @@ def create_app(
     app.include_router(cards_router)
     app.include_router(coupons_router)
     app.include_router(campaigns_router)
+    app.include_router(loyalty_programs_router)
+    app.include_router(loyalty_customer_router)
+    app.include_router(transactions_router)
     app.include_router(legacy_router)
     # After the API's routes and error handlers: console pages answer every other path.
     web.mount(app, settings)

@@ -1,7 +1,8 @@
-"""``/v2/coupons/...``, ``/v2/transactions`` and the coupons of customers.
+"""``/v2/coupons/...`` and the coupons of customers.
 
-Roles: viewers read; editors issue coupons and record transactions; admins add
-coupon series.
+Roles: viewers read; editors issue coupons; admins add coupon series. The bills
+redemptions reference are recorded at ``/v2/transactions``
+(:mod:`patron.loyalty.transaction_endpoints`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from patron.coupons import service
 from patron.coupons.schemas import (
     IssueIn,
     SeriesIn,
-    TransactionIn,
     render_basic,
     render_detailed,
     render_series,
-    render_transaction,
 )
 from patron.customer import lookup
 from patron.kit.db import transaction
@@ -127,41 +126,6 @@ def list_coupons(
             {**render_basic(row, redemptions[int(row["id"])]), "issuedTo": row["customer_id"]}
             for row in rows
         ],
-        "warnings": [],
-    }
-
-
-@router.post("/v2/transactions")
-def add_transaction(body: TransactionIn, actor: Editor, engine: Db) -> dict[str, Any]:
-    """Record a transaction (bill) that coupon redemptions can reference."""
-    spec = service.TransactionInput(
-        number=body.number,
-        customer_id=body.customer_id,
-        store=body.store_code,
-        amount=body.amount,
-        date=body.date,
-    )
-    with transaction(engine) as conn:
-        recorded = service.record_transaction(conn, actor, spec)
-    return {"transaction": render_transaction(recorded), "warnings": []}
-
-
-@router.get("/v2/transactions")
-def list_transactions(
-    actor: Viewer,
-    engine: Db,
-    wanted: Paging,
-    number: str | None = None,
-    customer_id: Annotated[int | None, query_id("customerId", "Only this customer's")] = None,
-) -> dict[str, Any]:
-    """A page of the org's transactions, newest first, by bill number or customer."""
-    with transaction(engine, write=False) as conn:
-        rows, total = service.list_transactions(
-            conn, actor.org_id, wanted, number=number, customer_id=customer_id
-        )
-    return {
-        "pagination": wanted.envelope(total),
-        "data": [render_transaction(row) for row in rows],
         "warnings": [],
     }
 

@@ -271,10 +271,6 @@ def redemptions_of(conn: Connection, org_id: int, coupon_ids: Sequence[int]) -> 
 # --- transactions -------------------------------------------------------------------------
 
 
-def insert_transaction(conn: Connection, values: dict[str, Any]) -> int:
-    return insert_returning_id(conn, transactions, values)
-
-
 def get_transaction(conn: Connection, org_id: int, transaction_id: int) -> RowMapping | None:
     query = _transaction_query(org_id).where(transactions.c.id == transaction_id)
     return conn.execute(query).mappings().first()

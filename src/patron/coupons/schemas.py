@@ -60,16 +60,6 @@ class IssueIn(_Body):
     )
 
 
-class TransactionIn(_Body):
-    """A transaction (bill) redemptions can reference."""
-
-    number: str = Field(min_length=1, description="The bill number.")
-    customer_id: int | None = None
-    store_code: str | None = None
-    amount: float | None = None
-    date: str | None = Field(default=None, description="ISO date-time (default: now).")
-
-
 def _limit(value: Any) -> int:
     return UNLIMITED if value is None else int(value)
 

@@ -42,6 +42,7 @@ from patron.kit.clock import utcnow
 from patron.kit.db import MAX_ID
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 from patron.kit.pagination import Page
+from patron.loyalty import transactions as bills
 from patron.orgs import service as orgs
 
 DISCOUNT_TYPES = ("ABS", "PERC")
@@ -98,12 +99,11 @@ def _limit(value: int | None, what: str) -> int | None:
     return value
 
 
-def _amount(value: float | None, what: str, *, negative: bool = False) -> float | None:
+def _amount(value: float | None, what: str) -> float | None:
     if value is None:
         return None
-    if not abs(value) < AMOUNT_LIMIT or (value < 0 and not negative):
-        allowed = "a number" if negative else "a number of at least 0"
-        raise InvalidInput(400, f"{what} must be {allowed} below 10^16")
+    if not 0 <= value < AMOUNT_LIMIT:
+        raise InvalidInput(400, f"{what} must be a number of at least 0 below 10^16")
     return round(value, 2)
 
 
@@ -429,27 +429,20 @@ class TransactionInput:
 
 
 def record_transaction(conn: Connection, actor: Actor, spec: TransactionInput) -> RowMapping:
-    """Record a transaction (bill); a bill number may recur (stores number bills apart)."""
-    number = _text(spec.number, "number", max_length=NUMBER_MAX_LENGTH, required=True)
-    customer_id = None
-    if spec.customer_id is not None:
-        customer_id = lookup.resolve(conn, actor.org_id, spec.customer_id).id
-    occurred_at = parse_moment(spec.date, "date") or utcnow()
-    if occurred_at > utcnow():
-        raise InvalidInput(400, "a transaction date may not be in the future")
-    transaction_id = repository.insert_transaction(
+    """Record a transaction (bill) as a loyalty bill (:mod:`patron.loyalty.transactions`), so
+    a loyalty member earns its points; a bill number may recur (stores number bills apart)."""
+    recorded = bills.record_bill(
         conn,
-        {
-            "org_id": actor.org_id,
-            "number": number,
-            "customer_id": customer_id,
-            "unit_id": _unit_id(conn, actor.org_id, spec.store),
-            "amount": _amount(spec.amount, "amount", negative=True),
-            "occurred_at": occurred_at,
-        },
+        actor,
+        bills.BillInput(
+            number=spec.number,
+            customer_id=spec.customer_id,
+            store=spec.store,
+            amount=spec.amount,
+            date=spec.date,
+        ),
     )
-    audit(conn, actor, "transaction.add", "transaction", transaction_id, {"number": number})
-    found = repository.get_transaction(conn, actor.org_id, transaction_id)
+    found = repository.get_transaction(conn, actor.org_id, int(recorded.bill["id"]))
     assert found is not None  # just inserted
     return found
 

@@ -11,10 +11,11 @@ from patron.customer import repository
 from patron.customer.lookup import Resolved, SourceAccount
 from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput, NotFound
+from patron.loyalty import details as loyalty
 from patron.orgs import repository as orgs_repository
 from patron.subscriptions import service as subscriptions
 
-EMBEDS = ("subscriptions",)
+EMBEDS = ("subscriptions", *loyalty.EMBEDS)
 
 
 def _by(name: str) -> dict[str, str]:
@@ -109,7 +110,7 @@ def details(
                 "modifiedBy": _by(customer["modified_by"]),
                 "modifiedDate": iso(customer["updated_at"]),
             },
-            "lifetimePurchases": 0,
+            "lifetimePurchases": loyalty.lifetime_purchases(conn, org_id, customer_id),
         },
         "status": {
             "label": label["label"] if label else None,
@@ -130,4 +131,7 @@ def details(
         document["subscriptionInfo"] = {
             "subscriptions": subscriptions.current(conn, org_id, customer_id)
         }
+    shown, warnings = loyalty.embedded(conn, org_id, resolved, embeds)
+    document.update(shown)
+    document["warnings"].extend(w.as_dict() for w in warnings)
     return document

@@ -153,6 +153,38 @@ def balance(conn: Connection, org_id: int, program: Program, customer_id: int) -
     return Balance.of(row) if row else Balance(program_id=program.id, customer_id=customer_id)
 
 
+def _ensure(
+    conn: Connection,
+    org_id: int,
+    program: Program,
+    customer_id: int,
+    moment: datetime,
+    zone: ZoneInfo,
+) -> None:
+    entry_slab = program.slabs[0]
+    repository.ensure_balance(
+        conn,
+        {
+            "org_id": org_id,
+            "program_id": program.id,
+            "customer_id": customer_id,
+            "slab_id": entry_slab.id,
+            "slab_since": moment,
+            "slab_expires_at": slab_expiry(moment, entry_slab.validity_days, zone),
+        },
+    )
+
+
+def locked_balance(
+    conn: Connection, org_id: int, program: Program, customer_id: int, *, zone: ZoneInfo
+) -> Balance:
+    """The member's balance row, locked for a change; created (in the entry slab) if new."""
+    _ensure(conn, org_id, program, customer_id, utcnow(), zone)
+    row = repository.get_balance(conn, org_id, program.id, customer_id, for_update=True)
+    assert row is not None  # ensured above
+    return Balance.of(row)
+
+
 def post(
     conn: Connection,
     actor: Actor,
@@ -175,18 +207,7 @@ def post(
     moment = (at or utcnow()).astimezone(UTC)
     zone = zone or zone_of(conn, org_id)
     deltas = {name: money(posting.amounts.get(name, ZERO)) for name in BALANCE_COLUMNS}
-    entry_slab = program.slabs[0]
-    repository.ensure_balance(
-        conn,
-        {
-            "org_id": org_id,
-            "program_id": program.id,
-            "customer_id": customer_id,
-            "slab_id": entry_slab.id,
-            "slab_since": moment,
-            "slab_expires_at": slab_expiry(moment, entry_slab.validity_days, zone),
-        },
-    )
+    _ensure(conn, org_id, program, customer_id, moment, zone)
     refuse = (not program.allow_negative) if floor is None else floor
     row = repository.apply_deltas(conn, org_id, program.id, customer_id, deltas, floor=refuse)
     if row is None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.kit.db import insert_returning_id
-from patron.loyalty.tables import campaigns
+from patron.loyalty.tables import campaign_enrollments, campaigns
 
 
 def insert_campaign(conn: Connection, values: dict[str, Any]) -> int:
@@ -50,3 +50,23 @@ def list_campaigns(
         sa.select(sa.func.count()).select_from(campaigns).where(campaigns.c.org_id == org_id)
     ).scalar_one()
     return list(conn.execute(query).mappings()), int(total)
+
+
+def enrollments_of(conn: Connection, org_id: int, customer_ids: Sequence[int]) -> list[RowMapping]:
+    """The customers' campaign balances with their campaign, by campaign number."""
+    query = (
+        sa.select(
+            campaigns.c.number,
+            campaigns.c.name,
+            campaigns.c.type,
+            sa.func.sum(campaign_enrollments.c.balance).label("balance"),
+        )
+        .join(campaigns, campaigns.c.id == campaign_enrollments.c.campaign_id)
+        .where(
+            campaign_enrollments.c.org_id == org_id,
+            campaign_enrollments.c.customer_id.in_(list(customer_ids)),
+        )
+        .group_by(campaigns.c.number, campaigns.c.name, campaigns.c.type)
+        .order_by(campaigns.c.number)
+    )
+    return list(conn.execute(query).mappings())

@@ -189,3 +189,15 @@ def units_by_code(conn: Connection, org_id: int, code: str) -> list[int]:
         )
     ).scalars()
     return sorted({*found, *(int(t) for t in tills)})
+
+
+def units_by_id(conn: Connection, org_id: int, unit_ids: set[int]) -> dict[int, RowMapping]:
+    """Code and name of the org's units with these ids."""
+    if not unit_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(org_units.c.id, org_units.c.code, org_units.c.name).where(
+            org_units.c.org_id == org_id, org_units.c.id.in_(sorted(unit_ids))
+        )
+    ).mappings()
+    return {int(r["id"]): r for r in rows}

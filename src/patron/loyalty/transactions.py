@@ -38,7 +38,7 @@ from patron.loyalty import ledger_repository as entries
 from patron.loyalty import transaction_repository as repository
 from patron.loyalty.ledger import Posting
 from patron.loyalty.programs import MAX_POINTS, Program
-from patron.loyalty.rules import ZERO, expiry_day, local_day, money, points_for
+from patron.loyalty.rules import ZERO, end_of_day, expiry_day, local_day, money, points_for
 from patron.orgs import service as orgs
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES
 
@@ -113,7 +113,7 @@ def record_bill(
     number = _text(spec.number, "number", MAX_NUMBER_LENGTH, required=True)
     zone = ledger.zone_of(conn, org_id)
     moment = at or utcnow()
-    occurred_at = _moment(spec.date, zone) or moment
+    occurred_at = parse_moment(spec.date, zone) or moment
     if occurred_at > moment + timedelta(minutes=5):  # a till's clock may run a little ahead
         raise InvalidInput(400, "a transaction date may not be in the future")
     lines = _lines(spec.lines)
@@ -339,19 +339,24 @@ def _text(value: str | None, what: str, max_length: int, *, required: bool = Fal
     return text
 
 
-def _moment(text: str | None, zone: ZoneInfo) -> datetime | None:
-    """An ISO date-time (UTC unless it says otherwise), or a date: its start in the org's zone."""
+def parse_moment(
+    text: str | None, zone: ZoneInfo, what: str = "date", *, end: bool = False
+) -> datetime | None:
+    """An ISO date-time (UTC unless it says otherwise), or a date: its start in the org's
+    zone (``end``: its last second), in UTC."""
     if text is None or not text.strip():
         return None
     raw = text.strip()
     try:
         if _DATE_ONLY.fullmatch(raw):
-            start = datetime.combine(date.fromisoformat(raw), time.min, tzinfo=zone)
-            return start.astimezone(UTC)
+            day = date.fromisoformat(raw)
+            if end:
+                return end_of_day(day, zone)
+            return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(
-            400, f"date must be an ISO date (2024-02-29) or date-time, not {text!r}"
+            400, f"{what} must be an ISO date (2024-02-29) or date-time, not {text!r}"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -540,6 +545,7 @@ class BillFilters:
     end_date: str | None = None
     store: str | None = None
     number: str | None = None
+    customer_id: int | None = None
 
 
 def customer_bills(
@@ -558,8 +564,12 @@ def customer_bills(
 def list_bills(
     conn: Connection, org_id: int, filters: BillFilters, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of the org's bills, newest first."""
-    return _page(conn, org_id, filters, page, None)
+    """A page of the org's bills, newest first (a customer's: with those merged into it)."""
+    family = None
+    if filters.customer_id is not None:
+        resolved = lookup.resolve(conn, org_id, filters.customer_id)
+        family = care_repository.merge_family(conn, org_id, resolved.id)
+    return _page(conn, org_id, filters, page, family)
 
 
 def _page(
@@ -570,8 +580,8 @@ def _page(
     family: list[int] | None,
 ) -> tuple[list[dict[str, Any]], int]:
     zone = ledger.zone_of(conn, org_id)
-    since = _moment(filters.start_date, zone)
-    end = _moment(filters.end_date, zone)
+    since = parse_moment(filters.start_date, zone, "startDate")
+    end = parse_moment(filters.end_date, zone, "endDate")
     if end is not None and filters.end_date and _DATE_ONLY.fullmatch(filters.end_date.strip()):
         end = end + timedelta(days=1)  # a date ends with its day
     elif end is not None:

@@ -1,0 +1,113 @@
+"""``/v2/loyalty/programs``: the org's loyalty programs (viewers read, admins define)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.engine import Engine
+
+from patron.api.deps import admin, engine_of, viewer
+from patron.api.params import PathId, unknown_as
+from patron.auth.actor import Actor
+from patron.kit.clock import iso
+from patron.kit.db import transaction
+from patron.kit.errors import InvalidInput, NotFound, PatronError
+from patron.loyalty import programs
+from patron.loyalty.schemas import ProgramIn
+
+router = APIRouter(prefix="/v2/loyalty/programs", tags=["loyalty"])
+
+Viewer = Annotated[Actor, Depends(viewer)]
+Admin = Annotated[Actor, Depends(admin)]
+Db = Annotated[Engine, Depends(engine_of)]
+
+
+def _unknown_program(number: int) -> PatronError:
+    return NotFound(404, f"no loyalty program {number} in this org")
+
+
+ProgramId = Annotated[PathId, unknown_as(_unknown_program)]
+
+
+def _spec(body: ProgramIn) -> programs.ProgramInput:
+    expiry = body.points_expiry_days
+    return programs.ProgramInput(
+        name=body.name,
+        number=body.program_id,
+        description=body.description,
+        is_default=body.default,
+        tier_basis=body.tier_basis,
+        downgrade_rule=body.downgrade_rule,
+        points_expiry_days=expiry or None,
+        clear_points_expiry=expiry == 0,
+        points_delay_days=body.points_delay_days,
+        allow_negative=body.allow_negative,
+        goodwill_auto_approve_limit=body.goodwill_auto_approve_limit,
+        slabs=None
+        if body.slabs is None
+        else [
+            programs.SlabInput(
+                name=s.name,
+                description=s.description,
+                threshold=s.threshold,
+                earn_rate=s.earn_rate,
+                validity_days=s.validity_days,
+            )
+            for s in body.slabs
+        ],
+        partners=[
+            programs.PartnerInput(
+                number=p.partner_program_id,
+                name=p.name,
+                description=p.description,
+                type=p.type,
+                tiers=p.tiers,
+            )
+            for p in body.partner_programs
+        ],
+    )
+
+
+def render(program: programs.Program) -> dict[str, Any]:
+    return {
+        **program.as_dict(),
+        "createdOn": iso(program.created_at),
+        "updatedOn": iso(program.updated_at),
+    }
+
+
+@router.get("", summary="The org's loyalty programs, by programId")
+def list_programs(actor: Viewer, db: Db) -> dict[str, Any]:
+    """The org's loyalty programs with their slabs and partner programs."""
+    with transaction(db, write=False) as conn:
+        found = programs.list_programs(conn, actor.org_id)
+    return {"data": [render(p) for p in found], "warnings": []}
+
+
+@router.post("", status_code=201, summary="Create a loyalty program (admin)")
+def create_program(body: ProgramIn, actor: Admin, db: Db) -> dict[str, Any]:
+    """Create a program with its slabs; the org's first program is its default one."""
+    if body.name is None:
+        raise InvalidInput(400, "name: a program needs a name")
+    with transaction(db) as conn:
+        program = programs.add_program(conn, actor, _spec(body))
+    return render(program)
+
+
+@router.get("/{program_id:id}", summary="One loyalty program")
+def get_program(program_id: ProgramId, actor: Viewer, db: Db) -> dict[str, Any]:
+    """A program with its slabs and partner programs."""
+    with transaction(db, write=False) as conn:
+        program = programs.get_program(conn, actor.org_id, program_id)
+    return render(program)
+
+
+@router.put("/{program_id:id}", summary="Change a loyalty program (admin)")
+def change_program(program_id: ProgramId, body: ProgramIn, actor: Admin, db: Db) -> dict[str, Any]:
+    """Change the fields given; ``slabs`` replace the program's slabs by serial number."""
+    if body.program_id is not None and body.program_id != program_id:
+        raise InvalidInput(400, "programId cannot be changed")
+    with transaction(db) as conn:
+        program = programs.change_program(conn, actor, program_id, _spec(body))
+    return render(program)

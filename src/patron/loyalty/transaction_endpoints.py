@@ -1,0 +1,153 @@
+"""``/v2/transactions`` (bills) and ``/v2/customers/{id}/transactions``.
+
+Roles: viewers read; editors record bills and returns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.engine import Connection, Engine
+
+from patron.api.deps import editor, engine_of, viewer
+from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
+from patron.auth.actor import Actor
+from patron.kit.db import run_in_transaction, transaction
+from patron.kit.errors import NotFound, PatronError
+from patron.loyalty import transactions
+from patron.loyalty.schemas import ReturnIn, TransactionIn
+
+router = APIRouter(tags=["transactions"])
+
+Db = Annotated[Engine, Depends(engine_of)]
+Viewer = Annotated[Actor, Depends(viewer)]
+Editor = Annotated[Actor, Depends(editor)]
+
+
+def _unknown_transaction(transaction_id: int) -> PatronError:
+    return NotFound(404, f"no transaction {transaction_id} in this org")
+
+
+TransactionId = Annotated[PathId, unknown_as(_unknown_transaction)]
+StartDate = Annotated[
+    str | None, Query(alias="startDate", description="From this ISO date (or date-time).")
+]
+EndDate = Annotated[
+    str | None, Query(alias="endDate", description="Through this ISO date (or date-time).")
+]
+StoreCode = Annotated[
+    str | None, Query(alias="storeCode", description="Only bills of this store (or till).")
+]
+
+
+def _fetched() -> dict[str, Any]:
+    code = transactions.TRANSACTIONS_FETCHED
+    return {"success": True, "code": code, "message": "Transactions fetched successfully"}
+
+
+@router.post("/v2/transactions")
+def add_transaction(body: TransactionIn, actor: Editor, db: Db) -> dict[str, Any]:
+    """Record a bill; a loyalty member earns points on it by its slab's rate."""
+    spec = transactions.BillInput(
+        number=body.number,
+        customer_id=body.customer_id,
+        identifier_name=body.identifier_name,
+        identifier_value=body.identifier_value,
+        source=body.source,
+        account_id=body.account_id,
+        store=body.store_code,
+        amount=body.amount,
+        date=body.date,
+        lines=[
+            transactions.LineInput(
+                sku=line.sku,
+                quantity=line.quantity,
+                rate=line.rate,
+                amount=line.amount,
+                description=line.description,
+            )
+            for line in body.line_items
+        ],
+        program_number=body.program_id,
+    )
+
+    def work(conn: Connection) -> transactions.Recorded:
+        return transactions.record_bill(conn, actor, spec)
+
+    recorded = run_in_transaction(db, work)
+    return {"transaction": recorded.bill, "warnings": [w.as_dict() for w in recorded.warnings]}
+
+
+@router.get("/v2/transactions")
+def list_transactions(
+    actor: Viewer,
+    db: Db,
+    wanted: Paging,
+    number: str | None = None,
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+    store_code: StoreCode = None,
+    customer_id: Annotated[int | None, query_id("customerId", "Only this customer's")] = None,
+) -> dict[str, Any]:
+    """A page of the org's bills, newest first, by bill number, customer, dates or store."""
+    filters = transactions.BillFilters(
+        start_date=start_date,
+        end_date=end_date,
+        store=store_code,
+        number=number,
+        customer_id=customer_id,
+    )
+    with transaction(db, write=False) as conn:
+        found, total = transactions.list_bills(conn, actor.org_id, filters, wanted)
+    return {"pagination": wanted.envelope(total), "data": found, "warnings": []}
+
+
+@router.get("/v2/transactions/{transaction_id:id}")
+def get_transaction(transaction_id: TransactionId, actor: Viewer, db: Db) -> dict[str, Any]:
+    """One bill with its line items, returns and points."""
+    with transaction(db, write=False) as conn:
+        found = transactions.get_bill(conn, actor.org_id, transaction_id)
+    return {"transaction": found, "warnings": []}
+
+
+@router.post("/v2/transactions/{transaction_id:id}/return")
+def return_transaction(
+    transaction_id: TransactionId, actor: Editor, db: Db, body: ReturnIn | None = None
+) -> dict[str, Any]:
+    """Return a bill, whole or by line; the points it earned go back in proportion."""
+    given = body or ReturnIn()
+    spec = transactions.ReturnInput(
+        number=given.number,
+        lines=[
+            transactions.ReturnLine(serial=i.serial, quantity=i.quantity) for i in given.line_items
+        ],
+    )
+    with transaction(db) as conn:
+        recorded = transactions.return_bill(conn, actor, transaction_id, spec)
+    return {"transaction": recorded.bill, "warnings": [w.as_dict() for w in recorded.warnings]}
+
+
+@router.get("/v2/customers/{customer_id:id}/transactions")
+def customer_transactions(
+    customer_id: CustomerId,
+    actor: Viewer,
+    db: Db,
+    wanted: Paging,
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+    store_code: StoreCode = None,
+) -> dict[str, Any]:
+    """A page of a customer's bills (and of those merged into it), newest first."""
+    filters = transactions.BillFilters(start_date=start_date, end_date=end_date, store=store_code)
+    with transaction(db, write=False) as conn:
+        found, total, warnings = transactions.customer_bills(
+            conn, actor.org_id, customer_id, filters, wanted
+        )
+    return {
+        "pagination": wanted.envelope(total),
+        "data": found,
+        "status": _fetched(),
+        "warnings": [w.as_dict() for w in warnings],
+        "errors": [],
+    }
