@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from patron.api.app import create_app
 from patron.imports import jobs
-from patron.imports.read import ReadLimits, read_upload
+from patron.imports.read import ReadLimits, read_pasted, read_upload
 from patron.kit.errors import InvalidInput
 from patron.settings import Settings
 from tests.conftest import OrgHandle
@@ -237,7 +237,20 @@ def test_the_reader_refuses_big_files_within_a_few_buffers(big_files: dict[str, 
     assert one_line["cost"] <= BUFFERS, f"{one_line['cost'] / MB:.0f} MB"
 
 
-# -- line lengths, counted a block at a time ----------------------------------------------
+def test_the_reader_refuses_millions_of_blank_lines_before_parsing(tmp_path: Path) -> None:
+    # 10 MB, one row: the parsers would spend about a hundred bytes on each blank line.
+    path = tmp_path / "blank.csv"
+    path.write_bytes(b"Name,Mobile\n" + b"\n" * (10 * MB) + b"Ann,919800007001\n")
+    blank = read_measured(path)
+    assert blank.get("code") == 96002, blank
+    assert blank["message"] == (
+        "the file has more than 2,000,002 lines, 2 for each of the header and the 1,000,000 "
+        "rows that can be imported at once: split it into smaller files"
+    )
+    assert blank["cost"] <= BUFFERS, f"{blank['cost'] / MB:.0f} MB"
+
+
+# -- line lengths and counts, a block at a time -------------------------------------------
 
 NARROW = ReadLimits(max_columns=2, max_cell_chars=5)  # lines of at most 16 characters
 
@@ -273,3 +286,19 @@ def test_a_long_line_counts_characters_in_its_encoding() -> None:
 def test_lone_cr_line_ends_and_the_last_line_count() -> None:
     assert too_long(b"a,b\rc,d\r" + b"y" * 17).startswith("line 3 is 17 characters long")
     assert too_long(b"a,b\n" * 3 + b"z" * 30 + b"\n").startswith("line 4 is 30 characters long")
+
+
+def test_lines_beyond_two_a_row_are_refused_and_up_to_two_are_read() -> None:
+    limits = ReadLimits(max_rows=2)  # the header and two rows: six lines at most
+    table = read_upload(b"a,b\n1,2\n\n\n\n3,4", "six.csv", limits)
+    assert table.frame.rows() == [("1", "2"), ("3", "4")]
+    with pytest.raises(InvalidInput) as caught:
+        read_upload(b"a,b\n1,2\n\n\n\n\n3,4\n", "seven.csv", limits)
+    assert caught.value.code == 96002
+    assert caught.value.message.startswith("the file has more than 6 lines, 2 for each of the")
+
+
+def test_pasted_lines_are_counted_before_they_are_parsed() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        read_pasted("\n" * 5_000 + "Ann\t919800007001\n", ReadLimits())
+    assert caught.value.code == 96011

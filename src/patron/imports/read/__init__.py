@@ -10,7 +10,7 @@ Hostile files are refused before they can take much memory or time. Every
 refusal is an ``InvalidInput`` with one of these codes:
 
     96001  the upload is larger than ``max_bytes``
-    96002  more data rows than ``max_rows``
+    96002  more data rows than ``max_rows`` (or more lines than twice that)
     96003  more columns than ``max_columns``
     96004  a cell (or a whole line) is longer than ``max_cell_chars`` allows
     96005  the file type is not supported
@@ -41,6 +41,7 @@ from patron.imports.read.text import (
     check_lines,
     check_text,
     line_frame,
+    most_lines,
     read_text_file,
     sniff_delimiter,
     text_grid,
@@ -102,16 +103,18 @@ def read_pasted(text: str, limits: ReadLimits) -> SourceTable:
         check_size(len(text.encode()), limits)
     text = unify_newlines(text)
     check_text(text)
+    too_many = InvalidInput(
+        96011, f"at most {limits.max_pasted_rows:,} rows can be pasted; upload a file for more"
+    )
+    if text.count("\n") > most_lines(limits.max_pasted_rows):
+        raise too_many  # counted before a frame of its lines is built
     payload = text.encode()
     lines = line_frame(payload)
     filled = lines.filter(pl.col("text").str.strip_chars() != "")
     if filled.height == 0:
         raise InvalidInput(96008, "nothing was pasted: copy the cells and paste them again")
     if filled.height > limits.max_pasted_rows:
-        raise InvalidInput(
-            96011,
-            f"at most {limits.max_pasted_rows:,} rows can be pasted; upload a file for more",
-        )
+        raise too_many
     first = str(filled["text"][0])
     delimiter = "\t" if "\t" in first else sniff_delimiter(text)
     grid = text_grid(text, lines, delimiter, limits, header=False, payload=payload)

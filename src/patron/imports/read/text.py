@@ -31,18 +31,21 @@ _SNIFF_CHARS = 64 * 1024
 _SNIFF_RECORDS = 6
 _CHUNK_ROWS = 50_000
 _SCAN_BLOCK = MB
+_LINES_PER_ROW = 2
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _QUOTED = r'"(?:[^"]|"")*"'
 _REGEX_DELIMITER = {",": ",", ";": ";", "|": r"\|", "\t": r"\t"}
 
 
 def check_lines(stream: BinaryIO, limits: ReadLimits) -> None:
-    """Refuse a line longer than any row can be, reading the file a block at a time.
+    """Refuse a line longer than any row can be, or more lines than the rows allowed
+    can span (:func:`most_lines`), reading the file a block at a time.
 
     This runs before the file is read whole: the parsers would spend hundreds of
-    megabytes on a 60 MB line before their own checks saw it. Lengths count
-    characters, as ``_decode`` will decode them: a file that is not UTF-8 after
-    all is counted again as Latin-1 (one character per byte, as Windows-1252 too).
+    megabytes on a 60 MB line, and about a hundred bytes on every line, blank ones
+    too, before their own checks saw them. Lengths count characters, as ``_decode``
+    will decode them: a file that is not UTF-8 after all is counted again as
+    Latin-1 (one character per byte, as Windows-1252 too).
     """
     head = stream.read(1024)
     stream.seek(0)
@@ -84,9 +87,16 @@ def _decoded_blocks(stream: BinaryIO, codec: str) -> Iterator[str]:
 
 
 def _check_line_lengths_in(blocks: Iterator[str], limits: ReadLimits) -> None:
-    most = _most_line_chars(limits)
+    most, lines = _most_line_chars(limits), most_lines(limits.max_rows + 1)
     line, length = 1, 0  # the line being read, and its characters so far
     for text in blocks:
+        if length + len(text) <= most:  # no line of this block can be too long: count them
+            breaks = text.count("\n")
+            line += breaks
+            length = len(text) - text.rfind("\n") - 1 if breaks else length + len(text)
+            if line - 1 > lines:
+                raise too_many_lines(lines, limits.max_rows)
+            continue
         parts = text.split("\n")
         length += len(parts[0])
         if len(parts) == 1:
@@ -99,8 +109,26 @@ def _check_line_lengths_in(blocks: Iterator[str], limits: ReadLimits) -> None:
             raise _line_too_long(line + 1 + first, lengths[first], limits)
         line += len(parts) - 1
         length = len(parts[-1])
+        if line - 1 > lines:
+            raise too_many_lines(lines, limits.max_rows)
     if length > most:
         raise _line_too_long(line, length, limits)
+    if (line if length else line - 1) > lines:
+        raise too_many_lines(lines, limits.max_rows)
+
+
+def most_lines(rows: int) -> int:
+    """The physical lines ``rows`` records may span: a quoted cell may hold a line
+    break, and blank lines are skipped, but each costs the parsers all the same."""
+    return _LINES_PER_ROW * rows
+
+
+def too_many_lines(lines: int, rows: int) -> InvalidInput:
+    return InvalidInput(
+        96002,
+        f"the file has more than {lines:,} lines, {_LINES_PER_ROW} for each of the header and "
+        f"the {rows:,} rows that can be imported at once: split it into smaller files",
+    )
 
 
 def read_text_file(data: bytes, limits: ReadLimits) -> SourceTable:
