@@ -360,6 +360,19 @@ def test_xls_with_a_forged_dimensions_record(tmp_path: Path) -> None:
     refused_within_bound(path, "reading the workbook would take more than 256 MB of memory")
 
 
+def test_xls_whose_directory_chain_loops(tmp_path: Path) -> None:
+    # The directory's sector points back at itself in the FAT: calamine reads the chain
+    # with no end and no bound, a sector at a time.
+    path = xls(tmp_path / "loop.xls", [(0, 0, "Name"), (1, 0, "Ann")])
+    data = bytearray(path.read_bytes())
+    (directory,) = struct.unpack_from("<I", data, 48)
+    (first_fat,) = struct.unpack_from("<I", data, 76)
+    assert directory < 128  # its entry is in the first FAT sector
+    struct.pack_into("<I", data, 512 + first_fat * 512 + directory * 4, directory)
+    path.write_bytes(bytes(data))
+    refused_within_bound(path, "reading the workbook would take more than 256 MB of memory")
+
+
 def test_xls_with_two_cells_far_apart(tmp_path: Path) -> None:
     path = xls(tmp_path / "sparse.xls", [(0, 0, "Name"), (65_535, 255, "x")])
     assert path.stat().st_size < 10_000

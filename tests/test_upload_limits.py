@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from patron.api.app import create_app
+from patron.cli.errors import EXIT_CODES
 from patron.imports import jobs
 from patron.imports.read import ReadLimits, read_pasted, read_upload
 from patron.kit.errors import InvalidInput
@@ -302,3 +303,33 @@ def test_pasted_lines_are_counted_before_they_are_parsed() -> None:
     with pytest.raises(InvalidInput) as caught:
         read_pasted("\n" * 5_000 + "Ann\t919800007001\n", ReadLimits())
     assert caught.value.code == 96011
+
+
+def test_the_command_line_reads_no_more_of_a_paste_than_the_limit(engine: Engine) -> None:
+    org = import_org(engine)
+    env = {
+        **os.environ,
+        "PATRON_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "PATRON_IMPORT_MAX_BYTES": str(MB),
+    }
+    command = ["import", "--paste", "--org", org.name]
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from patron.cli.main import app; app()", *command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin is not None
+    block = b"Ann\t919800007001\tmal\n" * (MB // 21)
+    written = 0
+    try:
+        while written < 200 * MB:  # an endless paste, as far as the command can tell
+            process.stdin.write(block)
+            written += len(block)
+    except BrokenPipeError:
+        pass  # the command stopped reading, and ended
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == EXIT_CODES[InvalidInput], err.decode()
+    assert "the largest file that can be imported is 1 MB" in (out + err).decode()
+    assert written < 50 * MB  # it read the limit and a buffer, not the paste

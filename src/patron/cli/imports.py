@@ -224,7 +224,9 @@ def import_file(
     """
     limits = load_settings().read_limits()
     if paste:
-        table, name = read_pasted(typer.get_text_stream("stdin").read(), limits), "pasted rows"
+        # No more than the limit is read: a larger paste is refused (96001) by that.
+        pasted = typer.get_text_stream("stdin").read(limits.max_bytes + 1)
+        table, name = read_pasted(pasted, limits), "pasted rows"
     elif file is not None:
         table, name = read_path(file, limits), file.name
     else:
