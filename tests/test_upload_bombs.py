@@ -25,6 +25,8 @@ import pytest
 import xlsxwriter
 import xlwt
 
+from patron.imports.read import ReadLimits, read_path
+from patron.kit.errors import InvalidInput
 from tests.conftest import Api, error_codes
 
 MB = 1024 * 1024
@@ -398,3 +400,20 @@ def test_honest_workbooks_read_within_the_bound(tmp_path: Path, rows: int) -> No
     assert outcome.get("rows") == rows, outcome
     assert outcome["headers"] == ["Name", "Mobile", "City"]
     assert outcome["cost"] <= BOUND, f"{outcome['cost'] / MB:.0f} MB"
+
+
+def test_the_cells_a_workbook_may_span_follow_its_limit(tmp_path: Path) -> None:
+    # 64 MB: at most 524,288 cells (128 bytes each); this sheet spans 650,000.
+    path = tmp_path / "dense.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = book.add_worksheet()
+    for row in range(130_000):
+        for column in range(5):
+            sheet.write_number(row, column, row * 5 + column)
+    book.close()
+    with pytest.raises(InvalidInput) as caught:
+        read_path(path, ReadLimits(max_workbook_bytes=64 * MB))
+    assert caught.value.code == 96006
+    assert caught.value.message.startswith("the workbook's sheets span at least ")
+    assert "cells, more than the 524,288 that can be read safely" in caught.value.message
+    assert read_path(path, ReadLimits()).frame.height == 129_999

@@ -59,19 +59,24 @@ def _cut(buffer: bytes) -> tuple[bytes, bytes]:
     return piece, carry
 
 
-def xlsx_extent(first: Iterator[bytes], again: Callable[[], Iterator[bytes]]) -> tuple[int, int]:
+def xlsx_extent(
+    first: Iterator[bytes], again: Callable[[], Iterator[bytes]], most: int
+) -> tuple[int, int]:
     """(rows, columns) of a sheet's bounding box, from the pieces of its XML.
 
-    ``first`` is read to its end in any case (every byte is counted as it is
-    unpacked); ``again`` reads the part once more when it needs the exact scan.
+    The scan stops as soon as the box spans more than ``most`` cells (the sheet is
+    refused then). Otherwise ``first`` is read to its end (every byte is counted
+    as it is unpacked); ``again`` reads the part once more for the exact scan.
     """
-    regular = _xlsx_extent_regular(first)
+    regular = _xlsx_extent_regular(first, most)
+    if regular is not None and regular[0] * regular[1] > most:
+        return regular
     for _ in first:
         pass
-    return regular if regular is not None else _xlsx_extent_exact(again())
+    return regular if regular is not None else _xlsx_extent_exact(again(), most)
 
 
-def _xlsx_extent_regular(pieces: Iterator[bytes]) -> tuple[int, int] | None:
+def _xlsx_extent_regular(pieces: Iterator[bytes], most: int) -> tuple[int, int] | None:
     """Fast path for regularly written XML; None when any tag is spelled otherwise.
 
     Rows come from the row tags (one per row, cheap); a cell placed below every row
@@ -91,6 +96,8 @@ def _xlsx_extent_regular(pieces: Iterator[bytes]) -> tuple[int, int] | None:
         if _cells_below(rows).search(piece):
             return None
         columns = max(columns, max(map(_column_number, set(letters)), default=0))
+        if rows * columns > most:
+            break
     return rows, columns
 
 
@@ -105,10 +112,12 @@ def _cells_below(row: int) -> re.Pattern[bytes]:
     return re.compile(f'<c r="[A-Z]{{1,3}}(?:{"|".join(greater)})"'.encode())
 
 
-def _xlsx_extent_exact(pieces: Iterator[bytes]) -> tuple[int, int]:
+def _xlsx_extent_exact(pieces: Iterator[bytes], most: int) -> tuple[int, int]:
     """Follow calamine's placement tag by tag, references optional (slow, rarely needed)."""
     row = column = bottom = right = 0
     for piece in pieces:
+        if bottom * right > most:
+            break
         for tag, attributes in _XLSX_TAG.findall(piece):
             ref = _R_ATTR.search(attributes)
             letters, digits = ref.groups() if ref else (b"", b"")
@@ -121,12 +130,15 @@ def _xlsx_extent_exact(pieces: Iterator[bytes]) -> tuple[int, int]:
     return bottom, right
 
 
-def ods_extents(pieces: Iterator[bytes]) -> list[tuple[int, int]]:
+def ods_extents(pieces: Iterator[bytes], most: int) -> list[tuple[int, int]]:
     """Every table's extent, repeats included; trailing empty repeats (LibreOffice
-    writes a million of them) do not count, as calamine skips them too."""
+    writes a million of them) do not count, as calamine skips them too. The scan
+    stops as soon as the tables span more than ``most`` cells."""
     extents: list[tuple[int, int]] = []
     row = repeat = column = row_right = bottom = right = 0
     for piece in pieces:
+        if sum(r * c for r, c in extents) + bottom * right > most:
+            return [*extents, (bottom, right)]
         for closing, tag, attributes in _ODS_TAG.findall(piece):
             opening_only = not closing and not attributes.endswith(b"/")
             if tag == b"table":

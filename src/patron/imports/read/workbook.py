@@ -185,19 +185,24 @@ def check_zipped_workbook(stream: BinaryIO, size: int, limits: ReadLimits) -> st
     """
     check_directory(stream, size)
     unpacked = Unpacked(limits.max_workbook_bytes)
+    budget = max(limits.max_workbook_bytes // _BYTES_PER_CELL, 1_000)
+    cells = 0
     try:
         with zipfile.ZipFile(stream) as archive:
             members = archive.infolist()
             kind = _zip_workbook_kind(stream, members)
-            cells = sum(_cells(stream, member, kind, unpacked) for member in members)
+            for member in members:
+                cells += _cells(stream, member, kind, unpacked, budget - cells)
+                if cells > budget:
+                    break  # the scan stopped there: the count is as far as it went
     except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, OSError, zlib.error):
         raise damaged("it is damaged or encrypted") from None
-    budget = max(limits.max_workbook_bytes // _BYTES_PER_CELL, 1_000)
     if cells > budget:
         raise InvalidInput(
             96006,
-            f"the workbook's sheets span {cells:,} cells, more than the {budget:,} that can be "
-            "read safely: delete the unused rows and columns, or export the data as CSV",
+            f"the workbook's sheets span at least {cells:,} cells, more than the {budget:,} "
+            "that can be read safely: delete the unused rows and columns, or export the data "
+            "as CSV",
         )
     return kind
 
@@ -214,15 +219,18 @@ def _zip_workbook_kind(stream: BinaryIO, members: list[zipfile.ZipInfo]) -> str:
     raise damaged("it is a ZIP archive but not an XLSX or ODS workbook")
 
 
-def _cells(stream: BinaryIO, member: zipfile.ZipInfo, kind: str, unpacked: Unpacked) -> int:
-    """The cells of the sheets in ``member`` (0 for other parts), unpacking all of it."""
+def _cells(
+    stream: BinaryIO, member: zipfile.ZipInfo, kind: str, unpacked: Unpacked, most: int
+) -> int:
+    """The cells of the sheets in ``member`` (0 for other parts), unpacking all of it,
+    unless they are more than ``most``."""
     name = member.filename
     blocks = member_blocks(stream, member, unpacked)
     if kind == "ods" and name == "content.xml":
-        return sum(rows * columns for rows, columns in ods_extents(xml_pieces(blocks)))
+        return sum(rows * columns for rows, columns in ods_extents(xml_pieces(blocks), most))
     if kind == "xlsx" and name.lower().endswith(".xml") and name != "xl/sharedStrings.xml":
         rows, columns = xlsx_extent(
-            xml_pieces(blocks), lambda: xml_pieces(member_blocks(stream, member, None))
+            xml_pieces(blocks), lambda: xml_pieces(member_blocks(stream, member, None)), most
         )
         return rows * columns
     for _ in blocks:
