@@ -19,7 +19,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
 from patron.api.deps import engine_of
-from patron.api.params import PathId
 from patron.audit import service as audit
 from patron.auth.actor import Actor, Role
 from patron.coupons import service as coupons
@@ -27,7 +26,7 @@ from patron.customer import deletion, details, history, lookup, update
 from patron.customer.schemas import ChannelIn, ProfileIn, UpdateIn
 from patron.customer.status import MAX_REASON_LENGTH
 from patron.identity.types import CHANNEL_TYPES
-from patron.kit.db import transaction
+from patron.kit.db import MAX_ID, transaction
 from patron.kit.errors import InvalidInput, NotFound, PatronError
 from patron.kit.pagination import Page
 from patron.orgs import service as orgs
@@ -43,8 +42,17 @@ router = APIRouter(include_in_schema=False)
 HISTORY_PAGE = 20
 AUDIT_ENTRIES = 20
 COUPONS_SHOWN = 50
-#: A profile id in a page's address: beyond 64 bits it names no profile (404 page).
-ProfileId = PathId
+
+
+def _profile_id(customer_id: int) -> int:
+    """A profile id of a page's address; one outside 1..2**63-1 names no profile (404 page)."""
+    if not 1 <= customer_id <= MAX_ID:
+        raise NotFound(8015, "There is no profile with this id.")
+    return customer_id
+
+
+#: A profile id in a page's address.
+ProfileId = Annotated[int, Depends(_profile_id)]
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 #: Which field of the names form an update's refusal concerns.
 _NAME_OF_ERROR = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -121,7 +122,9 @@ def profiles_page(
     if not is_htmx(request) and any(not value.strip() for _, value in given):
         # A form submits every field, empty ones too: the shared address names only the given.
         return RedirectResponse(query.url(), status_code=303)
-    return _list(request, session, actor, query)
+    deleted = (request.query_params.get("deleted") or "").strip()
+    notice = f"Profile #{deleted} was deleted." if deleted.isdigit() else None
+    return _list(request, session, actor, query, notice=notice)
 
 
 def _filters_of(query: ListQuery, time_zone: str) -> listing.ListFilters:
@@ -275,13 +278,20 @@ def delete_selection(
         request,
         "profiles/deleted.html",
         "profiles/_deleted.html",
-        {"outcomes": outcomes, "deleted": deleted, "back": _back(back)},
+        {"outcomes": outcomes, "deleted": deleted, "back": _unselected(_back(back))},
     )
 
 
 def _back(target: str) -> str:
     """A page of the list to return to; anything else is the list itself."""
     return target if target.startswith("/profiles") and not target.startswith("//") else "/profiles"
+
+
+def _unselected(target: str) -> str:
+    """The list's address without its selection (the selected profiles are gone)."""
+    path, _, query = target.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "selected"]
+    return path + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _delete_page(

@@ -66,7 +66,7 @@ def change_rule(
 ) -> Response:
     """Store the synchronization rule (or go back to the default rule)."""
     numbered = sorted(
-        (int(match.group(1)), [str(v) for v in form.getlist(key)])
+        (int(match.group(1)), [str(v) for v in form.getlist(key) if str(v).strip()])
         for key in set(form.keys())
         if (match := GROUP.fullmatch(key))
     )
@@ -81,10 +81,8 @@ def change_rule(
             sync_rule.set_rule(conn, actor, None if reset else [keys for _, keys in groups])
     except PatronError as exc:
         match = _GROUP_OF_ERROR.search(exc.message)
-        where = "rule"
-        if match and 0 < int(match.group(1)) <= len(groups):
-            # The service counts the groups it was given; the page numbers its boxes.
-            where = f"group-{groups[int(match.group(1)) - 1][0]}"
+        # The page shows the groups again as the service counted them: empty ones left out.
+        where = f"group-{match.group(1)}" if match else "rule"
         submitted = [keys for _, keys in groups]
         return _page(
             request,
