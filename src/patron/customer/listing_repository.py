@@ -153,18 +153,24 @@ def _matching_ids(org_id: int, search: Search) -> sa.CompoundSelect[Any] | sa.Se
 
 
 def _found_by(org_id: int, search: Search) -> sa.ColumnElement[bool]:
-    """``customers`` is found by ``search``, tested row by row (an index probe per part):
-    for a search that finds many customers, met early walking the sort's index."""
-    # Aliases: the list ordered by name reads ``profiles`` itself.
+    """``customers`` is found by ``search``, for a search that finds many: the walk in the
+    sort's order meets a page of them soon, testing each row.
+
+    An OR of ``IN (subquery)``, one per part: each set is read once (an index range) and
+    each row tested against it (PostgreSQL: hashed subplans; SQLite: lists). One ``IN``
+    of their union would be joined instead (PostgreSQL: a hash join over every customer,
+    then sorted), and a correlated ``EXISTS`` is run per row by SQLite, on the wrong index.
+    """
+    # Aliases: the list in name order reads ``profiles`` itself.
     parts = _search_parts(org_id, search, profiles.alias("named"), identifiers.alias("held"))
     tests: list[sa.ColumnElement[bool]] = [
-        sa.exists().where(condition, table.c.customer_id == customers.c.id).correlate(customers)
+        customers.c.id.in_(sa.select(table.c.customer_id).where(condition))
         for table, condition in parts
     ]
     customer_id = _by_id(search)
     if customer_id is not None:
         tests.append(customers.c.id == customer_id)
-    return sa.or_(sa.false(), *tests)
+    return sa.or_(*tests)
 
 
 def _search_condition(
