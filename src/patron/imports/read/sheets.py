@@ -1,6 +1,6 @@
 """The workbook reader's own process: calamine (through fastexcel) reads the workbook here.
 
-    python -I sheets.py WORKBOOK OUTPUT MEMORY TEXT
+    python -P sheets.py WORKBOOK OUTPUT MEMORY TEXT
 
 calamine believes sizes and counts written in the file: a forged count in
 ``sharedStrings.xml`` or in an XLS ``DIMENSIONS`` record makes it ask for
@@ -21,7 +21,6 @@ what it needs, so that it starts fast.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 from typing import Any
 
@@ -40,9 +39,15 @@ def _cap(memory: int) -> None:
     # RLIMIT_DATA counts the heap and every private writable mapping (Linux 4.7+):
     # what calamine, fastexcel and polars allocate, reserved or touched. What is
     # resident already (the interpreter, the libraries) is taken off the allowance.
-    allowance = max(memory - _status("VmRSS"), _LEAST)
-    limit = _status("VmData") + allowance
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    # Elsewhere (no /proc, no RLIMIT_DATA) the workbook is read without the cap.
+    try:
+        import resource
+
+        allowance = max(memory - _status("VmRSS"), _LEAST)
+        limit = _status("VmData") + allowance
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def _reason(exc: Exception) -> str:

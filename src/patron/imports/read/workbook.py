@@ -107,7 +107,7 @@ def _read_apart(
     memory = max(limits.max_workbook_bytes - _OURS, 16 * MB)
     command = [
         sys.executable,
-        "-I",  # neither the environment's PYTHON* variables nor the user's site
+        "-P",  # this folder is not put on sys.path: its modules shadow nothing
         str(_SHEETS_SCRIPT),
         str(path),
         str(target),
@@ -130,9 +130,8 @@ def _read_apart(
                 f"reading the workbook took more than {_READ_SECONDS} seconds: save the data "
                 "as CSV and upload that",
             ) from None
-    lines = out.decode("utf-8", "replace").strip().splitlines()
-    if process.returncode == 0 and lines:
-        found: dict[str, Any] = json.loads(lines[-1])
+    found = _found(out) if process.returncode == 0 else None
+    if found is not None:
         if "error" in found:
             raise InvalidInput(
                 96006,
@@ -151,6 +150,16 @@ def _read_apart(
         )
     log.warning("the workbook reader ended with %s: %s", process.returncode, problem[-2000:] or "-")
     raise damaged("it is damaged")
+
+
+def _found(out: bytes) -> dict[str, Any] | None:
+    """The JSON line ``sheets.py`` ends with, or None."""
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    try:
+        found = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _sheet_text(sheet: pl.DataFrame) -> pl.DataFrame:
