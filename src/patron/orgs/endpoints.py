@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, engine_of
+from patron.api.deps import admin, engine_of, viewer
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.identity.rules import CONTROL_CHARACTERS
+from patron.kit.clock import iso
 from patron.kit.db import transaction
-from patron.kit.errors import NotFound, PatronError
-from patron.orgs import service
+from patron.kit.errors import InvalidInput, NotFound, PatronError
+from patron.orgs import service, sync_rule
 from patron.orgs.fields import FieldDefinition
 from patron.orgs.settings import OrgSettings
 
@@ -258,3 +259,43 @@ def add_label(actor: Admin, engine: Db, body: LabelIn) -> dict[str, Any]:
             description=body.description,
         )
     return {"statusLabel": _render_label(label), "warnings": []}
+
+
+class SyncRuleIn(_Body):
+    """Body of ``PUT /v2/org/syncRule``: the groups of keys, or ``default`` to go back."""
+
+    groups: list[list[str]] | None = None
+    default: bool = False
+
+
+def _render_sync_rule(rule: sync_rule.SyncRule, keys: list[str]) -> dict[str, Any]:
+    return {
+        "syncRule": {
+            "groups": [list(group) for group in rule.groups],
+            "default": rule.is_default,
+            "updatedBy": rule.updated_by,
+            "updatedAt": iso(rule.updated_at),
+        },
+        "keys": keys,
+        "warnings": [],
+    }
+
+
+@router.get("/syncRule")
+def get_sync_rule(actor: Annotated[Actor, Depends(viewer)], engine: Db) -> dict[str, Any]:
+    """The profile synchronization rule, and the keys a rule may use."""
+    with transaction(engine, write=False) as conn:
+        rule = sync_rule.get_rule(conn, actor.org_id)
+        keys = sync_rule.available_keys(service.list_fields(conn, actor.org_id))
+    return _render_sync_rule(rule, keys)
+
+
+@router.put("/syncRule")
+def change_sync_rule(actor: Admin, engine: Db, body: SyncRuleIn) -> dict[str, Any]:
+    """Set the profile synchronization rule: groups of keys, OR-ed; keys in a group AND-ed."""
+    if body.default and body.groups is not None:
+        raise InvalidInput(400, "give either groups or default, not both")
+    with transaction(engine) as conn:
+        rule = sync_rule.set_rule(conn, actor, None if body.default else (body.groups or []))
+        keys = sync_rule.available_keys(service.list_fields(conn, actor.org_id))
+    return _render_sync_rule(rule, keys)
