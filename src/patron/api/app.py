@@ -12,10 +12,12 @@ from patron import __version__
 from patron.api import errors
 from patron.api.idempotency import Idempotency
 from patron.api.limits import BodySizeLimit
+from patron.audit.endpoints import router as audit_router
 from patron.cards.endpoints import router as cards_router
 from patron.coupons.endpoints import router as coupons_router
 from patron.customer.care_endpoints import router as care_router
 from patron.customer.endpoints import router as customer_router
+from patron.customer.list_endpoints import router as customer_list_router
 from patron.imports.endpoints import router as imports_router
 from patron.imports.jobs import Worker
 from patron.kit.db import create_engine
@@ -52,8 +54,10 @@ def create_app(
     # Fixed paths (/v2/customers/search, /lookup/status) before /v2/customers/{id:int} ones.
     app.include_router(care_router)
     app.include_router(customer_router)
+    app.include_router(customer_list_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)
+    app.include_router(audit_router)
     app.include_router(imports_router)
     app.include_router(cards_router)
     app.include_router(coupons_router)
