@@ -24,10 +24,14 @@ from typing import Any
 import pytest
 import xlsxwriter
 import xlwt
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
+from patron.cli.errors import EXIT_CODES
+from patron.cli.main import app
 from patron.imports.read import ReadLimits, read_path
 from patron.kit.errors import InvalidInput
-from tests.conftest import Api, error_codes
+from tests.conftest import Api, error_codes, make_org
 
 MB = 1024 * 1024
 BOUND = 256 * MB  # the default workbook limit: what reading one upload may cost
@@ -283,6 +287,19 @@ def test_the_api_answers_a_forged_bomb_with_the_clear_error(api: Api) -> None:
     message = answer.json()["errors"][0]["message"]
     assert "the workbook part 'xl/sharedStrings.xml' is compressed" in message
     assert "which only a zip bomb does" in message
+
+
+def test_the_command_line_answers_a_forged_bomb_in_one_line(engine: Engine, tmp_path: Path) -> None:
+    org = make_org(engine)
+    path = write(tmp_path, "customers.xlsx", shared_strings_bomb())
+    runner = CliRunner(
+        env={"PATRON_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    )
+    result = runner.invoke(app, ["import", str(path), "--org", org.name])
+    assert result.exit_code == EXIT_CODES[InvalidInput], result.output
+    assert "96006" in result.output
+    assert "the workbook part 'xl/sharedStrings.xml' is compressed" in result.output
+    assert "Traceback" not in result.output
 
 
 # -- honest sizes, built to expand when read ----------------------------------------------
