@@ -171,3 +171,31 @@ def test_the_selection_travels_with_the_pages(screens: Console) -> None:
     assert f'id="select-{ids[51]}" name="selected" value="{ids[51]}" checked' in page
     assert f'<input type="hidden" name="selected" value="{ids[0]}">' in page
     assert 'formaction="/profiles/delete"' in page
+
+
+def test_displayed_fields_are_remembered_for_the_user_on_every_device(screens: Console) -> None:
+    _people(screens)
+    office = screens.browser(Role.viewer)
+    assert 'data-field="registeredAt"' in office.get("/profiles").text  # the default columns
+    chosen = office.post(
+        "/profiles/columns",
+        [("columns", "store"), ("columns", "email"), ("back", "/profiles?q=an")],
+        follow_redirects=False,
+    )
+    assert chosen.status_code == 303
+    assert chosen.headers["location"] == "/profiles?q=an"
+    # Another browser (the phone), signed in as the same user: the same columns.
+    phone = screens.open(office.user)
+    html = phone.get("/profiles").text
+    assert [
+        c for c in ("email", "store", "mobile", "registeredAt") if f'data-field="{c}"' in html
+    ] == [
+        "email",
+        "store",
+    ]
+    assert "hcm1.t1" in html  # where An registered
+    # Another user of the org keeps their own.
+    other = screens.browser(Role.viewer, fresh=True).get("/profiles").text
+    assert 'data-field="registeredAt"' in other
+    refused = office.post("/profiles/columns", [("columns", "password")])
+    assert refused.status_code == 400

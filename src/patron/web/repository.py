@@ -1,4 +1,4 @@
-"""SQL of the console: sessions and failed sign-ins."""
+"""SQL of the console: sessions, failed sign-ins and users' preferences."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.auth.tables import users
 from patron.orgs.tables import orgs
-from patron.web.tables import sign_in_failures, web_sessions
+from patron.web.tables import console_preferences, sign_in_failures, web_sessions
 
 
 def insert_session(conn: Connection, values: dict[str, Any]) -> None:
@@ -110,3 +111,28 @@ def user_id(conn: Connection, org_id: int, username: str) -> int | None:
     query = sa.select(users.c.id).where(users.c.org_id == org_id, users.c.username == username)
     value = conn.execute(query).scalar_one_or_none()
     return None if value is None else int(value)
+
+
+def get_preference(conn: Connection, org_id: int, user_id: int, name: str) -> Any:
+    """A user's stored preference ``name`` (its JSON value), or ``None``."""
+    query = sa.select(console_preferences.c.value).where(
+        console_preferences.c.org_id == org_id,
+        console_preferences.c.user_id == user_id,
+        console_preferences.c.name == name,
+    )
+    return conn.execute(query).scalar_one_or_none()
+
+
+def put_preference(conn: Connection, org_id: int, user_id: int, name: str, value: Any) -> None:
+    """Store a user's preference ``name``, replacing the one stored before."""
+    # Both databases speak INSERT ... ON CONFLICT: two devices saving at once both succeed.
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(console_preferences).values(
+        org_id=org_id, user_id=user_id, name=name, value=value, updated_at=sa.func.now()
+    )
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["org_id", "user_id", "name"],
+            set_={"value": statement.excluded.value, "updated_at": sa.func.now()},
+        )
+    )

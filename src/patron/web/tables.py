@@ -1,4 +1,4 @@
-"""Tables of the console: sign-in sessions and failed sign-ins."""
+"""Tables of the console: sign-in sessions, failed sign-ins, each user's preferences."""
 
 import sqlalchemy as sa
 
@@ -33,4 +33,17 @@ sign_in_failures = sa.Table(
     sa.Index("ix_sign_in_failures_kind_key_failed_at", "kind", "key", "failed_at"),
     sa.Index("ix_sign_in_failures_failed_at", "failed_at"),
     sqlite_autoincrement=True,
+)
+
+console_preferences = sa.Table(
+    "console_preferences",
+    metadata,
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # What the preference is about, e.g. ``profiles.displayed_fields``; the value is JSON.
+    # Kept per user in the database so that it follows the user from device to device.
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("value", sa.JSON, nullable=False),
+    utcnow_column("updated_at"),
+    sa.PrimaryKeyConstraint("org_id", "user_id", "name"),
 )
