@@ -112,6 +112,12 @@ REQUESTS: dict[str, tuple[dict[str, str], Any]] = {
         {},
         {"partnerProgramId": 1, "membershipId": "m1"},
     ),
+    "POST /v2/customers/{customer_id}/goodwillRequest": ({}, {"points": 1}),
+    "PUT /v2/customers/{customer_id}/goodwillRequest/{request_id}": ({}, {"status": "REJECTED"}),
+    "POST /v2/customers/{customer_id}/pointsTransfers": (
+        {},
+        {"transferTo": {"customerId": 1}, "points": 1},
+    ),
 }
 
 

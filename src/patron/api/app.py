@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from patron import __version__
 from patron.api import errors
+from patron.api.deps import CredentialCache
 from patron.api.idempotency import Idempotency
 from patron.api.limits import BodySizeLimit
 from patron.audit.endpoints import router as audit_router
@@ -18,6 +19,7 @@ from patron.coupons.endpoints import router as coupons_router
 from patron.customer.care_endpoints import router as care_router
 from patron.customer.endpoints import router as customer_router
 from patron.customer.list_endpoints import router as customer_list_router
+from patron.customer.records_endpoints import router as customer_records_router
 from patron.imports.endpoints import router as imports_router
 from patron.imports.jobs import Worker
 from patron.kit.db import create_engine
@@ -25,6 +27,7 @@ from patron.legacy.endpoints import router as legacy_router
 from patron.loyalty.customer_endpoints import router as loyalty_customer_router
 from patron.loyalty.endpoints import router as campaigns_router
 from patron.loyalty.program_endpoints import router as loyalty_programs_router
+from patron.loyalty.request_endpoints import router as loyalty_requests_router
 from patron.loyalty.transaction_endpoints import router as transactions_router
 from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
@@ -50,11 +53,13 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine or create_engine(settings.database_url)
+    app.state.credentials = CredentialCache(settings.auth_cache_seconds)
     errors.install(app)
     # Fixed paths (/v2/customers/search, /lookup/status) before /v2/customers/{id:int} ones.
     app.include_router(care_router)
     app.include_router(customer_router)
     app.include_router(customer_list_router)
+    app.include_router(customer_records_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)
     app.include_router(audit_router)
@@ -64,6 +69,7 @@ def create_app(
     app.include_router(campaigns_router)
     app.include_router(loyalty_programs_router)
     app.include_router(loyalty_customer_router)
+    app.include_router(loyalty_requests_router)
     app.include_router(transactions_router)
     app.include_router(legacy_router)
     # After the API's routes and error handlers: console pages answer every other path.
@@ -77,6 +83,13 @@ def create_app(
     uploads = (("/v2/imports", upload_limit), ("/api/batch", upload_limit))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, uploads=uploads)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app of one ``patron serve`` process (a factory, so that each worker process
+    builds its own from the environment), with the import worker when enabled."""
+    settings = get_settings()
+    return create_app(settings, run_imports=settings.import_worker)
 
 
 @asynccontextmanager

@@ -276,13 +276,14 @@ def slabs_ended(conn: Connection, org_id: int, moment: datetime) -> list[RowMapp
 def period_value(
     conn: Connection, org_id: int, program_id: int, customer_id: int, column: str, since: datetime
 ) -> Decimal:
-    """The sum of one amount column over the member's entries since ``since``."""
+    """The sum of one amount column over the member's entries after ``since`` (the entries
+    that put the member in its slab do not count towards keeping it)."""
     total = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(points_ledger.c[column]), 0)).where(
             points_ledger.c.org_id == org_id,
             points_ledger.c.program_id == program_id,
             points_ledger.c.customer_id == customer_id,
-            points_ledger.c.created_at >= since,
+            points_ledger.c.created_at > since,
         )
     ).scalar_one()
     return Decimal(str(total))

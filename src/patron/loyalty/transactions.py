@@ -118,7 +118,7 @@ def record_bill(
         raise InvalidInput(400, "a transaction date may not be in the future")
     lines = _lines(spec.lines)
     amount = _bill_amount(spec.amount, lines)
-    unit_id = _unit_id(conn, org_id, spec.store)
+    unit_id = find_unit(conn, org_id, spec.store)
     resolved = _customer(conn, actor, spec)
     warnings = list(resolved.warnings) if resolved else []
     program: Program | None = None
@@ -361,7 +361,8 @@ def parse_moment(
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _unit_id(conn: Connection, org_id: int, code: str | None) -> int | None:
+def find_unit(conn: Connection, org_id: int, code: str | None) -> int | None:
+    """The store or till a code (or external id) names; 1150 when the org has none such."""
     if code is None or not code.strip():
         return None
     unit = orgs.find_till(conn, org_id, code.strip())

@@ -510,10 +510,10 @@ def upgrade() -> None:
         sa.Column("auto_approved", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("added_by", sa.String(length=100), nullable=False),
         sa.Column("added_by_credential", sa.String(length=40), server_default="", nullable=False),
-        sa.Column("added_by_role", sa.String(length=16), server_default="", nullable=False),
+        sa.Column("added_by_kind", sa.String(length=16), server_default="", nullable=False),
         sa.Column("updated_by", sa.String(length=100), nullable=False),
         sa.Column("updated_by_credential", sa.String(length=40), server_default="", nullable=False),
-        sa.Column("updated_by_role", sa.String(length=16), server_default="", nullable=False),
+        sa.Column("updated_by_kind", sa.String(length=16), server_default="", nullable=False),
         sa.Column("unit_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column(
             "created_at",

@@ -1,0 +1,142 @@
+"""A customer's goodwill requests and points transfers (``/goodwillRequest``,
+``/pointsTransfers``), in the seed's shapes.
+
+Roles: viewers read; editors ask for goodwill and transfer points; admins decide
+pending goodwill requests.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.engine import Engine
+
+from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
+from patron.auth.actor import Actor
+from patron.kit.db import transaction
+from patron.kit.errors import NotFound, Notice, PatronError
+from patron.loyalty import goodwill, transfers
+from patron.loyalty.schemas import DecisionIn, GoodwillIn, TransferIn
+
+router = APIRouter(prefix="/v2/customers", tags=["loyalty"])
+
+Db = Annotated[Engine, Depends(engine_of)]
+Viewer = Annotated[Actor, Depends(viewer)]
+Editor = Annotated[Actor, Depends(editor)]
+Admin = Annotated[Actor, Depends(admin)]
+
+
+def _unknown_request(request_id: int) -> PatronError:
+    return NotFound(404, f"the customer has no goodwill request {request_id}")
+
+
+RequestId = Annotated[PathId, unknown_as(_unknown_request)]
+
+
+def _warnings(warnings: list[Notice]) -> list[dict[str, Any]]:
+    return [w.as_dict() for w in warnings]
+
+
+@router.post("/{customer_id:id}/goodwillRequest")
+def request_goodwill(
+    customer_id: CustomerId, body: GoodwillIn, actor: Editor, db: Db
+) -> dict[str, Any]:
+    """Ask for goodwill points; approved at once up to the program's limit, else pending."""
+    spec = goodwill.GoodwillInput(
+        points=body.points,
+        reason=body.reason,
+        comments=body.comments,
+        program_number=body.program_id,
+        store=body.store_code,
+    )
+    with transaction(db) as conn:
+        resolved, shown = goodwill.request_goodwill(conn, actor, customer_id, spec)
+    return {**shown, "warnings": _warnings(resolved.warnings)}
+
+
+@router.put("/{customer_id:id}/goodwillRequest/{request_id:id}")
+def decide_goodwill(
+    customer_id: CustomerId, request_id: RequestId, body: DecisionIn, actor: Admin, db: Db
+) -> dict[str, Any]:
+    """Approve or reject a pending goodwill request (admin)."""
+    with transaction(db) as conn:
+        resolved, shown = goodwill.decide_goodwill(
+            conn,
+            actor,
+            customer_id,
+            request_id,
+            status=body.status,
+            comments=body.comments,
+            approved_value=body.approved_value,
+        )
+    return {**shown, "warnings": _warnings(resolved.warnings)}
+
+
+@router.get("/{customer_id:id}/goodwillRequest")
+def list_goodwill(
+    customer_id: CustomerId,
+    actor: Viewer,
+    db: Db,
+    wanted: Paging,
+    request_id: Annotated[int | None, query_id("requestId", "Only this request")] = None,
+    program_id: Annotated[int | None, query_id("programId", "Only this program's")] = None,
+    auto_approve: Annotated[
+        bool | None, Query(alias="autoApprove", description="Only auto-approved ones (or not).")
+    ] = None,
+    one_step: Annotated[
+        bool | None,
+        Query(alias="is_one_step_change", description="Only requests issued at once (none)."),
+    ] = None,
+) -> dict[str, Any]:
+    """A page of a customer's goodwill requests, newest first."""
+    filters = goodwill.GoodwillFilters(
+        request_id=request_id,
+        program_number=program_id,
+        auto_approve=auto_approve,
+        one_step=one_step,
+    )
+    with transaction(db, write=False) as conn:
+        found, total, warnings = goodwill.list_goodwill(
+            conn, actor.org_id, customer_id, filters, wanted
+        )
+    return {
+        "pagination": wanted.envelope(total),
+        "data": found,
+        "warnings": _warnings(warnings),
+        "errors": [],
+    }
+
+
+@router.post("/{customer_id:id}/pointsTransfers")
+def transfer_points(
+    customer_id: CustomerId, body: TransferIn, actor: Editor, db: Db
+) -> dict[str, Any]:
+    """Give a member's points to another member (by id or identifier)."""
+    spec = transfers.TransferInput(
+        points=body.points,
+        to_customer_id=body.transfer_to.customer_id,
+        to_identifier_name=body.transfer_to.identifier_name,
+        to_identifier_value=body.transfer_to.identifier_value,
+        notes=body.notes,
+        program_number=body.program_id,
+    )
+    with transaction(db) as conn:
+        resolved, shown = transfers.transfer(conn, actor, customer_id, spec)
+    return {**shown, "warnings": _warnings(resolved.warnings)}
+
+
+@router.get("/{customer_id:id}/pointsTransfers")
+def list_transfers(
+    customer_id: CustomerId, actor: Viewer, db: Db, wanted: Paging
+) -> dict[str, Any]:
+    """The points a customer gave (DEDUCTION) and received (ADDITION), oldest first."""
+    with transaction(db, write=False) as conn:
+        found, total, warnings = transfers.list_transfers(conn, actor.org_id, customer_id, wanted)
+    return {
+        "pagination": wanted.envelope(total),
+        "data": found,
+        "warnings": _warnings(warnings),
+        "errors": [],
+    }
