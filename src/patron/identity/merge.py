@@ -15,6 +15,8 @@ the victim erases them (:func:`erase_overruled_values`); the record then keeps i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -143,12 +145,13 @@ def merge(
         field_values.c.customer_id == victim_id,
         sa.tuple_(field_values.c.kind, field_values.c.name).in_(survivor_fields),
     )
+    # With their ids, so an unmerge gives them back exactly (ids are never given twice).
     dropped = [
-        {"kind": row.kind, "name": row.name, "value": row.value}
+        {"id": int(row.id), "kind": row.kind, "name": row.name, "value": row.value}
         for row in conn.execute(
-            sa.select(field_values.c.kind, field_values.c.name, field_values.c.value).where(
-                overruled
-            )
+            sa.select(
+                field_values.c.id, field_values.c.kind, field_values.c.name, field_values.c.value
+            ).where(overruled)
         )
     ]
     conn.execute(field_values.delete().where(overruled))
@@ -240,16 +243,61 @@ def erase_overruled_values(conn: Connection, org_id: int, victim_ids: Sequence[i
     return erased
 
 
+@dataclass
+class Reversal:
+    """What reversing a merge did: ``refused`` says why nothing was done; otherwise
+    ``conflicts`` name what changed since the merge and was left alone."""
+
+    merge_id: int
+    victim_id: int | None = None
+    survivor_id: int | None = None
+    refused: str | None = None
+    conflicts: list[str] = field(default_factory=list)
+
+
+#: The tables whose rows a merge moves and an unmerge moves back, under their name in
+#: ``merges.moved``.
+MOVED_TABLES: dict[str, sa.Table] = {
+    "profiles": profiles,
+    "identifiers": identifiers,
+    "comm_channels": comm_channels,
+    "field_values": field_values,
+    "cards": cards,
+    "subscriptions": subscription_rows,
+    "consent_ledger": consent_ledger,
+    "loyalty_accounts": loyalty_accounts,
+    "legacy_profiles": legacy_profiles,
+    "campaign_enrollments": campaign_enrollments,
+    "campaign_ledger": campaign_ledger,
+}
+
+
 def unmerge(conn: Connection, actor: Actor, merge_id: int, *, cause: str = "api") -> str | None:
+    """Reverse a merge (:func:`reverse`); answers ``None`` when done, else why it cannot be."""
+    return reverse(conn, actor, merge_id, cause=cause).refused
+
+
+def reverse(
+    conn: Connection,
+    actor: Actor,
+    merge_id: int,
+    *,
+    cause: str = "api",
+    reason: str | None = None,
+) -> Reversal:
     """Reverse a merge: what moved to the survivor goes back to the victim, which lives again.
 
-    Answers ``None`` when done, else why it cannot be: the merge was reversed
-    already, or either customer was merged further or deleted since. Not undone:
-    a victim subscription dropped because the survivor had the same one (its
-    history moves back with the ledger), and an opt-out the merge gave the
-    survivor (consent withdrawn stays withdrawn).
+    Refused (``refused`` says why) when the merge was reversed already, or either
+    customer was merged further or deleted since. What changed since the merge stays
+    where it is and is named in ``conflicts``: a moved row the survivor no longer
+    holds (an identifier removed, a card unlinked), and a moved field value changed
+    since (the survivor keeps it). Identifiers and channels added since to a profile
+    that goes back go with their profile. Not undone: a victim subscription dropped
+    because the survivor had the same one (its history moves back with the ledger),
+    and an opt-out the merge gave the survivor (consent withdrawn stays withdrawn).
     """
     org_id = actor.org_id
+    outcome = Reversal(merge_id)
     record = (
         conn.execute(
             sa.select(merges_table).where(
@@ -260,10 +308,13 @@ def unmerge(conn: Connection, actor: Actor, merge_id: int, *, cause: str = "api"
         .first()
     )
     if record is None:
-        return "no such merge"
-    if record["reversed_at"] is not None:
-        return "the merge was reversed already"
+        outcome.refused = "no such merge"
+        return outcome
     victim_id, survivor_id = int(record["victim_id"]), int(record["survivor_id"])
+    outcome.victim_id, outcome.survivor_id = victim_id, survivor_id
+    if record["reversed_at"] is not None:
+        outcome.refused = "the merge was reversed already"
+        return outcome
     rows = {
         int(row.id): row
         for row in conn.execute(
@@ -274,35 +325,40 @@ def unmerge(conn: Connection, actor: Actor, merge_id: int, *, cause: str = "api"
     }
     victim, survivor = rows.get(victim_id), rows.get(survivor_id)
     if victim is None or victim.merged_into_id != survivor_id or victim.deleted_at is not None:
-        return f"customer {victim_id} changed since the merge"
+        outcome.refused = f"customer {victim_id} changed since the merge"
+        return outcome
     if survivor is None or survivor.merged_into_id is not None or survivor.deleted_at is not None:
-        return f"customer {survivor_id} was merged or deleted since"
+        outcome.refused = f"customer {survivor_id} was merged or deleted since"
+        return outcome
     moved = record["moved"]
-    tables = {
-        "profiles": profiles,
-        "identifiers": identifiers,
-        "comm_channels": comm_channels,
-        "field_values": field_values,
-        "cards": cards,
-        "subscriptions": subscription_rows,
-        "consent_ledger": consent_ledger,
-        "loyalty_accounts": loyalty_accounts,
-        "legacy_profiles": legacy_profiles,
-        "campaign_enrollments": campaign_enrollments,
-        "campaign_ledger": campaign_ledger,
-    }
-    for name, table in tables.items():
-        ids = moved.get(name) or []
-        if ids:
-            conn.execute(
-                table.update()
-                .where(
-                    table.c.org_id == org_id,
-                    table.c.customer_id == survivor_id,
-                    table.c.id.in_(ids),
-                )
-                .values(customer_id=victim_id)
+    kept = _changed_field_values(conn, org_id, survivor_id, moved, record["created_at"])
+    outcome.conflicts += [
+        f"the {kind} field {name} changed since the merge: customer {survivor_id} keeps it"
+        for _, kind, name in kept
+    ]
+    kept_ids = {row_id for row_id, _, _ in kept}
+    for name, table in MOVED_TABLES.items():
+        ids = list(moved.get(name) or [])
+        if name == "field_values":
+            ids = [i for i in ids if i not in kept_ids]
+        if not ids:
+            continue
+        result = conn.execute(
+            table.update()
+            .where(
+                table.c.org_id == org_id,
+                table.c.customer_id == survivor_id,
+                table.c.id.in_(ids),
             )
+            .values(customer_id=victim_id)
+        )
+        gone = len(ids) - int(result.rowcount)
+        if gone:
+            outcome.conflicts.append(
+                f"{gone} of the {len(ids)} {name.replace('_', ' ')} rows the merge moved are no "
+                f"longer with customer {survivor_id} (removed or moved since): left alone"
+            )
+    _with_their_profiles(conn, org_id, survivor_id, victim_id, moved.get("profiles") or [])
     for value in moved.get("dropped_field_values") or []:
         conn.execute(field_values.insert().values(org_id=org_id, customer_id=victim_id, **value))
     conn.execute(
@@ -328,8 +384,58 @@ def unmerge(conn: Connection, actor: Actor, merge_id: int, *, cause: str = "api"
         .where(merges_table.c.org_id == org_id, merges_table.c.id == merge_id)
         .values(reversed_at=sa.func.now())
     )
-    details = {"survivorId": survivor_id, "victimId": victim_id, "mergeId": merge_id}
+    details: dict[str, object] = {
+        "survivorId": survivor_id,
+        "victimId": victim_id,
+        "mergeId": merge_id,
+    }
+    if reason is not None:
+        details["reason"] = reason
     log_change(conn, actor, survivor_id, "UNMERGE", details, cause=cause)
     log_change(conn, actor, victim_id, "UNMERGE", details, cause=cause)
-    audit(conn, actor, "customer.unmerge", "customer", victim_id, details)
-    return None
+    # The conflicts name field names and counts only: no personal data in the audit log.
+    audit(
+        conn,
+        actor,
+        "customer.unmerge",
+        "customer",
+        victim_id,
+        {**details, "conflicts": len(outcome.conflicts)},
+    )
+    return outcome
+
+
+def _changed_field_values(
+    conn: Connection, org_id: int, survivor_id: int, moved: dict[str, Any], merged_at: Any
+) -> list[tuple[int, str, str]]:
+    """The moved field values (id, kind, name) written since the merge: the survivor keeps
+    them, as a value set on the survivor is the survivor's now."""
+    ids = moved.get("field_values") or []
+    if not ids:
+        return []
+    query = sa.select(field_values.c.id, field_values.c.kind, field_values.c.name).where(
+        field_values.c.org_id == org_id,
+        field_values.c.customer_id == survivor_id,
+        field_values.c.id.in_(ids),
+        field_values.c.updated_at > merged_at,
+    )
+    return [(int(row.id), row.kind, row.name) for row in conn.execute(query)]
+
+
+def _with_their_profiles(
+    conn: Connection, org_id: int, survivor_id: int, victim_id: int, profile_ids: list[int]
+) -> None:
+    """Identifiers and channels added since the merge to a profile that went back follow it:
+    a row of the survivor may not name another customer's profile."""
+    if not profile_ids:
+        return
+    for table in (identifiers, comm_channels):
+        conn.execute(
+            table.update()
+            .where(
+                table.c.org_id == org_id,
+                table.c.customer_id == survivor_id,
+                table.c.profile_id.in_(profile_ids),
+            )
+            .values(customer_id=victim_id)
+        )
