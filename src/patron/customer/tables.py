@@ -81,13 +81,16 @@ profiles = sa.Table(
     sqlite_autoincrement=True,
 )
 # Search matches names by prefix, case-insensitively; the customer list walks this
-# index in name order (first name, last name, customer).
+# index in name order (first name, last name, customer). The names themselves come
+# last: the databases read an expression's column from an index only if it is there.
 sa.Index(
     "ix_profiles_org_id_names",
     profiles.c.org_id,
     sa.func.lower(profiles.c.first_name),
     sa.func.lower(profiles.c.last_name),
     profiles.c.customer_id,
+    profiles.c.first_name,
+    profiles.c.last_name,
 )
 sa.Index("ix_profiles_org_id_last_name", profiles.c.org_id, sa.func.lower(profiles.c.last_name))
 

@@ -4,8 +4,8 @@
   the list filters on), partial on live customers: the list in registration
   order, first, filtered and keyset pages;
 - ``ix_profiles_org_id_names`` (org, lower(first_name), lower(last_name),
-  customer_id) replaces ``ix_profiles_org_id_first_name``: the list in name
-  order, and the search by first name as before;
+  customer_id, first_name, last_name) replaces ``ix_profiles_org_id_first_name``:
+  the list in name order, and the search by first name, from the index alone;
 - ``ix_field_values_org_id_kind_name_value`` (org, kind, name, first 200
   characters of the value): who holds a custom field value (the rule, the filter);
 - ``sync_rules``: one row per org that set a rule (none: the default rule);
@@ -51,7 +51,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_profiles_org_id_names",
         "profiles",
-        ["org_id", sa.text("lower(first_name)"), sa.text("lower(last_name)"), "customer_id"],
+        [
+            "org_id",
+            sa.text("lower(first_name)"),
+            sa.text("lower(last_name)"),
+            "customer_id",
+            "first_name",
+            "last_name",
+        ],
     )
     op.create_index(
         "ix_field_values_org_id_kind_name_value",
