@@ -71,6 +71,12 @@ KEPT_REFERENCES = {
     ("coupons", "customer_id"),
     ("coupon_redemptions", "customer_id"),
     ("transactions", "customer_id"),
+    # Points: the ledger, balances, goodwill requests and transfers (amounts and ids; their
+    # reasons, comments and notes are blanked).
+    ("points_ledger", "customer_id"),
+    ("loyalty_balances", "customer_id"),
+    ("loyalty_requests", "customer_id"),
+    ("points_transfers", "from_customer_id"),
     # The audit trail: who did what to which customer, with ids, counts and reasons.
     ("audit_log", "entity_id"),
     ("audit_log", "details"),
@@ -222,6 +228,13 @@ def set_up_org(engine: Engine, api: Api) -> None:
     ok(api.post("/v2/cards/series", json=series, role="admin"))
     coupons = {"seriesId": 5309, "name": "Paper coupons", "validFrom": "2020-01-01"}
     ok(api.post("/v2/coupons/series", json=coupons, role="admin"))
+    program = {
+        "name": "Points",
+        "goodwillAutoApproveLimit": 1000,
+        "slabs": [{"name": "Base", "earnRate": 0.1}, {"name": "Gold", "threshold": 5000}],
+        "partnerPrograms": [{"partnerProgramId": 5, "name": "Airline"}],
+    }
+    ok(api.post("/v2/loyalty/programs", json=program, role="admin"))
 
 
 def register_a(api: Api) -> int:
@@ -298,6 +311,13 @@ def give_a_history(api: Api, a: int) -> None:
     ok(api.post("/v2/coupons", json=issued, **keyed("coupons")))
     bill = {"number": "BILL-1", "customerId": a, "storeCode": "mal", "amount": 120.5}
     ok(api.post("/v2/transactions", json=bill, **keyed("bill")))
+    goodwill = {"points": 40, "reason": f"late delivery to {SURNAME}", "comments": NAME}
+    ok(api.post(f"/v2/customers/{a}/goodwillRequest", json=goodwill, **keyed("goodwill")))
+    partner = {"partnerProgramId": 5, "membershipId": f"FF-{DIGITS}"}
+    ok(api.put(f"/v2/customers/{a}/partnerPrograms", json=partner))
+    to_bystander = {"identifierName": "mobile", "identifierValue": "917731044201"}
+    gift = {"transferTo": to_bystander, "points": 5, "notes": f"from {NAME}"}
+    ok(api.post(f"/v2/customers/{a}/pointsTransfers", json=gift, **keyed("gift")))
 
 
 def import_about_a(engine: Engine, org: OrgHandle, a: int) -> None:
@@ -528,6 +548,9 @@ def test_a_deleted_person_leaves_no_personal_data(
         ("legacy_profiles", "street1"),
         ("legacy_profiles", "custom_date"),
         ("cards", "custom_fields"),
+        ("loyalty_requests", "comments"),
+        ("points_transfers", "notes"),
+        ("partner_memberships", "membership_id"),
     } <= set(before)
     assert find_ids(engine, api.org, who.ids) >= {
         ("identifiers", "customer_id"),

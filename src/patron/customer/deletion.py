@@ -2,17 +2,19 @@
 
 What is removed: identifiers, communication channels, field values (also those a
 merge overruled and its record kept), subscriptions, change-log entries (they
-hold identifier values), lifecycle events, legacy profiles and the stored
-answers of idempotent requests about the customer; profile names are blanked,
-cards lose their holder and their card fields.
+hold identifier values), lifecycle events, legacy profiles, partner program
+links and the stored answers of idempotent requests about the customer; profile
+names are blanked, cards lose their holder and their card fields, and the reasons,
+comments and notes of its goodwill and retro requests and points transfers are
+blanked.
 What stays: the customer row (marked deleted, moved to the org's label over
 the ``Deleted`` system status), its profiles' sources, the
 consent ledger (no personal data; the proof of the consent history), the merge
-records (ids only), balances, coupons, redemptions and transactions (numbers
-naming the deleted id), an audit entry (reason and counts) and one suppression
-per removed identifier, a keyed digest that lets an import recognise the person
-without storing who it was. ``tests/test_erasure.py`` searches the whole schema
-for anything else.
+records (ids only), balances, the points ledger, loyalty requests and transfers,
+coupons, redemptions and transactions (numbers naming the deleted id), an audit
+entry (reason and counts) and one suppression per removed identifier, a keyed
+digest that lets an import recognise the person without storing who it was.
+``tests/test_erasure.py`` searches the whole schema for anything else.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from patron.customer import care_repository, lookup
 from patron.customer.status import DELETED, locked_customer, reason_text
 from patron.identity import merge as merges
 from patron.kit.errors import Conflict
+from patron.loyalty import erasure as loyalty
 from patron.orgs import service as orgs
 
 
@@ -57,6 +60,7 @@ def delete_customer(conn: Connection, actor: Actor, customer_id: int, reason: st
     family = care_repository.merge_family(conn, actor.org_id, resolved.id)
     removed, counts = care_repository.erase_personal_data(conn, actor.org_id, family)
     merges.erase_overruled_values(conn, actor.org_id, family)
+    loyalty.erase(conn, actor.org_id, family)
     counts["storedAnswers"] = care_repository.forget_stored_answers(
         conn, actor.org_id, family, [value for _, value in removed]
     )

@@ -1,7 +1,8 @@
 """Merging two customers: the victim's profiles, identifiers, channels, fields, cards,
 subscriptions and consent ledger move to the survivor, and so do its loyalty account,
 campaign enrollments (with their ledger) and legacy profile where the survivor has
-none of its own. The victim id keeps resolving to the survivor.
+none of its own, and its points ledger with its balances (:mod:`patron.loyalty.merging`).
+The victim id keeps resolving to the survivor.
 
 Every moved row id is recorded in ``merges.moved`` (with the victim's field values
 the survivor's won over, the earlier victims re-pointed and the survivor's loyalty
@@ -30,6 +31,7 @@ from patron.customer.tables import merges as merges_table
 from patron.kit.db import insert_returning_id
 from patron.kit.errors import Conflict
 from patron.legacy.tables import legacy_profiles
+from patron.loyalty import merging as loyalty_merging
 from patron.loyalty.tables import campaign_enrollments, campaign_ledger, loyalty_accounts
 from patron.subscriptions import service as subscriptions
 from patron.subscriptions.tables import consent_ledger
@@ -177,6 +179,7 @@ def merge(
     )
     moved["campaign_enrollments"] = enrollments
     moved["campaign_ledger"] = _ledger_of_moved(conn, org_id, victim_id, survivor_id, enrollments)
+    moved.update(loyalty_merging.merge_into(conn, actor, victim_id, survivor_id))
 
     victim_loyalty, survivor_loyalty = (
         conn.execute(
@@ -359,6 +362,7 @@ def reverse(
                 f"longer with customer {survivor_id} (removed or moved since): left alone"
             )
     _with_their_profiles(conn, org_id, survivor_id, victim_id, moved.get("profiles") or [])
+    loyalty_merging.unmerge(conn, actor, victim_id, survivor_id, moved)
     for value in moved.get("dropped_field_values") or []:
         conn.execute(field_values.insert().values(org_id=org_id, customer_id=victim_id, **value))
     conn.execute(

@@ -365,3 +365,52 @@ def recompute(conn: Connection, org_id: int, customer_ids: Sequence[int]) -> Non
         )
         .values({**{name: total(name) for name in BALANCE_COLUMNS}, "updated_at": sa.func.now()})
     )
+
+
+# --- merges -----------------------------------------------------------------------------------
+
+
+def move_entries(conn: Connection, org_id: int, from_id: int, to_id: int) -> list[int]:
+    """Give every entry of ``from_id`` to ``to_id``; answers their ids."""
+    ids = [
+        int(i)
+        for i in conn.execute(
+            sa.select(points_ledger.c.id).where(
+                points_ledger.c.org_id == org_id, points_ledger.c.customer_id == from_id
+            )
+        ).scalars()
+    ]
+    if ids:
+        move_entries_back(conn, org_id, ids, from_id=from_id, to_id=to_id)
+    return ids
+
+
+def move_entries_back(
+    conn: Connection, org_id: int, ids: Sequence[int], *, from_id: int, to_id: int
+) -> None:
+    """Give the entries ``ids`` of ``from_id`` to ``to_id`` (an unmerge gives them back)."""
+    for start in range(0, len(ids), 500):  # well below SQLite's parameter limit
+        chunk = list(ids[start : start + 500])
+        conn.execute(
+            points_ledger.update()
+            .where(
+                points_ledger.c.org_id == org_id,
+                points_ledger.c.customer_id == from_id,
+                points_ledger.c.id.in_(chunk),
+            )
+            .values(customer_id=to_id)
+        )
+
+
+def move_balance(conn: Connection, balance_id: int, to_id: int) -> None:
+    conn.execute(
+        loyalty_balances.update()
+        .where(loyalty_balances.c.id == balance_id)
+        .values(customer_id=to_id, updated_at=sa.func.now())
+    )
+
+
+def set_slab_only(conn: Connection, balance_id: int, slab_id: int | None) -> None:
+    conn.execute(
+        loyalty_balances.update().where(loyalty_balances.c.id == balance_id).values(slab_id=slab_id)
+    )

@@ -24,6 +24,7 @@ from patron.imports.profiles.loyalty_customers.stored import (
     as_text,
 )
 from patron.kit.bulk import insert_frame, next_ids, stage
+from patron.loyalty import opening
 
 
 def apply(
@@ -45,6 +46,10 @@ def apply(
     inserted_values = _insert_customers(conn, ctx, new)
     changes = _with_profiles(conn, ctx, resolution.changes)
     write_changes(conn, ctx, changes.select("customer_id", "profile_id", "field", value="after"))
+    # The loyalty values written become opening ledger entries and slabs (patron.loyalty).
+    changed_loyalty = loyalty_customers(changes)
+    slabs_before = opening.slabs_before(conn, ctx.org_id, changed_loyalty)
+    sync_loyalty(conn, ctx, pl.concat([new["customer_id"], changed_loyalty]))
     final = rows
     if new.height:  # the n-th new row gets the n-th new id: no join of the whole file
         order = (inserting.cast(pl.Int64).cum_sum() - 1).clip(0)
@@ -57,8 +62,26 @@ def apply(
         "inserted": new.select("customer_id"),
         "inserted_values": inserted_values.drop("profile_id"),
         "changes": changes,
+        "loyalty_slabs": slabs_before,
     }
     return final, undo_data
+
+
+def loyalty_customers(changes: pl.DataFrame) -> pl.Series:
+    """The customers whose loyalty values ``changes`` changes."""
+    return changes.filter(pl.col("field").is_in(list(LOYALTY_FIELDS)))["customer_id"].unique()
+
+
+def sync_loyalty(conn: Connection, ctx: ImportContext, customer_ids: pl.Series) -> None:
+    """The ledger follows the loyalty values the import wrote (or its undo restored)."""
+    opening.sync_imported(
+        conn,
+        org_id=ctx.org_id,
+        import_id=ctx.import_id,
+        actor=ctx.actor_name,
+        now=ctx.now,
+        customer_ids=customer_ids.cast(pl.Int64),
+    )
 
 
 _ROW_LISTS = ("error_codes", "errors", "corrections")

@@ -11,14 +11,21 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy.engine import Connection
 
+from patron.imports import repository
 from patron.imports.conflicts import split_changed_since
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import undo_new_customers
-from patron.imports.profiles.loyalty_customers.apply import write_changes
+from patron.imports.profiles.loyalty_customers.apply import (
+    loyalty_customers,
+    sync_loyalty,
+    write_changes,
+)
 from patron.imports.profiles.loyalty_customers.stored import current_values
+from patron.loyalty import opening
 
-#: Tables the import fills for a customer it creates, besides profiles.
-WRITTEN = ("identifiers", "field_values", "loyalty_accounts")
+#: Tables the import fills for a customer it creates, besides profiles (the ledger's
+#: opening entries and balances before the accounts they follow).
+WRITTEN = ("identifiers", "field_values", "points_ledger", "loyalty_balances", "loyalty_accounts")
 
 
 def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -27,6 +34,13 @@ def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) ->
     ids = pl.concat([changes["customer_id"], inserted["customer_id"]]).unique()
     now = current_values(conn, ctx, ids).rename({"before": "now"})
     conflicts = [_restore_changes(conn, ctx, changes, now)]
+    # The ledger follows the restored accounts: entries reversing the import's openings.
+    sync_loyalty(conn, ctx, loyalty_customers(changes))
+    # Read here, not listed in the profile's undo kinds: imports committed before the
+    # ledger existed have none, and their undo must still run.
+    slabs = repository.get_frame(conn, ctx.org_id, ctx.import_id, "undo:loyalty_slabs")
+    if slabs is not None:
+        opening.restore_slabs(conn, ctx.org_id, slabs)
     values = (_long(data["inserted_values"]), now)
     conflicts.append(
         undo_new_customers(conn, ctx, inserted["customer_id"], values, WRITTEN, cause="the import")
