@@ -17,6 +17,7 @@ from patron.customer.tables import customers
 from patron.imports import repository as imports_repository
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import insert_customers, insert_profiles
+from patron.imports.profiles.legacy_customers.address import log_address_changes
 from patron.imports.profiles.legacy_customers.generate import unique_numbers
 from patron.imports.profiles.legacy_customers.resolve import COLUMN_OF, Resolution, as_text
 from patron.imports.profiles.legacy_customers.spec import (
@@ -60,6 +61,7 @@ def apply(
     )
     changes = _with_profiles(conn, ctx, pl.concat([resolution.changes, cards]))
     write_values(conn, ctx, changes.select("customer_id", "profile_id", "field", value="after"))
+    log_address_changes(conn, ctx, changes)
     enrollments = _fill_ids(resolution.enrollments, ids_of_new)
     insert_frame(
         conn,

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from patron.imports.conflicts import CONFLICT_SCHEMA, no_conflicts, split_changed_since
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import undo_new_customers
+from patron.imports.profiles.legacy_customers.address import log_address_changes
 from patron.imports.profiles.legacy_customers.apply import amount_text, balances
 from patron.imports.profiles.legacy_customers.store import current_values, write_values
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
@@ -143,6 +144,7 @@ def _restore_changes(conn: Connection, ctx: ImportContext, changes: pl.DataFrame
     now = current_values(conn, ctx, changes["customer_id"]).rename({"value": "now"})
     unchanged, conflicts = split_changed_since(changes, now, "changed again since the batch")
     write_values(conn, ctx, unchanged.select("customer_id", "profile_id", "field", value="before"))
+    log_address_changes(conn, ctx, unchanged, undo=True)
     return conflicts
 
 
