@@ -172,3 +172,20 @@ def test_the_job_runs_once_a_day_per_org_whoever_polls(engine: Engine, api: Api)
     assert api.org.id not in expiry.run_due(engine)  # the day is taken
     tomorrow = expiry.run_due(engine, datetime.now(UTC) + timedelta(days=1))
     assert tomorrow[api.org.id].expired == 0
+
+
+def test_the_worker_runs_the_daily_job_on_its_own(engine: Engine, api: Api) -> None:
+    import time
+
+    add_program(api)
+    tom = register(api, mobile="919845012345")
+    earn(engine, api, tom, 1000, datetime.now(UTC) - timedelta(days=40))
+    worker = expiry.LoyaltyWorker(engine, poll_seconds=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while details(api, tom)["expired"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    assert details(api, tom)["expired"] == 100.0

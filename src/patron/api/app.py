@@ -26,6 +26,7 @@ from patron.kit.db import create_engine
 from patron.legacy.endpoints import router as legacy_router
 from patron.loyalty.customer_endpoints import router as loyalty_customer_router
 from patron.loyalty.endpoints import router as campaigns_router
+from patron.loyalty.expiry import LoyaltyWorker
 from patron.loyalty.program_endpoints import router as loyalty_programs_router
 from patron.loyalty.request_endpoints import router as loyalty_requests_router
 from patron.loyalty.transaction_endpoints import router as transactions_router
@@ -40,7 +41,8 @@ def create_app(
 ) -> FastAPI:
     """Build the patron API on ``engine`` (default: one for ``settings.database_url``).
 
-    ``run_imports`` starts the import worker with the application (``patron serve``).
+    ``run_imports`` starts the job workers with the application (``patron serve``): the
+    import worker and the daily loyalty jobs' worker.
     """
     settings = settings or get_settings()
     app = FastAPI(
@@ -95,8 +97,11 @@ def serve_app() -> FastAPI:
 @asynccontextmanager
 async def _import_worker(app: FastAPI) -> AsyncIterator[None]:
     worker = Worker(app.state.engine)
+    loyalty_jobs = LoyaltyWorker(app.state.engine)
     worker.start()
+    loyalty_jobs.start()
     try:
         yield
     finally:
+        loyalty_jobs.stop()
         worker.stop()

@@ -19,6 +19,7 @@ from patron.cli import (
     imports,
     keys,
     labels,
+    loyalty,
     orgs,
     server,
     stores,
@@ -73,6 +74,7 @@ app.add_typer(imports.app, name="imports")
 app.add_typer(cards.app, name="cards")
 app.add_typer(coupons.app, name="coupons")
 app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(loyalty.app, name="loyalty")
 app.add_typer(batch.app, name="batch")
 
 if __name__ == "__main__":

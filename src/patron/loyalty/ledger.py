@@ -402,9 +402,10 @@ def adjust(
 
 def check(conn: Connection, org_id: int) -> list[dict[str, Any]]:
     """Every balance that is not the sum of its entries (empty: the ledger is consistent)."""
+    numbers = {p.id: p.number for p in programs.list_programs(conn, org_id)}
     return [
         {
-            "programId": int(row["program_id"]),
+            "programId": numbers.get(int(row["program_id"]), int(row["program_id"])),
             "customerId": int(row["customer_id"]),
             "column": row["column"],
             "balance": float(row["balance"]),

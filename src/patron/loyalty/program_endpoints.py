@@ -10,11 +10,10 @@ from sqlalchemy.engine import Engine
 from patron.api.deps import admin, engine_of, viewer
 from patron.api.params import PathId, unknown_as
 from patron.auth.actor import Actor
-from patron.kit.clock import iso
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, NotFound, PatronError
 from patron.loyalty import programs
-from patron.loyalty.schemas import ProgramIn
+from patron.loyalty.schemas import ProgramIn, program_input, render_program
 
 router = APIRouter(prefix="/v2/loyalty/programs", tags=["loyalty"])
 
@@ -30,59 +29,12 @@ def _unknown_program(number: int) -> PatronError:
 ProgramId = Annotated[PathId, unknown_as(_unknown_program)]
 
 
-def _spec(body: ProgramIn) -> programs.ProgramInput:
-    expiry = body.points_expiry_days
-    return programs.ProgramInput(
-        name=body.name,
-        number=body.program_id,
-        description=body.description,
-        is_default=body.default,
-        tier_basis=body.tier_basis,
-        downgrade_rule=body.downgrade_rule,
-        points_expiry_days=expiry or None,
-        clear_points_expiry=expiry == 0,
-        points_delay_days=body.points_delay_days,
-        allow_negative=body.allow_negative,
-        goodwill_auto_approve_limit=body.goodwill_auto_approve_limit,
-        slabs=None
-        if body.slabs is None
-        else [
-            programs.SlabInput(
-                name=s.name,
-                description=s.description,
-                threshold=s.threshold,
-                earn_rate=s.earn_rate,
-                validity_days=s.validity_days,
-            )
-            for s in body.slabs
-        ],
-        partners=[
-            programs.PartnerInput(
-                number=p.partner_program_id,
-                name=p.name,
-                description=p.description,
-                type=p.type,
-                tiers=p.tiers,
-            )
-            for p in body.partner_programs
-        ],
-    )
-
-
-def render(program: programs.Program) -> dict[str, Any]:
-    return {
-        **program.as_dict(),
-        "createdOn": iso(program.created_at),
-        "updatedOn": iso(program.updated_at),
-    }
-
-
 @router.get("", summary="The org's loyalty programs, by programId")
 def list_programs(actor: Viewer, db: Db) -> dict[str, Any]:
     """The org's loyalty programs with their slabs and partner programs."""
     with transaction(db, write=False) as conn:
         found = programs.list_programs(conn, actor.org_id)
-    return {"data": [render(p) for p in found], "warnings": []}
+    return {"data": [render_program(p) for p in found], "warnings": []}
 
 
 @router.post("", status_code=201, summary="Create a loyalty program (admin)")
@@ -91,8 +43,8 @@ def create_program(body: ProgramIn, actor: Admin, db: Db) -> dict[str, Any]:
     if body.name is None:
         raise InvalidInput(400, "name: a program needs a name")
     with transaction(db) as conn:
-        program = programs.add_program(conn, actor, _spec(body))
-    return render(program)
+        program = programs.add_program(conn, actor, program_input(body))
+    return render_program(program)
 
 
 @router.get("/{program_id:id}", summary="One loyalty program")
@@ -100,7 +52,7 @@ def get_program(program_id: ProgramId, actor: Viewer, db: Db) -> dict[str, Any]:
     """A program with its slabs and partner programs."""
     with transaction(db, write=False) as conn:
         program = programs.get_program(conn, actor.org_id, program_id)
-    return render(program)
+    return render_program(program)
 
 
 @router.put("/{program_id:id}", summary="Change a loyalty program (admin)")
@@ -109,5 +61,5 @@ def change_program(program_id: ProgramId, body: ProgramIn, actor: Admin, db: Db)
     if body.program_id is not None and body.program_id != program_id:
         raise InvalidInput(400, "programId cannot be changed")
     with transaction(db) as conn:
-        program = programs.change_program(conn, actor, program_id, _spec(body))
-    return render(program)
+        program = programs.change_program(conn, actor, program_id, program_input(body))
+    return render_program(program)

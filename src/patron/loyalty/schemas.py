@@ -6,10 +6,14 @@ an unknown one does (the services look it up).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from patron.kit.clock import iso
 from patron.kit.db import MAX_ID
+from patron.loyalty import programs
 
 
 class _Body(BaseModel):
@@ -65,6 +69,55 @@ class ProgramIn(_Body):
     goodwill_auto_approve_limit: float | None = Field(default=None, ge=0)
     slabs: list[SlabIn] | None = None
     partner_programs: list[PartnerIn] = Field(default_factory=list)
+
+
+def program_input(body: ProgramIn) -> programs.ProgramInput:
+    """The service's input for a program body (``pointsExpiryDays`` 0: points never expire)."""
+    expiry = body.points_expiry_days
+    return programs.ProgramInput(
+        name=body.name,
+        number=body.program_id,
+        description=body.description,
+        is_default=body.default,
+        tier_basis=body.tier_basis,
+        downgrade_rule=body.downgrade_rule,
+        points_expiry_days=expiry or None,
+        clear_points_expiry=expiry == 0,
+        points_delay_days=body.points_delay_days,
+        allow_negative=body.allow_negative,
+        goodwill_auto_approve_limit=body.goodwill_auto_approve_limit,
+        slabs=None
+        if body.slabs is None
+        else [
+            programs.SlabInput(
+                name=s.name,
+                description=s.description,
+                threshold=s.threshold,
+                earn_rate=s.earn_rate,
+                validity_days=s.validity_days,
+            )
+            for s in body.slabs
+        ],
+        partners=[
+            programs.PartnerInput(
+                number=p.partner_program_id,
+                name=p.name,
+                description=p.description,
+                type=p.type,
+                tiers=p.tiers,
+            )
+            for p in body.partner_programs
+        ],
+    )
+
+
+def render_program(program: programs.Program) -> dict[str, Any]:
+    """A program as the API and the CLI show it."""
+    return {
+        **program.as_dict(),
+        "createdOn": iso(program.created_at),
+        "updatedOn": iso(program.updated_at),
+    }
 
 
 class LineItemIn(_Body):
