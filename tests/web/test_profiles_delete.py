@@ -49,7 +49,8 @@ def test_the_confirmation_names_the_selection_and_warns(screens: Console) -> Non
     # Cancel goes back to the list as it was: its filters and the selection.
     assert f'href="/profiles?q=e&amp;selected={ann}&amp;selected={bob}">Cancel' in page.text
     # With htmx, the confirmation replaces the page's main area.
-    swapped = admin.htmx(f"/profiles/delete?selected={ann}")
+    swapped = admin.htmx(f"/profiles/delete?q=&source=&selected={ann}")
+    assert swapped.headers["HX-Push-Url"] == f"/profiles/delete?selected={ann}"
     assert "<html" not in swapped.text
     assert "<h1>Delete profiles</h1>" in swapped.text
 

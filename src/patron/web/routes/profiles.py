@@ -245,7 +245,11 @@ class Chosen:
 def delete_selection_page(request: Request, actor: Actor = Depends(admin)) -> Response:
     """Confirm the deletion of the selected profiles (1 to 100): the warning and a reason."""
     query = _list_query(request)
-    return _delete_page(request, actor, query)
+    response = _delete_page(request, actor, query)
+    if is_htmx(request):
+        # The address of this confirmation without the list form's empty fields.
+        response.headers["HX-Push-Url"] = "/profiles/delete" + query.url().removeprefix("/profiles")
+    return response
 
 
 @router.post("/profiles/delete")
