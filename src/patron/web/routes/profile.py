@@ -28,7 +28,7 @@ from patron.customer.status import MAX_REASON_LENGTH
 from patron.identity.types import CHANNEL_TYPES
 from patron.kit.db import MAX_ID, transaction
 from patron.kit.errors import InvalidInput, NotFound, PatronError
-from patron.kit.pagination import Page
+from patron.kit.pagination import MAX_OFFSET, Page
 from patron.orgs import service as orgs
 from patron.orgs.fields import FieldDefinition
 from patron.subscriptions import service as subscriptions
@@ -69,15 +69,16 @@ def _status(exc: PatronError) -> int:
 @router.get("/profiles/{customer_id:id}")
 def profile_page(
     request: Request,
+    actor: Annotated[Actor, Depends(viewer)],
     customer_id: ProfileId,
     changes: int = 0,
     saved: str = "",
     matched: str = "",
-    actor: Actor = Depends(viewer),
 ) -> Response:
     """Everything about one person; a merged profile's address shows the survivor."""
     notice = _saved_notice(saved, matched, customer_id)
-    return _page(request, actor, customer_id, history_offset=max(changes, 0), notice=notice)
+    offset = min(max(changes, 0), MAX_OFFSET)
+    return _page(request, actor, customer_id, history_offset=offset, notice=notice)
 
 
 def _saved_notice(saved: str, matched: str, customer_id: int) -> str | None:
@@ -266,12 +267,12 @@ def _where(source: str, account_id: str) -> lookup.SourceAccount:
 @router.post("/profiles/{customer_id:id}/names")
 def edit_names(
     request: Request,
+    actor: Annotated[Actor, Depends(editor)],
     customer_id: ProfileId,
     source: Annotated[str, Form()] = "INSTORE",
     account_id: Annotated[str, Form()] = "",
     first_name: Annotated[str, Form()] = "",
     last_name: Annotated[str, Form()] = "",
-    actor: Actor = Depends(editor),
 ) -> Response:
     """Change the first and last name of the profile on one source/account."""
     anchor = _profile_anchor(source, account_id)
@@ -292,13 +293,13 @@ def edit_names(
 @router.post("/profiles/{customer_id:id}/channels")
 def edit_channel(
     request: Request,
+    actor: Annotated[Actor, Depends(editor)],
     customer_id: ProfileId,
     source: Annotated[str, Form()] = "INSTORE",
     account_id: Annotated[str, Form()] = "",
     type: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "",
     primary: Annotated[str, Form()] = "",
-    actor: Actor = Depends(editor),
 ) -> Response:
     """Add a communication channel to a profile, or change whether it is the primary one."""
     anchor = _profile_anchor(source, account_id)
@@ -331,11 +332,11 @@ def edit_channel(
 @router.post("/profiles/{customer_id:id}/fields")
 def edit_field(
     request: Request,
+    actor: Annotated[Actor, Depends(editor)],
     customer_id: ProfileId,
     kind: Annotated[str, Form()] = "custom",
     name: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "",
-    actor: Actor = Depends(editor),
 ) -> Response:
     """Set a custom or extended field's value."""
     if kind not in ("custom", "extended"):
@@ -391,9 +392,9 @@ def _field_anchor(kind: str, name: str) -> str:
 @router.post("/profiles/{customer_id:id}/delete")
 def delete_profile(
     request: Request,
+    actor: Annotated[Actor, Depends(admin)],
     customer_id: ProfileId,
     reason: Annotated[str, Form()] = "",
-    actor: Actor = Depends(admin),
 ) -> Response:
     """Delete the person's personal data for a reason (irreversible)."""
     try:
