@@ -4,7 +4,8 @@ Layout::
 
     web/
       app.py          mount(app, settings): routes, static files, error pages
-      routes/<area>.py   one APIRouter per area (signin, account, users, keys, apidocs)
+      routes/<area>.py   one APIRouter per area (signin, account, users, keys, apidocs,
+                         profiles, profile, new_profile, settings, audit)
       templates/base.html            the layout: navigation, signed-in user, sign-out
       templates/<area>/<page>.html   a page; it extends base.html
       templates/<area>/_<name>.html  a fragment htmx swaps in (a page includes it)
@@ -13,6 +14,8 @@ Layout::
       sessions.py     server-side sessions; throttle.py failed sign-ins; nav.py the menu
       errors.py       PatronError -> page, status and message (the console's one mapping)
       actions.py      act(): one form's change in one transaction, outcome or error shown
+      forms.py        days in the org's time zone, clean query strings, errors by field
+      preferences.py  what each user chose to see (the profile list's displayed fields)
 
 Adding a page (say ``/audit`` for viewers):
 
