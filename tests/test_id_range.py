@@ -114,6 +114,8 @@ REQUESTS: dict[str, tuple[dict[str, str], Any]] = {
     ),
     "POST /v2/customers/{customer_id}/goodwillRequest": ({}, {"points": 1}),
     "PUT /v2/customers/{customer_id}/goodwillRequest/{request_id}": ({}, {"status": "REJECTED"}),
+    "POST /v2/customers/{customer_id}/retroRequest": ({}, {"transactionId": 1}),
+    "PUT /v2/customers/{customer_id}/retroRequest/{request_id}": ({}, {"status": "REJECTED"}),
     "POST /v2/customers/{customer_id}/pointsTransfers": (
         {},
         {"transferTo": {"customerId": 1}, "points": 1},

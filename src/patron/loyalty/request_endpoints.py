@@ -1,8 +1,8 @@
-"""A customer's goodwill requests and points transfers (``/goodwillRequest``,
-``/pointsTransfers``), in the seed's shapes.
+"""A customer's goodwill and retro requests and points transfers (``/goodwillRequest``,
+``/retroRequest``, ``/pointsTransfers``), in the seed's shapes.
 
-Roles: viewers read; editors ask for goodwill and transfer points; admins decide
-pending goodwill requests.
+Roles: viewers read; editors ask for goodwill, claim bills and transfer points; admins
+decide pending requests.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
 from patron.kit.db import transaction
 from patron.kit.errors import NotFound, Notice, PatronError
-from patron.loyalty import goodwill, transfers
-from patron.loyalty.schemas import DecisionIn, GoodwillIn, TransferIn
+from patron.loyalty import goodwill, retro, transfers
+from patron.loyalty.schemas import DecisionIn, GoodwillIn, RetroIn, TransferIn
 
 router = APIRouter(prefix="/v2/customers", tags=["loyalty"])
 
@@ -33,6 +33,13 @@ def _unknown_request(request_id: int) -> PatronError:
 
 
 RequestId = Annotated[PathId, unknown_as(_unknown_request)]
+
+
+def _unknown_retro(request_id: int) -> PatronError:
+    return NotFound(404, f"the customer has no retro request {request_id}")
+
+
+RetroId = Annotated[PathId, unknown_as(_unknown_retro)]
 
 
 def _warnings(warnings: list[Notice]) -> list[dict[str, Any]]:
@@ -134,6 +141,63 @@ def list_transfers(
     """The points a customer gave (DEDUCTION) and received (ADDITION), oldest first."""
     with transaction(db, write=False) as conn:
         found, total, warnings = transfers.list_transfers(conn, actor.org_id, customer_id, wanted)
+    return {
+        "pagination": wanted.envelope(total),
+        "data": found,
+        "warnings": _warnings(warnings),
+        "errors": [],
+    }
+
+
+@router.post("/{customer_id:id}/retroRequest")
+def request_retro(customer_id: CustomerId, body: RetroIn, actor: Editor, db: Db) -> dict[str, Any]:
+    """Claim an earlier bill recorded without a customer; approved as goodwill is."""
+    spec = retro.RetroInput(
+        transaction_id=body.transaction_id,
+        transaction_number=body.transaction_number,
+        store=body.store_code,
+        reason=body.reason,
+        comments=body.comments,
+    )
+    with transaction(db) as conn:
+        resolved, shown = retro.request_retro(conn, actor, customer_id, spec)
+    return {**shown, "warnings": _warnings(resolved.warnings)}
+
+
+@router.put("/{customer_id:id}/retroRequest/{request_id:id}")
+def decide_retro(
+    customer_id: CustomerId, request_id: RetroId, body: DecisionIn, actor: Admin, db: Db
+) -> dict[str, Any]:
+    """Approve (the bill earns its points) or reject a pending retro request (admin)."""
+    with transaction(db) as conn:
+        resolved, shown = retro.decide_retro(
+            conn, actor, customer_id, request_id, status=body.status, comments=body.comments
+        )
+    return {**shown, "warnings": _warnings(resolved.warnings)}
+
+
+@router.get("/{customer_id:id}/retroRequest")
+def list_retro(
+    customer_id: CustomerId,
+    actor: Viewer,
+    db: Db,
+    wanted: Paging,
+    change_type: Annotated[str | None, Query(alias="changeType")] = None,
+    start_date: Annotated[str | None, Query(alias="startDate")] = None,
+    end_date: Annotated[str | None, Query(alias="endDate")] = None,
+    start_id: Annotated[int | None, query_id("startId", "From this request id")] = None,
+    end_id: Annotated[int | None, query_id("endId", "Through this request id")] = None,
+) -> dict[str, Any]:
+    """A page of a customer's retro requests, newest first, by dates or request ids."""
+    filters = retro.RetroFilters(
+        change_type=change_type,
+        start_date=start_date,
+        end_date=end_date,
+        start_id=start_id,
+        end_id=end_id,
+    )
+    with transaction(db, write=False) as conn:
+        found, total, warnings = retro.list_retro(conn, actor.org_id, customer_id, filters, wanted)
     return {
         "pagination": wanted.envelope(total),
         "data": found,
