@@ -81,3 +81,18 @@ def test_a_program_file_that_is_not_a_program_is_one_line(
     assert "slabs.0" in line
     program.write_text("{not json", encoding="utf-8")
     assert "not JSON" in patron.fails("loyalty", "programs", "add", "--file", str(program), code=3)
+
+
+def test_recommendations_are_refreshed_by_hand(engine: Engine, api: Api) -> None:
+    patron = Patron(engine, api.org)
+    tom, huck = (register(api, mobile=f"91984501234{n}") for n in range(2))
+    for customer, skus in ((huck, ["TENT", "STOVE"]), (tom, ["TENT"])):
+        body = {
+            "number": f"B-{customer}",
+            "customerId": customer,
+            "lineItems": [{"sku": sku, "rate": 10} for sku in skus],
+        }
+        assert api.post("/v2/transactions", json=body).status_code == 200
+    assert "2 item pairs scored" in patron("loyalty", "refresh-recommendations").stderr
+    picks = api.get(f"/v2/customers/{tom}/recommendations").json()["data"]
+    assert [p["sku"] for p in picks] == ["STOVE"]

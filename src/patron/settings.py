@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     """SQLAlchemy URL: an SQLite file or ``postgresql+psycopg://user:pw@host/db``; when empty,
     the SQLite file ``patron.db`` in ``data_dir``."""
 
+    sqlite_busy_timeout_seconds: float = Field(default=30, gt=0)
+    """SQLite only: how long a writer waits for the database's single write lock, held by
+    another writer (a long import commit), before it gives up: the API answers 503 (98002),
+    a command fails with exit code 8, an import step is tried again later."""
+
     secret_key: str = DEVELOPMENT_SECRET
     """Key for keyed hashes (suppression digests, PINs). Kept outside the database."""
 

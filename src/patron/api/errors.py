@@ -1,6 +1,12 @@
 """Every error becomes ``{"errors": [...], "warnings": [...]}`` with a fitting HTTP status.
 
-This module is the one place where error classes meet HTTP status codes.
+This module is the one place where error classes meet HTTP status codes. Besides the
+``PatronError`` tree (``patron.kit.errors``), one failure of the storage has a code:
+
+    DATABASE_BUSY       98002  503 + Retry-After  SQLite's single write lock stayed with
+                                                  another writer (a long import commit)
+                                                  longer than the busy timeout; the request
+                                                  changed nothing and may be sent again
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.api.params import UNKNOWN_ID
+from patron.kit.db import is_lock_timeout
 from patron.kit.errors import (
     Conflict,
     Forbidden,
@@ -23,6 +30,7 @@ from patron.kit.errors import (
     PatronError,
     Unauthenticated,
 )
+from patron.web.errors import is_console
 
 log = logging.getLogger("patron.api")
 
@@ -33,6 +41,15 @@ HTTP_STATUS: dict[type[PatronError], int] = {
     NotFound: 404,
     Conflict: 409,
 }
+
+#: SQLite's lock timeout (see the module docstring).
+DATABASE_BUSY = 98002
+DATABASE_BUSY_MESSAGE = (
+    "the database is busy: another writer (such as an import's commit) held it longer than "
+    "the busy timeout; nothing was changed, send the request again"
+)
+#: When to send it again: the next attempt waits the busy timeout for the lock once more.
+BUSY_RETRY_AFTER_SECONDS = 5
 
 
 def error_body(code: int, message: str, warnings: list[Any] | None = None) -> dict[str, Any]:
@@ -95,7 +112,26 @@ def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(400, message), status_code=400)
 
 
+def _database_busy() -> JSONResponse:
+    return JSONResponse(
+        error_body(DATABASE_BUSY, DATABASE_BUSY_MESSAGE),
+        status_code=503,
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
+
+
+def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    # Only the lock timeout of an API request is answered here; any other database error,
+    # and a console page's, goes on to the handler of every unexpected error.
+    if not is_lock_timeout(exc) or is_console(request):
+        raise exc
+    log.info("%s %s: the database is busy", request.method, request.url.path)
+    return _database_busy()
+
+
 def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if is_lock_timeout(exc):
+        return _database_busy()  # met outside an endpoint (a middleware's own transaction)
     log.exception("unexpected error", exc_info=exc)
     return JSONResponse(error_body(500, "internal error; nothing was changed"), status_code=500)
 
@@ -106,4 +142,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DataError, _unstorable)
+    app.add_exception_handler(OperationalError, _storage_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -10,7 +10,8 @@ exit code  meaning
 5          Forbidden        a rule forbids the change
 6          NotFound         the org, user, key or unit does not exist
 7          Conflict         the change collides with stored data (a name or code is taken)
-8          the database does not exist, cannot be reached or is not migrated
+8          the database does not exist, cannot be reached or is not migrated, or (SQLite)
+           another writer held it longer than the busy timeout
 9          a file named on the command line is missing, is a directory, or cannot be read or
            written
 """
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.core import TyperGroup
 
+from patron.kit.db import is_lock_timeout
 from patron.kit.errors import (
     Conflict,
     Forbidden,
@@ -48,6 +50,11 @@ DATABASE_EXIT_CODE = 8
 FILE_EXIT_CODE = 9
 
 DATABASE_HINT = "is the database reachable and migrated? see `patron db upgrade`"
+LOCK_TIMEOUT_DETAIL = (
+    "database is locked: another writer (such as an import's commit, here or in `patron serve`) "
+    "held the database longer than the busy timeout (PATRON_SQLITE_BUSY_TIMEOUT_SECONDS); "
+    "run the command again once it is done"
+)
 
 
 class DatabaseUnusable(Exception):
@@ -75,6 +82,9 @@ def database_failure(url: str, error: OperationalError | ProgrammingError) -> Da
 
 
 def _database_detail(error: OperationalError | ProgrammingError) -> str:
+    if is_lock_timeout(error):
+        # The database is there and migrated: it was busy, which no upgrade changes.
+        return LOCK_TIMEOUT_DETAIL
     detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
     return f"{detail} ({DATABASE_HINT})"
 

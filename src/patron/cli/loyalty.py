@@ -30,7 +30,7 @@ from patron.cli.common import (
 )
 from patron.customer import lookup
 from patron.kit.errors import InvalidInput, PatronError
-from patron.loyalty import details, expiry, ledger, programs
+from patron.loyalty import details, expiry, ledger, programs, recommendations
 from patron.loyalty.schemas import ProgramIn, program_input, render_program
 
 app = typer.Typer(
@@ -216,6 +216,14 @@ def check(org: OrgOption, as_json: JsonFlag = False) -> None:
         raise PatronError(1, f"{len(found)} balances differ from their entries")
 
 
+@app.command("refresh-recommendations")
+def refresh_recommendations(org: OrgOption) -> None:
+    """Compute the org's item-to-item recommendation scores now (the worker does it daily)."""
+    with acting_on(org) as (conn, actor):
+        kept = recommendations.refresh(conn, actor.org_id)
+    note(f"{kept} item pairs scored for {org}")
+
+
 @app.command("worker")
 def worker(
     once: Annotated[
@@ -226,7 +234,11 @@ def worker(
     with open_engine() as engine:
         if once:
             done = expiry.run_due(engine)
-            note(f"ran the daily job of {len(done)} orgs")
+            refreshed = recommendations.refresh_due(engine)
+            note(
+                f"ran the daily points job of {len(done)} orgs, the recommendations of "
+                f"{len(refreshed)}"
+            )
             return
         loop = expiry.LoyaltyWorker(engine)
         loop.start()

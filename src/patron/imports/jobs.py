@@ -8,6 +8,12 @@ default). Each step runs in one transaction that commits only while the worker
 still holds the lease: a process killed in the middle of a commit leaves the
 store untouched, and a worker that lost its import to another writes nothing.
 The import is then committed again from its stored file by whoever holds it.
+
+On SQLite one writer at a time holds the database: a step that cannot get the
+write lock within the busy timeout (another import's commit holds it) wrote
+nothing and waits, quietly, to be run again; it never counts as a failed attempt.
+Claims, releases and heartbeats meet the lock the same way: they wait and try
+again, and never fail the import or the worker.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +36,7 @@ from sqlalchemy.exc import OperationalError
 from patron.imports import repository as repo
 from patron.imports import service
 from patron.imports.failures import ImportStepError, TerminalImportError, classify
-from patron.kit.db import transaction
+from patron.kit.db import is_lock_timeout, transaction
 from patron.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -61,17 +68,23 @@ def worker_name() -> str:
 
 
 def run_one(engine: Engine, owner: str, lease: Lease | None = None) -> bool:
-    """Claim and run one step of one import; ``False`` when nothing was waiting."""
+    """Claim and run one step of one import; ``False`` when nothing was waiting, or the
+    database was too busy to claim anything (SQLite: try again at the next poll)."""
     lease = lease or Lease.from_settings()
-    with transaction(engine) as conn:
-        found = repo.claim_next(conn, owner, lease.period)
+    try:
+        with transaction(engine) as conn:
+            found = repo.claim_next(conn, owner, lease.period)
+    except OperationalError as exc:
+        if not is_lock_timeout(exc):
+            raise
+        log.debug("no import claimed: another writer holds the database")
+        return False
     if found is None:
         return False
     try:
         run_step(engine, found, owner, lease)
     finally:
-        with transaction(engine) as conn:
-            repo.release(conn, found["id"], owner)
+        _release(engine, found["id"], owner, lease)
     return True
 
 
@@ -89,16 +102,24 @@ def run_import(
     owner = owner or worker_name()
     lease = lease or Lease.from_settings()
     while True:
-        with transaction(engine) as conn:
-            found = repo.claim(conn, org_id, import_id, owner, lease.period)
-            if found is None:
+        try:
+            with transaction(engine) as conn:
+                found = repo.claim(conn, org_id, import_id, owner, lease.period)
+        except OperationalError as exc:
+            if not is_lock_timeout(exc):
+                raise
+            # Another writer (another import's commit) holds SQLite: the caller waits
+            # and asks again, as it does while another worker runs this import.
+            log.debug("import %s not claimed: another writer holds the database", import_id)
+            found = None
+        if found is None:
+            with transaction(engine, write=False) as conn:
                 current = repo.get_import(conn, org_id, import_id)
-                return str(current["state"]) if current else "unknown"
+            return str(current["state"]) if current else "unknown"
         try:
             run_step(engine, found, owner, lease)
         finally:
-            with transaction(engine) as conn:
-                repo.release(conn, import_id, owner)
+            _release(engine, import_id, owner, lease)
 
 
 def run_pending(engine: Engine, owner: str | None = None) -> int:
@@ -117,6 +138,30 @@ def run_step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> Non
             _step(engine, found, owner, lease)
     except LeaseLost:
         log.warning("import %s: another worker took it over; this step wrote nothing", found["id"])
+    except OperationalError as exc:
+        if not is_lock_timeout(exc):
+            raise
+        # SQLite: another writer held the database past the busy timeout before a
+        # transaction of this step could begin; that transaction wrote nothing. The
+        # import stays in its state and is run again at its next claim.
+        log.info("import %s: the database is busy; the step will run again", found["id"])
+
+
+def _release(engine: Engine, import_id: int, owner: str, lease: Lease) -> None:
+    """Give the import up. On SQLite the release waits its turn for the write lock, for
+    as long as the lease would last anyway; past that the lease simply runs out."""
+    give_up = time.monotonic() + lease.seconds
+    while True:
+        try:
+            with transaction(engine) as conn:
+                repo.release(conn, import_id, owner)
+            return
+        except OperationalError as exc:
+            if not is_lock_timeout(exc):
+                raise
+            if time.monotonic() >= give_up:
+                log.info("import %s: not released (the database stayed busy)", import_id)
+                return
 
 
 def _step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
@@ -134,6 +179,8 @@ def _step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
         except LeaseLost:
             raise
         except Exception as exc:
+            if is_lock_timeout(exc):
+                raise  # nothing was written: not a failed attempt (see run_step)
             failure = classify(exc)
             with _owned(engine, found, owner, lease) as conn:
                 if isinstance(failure, TerminalImportError):
@@ -169,6 +216,8 @@ def _guarded(
     except LeaseLost:
         raise
     except Exception as exc:
+        if is_lock_timeout(exc):
+            raise  # nothing was written: not a failure (see run_step)
         log.exception("import %s: %s failed", found["id"], found["state"])
         with _owned(engine, found, owner, lease) as conn:
             repo.update_import(
@@ -241,7 +290,12 @@ class Heartbeat:
             try:
                 renewed = self._renew()
             except OperationalError as exc:
-                log.info("import %s: lease not renewed this beat: %s", self.import_id, exc.orig)
+                # SQLite's lock timeout is the usual case: the step itself, or another
+                # writer, holds the only write lock. Not worth more than a debug line.
+                level = logging.DEBUG if is_lock_timeout(exc) else logging.INFO
+                log.log(
+                    level, "import %s: lease not renewed this beat: %s", self.import_id, exc.orig
+                )
                 continue
             except Exception:
                 log.exception("import %s: lease not renewed this beat", self.import_id)
@@ -279,8 +333,11 @@ class Worker:
         while not self._stop.is_set():
             try:
                 busy = run_one(self.engine, self.owner)
-            except Exception:
-                log.exception("import worker step failed")
+            except Exception as exc:
+                if is_lock_timeout(exc):
+                    log.debug("the database is busy; the worker waits")  # SQLite, another writer
+                else:
+                    log.exception("import worker step failed")
                 busy = False
             if not busy:
                 self._stop.wait(self.poll_seconds)

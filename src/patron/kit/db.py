@@ -8,6 +8,7 @@ never commit.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+
+from patron.settings import Settings
 
 T = TypeVar("T")
 
@@ -39,19 +42,27 @@ def utcnow_column(name: str = "created_at") -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, *, sqlite_busy_timeout: float | None = None) -> Engine:
     """An engine for ``url`` with the settings patron relies on.
 
     SQLite: foreign keys on, WAL (readers do not block the writer), a busy
     timeout, and write transactions opened with ``BEGIN IMMEDIATE`` so two
-    writers queue instead of failing on a lock upgrade.
+    writers queue instead of failing on a lock upgrade. A writer waits for the
+    single write lock at most ``sqlite_busy_timeout`` seconds (by default
+    ``PATRON_SQLITE_BUSY_TIMEOUT_SECONDS``), then fails with a lock timeout
+    (:func:`is_lock_timeout`).
     """
     if url.startswith("sqlite"):
         _ensure_sqlite_directory(url)
+        if sqlite_busy_timeout is None:
+            # Read now, as the CLI reads its settings on every command, not cached.
+            sqlite_busy_timeout = Settings().sqlite_busy_timeout_seconds
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout},
+            pool_pre_ping=True,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, sqlite_busy_timeout)
         return engine
     return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
@@ -62,7 +73,9 @@ def _ensure_sqlite_directory(url: str) -> None:
         Path(os.path.dirname(os.path.abspath(path))).mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    milliseconds = max(1, round(busy_timeout * 1000))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's BEGIN below, not the driver, start transactions.
@@ -71,7 +84,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute(f"PRAGMA busy_timeout = {milliseconds}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -90,6 +103,25 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
             yield conn
 
 
+def is_lock_timeout(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's lock timeout: another connection held the database's
+    single write lock longer than the busy timeout ("database is locked").
+
+    The transaction that met it wrote nothing; it may be run again once the other
+    writer (a long import commit, typically) is done.
+    """
+    if not isinstance(error, OperationalError):
+        return False
+    orig = error.orig
+    if not isinstance(orig, sqlite3.OperationalError):
+        return False
+    # The extended code (BUSY_SNAPSHOT, BUSY_RECOVERY...) carries SQLITE_BUSY in its low byte.
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == sqlite3.SQLITE_BUSY)
+    return "database is locked" in str(orig)
+
+
 def run_in_transaction(
     engine: Engine, work: Callable[[Connection], T], *, write: bool = True, attempts: int = 3
 ) -> T:
@@ -97,14 +129,16 @@ def run_in_transaction(
 
     A unique-index violation or a serialization failure means another request
     committed the same identifier first; running ``work`` again sees that row
-    and answers as for any existing customer.
+    and answers as for any existing customer. SQLite's lock timeout is not
+    retried: the transaction has already waited the whole busy timeout for the
+    write lock, and its caller answers "busy, try again" (the API: 503).
     """
     for attempt in range(1, attempts + 1):
         try:
             with transaction(engine, write=write) as conn:
                 return work(conn)
         except (IntegrityError, OperationalError) as exc:
-            if attempt == attempts or not _is_retryable(exc):
+            if attempt == attempts or is_lock_timeout(exc) or not _is_retryable(exc):
                 raise
     raise AssertionError("unreachable")
 
@@ -116,7 +150,6 @@ def _is_retryable(exc: Exception) -> bool:
         for marker in (
             "unique",
             "duplicate key",
-            "database is locked",
             "could not serialize",
             "deadlock detected",
         )

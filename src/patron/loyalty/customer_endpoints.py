@@ -1,5 +1,5 @@
 """A customer's loyalty: ``/loyaltyDetails`` (by id and by identifier), redemptions,
-adjustments, tier changes and partner program links.
+adjustments, tier changes, partner program links and recommendations.
 
 Roles: viewers read; editors redeem and link partners; admins adjust points and
 move members between slabs.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.engine import Connection, Engine
 
 from patron.api.deps import admin, editor, engine_of, viewer
@@ -19,7 +19,7 @@ from patron.customer import lookup
 from patron.customer.lookup import Resolved
 from patron.kit.db import transaction
 from patron.kit.errors import Notice
-from patron.loyalty import details, ledger, memberships, programs, tiers
+from patron.loyalty import details, ledger, memberships, programs, recommendations, tiers
 from patron.loyalty.schemas import AdjustIn, PartnerMembershipIn, RedeemIn, TierChangeIn
 from patron.orgs import service as orgs
 
@@ -142,3 +142,26 @@ def link_partner_program(
         )
         found, warnings = details.loyalty_details(conn, actor.org_id, resolved)
     return _answer(found, warnings)
+
+
+@router.get("/{customer_id:id}/recommendations")
+def recommend(
+    customer_id: CustomerId,
+    actor: Viewer,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=recommendations.MAX_LIMIT)] = 10,
+    recent_days: Annotated[
+        int,
+        Query(alias="recentDays", ge=0, le=3660, description="Leave out what was bought since."),
+    ] = recommendations.DEFAULT_RECENT_DAYS,
+) -> dict[str, Any]:
+    """The products the customer is most likely to buy next, from co-purchases (1061)."""
+    wanted = recommendations.Wanted(limit=limit, recent_days=recent_days)
+    with transaction(db, write=False) as conn:
+        found, warnings = recommendations.recommend(conn, actor.org_id, customer_id, wanted)
+    status = {
+        "success": True,
+        "code": recommendations.RECOMMENDATIONS_FETCHED,
+        "message": "Customer recommendations fetched successfully",
+    }
+    return {**_answer(found, warnings), "status": status}

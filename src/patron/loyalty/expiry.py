@@ -1,5 +1,6 @@
 """The daily loyalty job of an org: delayed points become spendable, credited points
-expire, and slabs whose validity ended are renewed or moved down.
+expire, and slabs whose validity ended are renewed or moved down. (The worker here
+also refreshes the org's recommendations daily: :mod:`patron.loyalty.recommendations`.)
 
 Run by the job worker once a day per org (``patron serve`` / ``patron worker``,
 :class:`LoyaltyWorker`), or by hand (``patron loyalty expire``). Every step is
@@ -29,6 +30,7 @@ from patron.loyalty import job_repository, ledger, programs
 from patron.loyalty import ledger_repository as repository
 from patron.loyalty.ledger import Balance, Posting
 from patron.loyalty.programs import Program
+from patron.loyalty.recommendations import refresh_due
 from patron.loyalty.rules import ZERO, downgrade_target, due_to_expire, expiry_day, local_day, money
 
 log = logging.getLogger(__name__)
@@ -183,7 +185,7 @@ class LoyaltyWorker:
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
-        self.jobs = jobs or (run_due,)
+        self.jobs = jobs or (run_due, refresh_due)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="patron-loyalty", daemon=True)
 
