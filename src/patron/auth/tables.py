@@ -15,6 +15,8 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Where the user is told that an import or export of theirs ended (optional).
+    sa.Column("email", sa.String(320)),
     utcnow_column(),
     sa.Index("ix_users_org_id", "org_id"),
     sqlite_autoincrement=True,
