@@ -131,7 +131,7 @@ def details(
         document["subscriptionInfo"] = {
             "subscriptions": subscriptions.current(conn, org_id, customer_id)
         }
-    shown, warnings = loyalty.embedded(conn, org_id, resolved, embeds)
-    document.update(shown)
-    document["warnings"].extend(w.as_dict() for w in warnings)
+    loyalty_parts, loyalty_warnings = loyalty.embedded(conn, org_id, resolved, embeds)
+    document.update(loyalty_parts)
+    document["warnings"].extend(w.as_dict() for w in loyalty_warnings)
     return document
