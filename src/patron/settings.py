@@ -54,6 +54,18 @@ class Settings(BaseSettings):
     port: int = 8000
     """Port ``patron serve`` listens on."""
 
+    workers: int | None = Field(default=None, ge=1)
+    """Processes ``patron serve`` starts (``--workers``); by default one per CPU core."""
+
+    access_log: bool = False
+    """``patron serve`` logs a line per request (uvicorn's access log); off by default, as
+    it costs about a tenth of a request's time and a proxy in front usually logs them."""
+
+    auth_cache_seconds: float = Field(default=5, ge=0, le=60)
+    """How long a server process trusts credentials it checked, without the database: a
+    revoked API key, a deactivated user or a changed password stops working within this
+    time. 0 checks every request."""
+
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest JSON request body accepted by the API, in bytes."""
 

@@ -1,18 +1,43 @@
-"""Dependencies shared by the endpoints: the engine and the authenticated actor."""
+"""Dependencies shared by the endpoints: the request's transaction and the authenticated actor.
+
+One transaction per request (``Db``): opened by the first statement, committed when the
+endpoint returns (before the answer is sent), rolled back when it raises. Requests with a
+safe method (GET, HEAD, OPTIONS) get a read transaction, the others a write one (on SQLite
+``BEGIN IMMEDIATE``). The authentication runs in it too, when it needs the database:
+
+- credentials checked within the last ``PATRON_AUTH_CACHE_SECONDS`` (5) are taken from a
+  process-local cache, keyed by an HMAC of the ``Authorization`` header under a key made
+  when the process starts (never the secret itself). Only accepted credentials are kept,
+  so a revoked key, a deactivated user or a changed password stops working within that
+  time in every process, whatever the number of processes; at once in the process that
+  made the change;
+- on SQLite, a write request whose credentials are not in the cache checks them first in
+  a short read transaction of their own: a password's argon2 check takes tens of
+  milliseconds, which must not be spent holding the database's single write lock.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
-from sqlalchemy.engine import Engine
+from fastapi import Depends, Request
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import QueuePool
+from starlette.concurrency import run_in_threadpool
 
 from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
-from patron.kit.db import transaction
+from patron.kit.db import connect, transaction
 from patron.kit.errors import Forbidden, Unauthenticated
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def engine_of(request: Request) -> Engine:
@@ -20,41 +45,189 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
-def authenticate(request: Request) -> Actor:
-    """The caller behind the request's credentials, checked once per request."""
+def writes(request: Request) -> bool:
+    """Whether the request may change data: anything but GET, HEAD and OPTIONS, unless its
+    endpoint is marked :func:`read_only`."""
+    if request.method in SAFE_METHODS:
+        return False
+    return not getattr(request.scope.get("endpoint"), READ_ONLY, False)
+
+
+READ_ONLY = "_patron_read_only"
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+def read_only(endpoint: E) -> E:
+    """Mark an endpoint of a POST (or another unsafe method) that changes nothing: it gets
+    a read transaction (on SQLite, it does not queue for the write lock)."""
+    setattr(endpoint, READ_ONLY, True)
+    return endpoint
+
+
+async def request_transaction(request: Request) -> AsyncIterator[Connection]:
+    """The request's one transaction (see the module docstring).
+
+    The endpoint runs in a worker thread; so do the steps here that may wait: taking a
+    connection that the pool does not hold ready, a commit that writes, a rollback. What
+    cannot wait stays on the event loop, saving two thread hand-offs a request: an SQLite
+    connection the pool holds (no pre-ping: a local file), the end of an SQLite read
+    transaction (it releases a snapshot), returning a connection with no transaction open.
+    """
+    engine = engine_of(request)
+    write = writes(request)
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite and _pool_holds_one(engine):
+        conn = connect(engine, write=write)
+    else:
+        conn = await run_in_threadpool(connect, engine, write=write)
+    try:
+        yield conn
+    except BaseException:
+        await run_in_threadpool(conn.close)  # rolls back; shielded by FastAPI
+        raise
+    if not conn.in_transaction() or (sqlite and not write):
+        _finish(conn)
+    else:
+        await run_in_threadpool(_finish, conn)
+
+
+def _pool_holds_one(engine: Engine) -> bool:
+    pool = engine.pool
+    return isinstance(pool, QueuePool) and pool.checkedin() > 0
+
+
+def _finish(conn: Connection) -> None:
+    try:
+        conn.commit()
+    finally:
+        conn.close()
+
+
+#: The request's connection, in its one transaction. ``scope="function"``: committed as the
+#: endpoint returns, so a failed commit is the request's answer, never a 200 sent before it.
+Db = Annotated[Connection, Depends(request_transaction, scope="function")]
+
+
+class CredentialCache:
+    """Actors of recently accepted credentials, for ``ttl`` seconds (0: nothing is kept).
+
+    Process-local: the TTL bounds how stale an entry may be, so several processes need
+    not agree. Keyed by an HMAC of the credentials under a per-process random key.
+    """
+
+    #: Entries beyond this are dropped (expired ones first): valid credentials only.
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._key = secrets.token_bytes(32)
+        #: digest -> (expiry, credential changes when the check began, actor)
+        self._entries: dict[bytes, tuple[float, int, Actor]] = {}
+        self._lock = threading.Lock()
+
+    def _digest(self, credentials: str) -> bytes:
+        return hmac.new(
+            self._key, credentials.encode("utf-8", "surrogateescape"), "sha256"
+        ).digest()
+
+    def get(self, credentials: str) -> Actor | None:
+        if self.ttl <= 0:
+            return None
+        found = self._entries.get(self._digest(credentials))
+        if found is None or found[0] <= time.monotonic():
+            return None
+        if found[1] != auth.credential_changes():
+            return None  # checked before a credential changed in this process
+        return found[2]
+
+    def put(self, credentials: str, actor: Actor, changes: int) -> None:
+        """Keep ``actor``, checked when the process had made ``changes`` credential changes."""
+        if self.ttl <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[self._digest(credentials)] = (now + self.ttl, changes, actor)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def credential_cache(request: Request) -> CredentialCache | None:
+    cache: CredentialCache | None = getattr(request.app.state, "credentials", None)
+    return cache
+
+
+def authenticate(request: Request, conn: Connection | None = None) -> Actor:
+    """The caller behind the request's credentials, checked once per request: in ``conn``
+    (the request's transaction) when given, else in a read transaction of its own."""
     header = request.headers.get("authorization", "")
     cached = getattr(request.state, "actor", None)
     if cached is not None and getattr(request.state, "actor_header", None) == header:
         return cached  # type: ignore[no-any-return]
-    actor = _check_credentials(request, header)
+    cache = credential_cache(request)
+    actor = cache.get(header) if cache is not None else None
+    if actor is None:
+        changes = auth.credential_changes()
+        actor = _checked(request, header, conn)
+        if cache is not None:
+            cache.put(header, actor, changes)
     request.state.actor = actor
     request.state.actor_header = header
     return actor
 
 
-def _check_credentials(request: Request, header: str) -> Actor:
+def _checked(request: Request, header: str, conn: Connection | None) -> Actor:
     scheme, _, credentials = header.partition(" ")
     scheme = scheme.lower()
     if scheme not in ("basic", "bearer") or not credentials.strip():
         raise Unauthenticated(401, "authentication required: HTTP Basic or a Bearer API key")
-    with transaction(engine_of(request), write=False) as conn:
-        if scheme == "bearer":
-            return auth.authenticate_key(conn, credentials)
-        try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthenticated(401, "malformed HTTP Basic credentials") from None
-        username, sep, password = decoded.partition(":")
-        if not sep:
-            raise Unauthenticated(401, "malformed HTTP Basic credentials")
-        return auth.authenticate_password(conn, username, password)
+    engine = engine_of(request)
+    sqlite_write = engine.dialect.name == "sqlite" and writes(request)
+    if conn is not None and (conn.in_transaction() or not sqlite_write):
+        return _check_credentials(conn, scheme, credentials)
+    with transaction(engine, write=False) as own:
+        return _check_credentials(own, scheme, credentials)
 
 
-def require(role: Role) -> Callable[[Request], Actor]:
+def _check_credentials(conn: Connection, scheme: str, credentials: str) -> Actor:
+    if scheme == "bearer":
+        return auth.authenticate_key(conn, credentials)
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated(401, "malformed HTTP Basic credentials") from None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise Unauthenticated(401, "malformed HTTP Basic credentials")
+    return auth.authenticate_password(conn, username, password)
+
+
+def _cached(request: Request) -> Actor | None:
+    """The request's actor when its credentials were checked moments ago (no database)."""
+    cache = credential_cache(request)
+    if cache is None:
+        return None
+    actor = cache.get(request.headers.get("authorization", ""))
+    if actor is not None:
+        request.state.actor = actor
+        request.state.actor_header = request.headers.get("authorization", "")
+    return actor
+
+
+def require(role: Role) -> Callable[[Request, Connection], Awaitable[Actor]]:
     """A dependency that authenticates the caller and checks it has ``role``."""
 
-    def dependency(request: Request) -> Actor:
-        actor = authenticate(request)
+    async def dependency(request: Request, conn: Db) -> Actor:
+        # Credentials in the cache cost no thread hand-off; others are checked in a worker
+        # thread, in the request's transaction.
+        actor = _cached(request)
+        if actor is None:
+            actor = await run_in_threadpool(authenticate, request, conn)
         if not actor.can(role):
             raise Forbidden(403, f"this operation needs the {role.name} role")
         return actor
@@ -65,3 +238,7 @@ def require(role: Role) -> Callable[[Request], Actor]:
 viewer = require(Role.viewer)
 editor = require(Role.editor)
 admin = require(Role.admin)
+
+Viewer = Annotated[Actor, Depends(viewer)]
+Editor = Annotated[Actor, Depends(editor)]
+Admin = Annotated[Actor, Depends(admin)]

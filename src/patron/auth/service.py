@@ -19,6 +19,20 @@ from patron.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 _BAD_CREDENTIALS = "invalid credentials"
 MIN_PASSWORD_LENGTH = 8
 
+#: Bumped by every change that may withdraw a credential (role, active flag, password, key
+#: revoked) made in this process: the API's cache of checked credentials drops what it
+#: holds from before at once (other processes' caches expire on their own, within seconds).
+_credential_changes = 0
+
+
+def credential_changes() -> int:
+    """How many changes that may withdraw a credential this process made."""
+    return _credential_changes
+
+
+def _credentials_changed() -> None:
+    global _credential_changes
+    _credential_changes += 1
 
 def create_user(
     conn: Connection, actor: Actor, username: str, role: Role, password: str | None = None
@@ -103,6 +117,7 @@ def revoke_api_key(conn: Connection, actor: Actor, key_id: int) -> None:
     """Revoke an API key of the actor's org."""
     if repository.revoke_key(conn, actor.org_id, key_id) == 0:
         raise NotFound(404, f"no active API key {key_id} in this org")
+    _credentials_changed()
     audit(conn, actor, "api_key.revoke", "api_key", key_id, {})
 
 
@@ -134,3 +149,4 @@ def authenticate_key(conn: Connection, key: str) -> Actor:
         kind="key",
         credential=f"key:{row['id']}",
     )
+    _credentials_changed()

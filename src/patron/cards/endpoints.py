@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.deps import Db, admin, editor, viewer
 from patron.api.params import Paging
 from patron.auth.actor import Actor
 from patron.cards import generation, service
 from patron.identity.rules import CONTROL_CHARACTERS
-from patron.kit.db import run_in_transaction, transaction
+from patron.kit.db import retry_in_savepoint
 
 router = APIRouter(prefix="/v2/cards", tags=["cards"])
 
@@ -23,7 +22,6 @@ _CONTROL = re.compile(CONTROL_CHARACTERS)
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]
 Admin = Annotated[Actor, Depends(admin)]
-Db = Annotated[Engine, Depends(engine_of)]
 
 
 class _Body(BaseModel):
@@ -70,12 +68,11 @@ class LabelIn(_Body):
 @router.get("/series")
 def list_series(
     actor: Viewer,
-    engine: Db,
+    conn: Db,
     wanted: Paging,
 ) -> dict[str, Any]:
     """A page of the org's card series."""
-    with transaction(engine, write=False) as conn:
-        rows, total = service.list_series(conn, actor.org_id, wanted.limit, wanted.offset)
+    rows, total = service.list_series(conn, actor.org_id, wanted.limit, wanted.offset)
     return {
         "pagination": wanted.envelope(total),
         "data": [service.render_series(row) for row in rows],
@@ -84,11 +81,11 @@ def list_series(
 
 
 @router.post("/series")
-def add_series(actor: Admin, engine: Db, body: SeriesIn) -> dict[str, Any]:
+def add_series(actor: Admin, conn: Db, body: SeriesIn) -> dict[str, Any]:
     """Create a card series: its code, type, card number shape, expiry and store."""
     # Retried when a concurrent request took the code first: the retry answers 95103.
-    series = run_in_transaction(
-        engine,
+    series = retry_in_savepoint(
+        conn,
         lambda conn: service.add_series(
             conn,
             actor,
@@ -109,11 +106,11 @@ def add_series(actor: Admin, engine: Db, body: SeriesIn) -> dict[str, Any]:
 
 
 @router.post("/generate")
-def generate_cards(actor: Editor, engine: Db, body: GenerateIn) -> dict[str, Any]:
+def generate_cards(actor: Editor, conn: Db, body: GenerateIn) -> dict[str, Any]:
     """Generate new card numbers of a generation-enabled series."""
     # Retried when a concurrent request used one of the drawn numbers first.
-    numbers = run_in_transaction(
-        engine,
+    numbers = retry_in_savepoint(
+        conn,
         lambda conn: generation.generate(
             conn,
             actor,
@@ -127,18 +124,17 @@ def generate_cards(actor: Editor, engine: Db, body: GenerateIn) -> dict[str, Any
 
 
 @router.get("/statusLabels")
-def list_labels(actor: Viewer, engine: Db) -> dict[str, Any]:
+def list_labels(actor: Viewer, conn: Db) -> dict[str, Any]:
     """The card status labels: the system statuses and the org's own names for them."""
-    with transaction(engine, write=False) as conn:
-        labels = service.labels(conn, actor.org_id)
+    labels = service.labels(conn, actor.org_id)
     return {"data": [service.render_label(label) for label in labels], "warnings": []}
 
 
 @router.post("/statusLabels")
-def add_label(actor: Admin, engine: Db, body: LabelIn) -> dict[str, Any]:
+def add_label(actor: Admin, conn: Db, body: LabelIn) -> dict[str, Any]:
     """Add an org name for a card system status."""
-    label = run_in_transaction(
-        engine,
+    label = retry_in_savepoint(
+        conn,
         lambda conn: service.add_label(
             conn, actor, label=body.label, system_status=body.systemStatus
         ),
@@ -149,27 +145,25 @@ def add_label(actor: Admin, engine: Db, body: LabelIn) -> dict[str, Any]:
 @router.get("")
 def list_cards(
     actor: Viewer,
-    engine: Db,
+    conn: Db,
     wanted: Paging,
     seriesCode: Annotated[str | None, Query(max_length=50)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     """A page of the org's cards, optionally of one series and one system status."""
-    with transaction(engine, write=False) as conn:
-        cards, total = service.list_cards(
-            conn,
-            actor.org_id,
-            series_code=seriesCode,
-            status=status,
-            limit=wanted.limit,
-            offset=wanted.offset,
-        )
+    cards, total = service.list_cards(
+        conn,
+        actor.org_id,
+        series_code=seriesCode,
+        status=status,
+        limit=wanted.limit,
+        offset=wanted.offset,
+    )
     return {"pagination": wanted.envelope(total), "data": cards, "warnings": []}
 
 
 @router.get("/{number}")
-def get_card(number: str, actor: Viewer, engine: Db) -> dict[str, Any]:
+def get_card(number: str, actor: Viewer, conn: Db) -> dict[str, Any]:
     """A card by its number: series, status, holder, dates."""
-    with transaction(engine, write=False) as conn:
-        card = service.get_card(conn, actor.org_id, number)
+    card = service.get_card(conn, actor.org_id, number)
     return {"card": card, "warnings": []}

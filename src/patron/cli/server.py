@@ -1,13 +1,13 @@
-"""``patron serve``: the HTTP API."""
+"""``patron serve``: the HTTP API, in one process or several."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 import uvicorn
 
-from patron.api.app import create_app
 from patron.cli.common import load_settings, note, open_engine
 from patron.cli.db import current_revision, head_revision
 
@@ -27,6 +27,15 @@ def serve(
             "--port", help="Port to listen on (default: PATRON_PORT or 8000).", show_default=False
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes (default: PATRON_WORKERS, or one per CPU core).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (docs at /docs) until interrupted."""
     settings = load_settings()
@@ -37,8 +46,14 @@ def serve(
             f"warning: the database is at revision {current or 'none'}, not {head}: "
             "run `patron db upgrade`"
         )
+    # Each process builds its own app (and engine) from the same environment: an import
+    # string and a factory, as uvicorn needs to start several. Each runs an import worker
+    # when enabled; their leases on the imports' rows keep any number of them apart.
     uvicorn.run(
-        create_app(settings, run_imports=settings.import_worker),
+        "patron.api.app:serve_app",
+        factory=True,
         host=host or settings.host,
         port=settings.port if port is None else port,
+        workers=workers or settings.workers or os.cpu_count() or 1,
+        access_log=settings.access_log,
     )

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.deps import Db, admin, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
 from patron.coupons import service
@@ -24,12 +23,10 @@ from patron.coupons.schemas import (
     render_series,
 )
 from patron.customer import lookup
-from patron.kit.db import transaction
 from patron.kit.errors import NotFound, PatronError
 
 router = APIRouter(tags=["coupons"])
 
-Db = Annotated[Engine, Depends(engine_of)]
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]
 Admin = Annotated[Actor, Depends(admin)]
@@ -47,7 +44,7 @@ def _warnings(warnings: list[Any]) -> list[dict[str, Any]]:
 
 
 @router.post("/v2/coupons/series")
-def add_series(body: SeriesIn, actor: Admin, engine: Db) -> dict[str, Any]:
+def add_series(body: SeriesIn, actor: Admin, conn: Db) -> dict[str, Any]:
     """Add a coupon series: its number, validity range, redemption limits and discount."""
     spec = service.SeriesInput(
         number=body.series_id,
@@ -61,16 +58,14 @@ def add_series(body: SeriesIn, actor: Admin, engine: Db) -> dict[str, Any]:
         discount_value=body.discount_value,
         discount_upto=body.discount_upto,
     )
-    with transaction(engine) as conn:
-        series = service.create_series(conn, actor, spec)
+    series = service.create_series(conn, actor, spec)
     return {"series": render_series(series), "warnings": []}
 
 
 @router.get("/v2/coupons/series")
-def list_series(actor: Viewer, engine: Db, wanted: Paging) -> dict[str, Any]:
+def list_series(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
     """A page of the org's coupon series, by series id."""
-    with transaction(engine, write=False) as conn:
-        rows, total = service.list_series(conn, actor.org_id, wanted)
+    rows, total = service.list_series(conn, actor.org_id, wanted)
     return {
         "pagination": wanted.envelope(total),
         "data": [render_series(row) for row in rows],
@@ -79,15 +74,14 @@ def list_series(actor: Viewer, engine: Db, wanted: Paging) -> dict[str, Any]:
 
 
 @router.get("/v2/coupons/series/{series_id:id}")
-def get_series(series_id: SeriesId, actor: Viewer, engine: Db) -> dict[str, Any]:
+def get_series(series_id: SeriesId, actor: Viewer, conn: Db) -> dict[str, Any]:
     """One coupon series with its issued and redeemed counts."""
-    with transaction(engine, write=False) as conn:
-        series = service.get_series(conn, actor.org_id, series_id)
+    series = service.get_series(conn, actor.org_id, series_id)
     return {"series": render_series(series), "warnings": []}
 
 
 @router.post("/v2/coupons")
-def issue_coupons(body: IssueIn, actor: Editor, engine: Db) -> dict[str, Any]:
+def issue_coupons(body: IssueIn, actor: Editor, conn: Db) -> dict[str, Any]:
     """Issue coupons of a series (one or many codes), optionally to one customer."""
     spec = service.IssueInput(
         series=body.series_id,
@@ -97,9 +91,8 @@ def issue_coupons(body: IssueIn, actor: Editor, engine: Db) -> dict[str, Any]:
         transaction_number=body.transaction_number,
         valid_till=body.valid_till,
     )
-    with transaction(engine) as conn:
-        issued = service.issue(conn, actor, spec)
-        redemptions = service.redemptions_by_coupon(conn, actor.org_id, issued)
+    issued = service.issue(conn, actor, spec)
+    redemptions = service.redemptions_by_coupon(conn, actor.org_id, issued)
     return {
         "coupons": [render_basic(row, redemptions[int(row["id"])]) for row in issued],
         "warnings": [],
@@ -109,17 +102,16 @@ def issue_coupons(body: IssueIn, actor: Editor, engine: Db) -> dict[str, Any]:
 @router.get("/v2/coupons")
 def list_coupons(
     actor: Viewer,
-    engine: Db,
+    conn: Db,
     wanted: Paging,
     series_id: Annotated[int | None, query_id("seriesId", "Only coupons of this series")] = None,
     status: str | None = None,
 ) -> dict[str, Any]:
     """A page of the org's coupons, newest first, optionally of one series and status."""
-    with transaction(engine, write=False) as conn:
-        rows, total, _ = service.list_coupons(
-            conn, actor.org_id, wanted, series=series_id, status=status
-        )
-        redemptions = service.redemptions_by_coupon(conn, actor.org_id, rows)
+    rows, total, _ = service.list_coupons(
+        conn, actor.org_id, wanted, series=series_id, status=status
+    )
+    redemptions = service.redemptions_by_coupon(conn, actor.org_id, rows)
     return {
         "pagination": wanted.envelope(total),
         "data": [
@@ -133,7 +125,7 @@ def list_coupons(
 @router.get("/v2/customers/coupons")
 def customer_coupons_basic(
     actor: Viewer,
-    engine: Db,
+    conn: Db,
     wanted: Paging,
     mobile: str | None = None,
     email: str | None = None,
@@ -143,8 +135,7 @@ def customer_coupons_basic(
 ) -> dict[str, Any]:
     """The coupons of a customer found by mobile, email, externalId or id (basic details)."""
     keys = {"mobile": mobile, "email": email, "externalId": external_id, "id": id}
-    with transaction(engine, write=False) as conn:
-        found = service.customer_coupons(conn, actor.org_id, keys, status, wanted)
+    found = service.customer_coupons(conn, actor.org_id, keys, status, wanted)
     customer = {
         "firstname": found.first_name,
         "lastname": found.last_name,
@@ -164,14 +155,13 @@ def customer_coupons_basic(
 def customer_coupons_detailed(
     customer_id: CustomerId,
     actor: Viewer,
-    engine: Db,
+    conn: Db,
     wanted: Paging,
     status: str | None = None,
 ) -> dict[str, Any]:
     """The coupons of a customer with their series and redemptions (detailed)."""
-    with transaction(engine, write=False) as conn:
-        resolved = lookup.resolve(conn, actor.org_id, customer_id)
-        found = service.coupons_of(conn, actor.org_id, resolved, status, wanted)
+    resolved = lookup.resolve(conn, actor.org_id, customer_id)
+    found = service.coupons_of(conn, actor.org_id, resolved, status, wanted)
     return {
         "entity": [
             render_detailed(row, found.redemptions[int(row["id"])], actor.org_id)

@@ -11,13 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.deps import Db, admin, editor, viewer
 from patron.api.params import CustomerId, paging, query_id
 from patron.auth.actor import Actor
 from patron.customer import deletion, history, lookup, search, status
-from patron.kit.db import transaction
 from patron.kit.pagination import Page
 
 router = APIRouter(prefix="/v2/customers", tags=["customer care"])
@@ -50,62 +48,60 @@ def _warnings(notices: list[Any]) -> list[dict[str, Any]]:
 
 @router.get("/search")
 def search_customers(
+    conn: Db,
     q: str | None = None,
     actor: Actor = Depends(viewer),
-    engine: Engine = Depends(engine_of),
     requested: Page = Depends(paging),
 ) -> dict[str, Any]:
     """Find customers whose first name, last name or an identifier starts with ``q``."""
-    with transaction(engine, write=False) as conn:
-        found, total = search.search(conn, actor.org_id, q, requested)
+    found, total = search.search(conn, actor.org_id, q, requested)
     return {"pagination": requested.envelope(total), "data": found, "warnings": [], "errors": []}
 
 
 @router.put("/lookup/status")
 def update_status(
+    conn: Db,
     source: str | None = None,
     account_id: str | None = Query(None, alias="accountId"),
     identifier_name: str | None = Query(None, alias="identifierName"),
     identifier_value: str | None = Query(None, alias="identifierValue"),
     body: StatusChange | None = None,
     actor: Actor = Depends(editor),
-    engine: Engine = Depends(engine_of),
 ) -> dict[str, Any]:
     """Move the customer holding an identifier to another status label."""
     where = lookup.source_account(source, account_id, default="INSTORE")
     change = body or StatusChange()
-    with transaction(engine) as conn:
-        warnings = status.change_status(
-            conn,
-            actor,
-            where,
-            identifier_name,
-            identifier_value,
-            label=change.label,
-            reason=change.reason,
-            created_on=change.created_on,
-        )
+    warnings = status.change_status(
+        conn,
+        actor,
+        where,
+        identifier_name,
+        identifier_value,
+        label=change.label,
+        reason=change.reason,
+        created_on=change.created_on,
+    )
     return {"warnings": _warnings(warnings), "errors": []}
 
 
 @router.put("/{customer_id:id}/fraudStatus")
 def update_fraud_status(
+    conn: Db,
     customer_id: CustomerId,
     body: FraudChange | None = None,
     actor: Actor = Depends(admin),
-    engine: Engine = Depends(engine_of),
 ) -> dict[str, Any]:
     """Mark a customer as fraud (which freezes it) or clear the mark."""
     change = body or FraudChange()
-    with transaction(engine) as conn:
-        changed_id, fraud_status, warnings = status.change_fraud_status(
-            conn, actor, customer_id, status=change.status, reason=change.reason
-        )
+    changed_id, fraud_status, warnings = status.change_fraud_status(
+        conn, actor, customer_id, status=change.status, reason=change.reason
+    )
     return {"id": changed_id, "fraudStatus": fraud_status, "warnings": _warnings(warnings)}
 
 
 @router.get("/{customer_id:id}/changeRequest")
 def change_requests(
+    conn: Db,
     customer_id: CustomerId,
     source: str | None = None,
     account_id: str | None = Query(None, alias="accountId"),
@@ -117,7 +113,6 @@ def change_requests(
     sort_by: str | None = Query(None, alias="sortBy"),
     sort_order: str | None = Query(None, alias="sortOrder"),
     actor: Actor = Depends(viewer),
-    engine: Engine = Depends(engine_of),
     requested: Page = Depends(paging),
 ) -> dict[str, Any]:
     """The history of changes of a customer and of the customers merged into it."""
@@ -132,10 +127,7 @@ def change_requests(
         sort_by=sort_by,
         sort_order=sort_order,
     )
-    with transaction(engine, write=False) as conn:
-        entries, total, warnings = history.history(
-            conn, actor.org_id, customer_id, query, requested
-        )
+    entries, total, warnings = history.history(conn, actor.org_id, customer_id, query, requested)
     return {
         "pagination": requested.envelope(total),
         "data": entries,
@@ -146,14 +138,13 @@ def change_requests(
 
 @router.delete("/{customer_id:id}")
 def delete_customer(
+    conn: Db,
     customer_id: CustomerId,
     reason: str | None = None,
     body: DeleteRequest | None = Body(None),
     actor: Actor = Depends(admin),
-    engine: Engine = Depends(engine_of),
 ) -> dict[str, Any]:
     """Delete a customer's personal data, keeping an audit entry and a suppression."""
     given = reason if reason is not None and reason.strip() else (body.reason if body else None)
-    with transaction(engine) as conn:
-        deleted_id = deletion.delete_customer(conn, actor, customer_id, given)
+    deleted_id = deletion.delete_customer(conn, actor, customer_id, given)
     return {"id": deleted_id, "deleted": True, "warnings": []}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy.engine import Connection
+from fastapi import APIRouter, Depends
 
 from patron.api import deps
+from patron.api.deps import Db
 from patron.api.params import CustomerId, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.customer import lookup
@@ -16,7 +16,7 @@ from patron.customer.identifiers import change_identifiers
 from patron.customer.registration import register
 from patron.customer.schemas import ChangeIdentifiersIn, RegisterIn, UpdateIn
 from patron.customer.update import update
-from patron.kit.db import run_in_transaction, transaction
+from patron.kit.db import retry_in_savepoint
 from patron.kit.errors import NotFound, PatronError
 from patron.orgs import service as orgs
 
@@ -41,20 +41,18 @@ def _result(customer_id: int, warnings: list[Any]) -> dict[str, Any]:
 
 @router.post("")
 def register_customer(
-    body: RegisterIn, request: Request, actor: Actor = Depends(deps.editor)
+    body: RegisterIn, conn: Db, actor: Actor = Depends(deps.editor)
 ) -> dict[str, Any]:
     """Register a customer (loyalty or not) on a source, combining across sources."""
-
-    def work(conn: Connection) -> dict[str, Any]:
-        outcome = register(conn, actor, body)
-        return _result(outcome.customer_id, outcome.warnings)
-
-    return run_in_transaction(deps.engine_of(request), work)
+    # A concurrent registration of the same person may win the unique index: the savepoint
+    # is run again and then finds the winner.
+    outcome = retry_in_savepoint(conn, lambda c: register(c, actor, body))
+    return _result(outcome.customer_id, outcome.warnings)
 
 
 @router.get("/lookup")
 def lookup_customer_id(
-    request: Request,
+    conn: Db,
     identifierName: str | None = None,
     identifierValue: str | None = None,
     source: str | None = None,
@@ -65,17 +63,16 @@ def lookup_customer_id(
     where = lookup.source_account(
         source, accountId, allow_all=True, invalid_source_code=8011, default=lookup.ALL_SOURCES
     )
-    with transaction(deps.engine_of(request), write=False) as conn:
-        settings = orgs.get_settings(conn, actor.org_id)
-        found = lookup.by_identifier(
-            conn, actor.org_id, settings, identifierName, identifierValue, where
-        )
+    settings = orgs.get_settings(conn, actor.org_id)
+    found = lookup.by_identifier(
+        conn, actor.org_id, settings, identifierName, identifierValue, where
+    )
     return {"entity": found.id, "warnings": [w.as_dict() for w in found.warnings]}
 
 
 @router.get("/lookup/customerDetails")
 def customer_details_by_identifier(
-    request: Request,
+    conn: Db,
     identifierName: str | None = None,
     identifierValue: str | None = None,
     source: str | None = None,
@@ -87,18 +84,17 @@ def customer_details_by_identifier(
     where = lookup.source_account(
         source, accountId, allow_all=True, invalid_source_code=8011, default=lookup.ALL_SOURCES
     )
-    with transaction(deps.engine_of(request), write=False) as conn:
-        settings = orgs.get_settings(conn, actor.org_id)
-        found = lookup.by_identifier(
-            conn, actor.org_id, settings, identifierName, identifierValue, where
-        )
-        return details(conn, actor.org_id, found, where, embed)
+    settings = orgs.get_settings(conn, actor.org_id)
+    found = lookup.by_identifier(
+        conn, actor.org_id, settings, identifierName, identifierValue, where
+    )
+    return details(conn, actor.org_id, found, where, embed)
 
 
 @router.put("/lookup")
 def update_customer_by_identifier(
     body: UpdateIn,
-    request: Request,
+    conn: Db,
     identifierName: str | None = None,
     identifierValue: str | None = None,
     source: str | None = None,
@@ -107,19 +103,18 @@ def update_customer_by_identifier(
 ) -> dict[str, Any]:
     """Update names, fields, extended fields, channels or loyalty type, found by identifier."""
     where = lookup.source_account(source, accountId, default="INSTORE")
-    with transaction(deps.engine_of(request)) as conn:
-        settings = orgs.get_settings(conn, actor.org_id)
-        found = lookup.by_identifier(
-            conn, actor.org_id, settings, identifierName, identifierValue, where, for_update=True
-        )
-        warnings = update(conn, actor, found, where, body)
+    settings = orgs.get_settings(conn, actor.org_id)
+    found = lookup.by_identifier(
+        conn, actor.org_id, settings, identifierName, identifierValue, where, for_update=True
+    )
+    warnings = update(conn, actor, found, where, body)
     return _result(found.id, warnings)
 
 
 @router.get("/{customer_id:id}")
 def get_customer(
     customer_id: CustomerId,
-    request: Request,
+    conn: Db,
     source: str | None = None,
     accountId: str | None = None,
     embed: str | None = None,
@@ -127,25 +122,23 @@ def get_customer(
 ) -> dict[str, Any]:
     """Details of a customer; a merged id answers with its survivor (warning 91009)."""
     where = lookup.source_account(source, accountId, allow_all=True, default=lookup.ALL_SOURCES)
-    with transaction(deps.engine_of(request), write=False) as conn:
-        found = lookup.resolve(conn, actor.org_id, customer_id)
-        return details(conn, actor.org_id, found, where, embed)
+    found = lookup.resolve(conn, actor.org_id, customer_id)
+    return details(conn, actor.org_id, found, where, embed)
 
 
 @router.put("/{customer_id:id}")
 def update_customer(
     customer_id: CustomerId,
     body: UpdateIn,
-    request: Request,
+    conn: Db,
     source: str | None = None,
     accountId: str | None = None,
     actor: Actor = Depends(deps.editor),
 ) -> dict[str, Any]:
     """Update names, fields, extended fields, channels or loyalty type of a customer."""
     where = lookup.source_account(source, accountId, default="INSTORE")
-    with transaction(deps.engine_of(request)) as conn:
-        found = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
-        warnings = update(conn, actor, found, where, body)
+    found = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
+    warnings = update(conn, actor, found, where, body)
     return _result(found.id, warnings)
 
 
@@ -153,19 +146,14 @@ def update_customer(
 def change_customer_identifiers(
     customer_id: ChangedCustomerId,
     body: ChangeIdentifiersIn,
-    request: Request,
+    conn: Db,
     source: str | None = None,
     accountId: str | None = None,
     actor: Actor = Depends(deps.editor),
 ) -> dict[str, Any]:
     """Add or remove identifiers; adding one held on another source merges the accounts."""
     where = lookup.source_account(source, accountId, default="INSTORE")
-
-    def work(conn: Connection) -> dict[str, Any]:
-        outcome = change_identifiers(conn, actor, customer_id, where, body)
-        return {
-            "createdId": outcome.customer_id,
-            "warnings": [w.as_dict() for w in outcome.warnings],
-        }
-
-    return run_in_transaction(deps.engine_of(request), work)
+    outcome = retry_in_savepoint(
+        conn, lambda c: change_identifiers(c, actor, customer_id, where, body)
+    )
+    return {"createdId": outcome.customer_id, "warnings": [w.as_dict() for w in outcome.warnings]}

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 
-from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.deps import Db, admin, editor, read_only, viewer
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.imports import codes, mapping, retention, service, templates
@@ -21,7 +21,6 @@ from patron.imports.profiles import PROFILES
 from patron.imports.read import SourceTable, read_pasted, read_stream
 from patron.imports.suggest import Suggestion
 from patron.kit.clock import iso
-from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, NotFound, PatronError
 from patron.settings import get_settings
 
@@ -30,7 +29,6 @@ router = APIRouter(prefix="/v2/imports", tags=["imports"])
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]
 Admin = Annotated[Actor, Depends(admin)]
-Db = Annotated[Engine, Depends(engine_of)]
 
 
 def _unknown_import(import_id: int) -> PatronError:
@@ -60,31 +58,30 @@ class TemplateIn(BaseModel):
 
 
 @router.get("/profiles", summary="The import profiles with their fields and options")
-def list_profiles(actor: Viewer, db: Db) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        return {
-            "profiles": [
-                {
-                    "id": profile.spec.id,
-                    "name": profile.spec.name,
-                    "fields": [
-                        {"name": f.name, "label": f.label, "description": f.description}
-                        for f in mapping.targets(conn, actor.org_id, profile)
-                    ],
-                    "options": [
-                        {
-                            "name": o.name,
-                            "type": o.kind,
-                            "default": o.default,
-                            "description": o.description,
-                            **({"choices": list(o.choices)} if o.choices else {}),
-                        }
-                        for o in profile.spec.options
-                    ],
-                }
-                for profile in PROFILES.values()
-            ]
-        }
+def list_profiles(actor: Viewer, conn: Db) -> dict[str, Any]:
+    return {
+        "profiles": [
+            {
+                "id": profile.spec.id,
+                "name": profile.spec.name,
+                "fields": [
+                    {"name": f.name, "label": f.label, "description": f.description}
+                    for f in mapping.targets(conn, actor.org_id, profile)
+                ],
+                "options": [
+                    {
+                        "name": o.name,
+                        "type": o.kind,
+                        "default": o.default,
+                        "description": o.description,
+                        **({"choices": list(o.choices)} if o.choices else {}),
+                    }
+                    for o in profile.spec.options
+                ],
+            }
+            for profile in PROFILES.values()
+        ]
+    }
 
 
 async def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTable, str]:
@@ -120,26 +117,22 @@ def _suggestion(s: Suggestion) -> dict[str, Any]:
 
 @router.post("/suggestions", summary="Suggest a column mapping for a file")
 async def suggest(
+@read_only
     actor: Editor,
-    db: Db,
+    conn: Db,
     profile: Annotated[str, Form()] = "loyalty-customers",
     file: Annotated[UploadFile | None, File()] = None,
     text: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
     table, _ = await _source(file, text)
-    suggestions = await run_in_threadpool(_suggest, db, actor, profile, table.headers)
+    suggestions = await run_in_threadpool(mapping.suggest, conn, actor, profile, table.headers)
     return {"columns": list(table.headers), "suggestions": [_suggestion(s) for s in suggestions]}
-
-
-def _suggest(db: Engine, actor: Actor, profile: str, headers: tuple[str, ...]) -> list[Suggestion]:
-    with transaction(db, write=False) as conn:
-        return mapping.suggest(conn, actor, profile, headers)
 
 
 @router.post("", status_code=202, summary="Upload or paste a file; its preview is prepared")
 async def create(
     actor: Editor,
-    db: Db,
+    conn: Db,
     profile: Annotated[str, Form()] = "loyalty-customers",
     file: Annotated[UploadFile | None, File()] = None,
     text: Annotated[str | None, Form()] = None,
@@ -163,7 +156,7 @@ async def create(
         save_template=save_template,
         confirmed=confirm,
     )
-    created, found = await run_in_threadpool(_create, db, actor, request, table)
+    created, found = await run_in_threadpool(_create, conn, actor, request, table)
     body = _import(found)
     if created.suggestions:
         body["suggestions"] = [_suggestion(s) for s in created.suggestions]
@@ -171,38 +164,34 @@ async def create(
 
 
 def _create(
-    db: Engine, actor: Actor, request: service.ImportRequest, table: SourceTable
+    conn: Connection, actor: Actor, request: service.ImportRequest, table: SourceTable
 ) -> tuple[service.Created, RowMapping]:
     # Storing the file's table is blocking work too: off the event loop.
-    with transaction(db) as conn:
-        created = service.create_import(conn, actor, request, table)
-        return created, service.get_import(conn, actor, created.import_id)
+    created = service.create_import(conn, actor, request, table)
+    return created, service.get_import(conn, actor, created.import_id)
 
 
 @router.get("", summary="The org's imports, newest first")
-def list_imports(actor: Viewer, db: Db, wanted: Paging) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        found, total = repo.list_imports(conn, actor.org_id, wanted.limit, wanted.offset)
+def list_imports(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
+    found, total = repo.list_imports(conn, actor.org_id, wanted.limit, wanted.offset)
     return {"pagination": wanted.envelope(total), "data": [_import(row) for row in found]}
 
 
 @router.get("/{import_id:id}", summary="An import: state, progress, counts")
-def get(import_id: ImportId, actor: Viewer, db: Db) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        return _import(service.get_import(conn, actor, import_id))
+def get(import_id: ImportId, actor: Viewer, conn: Db) -> dict[str, Any]:
+    return _import(service.get_import(conn, actor, import_id))
 
 
 @router.get("/{import_id:id}/rows", summary="Per-row outcomes (preview or result)")
 def rows(
     import_id: ImportId,
     actor: Viewer,
-    db: Db,
+    conn: Db,
     wanted: Paging,
     status: Annotated[str | None, Query(pattern="^(inserted|updated|skipped|rejected)$")] = None,
 ) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        found = service.get_import(conn, actor, import_id)
-        frame = service.outcomes(conn, actor, import_id)
+    found = service.get_import(conn, actor, import_id)
+    frame = service.outcomes(conn, actor, import_id)
     if status:
         frame = frame.filter(pl.col("status") == status)
     first_row = 1 if found["file_format"] == "pasted" else 2
@@ -228,9 +217,8 @@ def rows(
 
 
 @router.get("/{import_id:id}/conflicts", summary="What an undo left alone, and why")
-def undo_conflicts(import_id: ImportId, actor: Viewer, db: Db) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        frame = service.conflicts(conn, actor, import_id)
+def undo_conflicts(import_id: ImportId, actor: Viewer, conn: Db) -> dict[str, Any]:
+    frame = service.conflicts(conn, actor, import_id)
     return {"data": frame.head(get_settings().max_page_size * 10).to_dicts(), "total": frame.height}
 
 
@@ -238,11 +226,10 @@ def undo_conflicts(import_id: ImportId, actor: Viewer, db: Db) -> dict[str, Any]
 def report(
     import_id: ImportId,
     actor: Viewer,
-    db: Db,
+    conn: Db,
     format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
 ) -> Response:
-    with transaction(db, write=False) as conn:
-        content = service.report(conn, actor, import_id, format)
+    content = service.report(conn, actor, import_id, format)
     return Response(
         content,
         media_type=REPORT_TYPES[format],
@@ -252,42 +239,40 @@ def report(
     )
 
 
-def _action(name: str, import_id: int, actor: Actor, db: Engine) -> dict[str, Any]:
-    with transaction(db) as conn:
-        getattr(service, name)(conn, actor, import_id)
-        return _import(service.get_import(conn, actor, import_id))
+def _action(name: str, import_id: int, actor: Actor, conn: Connection) -> dict[str, Any]:
+    getattr(service, name)(conn, actor, import_id)
+    return _import(service.get_import(conn, actor, import_id))
 
 
 @router.post("/{import_id:id}/confirm", status_code=202, summary="Commit a previewed import")
-def confirm(import_id: ImportId, actor: Editor, db: Db) -> dict[str, Any]:
-    return _action("confirm", import_id, actor, db)
+def confirm(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
+    return _action("confirm", import_id, actor, conn)
 
 
 @router.post("/{import_id:id}/cancel", summary="Cancel an import not yet committing")
-def cancel(import_id: ImportId, actor: Editor, db: Db) -> dict[str, Any]:
-    return _action("cancel", import_id, actor, db)
+def cancel(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
+    return _action("cancel", import_id, actor, conn)
 
 
 @router.post("/{import_id:id}/replay", status_code=202, summary="Commit a failed import again")
-def replay(import_id: ImportId, actor: Editor, db: Db) -> dict[str, Any]:
-    return _action("replay", import_id, actor, db)
+def replay(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
+    return _action("replay", import_id, actor, conn)
 
 
 @router.post("/{import_id:id}/undo", status_code=202, summary="Undo a committed import")
-def undo(import_id: ImportId, actor: Editor, db: Db) -> dict[str, Any]:
-    return _action("request_undo", import_id, actor, db)
+def undo(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
+    return _action("request_undo", import_id, actor, conn)
 
 
 @router.post("/purge", summary="Delete the files of old imports (admin)")
 def purge(
     actor: Admin,
-    db: Db,
+    conn: Db,
     older_than_days: Annotated[int, Query(alias="olderThanDays")],
 ) -> dict[str, Any]:
     """Delete the stored file, results and undo data of imports created more than
     ``olderThanDays`` days ago; the imports stay listed with their counts."""
-    with transaction(db) as conn:
-        purged = retention.purge_files(conn, actor, older_than_days)
+    purged = retention.purge_files(conn, actor, older_than_days)
     return {"purged": purged, "count": len(purged)}
 
 
@@ -295,40 +280,35 @@ def purge(
 
 
 @router.get("/templates", summary="Import templates")
-def list_templates(actor: Viewer, db: Db, profile: str | None = None) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        found = repo.list_templates(conn, actor.org_id, profile)
+def list_templates(actor: Viewer, conn: Db, profile: str | None = None) -> dict[str, Any]:
+    found = repo.list_templates(conn, actor.org_id, profile)
     return {"data": [_template(t) for t in found[: get_settings().max_page_size]]}
 
 
 @router.post("/templates", status_code=201, summary="Create an import template (admin)")
-def create_template(body: TemplateIn, actor: Admin, db: Db) -> dict[str, Any]:
-    with transaction(db) as conn:
-        template_id = templates.create_template(conn, actor, body.profile, _template_input(body))
-        return _template(templates.get_template(conn, actor, template_id))
+def create_template(body: TemplateIn, actor: Admin, conn: Db) -> dict[str, Any]:
+    template_id = templates.create_template(conn, actor, body.profile, _template_input(body))
+    return _template(templates.get_template(conn, actor, template_id))
 
 
 @router.get("/templates/{template_id:id}", summary="An import template")
-def get_template(template_id: TemplateId, actor: Viewer, db: Db) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        return _template(templates.get_template(conn, actor, template_id))
+def get_template(template_id: TemplateId, actor: Viewer, conn: Db) -> dict[str, Any]:
+    return _template(templates.get_template(conn, actor, template_id))
 
 
 @router.put("/templates/{template_id:id}", summary="Change an import template (admin)")
 def update_template(
-    template_id: TemplateId, body: TemplateIn, actor: Admin, db: Db
+    template_id: TemplateId, body: TemplateIn, actor: Admin, conn: Db
 ) -> dict[str, Any]:
-    with transaction(db) as conn:
-        templates.update_template(conn, actor, template_id, _template_input(body))
-        return _template(templates.get_template(conn, actor, template_id))
+    templates.update_template(conn, actor, template_id, _template_input(body))
+    return _template(templates.get_template(conn, actor, template_id))
 
 
 @router.delete(
     "/templates/{template_id:id}", status_code=204, summary="Delete an import template (admin)"
 )
-def delete_template(template_id: TemplateId, actor: Admin, db: Db) -> Response:
-    with transaction(db) as conn:
-        templates.delete_template(conn, actor, template_id)
+def delete_template(template_id: TemplateId, actor: Admin, conn: Db) -> Response:
+    templates.delete_template(conn, actor, template_id)
     return Response(status_code=204)
 
 

@@ -42,6 +42,14 @@ def utcnow_column(name: str = "created_at") -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
+#: Pooled connections per engine (one engine per process). SQLite: one per server thread
+#: (anyio's default limit is 40), as its connections are cheap. PostgreSQL: a connection
+#: is a server process; the overflow, closed when returned, serves bursts.
+SQLITE_POOL_SIZE = 40
+POSTGRES_POOL_SIZE = 20
+POSTGRES_POOL_OVERFLOW = 20
+
+
 def create_engine(url: str, *, sqlite_busy_timeout: float | None = None) -> Engine:
     """An engine for ``url`` with the settings patron relies on.
 
@@ -57,14 +65,27 @@ def create_engine(url: str, *, sqlite_busy_timeout: float | None = None) -> Engi
         if sqlite_busy_timeout is None:
             # Read now, as the CLI reads its settings on every command, not cached.
             sqlite_busy_timeout = Settings().sqlite_busy_timeout_seconds
+        # No pre-ping: a local file does not go away under an open connection. The pool
+        # keeps as many connections as the server has threads (40), so that a busy server
+        # does not open and close one per request (each open runs the PRAGMAs below).
+        database = sa.engine.make_url(url).database
+        # An in-memory database lives in one connection: SQLAlchemy's own pool for it.
+        in_memory = database in (None, "", ":memory:") or "mode=memory" in url
+        pool = (
+            {} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
+        )
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout},
-            pool_pre_ping=True,
+            **pool,
         )
         _configure_sqlite(engine, sqlite_busy_timeout)
         return engine
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # A server connection may be closed under the pool (a restart, an idle timeout): the
+    # pre-ping costs one round trip per checkout (one per request) and saves a failed one.
+    return sa.create_engine(
+        url, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_OVERFLOW, pool_pre_ping=True
+    )
 
 
 def _ensure_sqlite_directory(url: str) -> None:
@@ -93,14 +114,50 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def connect(engine: Engine, *, write: bool) -> Connection:
+    """A pooled connection whose first statement begins a transaction (on SQLite a
+    ``write`` one begins with ``BEGIN IMMEDIATE``). Prefer :func:`transaction`; the API's
+    request transaction (``patron.api.deps``) commits or closes it itself."""
+    conn = engine.connect()
+    if write and engine.dialect.name == "sqlite":
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    return conn
+
+
 @contextmanager
-def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
-    """Open one transaction; commit when the block ends, roll back on error."""
-    with engine.connect() as conn:
-        if write and engine.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+def transaction(engine: Engine, *, write: bool = True, lazy: bool = False) -> Iterator[Connection]:
+    """Open one transaction; commit when the block ends, roll back on error.
+
+    ``lazy``: begin it with the first statement rather than at once (the request
+    transaction: a request refused before it reads anything never begins one, and on
+    SQLite a write request takes the write lock only when its service starts).
+    """
+    with connect(engine, write=write) as conn:
+        if lazy:
+            # An error leaves the block without the commit: closing rolls back.
+            yield conn
+            conn.commit()
+            return
         with conn.begin():
             yield conn
+
+
+def retry_in_savepoint(conn: Connection, work: Callable[[Connection], T], attempts: int = 3) -> T:
+    """Run ``work`` in a savepoint of ``conn``'s transaction, again when a concurrent writer
+    won a race (as :func:`run_in_transaction` does for a transaction of its own).
+
+    Rolling back to the savepoint undoes only ``work``; the next attempt, a new statement
+    in PostgreSQL's READ COMMITTED, sees the row the other request committed. On SQLite the
+    write transaction holds the database's single write lock, so no race reaches here.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with conn.begin_nested():
+                return work(conn)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == attempts or is_lock_timeout(exc) or not _is_retryable(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 def is_lock_timeout(error: BaseException) -> bool:

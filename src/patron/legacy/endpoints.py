@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 
 from patron.api import idempotency
-from patron.api.deps import admin, engine_of
+from patron.api.deps import Db, admin, engine_of
 from patron.api.errors import HTTP_STATUS
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/batch", tags=["legacy batch API"])
 
 Admin = Annotated[Actor, Depends(admin)]
-Db = Annotated[Engine, Depends(engine_of)]
+#: The batch undo works in steps of its own transactions (``service.undo_batch``).
+EngineDep = Annotated[Engine, Depends(engine_of)]
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _CREDENTIALS = ("user_id", "user_password", "account_id")
 
@@ -64,7 +65,8 @@ async def batch(request: Request) -> Response:
             answer = await run_in_threadpool(_run, engine, actor, form)
         else:
             answer = await _run_once(request, engine, actor, form, key)
-        return _answer(answer, output)
+        # Rendering a large batch's answer (XML by default) is work: off the event loop.
+        return await run_in_threadpool(_answer, answer, output)
     except PatronError as exc:
         return _error(exc.code, exc.message, _status(exc), output)
     except Exception:
@@ -101,7 +103,9 @@ async def _read_form(request: Request) -> forms.Form:
                 )
             data = await value.read()
             try:
-                fields.setdefault(name, []).append(data.decode("utf-8-sig"))
+                # Up to the import limit (100 MB): decoded off the event loop.
+                text = await run_in_threadpool(data.decode, "utf-8-sig")
+                fields.setdefault(name, []).append(text)
             except UnicodeDecodeError:
                 raise InvalidInput(400, f"the file sent as {name} is not UTF-8 text") from None
     finally:
@@ -205,14 +209,13 @@ def _error(
 
 
 @router.get("/undo-states", summary="The undo states of the org's batches, newest first (admin)")
-def list_undo_states(actor: Admin, db: Db, wanted: Paging) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        found, total = service.list_undo_states(conn, actor, wanted.limit, wanted.offset)
+def list_undo_states(actor: Admin, conn: Db, wanted: Paging) -> dict[str, Any]:
+    found, total = service.list_undo_states(conn, actor, wanted.limit, wanted.offset)
     return {"pagination": wanted.envelope(total), "data": [_state(s) for s in found]}
 
 
 @router.post("/undo-states/{undo_id:id}/undo", summary="Undo a batch (admin)")
-def undo(undo_id: UndoId, actor: Admin, db: Db) -> dict[str, Any]:
+def undo(undo_id: UndoId, actor: Admin, db: EngineDep) -> dict[str, Any]:
     state, conflicts = service.undo_batch(db, actor, undo_id)
     shown = conflicts.head(get_settings().max_page_size * 10)
     return {**_state(state), "conflicts": shown.to_dicts(), "conflictCount": conflicts.height}

@@ -5,18 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import editor, engine_of, viewer
+from patron.api.deps import Db, editor, viewer
 from patron.api.params import CustomerId
 from patron.auth.actor import Actor
-from patron.kit.db import transaction
 from patron.subscriptions import service
 from patron.subscriptions.schemas import SubscriptionUpdate, retrieve_response, update_response
 
 router = APIRouter(tags=["subscriptions"])
-
-Db = Annotated[Engine, Depends(engine_of)]
 
 
 @router.post("/v2/customers/{customer_id:id}/subscriptions")
@@ -24,11 +20,10 @@ def update_subscriptions(
     customer_id: CustomerId,
     body: SubscriptionUpdate,
     actor: Annotated[Actor, Depends(editor)],
-    engine: Db,
+    conn: Db,
 ) -> dict[str, Any]:
     """Opt a customer in to or out of channels; every entry is kept in the consent ledger."""
-    with transaction(engine) as conn:
-        outcome = service.update(conn, actor, customer_id, body)
+    outcome = service.update(conn, actor, customer_id, body)
     return update_response(
         body, outcome.subscriptions, [notice.as_dict() for notice in outcome.warnings]
     )
@@ -36,11 +31,10 @@ def update_subscriptions(
 
 @router.get("/v2/customers/{customer_id:id}/subscriptions")
 def retrieve_subscriptions(
-    customer_id: CustomerId, actor: Annotated[Actor, Depends(viewer)], engine: Db
+    customer_id: CustomerId, actor: Annotated[Actor, Depends(viewer)], conn: Db
 ) -> dict[str, Any]:
     """The subscriptions recorded for a customer."""
-    with transaction(engine, write=False) as conn:
-        outcome = service.retrieve(conn, actor.org_id, customer_id)
+    outcome = service.retrieve(conn, actor.org_id, customer_id)
     return retrieve_response(
         outcome.subscriptions, [notice.as_dict() for notice in outcome.warnings]
     )
