@@ -18,7 +18,6 @@ from patron.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
 _BAD_CREDENTIALS = "invalid credentials"
 MIN_PASSWORD_LENGTH = 8
-
 #: Bumped by every change that may withdraw a credential (role, active flag, password, key
 #: revoked) made in this process: the API's cache of checked credentials drops what it
 #: holds from before at once (other processes' caches expire on their own, within seconds).
@@ -33,6 +32,7 @@ def credential_changes() -> int:
 def _credentials_changed() -> None:
     global _credential_changes
     _credential_changes += 1
+
 
 def create_user(
     conn: Connection, actor: Actor, username: str, role: Role, password: str | None = None
@@ -80,6 +80,7 @@ def change_user(
         values["password_hash"] = hash_password(password)
     if not values:
         raise InvalidInput(400, "nothing to change")
+    _credentials_changed()
     if repository.update_user(conn, actor.org_id, username, values) == 0:
         raise NotFound(404, f"no user named {username!r} in this org")
     changed = sorted(k if k != "password_hash" else "password" for k in values)
@@ -115,9 +116,9 @@ def list_api_keys(conn: Connection, org_id: int) -> list[RowMapping]:
 
 def revoke_api_key(conn: Connection, actor: Actor, key_id: int) -> None:
     """Revoke an API key of the actor's org."""
+    _credentials_changed()
     if repository.revoke_key(conn, actor.org_id, key_id) == 0:
         raise NotFound(404, f"no active API key {key_id} in this org")
-    _credentials_changed()
     audit(conn, actor, "api_key.revoke", "api_key", key_id, {})
 
 
@@ -149,4 +150,3 @@ def authenticate_key(conn: Connection, key: str) -> Actor:
         kind="key",
         credential=f"key:{row['id']}",
     )
-    _credentials_changed()

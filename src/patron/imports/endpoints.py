@@ -116,8 +116,8 @@ def _suggestion(s: Suggestion) -> dict[str, Any]:
 
 
 @router.post("/suggestions", summary="Suggest a column mapping for a file")
-async def suggest(
 @read_only
+async def suggest(
     actor: Editor,
     conn: Db,
     profile: Annotated[str, Form()] = "loyalty-customers",
