@@ -104,6 +104,7 @@ REQUESTS: dict[str, tuple[dict[str, str], Any]] = {
     "DELETE /v2/customers/{customer_id}": ({"reason": "test"}, None),
     "PUT /v2/org/units/{unit_id}": ({}, {"name": "Renamed"}),
     "PUT /v2/imports/templates/{template_id}": ({}, {"name": "weekly", "mapping": {"M": "mobile"}}),
+    "POST /v2/imports/{import_id}/resubmit": ({}, {"rows": [{"row": 2, "values": {"M": "1"}}]}),
     "PUT /v2/loyalty/programs/{program_id}": ({}, {"description": "renamed"}),
     "POST /v2/customers/{customer_id}/pointsRedemptions": ({}, {"points": 1}),
     "POST /v2/customers/{customer_id}/pointsAdjustments": ({}, {"points": 1, "reason": "test"}),

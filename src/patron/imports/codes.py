@@ -162,3 +162,9 @@ UNKNOWN_TEMPLATE = 96204
 IMPORT_NOT_DONE = 96205
 NO_UNDO_STATE = 96206
 FILES_PURGED = 96207
+#: A resubmit names no row, a row the import does not have, or a row it did not reject.
+RESUBMIT_ROW_INVALID = 96208
+#: A resubmit changes a column the import did not map (or the file does not have).
+RESUBMIT_COLUMN_INVALID = 96209
+#: The consent to record names an unknown channel or status, or the profile takes none.
+CONSENT_INVALID = 96109

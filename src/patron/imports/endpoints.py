@@ -17,6 +17,7 @@ from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.imports import codes, mapping, retention, service, templates
 from patron.imports import repository as repo
+from patron.imports import resubmit as resubmits
 from patron.imports.profiles import PROFILES
 from patron.imports.read import SourceTable, read_pasted, read_stream
 from patron.imports.suggest import Suggestion
@@ -264,6 +265,35 @@ def undo(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("request_undo", import_id, actor, conn)
 
 
+class CorrectedRowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    row: int = Field(ge=1, le=100_000_000, description="the row number the report shows")
+    values: dict[str, str | None] = Field(
+        default_factory=dict, max_length=200, description="column -> corrected value"
+    )
+
+
+class ResubmitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[CorrectedRowIn] = Field(min_length=1, max_length=100_000)
+    confirm: bool = Field(
+        default=False, description="commit without a separate preview (the rows are planned once)"
+    )
+
+
+@router.post(
+    "/{import_id:id}/resubmit",
+    status_code=202,
+    summary="Resubmit rejected rows, corrected, as a new import linked to this one",
+)
+def resubmit(import_id: ImportId, body: ResubmitIn, actor: Editor, conn: Db) -> dict[str, Any]:
+    rows = [resubmits.CorrectedRow(row.row, row.values) for row in body.rows]
+    new_id = resubmits.resubmit(conn, actor, import_id, rows, confirm=body.confirm)
+    return _import(service.get_import(conn, actor, new_id))
+
+
 @router.post("/purge", summary="Delete the files of old imports (admin)")
 def purge(
     actor: Admin,
@@ -352,4 +382,6 @@ def _import(row: RowMapping) -> dict[str, Any]:
         "committedAt": iso(row["committed_at"]),
         "undoneAt": iso(row["undone_at"]),
         "filesPurgedAt": iso(row["files_purged_at"]),
+        "consent": row["consent"],
+        "resubmitOf": row["resubmit_of"],
     }

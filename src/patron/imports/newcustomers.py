@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from patron.customer.tables import customers, profiles
 from patron.imports.conflicts import no_conflicts
+from patron.imports.consent import own_origins
 from patron.imports.context import ImportContext
 from patron.kit.bulk import fetch_frame, insert_frame, next_ids, stage
 from patron.kit.schema import metadata
@@ -20,6 +21,8 @@ from patron.orgs import service as orgs
 
 #: The profile imports write customers on.
 SOURCE = "INSTORE"
+#: The consent ledger: an import's own entries go with the customers it created.
+_LEDGER = "consent_ledger"
 
 
 def insert_customers(
@@ -145,11 +148,14 @@ def used_since(
             continue
         for key in table.foreign_keys:
             if key.column is customers.c.id:  # not the org_id half of a composite key
-                queries.append(
-                    sa.select(key.parent).where(
-                        table.c.org_id == ctx.org_id, key.parent.in_(staged)
-                    )
+                query = sa.select(key.parent).where(
+                    table.c.org_id == ctx.org_id, key.parent.in_(staged)
                 )
+                if table.name == _LEDGER:
+                    # The consent the import itself recorded (and its undo took back) is
+                    # the import's, not data from elsewhere.
+                    query = query.where(table.c.origin.not_in(own_origins(ctx.import_id)))
+                queries.append(query)
     found = [fetch_frame(conn, query, {"customer_id": pl.Int64}) for query in queries]
     return pl.concat(found)["customer_id"].unique()
 
@@ -157,10 +163,19 @@ def used_since(
 def delete_customers(
     conn: Connection, ctx: ImportContext, ids: pl.Series, written: tuple[str, ...]
 ) -> None:
-    """Delete customers an import created, with the rows of the ``written`` tables."""
+    """Delete customers an import created, with the rows of the ``written`` tables and the
+    consent-ledger entries of the import and its undo."""
     if ids.is_empty():
         return
     staged = _stage(conn, ids)
+    ledger = metadata.tables[_LEDGER]
+    conn.execute(
+        ledger.delete().where(
+            ledger.c.org_id == ctx.org_id,
+            ledger.c.customer_id.in_(staged),
+            ledger.c.origin.in_(own_origins(ctx.import_id)),
+        )
+    )
     for name in (*written, profiles.name):
         table = metadata.tables[name]
         conn.execute(

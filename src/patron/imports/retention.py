@@ -6,7 +6,7 @@ of the file. :func:`purge_files` deletes them for the org's imports created
 more than N days ago; the import stays listed with its counts, and asking it
 for a report, its rows, an undo or a replay answers 96207. Imports still at
 work, and failed imports that may still be replayed, are left alone; a preview
-nobody confirmed is cancelled.
+nobody confirmed, or a console upload nobody mapped, is cancelled.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, InvalidInput
 
 #: States in which nothing more happens to an import unless someone asks.
-PURGEABLE = ("previewed", "committed", "undone", "cancelled", "invalid", "failed")
+PURGEABLE = ("draft", "previewed", "committed", "undone", "cancelled", "invalid", "failed")
 MAX_DAYS = 36_500
 
 
@@ -54,7 +54,9 @@ def purge_files(conn: Connection, actor: Actor, older_than_days: int) -> list[in
             import_blobs.c.import_id.in_(sa.select(imports.c.id).where(due)),
         )
     )
-    state: Any = sa.case((imports.c.state == "previewed", "cancelled"), else_=imports.c.state)
+    state: Any = sa.case(
+        (imports.c.state.in_(("draft", "previewed")), "cancelled"), else_=imports.c.state
+    )
     purged = sorted(
         int(import_id)
         for (import_id,) in conn.execute(

@@ -6,6 +6,8 @@
          |            |          |          |
          +------------+----------+--> cancelled        failed (after 3 retries) -> replay -> queued
 
+A file uploaded in the console starts as ``draft``, waiting for its mapping, options and
+consent; it moves to ``validating`` once they are set (:mod:`patron.imports.wizard`).
 Adapters call the actor-facing functions inside one transaction; the job steps
 (:func:`preview_step`, :func:`commit_step`, :func:`undo_step`) are run by
 :mod:`patron.imports.jobs`, each in its own transaction, so a crash leaves the
@@ -24,6 +26,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
 from patron.imports import codes
+from patron.imports import consent as consents
 from patron.imports import repository as repo
 from patron.imports.conflicts import no_conflicts
 from patron.imports.context import ImportContext, load_context
@@ -40,7 +43,7 @@ from patron.settings import get_settings
 #: Automatic retries of a failed commit, then the import waits for a replay.
 COMMIT_RETRIES = 3
 REPLAY_WINDOW = timedelta(days=7)
-CANCELLABLE = ("validating", "previewed", "queued")
+CANCELLABLE = ("draft", "validating", "previewed", "queued")
 
 STATUS_WORDS = {"insert": "inserted", "update": "updated", "skip": "skipped", "reject": "rejected"}
 
@@ -60,6 +63,13 @@ class ImportRequest:
     #: Confirmed up front (``patron import --yes``, ``confirm=true``): the rows are planned
     #: once, in the commit, instead of once for a preview and again at the commit.
     confirmed: bool = False
+    #: Consent to record for the file's people: channel -> OPTIN | OPTOUT (:mod:`.consent`).
+    consent: dict[str, str] | None = None
+    #: The import whose rejected rows this one resubmits, corrected (:mod:`.resubmit`).
+    resubmit_of: int | None = None
+    #: Uploaded in the console and waiting for its mapping (:mod:`.wizard`): the mapping
+    #: is checked, and the preview queued, when the user has set it up.
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,9 @@ def create_import(
     given = {**(template["options"] if template else {}), **(request.options or {})}
     options = profile.spec.parse_options(given)
     date_format = request.date_format or (template["date_format"] if template else None)
-    check_mapping(conn, actor.org_id, profile, mapping, options, table.headers)
+    consent = consents.parse(request.profile, request.consent)
+    if not request.draft:
+        check_mapping(conn, actor.org_id, profile, mapping, options, table.headers)
     if request.save_template:
         create_template(
             conn,
@@ -109,9 +121,11 @@ def create_import(
             "mapping": mapping,
             "options": options,
             "date_format": date_format,
-            "state": "queued" if request.confirmed else "validating",
+            "state": _first_state(request),
             "counts": {},
             "created_by": actor.name,
+            "consent": consent,
+            "resubmit_of": request.resubmit_of,
         },
     )
     repo.put_frame(conn, actor.org_id, import_id, "source", table.frame)
@@ -124,6 +138,12 @@ def create_import(
         {"profile": request.profile, "rows": table.frame.height, "confirmed": request.confirmed},
     )
     return Created(import_id, mapping, suggestions)
+
+
+def _first_state(request: ImportRequest) -> str:
+    if request.draft:
+        return "draft"
+    return "queued" if request.confirmed else "validating"
 
 
 # --- actor-facing state changes -------------------------------------------------------------
@@ -261,6 +281,9 @@ def commit_step(conn: Connection, found: RowMapping) -> None:
     ctx = context_for(conn, found)
     plan = profile.plan(conn, ctx, mapped_rows(conn, found))
     rows, undo_data = profile.apply(conn, ctx, plan)
+    recorded = consents.record(conn, found, rows)
+    if recorded is not None:
+        undo_data = {**undo_data, "consent": recorded}
     outcomes = outcomes_of(rows)
     org_id, import_id = found["org_id"], found["id"]
     repo.put_frame(conn, org_id, import_id, "outcomes", outcomes)
@@ -312,7 +335,10 @@ def undo_step(conn: Connection, found: RowMapping) -> None:
     missing = [kind for kind, frame in data.items() if frame is None]
     if missing:
         raise NotFound(codes.UNKNOWN_IMPORT, f"import {import_id} has no undo data")
-    conflicts = profile.undo(conn, ctx, {k: v for k, v in data.items() if v is not None})
+    # Consent first: a customer the import created then holds no subscription of its own.
+    consent_conflicts = consents.undo(conn, found)
+    kept = {kind: frame for kind, frame in data.items() if frame is not None}
+    conflicts = pl.concat([consent_conflicts, profile.undo(conn, ctx, kept)])
     repo.put_frame(conn, org_id, import_id, "conflicts", conflicts)
     counts = {**found["counts"], "undo_conflicts": conflicts.height}
     repo.move_state(

@@ -47,7 +47,8 @@ imports = sa.Table(
     sa.Column("options", sa.JSON, nullable=False),
     sa.Column("date_format", sa.String(40)),
     # validating -> previewed -> queued -> committing -> committed -> undoing -> undone,
-    # with failed (replayable), cancelled and invalid (the file could not be mapped) on the side.
+    # with failed (replayable), cancelled and invalid (the file could not be mapped) on the side;
+    # draft: uploaded in the console, waiting for its mapping (no worker touches it).
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("counts", sa.JSON, nullable=False),
     sa.Column("message", sa.Text, nullable=False, server_default=""),
@@ -63,7 +64,13 @@ imports = sa.Table(
     sa.Column("undone_at", sa.DateTime(timezone=True)),
     # Set when retention deleted the stored file, results and undo data (the row stays).
     sa.Column("files_purged_at", sa.DateTime(timezone=True)),
+    # The consent its user recorded for the file's people (channel -> OPTIN | OPTOUT), or null.
+    sa.Column("consent", sa.JSON),
+    # The import whose rejected rows this one resubmits, corrected. No foreign key: SQLite
+    # adds one only by rebuilding the table; imports are never deleted but with their org.
+    sa.Column("resubmit_of", BigId),
     sa.Index("ix_imports_org_id_id", "org_id", "id"),
+    sa.Index("ix_imports_org_id_resubmit_of", "org_id", "resubmit_of"),
     sa.Index("ix_imports_state", "state"),
     sqlite_autoincrement=True,
 )

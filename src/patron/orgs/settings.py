@@ -23,6 +23,9 @@ SYSTEM_STATUSES = (
 FRAUD_STATUSES = ("INTERNAL", "MARKED", "CONFIRMED", "RECONFIRMED", "NOT_FRAUD")
 #: Fraud statuses that freeze a customer against changes (code 618).
 BLOCKING_FRAUD_STATUSES = frozenset({"MARKED", "CONFIRMED", "RECONFIRMED"})
+#: The console's upload limits the user guide gives (an admin may raise them).
+CONSOLE_MAX_FILE_BYTES = 10 * 1024 * 1024
+CONSOLE_MAX_ROWS = 50_000
 
 
 class OrgSettings(BaseModel):
@@ -51,6 +54,12 @@ class OrgSettings(BaseModel):
     ``lastName``, ``mobile``, ``email``, ``externalId`` or ``customField.<name>``."""
     time_zone: str = "UTC"
     """IANA time zone (``Asia/Kolkata``) in which the console shows times."""
+    console_max_file_bytes: int = Field(default=CONSOLE_MAX_FILE_BYTES, ge=1024, le=2**40)
+    """Largest file the console's upload takes, in bytes (10 MB); the server's own limit
+    (``PATRON_IMPORT_MAX_BYTES``) still applies above it."""
+    console_max_rows: int = Field(default=CONSOLE_MAX_ROWS, ge=1, le=100_000_000)
+    """Most data rows in one file uploaded in the console (50,000); the server's own limit
+    (``PATRON_IMPORT_MAX_ROWS``) still applies above it."""
 
     @field_validator("mobile_regex")
     @classmethod
