@@ -165,6 +165,7 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
         "suppressions": 4,
         "mergedCustomers": 0,
         "storedAnswers": 0,
+        "importRows": 0,
     }
     dumped = json.dumps(dict(entry), default=str)
     assert not [value for value in PERSONAL if value in dumped]
@@ -221,7 +222,19 @@ def test_a_deleted_customer_is_not_found_and_its_identifiers_are_free(
     ):
         assert response.status_code == 404
         assert error_codes(response) == [8015]
-    again = register(api, mobile=MOBILE, email=EMAIL, external_id="EXT-1")
+    # Registering the person again is refused, unless the org allows it (with a warning).
+    refused = api.post(
+        "/v2/customers", json=registration(mobile=MOBILE, email=EMAIL, external_id="EXT-1")
+    )
+    assert refused.status_code == 409
+    assert error_codes(refused) == [95301]
+    allow = {"deleted_identifier_registration": "allow_with_warning"}
+    assert api.put("/v2/org/settings", json=allow, role="admin").status_code == 200
+    registered = api.post(
+        "/v2/customers", json=registration(mobile=MOBILE, email=EMAIL, external_id="EXT-1")
+    )
+    assert [w["code"] for w in registered.json()["warnings"]] == [95302]
+    again = int(registered.json()["createdId"])
     assert again != tom
     found = api.get(
         "/v2/customers/lookup",

@@ -11,7 +11,10 @@ is searched too, and what may remain is listed below with the reason it stays.
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -24,9 +27,13 @@ from sqlalchemy.engine import Engine
 
 from patron.auth import service as auth
 from patron.auth.actor import Role
+from patron.customer.export import sections
+from patron.customer.personal_data import HOLDINGS, Holding
 from patron.customer.tables import customers, identifiers, merges
 from patron.identity.merge import unmerge
 from patron.identity.types import IDENTIFIER_TYPES
+from patron.imports import repository as imports_repository
+from patron.imports.tables import import_blobs
 from patron.kit.db import transaction
 from patron.kit.schema import metadata
 from patron.orgs import service as orgs
@@ -640,3 +647,125 @@ def test_a_merge_victim_deleted_after_an_unmerge_leaves_no_overruled_values(
     assert ok(api.get(f"/v2/customers/{survivor}"))["profiles"][0]["fields"] == {
         "city": "Brackenbury"
     }
+
+
+# --- what patron holds on a person: the export and the erasure rule of every table ----------
+
+#: Columns naming a customer the person fixture leaves empty, and why.
+NOT_FILLED = {
+    # Written by the deletion itself, for the identifiers it removes.
+    ("suppressions", "customer_id"),
+}
+
+
+def _stored(engine: Engine, org_id: int, holding: Holding, ids: set[int]) -> list[Any]:
+    """The rows of ``holding``'s table naming ``ids`` in its column."""
+    table = holding.table
+    with transaction(engine, write=False) as conn:
+        query = sa.select(table).where(
+            table.c.org_id == org_id, table.c[holding.column].in_(sorted(ids))
+        )
+        return list(conn.execute(query).mappings())
+
+
+def _frames_with_markers(engine: Engine, org_id: int, markers: tuple[str, ...]) -> set[str]:
+    """The stored import frames (``<import id>:<kind>``) of the org holding a marker."""
+    found = set()
+    with transaction(engine, write=False) as conn:
+        blobs = conn.execute(
+            sa.select(import_blobs.c.import_id, import_blobs.c.kind).where(
+                import_blobs.c.org_id == org_id
+            )
+        ).all()
+        for import_id, kind in blobs:
+            frame = imports_repository.get_frame(conn, org_id, import_id, kind)
+            text = "" if frame is None else str(frame.to_dicts()).lower()
+            if any(marker in text for marker in markers):
+                found.add(f"{import_id}:{kind}")
+    return found
+
+
+def test_every_column_naming_a_customer_has_an_export_section_and_an_erasure_rule() -> None:
+    """A table added later fails here until patron.customer.personal_data lists it."""
+    listed = {(h.table.name, h.column) for h in HOLDINGS}
+    named = {(table.name, column.name) for table, column in _customer_columns()}
+    assert named - listed == set(), "list these in patron.customer.personal_data.HOLDINGS"
+    assert listed - named == set()
+    for holding in HOLDINGS:
+        assert holding.erasure == "delete" or holding.why, holding
+        assert holding.erasure != "blank" or holding.blank, holding
+
+
+def test_the_export_holds_every_row_naming_the_person_and_erasure_applies_each_rule(
+    engine: Engine, person: tuple[Api, Person]
+) -> None:
+    api, who = person
+    org_id = api.org.id
+    # The person also receives points from the bystander.
+    bill = {"number": "BILL-B", "customerId": who.bystander, "storeCode": "mal", "amount": 500}
+    ok(api.post("/v2/transactions", json=bill))
+    gift = {"transferTo": {"customerId": who.live}, "points": 5, "notes": f"to {NAME}"}
+    ok(api.post(f"/v2/customers/{who.bystander}/pointsTransfers", json=gift))
+    assert api.get(f"/v2/customers/{who.live}/export").status_code == 403
+    export = ok(api.get(f"/v2/customers/{who.a}/export", role="admin"))
+    assert export["customerId"] == who.live
+    assert set(export["customerIds"]) == who.ids
+    assert [w["code"] for w in export["warnings"]] == [91009]
+    for holding in HOLDINGS:
+        stored = {row["id"] for row in _stored(engine, org_id, holding, who.ids)}
+        if (holding.table.name, holding.column) not in NOT_FILLED:
+            assert stored, f"the person has no {holding.table.name} row: fill it above"
+        shown = {row["id"] for row in export[holding.section]}
+        assert stored <= shown, holding.section
+        for child in holding.children:
+            with transaction(engine, write=False) as conn:
+                kids = conn.execute(
+                    sa.select(child.table.c.id).where(child.table.c[child.key].in_(stored))
+                ).scalars()
+                assert set(kids) == {row["id"] for row in export[child.section]}
+    assert set(export) >= set(sections())
+    [legacy] = export["legacyProfile"]
+    assert (legacy["password_hash"], legacy["pin_digest"]) == ("(set)", "(set)")
+    assert legacy["street1"] == "12 Vexmarrow Lane"
+    # Each import that named the person, with the row as uploaded.
+    rows = export["importRows"]
+    assert len({row["importId"] for row in rows}) == 9
+    assert all(row["customerId"] in who.ids for row in rows)
+    # Line 2 of each file (after its header); line 1 of the batch (pasted, no header).
+    assert sorted(row["line"] for row in rows) == [1] + [2] * 8
+    assert any(MOBILE_A in row["values"].values() for row in rows)
+    archive = api.get(f"/v2/customers/{who.live}/export", params={"format": "zip"}, role="admin")
+    assert archive.status_code == 200
+    assert archive.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
+        document = json.loads(opened.read(f"customer-{who.live}.json"))
+    assert document["profiles"] == export["profiles"]
+    audit = api.get("/v2/audit", params={"action": "customer.export"}, role="admin").json()
+    assert [(e["objectId"], e["details"]["format"]) for e in audit["data"]] == [
+        (str(who.live), "zip"),
+        (str(who.live), "json"),
+    ]
+    assert not any(marker in json.dumps(audit) for marker in MARKERS)
+    assert _frames_with_markers(engine, org_id, MARKERS)
+
+    ok(api.delete(f"/v2/customers/{who.live}", params={"reason": "erasure 78"}, role="admin"))
+
+    for holding in HOLDINGS:
+        left = _stored(engine, org_id, holding, who.ids)
+        if holding.erasure == "delete":
+            assert left == [], holding.table.name
+        elif holding.erasure == "blank":
+            for row in left:
+                assert {k: row[k] for k in holding.blank} == dict(holding.blank), row
+    assert _frames_with_markers(engine, org_id, MARKERS) == set()
+    assert api.get(f"/v2/customers/{who.live}/export", role="admin").status_code == 404
+    # A replayed registration does not bring the person back.
+    replayed = api.post(
+        "/v2/customers",
+        json={
+            "loyaltyInfo": {"loyaltyType": "loyalty"},
+            "profiles": [{"identifiers": [{"type": "mobile", "value": MOBILE_D}]}],
+        },
+    )
+    assert replayed.status_code == 409, replayed.text
+    assert [e["code"] for e in replayed.json()["errors"]] == [95301]

@@ -315,8 +315,8 @@ def erase_personal_data(
 
 
 # The keys under which answers of the customer endpoints (and the legacy batch API's
-# rows, "customer_id") name a customer.
-_ANSWER_ID_KEYS = ("createdId", "entity", "id", "customerId", "customer_id")
+# rows, "customer_id"; goodwill requests and transfers, "userId") name a customer.
+_ANSWER_ID_KEYS = ("createdId", "entity", "id", "customerId", "customer_id", "userId")
 
 
 def forget_stored_answers(

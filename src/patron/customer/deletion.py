@@ -7,6 +7,10 @@ links and the stored answers of idempotent requests about the customer; profile
 names are blanked, cards lose their holder and their card fields, and the reasons,
 comments and notes of its goodwill and retro requests and points transfers are
 blanked.
+The tables :mod:`patron.customer.personal_data` lists get their erasure rule (care
+records, partner memberships, the free text of goodwill requests and transfers...),
+and the rows of stored import files that named the customer are emptied
+(:mod:`patron.customer.import_rows`).
 What stays: the customer row (marked deleted, moved to the org's label over
 the ``Deleted`` system status), its profiles' sources, the
 consent ledger (no personal data; the proof of the consent history), the merge
@@ -26,7 +30,7 @@ from sqlalchemy.engine import Connection
 from patron.audit.service import audit
 from patron.auth.actor import Actor
 from patron.auth.secrets import keyed_digest
-from patron.customer import care_repository, lookup
+from patron.customer import care_repository, import_rows, lookup, personal_data
 from patron.customer.status import DELETED, locked_customer, reason_text
 from patron.identity import merge as merges
 from patron.kit.errors import Conflict
@@ -64,6 +68,8 @@ def delete_customer(conn: Connection, actor: Actor, customer_id: int, reason: st
     counts["storedAnswers"] = care_repository.forget_stored_answers(
         conn, actor.org_id, family, [value for _, value in removed]
     )
+    counts.update(personal_data.erase_records(conn, actor.org_id, family))
+    counts["importRows"] = import_rows.scrub(conn, actor.org_id, family)
     digests = [(kind, suppression_digest(kind, value)) for kind, value in removed]
     care_repository.replace_suppressions(conn, actor.org_id, resolved.id, digests)
     care_repository.update_customer(

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from patron.api import deps
 from patron.api.params import CustomerId, Paging
 from patron.auth.actor import Actor
-from patron.customer import records
+from patron.customer import export, records
 from patron.customer.unmerge import unmerge_customer
 from patron.kit.db import MAX_ID, run_in_transaction, transaction
 from patron.kit.errors import Notice
@@ -98,3 +98,25 @@ def merges(
     with transaction(deps.engine_of(request), write=False) as conn:
         data, total, warnings = records.merges(conn, actor.org_id, customer_id, page)
     return _listed(data, total, page, warnings)
+
+
+@router.get("/{customer_id:id}/export", response_model=None)
+def export_customer(
+    customer_id: CustomerId,
+    request: Request,
+    actor: Admin,
+    format: str | None = None,
+) -> dict[str, Any] | Response:
+    """Everything patron holds on a person, as JSON or a ZIP with the image (audited)."""
+    chosen = export.export_format(format)
+    with transaction(deps.engine_of(request)) as conn:
+        done = export.export_customer(conn, actor, customer_id, chosen)
+    if chosen == "json":
+        return done.document
+    return Response(
+        done.zip_bytes(),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="customer-{done.customer_id}.zip"'
+        },
+    )

@@ -8,7 +8,9 @@ The identifiers of a request decide who the person is:
   (1014, or 1032 / 1033 / 1016 naming the identifier that exists);
 - two different customers hold them: refused (8053);
 - that customer holds another mobile, email or external id than the request's:
-  refused (1047), as a person has one of each and registration changes none.
+  refused (1047), as a person has one of each and registration changes none;
+- a new identifier belonged to a deleted customer: refused (95301) or registered
+  with warning 95302, as the org chose (:mod:`patron.customer.suppression`).
 When the org set a synchronization rule (:mod:`patron.orgs.sync_rule`), or the
 caller asks for it (the console's profiles created by hand), the rule decides
 instead: a profile that matches an existing customer updates that customer's
@@ -29,7 +31,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.cards import issue as cards
-from patron.customer import repository, sync, validation
+from patron.customer import repository, suppression, sync, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, resolve, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
 from patron.identity.rules import normalize_plain_identifier, parse_datetime
@@ -110,6 +112,14 @@ def register(
 
     owners = repository.owners_of(conn, actor.org_id, [(i.type, i.value) for i in all_identifiers])
     owner_ids = {int(o["customer_id"]) for o in owners}
+    held = {(o["type"], o["value"]) for o in owners}
+    suppression.check(
+        conn,
+        actor.org_id,
+        settings,
+        [(i.type, i.value) for i in all_identifiers if (i.type, i.value) not in held],
+        warnings,
+    )
     if len(owner_ids) > 1:
         raise Conflict(
             8053,
