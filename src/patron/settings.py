@@ -128,6 +128,40 @@ class Settings(BaseSettings):
     signin_window_seconds: int = Field(default=900, ge=1)
     """How long a failed console sign-in counts against its user name and address (15 minutes)."""
 
+    smtp_host: str = ""
+    """The SMTP server that sends patron's mail (an import or export ended); empty: no mail
+    is sent, and the console says so."""
+
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """Port of the SMTP server (587 for submission with STARTTLS, 25 for plain relay)."""
+
+    smtp_user: str = ""
+    """User name to log in to the SMTP server with; empty: no login."""
+
+    smtp_password: str = ""
+    """Password of ``smtp_user``."""
+
+    smtp_starttls: bool = True
+    """Upgrade the SMTP connection with STARTTLS before logging in and sending."""
+
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    """How long one SMTP conversation may wait for the server before the mail is retried."""
+
+    mail_from: str = "patron@localhost"
+    """The sender address of patron's mail."""
+
+    mail_retry_seconds: float = Field(default=30, gt=0)
+    """Wait before the first retry of a mail the SMTP server did not take; each further retry
+    waits twice as long, up to an hour, for up to 20 attempts."""
+
+    public_url: str = ""
+    """The console's address as its users reach it (``https://patron.example.com``), for the
+    links in mails; by default ``http://HOST:PORT`` of ``patron serve``."""
+
+    export_link_hours: float = Field(default=168, gt=0)
+    """How long the download link of an export (in its mail and the console) works; never
+    past the export's deletion, 7 days after it was written."""
+
     @model_validator(mode="after")
     def _lease_outlasts_beats(self) -> Settings:
         # A renewal may miss its lock (SQLite's single write lock, held by another
@@ -158,6 +192,15 @@ class Settings(BaseSettings):
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("PATRON_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Whether patron sends mail (an SMTP server is configured)."""
+        return bool(self.smtp_host.strip())
+
+    def base_url(self) -> str:
+        """The console's address for links in mails, without a trailing slash."""
+        return (self.public_url.strip() or f"http://{self.host}:{self.port}").rstrip("/")
 
     def read_limits(self) -> ReadLimits:
         """The limits every import file is read under."""

@@ -20,6 +20,7 @@ from patron.customer.care_endpoints import router as care_router
 from patron.customer.endpoints import router as customer_router
 from patron.customer.list_endpoints import router as customer_list_router
 from patron.customer.records_endpoints import router as customer_records_router
+from patron.exports.endpoints import router as exports_router
 from patron.imports.endpoints import router as imports_router
 from patron.imports.jobs import Worker
 from patron.kit.db import create_engine
@@ -30,6 +31,7 @@ from patron.loyalty.expiry import LoyaltyWorker
 from patron.loyalty.program_endpoints import router as loyalty_programs_router
 from patron.loyalty.request_endpoints import router as loyalty_requests_router
 from patron.loyalty.transaction_endpoints import router as transactions_router
+from patron.notifications.worker import BackgroundJobs
 from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
 from patron.subscriptions.endpoints import router as subscriptions_router
@@ -42,7 +44,7 @@ def create_app(
     """Build the patron API on ``engine`` (default: one for ``settings.database_url``).
 
     ``run_imports`` starts the job workers with the application (``patron serve``): the
-    import worker and the daily loyalty jobs' worker.
+    import worker, the daily loyalty jobs' worker, and the exports and mail worker.
     """
     settings = settings or get_settings()
     app = FastAPI(
@@ -62,6 +64,7 @@ def create_app(
     app.include_router(customer_router)
     app.include_router(customer_list_router)
     app.include_router(customer_records_router)
+    app.include_router(exports_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)
     app.include_router(audit_router)
@@ -98,10 +101,14 @@ def serve_app() -> FastAPI:
 async def _import_worker(app: FastAPI) -> AsyncIterator[None]:
     worker = Worker(app.state.engine)
     loyalty_jobs = LoyaltyWorker(app.state.engine)
+    # Export files, the mail outbox and expired exports, beside the imports.
+    background = BackgroundJobs(app.state.engine, getattr(app.state, "settings", None))
     worker.start()
     loyalty_jobs.start()
+    background.start()
     try:
         yield
     finally:
+        background.stop()
         loyalty_jobs.stop()
         worker.stop()

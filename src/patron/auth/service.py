@@ -14,6 +14,7 @@ from patron.auth.secrets import (
     new_password,
     verify_password,
 )
+from patron.identity.rules import normalize_email
 from patron.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
 _BAD_CREDENTIALS = "invalid credentials"
@@ -35,14 +36,23 @@ def _credentials_changed() -> None:
 
 
 def create_user(
-    conn: Connection, actor: Actor, username: str, role: Role, password: str | None = None
+    conn: Connection,
+    actor: Actor,
+    username: str,
+    role: Role,
+    password: str | None = None,
+    email: str | None = None,
 ) -> str:
-    """Create a user of the actor's org; returns the password (generated when not given)."""
+    """Create a user of the actor's org; returns the password (generated when not given).
+
+    ``email``: where the user is told that an import or export of theirs ended.
+    """
     username = username.strip()
     if not username or ":" in username or len(username) > 100:
         raise InvalidInput(400, "a user name must be 1 to 100 characters, without ':'")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(400, f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    address = checked_email(email)
     if repository.find_user(conn, username):
         raise Conflict(409, f"the user name {username!r} is taken")
     password = password or new_password()
@@ -53,10 +63,37 @@ def create_user(
             "username": username,
             "password_hash": hash_password(password),
             "role": role.name,
+            "email": address,
         },
     )
     audit(conn, actor, "user.create", "user", username, {"role": role.name})
     return password
+
+
+def checked_email(raw: str | None) -> str | None:
+    """A user's email address, trimmed and lower-cased; ``None`` when empty (no address)."""
+    if raw is None or not raw.strip():
+        return None
+    checked = normalize_email(raw)
+    if checked.value is None:
+        raise InvalidInput(400, f"{raw.strip()!r} is not a valid email address")
+    return checked.value
+
+
+def set_user_email(conn: Connection, actor: Actor, username: str, email: str | None) -> str | None:
+    """Set (or with an empty value, remove) the address a user is mailed at."""
+    address = checked_email(email)
+    if repository.update_user(conn, actor.org_id, username, {"email": address}) == 0:
+        raise NotFound(404, f"no user named {username!r} in this org")
+    # The address is personal data: the audit says that it changed, not what it is.
+    audit(conn, actor, "user.change", "user", username, {"changed": ["email"]})
+    return address
+
+
+def find_user(conn: Connection, org_id: int, username: str) -> RowMapping | None:
+    """The org's user of that name (``None`` for another org's user or an unknown name)."""
+    user = repository.find_user(conn, username)
+    return user if user is not None and int(user["org_id"]) == org_id else None
 
 
 def change_user(

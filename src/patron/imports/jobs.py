@@ -37,6 +37,7 @@ from patron.imports import repository as repo
 from patron.imports import service
 from patron.imports.failures import ImportStepError, TerminalImportError, classify
 from patron.kit.db import is_lock_timeout, transaction
+from patron.notifications.events import import_ended
 from patron.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,8 @@ def _owned(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> Itera
     """
     with transaction(engine) as conn:
         yield conn
+        # A step that ended the import tells its user, in the step's own transaction.
+        import_ended(conn, found)
         if not repo.renew_lease(conn, found["id"], owner, lease.period):
             raise LeaseLost(f"import {found['id']} is no longer held by {owner}")
 

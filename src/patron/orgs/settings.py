@@ -47,6 +47,8 @@ class OrgSettings(BaseModel):
     """When false, a loyalty registration with an email needs a mobile or external id too."""
     strict_names: bool = False
     """Restrict names to letters and spaces."""
+    viewers_may_export: bool = False
+    """Let viewers export the profile list (editors and admins always may)."""
     registration_max_past_days: int | None = Field(default=None, ge=0)
     """How far back a registration date may lie (``None``: no limit)."""
     manual_required_fields: list[str] = Field(default_factory=list)
