@@ -56,8 +56,6 @@ class OrgSettings(BaseModel):
     ``lastName``, ``mobile``, ``email``, ``externalId`` or ``customField.<name>``."""
     time_zone: str = "UTC"
     """IANA time zone (``Asia/Kolkata``) in which the console shows times."""
-    viewers_may_export: bool = False
-    """Let viewers export the profile list (editors and admins always may)."""
     deleted_identifier_registration: Literal["refuse", "allow_with_warning"] = "refuse"
     """A registration through the API carrying an identifier of a deleted customer:
     ``refuse`` it (95301), or register the person again with warning 95302."""
