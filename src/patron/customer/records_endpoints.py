@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Connection
 
 from patron.api import deps
+from patron.api.deps import Db
 from patron.api.params import CustomerId, Paging
 from patron.auth.actor import Actor
 from patron.customer import export, records
 from patron.customer.unmerge import unmerge_customer
-from patron.kit.db import MAX_ID, run_in_transaction, transaction
+from patron.kit.db import MAX_ID, transaction
 from patron.kit.errors import Notice
 from patron.kit.pagination import Page
 
@@ -50,53 +50,43 @@ def _listed(
 @router.post("/{customer_id:id}/unmerge")
 def unmerge(
     customer_id: CustomerId,
-    request: Request,
+    conn: Db,
     actor: Admin,
     body: Annotated[UnmergeIn | None, Body()] = None,
 ) -> dict[str, Any]:
     """Reverse a merge: the victim gets back what it brought; later changes stay, as conflicts."""
     given = body or UnmergeIn()
-
-    def work(conn: Connection) -> dict[str, Any]:
-        done = unmerge_customer(
-            conn, actor, customer_id, reason=given.reason, merge_id=given.merge_id
-        )
-        return {
-            "id": done.victim_id,
-            "survivorId": done.survivor_id,
-            "mergeId": done.merge_id,
-            "unmerged": True,
-            "conflicts": done.conflicts,
-            "warnings": [],
-        }
-
-    return run_in_transaction(deps.engine_of(request), work)
+    done = unmerge_customer(conn, actor, customer_id, reason=given.reason, merge_id=given.merge_id)
+    return {
+        "id": done.victim_id,
+        "survivorId": done.survivor_id,
+        "mergeId": done.merge_id,
+        "unmerged": True,
+        "conflicts": done.conflicts,
+        "warnings": [],
+    }
 
 
 @router.get("/{customer_id:id}/consents")
 def consents(
     customer_id: CustomerId,
-    request: Request,
+    conn: Db,
     actor: Viewer,
     page: Paging,
     channel: str | None = None,
     sort_order: Annotated[str | None, Query(alias="sortOrder")] = None,
 ) -> dict[str, Any]:
     """The consent ledger of a customer: every opt-in and opt-out, who, when, where and why."""
-    with transaction(deps.engine_of(request), write=False) as conn:
-        data, total, warnings = records.consents(
-            conn, actor.org_id, customer_id, page, channel=channel, sort_order=sort_order
-        )
+    data, total, warnings = records.consents(
+        conn, actor.org_id, customer_id, page, channel=channel, sort_order=sort_order
+    )
     return _listed(data, total, page, warnings)
 
 
 @router.get("/{customer_id:id}/merges")
-def merges(
-    customer_id: CustomerId, request: Request, actor: Viewer, page: Paging
-) -> dict[str, Any]:
+def merges(customer_id: CustomerId, conn: Db, actor: Viewer, page: Paging) -> dict[str, Any]:
     """The merges a customer took part in, newest first, and whether each was reversed."""
-    with transaction(deps.engine_of(request), write=False) as conn:
-        data, total, warnings = records.merges(conn, actor.org_id, customer_id, page)
+    data, total, warnings = records.merges(conn, actor.org_id, customer_id, page)
     return _listed(data, total, page, warnings)
 
 
@@ -109,6 +99,7 @@ def export_customer(
 ) -> dict[str, Any] | Response:
     """Everything patron holds on a person, as JSON or a ZIP with the image (audited)."""
     chosen = export.export_format(format)
+    # A read that is audited: its own write transaction, not the GET's read one.
     with transaction(deps.engine_of(request)) as conn:
         done = export.export_customer(conn, actor, customer_id, chosen)
     if chosen == "json":
@@ -116,7 +107,5 @@ def export_customer(
     return Response(
         done.zip_bytes(),
         media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="customer-{done.customer_id}.zip"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="customer-{done.customer_id}.zip"'},
     )
