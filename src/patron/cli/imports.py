@@ -35,6 +35,7 @@ from patron.imports.read import read_pasted, read_path
 from patron.imports.suggest import Suggestion
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, PatronError
+from patron.notifications import worker as background
 from patron.orgs import service as orgs
 
 app = typer.Typer(
@@ -428,15 +429,20 @@ def profiles(as_json: JsonFlag = False) -> None:
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run what is waiting, then exit.")] = False,
 ) -> None:
-    """Run import jobs (besides or instead of the worker inside `patron serve`)."""
+    """Run import jobs, export jobs and the mail outbox (besides or instead of the worker
+    inside `patron serve`)."""
     with open_engine() as engine:
         if once:
             jobs.run_pending(engine)
+            background.run_once(engine, load_settings())
             return
         loop = jobs.Worker(engine)
+        others = background.BackgroundJobs(engine, load_settings())
         loop.start()
+        others.start()
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
+            others.stop()
             loop.stop()

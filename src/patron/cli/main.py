@@ -15,6 +15,7 @@ from patron.cli import (
     coupons,
     db,
     demo,
+    exports,
     fields,
     imports,
     keys,
@@ -63,6 +64,7 @@ app.command("init")(bootstrap.init)
 app.command("serve")(server.serve)
 app.command("demo")(demo.demo)
 app.command("import")(imports.import_file)
+app.command("export")(exports.export)
 app.add_typer(db.app, name="db")
 app.add_typer(orgs.app, name="orgs")
 app.add_typer(users.app, name="users")

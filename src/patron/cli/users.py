@@ -37,22 +37,38 @@ PasswordOption = Annotated[
 ]
 
 
+EmailOption = Annotated[
+    str | None,
+    typer.Option(
+        "--email",
+        help="Where the user is told that an import or export of theirs ended.",
+        show_default=False,
+    ),
+]
+
+
 @app.command("add")
 def add(
     username: UsernameArgument,
     org: OrgOption,
     role: RoleOption,
     password: PasswordOption = None,
+    email: EmailOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a user to an org."""
     with acting_on(org) as (conn, actor):
-        chosen = auth.create_user(conn, actor, username, Role.parse(role), password)
+        chosen = auth.create_user(conn, actor, username, Role.parse(role), password, email)
+        address = auth.checked_email(email)
     generated = None if password else chosen
     if as_json:
-        print_json({"user": username.strip(), "role": role, "password": generated})
+        print_json(
+            {"user": username.strip(), "role": role, "email": address, "password": generated}
+        )
         return
     record = {"user": username.strip(), "role": role}
+    if address:
+        record["email"] = address
     if generated:
         record["password"] = generated
     print_record(
@@ -69,9 +85,28 @@ def list_users(org: OrgOption) -> None:
         users = auth.list_users(conn, actor.org_id)
     print_table(
         f"Users of {org}",
-        ["user", "role", "active", "created"],
-        [(u["username"], u["role"], u["is_active"], u["created_at"]) for u in users],
+        ["user", "role", "email", "active", "created"],
+        [(u["username"], u["role"], u["email"], u["is_active"], u["created_at"]) for u in users],
     )
+
+
+@app.command("set-email")
+def set_email(
+    username: UsernameArgument,
+    org: OrgOption,
+    email: Annotated[
+        str,
+        typer.Option(
+            "--email",
+            help="The address (an empty one removes it: no more mail).",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Set where a user is told that an import or export of theirs ended."""
+    with acting_on(org) as (conn, actor):
+        address = auth.set_user_email(conn, actor, username, email)
+    typer.echo(f"{username} is mailed at {address}" if address else f"{username} gets no mail")
 
 
 @app.command("set-role")

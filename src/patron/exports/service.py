@@ -253,7 +253,7 @@ def _rows(
 
 
 def write(conn: Connection, org_id: int, chosen: Plan, writer: Writer) -> int:
-    """Write every row of the list to ``writer``; answer how many."""
+    """Write every row of the list to ``writer`` and close it; answer how many."""
     for rows in pages(conn, org_id, chosen.filters, chosen.sort, chosen.columns):
         writer.write(rows)
     writer.close()
@@ -310,25 +310,33 @@ def file_bytes(chosen: Plan, rows: list[list[str | None]]) -> bytes:
         return path.read_bytes()
 
 
-def export_to(conn: Connection, actor: Actor, request: ExportRequest, file: BinaryIO) -> int:
-    """Write the whole list to ``file`` here and now, whatever its size (``patron export``)."""
+def export_to(
+    conn: Connection, actor: Actor, request: ExportRequest, file: BinaryIO
+) -> tuple[Plan, int]:
+    """Write the whole list to ``file`` here and now, whatever its size (``patron export``),
+    in ``conn``'s read transaction; answer the checked request and the rows written. Audit
+    it afterwards with :func:`audit_export`."""
     chosen = plan(conn, actor, request)
+    if chosen.format == "csv":
+        return chosen, write(conn, actor.org_id, chosen, CsvWriter(file, chosen.columns))
+    with tempfile.TemporaryDirectory(prefix="patron-export-") as folder:
+        path = Path(folder) / "export.xlsx"
+        rows = write(conn, actor.org_id, chosen, XlsxWriter(path, chosen.columns))
+        with path.open("rb") as written:
+            while block := written.read(1 << 20):
+                file.write(block)
+    return chosen, rows
+
+
+def audit_export(conn: Connection, actor: Actor, chosen: Plan, rows: int) -> None:
+    """Audit an export written by :func:`export_to` (in a write transaction)."""
     details = {
         "format": chosen.format,
         "fields": chosen.columns,
         "filters": filters_as_dict(chosen.filters),
+        "rows": rows,
     }
-    if chosen.format == "csv":
-        rows = write(conn, actor.org_id, chosen, CsvWriter(file, chosen.columns))
-    else:
-        with tempfile.TemporaryDirectory(prefix="patron-export-") as folder:
-            path = Path(folder) / "export.xlsx"
-            rows = write(conn, actor.org_id, chosen, XlsxWriter(path, chosen.columns))
-            with path.open("rb") as written:
-                while block := written.read(1 << 20):
-                    file.write(block)
-    audit(conn, actor, "export.download", "export", "", {**details, "rows": rows})
-    return rows
+    audit(conn, actor, "export.download", "export", "", details)
 
 
 # --- export jobs as their owners see them ----------------------------------------------------
