@@ -409,3 +409,14 @@ def test_a_search_that_finds_many_pages_alike(
     many = [walk(api, limit=1, **params)[0] for params in searches]
     assert many == few
     assert all(len(found) >= 2 for found in few)
+
+
+def test_a_registration_date_with_an_offset_is_stored_and_listed_in_utc(api: Api) -> None:
+    early = register(api, mobile="919040000001", createDate="2024-01-01T10:00:00+05:30")
+    late = register(api, mobile="919040000002", createDate="2024-01-01T06:00:00+00:00")
+    assert ids(api, sort="registeredAt", registeredTo="2024-01-01T05:00:00Z") == [early]
+    assert ids(api, sort="registeredAt") == [early, late]
+    item = listed(api, q="919040000001")["data"][0]
+    assert item["registeredAt"] == "2024-01-01T04:30:00+00:00"
+    got = api.get(f"/v2/customers/{early}").json()
+    assert got["loyaltyInfo"]["attributionV2"]["createDate"] == "2024-01-01T04:30:00+00:00"

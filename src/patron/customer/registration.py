@@ -279,7 +279,9 @@ def _registration_date(raw: str | None, settings: OrgSettings) -> datetime:
             "Unable to register. Registration date is not within the allowed past or future "
             "date limit",
         )
-    return parsed
+    # In UTC: SQLite stores a date-time as its wall-clock text, offset dropped, and reads
+    # it back as UTC; only UTC values compare and sort right there.
+    return parsed.astimezone(UTC)
 
 
 def _attach_to_existing(
