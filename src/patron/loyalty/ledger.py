@@ -109,6 +109,8 @@ class Posted:
     entry_id: int
     balance: Balance
     tier: tuple[str, str] | None = None
+    #: The change of each balance the entry made.
+    deltas: dict[str, Decimal] = field(default_factory=dict)
 
 
 def zone_of(conn: Connection, org_id: int) -> ZoneInfo:
@@ -207,9 +209,13 @@ def post(
     moment = (at or utcnow()).astimezone(UTC)
     zone = zone or zone_of(conn, org_id)
     deltas = {name: money(posting.amounts.get(name, ZERO)) for name in BALANCE_COLUMNS}
-    _ensure(conn, org_id, program, customer_id, moment, zone)
     refuse = (not program.allow_negative) if floor is None else floor
+    # Most entries are for members who have a balance: change it first, and create it
+    # only when there was none (nothing changed then, floor or not).
     row = repository.apply_deltas(conn, org_id, program.id, customer_id, deltas, floor=refuse)
+    if row is None:
+        _ensure(conn, org_id, program, customer_id, moment, zone)
+        row = repository.apply_deltas(conn, org_id, program.id, customer_id, deltas, floor=refuse)
     if row is None:
         available = balance(conn, org_id, program, customer_id).points
         raise InvalidInput(
@@ -255,7 +261,7 @@ def post(
         tier = upgrade(conn, actor, program, after, at=moment, zone=zone, cause=posting.cause)
     if tier is not None:
         after = balance(conn, org_id, program, customer_id)
-    return Posted(entry_id=entry_id, balance=after, tier=tier)
+    return Posted(entry_id=entry_id, balance=after, tier=tier, deltas=deltas)
 
 
 def upgrade(

@@ -203,16 +203,19 @@ def _program(row: RowMapping, slabs: list[RowMapping], partners: list[RowMapping
     )
 
 
-def _load(conn: Connection, org_id: int, rows: list[RowMapping]) -> list[Program]:
+def _load(
+    conn: Connection, org_id: int, rows: list[RowMapping], *, partners: bool = True
+) -> list[Program]:
     ids = [int(r["id"]) for r in rows]
     slabs = repository.slabs_of(conn, org_id, ids)
-    partners = repository.partners_of(conn, org_id, ids)
-    return [_program(row, slabs, partners) for row in rows]
+    linked = repository.partners_of(conn, org_id, ids) if partners else []
+    return [_program(row, slabs, linked) for row in rows]
 
 
-def list_programs(conn: Connection, org_id: int) -> list[Program]:
-    """The org's programs by programId."""
-    return _load(conn, org_id, repository.programs(conn, org_id))
+def list_programs(conn: Connection, org_id: int, *, partners: bool = True) -> list[Program]:
+    """The org's programs by programId (``partners=False``: without their partner programs,
+    one read less where a bill or a points change needs none)."""
+    return _load(conn, org_id, repository.programs(conn, org_id), partners=partners)
 
 
 def get_program(conn: Connection, org_id: int, number: int, *, code: int = 404) -> Program:
@@ -232,8 +235,9 @@ def program_by_id(conn: Connection, org_id: int, program_id: int) -> Program:
 
 
 def default_program(conn: Connection, org_id: int) -> Program | None:
-    """The program bills earn in unless they name another; ``None`` when the org has none."""
-    found = list_programs(conn, org_id)
+    """The program bills earn in unless they name another; ``None`` when the org has none.
+    (Without its partner programs: see :func:`get_program` for those.)"""
+    found = list_programs(conn, org_id, partners=False)
     return next((p for p in found if p.is_default), found[0] if found else None)
 
 

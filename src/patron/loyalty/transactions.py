@@ -118,7 +118,8 @@ def record_bill(
         raise InvalidInput(400, "a transaction date may not be in the future")
     lines = _lines(spec.lines)
     amount = _bill_amount(spec.amount, lines)
-    unit_id = find_unit(conn, org_id, spec.store)
+    unit = _unit(conn, org_id, spec.store)
+    unit_id = int(unit["id"]) if unit is not None else None
     resolved = _customer(conn, actor, spec)
     warnings = list(resolved.warnings) if resolved else []
     program: Program | None = None
@@ -156,6 +157,7 @@ def record_bill(
             "bill_type": "REGULAR" if resolved else "NOT_INTERESTED",
             "program_id": program.id if earns and program else None,
             "created_by": actor.name,
+            "created_at": moment,
         },
     )
     repository.insert_lines(
@@ -165,8 +167,9 @@ def record_bill(
             for serial, line in enumerate(lines, start=1)
         ],
     )
+    posted = None
     if earns and program is not None and resolved is not None:
-        earn(
+        posted = earn(
             conn,
             actor,
             program,
@@ -186,7 +189,39 @@ def record_bill(
         transaction_id,
         {"number": number, "lines": len(lines)},
     )
-    return Recorded(bill=get_bill(conn, org_id, transaction_id), warnings=warnings)
+    # Shown from what was just written (as get_bill would read it back), sparing the
+    # reads a bill's answer would otherwise cost.
+    entry = posted.deltas if posted is not None else {}
+    shown = {
+        "id": transaction_id,
+        "number": number,
+        "type": "REGULAR" if resolved else "NOT_INTERESTED",
+        "customerId": resolved.id if resolved else None,
+        "amount": None if amount is None else float(amount),
+        "returnedAmount": 0.0,
+        "date": iso(occurred_at),
+        "store": {"code": unit["code"], "name": unit["name"]} if unit is not None else None,
+        "lineItems": [
+            {
+                "serial": serial,
+                "sku": line["sku"],
+                "description": line["description"],
+                "quantity": float(line["quantity"]),
+                "rate": float(line["rate"]),
+                "amount": float(line["amount"]),
+                "returnedQuantity": 0.0,
+            }
+            for serial, line in enumerate(lines, start=1)
+        ],
+        "returns": [],
+        "points": {
+            "earned": float(entry.get("lifetime_points", ZERO)),
+            "delayed": float(entry.get("delayed", ZERO)),
+            "returned": 0.0,
+        },
+        "createdOn": iso(moment),
+    }
+    return Recorded(bill=shown, warnings=warnings)
 
 
 def earn(
@@ -363,14 +398,20 @@ def parse_moment(
 
 def find_unit(conn: Connection, org_id: int, code: str | None) -> int | None:
     """The store or till a code (or external id) names; 1150 when the org has none such."""
+    unit = _unit(conn, org_id, code)
+    return None if unit is None else int(unit["id"])
+
+
+def _unit(conn: Connection, org_id: int, code: str | None) -> RowMapping | None:
     if code is None or not code.strip():
         return None
     unit = orgs.find_till(conn, org_id, code.strip())
     if unit is None:
         raise InvalidInput(
-            1150, f"Invalid store ID passed: {code.strip()!r} is not a store or till of this org"
+            1150,
+            f"Invalid store ID passed: {code.strip()!r} is not a store or till of this org",
         )
-    return int(unit["id"])
+    return unit
 
 
 # --- returns --------------------------------------------------------------------------------
