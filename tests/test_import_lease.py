@@ -303,6 +303,7 @@ def test_a_killed_workers_import_is_taken_over_within_the_lease(
     finally:
         if first.poll() is None:
             first.kill()
+            first.wait(timeout=30)
     killed_at = time.monotonic()
     killed = _seen(engine, org, import_id)
     assert (killed.state, _customers(engine, org)) == ("committing", 0), "not killed mid-commit"
