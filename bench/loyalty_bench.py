@@ -1,0 +1,399 @@
+"""The loyalty benchmark: posting bills of 5 line items to ``POST /v2/transactions`` at 32
+concurrent connections on PostgreSQL, against a bare FastAPI endpoint inserting the same
+rows, in one run, with wrk.
+
+::
+
+    .venv/bin/python bench/loyalty_bench.py --members 10000 \\
+        --postgres-url postgresql+psycopg://patron:patron@localhost:5432/patron_loyalty_bench
+
+The store: a fresh database (dropped and re-created), one org with a three-slab program
+and ``--members`` loyalty customers (written directly, set-based: the benchmark is about
+bills). Each bill names a random member and carries 5 line items; patron records it as
+the API does — authentication by API key, the customer locked and resolved, the
+member's slab read, the bill and its lines, one ``EARN`` ledger entry, the balance
+changed by one conditional update (a slab move when a threshold is crossed), a
+``POINTS`` change request and an audit entry, in one transaction. The bare app (no
+authentication, no checks, no rules) inserts the same rows: the bill, its 5 lines, the
+ledger entry, the balance (an upsert), the change request and the audit entry, in one
+transaction on a pooled connection. After the runs the ledger is checked: every balance
+of the org is the sum of its entries. The machine's load averages are taken beside each
+figure: the machine is shared, and a load above its core count makes a figure pessimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from api_bench import _free_port, _machine, served, wrk  # noqa: E402 - the sibling module
+
+DEFAULT_POSTGRES = "postgresql+psycopg://patron:patron@localhost:5432/patron_loyalty_bench"
+BARE_URL_VARIABLE = "LOYALTY_BENCH_BARE_URL"
+BARE_ORG_VARIABLE = "LOYALTY_BENCH_BARE_ORG"
+SAMPLE = 5000
+
+
+def main() -> None:
+    args = _arguments()
+    work = Path(args.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    store = build_store(args.postgres_url, args.members)
+    ids = sample(args.postgres_url, store["org_id"])
+    script = work / "loyalty-bills.lua"
+    results: dict[str, Any] = {"members": args.members, "machine": _machine()}
+    port = _free_port()
+    _log("patron")
+    script.write_text(lua(store["editor"], ids, "P"))
+    command, env = patron_server(args.postgres_url, port)
+    with served(command, env, port) as base:
+        results["patron"] = measure(base, script, args)
+    port = _free_port()
+    _log("bare")
+    script.write_text(lua(store["editor"], ids, "B"))
+    with served(*bare_server(args.postgres_url, store["org_id"], port), port) as base:
+        results["bare"] = measure(base, script, args)
+    results["check"] = check(args.postgres_url, store["org_id"])
+    report = markdown(results, " ".join(["bench/loyalty_bench.py", *sys.argv[1:]]))
+    print(report)
+    if args.output:
+        Path(args.output).write_text(report)
+        Path(args.output).with_suffix(".json").write_text(json.dumps(results, indent=2))
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--work-dir", default="var/bench")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=int, default=15, help="seconds of each wrk run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds before each wrk run")
+    parser.add_argument("--output", help="also write the report here (and .json beside)")
+    return parser.parse_args()
+
+
+def _log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# --- the store -------------------------------------------------------------------------
+
+
+def build_store(url: str, members: int) -> dict[str, Any]:
+    """A fresh database: one org, its program, ``members`` loyalty customers, an editor key."""
+    from datetime import UTC, datetime
+
+    from patron.auth import service as auth
+    from patron.auth.actor import Actor, Role
+    from patron.customer.tables import customers
+    from patron.kit.db import create_engine, transaction
+    from patron.kit.migrate import upgrade
+    from patron.loyalty import programs
+    from patron.orgs import service as orgs
+
+    target = sa.engine.make_url(url)
+    admin_engine = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+    admin_engine.dispose()
+    engine = create_engine(url)
+    upgrade(engine)
+    _log(f"building a store of {members:,} members")
+    with transaction(engine) as conn:
+        org_id = orgs.create_org(conn, "loyalty-bench")
+        admin = Actor(org_id=org_id, role=Role.admin, name="bench", kind="cli")
+        programs.add_program(
+            conn,
+            admin,
+            programs.ProgramInput(
+                name="Main",
+                points_expiry_days=365,
+                slabs=[
+                    programs.SlabInput(name="Silver", earn_rate=0.1),
+                    programs.SlabInput(name="Gold", threshold=1000, earn_rate=0.2),
+                    programs.SlabInput(name="Platinum", threshold=5000, earn_rate=0.3),
+                ],
+            ),
+        )
+        label = orgs.default_label_id(conn, org_id)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "org_id": org_id,
+                "loyalty_type": "loyalty",
+                "status_label_id": label,
+                "registered_at": now,
+            }
+            for _ in range(members)
+        ]
+        for start in range(0, members, 5000):
+            conn.execute(customers.insert(), rows[start : start + 5000])
+        key = auth.create_api_key(conn, admin, Role.editor, "loyalty bench")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return {"org_id": org_id, "editor": key}
+
+
+def sample(url: str, org_id: int) -> list[int]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text("SELECT id FROM customers WHERE org_id = :org ORDER BY random() LIMIT :n"),
+            {"org": org_id, "n": SAMPLE},
+        ).scalars()
+        ids = [int(i) for i in found]
+    engine.dispose()
+    return ids
+
+
+def check(url: str, org_id: int) -> dict[str, int]:
+    """What the runs wrote, and the balances that are not the sum of their entries."""
+    from patron.kit.db import create_engine, transaction
+    from patron.loyalty import ledger
+
+    engine = create_engine(url)
+    with transaction(engine, write=False) as conn:
+        counts = conn.execute(
+            sa.text(
+                "SELECT"
+                " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE 'P-%'),"
+                " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE 'B-%'),"
+                " (SELECT count(*) FROM points_ledger WHERE org_id = :org AND kind = 'EARN'"
+                " AND actor <> 'bare')"
+            ),
+            {"org": org_id},
+        ).one()
+        mismatches = ledger.check(conn, org_id)
+    engine.dispose()
+    return {
+        "patron_bills": int(counts[0]),
+        "bare_bills": int(counts[1]),
+        "earn_entries": int(counts[2]),
+        "balances_not_summing": len(mismatches),
+    }
+
+
+# --- the bare app ------------------------------------------------------------------------
+
+
+def bare_app() -> Any:
+    """The bare FastAPI app (``uvicorn --factory loyalty_bench:bare_app``): the bill's rows
+    inserted in one transaction on a pooled connection; no authentication, no checks."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from fastapi import FastAPI
+    from starlette.concurrency import run_in_threadpool
+
+    url = os.environ[BARE_URL_VARIABLE]
+    org_id = int(os.environ[BARE_ORG_VARIABLE])
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20)
+    with engine.connect() as conn:
+        program_id, slab_id = conn.execute(
+            sa.text(
+                "SELECT p.id, s.id FROM loyalty_programs p JOIN loyalty_slabs s"
+                " ON s.program_id = p.id AND s.serial = 1 WHERE p.org_id = :org"
+            ),
+            {"org": org_id},
+        ).one()
+    app = FastAPI()
+
+    @app.post("/v2/transactions")
+    async def record(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        return await run_in_threadpool(_insert, body)
+
+    def _insert(body: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        lines = body["lineItems"]
+        amount = sum(Decimal(str(line["quantity"])) * Decimal(str(line["rate"])) for line in lines)
+        points = (amount * Decimal("0.1")).quantize(Decimal("0.01"))
+        customer = body["customerId"]
+        values = {"org": org_id, "customer": customer, "now": now, "program": program_id}
+        with engine.begin() as conn:
+            bill_id = conn.execute(
+                sa.text(
+                    "INSERT INTO transactions (org_id, number, customer_id, amount, occurred_at,"
+                    " bill_type, program_id, returned_amount, created_by, created_at)"
+                    " VALUES (:org, :number, :customer, :amount, :now, 'REGULAR', :program, 0,"
+                    " 'bare', :now) RETURNING id"
+                ),
+                {**values, "number": body["number"], "amount": amount},
+            ).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO transaction_lines (org_id, transaction_id, serial, sku,"
+                    " description, quantity, rate, amount) VALUES (:org, :bill, :serial, :sku,"
+                    " '', :quantity, :rate, :amount)"
+                ),
+                [
+                    {
+                        "org": org_id,
+                        "bill": bill_id,
+                        "serial": n,
+                        "sku": line["sku"],
+                        "quantity": line["quantity"],
+                        "rate": line["rate"],
+                        "amount": Decimal(str(line["quantity"])) * Decimal(str(line["rate"])),
+                    }
+                    for n, line in enumerate(lines, start=1)
+                ],
+            )
+            entry_id = conn.execute(
+                sa.text(
+                    "INSERT INTO points_ledger (org_id, program_id, customer_id, kind, points,"
+                    " lifetime_points, purchases, redeemed, expired, returned, adjusted,"
+                    " delayed, delayed_returned, cause, transaction_id, details, actor,"
+                    " created_at) VALUES (:org, :program, :customer, 'EARN', :points, :points,"
+                    " :amount, 0, 0, 0, 0, 0, 0, 'bill', :bill, '{}', 'bare', :now) RETURNING id"
+                ),
+                {**values, "points": points, "amount": amount, "bill": bill_id},
+            ).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO loyalty_balances (org_id, program_id, customer_id, points,"
+                    " lifetime_points, purchases, slab_id, slab_since, created_at, updated_at)"
+                    " VALUES (:org, :program, :customer, :points, :points, :amount, :slab, :now,"
+                    " :now, :now) ON CONFLICT (org_id, customer_id, program_id) DO UPDATE SET"
+                    " points = loyalty_balances.points + :points, lifetime_points ="
+                    " loyalty_balances.lifetime_points + :points, purchases ="
+                    " loyalty_balances.purchases + :amount, updated_at = :now"
+                ),
+                {**values, "points": points, "amount": amount, "slab": slab_id},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO change_log (org_id, customer_id, change_type, source,"
+                    " account_id, details, actor, cause, created_at) VALUES (:org, :customer,"
+                    " 'POINTS', 'INSTORE', '', :details, 'bare', 'bill', :now)"
+                ),
+                {**values, "details": json.dumps({"entryId": entry_id, "points": float(points)})},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_log (org_id, actor, action, entity_type, entity_id,"
+                    " details, created_at) VALUES (:org, 'bare', 'transaction.add',"
+                    " 'transaction', :bill, :details, :now)"
+                ),
+                {
+                    "org": org_id,
+                    "bill": str(bill_id),
+                    "now": now,
+                    "details": json.dumps({"number": body["number"], "lines": len(lines)}),
+                },
+            )
+        return {"transaction": {"id": bill_id}, "warnings": []}
+
+    return app
+
+
+# --- servers and wrk -----------------------------------------------------------------------
+
+
+def patron_server(url: str, port: int) -> tuple[list[str], dict[str, str]]:
+    command = [str(ROOT / ".venv" / "bin" / "patron"), "serve", "--port", str(port)]
+    return command, {"PATRON_DATABASE_URL": url, "PATRON_IMPORT_WORKER": "false"}
+
+
+def bare_server(url: str, org_id: int, port: int) -> tuple[list[str], dict[str, str]]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "loyalty_bench:bare_app",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    return command, {BARE_URL_VARIABLE: url, BARE_ORG_VARIABLE: str(org_id)}
+
+
+def lua(key: str, ids: list[int], prefix: str) -> str:
+    """The wrk script: a bill of 5 line items for a random member, numbered uniquely."""
+    values = ",".join(str(i) for i in ids)
+    return (
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"local ids = {{{values}}}\n"
+        "local made = 0\n"
+        "function setup(thread)\n"
+        "  thread:set('offset', made * 100000000)\n"
+        "  made = made + 1\n"
+        "end\n"
+        "local counter = 0\n"
+        "request = function()\n"
+        "  counter = counter + 1\n"
+        "  local lines = {}\n"
+        "  for n = 1, 5 do\n"
+        '    lines[n] = string.format(\'{"sku": "SKU-%d", "quantity": %d, "rate": %d.50}\','
+        " math.random(200), math.random(3), math.random(20, 400))\n"
+        "  end\n"
+        f'  local body = string.format(\'{{"number": "{prefix}-%d", "customerId": %d, '
+        '"lineItems": [%s]}\', offset + counter, ids[math.random(#ids)], '
+        "table.concat(lines, ', '))\n"
+        '  return wrk.format("POST", "/v2/transactions", nil, body)\n'
+        "end\n"
+    )
+
+
+def measure(base: str, script: Path, args: argparse.Namespace) -> dict[str, Any]:
+    if args.warmup:
+        wrk(base, script, args.connections, args.warmup)
+    return wrk(base, script, args.connections, args.duration)
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def markdown(results: dict[str, Any], command: str) -> str:
+    machine = results["machine"]
+    patron, bare, checked = results["patron"], results["bare"], results["check"]
+    ratio = patron["rps"] / bare["rps"] if bare["rps"] else 0.0
+
+    def row(name: str, figure: dict[str, Any]) -> str:
+        load = " / ".join(f"{x:.1f}" for x in figure["load_after"])
+        return (
+            f"| {name} | {figure['rps']:,.0f} | {figure.get('p50_ms')} | {figure.get('p90_ms')} "
+            f"| {figure.get('p99_ms')} | {figure['non_2xx']} | {load} |"
+        )
+
+    return "\n".join(
+        [
+            f"`{command}`",
+            "",
+            f"{results['members']:,} members; {machine['cores']} cores ({machine['cpu']}), "
+            f"{machine['memory_gb']} GB; Python {machine['python']}; {machine['wrk']}.",
+            "",
+            "| server | bills/s | p50 ms | p90 ms | p99 ms | non-2xx | load (1/5/15 min) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            row("patron", patron),
+            row("bare", bare),
+            "",
+            f"patron / bare: {ratio:.2f}x. Stored: {checked['patron_bills']:,} patron bills "
+            f"with {checked['earn_entries']:,} EARN entries, {checked['bare_bills']:,} bare "
+            f"bills; balances not the sum of their entries: {checked['balances_not_summing']}.",
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
