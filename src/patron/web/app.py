@@ -14,8 +14,10 @@ from patron.web.routes import (
     account,
     apidocs,
     audit,
+    exports,
     keys,
     new_profile,
+    notifications,
     profile,
     profiles,
     signin,
@@ -35,7 +37,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     # The more specific mount first: /static/swagger-ui/... is Swagger UI's own folder.
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC, packages=[HTMX_PACKAGE]), name="static")
-    pages = (profiles, new_profile, profile, org_settings, audit)
+    pages = (profiles, new_profile, profile, org_settings, audit, exports, notifications)
     for module in (apidocs, signin, account, users, keys, *pages):
         app.include_router(module.router)
     errors.install(app)

@@ -21,6 +21,7 @@ from patron.auth.actor import Actor, Role
 from patron.customer import bulk_delete, details, listing, lookup
 from patron.customer.registration import LOYALTY_TYPES
 from patron.customer.status import MAX_REASON_LENGTH
+from patron.exports import service as exports
 from patron.identity.types import Source
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, NotFound
@@ -179,6 +180,7 @@ def _list(
                 status_code = 400
         options = _options(conn, actor.org_id)
         columns = preferences.displayed_fields(conn, session)
+        may_export = exports.may_export(conn, actor)
     values = {
         "query": query,
         "found": found,
@@ -189,6 +191,9 @@ def _list(
         "max_selected": MAX_SELECTED,
         "may_create": actor.can(Role.editor),
         "may_delete": actor.can(Role.admin),
+        "may_export": may_export,
+        # The list as filtered and sorted now (not its page or selection) to export.
+        "export_url": "/profiles/export" + query.url(cursor=None, selected=[])[len("/profiles") :],
         # The filters beyond the search box stay folded unless one is used or refused.
         "filters_open": any(v for k, v in query.filters.items() if k != "q")
         or bool(set(errors) - {"", "q"}),

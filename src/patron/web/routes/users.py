@@ -38,12 +38,15 @@ def add_user(
     username: UsernameField = "",
     role: RoleField = "viewer",
     password: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
     actor: Actor = Depends(admin),
 ) -> Response:
     """Add a user; a generated password is shown once."""
 
     def work(conn: Connection) -> dict[str, Any]:
-        chosen = auth.create_user(conn, actor, username, parse_role(role), password or None)
+        chosen = auth.create_user(
+            conn, actor, username, parse_role(role), password or None, email or None
+        )
         name = username.strip()
         if password:
             return {"notice": f"User {name} added."}
@@ -69,6 +72,24 @@ def change_role(
         chosen = parse_role(role)
         auth.change_user(conn, actor, username, role=chosen)
         return {"notice": f"{username} is now {chosen.name}."}
+
+    return act(request, work, partial(_panel, request, actor))
+
+
+@router.post("/users/email")
+def change_email(
+    request: Request,
+    username: UsernameField = "",
+    email: Annotated[str, Form()] = "",
+    actor: Actor = Depends(admin),
+) -> Response:
+    """Set (or, empty, remove) where a user is mailed when an import or export ends."""
+
+    def work(conn: Connection) -> dict[str, Any]:
+        address = auth.set_user_email(conn, actor, username, email)
+        if address:
+            return {"notice": f"{username} is mailed at {address}."}
+        return {"notice": f"{username} gets no more mail."}
 
     return act(request, work, partial(_panel, request, actor))
 
