@@ -169,6 +169,39 @@ def test_big_uploads_are_refused_without_being_read_whole(
     assert found["counts"]["inserted"] == 1
 
 
+def test_an_upload_with_an_idempotency_key_is_fingerprinted_without_being_held(
+    engine: Engine, served: Served, big_files: dict[str, Path], tmp_path: Path
+) -> None:
+    org = import_org(engine)
+    honest = tmp_path / "honest.csv"
+    honest.write_bytes(HONEST)
+    warm, _ = _upload(served, org, honest)
+    assert warm.status_code == 202, warm.text
+
+    def keyed() -> tuple[httpx.Response, int]:
+        with big_files["one_line"].open("rb") as file:
+            return served.post(
+                "/v2/imports",
+                headers={
+                    "Authorization": f"Bearer {org.keys['editor']}",
+                    "Idempotency-Key": "one-line-upload",
+                    # One boundary, so that both sends are the same request, byte for byte.
+                    "Content-Type": "multipart/form-data; boundary=patron-test-boundary",
+                },
+                files={"file": ("one-line.csv", file, "text/csv")},
+            )
+
+    first, grown = keyed()
+    assert first.status_code == 400, first.text
+    assert _error(first)[0] == 96004
+    assert grown <= BUFFERS, f"{grown / MB:.0f} MB"
+    # The same upload under the same key is the same request: its answer is replayed.
+    again, grown = keyed()
+    assert (again.status_code, again.json()) == (400, first.json())
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert grown <= BUFFERS, f"{grown / MB:.0f} MB"
+
+
 def test_a_legacy_batch_file_over_the_limit_is_refused_by_its_size(
     engine: Engine, served: Served, big_files: dict[str, Path]
 ) -> None:

@@ -33,6 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from tempfile import SpooledTemporaryFile
 from typing import Any, TypeVar
 
 import anyio
@@ -69,6 +70,10 @@ IN_PROGRESS = 98001
 KEY_REUSED_MESSAGE = "this Idempotency-Key was already used for a different request"
 IN_PROGRESS_MESSAGE = "a request with this Idempotency-Key is in progress"
 REPLAYED = "Idempotent-Replayed"
+#: A body is fingerprinted while it is spooled: kept in memory up to this size, on disk
+#: beyond, and handed to the application in pieces of this size.
+SPOOL_IN_MEMORY = 1_048_576
+SPOOL_PIECE = 65_536
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,17 @@ def key_of(headers: Mapping[str, str]) -> str | None:
 
 def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     """SHA-256 of what makes two requests the same request (credentials aside)."""
+    digest = _request_digest(method, path, query)
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _request_digest(method: str, path: str, query: str) -> hashlib._Hash:
+    """The digest of a request's method, path and query; its body is added after."""
     digest = hashlib.sha256()
     for part in (method, path, query):
         digest.update(part.encode() + b"\0")
-    digest.update(body)
-    return digest.hexdigest()
+    return digest
 
 
 def keeps(status_code: int) -> bool:
@@ -280,23 +291,22 @@ class Idempotency:
         except PatronError:
             await self.app(scope, receive, send)  # the endpoint answers the 401 itself
             return
-        body = await _read_body(receive)
+        query = scope.get("query_string", b"").decode("latin-1")
+        body = await _spool_body(receive, _request_digest(scope["method"], scope["path"], query))
         if body is None:
             return  # the client went away before sending its body
-        engine: Engine = scope["app"].state.engine
-        digest = fingerprint(
-            scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"), body
-        )
-        claimed = await claim(engine, actor.org_id, actor.credential, key, digest)
-        if isinstance(claimed, Refused):
-            await _refusal(claimed)(scope, receive, send)
-        elif isinstance(claimed, Stored):
-            replay = JSONResponse(
-                claimed.response, status_code=claimed.status_code, headers={REPLAYED: "true"}
-            )
-            await replay(scope, receive, send)
-        else:
-            await self._run(engine, claimed, scope, _replaying(body, receive), send)
+        with body.file:
+            engine: Engine = scope["app"].state.engine
+            claimed = await claim(engine, actor.org_id, actor.credential, key, body.digest)
+            if isinstance(claimed, Refused):
+                await _refusal(claimed)(scope, receive, send)
+            elif isinstance(claimed, Stored):
+                replay = JSONResponse(
+                    claimed.response, status_code=claimed.status_code, headers={REPLAYED: "true"}
+                )
+                await replay(scope, receive, send)
+            else:
+                await self._run(engine, claimed, scope, _replaying(body.file, receive), send)
 
     async def _run(
         self, engine: Engine, reservation: Reservation, scope: Scope, receive: Receive, send: Send
@@ -332,31 +342,60 @@ def _refusal(refused: Refused) -> JSONResponse:
     return JSONResponse(error_body(refused.code, refused.message), 409, headers=headers)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body (its size is bounded by ``BodySizeLimit``, outside)."""
-    chunks: list[bytes] = []
+@dataclass
+class _SpooledBody:
+    """A request body kept in a file (in memory up to :data:`SPOOL_IN_MEMORY` bytes, on
+    disk beyond), and the request's fingerprint taken while it was read."""
+
+    file: SpooledTemporaryFile[bytes]
+    digest: str
+
+
+async def _spool_body(receive: Receive, digest: hashlib._Hash) -> _SpooledBody | None:
+    """Read the whole request body into a spooled file, hashing it on the way.
+
+    An upload may be as large as an import file: holding it in memory to fingerprint
+    it would cost its size again. Its size is bounded by ``BodySizeLimit``, outside.
+    """
+    # Closed by the caller once the request is answered (here on a disconnect).
+    spool: SpooledTemporaryFile[bytes] = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            spool.close()
             return None
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        digest.update(chunk)
+        if spool.tell() + len(chunk) > SPOOL_IN_MEMORY:
+            await run_in_threadpool(spool.write, chunk)  # on disk: off the event loop
+        else:
+            spool.write(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            spool.seek(0)
+            return _SpooledBody(spool, digest.hexdigest())
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives the application the body already read, then waits for
-    the client's disconnect as the server's would."""
-    sent = False
+def _replaying(spool: SpooledTemporaryFile[bytes], receive: Receive) -> Receive:
+    """A ``receive`` that gives the application the spooled body a piece at a time,
+    then waits for the client's disconnect as the server's would."""
+    done = False
 
     async def replaying() -> Message:
-        nonlocal sent
-        if sent:
+        nonlocal done
+        if done:
             return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        piece = await run_in_threadpool(spool.read, SPOOL_PIECE)
+        done = spool.tell() >= _size(spool)
+        return {"type": "http.request", "body": piece, "more_body": not done}
 
     return replaying
+
+
+def _size(spool: SpooledTemporaryFile[bytes]) -> int:
+    position = spool.tell()
+    size = spool.seek(0, 2)
+    spool.seek(position)
+    return size
 
 
 def _document(start: Message, content: bytes) -> Any:
