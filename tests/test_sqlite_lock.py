@@ -249,6 +249,32 @@ def test_an_api_write_waits_for_the_lock_then_answers_503(tmp_path: Path) -> Non
 
 
 @sqlite_only
+def test_a_keyed_write_that_cannot_reserve_its_key_answers_503(tmp_path: Path) -> None:
+    _, engine = _database(tmp_path, busy_seconds=0.3)
+    org = import_org(engine)
+    headers = {"Authorization": f"Bearer {org.keys['editor']}", "Idempotency-Key": "busy-1"}
+    body = registration(mobile="919845000002")
+    try:
+        # Raising server exceptions: the middleware answers, nothing escapes to the server.
+        with TestClient(create_app(engine=engine), raise_server_exceptions=True) as client:
+            with _holding_the_write_lock(engine):
+                refused = client.post("/v2/customers", json=body, headers=headers)
+            _assert_busy_answer(refused)
+            # Nothing was reserved: the same request under the same key runs once the lock
+            # is free, and its answer is then replayed.
+            ran = client.post("/v2/customers", json=body, headers=headers)
+            replayed = client.post("/v2/customers", json=body, headers=headers)
+            assert ran.status_code == 200, ran.text
+            assert (replayed.json(), replayed.headers["Idempotent-Replayed"]) == (
+                ran.json(),
+                "true",
+            )
+            assert _customers_with_mobile(engine, org, "919845000002") == 1
+    finally:
+        engine.dispose()
+
+
+@sqlite_only
 def test_a_command_meeting_the_lock_says_so(tmp_path: Path) -> None:
     url, engine = _database(tmp_path, busy_seconds=0.3)
     org = import_org(engine)

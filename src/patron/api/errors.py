@@ -112,7 +112,8 @@ def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(400, message), status_code=400)
 
 
-def _database_busy() -> JSONResponse:
+def database_busy() -> JSONResponse:
+    """The 503 answer of a request SQLite's write lock kept waiting past the busy timeout."""
     return JSONResponse(
         error_body(DATABASE_BUSY, DATABASE_BUSY_MESSAGE),
         status_code=503,
@@ -126,12 +127,12 @@ def _storage_error(request: Request, exc: Exception) -> JSONResponse:
     if not is_lock_timeout(exc) or is_console(request):
         raise exc
     log.info("%s %s: the database is busy", request.method, request.url.path)
-    return _database_busy()
+    return database_busy()
 
 
 def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     if is_lock_timeout(exc):
-        return _database_busy()  # met outside an endpoint (a middleware's own transaction)
+        return database_busy()  # met outside an endpoint (a middleware's own transaction)
     log.exception("unexpected error", exc_info=exc)
     return JSONResponse(error_body(500, "internal error; nothing was changed"), status_code=500)
 

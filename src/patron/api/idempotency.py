@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -45,8 +46,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patron.api import idempotency_repository as repository
 from patron.api.deps import authenticate
-from patron.api.errors import error_body
-from patron.kit.db import transaction
+from patron.api.errors import database_busy, error_body
+from patron.kit.db import is_lock_timeout, transaction
 from patron.kit.errors import InvalidInput, PatronError
 
 T = TypeVar("T")
@@ -297,7 +298,14 @@ class Idempotency:
             return  # the client went away before sending its body
         with body.file:
             engine: Engine = scope["app"].state.engine
-            claimed = await claim(engine, actor.org_id, actor.credential, key, body.digest)
+            try:
+                claimed = await claim(engine, actor.org_id, actor.credential, key, body.digest)
+            except OperationalError as exc:
+                if not is_lock_timeout(exc):
+                    raise
+                # Nothing was reserved: the request may be sent again as it is.
+                await database_busy()(scope, receive, send)
+                return
             if isinstance(claimed, Refused):
                 await _refusal(claimed)(scope, receive, send)
             elif isinstance(claimed, Stored):
