@@ -85,7 +85,11 @@ def create_app(
     # An upload (or a legacy batch form) may be as large as an import file, plus room for
     # the form around it.
     upload_limit = settings.import_max_bytes + 1_048_576
-    uploads = (("/v2/imports", upload_limit), ("/api/batch", upload_limit))
+    uploads = (
+        ("/v2/imports", upload_limit),
+        ("/api/batch", upload_limit),
+        ("/imports/new", upload_limit),  # the console's Upload file
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, uploads=uploads)
     return app
 

@@ -3,7 +3,8 @@
 Whoever uploads a file may state, per channel, that its people opted in to or out of
 bulk messages: SMS to the mobile number, email to the address, as "Create individually"
 does for one person. The commit records it, set-based, for every customer the import
-inserted or updated whose row carries that channel's address: the subscription, and a
+inserted, updated or found unchanged whose row carries that channel's address (not for a
+row the import refused or kept from updating its customer): the subscription, and a
 consent-ledger entry with the import as its origin (``import:<id>``) and the uploading
 user as its actor. What it replaced is kept for undo, which puts each subscription back
 unless it changed again since (a conflict, left alone).
@@ -79,7 +80,7 @@ def channels_of(profile_id: str, mapping: Mapping[str, str]) -> list[str]:
 
 def record(conn: Connection, found: RowMapping, rows: pl.DataFrame) -> pl.DataFrame | None:
     """Record the import's consent for the customers of its accepted ``rows`` (the rows
-    the commit wrote, with their final ``customer_id``); answer what it recorded, with the
+    the commit planned, with their final ``customer_id``); answer what it recorded, with the
     statuses it replaced, for undo (``None``: the import records no consent).
 
     Two statements whatever the number of customers: the subscriptions, then the ledger.
@@ -87,7 +88,12 @@ def record(conn: Connection, found: RowMapping, rows: pl.DataFrame) -> pl.DataFr
     consent: dict[str, str] | None = found["consent"]
     if not consent:
         return None
-    accepted = rows.filter(pl.col("status").is_in(_ACCEPTED) & pl.col("customer_id").is_not_null())
+    # A row skipped as unchanged names the person all the same; one skipped with a code
+    # (an existing customer the options keep from being updated) is left alone.
+    unchanged = (pl.col("status") == "skip") & (pl.col("error_codes").list.len() == 0)
+    accepted = rows.filter(
+        (pl.col("status").is_in(_ACCEPTED) | unchanged) & pl.col("customer_id").is_not_null()
+    )
     parts = [
         accepted.filter(pl.col(field).is_not_null()).select(
             pl.col("customer_id").cast(pl.Int64),

@@ -15,12 +15,14 @@ from patron.web.routes import (
     apidocs,
     audit,
     exports,
+    imports,
     keys,
     new_profile,
     notifications,
     profile,
     profiles,
     signin,
+    upload,
     users,
 )
 from patron.web.routes import settings as org_settings
@@ -37,7 +39,10 @@ def mount(app: FastAPI, settings: Settings) -> None:
     # The more specific mount first: /static/swagger-ui/... is Swagger UI's own folder.
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC, packages=[HTMX_PACKAGE]), name="static")
-    pages = (profiles, new_profile, profile, org_settings, audit, exports, notifications)
+    pages = (
+        *(profiles, new_profile, profile, upload, imports, org_settings, audit),
+        *(exports, notifications),
+    )
     for module in (apidocs, signin, account, users, keys, *pages):
         app.include_router(module.router)
     errors.install(app)

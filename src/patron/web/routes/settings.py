@@ -1,4 +1,5 @@
-"""``/settings`` (admins): the synchronization rule, mandatory fields, the org's time zone.
+"""``/settings`` (admins): the synchronization rule, mandatory fields, the org's time zone,
+the console's upload limits.
 
 Each part is its own form; htmx swaps the part back in, and without JavaScript the form
 answers the whole page. The services audit every change.
@@ -18,12 +19,13 @@ from starlette.datastructures import FormData
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor
+from patron.imports.read.table import MB, size_text
 from patron.kit.db import transaction
 from patron.kit.errors import PatronError
 from patron.orgs import service as orgs
 from patron.orgs import sync_rule
 from patron.orgs.settings import CUSTOM_FIELD_PREFIX, MANUAL_STANDARD_FIELDS
-from patron.web.deps import admin
+from patron.web.deps import admin, settings_of
 from patron.web.errors import PAGE_STATUS
 from patron.web.templating import render_page
 
@@ -111,6 +113,35 @@ def change_required_fields(
     )
 
 
+@router.post("/settings/upload-limits")
+def change_upload_limits(
+    request: Request, form: FormData = Depends(_form), actor: Actor = Depends(admin)
+) -> Response:
+    """Raise (or lower) the largest file and the most rows the console's upload takes."""
+    errors: dict[str, str] = {}
+    changes: dict[str, Any] = {}
+    for name, field, scale, what in (
+        ("max_file_mb", "console_max_file_bytes", MB, "a number of megabytes"),
+        ("max_rows", "console_max_rows", 1, "a number of rows"),
+    ):
+        text = str(form.get(name) or "").strip().replace(",", "")
+        if not (text.isascii() and text.isdigit()) or len(text) > 9:
+            errors[name] = f"Enter {what}, such as {'10' if scale == MB else '50000'}."
+        else:
+            changes[field] = int(text) * scale
+    if not errors:
+        try:
+            with transaction(engine_of(request)) as conn:
+                orgs.change_settings(conn, actor, changes)
+        except PatronError as exc:
+            bytes_refused = "console_max_file_bytes" in exc.message
+            errors["max_file_mb" if bytes_refused else "max_rows"] = exc.message
+    if errors:
+        return _page(request, actor, fragment="_limits.html", status_code=400, errors=errors)
+    notice = "Upload limits saved."
+    return _page(request, actor, fragment="_limits.html", notices={"limits": notice})
+
+
 @router.post("/settings/time-zone")
 def change_time_zone(
     request: Request, form: FormData = Depends(_form), actor: Actor = Depends(admin)
@@ -153,6 +184,9 @@ def _page(
 ) -> Response:
     with transaction(engine_of(request), write=False) as conn:
         values = _settings(conn, actor)
+    server = settings_of(request)
+    values["server_max_file"] = size_text(server.import_max_bytes)
+    values["server_max_rows"] = server.import_max_rows
     values.update({"errors": {}, "notices": {}, "submitted": None})
     values.update(context)
     page = "settings/settings.html"
@@ -177,4 +211,6 @@ def _settings(conn: Connection, actor: Actor) -> dict[str, Any]:
         "required_fields": settings.manual_required_fields,
         "org_time_zone": settings.time_zone,
         "time_zones": time_zones(),
+        "max_file_mb": max(1, settings.console_max_file_bytes // MB),
+        "max_rows": settings.console_max_rows,
     }
