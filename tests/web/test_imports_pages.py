@@ -466,6 +466,8 @@ def test_roles_and_other_orgs(console: Console, engine: Engine) -> None:
         assert stranger.get(f"/imports/new/{import_id}/mapping").status_code == 404
         assert stranger.post(f"/imports/{import_id}/cancel").status_code == 404
     assert editor.get("/imports/99999999999999999999").status_code == 404
+    beyond = {"ids": str(import_id), "action": "back:99999999999999999999"}
+    assert editor.post("/imports/new/check", beyond).status_code == 400
     cancelled = editor.post(f"/imports/{import_id}/cancel", follow_redirects=False)
     assert cancelled.status_code == 303
     assert record(engine, import_id)["state"] == "cancelled"

@@ -182,6 +182,23 @@ def start_previews(
         )
 
 
+def confirm_checked(conn: Connection, actor: Actor, import_ids: Sequence[int]) -> list[int]:
+    """**Confirm** those of ``import_ids`` whose check is done (previewed); answer them.
+    Refused when none is ready (the check still runs, or every file was refused)."""
+    ready = [
+        import_id
+        for import_id in import_ids
+        if service.get_import(conn, actor, import_id)["state"] == "previewed"
+    ]
+    if not ready:
+        raise Conflict(
+            codes.WRONG_STATE, "No file is ready to confirm: wait for the check to finish."
+        )
+    for import_id in ready:
+        service.confirm(conn, actor, import_id)
+    return ready
+
+
 def back_to_mapping(conn: Connection, actor: Actor, import_id: int) -> None:
     """A previewed (or refused) import goes back to its mapping step; its preview is dropped."""
     require(actor, Role.editor, "import files")

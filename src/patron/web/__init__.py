@@ -5,7 +5,8 @@ Layout::
     web/
       app.py          mount(app, settings): routes, static files, error pages
       routes/<area>.py   one APIRouter per area (signin, account, users, keys, apidocs,
-                         profiles, profile, new_profile, settings, audit)
+                         profiles, profile, new_profile, settings, audit; upload and
+                         upload_check: Upload file's steps; imports: the upload reports)
       templates/base.html            the layout: navigation, signed-in user, sign-out
       templates/<area>/<page>.html   a page; it extends base.html
       templates/<area>/_<name>.html  a fragment htmx swaps in (a page includes it)

@@ -23,6 +23,7 @@ from patron.web.routes import (
     profiles,
     signin,
     upload,
+    upload_check,
     users,
 )
 from patron.web.routes import settings as org_settings
@@ -40,7 +41,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC, packages=[HTMX_PACKAGE]), name="static")
     pages = (
-        *(profiles, new_profile, profile, upload, imports, org_settings, audit),
+        *(profiles, new_profile, profile, upload, upload_check, imports, org_settings, audit),
         *(exports, notifications),
     )
     for module in (apidocs, signin, account, users, keys, *pages):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -30,7 +31,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor, Role
-from patron.imports import codes, mapping, service, wizard
+from patron.imports import codes, mapping, wizard
 from patron.imports import consent as consents
 from patron.imports import repository as repo
 from patron.imports.profile import OptionSpec
@@ -39,14 +40,14 @@ from patron.imports.read import read_pasted, read_stream
 from patron.imports.read.table import size_text
 from patron.imports.templates import find_template
 from patron.kit.db import transaction
-from patron.kit.errors import InvalidInput, PatronError
+from patron.kit.errors import PatronError
 from patron.orgs import service as orgs
 from patron.settings import Settings
 from patron.web import forms
 from patron.web.deps import editor, settings_of
 from patron.web.errors import PAGE_STATUS
-from patron.web.routes.imports import ImportId, first_rejected, state_context
-from patron.web.templating import render, render_page
+from patron.web.routes.imports import ImportId, state_context
+from patron.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,11 +57,6 @@ ACCEPT = ".xlsx,.xls,.ods,.csv,.txt"
 #: Form names: a column's field (``map-<position>``), an option (``opt-<name>``).
 COLUMN = "map-"
 OPTION = "opt-"
-CONSENT = "consent-"
-#: The channels of the consent step and how the page names them.
-CHANNEL_LABELS = {"SMS": "SMS to the mobile number", "EMAIL": "Email to the address"}
-#: Rejected rows the check step shows per file.
-CHECK_ROWS = 10
 #: Which part of the mapping form a refusal concerns, by its code.
 _MAPPING_ERRORS = {
     codes.MAPPING_MISSING_FIELD: "mapping",
@@ -91,12 +87,7 @@ def upload_page(
     confirmed: int = 0,
 ) -> Response:
     """Upload file: choose the profile, then files or pasted rows."""
-    notice = None
-    if confirmed:
-        notice = (
-            f"{confirmed} file{'s are' if confirmed > 1 else ' is'} queued: each is imported "
-            "after the ones before it. You can upload the next file now."
-        )
+    notice = _queued(confirmed)
     return _upload_page(request, actor, {"profile": profile}, notice=notice)
 
 
@@ -228,30 +219,51 @@ def _files_context(files: list[wizard.File]) -> dict[str, Any]:
 # --- 2. mapping and options ------------------------------------------------------------------
 
 
+@dataclass
+class MappingForm:
+    """The mapping step's form: as stored, as a template fills it in, or as sent."""
+
+    chosen: dict[str, str]
+    options: dict[str, Any]
+    date_format: str = ""
+    #: The other waiting files to give the mapping to (``None``: those with the same columns).
+    others: list[int] | None = None
+    template_name: str = ""
+    save_template: bool = False
+
+
 @router.get("/imports/new/{import_id:id}/mapping")
 def mapping_page(
     request: Request,
     actor: Annotated[Actor, Depends(editor)],
     import_id: ImportId,
     template: str = "",
+    queued: int = 0,
 ) -> Response:
     """Map each column to a field (the suggestions preselected), choose the options."""
+    notice = _queued(queued)
     with transaction(engine_of(request), write=False) as conn:
         found = wizard.get_draft(conn, actor, import_id)
-        chosen = dict(found["mapping"])
-        options = dict(found["options"] or {})
-        date_format = found["date_format"] or ""
-        notice = None
+        entered = MappingForm(
+            dict(found["mapping"]), dict(found["options"] or {}), found["date_format"] or ""
+        )
         if template.strip():
             used = find_template(conn, actor, found["profile"], template.strip())
             columns = set(wizard.source_of(conn, found).columns)
-            chosen = {c: f for c, f in used["mapping"].items() if c in columns}
-            options = {**options, **used["options"]}
-            date_format = used["date_format"] or ""
+            entered.chosen = {c: f for c, f in used["mapping"].items() if c in columns}
+            entered.options |= used["options"]
+            entered.date_format = used["date_format"] or ""
             notice = f"The mapping and options of the template {used['name']!r} are filled in."
-        return _mapping(
-            request, conn, actor, found, chosen, options, date_format, notice=notice, others=None
-        )
+    return _mapping(request, actor, found, entered, notice=notice)
+
+
+def _queued(count: int) -> str | None:
+    if count <= 0:
+        return None
+    return (
+        f"{count} file{'s are' if count > 1 else ' is'} queued: each is imported after the ones "
+        "before it. You can go on with the next file meanwhile."
+    )
 
 
 @router.post("/imports/new/{import_id:id}/mapping")
@@ -272,44 +284,27 @@ def save_mapping(
         for position, column in enumerate(headers)
         if str(form.get(f"{COLUMN}{position}") or "")
     }
-    options = _options(profile.spec.options, form)
-    date_format = str(form.get("date_format") or "").strip()
-    template_name = str(form.get("template_name") or "").strip()
-    save_as = template_name if form.get("save_template") and actor.can(Role.admin) else None
     others = forms.ids([str(v) for v in form.getlist("also")], label="file")
-    setup = wizard.Setup(chosen, options, date_format or None, save_as)
-    errors: dict[str, str] = {}
-    if form.get("save_template") and not template_name:
-        errors["template_name"] = "Name the template to save the mapping under."
-    refused: dict[int, str] = {}
-    if not errors:
-        try:
-            with transaction(engine) as conn:
-                wizard.save_mapping(conn, actor, import_id, setup)
-                refused = wizard.share_mapping(conn, actor, import_id, others)
-        except PatronError as exc:
-            errors[_mapping_error_field(exc, headers)] = exc.message
-            status_code = _status(exc)
-        else:
-            status_code = 200
-    else:
-        status_code = 400
-    if errors:
-        with transaction(engine, write=False) as conn:
-            return _mapping(
-                request,
-                conn,
-                actor,
-                found,
-                chosen,
-                options,
-                date_format,
-                errors=errors,
-                status_code=status_code,
-                others=others,
-                template_name=template_name,
-                save_template=bool(form.get("save_template")),
-            )
+    entered = MappingForm(
+        chosen=chosen,
+        options=_options(profile.spec.options, form),
+        date_format=str(form.get("date_format") or "").strip(),
+        others=others,
+        template_name=str(form.get("template_name") or "").strip(),
+        save_template=bool(form.get("save_template")),
+    )
+    if entered.save_template and not entered.template_name:
+        errors = {"template_name": "Name the template to save the mapping under."}
+        return _mapping(request, actor, found, entered, errors=errors, status_code=400)
+    save_as = entered.template_name if entered.save_template and actor.can(Role.admin) else None
+    setup = wizard.Setup(chosen, entered.options, entered.date_format or None, save_as)
+    try:
+        with transaction(engine) as conn:
+            wizard.save_mapping(conn, actor, import_id, setup)
+            refused = wizard.share_mapping(conn, actor, import_id, others)
+    except PatronError as exc:
+        errors = {_mapping_error_field(exc, headers): exc.message}
+        return _mapping(request, actor, found, entered, errors=errors, status_code=_status(exc))
     batch = [import_id, *[o for o in others if o != import_id and o not in refused]]
     query = forms.clean_query(
         {"with": [str(i) for i in batch[1:]], "kept": [str(i) for i in refused]}
@@ -320,7 +315,7 @@ def save_mapping(
         )
     with transaction(engine) as conn:
         wizard.start_previews(conn, actor, batch, None)
-    return RedirectResponse(_check_url(batch, refused), status_code=303)
+    return RedirectResponse(check_url(batch, list(refused)), status_code=303)
 
 
 def _options(specs: Sequence[OptionSpec], form: FormData) -> dict[str, Any]:
@@ -360,33 +355,39 @@ def _mapping_error_field(exc: PatronError, headers: Sequence[str]) -> str:
 
 def _mapping(
     request: Request,
-    conn: Connection,
     actor: Actor,
     found: RowMapping,
-    chosen: dict[str, str],
-    options: dict[str, Any],
-    date_format: str,
+    entered: MappingForm,
     *,
     errors: dict[str, str] | None = None,
     notice: str | None = None,
     status_code: int = 200,
-    others: list[int] | None,
-    template_name: str = "",
-    save_template: bool = False,
 ) -> Response:
+    with transaction(engine_of(request), write=False) as conn:
+        context = _mapping_context(conn, actor, found, entered)
+    context.update({"errors": errors or {}, "notice": notice})
+    return render(request, "imports/mapping.html", context, status_code=status_code)
+
+
+def _mapping_context(
+    conn: Connection, actor: Actor, found: RowMapping, entered: MappingForm
+) -> dict[str, Any]:
     profile = mapping.profile_of(found["profile"])
     source = wizard.source_of(conn, found)
     suggestions = {
         s.column: s for s in mapping.suggest(conn, actor, found["profile"], tuple(source.columns))
     }
     targets = mapping.targets(conn, actor.org_id, profile)
-    waiting = [d for d in wizard.drafts(conn, actor) if d["id"] != found["id"]]
-    same = [d for d in waiting if d["profile"] == found["profile"]]
+    same = [
+        d
+        for d in wizard.drafts(conn, actor)
+        if d["id"] != found["id"] and d["profile"] == found["profile"]
+    ]
+    others = entered.others
     if others is None:  # first showing: the files with the same columns are ticked
         others = [int(d["id"]) for d in same if _same_columns(conn, d, source.columns)]
-    templates = repo.list_templates(conn, actor.org_id, found["profile"])
     samples = wizard.samples(source)
-    context = {
+    return {
         "steps": STEPS,
         "step": 1,
         "found": found,
@@ -396,7 +397,7 @@ def _mapping(
                 "position": position,
                 "name": column,
                 "samples": samples[column],
-                "chosen": chosen.get(column, ""),
+                "chosen": entered.chosen.get(column, ""),
                 "suggestion": suggestions.get(column),
                 "target_label": _label(targets, suggestions[column].field)
                 if column in suggestions
@@ -406,22 +407,19 @@ def _mapping(
         ],
         "targets": targets,
         "option_specs": profile.spec.options,
-        "options": options,
-        "date_format": date_format,
-        "errors": errors or {},
-        "notice": notice,
+        "options": entered.options,
+        "date_format": entered.date_format,
         "others": same,
         "also": set(others),
         "pasted": found["file_format"] == "pasted",
-        "templates": templates,
-        "template_name": template_name,
-        "save_template": save_template,
+        "templates": repo.list_templates(conn, actor.org_id, found["profile"]),
+        "template_name": entered.template_name,
+        "save_template": entered.save_template,
         "may_save_template": actor.can(Role.admin),
         "column_field": COLUMN,
         "option_field": OPTION,
         "consent_step": profile.spec.id in consents.CONSENT_PROFILES,
     }
-    return render(request, "imports/mapping.html", context, status_code=status_code)
 
 
 def _label(targets: Sequence[Any], field: str | None) -> str:
@@ -437,175 +435,7 @@ def _same_columns(conn: Connection, draft: RowMapping, columns: Sequence[str]) -
         return False
 
 
-# --- 3. consent ------------------------------------------------------------------------------
-
-
-@router.get("/imports/new/{import_id:id}/consent")
-def consent_page(
-    request: Request, actor: Annotated[Actor, Depends(editor)], import_id: ImportId
-) -> Response:
-    """Consent: the opt-in or opt-out to record for the file's people, per channel."""
-    params = request.query_params
-    batch = forms.ids(forms.texts(params, "with"), label="file")
-    kept = forms.ids(forms.texts(params, "kept"), label="file")
-    return _consent(request, actor, import_id, batch, kept, {})
-
-
-def _consent(
-    request: Request,
-    actor: Actor,
-    import_id: int,
-    batch: list[int],
-    kept: list[int],
-    chosen: dict[str, str],
-    *,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    with transaction(engine_of(request), write=False) as conn:
-        found = wizard.get_draft(conn, actor, import_id)
-        names = [service.get_import(conn, actor, other)["file_name"] for other in batch]
-    channels = consents.channels_of(found["profile"], found["mapping"])
-    context = {
-        "steps": STEPS,
-        "step": 2,
-        "found": found,
-        "channels": {channel: CHANNEL_LABELS[channel] for channel in channels},
-        "batch": batch,
-        "kept": kept,
-        "names": names,
-        "chosen": chosen,
-        "errors": errors or {},
-        "consent_field": CONSENT,
-    }
-    return render(request, "imports/consent.html", context, status_code=status_code)
-
-
-@router.post("/imports/new/{import_id:id}/consent")
-def save_consent(
-    request: Request,
-    form: Annotated[FormData, Depends(_form)],
-    actor: Annotated[Actor, Depends(editor)],
-    import_id: ImportId,
-) -> Response:
-    """Record the consent with the file(s) and check them (the preview)."""
-    batch = forms.ids([str(v) for v in form.getlist("with")], label="file")
-    kept = forms.ids([str(v) for v in form.getlist("kept")], label="file")
-    chosen = {channel: str(form.get(f"{CONSENT}{channel}") or "") for channel in consents.CHANNELS}
-    if form.get("step") == "back":
-        return RedirectResponse(f"/imports/new/{import_id}/mapping", status_code=303)
-    ids = [import_id, *[i for i in batch if i != import_id]]
-    try:
-        with transaction(engine_of(request)) as conn:
-            wizard.start_previews(conn, actor, ids, chosen)
-    except PatronError as exc:
-        return _consent(
-            request,
-            actor,
-            import_id,
-            batch,
-            kept,
-            chosen,
-            errors={"": exc.message},
-            status_code=_status(exc),
-        )
-    return RedirectResponse(_check_url(ids, dict.fromkeys(kept, "")), status_code=303)
-
-
-def _check_url(ids: Sequence[int], kept: dict[int, str]) -> str:
+def check_url(ids: Sequence[int], kept: Sequence[int]) -> str:
+    """The check step of ``ids``, naming the files ``kept`` out of it."""
     query = forms.clean_query({"ids": [str(i) for i in ids], "kept": [str(i) for i in kept]})
     return f"/imports/new/check?{query}"
-
-
-# --- 4. check and confirm -----------------------------------------------------------------
-
-
-@router.get("/imports/new/check")
-def check_page(request: Request, actor: Annotated[Actor, Depends(editor)]) -> Response:
-    """What the preview found for each file (live while it runs), then **Confirm**."""
-    params = request.query_params
-    ids = forms.ids(forms.texts(params, "ids"), label="file")
-    kept = forms.ids(forms.texts(params, "kept"), label="file")
-    return _check(request, actor, ids, kept)
-
-
-def _check(
-    request: Request,
-    actor: Actor,
-    ids: list[int],
-    kept: list[int],
-    *,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    if not ids:
-        raise InvalidInput(400, "No file to check: upload a file first.")
-    with transaction(engine_of(request), write=False) as conn:
-        checked = [_checked(conn, actor, import_id) for import_id in ids]
-        waiting = [service.get_import(conn, actor, other) for other in kept]
-    context = {
-        "steps": STEPS,
-        "step": 3,
-        "checked": checked,
-        "ids": ids,
-        "kept": waiting,
-        "busy": any(c["record"]["state"] in repo.RUNNABLE_STATES for c in checked),
-        "ready": [c["record"]["id"] for c in checked if c["record"]["state"] == "previewed"],
-        "errors": errors or {},
-        "check_url": _check_url(ids, dict.fromkeys(kept, "")),
-    }
-    return render_page(
-        request, "imports/check.html", "imports/_check.html", context, status_code=status_code
-    )
-
-
-def _checked(conn: Connection, actor: Actor, import_id: int) -> dict[str, Any]:
-    found = service.get_import(conn, actor, import_id)
-    rejected = (
-        first_rejected(conn, actor, found, CHECK_ROWS) if found["state"] == "previewed" else []
-    )
-    return {"record": found, **state_context(found), "rejected": rejected}
-
-
-@router.post("/imports/new/check")
-def confirm_checked(
-    request: Request,
-    form: Annotated[FormData, Depends(_form)],
-    actor: Annotated[Actor, Depends(editor)],
-) -> Response:
-    """**Confirm** the checked files (each is imported after the ones before it), or take one
-    back to its mapping, or cancel it."""
-    ids = forms.ids([str(v) for v in form.getlist("ids")], label="file")
-    kept = forms.ids([str(v) for v in form.getlist("kept")], label="file")
-    action = str(form.get("action") or "confirm")
-    name, _, target = action.partition(":")
-    try:
-        with transaction(engine_of(request)) as conn:
-            if name == "back" and target.isdigit():
-                wizard.back_to_mapping(conn, actor, int(target))
-            elif name == "cancel" and target.isdigit():
-                service.cancel(conn, actor, int(target))
-            else:
-                ready = [
-                    i for i in ids if service.get_import(conn, actor, i)["state"] == "previewed"
-                ]
-                if not ready:
-                    raise InvalidInput(
-                        400, "No file is ready to confirm: wait for the check to finish."
-                    )
-                for import_id in ready:
-                    service.confirm(conn, actor, import_id)
-    except PatronError as exc:
-        return _check(request, actor, ids, kept, errors={"": exc.message}, status_code=_status(exc))
-    if name == "back":
-        return RedirectResponse(f"/imports/new/{target}/mapping", status_code=303)
-    if name == "cancel":
-        rest = [i for i in ids if str(i) != target]
-        if rest:
-            return RedirectResponse(_check_url(rest, dict.fromkeys(kept, "")), status_code=303)
-        return RedirectResponse("/imports/new", status_code=303)
-    with transaction(engine_of(request), write=False) as conn:
-        waiting = wizard.drafts(conn, actor)
-    if waiting:
-        return RedirectResponse(f"/imports/new/{waiting[0]['id']}/mapping", status_code=303)
-    return RedirectResponse(f"/imports/new?confirmed={len(ids)}", status_code=303)
