@@ -11,6 +11,8 @@ import uvicorn
 from patron.cli.common import load_settings, note, open_engine
 from patron.cli.db import current_revision, head_revision
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
 
 def serve(
     host: Annotated[
@@ -56,4 +58,7 @@ def serve(
         port=settings.port if port is None else port,
         workers=workers or settings.workers or os.cpu_count() or 1,
         access_log=settings.access_log,
+        # A worker answers the supervisor's health check once it has imported patron: on a
+        # busy machine that takes longer than uvicorn's 5 s, and it would be killed in a loop.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
