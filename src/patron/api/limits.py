@@ -40,9 +40,20 @@ class BodySizeLimit:
             return
         path = str(scope.get("path", ""))
         limit = next((n for prefix, n in self.uploads if path.startswith(prefix)), self.max_bytes)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        declared: bytes | None = None
+        chunked = False
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)
+            return
+        if not chunked:
+            # The body is at most its Content-Length (the server reads no further), or
+            # absent: nothing to count, so the request passes untouched (every GET).
+            await self.app(scope, receive, send)
             return
         received = 0
         started = False

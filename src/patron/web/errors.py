@@ -134,6 +134,8 @@ def _for_console(page: Handler, api_handler: Handler | None) -> Handler:
         chosen = page if is_console(request) or api_handler is None else api_handler
         if inspect.iscoroutinefunction(chosen):
             return await chosen(request, exc)
+        if chosen is api_handler:
+            return chosen(request, exc)  # builds a JSON answer, no I/O: no thread hand-off
         # Pages may read the session (a database call): off the event loop.
         return await run_in_threadpool(chosen, request, exc)
 
