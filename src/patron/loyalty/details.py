@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.customer import care_repository
 from patron.customer.lookup import Resolved
 from patron.kit.errors import InvalidInput, NotFound, Notice
+from patron.kit.pagination import Page
 from patron.loyalty import ledger, program_repository, programs
 from patron.loyalty import ledger_repository as entries
 from patron.loyalty import repository as campaigns
@@ -278,6 +279,40 @@ def _expired(
             for r in reversed(rows)
         ],
     }
+
+
+def ledger_page(
+    conn: Connection, org_id: int, resolved: Resolved, page: Page
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of a member's points ledger, newest first, and how many entries it has.
+
+    A merge gives the victim's entries to the survivor, so the member's own entries are
+    the whole ledger of the person.
+    """
+    rows, total = entries.entries_page(
+        conn, org_id, resolved.id, limit=page.limit, offset=page.offset
+    )
+    zone = ledger.zone_of(conn, org_id)
+    by_id = {p.id: p for p in programs.list_programs(conn, org_id)}
+    shown = [
+        {
+            "id": int(row["id"]),
+            "programId": by_id[int(row["program_id"])].number,
+            "programName": by_id[int(row["program_id"])].name,
+            "kind": row["kind"],
+            "points": float(row["points"]),
+            "lifetimePoints": float(row["lifetime_points"]),
+            "delayedPoints": float(row["delayed"]),
+            "expiresOn": row["expires_on"].isoformat() if row["expires_on"] else None,
+            "transactionId": row["transaction_id"],
+            "requestId": row["request_id"],
+            "transferId": row["transfer_id"],
+            "actor": row["actor"],
+            "createdOn": local_iso(row["created_at"], zone),
+        }
+        for row in rows
+    ]
+    return shown, total
 
 
 def lifetime_purchases(conn: Connection, org_id: int, customer_id: int) -> float:

@@ -250,6 +250,16 @@ def list_goodwill(
     return [render(row, zone) for row in rows], total, list(resolved.warnings)
 
 
+def asked_points(conn: Connection, org_id: int, request_ids: list[int]) -> dict[int, float]:
+    """The points each request asked for (the seed's shape shows only what was approved)."""
+    found = {}
+    for request_id in request_ids:
+        row = repository.get_request(conn, org_id, request_id)
+        if row is not None and row["points"] is not None:
+            found[request_id] = float(row["points"])
+    return found
+
+
 def _render_one(conn: Connection, org_id: int, request_id: int) -> dict[str, Any]:
     row = repository.get_request(conn, org_id, request_id)
     assert row is not None  # written in this transaction

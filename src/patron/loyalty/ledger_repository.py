@@ -135,6 +135,22 @@ def entries_of(
     return list(conn.execute(query).mappings())
 
 
+def entries_page(
+    conn: Connection, org_id: int, customer_id: int, *, limit: int, offset: int
+) -> tuple[list[RowMapping], int]:
+    """A page of the customer's entries in every program, newest first, and their total."""
+    where = sa.and_(points_ledger.c.org_id == org_id, points_ledger.c.customer_id == customer_id)
+    total = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
+    query = (
+        sa.select(points_ledger)
+        .where(where)
+        .order_by(points_ledger.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(conn.execute(query).mappings()), int(total)
+
+
 def entries_of_bills(
     conn: Connection, org_id: int, transaction_ids: Sequence[int]
 ) -> list[RowMapping]:

@@ -20,6 +20,7 @@ from patron.web.routes import (
     new_profile,
     notifications,
     profile,
+    profile_loyalty,
     profiles,
     signin,
     upload,
@@ -42,7 +43,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", StaticFiles(directory=STATIC, packages=[HTMX_PACKAGE]), name="static")
     pages = (
         *(profiles, new_profile, profile, upload, upload_check, imports, org_settings, audit),
-        *(exports, notifications),
+        *(exports, notifications, profile_loyalty),
     )
     for module in (apidocs, signin, account, users, keys, *pages):
         app.include_router(module.router)

@@ -33,6 +33,7 @@ from patron.orgs import service as orgs
 from patron.orgs.fields import FieldDefinition
 from patron.subscriptions import service as subscriptions
 from patron.web import forms
+from patron.web import loyalty as loyalty_section
 from patron.web.deps import admin, editor, viewer
 from patron.web.errors import PAGE_STATUS
 from patron.web.templating import is_htmx, render_page
@@ -74,11 +75,21 @@ def profile_page(
     changes: int = 0,
     saved: str = "",
     matched: str = "",
+    ledger: int = 0,
+    bills: int = 0,
 ) -> Response:
     """Everything about one person; a merged profile's address shows the survivor."""
     notice = _saved_notice(saved, matched, customer_id)
     offset = min(max(changes, 0), MAX_OFFSET)
-    return _page(request, actor, customer_id, history_offset=offset, notice=notice)
+    loyalty_offsets = (min(max(ledger, 0), MAX_OFFSET), min(max(bills, 0), MAX_OFFSET))
+    return _page(
+        request,
+        actor,
+        customer_id,
+        history_offset=offset,
+        loyalty_offsets=loyalty_offsets,
+        notice=notice,
+    )
 
 
 def _saved_notice(saved: str, matched: str, customer_id: int) -> str | None:
@@ -104,10 +115,20 @@ def _page(
     fragment: str | None = None,
     status_code: int = 200,
     history_offset: int = 0,
+    loyalty_offsets: tuple[int, int] = (0, 0),
     **context: Any,
 ) -> Response:
     with transaction(engine_of(request), write=False) as conn:
         values = _profile(conn, actor, customer_id, history_offset)
+        values.update(
+            loyalty_section.section(
+                conn,
+                actor,
+                lookup.resolve(conn, actor.org_id, customer_id),
+                ledger_offset=loyalty_offsets[0],
+                bills_offset=loyalty_offsets[1],
+            )
+        )
     values.update(
         {
             "errors": {},
@@ -115,6 +136,7 @@ def _page(
             "open": "",
             "may_edit": actor.can(Role.editor),
             "may_delete": actor.can(Role.admin),
+            "may_decide": actor.can(Role.admin),
             "channel_types": CHANNEL_TYPES,
             "max_reason": MAX_REASON_LENGTH,
             "reason": "",
