@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from patron.customer import care_repository, lookup
 from patron.kit.clock import utcnow
-from patron.kit.db import transaction
+from patron.kit.db import is_lock_timeout, transaction
 from patron.kit.errors import InvalidInput, Notice
 from patron.loyalty import job_repository, ledger
 from patron.loyalty import recommendation_repository as repository
@@ -82,6 +82,14 @@ def refresh_due(engine: Engine, now: datetime | None = None) -> dict[int, int]:
                 day = local_day(moment, ledger.zone_of(conn, org_id))
                 if job_repository.claim(conn, org_id, RECOMMENDATIONS_JOB, day):
                     done[org_id] = refresh(conn, org_id)
-        except Exception:
-            log.exception("recommendations of org %s failed; they refresh at the next poll", org_id)
+        except Exception as exc:
+            if not is_lock_timeout(exc):
+                log.exception(
+                    "recommendations of org %s failed; they refresh at the next poll", org_id
+                )
+                continue
+            # SQLite: another writer held the database past the busy timeout; nothing was
+            # claimed, so every org still due refreshes at the next poll.
+            log.debug("recommendations of org %s: the database is busy; next poll", org_id)
+            break
     return done
