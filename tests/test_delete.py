@@ -165,6 +165,9 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
         "suppressions": 4,
         "mergedCustomers": 0,
         "storedAnswers": 0,
+        "notes": 0,
+        "preferences": 0,
+        "tickets": 0,
         "importRows": 0,
     }
     dumped = json.dumps(dict(entry), default=str)

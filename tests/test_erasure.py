@@ -327,6 +327,18 @@ def give_a_history(api: Api, a: int) -> None:
     ok(api.post(f"/v2/customers/{a}/pointsTransfers", json=gift, **keyed("gift")))
 
 
+def care_for_a(api: Api, a: int) -> None:
+    """Care records: a note, a preference and a ticket, each quoting the person."""
+    key = {"key": "favouriteTea", "type": "string"}
+    ok(api.post("/v2/org/preferences", json=key, role="admin"))
+    note = {"description": f"{NAME}a called about her {SURNAME} tea order"}
+    ok(api.post(f"/v2/customers/{a}/notes", json=note))
+    tea = {"preferences": [{"key": "favouriteTea", "value": f"{SURNAME} blend"}]}
+    ok(api.put(f"/v2/customers/{a}/preferences", json=tea))
+    ticket = {"type": "COMPLAINT", "subject": f"{SURNAME} tea arrived cold", "description": BIRTH}
+    ok(api.post(f"/v2/customers/{a}/tickets", json=ticket))
+
+
 def import_about_a(engine: Engine, org: OrgHandle, a: int) -> None:
     """Every import profile that writes about existing customers names A."""
     redemption = {
@@ -527,6 +539,7 @@ def person(engine: Engine, app_client: TestClient) -> tuple[Api, Person]:
     )
     a = register_a(api)
     give_a_history(api, a)
+    care_for_a(api, a)
     import_about_a(engine, org, a)
     batch_about_a(app_client, org)
     c = register_c_into_a(api, a)
@@ -558,6 +571,9 @@ def test_a_deleted_person_leaves_no_personal_data(
         ("loyalty_requests", "comments"),
         ("points_transfers", "notes"),
         ("partner_memberships", "membership_id"),
+        ("customer_notes", "description"),
+        ("customer_preferences", "value"),
+        ("tickets", "subject"),
     } <= set(before)
     assert find_ids(engine, api.org, who.ids) >= {
         ("identifiers", "customer_id"),

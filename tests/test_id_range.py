@@ -117,6 +117,11 @@ REQUESTS: dict[str, tuple[dict[str, str], Any]] = {
     "PUT /v2/customers/{customer_id}/goodwillRequest/{request_id}": ({}, {"status": "REJECTED"}),
     "POST /v2/customers/{customer_id}/retroRequest": ({}, {"transactionId": 1}),
     "PUT /v2/customers/{customer_id}/retroRequest/{request_id}": ({}, {"status": "REJECTED"}),
+    "POST /v2/customers/{customer_id}/notes": ({}, {"description": "n"}),
+    "PUT /v2/customers/{customer_id}/notes/{note_id}": ({}, {"description": "n"}),
+    "PUT /v2/customers/{customer_id}/preferences": ({}, {"preferences": []}),
+    "POST /v2/customers/{customer_id}/tickets": ({}, {"subject": "s"}),
+    "PUT /v2/customers/{customer_id}/tickets/{ticket_id}": ({}, {"status": "CLOSED"}),
     "POST /v2/customers/{customer_id}/pointsTransfers": (
         {},
         {"transferTo": {"customerId": 1}, "points": 1},

@@ -17,6 +17,8 @@ from patron.audit.endpoints import router as audit_router
 from patron.cards.endpoints import router as cards_router
 from patron.coupons.endpoints import router as coupons_router
 from patron.customer.care_endpoints import router as care_router
+from patron.customer.care_records_endpoints import org_router as preference_keys_router
+from patron.customer.care_records_endpoints import router as care_records_router
 from patron.customer.endpoints import router as customer_router
 from patron.customer.list_endpoints import router as customer_list_router
 from patron.customer.records_endpoints import router as customer_records_router
@@ -64,6 +66,8 @@ def create_app(
     app.include_router(customer_router)
     app.include_router(customer_list_router)
     app.include_router(customer_records_router)
+    app.include_router(care_records_router)
+    app.include_router(preference_keys_router)
     app.include_router(exports_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)

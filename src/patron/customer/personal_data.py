@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from patron.audit.tables import change_log
 from patron.cards.tables import cards
 from patron.coupons.tables import coupon_redemptions, coupons, transactions
+from patron.customer.care_tables import customer_notes, customer_preferences, tickets
 from patron.customer.tables import (
     comm_channels,
     customers,
@@ -177,6 +178,9 @@ HOLDINGS: tuple[Holding, ...] = (
         core=True,
     ),
     Holding(partner_memberships, "customer_id", "partnerMemberships", "delete", core=True),
+    Holding(customer_notes, "customer_id", "notes", "delete"),
+    Holding(customer_preferences, "customer_id", "preferences", "delete"),
+    Holding(tickets, "customer_id", "tickets", "delete"),
     Holding(coupons, "customer_id", "coupons", "keep", why=BOOKS),
     Holding(coupon_redemptions, "customer_id", "couponRedemptions", "keep", why=BOOKS),
     Holding(

@@ -1,7 +1,8 @@
 """Merging two customers: the victim's profiles, identifiers, channels, fields, cards,
 subscriptions and consent ledger move to the survivor, and so do its loyalty account,
 campaign enrollments (with their ledger) and legacy profile where the survivor has
-none of its own, and its points ledger with its balances (:mod:`patron.loyalty.merging`).
+none of its own, and its points ledger with its balances (:mod:`patron.loyalty.merging`);
+its notes and tickets, and its preferences for keys the survivor has no value of.
 The victim id keeps resolving to the survivor.
 
 Every moved row id is recorded in ``merges.moved`` (with the victim's field values
@@ -26,6 +27,7 @@ from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.cards.tables import cards
 from patron.customer.care_repository import lock_customer
+from patron.customer.care_tables import customer_notes, customer_preferences, tickets
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
 from patron.customer.tables import merges as merges_table
 from patron.kit.db import insert_returning_id
@@ -174,6 +176,14 @@ def merge(
         conn, loyalty_accounts, org_id, victim_id, survivor_id
     )
     moved["legacy_profiles"] = _move_unshared(conn, legacy_profiles, org_id, victim_id, survivor_id)
+    # Care records follow the person: every note and ticket; a preference where the survivor
+    # has no value of its own for the key.
+    for table in (customer_notes, tickets):
+        moved[table.name] = _ids(conn, table, org_id, victim_id)
+        _move(conn, table, org_id, victim_id, survivor_id)
+    moved["customer_preferences"] = _move_unshared(
+        conn, customer_preferences, org_id, victim_id, survivor_id, ("key",)
+    )
     enrollments = _move_unshared(
         conn, campaign_enrollments, org_id, victim_id, survivor_id, ("campaign_id",)
     )
@@ -272,6 +282,9 @@ MOVED_TABLES: dict[str, sa.Table] = {
     "legacy_profiles": legacy_profiles,
     "campaign_enrollments": campaign_enrollments,
     "campaign_ledger": campaign_ledger,
+    "customer_notes": customer_notes,
+    "tickets": tickets,
+    "customer_preferences": customer_preferences,
 }
 
 

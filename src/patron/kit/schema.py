@@ -5,6 +5,7 @@ from patron.audit import tables as _audit  # noqa: F401
 from patron.auth import tables as _auth  # noqa: F401
 from patron.cards import tables as _cards  # noqa: F401
 from patron.coupons import tables as _coupons  # noqa: F401
+from patron.customer import care_tables as _care  # noqa: F401
 from patron.customer import tables as _customer  # noqa: F401
 from patron.exports import tables as _exports  # noqa: F401
 from patron.imports import tables as _imports  # noqa: F401

@@ -1,0 +1,91 @@
+"""Tables of customer care records: notes, preferences and tickets.
+
+Each names its customer with the composite key (org_id, customer_id), so a row can never
+point to another org's customer; every one is erased with the customer
+(:mod:`patron.customer.personal_data`) and follows it through merges.
+"""
+
+import sqlalchemy as sa
+
+from patron.customer.tables import customer_of_the_org_fk
+from patron.kit.db import BigId, metadata, utcnow_column
+
+# A note a care agent wrote about a customer; its author edits or deletes it.
+customer_notes = sa.Table(
+    "customer_notes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("author", sa.String(100), nullable=False),
+    # The credential that wrote it ("user:<id>", "key:<id>"): who may edit it.
+    sa.Column("author_credential", sa.String(40), nullable=False, server_default=""),
+    utcnow_column(),
+    utcnow_column("updated_at"),
+    customer_of_the_org_fk(),
+    sa.Index("ix_customer_notes_org_id_customer_id_id", "org_id", "customer_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The preference keys an org defines, each with the type of its values.
+preference_definitions = sa.Table(
+    "preference_definitions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("data_type", sa.String(16), nullable=False),  # as field definitions
+    sa.Column("enum_values", sa.JSON),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_by", sa.String(100), nullable=False, server_default=""),
+    utcnow_column(),
+    sa.UniqueConstraint("org_id", "key"),
+    sqlite_autoincrement=True,
+)
+
+# A customer's value of one preference key, as text in the key's canonical spelling.
+customer_preferences = sa.Table(
+    "customer_preferences",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+    utcnow_column("updated_at"),
+    customer_of_the_org_fk(),
+    sa.UniqueConstraint("org_id", "customer_id", "key"),
+    sqlite_autoincrement=True,
+)
+
+#: Kinds and states of a ticket.
+TICKET_TYPES = ("COMPLAINT", "FEEDBACK")
+TICKET_STATUSES = ("OPEN", "IN_PROGRESS", "CLOSED")
+TICKET_PRIORITIES = ("LOW", "MEDIUM", "HIGH")
+
+# A complaint or feedback of a customer, followed until it is closed.
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("priority", sa.String(8), nullable=False),
+    sa.Column("assignee", sa.String(100)),  # a user of the org
+    sa.Column("unit_id", BigId, sa.ForeignKey("org_units.id")),  # the store it came from
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+    utcnow_column(),
+    utcnow_column("updated_at"),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    customer_of_the_org_fk(),
+    sa.Index("ix_tickets_org_id_customer_id_id", "org_id", "customer_id", "id"),
+    sa.Index("ix_tickets_org_id_status_assignee", "org_id", "status", "assignee"),
+    sqlite_autoincrement=True,
+)
