@@ -271,16 +271,20 @@ def _report_context(
     for outcome, cells in zip(shown.iter_rows(named=True), values, strict=True):
         errors = list(zip(outcome["error_codes"], outcome["errors"], strict=True))
         by_field: dict[str, list[str]] = {}
+        other_errors = []
         for code, message in errors:
             field = ERROR_FIELDS.get(code)
             if field is not None and field in mapped.values():
                 by_field.setdefault(field, []).append(message)
+            else:
+                other_errors.append((code, message))
         rows.append(
             {
                 "number": outcome["row"] + first,
                 "status": outcome["status"],
                 "errors": errors,
                 "by_field": by_field,
+                "other_errors": other_errors,
                 "corrections": outcome["auto_corrections"],
                 "customer_id": outcome["customer_id"],
                 "cells": cells,

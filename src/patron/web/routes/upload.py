@@ -57,6 +57,18 @@ ACCEPT = ".xlsx,.xls,.ods,.csv,.txt"
 #: Form names: a column's field (``map-<position>``), an option (``opt-<name>``).
 COLUMN = "map-"
 OPTION = "opt-"
+#: How the options read on the page (the user guide's wording); others: their name in words.
+OPTION_LABELS = {
+    "disable_existing_update": "Do not update existing customers",
+    "skip_empty_custom_fields": "Keep custom field values when a cell is empty",
+    "update_fields": "Fields an existing customer's row may change",
+    "replace_invalid_store": "Replace invalid stores with",
+    "append_country_code": "Append the country code to mobile numbers",
+    "disable_mobile_validation": "Do not validate mobile numbers",
+    "disable_email_validation": "Do not validate email addresses",
+    "stores_by_external_id": "Stores are given by their external ids",
+    "unique_identifier": "Customers' unique identifier",
+}
 #: Which part of the mapping form a refusal concerns, by its code.
 _MAPPING_ERRORS = {
     codes.MAPPING_MISSING_FIELD: "mapping",
@@ -407,6 +419,10 @@ def _mapping_context(
         ],
         "targets": targets,
         "option_specs": profile.spec.options,
+        "option_labels": {
+            spec.name: OPTION_LABELS.get(spec.name, spec.name.replace("_", " ").capitalize())
+            for spec in profile.spec.options
+        },
         "options": entered.options,
         "date_format": entered.date_format,
         "others": same,
