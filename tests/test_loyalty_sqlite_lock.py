@@ -43,7 +43,7 @@ def _ran_on(engine: Engine, org_id: int) -> dict[str, date]:
         loyalty_job_runs.c.org_id == org_id
     )
     with transaction(engine, write=False) as conn:
-        return {job: ran_on for job, ran_on in conn.execute(query)}
+        return {str(job): ran_on for job, ran_on in conn.execute(query)}
 
 
 @pytest.mark.skipif("sqlite" not in BACKENDS, reason="SQLite's write lock")
