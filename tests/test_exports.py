@@ -249,7 +249,7 @@ def test_more_than_1000_rows_make_a_job_whose_file_the_worker_writes(
     assert job["state"] == "queued"
     assert started.headers["location"] == f"/v2/exports/{job['id']}"
     assert api.get(f"/v2/exports/{job['id']}/file").json()["errors"][0]["code"] == 99002
-    assert run_exports(engine) == 1
+    assert run_exports(engine) >= 1  # and any other test left queued
     done = api.get(f"/v2/exports/{job['id']}").json()["export"]
     loyal = crowd - (crowd + 4) // 5  # every fifth is non-loyalty
     assert done["state"] == "ready"
@@ -285,17 +285,21 @@ def test_the_signed_link_refuses_a_changed_signature_id_or_expiry(
     if forged == params:
         forged["signature"] = params["signature"][:-1] + "1"
     later = {**params, "expires": str(int(params["expires"]) + 3600)}
+    assert path == f"/exports/{job['id']}/download"
+    # A console page for a browser: refusals are pages, not JSON.
     for bad in (forged, later, {"expires": params["expires"]}, {}):
         refused = api.client.get(path, params=bad)
         assert refused.status_code == 403
-        assert error_codes(refused) == [99004]
-    other = api.client.get(f"/v2/exports/{job['id'] + 1}/download", params=params)
+        assert "This download link is not valid" in refused.text
+    other = api.client.get(f"/exports/{job['id'] + 1}/download", params=params)
     assert other.status_code == 403
+    beyond = api.client.get(f"/exports/{2**64}/download", params=params)
+    assert beyond.status_code == 403
     # A link signed right, but whose time is up.
     past = links.download_path(SETTINGS.secret_key, job["id"], utcnow() - timedelta(seconds=1))
     expired = api.client.get(past)
     assert expired.status_code == 403
-    assert error_codes(expired) == [99005]
+    assert "This download link has expired" in expired.text
 
 
 def test_files_are_deleted_after_seven_days(

@@ -103,7 +103,8 @@ def _stream(request: Request, org_id: int, export_id: int) -> Iterator[bytes]:
         yield from service.chunks(conn, org_id, export_id)
 
 
-def _file(request: Request, org_id: int, export: service.Export) -> StreamingResponse:
+def file_response(request: Request, org_id: int, export: service.Export) -> StreamingResponse:
+    """The export's stored file, streamed a chunk at a time."""
     headers = _attachment(export.file_name)
     if export.byte_count is not None:
         headers["Content-Length"] = str(export.byte_count)
@@ -118,15 +119,4 @@ def export_file(export_id: ExportId, request: Request, actor: Viewer, conn: Db) 
     export = service.downloadable(conn, actor, export_id)
     with transaction(engine_of(request)) as audited:
         service.record_download(audited, actor, export)
-    return _file(request, actor.org_id, export)
-
-
-@router.get("/{export_id:id}/download")
-def signed_download(
-    export_id: ExportId, request: Request, conn: Db, expires: str = "", signature: str = ""
-) -> Response:
-    """The export's file by its signed link (from the mail): no sign-in, until it expires."""
-    who, export = service.signed_download(conn, _settings(request), export_id, expires, signature)
-    with transaction(engine_of(request)) as audited:
-        service.record_download(audited, who, export)
-    return _file(request, who.org_id, export)
+    return file_response(request, actor.org_id, export)

@@ -1,6 +1,7 @@
-"""Signed download links: ``/v2/exports/{id}/download?expires=...&signature=...``.
+"""Signed download links: ``/exports/{id}/download?expires=...&signature=...``.
 
-The signature is an HMAC-SHA256, under ``PATRON_SECRET_KEY``, of the export's id and the
+A console address (a browser opens it, from a mail), answered without a session: the
+signature is an HMAC-SHA256, under ``PATRON_SECRET_KEY``, of the export's id and the
 link's expiry (Unix seconds), so the link works without signing in (it comes by mail),
 for one export, until it expires; a changed id, expiry or signature is refused. The key
 never leaves the servers, and every server of a deployment shares it.
@@ -30,12 +31,16 @@ def download_path(secret_key: str, export_id: int, expires: datetime) -> str:
     """The signed path of the export's file, valid until ``expires``."""
     stamp = int(expires.timestamp())
     query = urlencode({"expires": stamp, "signature": signature(secret_key, export_id, stamp)})
-    return f"/v2/exports/{export_id}/download?{query}"
+    return f"/exports/{export_id}/download?{query}"
 
 
 def check(secret_key: str, export_id: int, expires: str, given: str, now: datetime) -> None:
     """Refuse a link whose signature does not fit (99004) or whose time is up (99005)."""
-    refused = Forbidden(LINK_INVALID, "this download link is not valid; ask for a new one")
+    refused = Forbidden(
+        LINK_INVALID,
+        "This download link is not valid: copy the whole link from its email, or open the "
+        "export's page in the console.",
+    )
     if not expires.isdigit() or len(expires) > 12:
         raise refused
     stamp = int(expires)
@@ -44,6 +49,6 @@ def check(secret_key: str, export_id: int, expires: str, given: str, now: dateti
     if datetime.fromtimestamp(stamp, UTC) <= now:
         raise Forbidden(
             LINK_EXPIRED,
-            "this download link has expired; the export's page in the console gives a new one "
-            "while the file is kept",
+            "This download link has expired: the export's page in the console gives a new one "
+            "while the file is kept.",
         )

@@ -17,10 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from patron.api.deps import engine_of
 from patron.auth import service as auth
 from patron.auth.actor import Actor
+from patron.exports import links
 from patron.exports import service as exports
+from patron.exports.endpoints import file_response
 from patron.exports.writer import FORMATS
 from patron.kit.db import MAX_ID, transaction
-from patron.kit.errors import InvalidInput, NotFound
+from patron.kit.errors import Forbidden, InvalidInput, NotFound
 from patron.web.deps import checked_session, settings_of, viewer
 from patron.web.routes.profiles import FILTERS, ListQuery, _filters_of, _list_query
 from patron.web.sessions import WebSession
@@ -129,6 +131,22 @@ def _export_now(
             },
         )
     return _job_page(request, actor, started, started_now=True)
+
+
+@router.get("/exports/{export_id:id}/download")
+def signed_download(
+    request: Request, export_id: int, expires: str = "", signature: str = ""
+) -> Response:
+    """An export's file by its signed link (from its mail or page): no sign-in is asked, the
+    signature vouches for the link until it expires."""
+    if not 1 <= export_id <= MAX_ID:
+        raise Forbidden(links.LINK_INVALID, "This download link is not valid.")
+    settings = settings_of(request)
+    with transaction(engine_of(request), write=False) as conn:
+        who, export = exports.signed_download(conn, settings, export_id, expires, signature)
+    with transaction(engine_of(request)) as conn:
+        exports.record_download(conn, who, export)
+    return file_response(request, who.org_id, export)
 
 
 @router.get("/exports/{export_id:id}")
