@@ -3,11 +3,13 @@ reports what changed since the merge, and ``GET /v2/customers/{id}/merges`` show
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy.engine import Engine
 
 from patron.customer.tables import customers
@@ -85,6 +87,12 @@ def a_pair(api: Api) -> tuple[int, int]:
         },
         extendedFields={"city": "Panaji"},
     )
+    picture = io.BytesIO()
+    Image.new("RGB", (6, 6), (1, 2, 3)).save(picture, format="PNG")
+    files = {"file": ("v.png", picture.getvalue(), "image/png")}
+    assert api.post(f"/v2/customers/{victim}/setImage", files=files).status_code == 200
+    note = {"description": "asked about WeChat pay"}
+    assert api.post(f"/v2/customers/{victim}/notes", json=note).status_code == 200
     subscribed = api.post(
         f"/v2/customers/{victim}/subscriptions",
         params={"source": "WECHAT", "accountId": "acc"},
@@ -115,7 +123,7 @@ def test_unmerge_after_a_change_identifier_merge_restores_both_customers_exactly
     survivor, victim = a_pair(api)
     before = dump(engine, api.org.id, {survivor, victim})
     assert {"profiles", "identifiers", "comm_channels", "field_values", "cards"} <= set(before)
-    assert {"subscriptions", "consent_ledger"} <= set(before)
+    assert {"subscriptions", "consent_ledger", "customer_images", "customer_notes"} <= set(before)
 
     merge_by_change_identifier(api, victim)
     merged = dump(engine, api.org.id, {survivor, victim})

@@ -168,6 +168,7 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
         "notes": 0,
         "preferences": 0,
         "tickets": 0,
+        "image": 0,
         "importRows": 0,
     }
     dumped = json.dumps(dict(entry), default=str)

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy.engine import Engine
 
 from patron.auth import service as auth
@@ -337,6 +338,10 @@ def care_for_a(api: Api, a: int) -> None:
     ok(api.put(f"/v2/customers/{a}/preferences", json=tea))
     ticket = {"type": "COMPLAINT", "subject": f"{SURNAME} tea arrived cold", "description": BIRTH}
     ok(api.post(f"/v2/customers/{a}/tickets", json=ticket))
+    picture = io.BytesIO()
+    Image.new("RGB", (4, 4), (9, 9, 9)).save(picture, format="PNG")
+    image = {"file": (f"{SURNAME}.png", picture.getvalue(), "image/png")}
+    ok(api.post(f"/v2/customers/{a}/setImage", files=image))
 
 
 def import_about_a(engine: Engine, org: OrgHandle, a: int) -> None:
@@ -755,6 +760,9 @@ def test_the_export_holds_every_row_naming_the_person_and_erasure_applies_each_r
     assert archive.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
         document = json.loads(opened.read(f"customer-{who.live}.json"))
+        with Image.open(io.BytesIO(opened.read(f"customer-{who.live}-image.png"))) as picture:
+            assert picture.size == (4, 4)
+    assert [row["content_type"] for row in export["image"]] == ["image/png"]
     assert document["profiles"] == export["profiles"]
     audit = api.get("/v2/audit", params={"action": "customer.export"}, role="admin").json()
     assert [(e["objectId"], e["details"]["format"]) for e in audit["data"]] == [

@@ -20,6 +20,7 @@ from patron.customer.care_endpoints import router as care_router
 from patron.customer.care_records_endpoints import org_router as preference_keys_router
 from patron.customer.care_records_endpoints import router as care_records_router
 from patron.customer.endpoints import router as customer_router
+from patron.customer.image_endpoints import router as customer_image_router
 from patron.customer.list_endpoints import router as customer_list_router
 from patron.customer.records_endpoints import router as customer_records_router
 from patron.exports.endpoints import router as exports_router
@@ -68,6 +69,7 @@ def create_app(
     app.include_router(customer_records_router)
     app.include_router(care_records_router)
     app.include_router(preference_keys_router)
+    app.include_router(customer_image_router)
     app.include_router(exports_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)

@@ -1,4 +1,4 @@
-"""Tables of customer care records: notes, preferences and tickets.
+"""Tables of customer care records: notes, preferences, tickets; and customer images.
 
 Each names its customer with the composite key (org_id, customer_id), so a row can never
 point to another org's customer; every one is erased with the customer
@@ -87,5 +87,29 @@ tickets = sa.Table(
     customer_of_the_org_fk(),
     sa.Index("ix_tickets_org_id_customer_id_id", "org_id", "customer_id", "id"),
     sa.Index("ix_tickets_org_id_status_assignee", "org_id", "status", "assignee"),
+    sqlite_autoincrement=True,
+)
+
+# A customer's image (one at most): checked by its content and stored re-encoded,
+# without the metadata of the file sent (``patron.customer.image``).
+customer_images = sa.Table(
+    "customer_images",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
+    sa.Column("content_type", sa.String(32), nullable=False),  # image/jpeg | png | webp
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("byte_size", sa.Integer, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    # Changes with every new image, so a client can tell that its copy is stale.
+    sa.Column("file_handle", sa.String(36), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+    utcnow_column(),
+    utcnow_column("updated_at"),
+    customer_of_the_org_fk(),
+    sa.UniqueConstraint("org_id", "customer_id"),
     sqlite_autoincrement=True,
 )

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from patron.cards import service as cards
-from patron.customer import repository
+from patron.customer import care_repository, image, repository
 from patron.customer.lookup import Resolved, SourceAccount
 from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput, NotFound
@@ -15,7 +15,9 @@ from patron.loyalty import details as loyalty
 from patron.orgs import repository as orgs_repository
 from patron.subscriptions import service as subscriptions
 
-EMBEDS = ("subscriptions", *loyalty.EMBEDS)
+#: ``CUSTOMERIMAGE`` as the seed spells it.
+CUSTOMER_IMAGE = "CUSTOMERIMAGE"
+EMBEDS = ("subscriptions", *loyalty.EMBEDS, CUSTOMER_IMAGE)
 
 
 def _by(name: str) -> dict[str, str]:
@@ -31,6 +33,8 @@ def details(
 ) -> dict[str, Any]:
     """Render a customer; ``where`` limits the profiles to one source (or ALL)."""
     embeds = {e.strip() for e in (embed or "").split(",") if e.strip()}
+    # The image's name is taken in any letter case (customerImage, CUSTOMERIMAGE).
+    embeds = {CUSTOMER_IMAGE if e.upper() == CUSTOMER_IMAGE else e for e in embeds}
     unknown = embeds - set(EMBEDS)
     if unknown:
         raise InvalidInput(400, f"embed must be one of {', '.join(EMBEDS)}")
@@ -127,6 +131,10 @@ def details(
         "cardDetails": card_details,
         "warnings": [w.as_dict() for w in resolved.warnings],
     }
+    if CUSTOMER_IMAGE in embeds:
+        family = care_repository.merge_family(conn, org_id, customer_id)
+        ordered = [customer_id, *(i for i in family if i != customer_id)]
+        document["customerImage"] = image.embedded(conn, org_id, ordered)
     if "subscriptions" in embeds:
         document["subscriptionInfo"] = {
             "subscriptions": subscriptions.current(conn, org_id, customer_id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,7 +22,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
-from patron.customer import care_repository, export_repository, import_rows, lookup
+from patron.customer import care_repository, export_repository, image, import_rows, lookup
 from patron.customer.personal_data import HOLDINGS, Holding, holdings_by_table
 from patron.kit.clock import iso, utcnow
 from patron.kit.errors import Forbidden, InvalidInput
@@ -37,12 +36,6 @@ class Attachment:
 
     name: str
     content: bytes
-
-
-#: Sections added by other domains: each reads what it holds on the customers given
-#: (the live customer first) and answers its section's value and its files.
-Extra = Callable[[Connection, int, list[int]], tuple[Any, list[Attachment]]]
-EXTRAS: dict[str, Extra] = {}
 
 
 @dataclass(frozen=True)
@@ -104,11 +97,11 @@ def export_customer(conn: Connection, actor: Actor, customer_id: int, fmt: str) 
             document[child.section] = [_row(record) for record in children]
             rows += len(children)
     document["importRows"] = import_rows.rows_naming(conn, actor.org_id, ordered)
-    attachments: list[Attachment] = []
-    for section, extra in EXTRAS.items():
-        value, files = extra(conn, actor.org_id, ordered)
-        document[section] = value
-        attachments += files
+    # The image's bytes travel as files of the ZIP; the document describes them.
+    attachments = [
+        Attachment(name, content)
+        for name, content in image.attachments(conn, actor.org_id, ordered)
+    ]
     document["warnings"] = [w.as_dict() for w in resolved.warnings]
     audit(
         conn,
@@ -133,7 +126,7 @@ def sections() -> list[str]:
         for name in (holding.section, *(child.section for child in holding.children)):
             if name not in names:
                 names.append(name)
-    return [*names, "importRows", *EXTRAS]
+    return [*names, "importRows"]
 
 
 def _row(record: RowMapping, holding: Holding | None = None) -> dict[str, Any]:

@@ -33,7 +33,12 @@ from sqlalchemy.engine import Connection
 from patron.audit.tables import change_log
 from patron.cards.tables import cards
 from patron.coupons.tables import coupon_redemptions, coupons, transactions
-from patron.customer.care_tables import customer_notes, customer_preferences, tickets
+from patron.customer.care_tables import (
+    customer_images,
+    customer_notes,
+    customer_preferences,
+    tickets,
+)
 from patron.customer.tables import (
     comm_channels,
     customers,
@@ -181,6 +186,7 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding(customer_notes, "customer_id", "notes", "delete"),
     Holding(customer_preferences, "customer_id", "preferences", "delete"),
     Holding(tickets, "customer_id", "tickets", "delete"),
+    Holding(customer_images, "customer_id", "image", "delete"),
     Holding(coupons, "customer_id", "coupons", "keep", why=BOOKS),
     Holding(coupon_redemptions, "customer_id", "couponRedemptions", "keep", why=BOOKS),
     Holding(

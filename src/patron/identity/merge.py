@@ -2,7 +2,8 @@
 subscriptions and consent ledger move to the survivor, and so do its loyalty account,
 campaign enrollments (with their ledger) and legacy profile where the survivor has
 none of its own, and its points ledger with its balances (:mod:`patron.loyalty.merging`);
-its notes and tickets, and its preferences for keys the survivor has no value of.
+its notes and tickets, its preferences for keys the survivor has no value of, and its
+image where the survivor has none.
 The victim id keeps resolving to the survivor.
 
 Every moved row id is recorded in ``merges.moved`` (with the victim's field values
@@ -27,7 +28,12 @@ from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.cards.tables import cards
 from patron.customer.care_repository import lock_customer
-from patron.customer.care_tables import customer_notes, customer_preferences, tickets
+from patron.customer.care_tables import (
+    customer_images,
+    customer_notes,
+    customer_preferences,
+    tickets,
+)
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
 from patron.customer.tables import merges as merges_table
 from patron.kit.db import insert_returning_id
@@ -184,6 +190,7 @@ def merge(
     moved["customer_preferences"] = _move_unshared(
         conn, customer_preferences, org_id, victim_id, survivor_id, ("key",)
     )
+    moved["customer_images"] = _move_unshared(conn, customer_images, org_id, victim_id, survivor_id)
     enrollments = _move_unshared(
         conn, campaign_enrollments, org_id, victim_id, survivor_id, ("campaign_id",)
     )
@@ -285,6 +292,7 @@ MOVED_TABLES: dict[str, sa.Table] = {
     "customer_notes": customer_notes,
     "tickets": tickets,
     "customer_preferences": customer_preferences,
+    "customer_images": customer_images,
 }
 
 

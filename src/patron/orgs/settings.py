@@ -56,6 +56,9 @@ class OrgSettings(BaseModel):
     ``lastName``, ``mobile``, ``email``, ``externalId`` or ``customField.<name>``."""
     time_zone: str = "UTC"
     """IANA time zone (``Asia/Kolkata``) in which the console shows times."""
+    image_max_bytes: int = Field(default=1_000_000, ge=1_024, le=20_000_000)
+    """The largest customer image accepted (``setImage``), in bytes; the API's request
+    limit (``PATRON_MAX_REQUEST_BYTES``) bounds it too."""
     deleted_identifier_registration: Literal["refuse", "allow_with_warning"] = "refuse"
     """A registration through the API carrying an identifier of a deleted customer:
     ``refuse`` it (95301), or register the person again with warning 95302."""
