@@ -491,3 +491,28 @@ def _imported(
     jobs.run_pending(engine)
     assert record(engine, import_id)["state"] == "committed", record(engine, import_id)["message"]
     return import_id
+
+
+def test_a_profile_without_consent_goes_from_the_mapping_to_the_check(
+    console: Console, engine: Engine
+) -> None:
+    editor = console.browser(Role.editor)
+    console.register(mobile="919800000091")
+    content = b"Mobile,Status Label\n919800000091,Active\n"
+    answer = editor.post(
+        "/imports/new",
+        {"profile": "customer-status"},
+        files=[("files", ("status.csv", content, "text/csv"))],
+        follow_redirects=False,
+    )
+    import_id = draft_of(answer)
+    html = editor.get(f"/imports/new/{import_id}/mapping").text
+    assert "Next: the check" in html
+    form = {"map-0": "mobile", "map-1": "status_label", "opt-unique_identifier": "mobile"}
+    saved = editor.post(f"/imports/new/{import_id}/mapping", form, follow_redirects=False)
+    assert saved.headers["location"] == f"/imports/new/check?ids={import_id}"
+    found = record(engine, import_id)
+    assert found["state"] == "validating"
+    assert found["consent"] is None
+    jobs.run_pending(engine)
+    assert record(engine, import_id)["state"] == "previewed"

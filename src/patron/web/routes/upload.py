@@ -42,7 +42,6 @@ from patron.imports.templates import find_template
 from patron.kit.db import transaction
 from patron.kit.errors import PatronError
 from patron.orgs import service as orgs
-from patron.settings import Settings
 from patron.web import forms
 from patron.web.deps import editor, settings_of
 from patron.web.errors import PAGE_STATUS
@@ -112,9 +111,9 @@ def _upload_page(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    settings = settings_of(request)
+    server = settings_of(request).read_limits()
     with transaction(engine_of(request), write=False) as conn:
-        limits = wizard.console_limits(orgs.get_settings(conn, actor.org_id), _server(settings))
+        limits = wizard.console_limits(orgs.get_settings(conn, actor.org_id), server)
         waiting = wizard.drafts(conn, actor)
         files = wizard.files(conn, actor)
     context = {
@@ -132,10 +131,6 @@ def _upload_page(
         **_files_context(files),
     }
     return render(request, "imports/new.html", context, status_code=status_code)
-
-
-def _server(settings: Settings) -> Any:
-    return settings.read_limits()
 
 
 @router.post("/imports/new")
@@ -179,7 +174,7 @@ def _upload(
         return _upload_page(request, actor, values, errors=errors, status_code=400)
     with transaction(engine, write=False) as conn:
         org = orgs.get_settings(conn, actor.org_id)
-    limits = wizard.console_limits(org, _server(settings_of(request)))
+    limits = wizard.console_limits(org, settings_of(request).read_limits())
     read: list[wizard.Upload] = []
     problems: list[str] = []
     for item in uploads:
