@@ -169,6 +169,8 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
         "preferences": 0,
         "tickets": 0,
         "image": 0,
+        "referrals": 0,
+        "referralCodes": 0,
         "importRows": 0,
     }
     dumped = json.dumps(dict(entry), default=str)

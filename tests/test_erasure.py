@@ -328,8 +328,18 @@ def give_a_history(api: Api, a: int) -> None:
     ok(api.post(f"/v2/customers/{a}/pointsTransfers", json=gift, **keyed("gift")))
 
 
-def care_for_a(api: Api, a: int) -> None:
-    """Care records: a note, a preference and a ticket, each quoting the person."""
+def care_for_a(api: Api, a: int, bystander: int) -> None:
+    """Care records (a note, a preference and a ticket, each quoting the person), an image,
+    referrals: A invites a friend, and the bystander invites C's mobile before C registers."""
+    ok(api.post("/v2/org/referralCampaigns", json={"token": "TEA"}, role="admin"))
+    invitations = [
+        (a, "EMAIL", f"friend.of.{SURNAME}@example.com"),
+        (bystander, "MOBILE", MOBILE_C),
+    ]
+    for referrer, kind, value in invitations:
+        friend = {"type": kind, "referral": [{"name": f"{NAME}ette", "identifier": value}]}
+        entry = {"customer": {"id": referrer}, "campaignToken": "TEA", "referrals": [friend]}
+        ok(api.post("/v2/customers/referrals", json={"customerReferrals": [entry]}))
     key = {"key": "favouriteTea", "type": "string"}
     ok(api.post("/v2/org/preferences", json=key, role="admin"))
     note = {"description": f"{NAME}a called about her {SURNAME} tea order"}
@@ -544,7 +554,7 @@ def person(engine: Engine, app_client: TestClient) -> tuple[Api, Person]:
     )
     a = register_a(api)
     give_a_history(api, a)
-    care_for_a(api, a)
+    care_for_a(api, a, bystander)
     import_about_a(engine, org, a)
     batch_about_a(app_client, org)
     c = register_c_into_a(api, a)
@@ -579,6 +589,7 @@ def test_a_deleted_person_leaves_no_personal_data(
         ("customer_notes", "description"),
         ("customer_preferences", "value"),
         ("tickets", "subject"),
+        ("referrals", "identifier"),
     } <= set(before)
     assert find_ids(engine, api.org, who.ids) >= {
         ("identifiers", "customer_id"),

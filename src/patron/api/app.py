@@ -23,6 +23,8 @@ from patron.customer.endpoints import router as customer_router
 from patron.customer.image_endpoints import router as customer_image_router
 from patron.customer.list_endpoints import router as customer_list_router
 from patron.customer.records_endpoints import router as customer_records_router
+from patron.customer.referral_endpoints import org_router as referral_campaigns_router
+from patron.customer.referral_endpoints import router as referrals_router
 from patron.exports.endpoints import router as exports_router
 from patron.imports.endpoints import router as imports_router
 from patron.imports.jobs import Worker
@@ -70,6 +72,8 @@ def create_app(
     app.include_router(care_records_router)
     app.include_router(preference_keys_router)
     app.include_router(customer_image_router)
+    app.include_router(referrals_router)
+    app.include_router(referral_campaigns_router)
     app.include_router(exports_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)

@@ -1,4 +1,5 @@
-"""Tables of customer care records: notes, preferences, tickets; and customer images.
+"""Tables of what a customer has beyond its profile: care records (notes, preferences,
+tickets), its image, and its referrals.
 
 Each names its customer with the composite key (org_id, customer_id), so a row can never
 point to another org's customer; every one is erased with the customer
@@ -111,5 +112,72 @@ customer_images = sa.Table(
     utcnow_column("updated_at"),
     customer_of_the_org_fk(),
     sa.UniqueConstraint("org_id", "customer_id"),
+    sqlite_autoincrement=True,
+)
+
+# A referral campaign of the org: customers invite friends under its token.
+referral_campaigns = sa.Table(
+    "referral_campaigns",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", sa.String(100), nullable=False, server_default=""),
+    utcnow_column(),
+    sa.UniqueConstraint("org_id", "token"),
+    sqlite_autoincrement=True,
+)
+
+#: How a referee is invited.
+REFERRAL_TYPES = ("MOBILE", "EMAIL")
+
+# A customer's invitation of a friend (by mobile or email) in a campaign; the friend who
+# registers later with that identifier becomes its referee. ``customer_id`` is the
+# referrer; the friend's identifier and name are blanked when the referee is deleted.
+referrals = sa.Table(
+    "referrals",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("campaign_id", BigId, sa.ForeignKey("referral_campaigns.id"), nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
+    sa.Column("type", sa.String(8), nullable=False),
+    sa.Column("identifier", sa.String(255), nullable=False),  # normalized
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("invited_on", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("invited_by", sa.String(100), nullable=False),
+    sa.Column("unit_id", BigId, sa.ForeignKey("org_units.id")),  # the till it came through
+    sa.Column("referee_id", BigId),
+    sa.Column("joined_at", sa.DateTime(timezone=True)),
+    utcnow_column(),
+    customer_of_the_org_fk(),
+    sa.ForeignKeyConstraint(
+        ["org_id", "referee_id"],
+        ["customers.org_id", "customers.id"],
+        name="fk_referrals_referee_id_customers",
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_referrals_org_id_customer_id_campaign_id", "org_id", "customer_id", "campaign_id"),
+    # A registration looks for pending invitations of its identifiers.
+    sa.Index("ix_referrals_org_id_type_identifier", "org_id", "type", "identifier"),
+    sa.Index("ix_referrals_org_id_referee_id", "org_id", "referee_id"),
+    sqlite_autoincrement=True,
+)
+
+# A customer's referral code in a campaign (shown with its referrals).
+referral_codes = sa.Table(
+    "referral_codes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("campaign_id", BigId, sa.ForeignKey("referral_campaigns.id"), nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
+    sa.Column("code", sa.String(16), nullable=False),
+    utcnow_column(),
+    customer_of_the_org_fk(),
+    sa.UniqueConstraint("org_id", "code"),
+    sa.UniqueConstraint("org_id", "campaign_id", "customer_id"),
     sqlite_autoincrement=True,
 )

@@ -37,6 +37,8 @@ from patron.customer.care_tables import (
     customer_images,
     customer_notes,
     customer_preferences,
+    referral_codes,
+    referrals,
     tickets,
 )
 from patron.customer.tables import (
@@ -187,6 +189,16 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding(customer_preferences, "customer_id", "preferences", "delete"),
     Holding(tickets, "customer_id", "tickets", "delete"),
     Holding(customer_images, "customer_id", "image", "delete"),
+    Holding(referrals, "customer_id", "referrals", "delete"),
+    Holding(
+        referrals,
+        "referee_id",
+        "referrals",
+        "blank",
+        blank={"referee_id": None, "identifier": "", "name": ""},
+        why="the referrer's invitation still counts as joined; the friend's data goes",
+    ),
+    Holding(referral_codes, "customer_id", "referralCodes", "delete"),
     Holding(coupons, "customer_id", "coupons", "keep", why=BOOKS),
     Holding(coupon_redemptions, "customer_id", "couponRedemptions", "keep", why=BOOKS),
     Holding(

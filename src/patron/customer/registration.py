@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.cards import issue as cards
-from patron.customer import repository, suppression, sync, validation
+from patron.customer import referrals, repository, suppression, sync, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, resolve, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
 from patron.identity.rules import normalize_plain_identifier, parse_datetime
@@ -169,6 +169,10 @@ def register(
         for profile in prepared:
             _insert_profile(conn, actor, customer_id, profile, profile.identifiers)
         repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", extended)
+        # A friend a customer invited has joined.
+        referrals.link_new_customer(
+            conn, actor, customer_id, [(i.type, i.value) for i in all_identifiers]
+        )
     cards.issue(conn, actor, customer_id, card_issues)
     _record_subscriptions(conn, actor, customer_id, all_identifiers, origin)
     details: dict[str, Any] = {"profiles": len(prepared)}

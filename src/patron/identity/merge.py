@@ -2,8 +2,8 @@
 subscriptions and consent ledger move to the survivor, and so do its loyalty account,
 campaign enrollments (with their ledger) and legacy profile where the survivor has
 none of its own, and its points ledger with its balances (:mod:`patron.loyalty.merging`);
-its notes and tickets, its preferences for keys the survivor has no value of, and its
-image where the survivor has none.
+its notes and tickets, its preferences for keys the survivor has no value of, its
+image where the survivor has none, and its referral invitations and codes.
 The victim id keeps resolving to the survivor.
 
 Every moved row id is recorded in ``merges.moved`` (with the victim's field values
@@ -32,6 +32,8 @@ from patron.customer.care_tables import (
     customer_images,
     customer_notes,
     customer_preferences,
+    referral_codes,
+    referrals,
     tickets,
 )
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
@@ -191,6 +193,13 @@ def merge(
         conn, customer_preferences, org_id, victim_id, survivor_id, ("key",)
     )
     moved["customer_images"] = _move_unshared(conn, customer_images, org_id, victim_id, survivor_id)
+    # Invitations, unless the survivor invited the same friend in the same campaign.
+    moved["referrals"] = _move_unshared(
+        conn, referrals, org_id, victim_id, survivor_id, ("campaign_id", "type", "identifier")
+    )
+    moved["referral_codes"] = _move_unshared(
+        conn, referral_codes, org_id, victim_id, survivor_id, ("campaign_id",)
+    )
     enrollments = _move_unshared(
         conn, campaign_enrollments, org_id, victim_id, survivor_id, ("campaign_id",)
     )
@@ -293,6 +302,8 @@ MOVED_TABLES: dict[str, sa.Table] = {
     "tickets": tickets,
     "customer_preferences": customer_preferences,
     "customer_images": customer_images,
+    "referrals": referrals,
+    "referral_codes": referral_codes,
 }
 
 
