@@ -171,6 +171,7 @@ def test_the_audit_entry_has_the_reason_and_counts_only(
         "image": 0,
         "referrals": 0,
         "referralCodes": 0,
+        "groups": 0,
         "importRows": 0,
     }
     dumped = json.dumps(dict(entry), default=str)

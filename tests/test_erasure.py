@@ -352,6 +352,23 @@ def care_for_a(api: Api, a: int, bystander: int) -> None:
     Image.new("RGB", (4, 4), (9, 9, 9)).save(picture, format="PNG")
     image = {"file": (f"{SURNAME}.png", picture.getvalue(), "image/png")}
     ok(api.post(f"/v2/customers/{a}/setImage", files=image))
+    # A is the fleet admin of a group with one child (another person) and a company.
+    roles = [{"code": "FA"}, {"code": "FC", "parentRoleCode": "FA"}]
+    ok(api.post("/v2/org/hierarchies", json={"code": "fleet", "roles": roles}, role="admin"))
+    child = {"profiles": [{"firstName": "Ottilie", "identifiers": [
+        {"type": "mobile", "value": "917731044299"}]}]}  # fmt: skip
+    entry = {
+        "loyaltyInfo": {"loyaltyType": "loyalty"},
+        "profiles": [{"identifiers": [{"type": "mobile", "value": MOBILE_A}]}],
+        "associationDetails": {
+            "hierarchyCode": "fleet",
+            "roleCode": "FA",
+            "childCustomers": [child],
+            "fleetCompany": {"externalId": "fleet-co-1"},
+        },
+    }
+    [placed] = ok(api.post("/v2/customers/bulk", json=[entry]))
+    assert (placed["entity"]["id"], placed["childSuccessCount"]) == (a, 1)
 
 
 def import_about_a(engine: Engine, org: OrgHandle, a: int) -> None:

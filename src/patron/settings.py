@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     max_identifiers_per_request: int = Field(default=50, ge=1)
     """Most identifiers (and communication channels) one request may carry."""
 
+    bulk_max_customers: int = Field(default=100, ge=1, le=10_000)
+    """Most customers one ``/v2/customers/bulk`` request names: its entries with their
+    parent and child customers (more: code 1060, batch limit exceeded)."""
+
     max_field_length: int = Field(default=255, ge=1)
     """Longest custom or extended field value accepted."""
 

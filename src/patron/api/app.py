@@ -16,6 +16,8 @@ from patron.api.limits import BodySizeLimit
 from patron.audit.endpoints import router as audit_router
 from patron.cards.endpoints import router as cards_router
 from patron.coupons.endpoints import router as coupons_router
+from patron.customer.bulk_endpoints import org_router as hierarchies_router
+from patron.customer.bulk_endpoints import router as bulk_router
 from patron.customer.care_endpoints import router as care_router
 from patron.customer.care_records_endpoints import org_router as preference_keys_router
 from patron.customer.care_records_endpoints import router as care_records_router
@@ -74,6 +76,8 @@ def create_app(
     app.include_router(customer_image_router)
     app.include_router(referrals_router)
     app.include_router(referral_campaigns_router)
+    app.include_router(bulk_router)
+    app.include_router(hierarchies_router)
     app.include_router(exports_router)
     app.include_router(subscriptions_router)
     app.include_router(orgs_router)

@@ -1,5 +1,5 @@
 """Tables of what a customer has beyond its profile: care records (notes, preferences,
-tickets), its image, and its referrals.
+tickets), its image, its referrals, and its place in the org's groups (hierarchies).
 
 Each names its customer with the composite key (org_id, customer_id), so a row can never
 point to another org's customer; every one is erased with the customer
@@ -179,5 +179,76 @@ referral_codes = sa.Table(
     customer_of_the_org_fk(),
     sa.UniqueConstraint("org_id", "code"),
     sa.UniqueConstraint("org_id", "campaign_id", "customer_id"),
+    sqlite_autoincrement=True,
+)
+
+# A hierarchy the org defines for groups of customers (a fleet, a family, a company):
+# its roles, whether a level may be skipped and whether members' points pool.
+hierarchies = sa.Table(
+    "hierarchies",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("pool_points", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("skip_level_allowed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_by", sa.String(100), nullable=False, server_default=""),
+    utcnow_column(),
+    sa.UniqueConstraint("org_id", "code"),
+    sqlite_autoincrement=True,
+)
+
+# A role of a hierarchy; ``parent_role_id`` is the role above it (none: the top).
+hierarchy_roles = sa.Table(
+    "hierarchy_roles",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("hierarchy_id", BigId, sa.ForeignKey("hierarchies.id"), nullable=False),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("parent_role_id", BigId, sa.ForeignKey("hierarchy_roles.id")),
+    sa.UniqueConstraint("org_id", "hierarchy_id", "code"),
+    sqlite_autoincrement=True,
+)
+
+# A company customers are associated with (a fleet company), known by its external id.
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("external_id", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    utcnow_column(),
+    sa.UniqueConstraint("org_id", "external_id"),
+    sqlite_autoincrement=True,
+)
+
+# A customer's place in a hierarchy: its role, its parent customer and its company.
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, nullable=False),
+    sa.Column("customer_id", BigId, nullable=False),
+    sa.Column("hierarchy_id", BigId, sa.ForeignKey("hierarchies.id"), nullable=False),
+    sa.Column("role_id", BigId, sa.ForeignKey("hierarchy_roles.id"), nullable=False),
+    sa.Column("parent_id", BigId),
+    sa.Column("company_id", BigId, sa.ForeignKey("companies.id")),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+    utcnow_column(),
+    utcnow_column("updated_at"),
+    customer_of_the_org_fk(),
+    sa.ForeignKeyConstraint(
+        ["org_id", "parent_id"],
+        ["customers.org_id", "customers.id"],
+        name="fk_group_members_parent_id_customers",
+        ondelete="CASCADE",
+    ),
+    sa.UniqueConstraint("org_id", "customer_id", "hierarchy_id"),
+    sa.Index("ix_group_members_org_id_parent_id", "org_id", "parent_id"),
+    sa.Index("ix_group_members_org_id_company_id", "org_id", "company_id"),
     sqlite_autoincrement=True,
 )

@@ -37,6 +37,7 @@ from patron.customer.care_tables import (
     customer_images,
     customer_notes,
     customer_preferences,
+    group_members,
     referral_codes,
     referrals,
     tickets,
@@ -199,6 +200,15 @@ HOLDINGS: tuple[Holding, ...] = (
         why="the referrer's invitation still counts as joined; the friend's data goes",
     ),
     Holding(referral_codes, "customer_id", "referralCodes", "delete"),
+    Holding(group_members, "customer_id", "groups", "delete"),
+    Holding(
+        group_members,
+        "parent_id",
+        "groups",
+        "blank",
+        blank={"parent_id": None},
+        why="the children stay in the group, without their deleted parent",
+    ),
     Holding(coupons, "customer_id", "coupons", "keep", why=BOOKS),
     Holding(coupon_redemptions, "customer_id", "couponRedemptions", "keep", why=BOOKS),
     Holding(

@@ -3,7 +3,8 @@ subscriptions and consent ledger move to the survivor, and so do its loyalty acc
 campaign enrollments (with their ledger) and legacy profile where the survivor has
 none of its own, and its points ledger with its balances (:mod:`patron.loyalty.merging`);
 its notes and tickets, its preferences for keys the survivor has no value of, its
-image where the survivor has none, and its referral invitations and codes.
+image where the survivor has none, its referral invitations and codes, and its places in
+the hierarchies the survivor has none in.
 The victim id keeps resolving to the survivor.
 
 Every moved row id is recorded in ``merges.moved`` (with the victim's field values
@@ -32,6 +33,7 @@ from patron.customer.care_tables import (
     customer_images,
     customer_notes,
     customer_preferences,
+    group_members,
     referral_codes,
     referrals,
     tickets,
@@ -200,6 +202,11 @@ def merge(
     moved["referral_codes"] = _move_unshared(
         conn, referral_codes, org_id, victim_id, survivor_id, ("campaign_id",)
     )
+    # Its place in each hierarchy the survivor has no place in (children keep naming the
+    # victim as their parent; reads follow the merge).
+    moved["group_members"] = _move_unshared(
+        conn, group_members, org_id, victim_id, survivor_id, ("hierarchy_id",)
+    )
     enrollments = _move_unshared(
         conn, campaign_enrollments, org_id, victim_id, survivor_id, ("campaign_id",)
     )
@@ -304,6 +311,7 @@ MOVED_TABLES: dict[str, sa.Table] = {
     "customer_images": customer_images,
     "referrals": referrals,
     "referral_codes": referral_codes,
+    "group_members": group_members,
 }
 
 
