@@ -112,6 +112,7 @@ def build_store(url: str, work: Path, customers: int, reuse: bool) -> dict[str, 
 
     marker = work / f"api-store-{sa.engine.make_url(url).get_backend_name()}-{customers}.json"
     if reuse and marker.exists():
+        _upgrade(url)  # a store kept from an older checkout: to this one's schema
         return dict(json.loads(marker.read_text()))
     _log(f"building a store of {customers:,} customers")
     path = work / f"api-first-{customers}.csv"
@@ -127,6 +128,15 @@ def build_store(url: str, work: Path, customers: int, reuse: bool) -> dict[str, 
     store = {"org_id": org_id, **_keys(url, org_id)}
     marker.write_text(json.dumps(store))
     return store
+
+
+def _upgrade(url: str) -> None:
+    from patron.kit.db import create_engine
+    from patron.kit.migrate import upgrade
+
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
 
 
 def _keys(url: str, org_id: int) -> dict[str, str]:

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from patron.api.deps import Db, admin, editor, viewer
+from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import Paging
 from patron.auth.actor import Actor
 from patron.cards import generation, service
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.db import retry_in_savepoint
 
-router = APIRouter(prefix="/v2/cards", tags=["cards"])
+router = APIRouter(prefix="/v2/cards", tags=["cards"], route_class=TransactionRoute)
 
 _CONTROL = re.compile(CONTROL_CHARACTERS)
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from patron.api.deps import Db, admin, editor, viewer
+from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
 from patron.coupons import service
@@ -25,7 +25,7 @@ from patron.coupons.schemas import (
 from patron.customer import lookup
 from patron.kit.errors import NotFound, PatronError
 
-router = APIRouter(tags=["coupons"])
+router = APIRouter(tags=["coupons"], route_class=TransactionRoute)
 
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]

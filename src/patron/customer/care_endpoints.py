@@ -12,13 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
-from patron.api.deps import Db, admin, editor, viewer
+from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import CustomerId, paging, query_id
 from patron.auth.actor import Actor
 from patron.customer import deletion, history, lookup, search, status
 from patron.kit.pagination import Page
 
-router = APIRouter(prefix="/v2/customers", tags=["customer care"])
+router = APIRouter(prefix="/v2/customers", tags=["customer care"], route_class=TransactionRoute)
 
 
 class StatusChange(BaseModel):

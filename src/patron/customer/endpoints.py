@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from patron.api import deps
-from patron.api.deps import Db
+from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.customer import lookup
@@ -20,7 +20,7 @@ from patron.kit.db import retry_in_savepoint
 from patron.kit.errors import NotFound, PatronError
 from patron.orgs import service as orgs
 
-router = APIRouter(prefix="/v2/customers", tags=["customers"])
+router = APIRouter(prefix="/v2/customers", tags=["customers"], route_class=TransactionRoute)
 
 
 def _unknown_for_change(_customer_id: int) -> PatronError:

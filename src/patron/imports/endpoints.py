@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, RowMapping
 
-from patron.api.deps import Db, admin, editor, read_only, viewer
+from patron.api.deps import Db, TransactionRoute, admin, editor, read_only, viewer
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.imports import codes, mapping, retention, service, templates
@@ -25,7 +25,7 @@ from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput, NotFound, PatronError
 from patron.settings import get_settings
 
-router = APIRouter(prefix="/v2/imports", tags=["imports"])
+router = APIRouter(prefix="/v2/imports", tags=["imports"], route_class=TransactionRoute)
 
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]

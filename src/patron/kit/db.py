@@ -48,6 +48,7 @@ def utcnow_column(name: str = "created_at") -> sa.Column[Any]:
 SQLITE_POOL_SIZE = 40
 POSTGRES_POOL_SIZE = 20
 POSTGRES_POOL_OVERFLOW = 20
+POSTGRES_POOL_RECYCLE_SECONDS = 300
 
 
 def create_engine(url: str, *, sqlite_busy_timeout: float | None = None) -> Engine:
@@ -81,10 +82,16 @@ def create_engine(url: str, *, sqlite_busy_timeout: float | None = None) -> Engi
         )
         _configure_sqlite(engine, sqlite_busy_timeout)
         return engine
-    # A server connection may be closed under the pool (a restart, an idle timeout): the
-    # pre-ping costs one round trip per checkout (one per request) and saves a failed one.
+    # No pre-ping: it costs a round trip per checkout, one per request (about 0.8 ms of a
+    # request's 3 on a busy 2-core machine). A connection is replaced after
+    # POSTGRES_POOL_RECYCLE_SECONDS instead, before an idle timeout closes it; after a server
+    # restart, the first statement on a dead connection fails its request and SQLAlchemy
+    # then drops every older connection of the pool at once.
     return sa.create_engine(
-        url, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_OVERFLOW, pool_pre_ping=True
+        url,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_POOL_OVERFLOW,
+        pool_recycle=POSTGRES_POOL_RECYCLE_SECONDS,
     )
 
 

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 
 from patron.api import idempotency
-from patron.api.deps import Db, admin, engine_of
+from patron.api.deps import Db, TransactionRoute, admin, engine_of
 from patron.api.errors import HTTP_STATUS
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
@@ -34,7 +34,7 @@ from patron.legacy import render, service
 from patron.settings import get_settings
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/batch", tags=["legacy batch API"])
+router = APIRouter(prefix="/api/batch", tags=["legacy batch API"], route_class=TransactionRoute)
 
 Admin = Annotated[Actor, Depends(admin)]
 #: The batch undo works in steps of its own transactions (``service.undo_batch``).

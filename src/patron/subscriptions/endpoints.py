@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from patron.api.deps import Db, editor, viewer
+from patron.api.deps import Db, TransactionRoute, editor, viewer
 from patron.api.params import CustomerId
 from patron.auth.actor import Actor
 from patron.subscriptions import service
 from patron.subscriptions.schemas import SubscriptionUpdate, retrieve_response, update_response
 
-router = APIRouter(tags=["subscriptions"])
+router = APIRouter(tags=["subscriptions"], route_class=TransactionRoute)
 
 
 @router.post("/v2/customers/{customer_id:id}/subscriptions")
