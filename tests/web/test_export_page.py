@@ -73,8 +73,11 @@ def test_a_longer_list_is_exported_in_the_background(screens: Console) -> None:
     editor = screens.browser(Role.editor)
     started = editor.post("/profiles/export", {"fields": "all", "format": "csv"})
     assert started.status_code == 200
+    # Redirected to the export's page: reloading it never starts another export.
+    assert re.fullmatch(r"/exports/\d+", started.url.path)
     assert started.headers["content-type"].startswith("text/html")
     assert "the export runs in the background" in started.text
+    assert "the export runs in the background" not in editor.get(started.url.path).text
     heading = re.search(r"<h1>Export (\d+)</h1>", started.text)
     assert heading
     export_id = int(heading.group(1))

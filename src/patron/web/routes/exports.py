@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from patron.api.deps import engine_of
@@ -130,7 +130,8 @@ def _export_now(
                 "Cache-Control": "no-store",
             },
         )
-    return _job_page(request, actor, started, started_now=True)
+    # To the export's own page, so that reloading it never starts another export.
+    return RedirectResponse(f"/exports/{started.id}?started=1", status_code=303)
 
 
 @router.get("/exports/{export_id:id}/download")
@@ -159,7 +160,7 @@ def export_job_page(request: Request, export_id: int, actor: Actor = Depends(vie
             found = exports.get_export(conn, actor, export_id)
         except NotFound:
             raise NotFound(404, f"There is no export {export_id} of yours.") from None
-    return _job_page(request, actor, found)
+    return _job_page(request, actor, found, started_now=request.query_params.get("started") == "1")
 
 
 def _job_page(
