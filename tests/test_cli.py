@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import stat
@@ -537,12 +538,21 @@ def test_serve_runs_uvicorn_on_the_app(cli: Cli, monkeypatch: pytest.MonkeyPatch
     served: dict[str, Any] = {}
 
     def run(app: Any, **options: Any) -> None:
-        served.update(options, title=app.title)
+        served.update(options, app=app)
 
     monkeypatch.setattr(server.uvicorn, "run", run)
-    cli("serve", "--host", "127.0.0.2", "--port", "8765")
+    cli("serve", "--host", "127.0.0.2", "--port", "8765", "--workers", "3")
 
-    assert served == {"host": "127.0.0.2", "port": 8765, "title": "patron"}
+    # Each worker process builds the app from the environment (a factory).
+    assert {k: served[k] for k in ("app", "factory", "host", "port", "workers")} == {
+        "app": "patron.api.app:serve_app",
+        "factory": True,
+        "host": "127.0.0.2",
+        "port": 8765,
+        "workers": 3,
+    }
+    module, _, factory = served["app"].partition(":")
+    assert callable(getattr(importlib.import_module(module), factory))
 
 
 def test_an_unreachable_database_is_one_clean_line() -> None:
