@@ -45,6 +45,9 @@ def _serve(engine: Engine) -> subprocess.Popen[bytes]:
         **os.environ,
         "PATRON_DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "PATRON_IMPORT_LEASE_SECONDS": "2",
+        # One process: a SIGKILL of a multi-process server's supervisor would leave its
+        # worker processes running (and taking the next tests' imports).
+        "PATRON_WORKERS": "1",
     }
     # Port 0: the kernel picks a free port; the worker is what this test needs.
     return subprocess.Popen(
