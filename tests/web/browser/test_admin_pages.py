@@ -85,7 +85,11 @@ def test_a_reset_password_is_shown_once_and_replaces_the_old_one(
 def test_an_admin_cannot_lock_themselves_out(page: Page, console: str, admin: ConsoleUser) -> None:
     sign_in(page, console, admin, next_page="/users")
     mine = page.locator(f'tr[data-user="{admin.username}"]')
-    expect(mine.get_by_role("button")).to_have_count(0)
+    # The only control on one's own row is the email; no role change, deactivation or reset.
+    for control in ("Change role", "Deactivate", "Reset password"):
+        expect(mine.get_by_role("button", name=control)).to_have_count(0)
+    expect(mine.get_by_role("button")).to_have_count(1)
+    expect(mine.get_by_role("button", name=f"Save email of {admin.username}")).to_be_visible()
     expect(mine.get_by_role("link", name="Change your password")).to_be_visible()
 
 
