@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from patron import __version__
-from patron.api import errors
+from patron.api import contract, errors
 from patron.api.deps import CredentialCache
 from patron.api.idempotency import Idempotency
 from patron.api.limits import BodySizeLimit
@@ -62,10 +62,12 @@ def create_app(
         # /docs is served by the console from packaged files (no CDN); ReDoc is not offered.
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=contract.operation_id,
     )
     app.state.engine = engine or create_engine(settings.database_url)
     app.state.credentials = CredentialCache(settings.auth_cache_seconds)
     errors.install(app)
+    contract.install(app)
     # Fixed paths (/v2/customers/search, /lookup/status) before /v2/customers/{id:int} ones.
     app.include_router(care_router)
     app.include_router(customer_router)

@@ -58,6 +58,8 @@ def writes(request: Request) -> bool:
 
 
 READ_ONLY = "_patron_read_only"
+#: The attribute of a :func:`require` dependency naming its role (read by ``api.contract``).
+ROLE = "_patron_role"
 E = TypeVar("E", bound=Callable[..., Any])
 
 
@@ -269,6 +271,7 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Actor]]:
             raise Forbidden(403, f"this operation needs the {role.name} role")
         return actor
 
+    setattr(dependency, ROLE, role)
     return dependency
 
 

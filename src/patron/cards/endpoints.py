@@ -35,7 +35,7 @@ class _Body(BaseModel):
         return value
 
 
-class SeriesIn(_Body):
+class CardSeriesIn(_Body):
     """A new card series."""
 
     code: str = Field(min_length=1, max_length=50)
@@ -58,7 +58,7 @@ class GenerateIn(_Body):
     statusLabel: str | None = Field(default=None, max_length=100)
 
 
-class LabelIn(_Body):
+class CardLabelIn(_Body):
     """A card status label over one of the card system statuses."""
 
     label: str = Field(min_length=1, max_length=100)
@@ -66,7 +66,7 @@ class LabelIn(_Body):
 
 
 @router.get("/series")
-def list_series(
+def list_card_series(
     actor: Viewer,
     conn: Db,
     wanted: Paging,
@@ -81,7 +81,7 @@ def list_series(
 
 
 @router.post("/series")
-def add_series(actor: Admin, conn: Db, body: SeriesIn) -> dict[str, Any]:
+def add_card_series(actor: Admin, conn: Db, body: CardSeriesIn) -> dict[str, Any]:
     """Create a card series: its code, type, card number shape, expiry and store."""
     # Retried when a concurrent request took the code first: the retry answers 95103.
     series = retry_in_savepoint(
@@ -124,14 +124,14 @@ def generate_cards(actor: Editor, conn: Db, body: GenerateIn) -> dict[str, Any]:
 
 
 @router.get("/statusLabels")
-def list_labels(actor: Viewer, conn: Db) -> dict[str, Any]:
+def list_card_labels(actor: Viewer, conn: Db) -> dict[str, Any]:
     """The card status labels: the system statuses and the org's own names for them."""
     labels = service.labels(conn, actor.org_id)
     return {"data": [service.render_label(label) for label in labels], "warnings": []}
 
 
 @router.post("/statusLabels")
-def add_label(actor: Admin, conn: Db, body: LabelIn) -> dict[str, Any]:
+def add_card_label(actor: Admin, conn: Db, body: CardLabelIn) -> dict[str, Any]:
     """Add an org name for a card system status."""
     label = retry_in_savepoint(
         conn,

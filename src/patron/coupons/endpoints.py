@@ -16,8 +16,8 @@ from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
 from patron.coupons import service
 from patron.coupons.schemas import (
+    CouponSeriesIn,
     IssueIn,
-    SeriesIn,
     render_basic,
     render_detailed,
     render_series,
@@ -44,7 +44,7 @@ def _warnings(warnings: list[Any]) -> list[dict[str, Any]]:
 
 
 @router.post("/v2/coupons/series")
-def add_series(body: SeriesIn, actor: Admin, conn: Db) -> dict[str, Any]:
+def add_coupon_series(body: CouponSeriesIn, actor: Admin, conn: Db) -> dict[str, Any]:
     """Add a coupon series: its number, validity range, redemption limits and discount."""
     spec = service.SeriesInput(
         number=body.series_id,
@@ -63,7 +63,7 @@ def add_series(body: SeriesIn, actor: Admin, conn: Db) -> dict[str, Any]:
 
 
 @router.get("/v2/coupons/series")
-def list_series(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
+def list_coupon_series(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
     """A page of the org's coupon series, by series id."""
     rows, total = service.list_series(conn, actor.org_id, wanted)
     return {
@@ -74,7 +74,7 @@ def list_series(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
 
 
 @router.get("/v2/coupons/series/{series_id:id}")
-def get_series(series_id: SeriesId, actor: Viewer, conn: Db) -> dict[str, Any]:
+def get_coupon_series(series_id: SeriesId, actor: Viewer, conn: Db) -> dict[str, Any]:
     """One coupon series with its issued and redeemed counts."""
     series = service.get_series(conn, actor.org_id, series_id)
     return {"series": render_series(series), "warnings": []}

@@ -25,7 +25,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-class SeriesIn(_Body):
+class CouponSeriesIn(_Body):
     """A new coupon series."""
 
     series_id: int = Field(description="The org's own number for the series, e.g. 5309.")

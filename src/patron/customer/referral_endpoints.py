@@ -86,7 +86,7 @@ class ReferralsIn(_Lenient):
         ]
 
 
-class CampaignIn(BaseModel):
+class ReferralCampaignIn(BaseModel):
     """Body of ``POST /v2/org/referralCampaigns`` and ``PUT .../{token}``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -124,13 +124,13 @@ def list_referrals(
 
 
 @org_router.get("/referralCampaigns")
-def list_campaigns(conn: Db, actor: Viewer) -> dict[str, Any]:
+def list_referral_campaigns(conn: Db, actor: Viewer) -> dict[str, Any]:
     """The org's referral campaigns."""
     return {"data": referrals.list_campaigns(conn, actor.org_id), "warnings": []}
 
 
 @org_router.post("/referralCampaigns", status_code=201)
-def define_campaign(body: CampaignIn, conn: Db, actor: Admin) -> dict[str, Any]:
+def define_referral_campaign(body: ReferralCampaignIn, conn: Db, actor: Admin) -> dict[str, Any]:
     """Define a referral campaign (its token is what invitations name)."""
     made = referrals.define_campaign(
         conn,
@@ -143,7 +143,9 @@ def define_campaign(body: CampaignIn, conn: Db, actor: Admin) -> dict[str, Any]:
 
 
 @org_router.put("/referralCampaigns/{token}")
-def change_campaign(token: str, body: CampaignIn, conn: Db, actor: Admin) -> dict[str, Any]:
+def change_referral_campaign(
+    token: str, body: ReferralCampaignIn, conn: Db, actor: Admin
+) -> dict[str, Any]:
     """Rename a referral campaign, or end or resume it."""
     changed = referrals.change_campaign(conn, actor, token, name=body.name, active=body.active)
     return {**changed, "warnings": []}

@@ -118,7 +118,7 @@ def _suggestion(s: Suggestion) -> dict[str, Any]:
 
 @router.post("/suggestions", summary="Suggest a column mapping for a file")
 @read_only
-async def suggest(
+async def suggest_mapping(
     actor: Editor,
     conn: Db,
     profile: Annotated[str, Form()] = "loyalty-customers",
@@ -131,7 +131,7 @@ async def suggest(
 
 
 @router.post("", status_code=202, summary="Upload or paste a file; its preview is prepared")
-async def create(
+async def create_import(
     actor: Editor,
     conn: Db,
     profile: Annotated[str, Form()] = "loyalty-customers",
@@ -179,12 +179,12 @@ def list_imports(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
 
 
 @router.get("/{import_id:id}", summary="An import: state, progress, counts")
-def get(import_id: ImportId, actor: Viewer, conn: Db) -> dict[str, Any]:
+def get_import(import_id: ImportId, actor: Viewer, conn: Db) -> dict[str, Any]:
     return _import(service.get_import(conn, actor, import_id))
 
 
 @router.get("/{import_id:id}/rows", summary="Per-row outcomes (preview or result)")
-def rows(
+def import_rows(
     import_id: ImportId,
     actor: Viewer,
     conn: Db,
@@ -224,7 +224,7 @@ def undo_conflicts(import_id: ImportId, actor: Viewer, conn: Db) -> dict[str, An
 
 
 @router.get("/{import_id:id}/report", summary="The report as CSV or XLSX")
-def report(
+def import_report(
     import_id: ImportId,
     actor: Viewer,
     conn: Db,
@@ -246,22 +246,22 @@ def _action(name: str, import_id: int, actor: Actor, conn: Connection) -> dict[s
 
 
 @router.post("/{import_id:id}/confirm", status_code=202, summary="Commit a previewed import")
-def confirm(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
+def confirm_import(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("confirm", import_id, actor, conn)
 
 
 @router.post("/{import_id:id}/cancel", summary="Cancel an import not yet committing")
-def cancel(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
+def cancel_import(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("cancel", import_id, actor, conn)
 
 
 @router.post("/{import_id:id}/replay", status_code=202, summary="Commit a failed import again")
-def replay(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
+def replay_import(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("replay", import_id, actor, conn)
 
 
 @router.post("/{import_id:id}/undo", status_code=202, summary="Undo a committed import")
-def undo(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
+def undo_import(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("request_undo", import_id, actor, conn)
 
 
@@ -288,14 +288,16 @@ class ResubmitIn(BaseModel):
     status_code=202,
     summary="Resubmit rejected rows, corrected, as a new import linked to this one",
 )
-def resubmit(import_id: ImportId, body: ResubmitIn, actor: Editor, conn: Db) -> dict[str, Any]:
+def resubmit_import(
+    import_id: ImportId, body: ResubmitIn, actor: Editor, conn: Db
+) -> dict[str, Any]:
     rows = [resubmits.CorrectedRow(row.row, row.values) for row in body.rows]
     new_id = resubmits.resubmit(conn, actor, import_id, rows, confirm=body.confirm)
     return _import(service.get_import(conn, actor, new_id))
 
 
 @router.post("/purge", summary="Delete the files of old imports (admin)")
-def purge(
+def purge_imports(
     actor: Admin,
     conn: Db,
     older_than_days: Annotated[int, Query(alias="olderThanDays")],

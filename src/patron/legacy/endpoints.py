@@ -52,7 +52,7 @@ UndoId = Annotated[PathId, unknown_as(_unknown_undo_state)]
 
 @router.post("", summary="The legacy batch API: a form post of type customers_batch")
 @router.post("/", include_in_schema=False)  # as some integrations spell it: no redirect
-async def batch(request: Request) -> Response:
+async def post_batch(request: Request) -> Response:
     output = forms.Output()
     try:
         key = idempotency.key_of(request.headers)
@@ -215,7 +215,7 @@ def list_undo_states(actor: Admin, conn: Db, wanted: Paging) -> dict[str, Any]:
 
 
 @router.post("/undo-states/{undo_id:id}/undo", summary="Undo a batch (admin)")
-def undo(undo_id: UndoId, actor: Admin, db: EngineDep) -> dict[str, Any]:
+def undo_batch(undo_id: UndoId, actor: Admin, db: EngineDep) -> dict[str, Any]:
     state, conflicts = service.undo_batch(db, actor, undo_id)
     shown = conflicts.head(get_settings().max_page_size * 10)
     return {**_state(state), "conflicts": shown.to_dicts(), "conflictCount": conflicts.height}

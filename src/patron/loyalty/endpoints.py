@@ -23,7 +23,7 @@ Admin = Annotated[Actor, Depends(admin)]
 Db = Annotated[Engine, Depends(engine_of)]
 
 
-class CampaignIn(BaseModel):
+class PointsCampaignIn(BaseModel):
     """A new campaign; ``id`` is the number integrations use (default: the next free one)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -45,7 +45,7 @@ def list_campaigns(actor: Viewer, db: Db, wanted: Paging) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, summary="Create a campaign (admin)")
-def create_campaign(body: CampaignIn, actor: Admin, db: Db) -> dict[str, Any]:
+def create_campaign(body: PointsCampaignIn, actor: Admin, db: Db) -> dict[str, Any]:
     with transaction(db) as conn:
         campaign = service.add_campaign(conn, actor, name=body.name, type=body.type, number=body.id)
     return _campaign(campaign)

@@ -90,7 +90,7 @@ class FieldIn(_Body):
     max_length: int | None = Field(default=None, ge=1, le=MAX_FIELD_LENGTH)
 
 
-class LabelIn(_Body):
+class StatusLabelIn(_Body):
     """A status label over one of the system statuses."""
 
     label: str = Field(min_length=1, max_length=100)
@@ -240,7 +240,7 @@ def add_field(actor: Admin, engine: Db, body: FieldIn) -> dict[str, Any]:
 
 
 @router.get("/statusLabels")
-def list_labels(actor: Admin, engine: Db) -> dict[str, Any]:
+def list_status_labels(actor: Admin, engine: Db) -> dict[str, Any]:
     """The org's status labels and the system status each stands for."""
     with transaction(engine, write=False) as conn:
         labels = service.list_labels(conn, actor.org_id)
@@ -248,7 +248,7 @@ def list_labels(actor: Admin, engine: Db) -> dict[str, Any]:
 
 
 @router.post("/statusLabels")
-def add_label(actor: Admin, engine: Db, body: LabelIn) -> dict[str, Any]:
+def add_status_label(actor: Admin, engine: Db, body: StatusLabelIn) -> dict[str, Any]:
     """Add a status label over one of the system statuses."""
     with transaction(engine) as conn:
         label = service.add_label(
