@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from patron.kit.db import MAX_ID
 from patron.kit.errors import InvalidInput
 from patron.settings import get_settings
@@ -23,6 +25,14 @@ class Page:
 
     def envelope(self, total: int) -> dict[str, Any]:
         return {"limit": self.limit, "offset": self.offset, "total": total}
+
+
+class Pagination(BaseModel):
+    """The page an answer holds (``Page.envelope``): shared by every paged answer."""
+
+    limit: int = Field(description="The most items the page holds.")
+    offset: int = Field(description="How many items come before the page.")
+    total: int = Field(description="How many items there are in all.")
 
 
 def page(limit: int | None, offset: int | None) -> Page:
