@@ -313,9 +313,25 @@ def test_serve_workers_starts_that_many_processes_that_answer(
             assert answer.status_code == 200, answer.text
             created.add(answer.json()["createdId"])
         assert len(created) == 10
+        # A supervisor killed outright takes its workers with it: none is left serving.
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_alive(pid) for pid in serving):
+            time.sleep(0.2)
+        assert not [pid for pid in serving if _alive(pid)]
     finally:
         _stop(process)
     assert process.returncode is not None
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_request_waiting_for_the_database_stalls_no_other(engine: Engine, tmp_path: Path) -> None:

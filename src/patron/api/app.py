@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -114,7 +119,25 @@ def serve_app() -> FastAPI:
     """The app of one ``patron serve`` process (a factory, so that each worker process
     builds its own from the environment), with the import worker when enabled."""
     settings = get_settings()
+    _exit_with_supervisor()
     return create_app(settings, run_imports=settings.import_worker)
+
+
+def _exit_with_supervisor() -> None:
+    """In a worker process of ``patron serve --workers N``: ask Linux for SIGTERM when the
+    supervisor dies, however it dies. Without it, a SIGKILLed supervisor leaves its workers
+    serving and running imports, unseen, until someone finds them."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None or not sys.platform.startswith("linux"):
+        return  # one process (no supervisor), or no prctl
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor.pid:
+        os.kill(os.getpid(), signal.SIGTERM)  # it died before the request took effect
+
+
+#: prctl(2): the signal this process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 @asynccontextmanager
