@@ -94,6 +94,21 @@ def set_rule(conn: Connection, actor: Actor, groups: Sequence[Sequence[str]] | N
     return after
 
 
+def rule_and_keys(conn: Connection, org_id: int) -> tuple[SyncRule, list[str]]:
+    """The org's rule and the keys a rule of the org may use."""
+    return get_rule(conn, org_id), available_keys(list_fields(conn, org_id))
+
+
+def change_rule(
+    conn: Connection, actor: Actor, groups: Sequence[Sequence[str]] | None, *, default: bool
+) -> tuple[SyncRule, list[str]]:
+    """Set the rule to ``groups``, or back to the default one; the rule and the keys."""
+    if default and groups is not None:
+        raise InvalidInput(400, "give either groups or default, not both")
+    rule = set_rule(conn, actor, None if default else (groups or []))
+    return rule, available_keys(list_fields(conn, actor.org_id))
+
+
 def _described(rule: SyncRule) -> Any:
     # Key names only: a rule holds no personal data.
     return "default" if rule.is_default else [list(group) for group in rule.groups]
