@@ -8,10 +8,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import Paging
 from patron.auth.actor import Actor
 from patron.cards import generation, service
+from patron.cards.answers import (
+    CardAnswer,
+    CardPage,
+    CardSeriesAnswer,
+    CardSeriesPage,
+    CardStatusLabelAnswer,
+    CardStatusLabelList,
+    GeneratedCards,
+)
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.db import retry_in_savepoint
 
@@ -65,7 +75,7 @@ class CardLabelIn(_Body):
     systemStatus: str = Field(max_length=32)
 
 
-@router.get("/series")
+@router.get("/series", response_model=CardSeriesPage)
 def list_card_series(
     actor: Viewer,
     conn: Db,
@@ -80,7 +90,7 @@ def list_card_series(
     }
 
 
-@router.post("/series")
+@router.post("/series", response_model=CardSeriesAnswer)
 def add_card_series(actor: Admin, conn: Db, body: CardSeriesIn) -> dict[str, Any]:
     """Create a card series: its code, type, card number shape, expiry and store."""
     # Retried when a concurrent request took the code first: the retry answers 95103.
@@ -105,7 +115,7 @@ def add_card_series(actor: Admin, conn: Db, body: CardSeriesIn) -> dict[str, Any
     return {"series": service.render_series(series), "warnings": []}
 
 
-@router.post("/generate")
+@router.post("/generate", response_model=GeneratedCards, responses=errors(404))
 def generate_cards(actor: Editor, conn: Db, body: GenerateIn) -> dict[str, Any]:
     """Generate new card numbers of a generation-enabled series."""
     # Retried when a concurrent request used one of the drawn numbers first.
@@ -123,14 +133,14 @@ def generate_cards(actor: Editor, conn: Db, body: GenerateIn) -> dict[str, Any]:
     return {"cardNumbers": numbers, "count": len(numbers), "warnings": []}
 
 
-@router.get("/statusLabels")
+@router.get("/statusLabels", response_model=CardStatusLabelList)
 def list_card_labels(actor: Viewer, conn: Db) -> dict[str, Any]:
     """The card status labels: the system statuses and the org's own names for them."""
     labels = service.labels(conn, actor.org_id)
     return {"data": [service.render_label(label) for label in labels], "warnings": []}
 
 
-@router.post("/statusLabels")
+@router.post("/statusLabels", response_model=CardStatusLabelAnswer)
 def add_card_label(actor: Admin, conn: Db, body: CardLabelIn) -> dict[str, Any]:
     """Add an org name for a card system status."""
     label = retry_in_savepoint(
@@ -142,7 +152,7 @@ def add_card_label(actor: Admin, conn: Db, body: CardLabelIn) -> dict[str, Any]:
     return {"statusLabel": service.render_label(label), "warnings": []}
 
 
-@router.get("")
+@router.get("", response_model=CardPage, responses=errors(404))
 def list_cards(
     actor: Viewer,
     conn: Db,
@@ -162,7 +172,7 @@ def list_cards(
     return {"pagination": wanted.envelope(total), "data": cards, "warnings": []}
 
 
-@router.get("/{number}")
+@router.get("/{number}", response_model=CardAnswer)
 def get_card(number: str, actor: Viewer, conn: Db) -> dict[str, Any]:
     """A card by its number: series, status, holder, dates."""
     card = service.get_card(conn, actor.org_id, number)
