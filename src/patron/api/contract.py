@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api.deps import READ_ONLY, ROLE, SAFE_METHODS
+from patron.api.links import add_links
 
 
 class Problem(BaseModel):
@@ -120,6 +121,7 @@ def _complete(app: FastAPI, schema: dict[str, Any]) -> None:
     schemas["ErrorAnswer"].pop("$defs", None)
     components["securitySchemes"] = SECURITY_SCHEMES
     _rename_form_bodies(schema)
+    add_links(schema)
 
 
 REF = "#/components/schemas/"
