@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 
 from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.kit.db import connect, transaction
 from patron.kit.errors import Forbidden, Unauthenticated
 
@@ -51,13 +52,15 @@ def engine_of(request: Request) -> Engine:
 
 def writes(request: Request) -> bool:
     """Whether the request may change data: anything but GET, HEAD and OPTIONS, unless its
-    endpoint is marked :func:`read_only`."""
+    endpoint is marked :func:`read_only`; a GET whose endpoint is marked :func:`audited`."""
+    endpoint = request.scope.get("endpoint")
     if request.method in SAFE_METHODS:
-        return False
-    return not getattr(request.scope.get("endpoint"), READ_ONLY, False)
+        return bool(getattr(endpoint, WRITES, False))
+    return not getattr(endpoint, READ_ONLY, False)
 
 
 READ_ONLY = "_patron_read_only"
+WRITES = "_patron_writes"
 #: The attribute of a :func:`require` dependency naming its role (read by ``api.contract``).
 ROLE = "_patron_role"
 E = TypeVar("E", bound=Callable[..., Any])
@@ -67,6 +70,14 @@ def read_only(endpoint: E) -> E:
     """Mark an endpoint of a POST (or another unsafe method) that changes nothing: it gets
     a read transaction (on SQLite, it does not queue for the write lock)."""
     setattr(endpoint, READ_ONLY, True)
+    return endpoint
+
+
+def audited(endpoint: E) -> E:
+    """Mark an endpoint of a GET that writes (a read that is audited): it gets a write
+    transaction, since on SQLite a read transaction cannot become a write one once another
+    writer has committed."""
+    setattr(endpoint, WRITES, True)
     return endpoint
 
 
@@ -224,7 +235,9 @@ def _checked(request: Request, header: str, conn: Connection | None) -> Actor:
     scheme, _, credentials = header.partition(" ")
     scheme = scheme.lower()
     if scheme not in ("basic", "bearer") or not credentials.strip():
-        raise Unauthenticated(401, "authentication required: HTTP Basic or a Bearer API key")
+        raise Unauthenticated(
+            generic.UNAUTHENTICATED, "authentication required: HTTP Basic or a Bearer API key"
+        )
     engine = engine_of(request)
     sqlite_write = engine.dialect.name == "sqlite" and writes(request)
     if conn is not None and (conn.in_transaction() or not sqlite_write):
@@ -239,10 +252,10 @@ def _check_credentials(conn: Connection, scheme: str, credentials: str) -> Actor
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise Unauthenticated(401, "malformed HTTP Basic credentials") from None
+        raise Unauthenticated(generic.UNAUTHENTICATED, "malformed HTTP Basic credentials") from None
     username, sep, password = decoded.partition(":")
     if not sep:
-        raise Unauthenticated(401, "malformed HTTP Basic credentials")
+        raise Unauthenticated(generic.UNAUTHENTICATED, "malformed HTTP Basic credentials")
     return auth.authenticate_password(conn, username, password)
 
 
@@ -268,7 +281,7 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Actor]]:
         if actor is None:
             actor = await run_in_threadpool(authenticate, request, conn)
         if not actor.can(role):
-            raise Forbidden(403, f"this operation needs the {role.name} role")
+            raise Forbidden(generic.FORBIDDEN, f"this operation needs the {role.name} role")
         return actor
 
     setattr(dependency, ROLE, role)

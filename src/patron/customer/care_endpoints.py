@@ -12,10 +12,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
+from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import CustomerId, paging, query_id
 from patron.auth.actor import Actor
 from patron.customer import deletion, history, lookup, search, status
+from patron.customer.answers import (
+    ChangeRequestsAnswer,
+    CustomerDeleted,
+    FraudStatusChanged,
+    SearchAnswer,
+    StatusChanged,
+)
 from patron.kit.pagination import Page
 
 router = APIRouter(prefix="/v2/customers", tags=["customer care"], route_class=TransactionRoute)
@@ -46,7 +54,7 @@ def _warnings(notices: list[Any]) -> list[dict[str, Any]]:
     return [notice.as_dict() for notice in notices]
 
 
-@router.get("/search")
+@router.get("/search", response_model=SearchAnswer)
 def search_customers(
     conn: Db,
     q: str | None = None,
@@ -58,7 +66,7 @@ def search_customers(
     return {"pagination": requested.envelope(total), "data": found, "warnings": [], "errors": []}
 
 
-@router.put("/lookup/status")
+@router.put("/lookup/status", response_model=StatusChanged, responses=errors(404))
 def update_status(
     conn: Db,
     source: str | None = None,
@@ -84,7 +92,7 @@ def update_status(
     return {"warnings": _warnings(warnings), "errors": []}
 
 
-@router.put("/{customer_id:id}/fraudStatus")
+@router.put("/{customer_id:id}/fraudStatus", response_model=FraudStatusChanged)
 def update_fraud_status(
     conn: Db,
     customer_id: CustomerId,
@@ -99,7 +107,11 @@ def update_fraud_status(
     return {"id": changed_id, "fraudStatus": fraud_status, "warnings": _warnings(warnings)}
 
 
-@router.get("/{customer_id:id}/changeRequest")
+@router.get(
+    "/{customer_id:id}/changeRequest",
+    response_model=ChangeRequestsAnswer,
+    response_model_exclude_unset=True,
+)
 def change_requests(
     conn: Db,
     customer_id: CustomerId,
@@ -136,7 +148,7 @@ def change_requests(
     }
 
 
-@router.delete("/{customer_id:id}")
+@router.delete("/{customer_id:id}", response_model=CustomerDeleted)
 def delete_customer(
     conn: Db,
     customer_id: CustomerId,

@@ -7,10 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from patron.api import deps
+from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.customer import lookup
+from patron.customer.answers import (
+    CustomerDetails,
+    CustomerSaved,
+    IdentifiersChanged,
+    LookupAnswer,
+)
 from patron.customer.details import details
 from patron.customer.identifiers import change_identifiers
 from patron.customer.registration import register
@@ -39,7 +46,7 @@ def _result(customer_id: int, warnings: list[Any]) -> dict[str, Any]:
     }
 
 
-@router.post("")
+@router.post("", response_model=CustomerSaved)
 def register_customer(
     body: RegisterIn, conn: Db, actor: Actor = Depends(deps.editor)
 ) -> dict[str, Any]:
@@ -50,7 +57,7 @@ def register_customer(
     return _result(outcome.customer_id, outcome.warnings)
 
 
-@router.get("/lookup")
+@router.get("/lookup", response_model=LookupAnswer, responses=errors(404))
 def lookup_customer_id(
     conn: Db,
     identifierName: str | None = None,
@@ -70,7 +77,12 @@ def lookup_customer_id(
     return {"entity": found.id, "warnings": [w.as_dict() for w in found.warnings]}
 
 
-@router.get("/lookup/customerDetails")
+@router.get(
+    "/lookup/customerDetails",
+    response_model=CustomerDetails,
+    response_model_exclude_unset=True,
+    responses=errors(404),
+)
 def customer_details_by_identifier(
     conn: Db,
     identifierName: str | None = None,
@@ -91,7 +103,7 @@ def customer_details_by_identifier(
     return details(conn, actor.org_id, found, where, embed)
 
 
-@router.put("/lookup")
+@router.put("/lookup", response_model=CustomerSaved, responses=errors(404))
 def update_customer_by_identifier(
     body: UpdateIn,
     conn: Db,
@@ -111,7 +123,7 @@ def update_customer_by_identifier(
     return _result(found.id, warnings)
 
 
-@router.get("/{customer_id:id}")
+@router.get("/{customer_id:id}", response_model=CustomerDetails, response_model_exclude_unset=True)
 def get_customer(
     customer_id: CustomerId,
     conn: Db,
@@ -126,7 +138,7 @@ def get_customer(
     return details(conn, actor.org_id, found, where, embed)
 
 
-@router.put("/{customer_id:id}")
+@router.put("/{customer_id:id}", response_model=CustomerSaved)
 def update_customer(
     customer_id: CustomerId,
     body: UpdateIn,
@@ -142,7 +154,7 @@ def update_customer(
     return _result(found.id, warnings)
 
 
-@router.post("/{customer_id:id}/changeIdentifier")
+@router.post("/{customer_id:id}/changeIdentifier", response_model=IdentifiersChanged)
 def change_customer_identifiers(
     customer_id: ChangedCustomerId,
     body: ChangeIdentifiersIn,

@@ -6,16 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, engine_of, viewer
+from patron.api.deps import Db, TransactionRoute, admin, viewer
 from patron.api.params import Limit, Offset
 from patron.auth.actor import Actor
 from patron.customer import bulk_delete, listing
+from patron.customer.answers import BulkDeleteAnswer, CustomerList
 from patron.kit.clock import iso
-from patron.kit.db import transaction
 
-router = APIRouter(prefix="/v2/customers", tags=["customer list"])
+router = APIRouter(prefix="/v2/customers", tags=["customer list"], route_class=TransactionRoute)
 
 #: ``customField.NAME=VALUE`` filters on a custom field's value.
 CUSTOM_FIELD_PREFIX = "customField."
@@ -63,11 +62,11 @@ def _custom_fields(request: Request) -> dict[str, list[str]]:
     return wanted
 
 
-@router.get("")
+@router.get("", response_model=CustomerList, response_model_exclude_unset=True)
 def list_customers(
     request: Request,
+    conn: Db,
     actor: Annotated[Actor, Depends(viewer)],
-    engine: Annotated[Engine, Depends(engine_of)],
     q: str | None = None,
     source: str | None = None,
     loyalty_type: Annotated[str | None, Query(alias="loyaltyType")] = None,
@@ -96,8 +95,7 @@ def list_customers(
     )
     order = listing.Sort.parse(sort)
     wanted = listing.page_request(limit, offset, cursor, with_total=include_total)
-    with transaction(engine, write=False) as conn:
-        found = listing.list_customers(conn, actor.org_id, filters, order, wanted)
+    found = listing.list_customers(conn, actor.org_id, filters, order, wanted)
     pagination: dict[str, Any] = {
         "limit": found.limit,
         "offset": found.offset,
@@ -113,15 +111,14 @@ def list_customers(
     }
 
 
-@router.post("/delete")
+@router.post("/delete", response_model=BulkDeleteAnswer, response_model_exclude_unset=True)
 def delete_customers(
     body: BulkDeleteIn,
+    conn: Db,
     actor: Annotated[Actor, Depends(admin)],
-    engine: Annotated[Engine, Depends(engine_of)],
 ) -> dict[str, Any]:
     """Delete up to 100 customers' personal data for one reason; an answer per id."""
-    with transaction(engine) as conn:
-        outcomes = bulk_delete.delete_customers(conn, actor, body.ids, body.reason)
+    outcomes = bulk_delete.delete_customers(conn, actor, body.ids, body.reason)
     return {
         "data": [
             {"id": o.id, "status": o.status}

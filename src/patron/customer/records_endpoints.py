@@ -7,20 +7,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api import deps
-from patron.api.deps import Db
+from patron.api.contract import errors
+from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, Paging
 from patron.auth.actor import Actor
 from patron.customer import export, records
+from patron.customer.answers import (
+    ConsentsAnswer,
+    CustomerExport,
+    MergesAnswer,
+    Unmerged,
+)
 from patron.customer.unmerge import unmerge_customer
-from patron.kit.db import MAX_ID, transaction
+from patron.kit.db import MAX_ID
 from patron.kit.errors import Notice
 from patron.kit.pagination import Page
 
-router = APIRouter(prefix="/v2/customers", tags=["customer records"])
+router = APIRouter(prefix="/v2/customers", tags=["customer records"], route_class=TransactionRoute)
 
 Viewer = Annotated[Actor, Depends(deps.viewer)]
 Editor = Annotated[Actor, Depends(deps.editor)]
@@ -47,7 +54,7 @@ def _listed(
     }
 
 
-@router.post("/{customer_id:id}/unmerge")
+@router.post("/{customer_id:id}/unmerge", response_model=Unmerged)
 def unmerge(
     customer_id: CustomerId,
     conn: Db,
@@ -67,7 +74,7 @@ def unmerge(
     }
 
 
-@router.get("/{customer_id:id}/consents")
+@router.get("/{customer_id:id}/consents", response_model=ConsentsAnswer)
 def consents(
     customer_id: CustomerId,
     conn: Db,
@@ -83,25 +90,34 @@ def consents(
     return _listed(data, total, page, warnings)
 
 
-@router.get("/{customer_id:id}/merges")
+@router.get("/{customer_id:id}/merges", response_model=MergesAnswer)
 def merges(customer_id: CustomerId, conn: Db, actor: Viewer, page: Paging) -> dict[str, Any]:
     """The merges a customer took part in, newest first, and whether each was reversed."""
     data, total, warnings = records.merges(conn, actor.org_id, customer_id, page)
     return _listed(data, total, page, warnings)
 
 
-@router.get("/{customer_id:id}/export", response_model=None)
+@router.get(
+    "/{customer_id:id}/export",
+    response_model=CustomerExport,
+    responses={
+        200: {
+            "content": {"application/zip": {}},
+            "description": "The document (JSON), or with format=zip a ZIP of it and the image.",
+        },
+        **errors(503),
+    },
+)
+@deps.audited  # a read that is audited: a write transaction
 def export_customer(
     customer_id: CustomerId,
-    request: Request,
+    conn: Db,
     actor: Admin,
     format: str | None = None,
 ) -> dict[str, Any] | Response:
     """Everything patron holds on a person, as JSON or a ZIP with the image (audited)."""
     chosen = export.export_format(format)
-    # A read that is audited: its own write transaction, not the GET's read one.
-    with transaction(deps.engine_of(request)) as conn:
-        done = export.export_customer(conn, actor, customer_id, chosen)
+    done = export.export_customer(conn, actor, customer_id, chosen)
     if chosen == "json":
         return done.document
     return Response(
