@@ -182,20 +182,33 @@ def update_customer(
 # --- change history -----------------------------------------------------------------
 
 
-def merge_family(conn: Connection, org_id: int, customer_id: int) -> list[int]:
-    """The customer and every customer merged into it, directly or through others."""
+def family_cte() -> sa.CTE:
+    """The ids of customer ``:customer_id`` and of every customer merged into it, directly
+    or through others, in org ``:org_id`` (bound parameters, so statements using it can be
+    built once: building this recursive query costs more than running it)."""
+    org_id: sa.BindParameter[int] = sa.bindparam("org_id")
+    customer_id: sa.BindParameter[int] = sa.bindparam("customer_id")
     family = (
         sa.select(customers.c.id)
         .where(customers.c.org_id == org_id, customers.c.id == customer_id)
         .cte("family", recursive=True)
     )
     member = customers.alias("member")
-    family = family.union(
+    return family.union(
         sa.select(member.c.id).where(
             member.c.org_id == org_id, member.c.merged_into_id == family.c.id
         )
     )
-    return sorted(int(i) for i in conn.execute(sa.select(family.c.id)).scalars())
+
+
+_FAMILY = family_cte()
+_MERGE_FAMILY = sa.select(_FAMILY.c.id)
+
+
+def merge_family(conn: Connection, org_id: int, customer_id: int) -> list[int]:
+    """The customer and every customer merged into it, directly or through others."""
+    found = conn.execute(_MERGE_FAMILY, {"org_id": org_id, "customer_id": customer_id})
+    return sorted(int(i) for i in found.scalars())
 
 
 def change_log_page(

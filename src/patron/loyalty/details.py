@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, RowMapping
 
-from patron.customer import care_repository
 from patron.customer.lookup import Resolved
 from patron.kit.errors import InvalidInput, NotFound, Notice
 from patron.kit.pagination import Page
@@ -318,15 +317,4 @@ def ledger_page(
 def lifetime_purchases(conn: Connection, org_id: int, customer_id: int) -> float:
     """What the customer (and those merged into it) bought: its bills less returns, and the
     purchases imports brought as opening balances."""
-    family = care_repository.merge_family(conn, org_id, customer_id)
-    opening = entries.entries_of(conn, org_id, family, kinds=["OPENING"])
-    default = programs.default_program(conn, org_id)
-    imported = sum(
-        (
-            Decimal(str(e["purchases"]))
-            for e in opening
-            if default is None or int(e["program_id"]) == default.id
-        ),
-        ZERO,
-    )
-    return float(bills.net_purchases(conn, org_id, family) + imported)
+    return float(bills.lifetime_purchases(conn, org_id, customer_id))

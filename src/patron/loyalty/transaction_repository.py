@@ -11,8 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.coupons.tables import transactions
+from patron.customer.care_repository import family_cte
 from patron.kit.db import insert_returning_id
-from patron.loyalty.tables import transaction_lines, transaction_returns
+from patron.loyalty.tables import (
+    loyalty_programs,
+    points_ledger,
+    transaction_lines,
+    transaction_returns,
+)
 from patron.orgs.tables import org_units
 
 
@@ -154,19 +160,43 @@ def returns_of(conn: Connection, org_id: int, transaction_ids: Sequence[int]) ->
     return list(conn.execute(query).mappings())
 
 
-def net_purchases(conn: Connection, org_id: int, customer_ids: Sequence[int]) -> Decimal:
-    """What the customers' bills add up to, less returns."""
-    total = conn.execute(
-        sa.select(
-            sa.func.coalesce(
-                sa.func.sum(
-                    sa.func.coalesce(transactions.c.amount, 0) - transactions.c.returned_amount
-                ),
-                0,
-            )
-        ).where(transactions.c.org_id == org_id, transactions.c.customer_id.in_(list(customer_ids)))
-    ).scalar_one()
-    return Decimal(str(total))
+def _lifetime_purchases_query() -> sa.Select[tuple[Any, Any]]:
+    org_id: sa.BindParameter[int] = sa.bindparam("org_id")
+    family = sa.select(family_cte().c.id)
+    bills = sa.select(
+        sa.func.coalesce(
+            sa.func.sum(
+                sa.func.coalesce(transactions.c.amount, 0) - transactions.c.returned_amount
+            ),
+            0,
+        )
+    ).where(transactions.c.org_id == org_id, transactions.c.customer_id.in_(family))
+    # The program bills earn in unless they name another: the default one, else the first.
+    default_program = (
+        sa.select(loyalty_programs.c.id)
+        .where(loyalty_programs.c.org_id == org_id)
+        .order_by(loyalty_programs.c.is_default.desc(), loyalty_programs.c.number)
+        .limit(1)
+        .scalar_subquery()
+    )
+    opening = sa.select(sa.func.coalesce(sa.func.sum(points_ledger.c.purchases), 0)).where(
+        points_ledger.c.org_id == org_id,
+        points_ledger.c.customer_id.in_(family),
+        points_ledger.c.kind == "OPENING",
+        sa.or_(points_ledger.c.program_id == default_program, default_program.is_(None)),
+    )
+    return sa.select(bills.scalar_subquery(), opening.scalar_subquery())
+
+
+#: Built once: the statement takes longer to build than to run, and a look-up needs it.
+_LIFETIME_PURCHASES = _lifetime_purchases_query()
+
+
+def lifetime_purchases(conn: Connection, org_id: int, customer_id: int) -> Decimal:
+    """What the customer and those merged into it bought, in one statement: their bills less
+    returns, and the purchases imports brought as opening entries of the default program."""
+    row = conn.execute(_LIFETIME_PURCHASES, {"org_id": org_id, "customer_id": customer_id}).one()
+    return Decimal(str(row[0])) + Decimal(str(row[1]))
 
 
 def units_by_code(conn: Connection, org_id: int, code: str) -> list[int]:
