@@ -185,3 +185,19 @@ def invitations_of(
         .order_by(referrals.c.invited_on, referrals.c.id)
     )
     return list(conn.execute(query).mappings())
+
+
+def joined_through(conn: Connection, org_id: int, referee_ids: Sequence[int]) -> list[RowMapping]:
+    """The invitations through which ``referee_ids`` joined, with the campaign, oldest first."""
+    query = (
+        sa.select(
+            referrals.c.customer_id,
+            referrals.c.joined_at,
+            referral_campaigns.c.token,
+            referral_campaigns.c.name.label("campaign_name"),
+        )
+        .join(referral_campaigns, referral_campaigns.c.id == referrals.c.campaign_id)
+        .where(referrals.c.org_id == org_id, referrals.c.referee_id.in_(list(referee_ids)))
+        .order_by(referrals.c.joined_at, referrals.c.id)
+    )
+    return list(conn.execute(query).mappings())

@@ -32,6 +32,8 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import customer as customer_codes
+from patron.codes import generic
 from patron.customer import care_repository, lookup
 from patron.customer import referral_repository as repository
 from patron.customer import repository as customers
@@ -44,14 +46,14 @@ from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES, OrgSettings
 
-UNKNOWN_TOKEN = 1202
-INACTIVE = 1203
-NOT_ELIGIBLE = 1204
-NO_REFERRER = 1205
-UNSUPPORTED_TYPE = 1206
-INVALID_IDENTIFIER = 1042
-INVALID_CAMPAIGN = 95331
-TOKEN_TAKEN = 95332
+UNKNOWN_TOKEN = customer_codes.REFERRAL_TOKEN_UNKNOWN
+INACTIVE = customer_codes.REFERRAL_CAMPAIGN_INACTIVE
+NOT_ELIGIBLE = customer_codes.REFERRAL_NOT_ELIGIBLE
+NO_REFERRER = customer_codes.REFERRER_NOT_FOUND
+UNSUPPORTED_TYPE = customer_codes.REFERRAL_TYPE_UNSUPPORTED
+INVALID_IDENTIFIER = customer_codes.INVALID_IDENTIFIER
+INVALID_CAMPAIGN = customer_codes.REFERRAL_CAMPAIGN_INVALID
+TOKEN_TAKEN = customer_codes.REFERRAL_TOKEN_TAKEN
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _IDENTIFIER_OF = {"MOBILE": "mobile", "EMAIL": "email"}
 _CODE_ALPHABET = string.ascii_lowercase + string.digits
@@ -192,14 +194,16 @@ def _invited_on(raw: str | None) -> datetime:
         return utcnow()
     parsed = parse_datetime(raw)
     if parsed is None:
-        raise InvalidInput(400, f"invitedOn {raw!r} is not a date-time (YYYY-MM-DD HH:MM:SS)")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"invitedOn {raw!r} is not a date-time (YYYY-MM-DD HH:MM:SS)"
+        )
     return parsed
 
 
 def invite(conn: Connection, actor: Actor, entries: list[Invitation]) -> list[dict[str, Any]]:
     """Record the invitations of ``entries``, all or none; answers them as stored."""
     if not entries:
-        raise InvalidInput(400, "customerReferrals is required")
+        raise InvalidInput(generic.INVALID_INPUT, "customerReferrals is required")
     settings = orgs.get_settings(conn, actor.org_id)
     answered = []
     for entry in entries:
@@ -454,3 +458,28 @@ def referrals_of(
             }
         )
     return data, total, resolved.warnings
+
+
+def referred_by(conn: Connection, org_id: int, customer_id: int) -> list[dict[str, Any]]:
+    """Who invited the customer (or one merged into it) in each campaign it joined through,
+    oldest join first; a referrer merged since is shown as its survivor."""
+    resolved = lookup.resolve(conn, org_id, customer_id)
+    family = care_repository.merge_family(conn, org_id, resolved.id)
+    shown = []
+    for row in repository.joined_through(conn, org_id, family):
+        try:
+            referrer = lookup.resolve(conn, org_id, int(row["customer_id"]))
+        except NotFound:
+            continue  # the referrer was deleted: nobody left to show
+        profiles = customers.profiles_of(conn, org_id, referrer.id)
+        shown.append(
+            {
+                "campaignToken": row["token"],
+                "campaignName": row["campaign_name"],
+                "referrerId": referrer.id,
+                "firstName": profiles[0]["first_name"] if profiles else "",
+                "lastName": profiles[0]["last_name"] if profiles else "",
+                "joinedOn": _shown_time(row["joined_at"]),
+            }
+        )
+    return shown

@@ -20,6 +20,7 @@ from patron.web.routes import (
     new_profile,
     notifications,
     profile,
+    profile_care,
     profile_loyalty,
     profiles,
     signin,
@@ -43,7 +44,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", StaticFiles(directory=STATIC, packages=[HTMX_PACKAGE]), name="static")
     pages = (
         *(profiles, new_profile, profile, upload, upload_check, imports, org_settings, audit),
-        *(exports, notifications, profile_loyalty),
+        *(exports, notifications, profile_loyalty, profile_care),
     )
     for module in (apidocs, signin, account, users, keys, *pages):
         app.include_router(module.router)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from patron.api.deps import engine_of
 from patron.audit import service as audit
 from patron.auth.actor import Actor, Role
+from patron.codes import customer, generic
 from patron.coupons import service as coupons
 from patron.customer import deletion, details, history, lookup, update
 from patron.customer.schemas import ChannelIn, ProfileIn, UpdateIn
@@ -32,6 +33,7 @@ from patron.kit.pagination import MAX_OFFSET, Page
 from patron.orgs import service as orgs
 from patron.orgs.fields import FieldDefinition
 from patron.subscriptions import service as subscriptions
+from patron.web import care as care_section
 from patron.web import forms
 from patron.web import loyalty as loyalty_section
 from patron.web.deps import admin, editor, viewer
@@ -48,7 +50,7 @@ COUPONS_SHOWN = 50
 def _profile_id(customer_id: int) -> int:
     """A profile id of a page's address; one outside 1..2**63-1 names no profile (404 page)."""
     if not 1 <= customer_id <= MAX_ID:
-        raise NotFound(8015, "There is no profile with this id.")
+        raise NotFound(customer.CUSTOMER_NOT_FOUND, "There is no profile with this id.")
     return customer_id
 
 
@@ -120,15 +122,17 @@ def _page(
 ) -> Response:
     with transaction(engine_of(request), write=False) as conn:
         values = _profile(conn, actor, customer_id, history_offset)
+        resolved = lookup.resolve(conn, actor.org_id, customer_id)
         values.update(
             loyalty_section.section(
                 conn,
                 actor,
-                lookup.resolve(conn, actor.org_id, customer_id),
+                resolved,
                 ledger_offset=loyalty_offsets[0],
                 bills_offset=loyalty_offsets[1],
             )
         )
+        values.update(care_section.section(conn, actor, resolved))
     values.update(
         {
             "errors": {},
@@ -154,7 +158,9 @@ def _profile(
     org_id = actor.org_id
     resolved = lookup.resolve(conn, org_id, customer_id)
     everywhere = lookup.SourceAccount(lookup.ALL_SOURCES)
-    document = details.details(conn, org_id, resolved, everywhere, embed="subscriptions")
+    # The image's embed says whether a photo is kept (and its version, for the page's link).
+    embed = f"subscriptions,{details.CUSTOMER_IMAGE}"
+    document = details.details(conn, org_id, resolved, everywhere, embed=embed)
     definitions = [d for d in orgs.list_fields(conn, org_id) if d.scope == "customer"]
     changes, changes_total, _ = history.history(
         conn, org_id, resolved.id, history.ChangeQuery(), Page(HISTORY_PAGE, history_offset)
@@ -362,7 +368,7 @@ def edit_field(
 ) -> Response:
     """Set a custom or extended field's value."""
     if kind not in ("custom", "extended"):
-        raise InvalidInput(400, "a field is custom or extended")
+        raise InvalidInput(generic.INVALID_INPUT, "a field is custom or extended")
     anchor = _field_anchor(kind, name)
     if kind == "custom":
         body = UpdateIn(profiles=[ProfileIn(fields={name: value})])
