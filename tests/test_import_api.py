@@ -292,3 +292,45 @@ def test_a_confirmed_import_that_cannot_be_planned_is_invalid_at_once(
     assert done["state"] == "invalid"
     assert "4242 is not a coupon series of this org" in done["message"]
     assert done["attempts"] == 0
+
+
+def test_an_upload_records_the_consent_its_form_sets(engine: Engine, api: Api) -> None:
+    refused = upload(api, consent=json.dumps({"SMS": "MAYBE"}))
+    assert refused.status_code == 400
+    assert error_codes(refused) == [96109]
+    created = upload(api, consent=json.dumps({"SMS": "OPTIN", "EMAIL": "optout"}), confirm="true")
+    assert created.status_code == 202, created.text
+    assert created.json()["consent"] == {"SMS": "OPTIN", "EMAIL": "OPTOUT"}
+    drain(engine)
+    ann = api.get("/v2/customers/lookup?identifierName=mobile&identifierValue=919800003001")
+    ledger = api.get(f"/v2/customers/{ann.json()['entity']}/consents").json()["data"]
+    recorded = {(e["channel"], e["type"], e["origin"]) for e in ledger}
+    origin = f"import:{created.json()['id']}"
+    assert {("SMS", "OPTIN", origin), ("EMAIL", "OPTOUT", origin)} <= recorded
+
+
+def test_answers_carry_every_key_their_models_declare(
+    engine: Engine, api: Api, org: OrgHandle
+) -> None:
+    """The answer models filter what the endpoints build: a key the renderer adds but the
+    model lacks would vanish silently from the answer."""
+    from patron.imports import answers
+    from patron.imports import repository as repo
+    from patron.imports.endpoints import _import, _template
+
+    body = upload(api).json()
+    assert set(body) == set(answers.CreatedImport.model_fields)
+    template = {"name": "weekly", "mapping": {"Mobile": "mobile"}}
+    assert api.post("/v2/imports/templates", json=template, role="admin").status_code == 201
+    with engine.connect() as conn:
+        found = repo.get_import(conn, org.id, body["id"])
+        assert found is not None
+        assert set(_import(found)) == set(answers.ImportDetails.model_fields)
+        saved = repo.list_templates(conn, org.id, None)
+        assert set(_template(saved[0])) == set(answers.ImportTemplate.model_fields)
+    profiles = api.get("/v2/imports/profiles").json()["profiles"]
+    options = [o for p in profiles for o in p["options"]]
+    # ``choices`` only where an option has a fixed set of values: never a null.
+    assert any("choices" in o for o in options)
+    assert any("choices" not in o for o in options)
+    assert all(o.get("choices", [0]) for o in options)

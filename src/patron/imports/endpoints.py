@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import polars as pl
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, RowMapping
 
+from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, admin, editor, read_only, viewer
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
-from patron.imports import codes, mapping, retention, service, templates
+from patron.imports import answers, codes, mapping, retention, service, templates
 from patron.imports import repository as repo
 from patron.imports import resubmit as resubmits
 from patron.imports.profiles import PROFILES
@@ -58,7 +57,13 @@ class TemplateIn(BaseModel):
     date_format: str | None = Field(default=None, max_length=40)
 
 
-@router.get("/profiles", summary="The import profiles with their fields and options")
+@router.get(
+    "/profiles",
+    summary="The import profiles with their fields and options",
+    response_model=answers.ImportProfileList,
+    # An option without a fixed set of values has no ``choices`` key at all.
+    response_model_exclude_unset=True,
+)
 def list_profiles(actor: Viewer, conn: Db) -> dict[str, Any]:
     return {
         "profiles": [
@@ -85,18 +90,19 @@ def list_profiles(actor: Viewer, conn: Db) -> dict[str, Any]:
     }
 
 
-async def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTable, str]:
+def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTable, str]:
+    """The table of the upload or the pasted rows. Reading takes a while: the endpoints
+    calling this are plain ``def``, run in a worker thread, so other requests go on."""
     limits = get_settings().read_limits()
     if file is not None and text:
         raise InvalidInput(400, "send either a file or pasted text, not both")
-    # Reading takes a while: off the event loop, so that other requests go on.
     if file is not None:
         name = file.filename or "upload.csv"
         # Starlette spooled the upload to a temporary file (on disk past 1 MB) as it came,
         # BodySizeLimit counting; it is checked there before anything reads it whole.
-        return await run_in_threadpool(read_stream, file.file, name, limits), name
+        return read_stream(file.file, name, limits), name
     if text:
-        return await run_in_threadpool(read_pasted, text, limits), "pasted rows"
+        return read_pasted(text, limits), "pasted rows"
     raise InvalidInput(400, "send a file (multipart field 'file') or pasted rows (field 'text')")
 
 
@@ -116,22 +122,34 @@ def _suggestion(s: Suggestion) -> dict[str, Any]:
     return {"column": s.column, "field": s.field, "confidence": s.confidence, "reason": s.reason}
 
 
-@router.post("/suggestions", summary="Suggest a column mapping for a file")
+@router.post(
+    "/suggestions",
+    summary="Suggest a column mapping for a file",
+    response_model=answers.MappingSuggestions,
+)
 @read_only
-async def suggest_mapping(
+def suggest_mapping(
     actor: Editor,
     conn: Db,
     profile: Annotated[str, Form()] = "loyalty-customers",
     file: Annotated[UploadFile | None, File()] = None,
     text: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
-    table, _ = await _source(file, text)
-    suggestions = await run_in_threadpool(mapping.suggest, conn, actor, profile, table.headers)
+    table, _ = _source(file, text)
+    suggestions = mapping.suggest(conn, actor, profile, table.headers)
     return {"columns": list(table.headers), "suggestions": [_suggestion(s) for s in suggestions]}
 
 
-@router.post("", status_code=202, summary="Upload or paste a file; its preview is prepared")
-async def create_import(
+@router.post(
+    "",
+    status_code=202,
+    summary="Upload or paste a file; its preview is prepared",
+    response_model=answers.CreatedImport,
+    # ``suggestions`` only when the mapping was suggested.
+    response_model_exclude_unset=True,
+    responses=errors(404),
+)
+def create_import(
     actor: Editor,
     conn: Db,
     profile: Annotated[str, Form()] = "loyalty-customers",
@@ -145,8 +163,12 @@ async def create_import(
     confirm: Annotated[
         bool, Form(description="commit without a separate preview (the rows are planned once)")
     ] = False,
+    consent: Annotated[
+        str | None,
+        Form(description='JSON: channel (SMS, EMAIL) -> OPTIN or OPTOUT, e.g. {"SMS": "OPTIN"}'),
+    ] = None,
 ) -> dict[str, Any]:
-    table, name = await _source(file, text)
+    table, name = _source(file, text)
     request = service.ImportRequest(
         profile=profile,
         file_name=name,
@@ -156,34 +178,36 @@ async def create_import(
         date_format=date_format,
         save_template=save_template,
         confirmed=confirm,
+        consent=_json_form(consent, "consent"),
     )
-    created, found = await run_in_threadpool(_create, conn, actor, request, table)
-    body = _import(found)
+    created = service.create_import(conn, actor, request, table)
+    body = _import(service.get_import(conn, actor, created.import_id))
     if created.suggestions:
         body["suggestions"] = [_suggestion(s) for s in created.suggestions]
     return body
 
 
-def _create(
-    conn: Connection, actor: Actor, request: service.ImportRequest, table: SourceTable
-) -> tuple[service.Created, RowMapping]:
-    # Storing the file's table is blocking work too: off the event loop.
-    created = service.create_import(conn, actor, request, table)
-    return created, service.get_import(conn, actor, created.import_id)
-
-
-@router.get("", summary="The org's imports, newest first")
+@router.get("", summary="The org's imports, newest first", response_model=answers.ImportList)
 def list_imports(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
     found, total = repo.list_imports(conn, actor.org_id, wanted.limit, wanted.offset)
     return {"pagination": wanted.envelope(total), "data": [_import(row) for row in found]}
 
 
-@router.get("/{import_id:id}", summary="An import: state, progress, counts")
+@router.get(
+    "/{import_id:id}",
+    summary="An import: state, progress, counts",
+    response_model=answers.ImportDetails,
+)
 def get_import(import_id: ImportId, actor: Viewer, conn: Db) -> dict[str, Any]:
     return _import(service.get_import(conn, actor, import_id))
 
 
-@router.get("/{import_id:id}/rows", summary="Per-row outcomes (preview or result)")
+@router.get(
+    "/{import_id:id}/rows",
+    summary="Per-row outcomes (preview or result)",
+    response_model=answers.ImportRowList,
+    responses=errors(409),
+)
 def import_rows(
     import_id: ImportId,
     actor: Viewer,
@@ -191,16 +215,9 @@ def import_rows(
     wanted: Paging,
     status: Annotated[str | None, Query(pattern="^(inserted|updated|skipped|rejected)$")] = None,
 ) -> dict[str, Any]:
-    found = service.get_import(conn, actor, import_id)
-    frame = service.outcomes(conn, actor, import_id)
-    if status:
-        frame = frame.filter(pl.col("status") == status)
-    first_row = 1 if found["file_format"] == "pasted" else 2
-    shown = frame.slice(wanted.offset, wanted.limit).with_columns(
-        (pl.col("row") + first_row).alias("row")
-    )
+    shown, total = service.outcome_page(conn, actor, import_id, status, wanted)
     return {
-        "pagination": wanted.envelope(frame.height),
+        "pagination": wanted.envelope(total),
         "data": [
             {
                 "row": r["row"],
@@ -217,13 +234,30 @@ def import_rows(
     }
 
 
-@router.get("/{import_id:id}/conflicts", summary="What an undo left alone, and why")
+@router.get(
+    "/{import_id:id}/conflicts",
+    summary="What an undo left alone, and why",
+    response_model=answers.ImportConflictList,
+    responses=errors(409),
+)
 def undo_conflicts(import_id: ImportId, actor: Viewer, conn: Db) -> dict[str, Any]:
     frame = service.conflicts(conn, actor, import_id)
     return {"data": frame.head(get_settings().max_page_size * 10).to_dicts(), "total": frame.height}
 
 
-@router.get("/{import_id:id}/report", summary="The report as CSV or XLSX")
+@router.get(
+    "/{import_id:id}/report",
+    summary="The report as CSV or XLSX",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {media: {} for media in REPORT_TYPES.values()},
+            "description": "The file's rows with their status, errors, corrections and "
+            "customer id (``format``: csv or xlsx).",
+        },
+        **errors(409),
+    },
+)
 def import_report(
     import_id: ImportId,
     actor: Viewer,
@@ -245,22 +279,41 @@ def _action(name: str, import_id: int, actor: Actor, conn: Connection) -> dict[s
     return _import(service.get_import(conn, actor, import_id))
 
 
-@router.post("/{import_id:id}/confirm", status_code=202, summary="Commit a previewed import")
+@router.post(
+    "/{import_id:id}/confirm",
+    status_code=202,
+    summary="Commit a previewed import",
+    response_model=answers.ImportDetails,
+)
 def confirm_import(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("confirm", import_id, actor, conn)
 
 
-@router.post("/{import_id:id}/cancel", summary="Cancel an import not yet committing")
+@router.post(
+    "/{import_id:id}/cancel",
+    summary="Cancel an import not yet committing",
+    response_model=answers.ImportDetails,
+)
 def cancel_import(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("cancel", import_id, actor, conn)
 
 
-@router.post("/{import_id:id}/replay", status_code=202, summary="Commit a failed import again")
+@router.post(
+    "/{import_id:id}/replay",
+    status_code=202,
+    summary="Commit a failed import again",
+    response_model=answers.ImportDetails,
+)
 def replay_import(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("replay", import_id, actor, conn)
 
 
-@router.post("/{import_id:id}/undo", status_code=202, summary="Undo a committed import")
+@router.post(
+    "/{import_id:id}/undo",
+    status_code=202,
+    summary="Undo a committed import",
+    response_model=answers.ImportDetails,
+)
 def undo_import(import_id: ImportId, actor: Editor, conn: Db) -> dict[str, Any]:
     return _action("request_undo", import_id, actor, conn)
 
@@ -287,6 +340,7 @@ class ResubmitIn(BaseModel):
     "/{import_id:id}/resubmit",
     status_code=202,
     summary="Resubmit rejected rows, corrected, as a new import linked to this one",
+    response_model=answers.ImportDetails,
 )
 def resubmit_import(
     import_id: ImportId, body: ResubmitIn, actor: Editor, conn: Db
@@ -296,7 +350,11 @@ def resubmit_import(
     return _import(service.get_import(conn, actor, new_id))
 
 
-@router.post("/purge", summary="Delete the files of old imports (admin)")
+@router.post(
+    "/purge",
+    summary="Delete the files of old imports (admin)",
+    response_model=answers.PurgedImports,
+)
 def purge_imports(
     actor: Admin,
     conn: Db,
@@ -311,24 +369,37 @@ def purge_imports(
 # --- templates ------------------------------------------------------------------------
 
 
-@router.get("/templates", summary="Import templates")
+@router.get("/templates", summary="Import templates", response_model=answers.ImportTemplateList)
 def list_templates(actor: Viewer, conn: Db, profile: str | None = None) -> dict[str, Any]:
     found = repo.list_templates(conn, actor.org_id, profile)
     return {"data": [_template(t) for t in found[: get_settings().max_page_size]]}
 
 
-@router.post("/templates", status_code=201, summary="Create an import template (admin)")
+@router.post(
+    "/templates",
+    status_code=201,
+    summary="Create an import template (admin)",
+    response_model=answers.ImportTemplate,
+)
 def create_template(body: TemplateIn, actor: Admin, conn: Db) -> dict[str, Any]:
     template_id = templates.create_template(conn, actor, body.profile, _template_input(body))
     return _template(templates.get_template(conn, actor, template_id))
 
 
-@router.get("/templates/{template_id:id}", summary="An import template")
+@router.get(
+    "/templates/{template_id:id}",
+    summary="An import template",
+    response_model=answers.ImportTemplate,
+)
 def get_template(template_id: TemplateId, actor: Viewer, conn: Db) -> dict[str, Any]:
     return _template(templates.get_template(conn, actor, template_id))
 
 
-@router.put("/templates/{template_id:id}", summary="Change an import template (admin)")
+@router.put(
+    "/templates/{template_id:id}",
+    summary="Change an import template (admin)",
+    response_model=answers.ImportTemplate,
+)
 def update_template(
     template_id: TemplateId, body: TemplateIn, actor: Admin, conn: Db
 ) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from patron.imports.templates import TemplateInput, create_template, find_templa
 from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 from patron.settings import get_settings
+from patron.kit.pagination import Page
 
 #: Automatic retries of a failed commit, then the import waits for a replay.
 COMMIT_RETRIES = 3
@@ -366,6 +367,22 @@ def outcomes(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
 
 
 def conflicts(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
+def outcome_page(
+    conn: Connection, actor: Actor, import_id: int, status: str | None, page: Page
+) -> tuple[pl.DataFrame, int]:
+    """A page of the import's row outcomes (of one ``status``, when given), rows numbered
+    as the file shows them; and how many there are in all."""
+    found = get_import(conn, actor, import_id)
+    frame = outcomes(conn, actor, import_id)
+    if status:
+        frame = frame.filter(pl.col("status") == status)
+    first_row = 1 if found["file_format"] == "pasted" else 2
+    shown = frame.slice(page.offset, page.limit).with_columns(
+        (pl.col("row") + first_row).alias("row")
+    )
+    return shown, frame.height
+
+
     ensure_files_kept(get_import(conn, actor, import_id))
     frame = repo.get_frame(conn, actor.org_id, import_id, "conflicts")
     return frame if frame is not None else no_conflicts()
