@@ -6,21 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, engine_of, viewer
+from patron.api.deps import Db, TransactionRoute, admin, viewer
 from patron.api.params import Paging
 from patron.auth.actor import Actor
 from patron.kit.clock import iso
-from patron.kit.db import transaction
 from patron.loyalty import service
+from patron.loyalty.answers import CampaignList, LoyaltyCampaign
 from patron.loyalty.tables import CAMPAIGN_TYPES
 
-router = APIRouter(prefix="/v2/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/v2/campaigns", tags=["campaigns"], route_class=TransactionRoute)
 
 Viewer = Annotated[Actor, Depends(viewer)]
 Admin = Annotated[Actor, Depends(admin)]
-Db = Annotated[Engine, Depends(engine_of)]
 
 
 class PointsCampaignIn(BaseModel):
@@ -37,15 +35,15 @@ def _campaign(campaign: service.Campaign) -> dict[str, Any]:
     return {**campaign.as_dict(), "createdAt": iso(campaign.created_at)}
 
 
-@router.get("", summary="The org's campaigns, by id")
-def list_campaigns(actor: Viewer, db: Db, wanted: Paging) -> dict[str, Any]:
-    with transaction(db, write=False) as conn:
-        found, total = service.list_campaigns(conn, actor.org_id, wanted.limit, wanted.offset)
+@router.get("", summary="The org's campaigns, by id", response_model=CampaignList)
+def list_campaigns(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
+    found, total = service.list_campaigns(conn, actor.org_id, wanted.limit, wanted.offset)
     return {"pagination": wanted.envelope(total), "data": [_campaign(c) for c in found]}
 
 
-@router.post("", status_code=201, summary="Create a campaign (admin)")
-def create_campaign(body: PointsCampaignIn, actor: Admin, db: Db) -> dict[str, Any]:
-    with transaction(db) as conn:
-        campaign = service.add_campaign(conn, actor, name=body.name, type=body.type, number=body.id)
+@router.post(
+    "", status_code=201, summary="Create a campaign (admin)", response_model=LoyaltyCampaign
+)
+def create_campaign(body: PointsCampaignIn, actor: Admin, conn: Db) -> dict[str, Any]:
+    campaign = service.add_campaign(conn, actor, name=body.name, type=body.type, number=body.id)
     return _campaign(campaign)

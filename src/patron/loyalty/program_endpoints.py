@@ -5,21 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, engine_of, viewer
+from patron.api.deps import Db, TransactionRoute, admin, viewer
 from patron.api.params import PathId, unknown_as
 from patron.auth.actor import Actor
-from patron.kit.db import transaction
-from patron.kit.errors import InvalidInput, NotFound, PatronError
+from patron.kit.errors import NotFound, PatronError
 from patron.loyalty import programs
+from patron.loyalty.answers import LoyaltyProgram, ProgramList
 from patron.loyalty.schemas import ProgramIn, program_input, render_program
 
-router = APIRouter(prefix="/v2/loyalty/programs", tags=["loyalty"])
+router = APIRouter(prefix="/v2/loyalty/programs", tags=["loyalty"], route_class=TransactionRoute)
 
 Viewer = Annotated[Actor, Depends(viewer)]
 Admin = Annotated[Actor, Depends(admin)]
-Db = Annotated[Engine, Depends(engine_of)]
 
 
 def _unknown_program(number: int) -> PatronError:
@@ -29,37 +27,38 @@ def _unknown_program(number: int) -> PatronError:
 ProgramId = Annotated[PathId, unknown_as(_unknown_program)]
 
 
-@router.get("", summary="The org's loyalty programs, by programId")
-def list_programs(actor: Viewer, db: Db) -> dict[str, Any]:
+@router.get("", summary="The org's loyalty programs, by programId", response_model=ProgramList)
+def list_programs(actor: Viewer, conn: Db) -> dict[str, Any]:
     """The org's loyalty programs with their slabs and partner programs."""
-    with transaction(db, write=False) as conn:
-        found = programs.list_programs(conn, actor.org_id)
+    found = programs.list_programs(conn, actor.org_id)
     return {"data": [render_program(p) for p in found], "warnings": []}
 
 
-@router.post("", status_code=201, summary="Create a loyalty program (admin)")
-def create_program(body: ProgramIn, actor: Admin, db: Db) -> dict[str, Any]:
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a loyalty program (admin)",
+    response_model=LoyaltyProgram,
+)
+def create_program(body: ProgramIn, actor: Admin, conn: Db) -> dict[str, Any]:
     """Create a program with its slabs; the org's first program is its default one."""
-    if body.name is None:
-        raise InvalidInput(400, "name: a program needs a name")
-    with transaction(db) as conn:
-        program = programs.add_program(conn, actor, program_input(body))
+    program = programs.add_program(conn, actor, program_input(body))
     return render_program(program)
 
 
-@router.get("/{program_id:id}", summary="One loyalty program")
-def get_program(program_id: ProgramId, actor: Viewer, db: Db) -> dict[str, Any]:
+@router.get("/{program_id:id}", summary="One loyalty program", response_model=LoyaltyProgram)
+def get_program(program_id: ProgramId, actor: Viewer, conn: Db) -> dict[str, Any]:
     """A program with its slabs and partner programs."""
-    with transaction(db, write=False) as conn:
-        program = programs.get_program(conn, actor.org_id, program_id)
+    program = programs.get_program(conn, actor.org_id, program_id)
     return render_program(program)
 
 
-@router.put("/{program_id:id}", summary="Change a loyalty program (admin)")
-def change_program(program_id: ProgramId, body: ProgramIn, actor: Admin, db: Db) -> dict[str, Any]:
+@router.put(
+    "/{program_id:id}", summary="Change a loyalty program (admin)", response_model=LoyaltyProgram
+)
+def change_program(
+    program_id: ProgramId, body: ProgramIn, actor: Admin, conn: Db
+) -> dict[str, Any]:
     """Change the fields given; ``slabs`` replace the program's slabs by serial number."""
-    if body.program_id is not None and body.program_id != program_id:
-        raise InvalidInput(400, "programId cannot be changed")
-    with transaction(db) as conn:
-        program = programs.change_program(conn, actor, program_id, program_input(body))
+    program = programs.change_program(conn, actor, program_id, program_input(body))
     return render_program(program)

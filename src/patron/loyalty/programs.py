@@ -257,6 +257,8 @@ def program_for(conn: Connection, org_id: int, number: int | None) -> Program:
 def add_program(conn: Connection, actor: Actor, spec: ProgramInput) -> Program:
     """Create a program of the actor's org (admin): its slabs, and partner programs."""
     _admin(actor)
+    if spec.name is None:
+        raise InvalidInput(400, "name: a program needs a name")
     org_id = actor.org_id
     name = _name(spec.name, "name")
     slabs = _slabs(spec.slabs or [SlabInput(name="Base")])
@@ -302,9 +304,12 @@ def change_program(conn: Connection, actor: Actor, number: int, spec: ProgramInp
 
     Slabs given replace the program's: the n-th one given becomes serial n. A slab
     members are in cannot be removed (409); a changed threshold moves members at
-    their next points change or validity end, not at once.
+    their next points change or validity end, not at once. ``spec.number``, when given,
+    must be ``number``: a program's id does not change.
     """
     _admin(actor)
+    if spec.number is not None and spec.number != number:
+        raise InvalidInput(400, "programId cannot be changed")
     org_id = actor.org_id
     repository.lock_programs(conn, org_id)
     program = get_program(conn, org_id, number)

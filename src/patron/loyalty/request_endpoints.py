@@ -10,19 +10,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, editor, engine_of, viewer
+from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
-from patron.kit.db import transaction
 from patron.kit.errors import NotFound, Notice, PatronError
 from patron.loyalty import goodwill, retro, transfers
+from patron.loyalty.answers import (
+    GoodwillAnswer,
+    GoodwillList,
+    RetroList,
+    RetroRequest,
+    TransferAnswer,
+    TransferList,
+)
 from patron.loyalty.schemas import DecisionIn, GoodwillIn, RetroIn, TransferIn
 
-router = APIRouter(prefix="/v2/customers", tags=["loyalty"])
+router = APIRouter(prefix="/v2/customers", tags=["loyalty"], route_class=TransactionRoute)
 
-Db = Annotated[Engine, Depends(engine_of)]
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]
 Admin = Annotated[Actor, Depends(admin)]
@@ -46,9 +51,15 @@ def _warnings(warnings: list[Notice]) -> list[dict[str, Any]]:
     return [w.as_dict() for w in warnings]
 
 
-@router.post("/{customer_id:id}/goodwillRequest")
+# Goodwill answers show ``approvedValue`` and ``updatedComments`` only once they apply, retro
+# answers ``addedByParent`` only for a bill with a store: ``exclude_unset`` keeps them out.
+@router.post(
+    "/{customer_id:id}/goodwillRequest",
+    response_model=GoodwillAnswer,
+    response_model_exclude_unset=True,
+)
 def request_goodwill(
-    customer_id: CustomerId, body: GoodwillIn, actor: Editor, db: Db
+    customer_id: CustomerId, body: GoodwillIn, actor: Editor, conn: Db
 ) -> dict[str, Any]:
     """Ask for goodwill points; approved at once up to the program's limit, else pending."""
     spec = goodwill.GoodwillInput(
@@ -58,34 +69,40 @@ def request_goodwill(
         program_number=body.program_id,
         store=body.store_code,
     )
-    with transaction(db) as conn:
-        resolved, shown = goodwill.request_goodwill(conn, actor, customer_id, spec)
+    resolved, shown = goodwill.request_goodwill(conn, actor, customer_id, spec)
     return {**shown, "warnings": _warnings(resolved.warnings)}
 
 
-@router.put("/{customer_id:id}/goodwillRequest/{request_id:id}")
+@router.put(
+    "/{customer_id:id}/goodwillRequest/{request_id:id}",
+    response_model=GoodwillAnswer,
+    response_model_exclude_unset=True,
+)
 def decide_goodwill(
-    customer_id: CustomerId, request_id: RequestId, body: DecisionIn, actor: Admin, db: Db
+    customer_id: CustomerId, request_id: RequestId, body: DecisionIn, actor: Admin, conn: Db
 ) -> dict[str, Any]:
     """Approve or reject a pending goodwill request (admin)."""
-    with transaction(db) as conn:
-        resolved, shown = goodwill.decide_goodwill(
-            conn,
-            actor,
-            customer_id,
-            request_id,
-            status=body.status,
-            comments=body.comments,
-            approved_value=body.approved_value,
-        )
+    resolved, shown = goodwill.decide_goodwill(
+        conn,
+        actor,
+        customer_id,
+        request_id,
+        status=body.status,
+        comments=body.comments,
+        approved_value=body.approved_value,
+    )
     return {**shown, "warnings": _warnings(resolved.warnings)}
 
 
-@router.get("/{customer_id:id}/goodwillRequest")
+@router.get(
+    "/{customer_id:id}/goodwillRequest",
+    response_model=GoodwillList,
+    response_model_exclude_unset=True,
+)
 def list_goodwill(
     customer_id: CustomerId,
     actor: Viewer,
-    db: Db,
+    conn: Db,
     wanted: Paging,
     request_id: Annotated[int | None, query_id("requestId", "Only this request")] = None,
     program_id: Annotated[int | None, query_id("programId", "Only this program's")] = None,
@@ -104,10 +121,9 @@ def list_goodwill(
         auto_approve=auto_approve,
         one_step=one_step,
     )
-    with transaction(db, write=False) as conn:
-        found, total, warnings = goodwill.list_goodwill(
-            conn, actor.org_id, customer_id, filters, wanted
-        )
+    found, total, warnings = goodwill.list_goodwill(
+        conn, actor.org_id, customer_id, filters, wanted
+    )
     return {
         "pagination": wanted.envelope(total),
         "data": found,
@@ -116,9 +132,9 @@ def list_goodwill(
     }
 
 
-@router.post("/{customer_id:id}/pointsTransfers")
+@router.post("/{customer_id:id}/pointsTransfers", response_model=TransferAnswer)
 def transfer_points(
-    customer_id: CustomerId, body: TransferIn, actor: Editor, db: Db
+    customer_id: CustomerId, body: TransferIn, actor: Editor, conn: Db
 ) -> dict[str, Any]:
     """Give a member's points to another member (by id or identifier)."""
     spec = transfers.TransferInput(
@@ -129,18 +145,16 @@ def transfer_points(
         notes=body.notes,
         program_number=body.program_id,
     )
-    with transaction(db) as conn:
-        resolved, shown = transfers.transfer(conn, actor, customer_id, spec)
+    resolved, shown = transfers.transfer(conn, actor, customer_id, spec)
     return {**shown, "warnings": _warnings(resolved.warnings)}
 
 
-@router.get("/{customer_id:id}/pointsTransfers")
+@router.get("/{customer_id:id}/pointsTransfers", response_model=TransferList)
 def list_transfers(
-    customer_id: CustomerId, actor: Viewer, db: Db, wanted: Paging
+    customer_id: CustomerId, actor: Viewer, conn: Db, wanted: Paging
 ) -> dict[str, Any]:
     """The points a customer gave (DEDUCTION) and received (ADDITION), oldest first."""
-    with transaction(db, write=False) as conn:
-        found, total, warnings = transfers.list_transfers(conn, actor.org_id, customer_id, wanted)
+    found, total, warnings = transfers.list_transfers(conn, actor.org_id, customer_id, wanted)
     return {
         "pagination": wanted.envelope(total),
         "data": found,
@@ -149,8 +163,14 @@ def list_transfers(
     }
 
 
-@router.post("/{customer_id:id}/retroRequest")
-def request_retro(customer_id: CustomerId, body: RetroIn, actor: Editor, db: Db) -> dict[str, Any]:
+@router.post(
+    "/{customer_id:id}/retroRequest",
+    response_model=RetroRequest,
+    response_model_exclude_unset=True,
+)
+def request_retro(
+    customer_id: CustomerId, body: RetroIn, actor: Editor, conn: Db
+) -> dict[str, Any]:
     """Claim an earlier bill recorded without a customer; approved as goodwill is."""
     spec = retro.RetroInput(
         transaction_id=body.transaction_id,
@@ -159,28 +179,34 @@ def request_retro(customer_id: CustomerId, body: RetroIn, actor: Editor, db: Db)
         reason=body.reason,
         comments=body.comments,
     )
-    with transaction(db) as conn:
-        resolved, shown = retro.request_retro(conn, actor, customer_id, spec)
+    resolved, shown = retro.request_retro(conn, actor, customer_id, spec)
     return {**shown, "warnings": _warnings(resolved.warnings)}
 
 
-@router.put("/{customer_id:id}/retroRequest/{request_id:id}")
+@router.put(
+    "/{customer_id:id}/retroRequest/{request_id:id}",
+    response_model=RetroRequest,
+    response_model_exclude_unset=True,
+)
 def decide_retro(
-    customer_id: CustomerId, request_id: RetroId, body: DecisionIn, actor: Admin, db: Db
+    customer_id: CustomerId, request_id: RetroId, body: DecisionIn, actor: Admin, conn: Db
 ) -> dict[str, Any]:
     """Approve (the bill earns its points) or reject a pending retro request (admin)."""
-    with transaction(db) as conn:
-        resolved, shown = retro.decide_retro(
-            conn, actor, customer_id, request_id, status=body.status, comments=body.comments
-        )
+    resolved, shown = retro.decide_retro(
+        conn, actor, customer_id, request_id, status=body.status, comments=body.comments
+    )
     return {**shown, "warnings": _warnings(resolved.warnings)}
 
 
-@router.get("/{customer_id:id}/retroRequest")
+@router.get(
+    "/{customer_id:id}/retroRequest",
+    response_model=RetroList,
+    response_model_exclude_unset=True,
+)
 def list_retro(
     customer_id: CustomerId,
     actor: Viewer,
-    db: Db,
+    conn: Db,
     wanted: Paging,
     change_type: Annotated[str | None, Query(alias="changeType")] = None,
     start_date: Annotated[str | None, Query(alias="startDate")] = None,
@@ -196,8 +222,7 @@ def list_retro(
         start_id=start_id,
         end_id=end_id,
     )
-    with transaction(db, write=False) as conn:
-        found, total, warnings = retro.list_retro(conn, actor.org_id, customer_id, filters, wanted)
+    found, total, warnings = retro.list_retro(conn, actor.org_id, customer_id, filters, wanted)
     return {
         "pagination": wanted.envelope(total),
         "data": found,

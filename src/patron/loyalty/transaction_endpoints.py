@@ -8,19 +8,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.engine import Connection, Engine
 
-from patron.api.deps import editor, engine_of, viewer
+from patron.api.contract import errors
+from patron.api.deps import Db, TransactionRoute, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
-from patron.kit.db import run_in_transaction, transaction
+from patron.kit.db import retry_in_savepoint
 from patron.kit.errors import NotFound, PatronError
 from patron.loyalty import transactions
+from patron.loyalty.answers import BillAnswer, BillList, CustomerBills
 from patron.loyalty.schemas import ReturnIn, TransactionIn
 
-router = APIRouter(tags=["transactions"])
+router = APIRouter(tags=["transactions"], route_class=TransactionRoute)
 
-Db = Annotated[Engine, Depends(engine_of)]
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]
 
@@ -46,8 +46,9 @@ def _fetched() -> dict[str, Any]:
     return {"success": True, "code": code, "message": "Transactions fetched successfully"}
 
 
-@router.post("/v2/transactions")
-def add_transaction(body: TransactionIn, actor: Editor, db: Db) -> dict[str, Any]:
+# An unknown customer (by id or identifier) or program answers 404.
+@router.post("/v2/transactions", response_model=BillAnswer, responses=errors(404))
+def add_transaction(body: TransactionIn, actor: Editor, conn: Db) -> dict[str, Any]:
     """Record a bill; a loyalty member earns points on it by its slab's rate."""
     spec = transactions.BillInput(
         number=body.number,
@@ -71,18 +72,16 @@ def add_transaction(body: TransactionIn, actor: Editor, db: Db) -> dict[str, Any
         ],
         program_number=body.program_id,
     )
-
-    def work(conn: Connection) -> transactions.Recorded:
-        return transactions.record_bill(conn, actor, spec)
-
-    recorded = run_in_transaction(db, work)
+    # A deadlock or a unique-index race with a concurrent writer (PostgreSQL) rolls back
+    # only this bill's savepoint, and the bill is recorded again.
+    recorded = retry_in_savepoint(conn, lambda c: transactions.record_bill(c, actor, spec))
     return {"transaction": recorded.bill, "warnings": [w.as_dict() for w in recorded.warnings]}
 
 
-@router.get("/v2/transactions")
+@router.get("/v2/transactions", response_model=BillList, responses=errors(404))
 def list_transactions(
     actor: Viewer,
-    db: Db,
+    conn: Db,
     wanted: Paging,
     number: str | None = None,
     start_date: StartDate = None,
@@ -98,22 +97,20 @@ def list_transactions(
         number=number,
         customer_id=customer_id,
     )
-    with transaction(db, write=False) as conn:
-        found, total = transactions.list_bills(conn, actor.org_id, filters, wanted)
+    found, total = transactions.list_bills(conn, actor.org_id, filters, wanted)
     return {"pagination": wanted.envelope(total), "data": found, "warnings": []}
 
 
-@router.get("/v2/transactions/{transaction_id:id}")
-def get_transaction(transaction_id: TransactionId, actor: Viewer, db: Db) -> dict[str, Any]:
+@router.get("/v2/transactions/{transaction_id:id}", response_model=BillAnswer)
+def get_transaction(transaction_id: TransactionId, actor: Viewer, conn: Db) -> dict[str, Any]:
     """One bill with its line items, returns and points."""
-    with transaction(db, write=False) as conn:
-        found = transactions.get_bill(conn, actor.org_id, transaction_id)
+    found = transactions.get_bill(conn, actor.org_id, transaction_id)
     return {"transaction": found, "warnings": []}
 
 
-@router.post("/v2/transactions/{transaction_id:id}/return")
+@router.post("/v2/transactions/{transaction_id:id}/return", response_model=BillAnswer)
 def return_transaction(
-    transaction_id: TransactionId, actor: Editor, db: Db, body: ReturnIn | None = None
+    transaction_id: TransactionId, actor: Editor, conn: Db, body: ReturnIn | None = None
 ) -> dict[str, Any]:
     """Return a bill, whole or by line; the points it earned go back in proportion."""
     given = body or ReturnIn()
@@ -123,16 +120,15 @@ def return_transaction(
             transactions.ReturnLine(serial=i.serial, quantity=i.quantity) for i in given.line_items
         ],
     )
-    with transaction(db) as conn:
-        recorded = transactions.return_bill(conn, actor, transaction_id, spec)
+    recorded = transactions.return_bill(conn, actor, transaction_id, spec)
     return {"transaction": recorded.bill, "warnings": [w.as_dict() for w in recorded.warnings]}
 
 
-@router.get("/v2/customers/{customer_id:id}/transactions")
+@router.get("/v2/customers/{customer_id:id}/transactions", response_model=CustomerBills)
 def customer_transactions(
     customer_id: CustomerId,
     actor: Viewer,
-    db: Db,
+    conn: Db,
     wanted: Paging,
     start_date: StartDate = None,
     end_date: EndDate = None,
@@ -140,10 +136,9 @@ def customer_transactions(
 ) -> dict[str, Any]:
     """A page of a customer's bills (and of those merged into it), newest first."""
     filters = transactions.BillFilters(start_date=start_date, end_date=end_date, store=store_code)
-    with transaction(db, write=False) as conn:
-        found, total, warnings = transactions.customer_bills(
-            conn, actor.org_id, customer_id, filters, wanted
-        )
+    found, total, warnings = transactions.customer_bills(
+        conn, actor.org_id, customer_id, filters, wanted
+    )
     return {
         "pagination": wanted.envelope(total),
         "data": found,

@@ -10,12 +10,24 @@ from patron.api.deps import Db, TransactionRoute, editor, viewer
 from patron.api.params import CustomerId
 from patron.auth.actor import Actor
 from patron.subscriptions import service
-from patron.subscriptions.schemas import SubscriptionUpdate, retrieve_response, update_response
+from patron.subscriptions.schemas import (
+    SubscriptionsAnswer,
+    SubscriptionUpdate,
+    SubscriptionUpdateAnswer,
+    retrieve_response,
+    update_response,
+)
 
 router = APIRouter(tags=["subscriptions"], route_class=TransactionRoute)
 
 
-@router.post("/v2/customers/{customer_id:id}/subscriptions")
+# Entries leave out the org unit and the source when org-wide and INSTORE: ``exclude_unset``
+# keeps them out.
+@router.post(
+    "/v2/customers/{customer_id:id}/subscriptions",
+    response_model=SubscriptionUpdateAnswer,
+    response_model_exclude_unset=True,
+)
 def update_subscriptions(
     customer_id: CustomerId,
     body: SubscriptionUpdate,
@@ -29,7 +41,11 @@ def update_subscriptions(
     )
 
 
-@router.get("/v2/customers/{customer_id:id}/subscriptions")
+@router.get(
+    "/v2/customers/{customer_id:id}/subscriptions",
+    response_model=SubscriptionsAnswer,
+    response_model_exclude_unset=True,
+)
 def retrieve_subscriptions(
     customer_id: CustomerId, actor: Annotated[Actor, Depends(viewer)], conn: Db
 ) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from patron.api.contract import Problem
+
 #: Subscriptions one request may change (every channel x priority, with room to spare).
 MAX_ENTRIES = 100
 
@@ -33,8 +35,36 @@ class SubscriptionIn(_Body):
     source_name: str | None = None
 
 
+def _entry(channel: str, account: str, priority: str, kind: str, unit: int, source: str) -> Any:
+    return {
+        "channel": channel,
+        "accountId": account,
+        "priority": priority,
+        "type": kind,
+        "orgUnitId": unit,
+        "sourceName": source,
+    }
+
+
+#: The seed's sample request of ``POST /v2/customers/{id}/subscriptions``.
+UPDATE_SAMPLE: dict[str, Any] = {
+    "communicationId": -1,
+    "campaignId": -1,
+    "reason": "Example reason",
+    "scope": {"scope": "USER", "subScope": "NONE"},
+    "subscriptions": [
+        _entry("EMAIL", "", "BULK", "OPTOUT", 200031782, "INSTORE"),
+        _entry("MOBILE", "", "BULK", "OPTOUT", 200031782, "INSTORE"),
+        _entry("EMAIL", "", "TRANS", "OPTIN", 200031782, "INSTORE"),
+        _entry("MOBILE", "123", "TRANS", "OPTIN", 200031782, "WECHAT"),
+    ],
+}
+
+
 class SubscriptionUpdate(_Body):
     """Body of ``POST /v2/customers/{id}/subscriptions``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [UPDATE_SAMPLE]})
 
     communication_id: int = 0
     campaign_id: int = 0
@@ -117,3 +147,112 @@ def retrieve_response(
         "communicationId": 0,
         "warnings": warnings,
     }
+
+
+# --- answers ------------------------------------------------------------------------------
+# Named as the answers spell them. ``orgUnitId``, ``sourceName`` (and, stored, ``accountId``)
+# are left out when org-wide / INSTORE / empty: the routes answer with
+# ``response_model_exclude_unset=True``, so that they stay out.
+
+
+class SubscriptionScope(BaseModel):
+    """The scope of a change: patron keeps subscriptions per customer (``USER``)."""
+
+    scopeId: int
+    scope: str
+    subScope: str
+    setCreatedOn: bool
+    setPriority: bool
+    setScopeId: bool
+    setScope: bool = Field(description="Whether the request gave a scope.")
+    setSubScope: bool = Field(description="Whether the request gave a sub-scope.")
+
+
+class SubscriptionChange(BaseModel):
+    """One change applied."""
+
+    channel: str = Field(description="SMS, EMAIL, WECHAT, ...")
+    accountId: str = Field(description="The source account; empty for INSTORE.")
+    priority: str = Field(description="TRANS (personal messages) or BULK (campaigns).")
+    type: str = Field(description="OPTIN or OPTOUT.")
+    orgUnitId: int | None = Field(None, description="The org unit; left out when org-wide.")
+    sourceName: str | None = Field(None, description="The source; left out for INSTORE.")
+
+
+class StoredSubscription(BaseModel):
+    """One subscription recorded for the customer."""
+
+    channel: str = Field(description="SMS, EMAIL, WECHAT, ...")
+    priority: str = Field(description="TRANS (personal messages) or BULK (campaigns).")
+    type: str = Field(description="OPTIN or OPTOUT.")
+    accountId: str | None = Field(None, description="The source account; left out when none.")
+    orgUnitId: int | None = Field(None, description="The org unit; left out when org-wide.")
+    sourceName: str | None = Field(None, description="The source; left out for INSTORE.")
+
+
+class SubscriptionUpdateAnswer(BaseModel):
+    """The changes applied, beside the request's ids and reason."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": {
+                        "scopeId": 0,
+                        "scope": "USER",
+                        "subScope": "NONE",
+                        "setCreatedOn": False,
+                        "setPriority": False,
+                        "setScopeId": False,
+                        "setScope": True,
+                        "setSubScope": True,
+                    },
+                    "subscriptions": [
+                        {"channel": "EMAIL", "accountId": "", "priority": "BULK", "type": "OPTOUT"},
+                        {"channel": "EMAIL", "accountId": "", "priority": "TRANS", "type": "OPTIN"},
+                        {
+                            "channel": "SMS",
+                            "accountId": "123",
+                            "priority": "TRANS",
+                            "type": "OPTIN",
+                        },
+                    ],
+                    "campaignId": -1,
+                    "communicationId": -1,
+                    "reason": "Sample reason",
+                    "warnings": [],
+                }
+            ]
+        }
+    )
+
+    scope: SubscriptionScope
+    subscriptions: list[SubscriptionChange]
+    campaignId: int
+    communicationId: int
+    reason: str
+    warnings: list[Problem]
+
+
+RETRIEVE_SAMPLE: dict[str, Any] = {
+    "subscriptions": [
+        {"channel": "EMAIL", "priority": "TRANS", "type": "OPTIN"},
+        {"channel": "SMS", "priority": "TRANS", "type": "OPTIN"},
+        {"channel": "EMAIL", "priority": "BULK", "type": "OPTIN"},
+        {"channel": "SMS", "priority": "BULK", "type": "OPTIN"},
+    ],
+    "campaignId": 0,
+    "communicationId": 0,
+    "warnings": [],
+}
+
+
+class SubscriptionsAnswer(BaseModel):
+    """The subscriptions recorded for a customer (campaign and communication ids are 0)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [RETRIEVE_SAMPLE]})
+
+    subscriptions: list[StoredSubscription]
+    campaignId: int
+    communicationId: int
+    warnings: list[Problem]
