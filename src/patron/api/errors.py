@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.api.params import UNKNOWN_ID
+from patron.codes import generic
 from patron.kit.db import is_lock_timeout
 from patron.kit.errors import (
     Conflict,
@@ -43,7 +44,7 @@ HTTP_STATUS: dict[type[PatronError], int] = {
 }
 
 #: SQLite's lock timeout (see the module docstring).
-DATABASE_BUSY = 98002
+DATABASE_BUSY = generic.DATABASE_BUSY
 DATABASE_BUSY_MESSAGE = (
     "the database is busy: another writer (such as an import's commit) held it longer than "
     "the busy timeout; nothing was changed, send the request again"
@@ -75,7 +76,9 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     problems = [e for e in errors if e.get("type") != UNKNOWN_ID]
     if errors and not problems:
         return _patron_error(request, errors[0]["ctx"]["answer"])
-    return JSONResponse(error_body(400, describe_validation(problems)), status_code=400)
+    return JSONResponse(
+        error_body(generic.INVALID_INPUT, describe_validation(problems)), status_code=400
+    )
 
 
 def describe_validation(errors: Any) -> str:
@@ -109,7 +112,7 @@ def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
     # out of range): the request's fault, so a 400, but logged as a missing check.
     log.error("the database refused a value of the request", exc_info=exc)
     message = "Input is invalid: a value is too long, out of range or not storable"
-    return JSONResponse(error_body(400, message), status_code=400)
+    return JSONResponse(error_body(generic.INVALID_INPUT, message), status_code=400)
 
 
 def database_busy() -> JSONResponse:
@@ -134,7 +137,9 @@ def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     if is_lock_timeout(exc):
         return database_busy()  # met outside an endpoint (a middleware's own transaction)
     log.exception("unexpected error", exc_info=exc)
-    return JSONResponse(error_body(500, "internal error; nothing was changed"), status_code=500)
+    return JSONResponse(
+        error_body(generic.INTERNAL_ERROR, "internal error; nothing was changed"), status_code=500
+    )
 
 
 def install(app: FastAPI) -> None:

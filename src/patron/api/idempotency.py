@@ -47,6 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from patron.api import idempotency_repository as repository
 from patron.api.deps import authenticate
 from patron.api.errors import database_busy, error_body
+from patron.codes import generic
 from patron.kit.db import is_lock_timeout, transaction
 from patron.kit.errors import InvalidInput, PatronError
 
@@ -66,8 +67,8 @@ HEARTBEAT_SECONDS = 10.0
 #: ... and one not refreshed for this long is abandoned.
 ABANDONED_AFTER = timedelta(seconds=60)
 #: Codes of the 409 answers: the key names another request; the request is running.
-KEY_REUSED = 409
-IN_PROGRESS = 98001
+KEY_REUSED = generic.CONFLICT
+IN_PROGRESS = generic.IDEMPOTENCY_IN_PROGRESS
 KEY_REUSED_MESSAGE = "this Idempotency-Key was already used for a different request"
 IN_PROGRESS_MESSAGE = "a request with this Idempotency-Key is in progress"
 REPLAYED = "Idempotent-Replayed"
@@ -106,7 +107,9 @@ def key_of(headers: Mapping[str, str]) -> str | None:
     """The request's ``Idempotency-Key``, None when it has none; too long is a 400."""
     key = headers.get(HEADER, "").strip()
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(400, f"Idempotency-Key may be at most {MAX_KEY_LENGTH} characters")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"Idempotency-Key may be at most {MAX_KEY_LENGTH} characters"
+        )
     return key or None
 
 

@@ -25,6 +25,7 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 from starlette.convertors import Convertor, register_url_convertor
 
+from patron.codes import customer
 from patron.kit.db import MAX_ID
 from patron.kit.errors import NotFound, PatronError
 from patron.kit.pagination import MAX_OFFSET, Page, page
@@ -65,7 +66,7 @@ def unknown_as(answer: Callable[[int], PatronError]) -> BeforeValidator:
 
 
 def _unknown_customer(_customer_id: int) -> PatronError:
-    return NotFound(8015, "No customer found with the given identifier")
+    return NotFound(customer.CUSTOMER_NOT_FOUND, "No customer found with the given identifier")
 
 
 #: The customer id of ``/v2/customers/{customer_id}/...`` routes (unknown: 8015).

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from patron.audit import repository
 from patron.audit.tables import audit_log, change_log
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.kit.clock import range_bound
 from patron.kit.errors import Forbidden
 from patron.kit.pagination import Page
@@ -104,7 +105,7 @@ def list_entries(
     """A page of the actor's org's audit log, newest first, and the number of entries
     that match (admin only)."""
     if not actor.can(Role.admin):
-        raise Forbidden(403, "reading the audit log needs the admin role")
+        raise Forbidden(generic.FORBIDDEN, "reading the audit log needs the admin role")
     rows, total = repository.page(
         conn,
         actor.org_id,

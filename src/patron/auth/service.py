@@ -14,6 +14,7 @@ from patron.auth.secrets import (
     new_password,
     verify_password,
 )
+from patron.codes import generic
 from patron.identity.rules import normalize_email
 from patron.kit.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
@@ -49,12 +50,16 @@ def create_user(
     """
     username = username.strip()
     if not username or ":" in username or len(username) > 100:
-        raise InvalidInput(400, "a user name must be 1 to 100 characters, without ':'")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "a user name must be 1 to 100 characters, without ':'"
+        )
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(400, f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+        )
     address = checked_email(email)
     if repository.find_user(conn, username):
-        raise Conflict(409, f"the user name {username!r} is taken")
+        raise Conflict(generic.CONFLICT, f"the user name {username!r} is taken")
     password = password or new_password()
     repository.insert_user(
         conn,
@@ -76,7 +81,7 @@ def checked_email(raw: str | None) -> str | None:
         return None
     checked = normalize_email(raw)
     if checked.value is None:
-        raise InvalidInput(400, f"{raw.strip()!r} is not a valid email address")
+        raise InvalidInput(generic.INVALID_INPUT, f"{raw.strip()!r} is not a valid email address")
     return checked.value
 
 
@@ -84,7 +89,7 @@ def set_user_email(conn: Connection, actor: Actor, username: str, email: str | N
     """Set (or with an empty value, remove) the address a user is mailed at."""
     address = checked_email(email)
     if repository.update_user(conn, actor.org_id, username, {"email": address}) == 0:
-        raise NotFound(404, f"no user named {username!r} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no user named {username!r} in this org")
     # The address is personal data: the audit says that it changed, not what it is.
     audit(conn, actor, "user.change", "user", username, {"changed": ["email"]})
     return address
@@ -113,13 +118,15 @@ def change_user(
         values["is_active"] = active
     if password is not None:
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidInput(400, f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+            raise InvalidInput(
+                generic.INVALID_INPUT, f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+            )
         values["password_hash"] = hash_password(password)
     if not values:
-        raise InvalidInput(400, "nothing to change")
+        raise InvalidInput(generic.INVALID_INPUT, "nothing to change")
     _credentials_changed()
     if repository.update_user(conn, actor.org_id, username, values) == 0:
-        raise NotFound(404, f"no user named {username!r} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no user named {username!r} in this org")
     changed = sorted(k if k != "password_hash" else "password" for k in values)
     audit(conn, actor, "user.change", "user", username, {"changed": changed})
 
@@ -155,7 +162,7 @@ def revoke_api_key(conn: Connection, actor: Actor, key_id: int) -> None:
     """Revoke an API key of the actor's org."""
     _credentials_changed()
     if repository.revoke_key(conn, actor.org_id, key_id) == 0:
-        raise NotFound(404, f"no active API key {key_id} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no active API key {key_id} in this org")
     audit(conn, actor, "api_key.revoke", "api_key", key_id, {})
 
 
@@ -164,7 +171,7 @@ def authenticate_password(conn: Connection, username: str, password: str) -> Act
     user = repository.find_user(conn, username)
     valid = verify_password(user["password_hash"] if user else None, password)
     if user is None or not valid or not user["is_active"]:
-        raise Unauthenticated(401, _BAD_CREDENTIALS)
+        raise Unauthenticated(generic.UNAUTHENTICATED, _BAD_CREDENTIALS)
     return Actor(
         org_id=int(user["org_id"]),
         role=Role[user["role"]],
@@ -178,7 +185,7 @@ def authenticate_key(conn: Connection, key: str) -> Actor:
     """The actor behind an API key."""
     row = repository.find_key(conn, api_key_digest(key.strip()))
     if row is None:
-        raise Unauthenticated(401, _BAD_CREDENTIALS)
+        raise Unauthenticated(generic.UNAUTHENTICATED, _BAD_CREDENTIALS)
     name = f"key:{row['prefix']}"
     return Actor(
         org_id=int(row["org_id"]),

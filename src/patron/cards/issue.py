@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit
 from patron.auth.actor import Actor
 from patron.cards import repository, rules, service
+from patron.codes import customer
 from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, InvalidInput, Notice
 from patron.orgs import service as orgs
@@ -154,7 +155,7 @@ def card_fields(
 ) -> dict[str, str]:
     """Card-level custom (1017) or extended (91015) fields, checked against the org's own."""
     declared = {d.name.lower(): d for d in definitions if d.kind == kind and d.scope == "card"}
-    code = 1017 if kind == "custom" else 91015
+    code = customer.CUSTOM_FIELD_INVALID if kind == "custom" else customer.EXTENDED_FIELD_INVALID
     limit = get_settings().max_field_length
     result: dict[str, str] = {}
     for key, value in (values or {}).items():

@@ -29,24 +29,25 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit
 from patron.auth.actor import Actor
 from patron.cards import repository, rules
+from patron.codes import cards
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.clock import iso
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 from patron.orgs import service as orgs
 
-SERIES_UNKNOWN_WARNING = 95001
-SERIES_UNKNOWN = 95101
-SERIES_INVALID = 95102
-SERIES_EXISTS = 95103
-CARD_MISFIT = 95104
-LABEL_UNKNOWN = 95105
-CARD_IN_OTHER_SERIES = 95107
-GENERATION_REFUSED = 95108
-NUMBERS_EXHAUSTED = 95109
-CARD_UNKNOWN = 95110
-LABEL_EXISTS = 95111
-LABEL_INVALID = 95112
-EXTERNAL_ID_TAKEN = 95113
+SERIES_UNKNOWN_WARNING = cards.SERIES_UNKNOWN_WARNING
+SERIES_UNKNOWN = cards.SERIES_UNKNOWN
+SERIES_INVALID = cards.SERIES_INVALID
+SERIES_EXISTS = cards.SERIES_EXISTS
+CARD_MISFIT = cards.CARD_MISFIT
+LABEL_UNKNOWN = cards.LABEL_UNKNOWN
+CARD_IN_OTHER_SERIES = cards.CARD_IN_OTHER_SERIES
+GENERATION_REFUSED = cards.GENERATION_REFUSED
+NUMBERS_EXHAUSTED = cards.NUMBERS_EXHAUSTED
+CARD_UNKNOWN = cards.CARD_UNKNOWN
+LABEL_EXISTS = cards.LABEL_EXISTS
+LABEL_INVALID = cards.LABEL_INVALID
+EXTERNAL_ID_TAKEN = cards.EXTERNAL_ID_TAKEN
 
 _CONTROL = re.compile(CONTROL_CHARACTERS)
 

@@ -20,6 +20,7 @@ from patron.cli.common import (
     print_table,
     readable_file,
 )
+from patron.codes import generic
 from patron.coupons import service
 from patron.coupons.schemas import render_basic, render_series, render_transaction
 from patron.kit.errors import InvalidInput
@@ -206,7 +207,9 @@ def issue(
         lines = from_file.read_text(encoding="utf-8-sig").splitlines()
         wanted += [line.strip() for line in lines if line.strip()]
     if not wanted:
-        raise InvalidInput(400, "give the codes as arguments or with --codes-file")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "give the codes as arguments or with --codes-file"
+        )
     spec = service.IssueInput(
         series=number,
         codes=wanted,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from patron.cli.common import OrgOption, acting_on, note, writable_file
+from patron.codes import generic
 from patron.exports import service
 from patron.kit.errors import InvalidInput
 
@@ -18,7 +19,7 @@ def _filters(given: list[str]) -> dict[str, str | list[str]]:
         key, sep, value = text.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InvalidInput(400, f"--filter takes KEY=VALUE, not {text!r}")
+            raise InvalidInput(generic.INVALID_INPUT, f"--filter takes KEY=VALUE, not {text!r}")
         if key.startswith(service.CUSTOM_FIELD_PREFIX):
             # A custom field may be given several times: any of the values.
             previous = filters.get(key, [])

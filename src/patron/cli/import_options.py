@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from patron.codes import generic
 from patron.kit.errors import InvalidInput
 
 ProfileOption = Annotated[
@@ -31,6 +32,6 @@ def pairs(values: list[str] | None, what: str) -> dict[str, str]:
     for value in values or []:
         key, sep, rest = value.partition("=")
         if not sep or not key.strip():
-            raise InvalidInput(400, f"{what} takes NAME=VALUE, not '{value}'")
+            raise InvalidInput(generic.INVALID_INPUT, f"{what} takes NAME=VALUE, not '{value}'")
         pairs[key.strip()] = rest.strip()
     return pairs

@@ -28,6 +28,7 @@ from patron.cli.common import (
     writable_file,
 )
 from patron.cli.import_options import MapOption, OptionOption, ProfileOption, pairs
+from patron.codes import generic
 from patron.imports import codes, jobs, mapping, retention, service
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
@@ -231,7 +232,7 @@ def import_file(
     elif file is not None:
         table, name = read_path(file, limits), file.name
     else:
-        raise InvalidInput(400, "name a file to import, or use --paste")
+        raise InvalidInput(generic.INVALID_INPUT, "name a file to import, or use --paste")
     request = service.ImportRequest(
         profile=profile,
         file_name=name,

@@ -28,6 +28,7 @@ from patron.cli.common import (
     print_table,
     readable_file,
 )
+from patron.codes import generic
 from patron.customer import lookup
 from patron.kit.errors import InvalidInput, PatronError
 from patron.loyalty import details, expiry, ledger, programs, recommendations
@@ -58,9 +59,11 @@ def _body(path: Path) -> ProgramIn:
     try:
         return ProgramIn.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except json.JSONDecodeError as error:
-        raise InvalidInput(400, f"{path}: not JSON ({error})") from None
+        raise InvalidInput(generic.INVALID_INPUT, f"{path}: not JSON ({error})") from None
     except ValidationError as error:
-        raise InvalidInput(400, f"{path}: {describe_validation(error.errors())}") from None
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{path}: {describe_validation(error.errors())}"
+        ) from None
 
 
 def _show(program: programs.Program, title: str, as_json: bool) -> None:
@@ -84,7 +87,7 @@ def add_program(org: OrgOption, file: ProgramFile, as_json: JsonFlag = False) ->
     """Create a program from a JSON file (its slabs, expiry, partner programs...)."""
     body = _body(file)
     if body.name is None:
-        raise InvalidInput(400, "name: a program needs a name")
+        raise InvalidInput(generic.INVALID_INPUT, "name: a program needs a name")
     with acting_on(org) as (conn, actor):
         program = programs.add_program(conn, actor, program_input(body))
     _show(program, f"Loyalty program added to {org}", as_json)
@@ -213,7 +216,7 @@ def check(org: OrgOption, as_json: JsonFlag = False) -> None:
     else:
         note(f"every balance of {org} is the sum of its entries")
     if found:
-        raise PatronError(1, f"{len(found)} balances differ from their entries")
+        raise PatronError(generic.CHECK_FAILED, f"{len(found)} balances differ from their entries")
 
 
 @app.command("refresh-recommendations")
@@ -256,5 +259,5 @@ def _day(raw: str | None) -> date | None:
         return date.fromisoformat(raw.strip())
     except ValueError:
         raise InvalidInput(
-            400, f"--date must be a date in YYYY-MM-DD format, not {raw!r}"
+            generic.INVALID_INPUT, f"--date must be a date in YYYY-MM-DD format, not {raw!r}"
         ) from None

@@ -11,6 +11,11 @@ DOMAIN = Domain(
 )
 _ = DOMAIN.code
 
+CHECK_FAILED = _(
+    1,
+    "command line: exit 1",
+    "A check of the command line found problems (the message says which).",
+)
 SUCCESS = _(200, 200, "The request succeeded (a few answers carry it as their code).")
 INVALID_INPUT = _(
     400,

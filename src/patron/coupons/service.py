@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
+from patron.codes import customer, generic
 from patron.coupons import repository
 from patron.customer import care_repository, lookup
 from patron.customer import repository as customers
@@ -74,7 +75,8 @@ def parse_moment(text: str | None, what: str, *, end_of_day: bool = False) -> da
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(
-            400, f"{what} must be an ISO date (2024-02-29) or date-time, not {text!r}"
+            generic.INVALID_INPUT,
+            f"{what} must be an ISO date (2024-02-29) or date-time, not {text!r}",
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -82,11 +84,13 @@ def parse_moment(text: str | None, what: str, *, end_of_day: bool = False) -> da
 def _text(value: str | None, what: str, *, max_length: int, required: bool = False) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise InvalidInput(400, f"{what} must not be empty")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must not be empty")
     if len(text) > max_length:
-        raise InvalidInput(400, f"{what} may hold at most {max_length} characters")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} may hold at most {max_length} characters"
+        )
     if _CONTROL.search(text):
-        raise InvalidInput(400, f"{what} must not contain control characters")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must not contain control characters")
     return text
 
 
@@ -95,7 +99,9 @@ def _limit(value: int | None, what: str) -> int | None:
     if value is None or value == -1:
         return None
     if not 1 <= value <= 1_000_000:
-        raise InvalidInput(400, f"{what} must be between 1 and 1000000, or -1 for no limit")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} must be between 1 and 1000000, or -1 for no limit"
+        )
     return value
 
 
@@ -103,7 +109,9 @@ def _amount(value: float | None, what: str) -> float | None:
     if value is None:
         return None
     if not 0 <= value < AMOUNT_LIMIT:
-        raise InvalidInput(400, f"{what} must be a number of at least 0 below 10^16")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} must be a number of at least 0 below 10^16"
+        )
     return round(value, 2)
 
 
@@ -114,7 +122,7 @@ def parse_status(status: str | None) -> str | None:
     wanted = status.strip().upper()
     if wanted not in STATUSES:
         names = ", ".join("_".join(part.title() for part in s.split("_")) for s in STATUSES)
-        raise InvalidInput(400, f"status must be one of {names}, not {status!r}")
+        raise InvalidInput(generic.INVALID_INPUT, f"status must be one of {names}, not {status!r}")
     return wanted
 
 
@@ -124,7 +132,9 @@ def _unit_id(conn: Connection, org_id: int, code: str | None) -> int | None:
         return None
     unit = orgs.find_till(conn, org_id, code.strip())
     if unit is None:
-        raise InvalidInput(400, f"{code.strip()!r} is not a store or till of this org")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{code.strip()!r} is not a store or till of this org"
+        )
     return int(unit["id"])
 
 
@@ -148,17 +158,23 @@ class SeriesInput:
 def create_series(conn: Connection, actor: Actor, spec: SeriesInput) -> RowMapping:
     """Add a coupon series; its number is unique in the org (409)."""
     if not 1 <= spec.number <= MAX_ID:
-        raise InvalidInput(400, f"seriesId must be a positive number, not {spec.number}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"seriesId must be a positive number, not {spec.number}"
+        )
     valid_from = parse_moment(spec.valid_from, "validFrom")
     valid_until = parse_moment(spec.valid_till, "validTill", end_of_day=True)
     if valid_from and valid_until and valid_from > valid_until:
-        raise InvalidInput(400, "validFrom must not be after validTill")
+        raise InvalidInput(generic.INVALID_INPUT, "validFrom must not be after validTill")
     discount_type = spec.discount_type.strip().upper()
     if discount_type not in DISCOUNT_TYPES:
-        raise InvalidInput(400, f"discountType must be ABS or PERC, not {spec.discount_type!r}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"discountType must be ABS or PERC, not {spec.discount_type!r}"
+        )
     value = _amount(spec.discount_value, "discountValue")
     if discount_type == "PERC" and value is not None and value > 100:
-        raise InvalidInput(400, "a PERC discountValue is a percentage: at most 100")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "a PERC discountValue is a percentage: at most 100"
+        )
     values = {
         "org_id": actor.org_id,
         "number": spec.number,
@@ -177,7 +193,7 @@ def create_series(conn: Connection, actor: Actor, spec: SeriesInput) -> RowMappi
         "discount_upto": _amount(spec.discount_upto, "discountUpto"),
     }
     if repository.get_series(conn, actor.org_id, spec.number) is not None:
-        raise Conflict(409, f"coupon series {spec.number} already exists")
+        raise Conflict(generic.CONFLICT, f"coupon series {spec.number} already exists")
     series_id = repository.insert_series(conn, values)
     audit(conn, actor, "coupon_series.add", "coupon_series", series_id, {"number": spec.number})
     return get_series(conn, actor.org_id, spec.number)
@@ -187,7 +203,7 @@ def get_series(conn: Connection, org_id: int, number: int) -> RowMapping:
     """A series by its number (404 when the org has none such)."""
     found = repository.get_series(conn, org_id, number) if 0 < number <= MAX_ID else None
     if found is None:
-        raise NotFound(404, f"coupon series {number} not found")
+        raise NotFound(generic.NOT_FOUND, f"coupon series {number} not found")
     return found
 
 
@@ -221,10 +237,14 @@ def issue(conn: Connection, actor: Actor, spec: IssueInput) -> list[RowMapping]:
         for code in spec.codes
     ]
     if not 1 <= len(codes) <= MAX_CODES:
-        raise InvalidInput(400, f"issue between 1 and {MAX_CODES} codes at a time")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"issue between 1 and {MAX_CODES} codes at a time"
+        )
     repeated = sorted(code for code, seen in Counter(codes).items() if seen > 1)
     if repeated:
-        raise InvalidInput(400, f"codes appear twice in the request: {', '.join(repeated[:10])}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"codes appear twice in the request: {', '.join(repeated[:10])}"
+        )
     customer_id = None
     if spec.customer_id is not None:
         resolved = lookup.resolve(conn, actor.org_id, spec.customer_id, for_update=True)
@@ -233,13 +253,17 @@ def issue(conn: Connection, actor: Actor, spec: IssueInput) -> list[RowMapping]:
     expires_at = parse_moment(spec.valid_till, "validTill", end_of_day=True)
     series_end = repository.as_utc(series["valid_until"])
     if expires_at and series_end and expires_at > series_end:
-        raise InvalidInput(400, "a coupon cannot be valid after its series (validTill)")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "a coupon cannot be valid after its series (validTill)"
+        )
     unit_id = _unit_id(conn, actor.org_id, spec.store)
     number = _text(spec.transaction_number, "transactionNumber", max_length=NUMBER_MAX_LENGTH)
     taken = repository.existing_codes(conn, actor.org_id, int(series["id"]), codes)
     if taken:
         shown = ", ".join(taken[:10]) + (f" and {len(taken) - 10} more" if len(taken) > 10 else "")
-        raise Conflict(409, f"coupon series {spec.series} already has the codes {shown}")
+        raise Conflict(
+            generic.CONFLICT, f"coupon series {spec.series} already has the codes {shown}"
+        )
     now = utcnow()
     count = len(codes)
     repository.insert_coupons(
@@ -364,7 +388,7 @@ def customer_coupons(
     given = {name: value for name, value in keys.items() if value is not None and value.strip()}
     if len(given) != 1 or set(given) - set(LOOKUP_KEYS):
         raise InvalidInput(
-            8013,
+            customer.CUSTOMER_IDENTIFIER_INVALID,
             "Customer identifier is invalid: pass exactly one of mobile, email, externalId or id",
         )
     ((name, value),) = given.items()
@@ -372,7 +396,8 @@ def customer_coupons(
         text = value.strip()
         if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
             raise InvalidInput(
-                8013, f"Customer identifier is invalid: id {value!r} is not a customer id"
+                customer.CUSTOMER_IDENTIFIER_INVALID,
+                f"Customer identifier is invalid: id {value!r} is not a customer id",
             )
         resolved = lookup.resolve(conn, org_id, int(text))
     else:

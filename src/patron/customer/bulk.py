@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from patron.auth.actor import Actor
+from patron.codes import customer as customer_codes
+from patron.codes import generic
 from patron.customer import care_repository, hierarchy, lookup
 from patron.customer import group_repository as groups
 from patron.customer import repository as customers
@@ -37,7 +39,7 @@ from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 from patron.settings import get_settings
 
-BATCH_LIMIT = 1060
+BATCH_LIMIT = customer_codes.BATCH_LIMIT
 ENTITY_TYPES = ("parentCustomer", "fleetCompany")
 SORT_KEYS = ("createdon", "lastupdatedon")
 
@@ -81,7 +83,7 @@ def count_customers(entries: list[Entry]) -> int:
 
 def _check_size(entries: list[Entry]) -> None:
     if not entries:
-        raise InvalidInput(400, "the body is an array of one customer or more")
+        raise InvalidInput(generic.INVALID_INPUT, "the body is an array of one customer or more")
     limit = get_settings().bulk_max_customers
     named = count_customers(entries)
     if named > limit:
@@ -118,7 +120,7 @@ def _holder(conn: Connection, actor: Actor, body: RegisterIn) -> int | None:
     owners = {int(o["customer_id"]) for o in customers.owners_of(conn, actor.org_id, pairs)}
     if len(owners) > 1:
         raise Conflict(
-            8053,
+            customer_codes.IDENTIFIERS_OF_DIFFERENT_CUSTOMERS,
             "Each identifier is registered with a different customer "
             f"(customers {', '.join(map(str, sorted(owners)))})",
         )
@@ -272,7 +274,9 @@ def _update_entry(
     org_id = actor.org_id
     holder = _holder(conn, actor, entry.customer)
     if holder is None:
-        raise NotFound(8015, "No customer found with the given identifier")
+        raise NotFound(
+            customer_codes.CUSTOMER_NOT_FOUND, "No customer found with the given identifier"
+        )
     resolved = lookup.resolve(conn, org_id, holder, for_update=True)
     # The identifiers find the customer; changeIdentifier changes them.
     profiles = [p.model_copy(update={"identifiers": []}) for p in entry.customer.profiles]
@@ -317,11 +321,15 @@ def group(
     hierarchy pools them."""
     kind = next((t for t in ENTITY_TYPES if t.lower() == (entity_type or "").strip().lower()), None)
     if kind is None:
-        raise InvalidInput(400, f"associationEntityType must be one of {', '.join(ENTITY_TYPES)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"associationEntityType must be one of {', '.join(ENTITY_TYPES)}"
+        )
     key = (sort_by or "createdon").strip().lower()
     order = (sort_order or "DESC").strip().upper()
     if key not in SORT_KEYS or order not in ("ASC", "DESC"):
-        raise InvalidInput(400, "sortBy is createdon or lastUpdatedOn, sortOrder ASC or DESC")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "sortBy is createdon or lastUpdatedOn, sortOrder ASC or DESC"
+        )
     warnings: list[Notice] = []
     head: list[int] = []
     if kind == "parentCustomer":
@@ -340,7 +348,7 @@ def group(
         head = [parent.id]
     else:
         if (identifier_type_name or "externalId").strip().lower() != "externalid":
-            raise InvalidInput(400, "a fleetCompany is named by its externalId")
+            raise InvalidInput(generic.INVALID_INPUT, "a fleetCompany is named by its externalId")
         company_id = hierarchy.company(conn, org_id, identifier_value, create=False)
         scope = {"company_id": company_id}
     rows, total = groups.members_page(

@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy.engine import Connection
 
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.customer.deletion import delete_customer
 from patron.customer.status import VALIDATION_FAILED, reason_text
 from patron.kit.errors import Forbidden, InvalidInput, NotFound, PatronError
@@ -42,7 +43,7 @@ def delete_customers(
 ) -> list[Deleted]:
     """Delete the customers ``ids`` (1 to 100) for ``reason``; one answer per distinct id."""
     if not actor.can(Role.admin):
-        raise Forbidden(403, "deleting customers needs the admin role")
+        raise Forbidden(generic.FORBIDDEN, "deleting customers needs the admin role")
     reason = reason_text(reason, what="delete customers")
     if not ids:
         raise InvalidInput(VALIDATION_FAILED, "ids is required: the customers to delete")

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from patron.auth.actor import Actor, Role
+from patron.codes import customer, generic
 from patron.customer import validation
 from patron.customer.registration import LOYALTY_TYPES, register
 from patron.customer.schemas import IdentifierIn, LoyaltyInfoIn, ProfileIn, RegisterIn
@@ -32,7 +33,7 @@ from patron.orgs import service as orgs
 from patron.orgs.settings import CUSTOM_FIELD_PREFIX, OrgSettings
 
 #: A mandatory field (``manualRequiredFields``) left empty.
-REQUIRED = 95221
+REQUIRED = customer.REQUIRED_FIELD_EMPTY
 #: Where the consent ledger says the consent came from.
 ORIGIN = "console"
 _CONSENT = {"OPTIN": True, "OPT-IN": True, "OPTOUT": False, "OPT-OUT": False}
@@ -107,7 +108,7 @@ def split_full_name(full_name: str) -> tuple[str, str]:
 def create_profile_by_hand(conn: Connection, actor: Actor, profile: ProfileByHand) -> ByHandResult:
     """Check the form, then register the profile (or update the person the rule finds)."""
     if not actor.can(Role.editor):
-        raise Forbidden(403, "creating a profile needs the editor role")
+        raise Forbidden(generic.FORBIDDEN, "creating a profile needs the editor role")
     settings = orgs.get_settings(conn, actor.org_id)
     errors: dict[str, FieldError] = {}
     first, last = _names(profile.full_name, settings, errors)
@@ -117,15 +118,22 @@ def create_profile_by_hand(conn: Connection, actor: Actor, profile: ProfileByHan
     }
     if not given["mobile"] and not given["email"] and not {"mobile", "email"} & errors.keys():
         for key in ("mobile", "email"):
-            errors.setdefault(key, FieldError(1045, "Enter a mobile number or an email"))
+            errors.setdefault(
+                key,
+                FieldError(customer.NO_NON_LOYALTY_IDENTIFIER, "Enter a mobile number or an email"),
+            )
     attributes = _attributes(conn, actor, profile.attributes, errors)
     consent = _consent(profile.consent, given, errors)
     loyalty_type = profile.loyalty_type.strip().lower()
     if loyalty_type not in LOYALTY_TYPES:
-        errors["loyaltyType"] = FieldError(400, "loyalty type must be loyalty or non_loyalty")
+        errors["loyaltyType"] = FieldError(
+            generic.INVALID_INPUT, "loyalty type must be loyalty or non_loyalty"
+        )
     store = profile.store.strip()
     if store and orgs.find_till(conn, actor.org_id, store) is None:
-        errors["store"] = FieldError(91020, f"no till or store {store!r} in this org")
+        errors["store"] = FieldError(
+            customer.TILL_INVALID, f"no till or store {store!r} in this org"
+        )
     present = {
         "firstName": first,
         "lastName": last,
@@ -232,10 +240,13 @@ def _consent(
             continue
         if channel not in ("mobile", "email"):
             errors[key] = FieldError(
-                1101, f"consent is asked for mobile and email, not {channel!r}"
+                customer.INVALID_CHANNEL, f"consent is asked for mobile and email, not {channel!r}"
             )
         elif text not in _CONSENT:
-            errors[key] = FieldError(1106, f"consent must be OPTIN or OPTOUT, not {raw!r}")
+            errors[key] = FieldError(
+                customer.INVALID_SUBSCRIPTION_STATUS,
+                f"consent must be OPTIN or OPTOUT, not {raw!r}",
+            )
         elif not given.get(channel):
             errors[key] = FieldError(
                 VALIDATION_FAILED, f"consent for {channel} needs the {channel} itself"

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from patron.audit.service import audit
 from patron.auth.actor import Actor
 from patron.auth.secrets import keyed_digest
+from patron.codes import customer, generic
 from patron.customer import care_repository, import_rows, lookup, personal_data
 from patron.customer.status import DELETED, locked_customer, reason_text
 from patron.identity import merge as merges
@@ -54,7 +55,7 @@ def delete_customer(conn: Connection, actor: Actor, customer_id: int, reason: st
     resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     if resolved.id != customer_id:
         raise Conflict(
-            8069,
+            customer.CUSTOMER_MERGED,
             f"The customer is merged into another account: {customer_id} was merged into "
             f"{resolved.id}; delete {resolved.id} to remove the person's data",
         )
@@ -98,4 +99,6 @@ def _deleted_label(conn: Connection, org_id: int) -> int:
     for row in orgs.list_labels(conn, org_id):
         if row["system_status"] == DELETED:
             return int(row["id"])
-    raise Conflict(409, f"the org has no status label over the {DELETED} system status")
+    raise Conflict(
+        generic.CONFLICT, f"the org has no status label over the {DELETED} system status"
+    )

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from patron.cards import service as cards
+from patron.codes import customer as customer_codes
+from patron.codes import generic
 from patron.customer import care_repository, image, repository
 from patron.customer.lookup import Resolved, SourceAccount
 from patron.kit.clock import iso
@@ -37,7 +39,7 @@ def details(
     embeds = {CUSTOMER_IMAGE if e.upper() == CUSTOMER_IMAGE else e for e in embeds}
     unknown = embeds - set(EMBEDS)
     if unknown:
-        raise InvalidInput(400, f"embed must be one of {', '.join(EMBEDS)}")
+        raise InvalidInput(generic.INVALID_INPUT, f"embed must be one of {', '.join(EMBEDS)}")
     customer = resolved.customer
     customer_id = resolved.id
     profiles = repository.profiles_of(conn, org_id, customer_id)
@@ -48,7 +50,10 @@ def details(
             if (p["source"], p["account_id"]) == (where.source, where.account_id)
         ]
         if not profiles:
-            raise NotFound(8065, "No customer found in the given source with the given identifier")
+            raise NotFound(
+                customer_codes.NOT_FOUND_IN_SOURCE,
+                "No customer found in the given source with the given identifier",
+            )
     identifiers = repository.identifiers_of(conn, org_id, customer_id)
     channels = repository.channels_of(conn, org_id, customer_id)
     values = repository.field_values_of(conn, org_id, customer_id)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.customer import care_repository, export_repository, image, import_rows, lookup
 from patron.customer.personal_data import HOLDINGS, Holding, holdings_by_table
 from patron.kit.clock import iso, utcnow
@@ -62,7 +63,7 @@ def export_format(raw: str | None) -> str:
     """``format``: ``json`` (the default) or ``zip`` (400 otherwise)."""
     chosen = (raw or "json").strip().lower() or "json"
     if chosen not in FORMATS:
-        raise InvalidInput(400, f"format must be one of {', '.join(FORMATS)}")
+        raise InvalidInput(generic.INVALID_INPUT, f"format must be one of {', '.join(FORMATS)}")
     return chosen
 
 
@@ -72,7 +73,7 @@ def export_customer(conn: Connection, actor: Actor, customer_id: int, fmt: str) 
     A merge victim's id exports its survivor (warning 91009 in the document).
     """
     if not actor.can(Role.admin):
-        raise Forbidden(403, "exporting a customer's data needs the admin role")
+        raise Forbidden(generic.FORBIDDEN, "exporting a customer's data needs the admin role")
     resolved = lookup.resolve(conn, actor.org_id, customer_id)
     family = care_repository.merge_family(conn, actor.org_id, resolved.id)
     ordered = [resolved.id, *(i for i in family if i != resolved.id)]

@@ -28,18 +28,19 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import customer, generic
 from patron.customer import care_repository
 from patron.customer import group_repository as repository
 from patron.kit.clock import iso
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 
-INVALID_DEFINITION = 95341
-CODE_TAKEN = 95342
-UNKNOWN_HIERARCHY = 95343
-ROLE_MISFIT = 95344
-LOOP = 95345
-PLACED_ELSEWHERE = 95346
-UNKNOWN_COMPANY = 95347
+INVALID_DEFINITION = customer.HIERARCHY_INVALID
+CODE_TAKEN = customer.HIERARCHY_CODE_TAKEN
+UNKNOWN_HIERARCHY = customer.HIERARCHY_UNKNOWN
+ROLE_MISFIT = customer.HIERARCHY_ROLE_MISFIT
+LOOP = customer.HIERARCHY_LOOP
+PLACED_ELSEWHERE = customer.HIERARCHY_PLACED_ELSEWHERE
+UNKNOWN_COMPANY = customer.HIERARCHY_COMPANY_UNKNOWN
 _CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 #: The deepest hierarchy walked (a loop is refused long before).
 _MAX_DEPTH = 50
@@ -248,7 +249,9 @@ def company(conn: Connection, org_id: int, external_id: str | None, *, create: b
     """The id of the company with ``external_id``; made when ``create`` (else 95347)."""
     text = (external_id or "").strip()
     if not text or len(text) > 100:
-        raise InvalidInput(400, "fleetCompany.externalId must hold 1 to 100 characters")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "fleetCompany.externalId must hold 1 to 100 characters"
+        )
     found = repository.company_by_external_id(conn, org_id, text)
     if found is not None:
         return int(found["id"])

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
+from patron.codes import customer, generic
 from patron.customer import care_repository, lookup
 from patron.identity.types import parse_source
 from patron.kit.clock import iso
@@ -79,26 +80,30 @@ def change_query(
     if kind is not None:
         kind = kind.upper()
         if kind not in CHANGE_TYPES:
-            raise InvalidInput(400, f"changeType must be one of {', '.join(CHANGE_TYPES)}")
+            raise InvalidInput(
+                generic.INVALID_INPUT, f"changeType must be one of {', '.join(CHANGE_TYPES)}"
+            )
     where = _blank_to_none(source)
     if where is not None and where.upper() == lookup.ALL_SOURCES:
         where = None
     elif where is not None:
         parsed = parse_source(where)
         if parsed is None:
-            raise InvalidInput(8012, f"Invalid source passed: {source!r}")
+            raise InvalidInput(customer.SOURCE_INVALID, f"Invalid source passed: {source!r}")
         where = parsed.value
     first, last = _date(start_date, "startDate"), _date(end_date, "endDate")
     if first is not None and last is not None and first > last:
-        raise InvalidInput(400, "startDate must not be after endDate")
+        raise InvalidInput(generic.INVALID_INPUT, "startDate must not be after endDate")
     if start_id is not None and end_id is not None and start_id > end_id:
-        raise InvalidInput(400, "startId must not be greater than endId")
+        raise InvalidInput(generic.INVALID_INPUT, "startId must not be greater than endId")
     key = (_blank_to_none(sort_by) or "createdon").lower()
     if key not in {k.lower() for k in SORT_KEYS}:
-        raise InvalidInput(400, f"sortBy must be one of {', '.join(SORT_KEYS)}")
+        raise InvalidInput(generic.INVALID_INPUT, f"sortBy must be one of {', '.join(SORT_KEYS)}")
     order = (_blank_to_none(sort_order) or "DESC").upper()
     if order not in SORT_ORDERS:
-        raise InvalidInput(400, f"sortOrder must be one of {', '.join(SORT_ORDERS)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"sortOrder must be one of {', '.join(SORT_ORDERS)}"
+        )
     return ChangeQuery(
         change_type=kind,
         source=where,
@@ -199,7 +204,7 @@ def _date(raw: str | None, name: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(
-            400, f"{name} must be a date in YYYY-MM-DD format, not {raw!r}"
+            generic.INVALID_INPUT, f"{name} must be a date in YYYY-MM-DD format, not {raw!r}"
         ) from None
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.cards import issue as cards
+from patron.codes import customer as customer_codes
+from patron.codes import generic
 from patron.customer import repository, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, profile_on, resolve
 from patron.customer.schemas import ChangeIdentifiersIn
@@ -43,13 +45,17 @@ def change_identifiers(
 ) -> IdentifierChange:
     """Add and remove identifiers of one customer on one source, merging when needed."""
     if not request.add and not request.remove:
-        raise InvalidInput(400, "changeIdentifier needs identifiers to add or remove")
-    resolved = resolve(conn, actor.org_id, customer_id, not_found_code=8009)
+        raise InvalidInput(
+            generic.INVALID_INPUT, "changeIdentifier needs identifiers to add or remove"
+        )
+    resolved = resolve(
+        conn, actor.org_id, customer_id, not_found_code=customer_codes.CUSTOMER_ID_INVALID
+    )
     warnings: list[Notice] = []
     if resolved.id != customer_id:
         warnings.append(
             Notice(
-                8067,
+                customer_codes.ALREADY_MERGED_ACROSS_SOURCES,
                 f"Same customer found in other source. The account is already merged "
                 f"with user id {resolved.id}",
             )
@@ -66,7 +72,7 @@ def change_identifiers(
     for item in removes:
         if (item.type, item.value) not in held:
             raise InvalidInput(
-                1041,
+                customer_codes.ID_CHANGE_FAILED,
                 f"Customer id change request failed: {item.type} "
                 f"{item.value} is not an identifier of this customer",
             )
@@ -105,7 +111,7 @@ def change_identifiers(
         merge(conn, actor, victim_id=me, survivor_id=survivor_id)
         warnings.append(
             Notice(
-                8051,
+                customer_codes.MERGED_ACROSS_SOURCES,
                 "Same identifier found in other source. Merging into the account "
                 f"with user id {survivor_id}",
             )
@@ -128,7 +134,7 @@ def _survivor(
     for owner in owners:
         if int(owner["customer_id"]) == me:
             raise Conflict(
-                8008,
+                customer_codes.NEW_IDENTIFIER_EXISTS_IN_SOURCE,
                 f"The new identifier already exists in the same source: "
                 f"{owner['type']} {owner['value']}",
             )
@@ -137,7 +143,7 @@ def _survivor(
         return None
     if len(others) > 1:
         raise Conflict(
-            8053,
+            customer_codes.IDENTIFIERS_OF_DIFFERENT_CUSTOMERS,
             "Each identifier is registered with a different customer in other "
             "source. Unable to merge accounts.",
         )
@@ -149,12 +155,15 @@ def _survivor(
     }
     if (where.source, where.account_id) in theirs:
         raise Conflict(
-            8007,
+            customer_codes.IDENTIFIER_TAKEN_IN_SOURCE,
             "Unable to update. The identifier is already registered in the same "
             f"source, by customer {survivor_id}",
         )
     if mine & theirs:
-        raise Conflict(8066, "Unable to combine, User id already used in same source.")
+        raise Conflict(
+            customer_codes.USER_ID_USED_IN_SOURCE,
+            "Unable to combine, User id already used in same source.",
+        )
     survivor = repository.get_customer(conn, actor.org_id, survivor_id)
     assert survivor is not None
     ensure_changeable(survivor)
@@ -184,7 +193,7 @@ def _check_final_state(
     for kind in validation.SINGLE_VALUED:
         if len(per_type[kind]) > 1:
             raise InvalidInput(
-                1041,
+                customer_codes.ID_CHANGE_FAILED,
                 f"Customer id change request failed: the customer would "
                 f"hold two {kind} values; remove the old one in the same request",
             )
@@ -193,7 +202,7 @@ def _check_final_state(
     primary = settings.primary_identifier
     if customer["loyalty_type"] == "loyalty" and not per_type[primary]:
         raise InvalidInput(
-            91005,
+            customer_codes.PRIMARY_IDENTIFIER_NOT_UPDATABLE,
             f"{primary} is the primary identifier of a loyalty customer "
             "and cannot be removed without a replacement",
         )

@@ -32,16 +32,17 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import customer
 from patron.customer import care_repository, lookup
 from patron.customer import image_repository as repository
 from patron.kit.errors import InvalidInput, NotFound, Notice
 from patron.orgs import service as orgs
 
-NOT_AN_IMAGE = 95321
-UNREADABLE = 95322
-TOO_LARGE = 95323
-NO_FILE = 95324
-NO_IMAGE = 95325
+NOT_AN_IMAGE = customer.IMAGE_NOT_AN_IMAGE
+UNREADABLE = customer.IMAGE_UNREADABLE
+TOO_LARGE = customer.IMAGE_TOO_LARGE
+NO_FILE = customer.IMAGE_NO_FILE
+NO_IMAGE = customer.IMAGE_NONE
 #: The most pixels an image may have (a 8000 x 5000 photo): checked from the header.
 MAX_PIXELS = 40_000_000
 NAMESPACE = "customerImage"

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from patron.codes import generic
 from patron.customer import listing_repository as repository
 from patron.customer.listing_repository import Criteria, Search
 from patron.customer.lookup import ALL_SOURCES
@@ -84,7 +85,8 @@ class Sort:
         key = raw.removeprefix("-")
         if key not in repository.SORT_KEYS:
             raise InvalidInput(
-                400, f"sort must be registeredAt, -registeredAt, name or -name, not {text!r}"
+                generic.INVALID_INPUT,
+                f"sort must be registeredAt, -registeredAt, name or -name, not {text!r}",
             )
         return cls(key, descending)
 
@@ -113,7 +115,7 @@ def page_request(
     """A checked page request; ``limit`` is capped by the instance's ``max_page_size``."""
     cursor = (cursor or "").strip() or None  # a form's empty field: the first page
     if cursor is not None and offset is not None:
-        raise InvalidInput(400, "give either cursor or offset, not both")
+        raise InvalidInput(generic.INVALID_INPUT, "give either cursor or offset, not both")
     checked = checked_page(limit, offset)
     if cursor is not None:
         return PageRequest(checked.limit, None, cursor, with_total)
@@ -217,9 +219,11 @@ def _search(conn: Connection, org_id: int, q: str | None) -> Search | None:
         return None
     settings = orgs.get_settings(conn, org_id)  # its mobile rule reads a mobile
     if len(text) > MAX_QUERY_LENGTH:
-        raise InvalidInput(400, f"q may be at most {MAX_QUERY_LENGTH} characters long")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"q may be at most {MAX_QUERY_LENGTH} characters long"
+        )
     if "\x00" in text:
-        raise InvalidInput(400, "q must not contain NUL characters")
+        raise InvalidInput(generic.INVALID_INPUT, "q must not contain NUL characters")
     words = text.split(" ")
     customer_id = int(text) if text.isdigit() and len(text) <= 19 else None
     return Search(
@@ -264,7 +268,9 @@ def _source(raw: str | None) -> str | None:
     # Any account of the source: the list asks for no accountId.
     parsed = parse_source(text)
     if parsed is None:
-        raise InvalidInput(400, f"unknown source {raw!r}; one of {', '.join(Source)} or ALL")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"unknown source {raw!r}; one of {', '.join(Source)} or ALL"
+        )
     return parsed.value
 
 
@@ -274,7 +280,9 @@ def _one_of(raw: str | None, allowed: Sequence[str], name: str, case: Any) -> st
         return None
     value = case(text)
     if value not in allowed:
-        raise InvalidInput(400, f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{name} must be one of {', '.join(allowed)}, not {raw!r}"
+        )
     return str(value)
 
 
@@ -285,7 +293,9 @@ def _label_id(conn: Connection, org_id: int, raw: str | None) -> int | None:
     label = orgs.find_label(conn, org_id, text)
     if label is None:
         known = ", ".join(row["label"] for row in orgs.list_labels(conn, org_id))
-        raise InvalidInput(400, f"unknown statusLabel {text!r}; the org's labels are: {known}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"unknown statusLabel {text!r}; the org's labels are: {known}"
+        )
     return int(label["id"])
 
 
@@ -296,7 +306,10 @@ def _units(conn: Connection, org_id: int, raw: str | None) -> tuple[int, ...] | 
     checked = normalize_plain_identifier(text)
     unit = orgs.find_till(conn, org_id, checked.value) if checked.value else None
     if unit is None:
-        raise InvalidInput(400, f"unknown store {text!r}: give a store or till code or external id")
+        raise InvalidInput(
+            generic.INVALID_INPUT,
+            f"unknown store {text!r}: give a store or till code or external id",
+        )
     return tuple(repository.unit_and_descendants(conn, org_id, int(unit["id"])))
 
 
@@ -315,13 +328,15 @@ def _custom_fields(
     for name, values in wanted.items():
         definition = declared.get(name.strip().lower())
         if definition is None:
-            raise InvalidInput(400, f"customField.{name}: not a custom field of this org")
+            raise InvalidInput(
+                generic.INVALID_INPUT, f"customField.{name}: not a custom field of this org"
+            )
         stored = []
         for value in values:
             text = canonical_value(definition, value, limit)
             if text is None:
                 raise InvalidInput(
-                    400,
+                    generic.INVALID_INPUT,
                     f"customField.{name}: {value!r} is not a {definition.data_type} value "
                     "the field can hold",
                 )
@@ -346,7 +361,9 @@ def _encode(sort: Sort, keys: Sequence[Any]) -> str:
 
 
 def _decode(cursor: str, sort: Sort) -> list[Any]:
-    invalid = InvalidInput(400, "cursor is not one this list handed out; start from the first page")
+    invalid = InvalidInput(
+        generic.INVALID_INPUT, "cursor is not one this list handed out; start from the first page"
+    )
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise invalid
     try:
@@ -358,7 +375,8 @@ def _decode(cursor: str, sort: Sort) -> list[Any]:
         raise invalid
     if payload.get("s") != sort.text:
         raise InvalidInput(
-            400, f"this cursor belongs to the list sorted {payload.get('s')!r}, not {sort.text!r}"
+            generic.INVALID_INPUT,
+            f"this cursor belongs to the list sorted {payload.get('s')!r}, not {sort.text!r}",
         )
     keys: list[Any] = payload["k"]
     if sort.key == "registeredAt":

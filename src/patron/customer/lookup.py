@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.cards import repository as cards
+from patron.codes import customer as customer_codes
 from patron.customer import repository
 from patron.identity.rules import normalize_plain_identifier
 from patron.identity.types import (
@@ -64,7 +65,7 @@ def source_account(
     account_id: str | None,
     *,
     allow_all: bool = False,
-    invalid_source_code: int = 8012,
+    invalid_source_code: int = customer_codes.SOURCE_INVALID,
     default: str | None = None,
 ) -> SourceAccount:
     """Validate a source / account pair (8012 or 8011 unknown source, 8045 missing account)."""
@@ -76,9 +77,15 @@ def source_account(
     if parsed is None:
         raise InvalidInput(invalid_source_code, f"Invalid source passed: {source!r}")
     if parsed in MULTI_ACCOUNT_SOURCES and not account:
-        raise InvalidInput(8045, f"Account id is not passed; {parsed} needs an accountId")
+        raise InvalidInput(
+            customer_codes.ACCOUNT_ID_MISSING,
+            f"Account id is not passed; {parsed} needs an accountId",
+        )
     if parsed not in MULTI_ACCOUNT_SOURCES and account:
-        raise InvalidInput(8011, f"Invalid source account passed: {parsed} has no accounts")
+        raise InvalidInput(
+            customer_codes.SOURCE_ACCOUNT_INVALID,
+            f"Invalid source account passed: {parsed} has no accounts",
+        )
     return SourceAccount(parsed.value, account)
 
 
@@ -92,7 +99,10 @@ def account_id_of(raw: str | None) -> str:
     if account:
         checked = normalize_plain_identifier(account, max_length=ACCOUNT_ID_MAX_LENGTH)
         if checked.value is None:
-            raise InvalidInput(8011, f"Invalid source account passed: {checked.problem}")
+            raise InvalidInput(
+                customer_codes.SOURCE_ACCOUNT_INVALID,
+                f"Invalid source account passed: {checked.problem}",
+            )
     return account
 
 
@@ -101,7 +111,7 @@ def resolve(
     org_id: int,
     customer_id: int,
     *,
-    not_found_code: int = 8015,
+    not_found_code: int = customer_codes.CUSTOMER_NOT_FOUND,
     for_update: bool = False,
 ) -> Resolved:
     """The live customer behind ``customer_id``; a merge victim resolves to its survivor.
@@ -124,7 +134,7 @@ def resolve(
         if customer is not None and depth == 1:
             warnings.append(
                 Notice(
-                    91009,
+                    customer_codes.MERGE_SURVIVOR_RETURNED,
                     "Retrieved survivor account for the requested merge victim "
                     f"({customer_id} was merged into {customer['id']})",
                 )
@@ -136,10 +146,16 @@ def resolve(
 
 def _holder_of_key(conn: Connection, org_id: int, key: str, value: str) -> int | None:
     if not value:
-        raise InvalidInput(8013, "Customer identifier is invalid: identifierValue is empty")
+        raise InvalidInput(
+            customer_codes.CUSTOMER_IDENTIFIER_INVALID,
+            "Customer identifier is invalid: identifierValue is empty",
+        )
     if key == "id":
         if not (value.isascii() and value.isdigit()):  # int() refuses other digits, e.g. "²"
-            raise InvalidInput(8013, f"Customer identifier is invalid: id {value!r} is no number")
+            raise InvalidInput(
+                customer_codes.CUSTOMER_IDENTIFIER_INVALID,
+                f"Customer identifier is invalid: id {value!r} is no number",
+            )
         return int(value) if 0 < int(value) <= MAX_ID else None
     return cards.holder_of_external_id(conn, org_id, value)
 
@@ -147,7 +163,7 @@ def _holder_of_key(conn: Connection, org_id: int, key: str, value: str) -> int |
 def ensure_changeable(customer: RowMapping) -> None:
     """Refuse any change to a customer marked or confirmed as fraud (618)."""
     if customer["fraud_status"] in BLOCKING_FRAUD_STATUSES:
-        raise Forbidden(618, "Not allowed - customer is marked as fraud")
+        raise Forbidden(customer_codes.CUSTOMER_FRAUD, "Not allowed - customer is marked as fraud")
 
 
 def normalized_lookup(
@@ -157,13 +173,16 @@ def normalized_lookup(
     kind = identifier_type(name or "")
     if kind is None or kind not in LOOKUP_NAMES or not (value or "").strip():
         raise InvalidInput(
-            8013,
+            customer_codes.CUSTOMER_IDENTIFIER_INVALID,
             "Customer identifier is invalid; identifierName must be one of "
             f"{', '.join(LOOKUP_NAMES)} and identifierValue must not be empty",
         )
     checked = normalize_identifier(kind, value or "", settings.mobile_rules())
     if checked.value is None:
-        raise InvalidInput(8013, f"Customer identifier is invalid: {checked.problem}")
+        raise InvalidInput(
+            customer_codes.CUSTOMER_IDENTIFIER_INVALID,
+            f"Customer identifier is invalid: {checked.problem}",
+        )
     return kind, checked.value
 
 
@@ -189,12 +208,17 @@ def by_identifier(
         owners = repository.owners_of(conn, org_id, [(kind, normalized)])
         holder = int(owners[0]["customer_id"]) if owners else None
     if holder is None:
-        raise NotFound(8015, "No customer found with the given identifier")
+        raise NotFound(
+            customer_codes.CUSTOMER_NOT_FOUND, "No customer found with the given identifier"
+        )
     resolved = resolve(conn, org_id, holder, for_update=for_update)
     if not where.is_all and not repository.find_profile(
         conn, org_id, resolved.id, where.source, where.account_id
     ):
-        raise NotFound(8065, "No customer found in the given source with the given identifier")
+        raise NotFound(
+            customer_codes.NOT_FOUND_IN_SOURCE,
+            "No customer found in the given source with the given identifier",
+        )
     return resolved
 
 
@@ -203,7 +227,8 @@ def profile_on(conn: Connection, org_id: int, customer_id: int, where: SourceAcc
     profile = repository.find_profile(conn, org_id, customer_id, where.source, where.account_id)
     if profile is None:
         raise NotFound(
-            8065, f"The customer has no profile on {where.source} {where.account_id}".strip()
+            customer_codes.NOT_FOUND_IN_SOURCE,
+            f"The customer has no profile on {where.source} {where.account_id}".strip(),
         )
     return profile
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import customer
 from patron.customer import care_records_repository as repository
 from patron.customer import care_repository, lookup
 from patron.kit.clock import iso
@@ -26,10 +27,10 @@ from patron.kit.errors import Forbidden, InvalidInput, NotFound, Notice
 from patron.kit.pagination import Page
 
 MAX_LENGTH = 4000
-INVALID = 1037
-NONE_YET = 1028
-UNKNOWN_NOTE = 95401
-NOT_YOURS = 95402
+INVALID = customer.NOTES_NOT_SAVED
+NONE_YET = customer.NO_NOTES
+UNKNOWN_NOTE = customer.NOTE_UNKNOWN
+NOT_YOURS = customer.NOTE_NOT_YOURS
 
 
 @dataclass(frozen=True)

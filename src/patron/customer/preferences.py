@@ -22,16 +22,17 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import customer
 from patron.customer import care_records_repository as repository
 from patron.customer import care_repository, lookup
 from patron.kit.clock import iso
 from patron.kit.errors import Conflict, InvalidInput, Notice
 from patron.orgs.fields import DATA_TYPES, FieldDefinition, canonical_value
 
-REFUSED = 1030
-NONE_SET = 1031
-INVALID_DEFINITION = 95411
-DEFINED_ALREADY = 95412
+REFUSED = customer.PREFERENCES_NOT_UPDATED
+NONE_SET = customer.NO_PREFERENCES
+INVALID_DEFINITION = customer.PREFERENCE_DEFINITION_INVALID
+DEFINED_ALREADY = customer.PREFERENCE_DEFINED_ALREADY
 #: The longest preference value, as text.
 MAX_VALUE_LENGTH = 1000
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")

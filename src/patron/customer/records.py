@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
+from patron.codes import customer, generic
 from patron.customer import care_repository, lookup, merge_repository, records_repository
 from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput, Notice
@@ -24,7 +25,9 @@ def sort_descending(sort_order: str | None) -> bool:
     """``sortOrder``: ``DESC`` (the default, newest first) or ``ASC`` (400 otherwise)."""
     order = (sort_order or "DESC").strip().upper() or "DESC"
     if order not in SORT_ORDERS:
-        raise InvalidInput(400, f"sortOrder must be one of {', '.join(SORT_ORDERS)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"sortOrder must be one of {', '.join(SORT_ORDERS)}"
+        )
     return order == "DESC"
 
 
@@ -44,7 +47,7 @@ def consents(
     if channel is not None and channel.strip():
         wanted = channel_of(channel)
         if wanted is None:
-            raise InvalidInput(1101, f"Invalid channel type: {channel!r}")
+            raise InvalidInput(customer.INVALID_CHANNEL, f"Invalid channel type: {channel!r}")
     resolved = lookup.resolve(conn, org_id, customer_id)
     family = care_repository.merge_family(conn, org_id, resolved.id)
     rows, total = records_repository.consent_page(

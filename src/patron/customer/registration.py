@@ -31,6 +31,8 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.cards import issue as cards
+from patron.codes import customer as customer_codes
+from patron.codes import generic
 from patron.customer import referrals, repository, suppression, sync, validation
 from patron.customer.lookup import SourceAccount, ensure_changeable, resolve, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
@@ -45,9 +47,21 @@ LOYALTY_TYPES = ("loyalty", "non_loyalty")
 #: Clock skew tolerated on a registration date sent by a till.
 _FUTURE_TOLERANCE = timedelta(minutes=5)
 _SAME_SOURCE_CODES = (
-    ("mobile", 1032, "A customer already exists with the same mobile number"),
-    ("externalId", 1033, "A customer already exists with the same external id"),
-    ("email", 1016, "Unable to register. Email provided already exists for some other user"),
+    (
+        "mobile",
+        customer_codes.MOBILE_OF_OTHER_CUSTOMER,
+        "A customer already exists with the same mobile number",
+    ),
+    (
+        "externalId",
+        customer_codes.EXTERNAL_ID_OF_OTHER_CUSTOMER,
+        "A customer already exists with the same external id",
+    ),
+    (
+        "email",
+        customer_codes.EMAIL_OF_OTHER_CUSTOMER,
+        "Unable to register. Email provided already exists for some other user",
+    ),
 )
 
 
@@ -95,7 +109,10 @@ def register(
     definitions = orgs.list_fields(conn, actor.org_id)
     prepared = [_prepare(profile, settings, definitions, warnings) for profile in request.profiles]
     if len({p.where for p in prepared}) != len(prepared):
-        raise InvalidInput(91003, "Validation failed: two profiles name the same source/account")
+        raise InvalidInput(
+            customer_codes.VALIDATION_FAILED,
+            "Validation failed: two profiles name the same source/account",
+        )
     _store_each_identifier_once(prepared)
     all_identifiers = [i for p in prepared for i in p.identifiers]
     _check_required_identifiers(loyalty_type, all_identifiers, settings)
@@ -122,7 +139,7 @@ def register(
     )
     if len(owner_ids) > 1:
         raise Conflict(
-            8053,
+            customer_codes.IDENTIFIERS_OF_DIFFERENT_CUSTOMERS,
             "Each identifier is registered with a different customer in other source. "
             f"Unable to merge accounts (customers {', '.join(map(str, sorted(owner_ids)))})",
         )
@@ -152,7 +169,12 @@ def register(
         _attach_to_existing(
             conn, actor, holder.customer, prepared, all_identifiers, owners, loyalty_type, extended
         )
-        warnings.append(Notice(8050, "Same Customer found in other sources,Combining"))
+        warnings.append(
+            Notice(
+                customer_codes.COMBINED_ACROSS_SOURCES,
+                "Same Customer found in other sources,Combining",
+            )
+        )
     else:
         customer_id = repository.insert_customer(
             conn,
@@ -186,10 +208,14 @@ def register(
 
 def _loyalty_type(raw: str | None) -> str:
     if raw is None or not raw.strip():
-        raise InvalidInput(400, "loyaltyInfo.loyaltyType is required: loyalty or non_loyalty")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "loyaltyInfo.loyaltyType is required: loyalty or non_loyalty"
+        )
     value = raw.strip().lower()
     if value not in LOYALTY_TYPES:
-        raise InvalidInput(400, f"loyaltyType must be loyalty or non_loyalty, not {raw!r}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"loyaltyType must be loyalty or non_loyalty, not {raw!r}"
+        )
     return value
 
 
@@ -224,7 +250,10 @@ def _store_each_identifier_once(prepared: list[PreparedProfile]) -> None:
         seen.update((i.type, i.value) for i in profile.identifiers)
     for kind in validation.SINGLE_VALUED:
         if len({value for t, value in seen if t == kind}) > 1:
-            raise InvalidInput(91003, f"Validation failed: a customer has at most one {kind}")
+            raise InvalidInput(
+                customer_codes.VALIDATION_FAILED,
+                f"Validation failed: a customer has at most one {kind}",
+            )
 
 
 def _check_required_identifiers(
@@ -234,26 +263,31 @@ def _check_required_identifiers(
     if loyalty_type == "non_loyalty":
         if not kinds & {"mobile", "email"}:
             raise InvalidInput(
-                1045, "No valid identifier (mobile/email) passed for non-loyalty customer"
+                customer_codes.NO_NON_LOYALTY_IDENTIFIER,
+                "No valid identifier (mobile/email) passed for non-loyalty customer",
             )
         return
     if not kinds & {"mobile", "email", "externalId"}:
         raise InvalidInput(
-            1007,
+            customer_codes.NO_PRIMARY_IDENTIFIER,
             "Unable to register customer. No valid primary identifier mobile number, "
             "email ID, or external ID passed",
         )
     required = {
-        "mobile": (1006, "Unable to register. Mobile number is required"),
-        "email": (1039, "Unable to register. Email ID is required"),
-        "externalId": (1043, "Unable to register. Customer's external id is required"),
+        "mobile": (customer_codes.MOBILE_REQUIRED, "Unable to register. Mobile number is required"),
+        "email": (customer_codes.EMAIL_REQUIRED, "Unable to register. Email ID is required"),
+        "externalId": (
+            customer_codes.EXTERNAL_ID_REQUIRED,
+            "Unable to register. Customer's external id is required",
+        ),
     }
     code, message = required[settings.primary_identifier]
     if settings.primary_identifier not in kinds:
         raise InvalidInput(code, message)
     if not settings.allow_email_only_loyalty and not kinds & {"mobile", "externalId"}:
         raise InvalidInput(
-            1019, "Mobile number or external id is required along with the email Id to register"
+            customer_codes.EMAIL_NEEDS_MOBILE_OR_EXTERNAL_ID,
+            "Mobile number or external id is required along with the email Id to register",
         )
 
 
@@ -263,7 +297,9 @@ def _till(conn: Connection, actor: Actor, code: str | None) -> int | None:
     checked = normalize_plain_identifier(code)
     unit = orgs.find_till(conn, actor.org_id, checked.value) if checked.value else None
     if unit is None:
-        raise InvalidInput(91020, f"Invalid TILL passed for registration: {code!r}")
+        raise InvalidInput(
+            customer_codes.TILL_INVALID, f"Invalid TILL passed for registration: {code!r}"
+        )
     return int(unit["id"])
 
 
@@ -273,13 +309,15 @@ def _registration_date(raw: str | None, settings: OrgSettings) -> datetime:
         return now
     parsed = parse_datetime(raw)
     if parsed is None:
-        raise InvalidInput(400, f"createDate {raw!r} is not an ISO 8601 date-time")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"createDate {raw!r} is not an ISO 8601 date-time"
+        )
     too_old = settings.registration_max_past_days is not None and parsed < now - timedelta(
         days=settings.registration_max_past_days
     )
     if parsed > now + _FUTURE_TOLERANCE or too_old:
         raise InvalidInput(
-            1034,
+            customer_codes.REGISTRATION_DATE_OUT_OF_RANGE,
             "Unable to register. Registration date is not within the allowed past or future "
             "date limit",
         )
@@ -383,7 +421,12 @@ def _update_existing(
         )
         if existing is None:
             _insert_profile(conn, actor, customer_id, profile, new)
-            warnings.append(Notice(8050, "Same Customer found in other sources,Combining"))
+            warnings.append(
+                Notice(
+                    customer_codes.COMBINED_ACROSS_SOURCES,
+                    "Same Customer found in other sources,Combining",
+                )
+            )
             continue
         names = {
             column: value
@@ -436,7 +479,7 @@ def _refuse_a_second_value(
         mine = {i.value for i in identifiers if i.type == kind}
         if theirs and mine and mine != theirs:
             raise Conflict(
-                1047,
+                customer_codes.PRIMARY_IDENTIFIER_MISMATCH,
                 "Customer's primary identifier not matching with other identifiers: customer "
                 f"{customer_id} holds another {kind}; change it with changeIdentifier",
             )
@@ -445,11 +488,11 @@ def _refuse_a_second_value(
 def _refuse_same_source(profile: PreparedProfile, owned: set[tuple[str, str]]) -> None:
     mine = {(i.type, i.value) for i in profile.identifiers}
     if mine and mine <= owned:
-        raise Conflict(1014, "Customer is registered already")
+        raise Conflict(customer_codes.ALREADY_REGISTERED, "Customer is registered already")
     for kind, code, message in _SAME_SOURCE_CODES:
         if any(t == kind for t, _ in mine & owned):
             raise Conflict(code, message)
-    raise Conflict(1014, "Customer is registered already")
+    raise Conflict(customer_codes.ALREADY_REGISTERED, "Customer is registered already")
 
 
 def _insert_profile(

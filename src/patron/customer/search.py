@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from patron.codes import generic
 from patron.customer import care_repository
 from patron.kit.errors import InvalidInput
 from patron.kit.pagination import Page
@@ -23,11 +24,15 @@ def search(conn: Connection, org_id: int, q: str | None, page: Page) -> tuple[li
     """
     prefix = (q or "").strip()
     if not prefix:
-        raise InvalidInput(400, "q is required: the start of a name or identifier to search for")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "q is required: the start of a name or identifier to search for"
+        )
     if len(prefix) > MAX_QUERY_LENGTH:
-        raise InvalidInput(400, f"q may be at most {MAX_QUERY_LENGTH} characters long")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"q may be at most {MAX_QUERY_LENGTH} characters long"
+        )
     if "\x00" in prefix:
-        raise InvalidInput(400, "q must not contain NUL characters")
+        raise InvalidInput(generic.INVALID_INPUT, "q must not contain NUL characters")
     ids, total = care_repository.search_ids(conn, org_id, prefix, page.limit, page.offset)
     found: dict[int, dict[str, Any]] = {
         customer_id: {"userId": customer_id, "matchedIdentifiers": [], "profiles": []}

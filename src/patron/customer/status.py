@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
+from patron.codes import customer as customer_codes
 from patron.customer import care_repository, lookup
 from patron.customer.lookup import SourceAccount
 from patron.kit.errors import InvalidInput, NotFound, Notice
@@ -16,7 +17,7 @@ from patron.orgs import service as orgs
 from patron.orgs.settings import FRAUD_STATUSES
 
 #: Code of a request body that fails validation ("Failed to validate").
-VALIDATION_FAILED = 91003
+VALIDATION_FAILED = customer_codes.VALIDATION_FAILED
 MAX_REASON_LENGTH = 500
 #: Only deleting a customer may move it to a label over this system status.
 DELETED = "Deleted"
@@ -142,7 +143,9 @@ def locked_customer(conn: Connection, org_id: int, customer_id: int) -> RowMappi
     """The customer row locked for a change, or 8015 if it was deleted meanwhile."""
     customer = care_repository.lock_customer(conn, org_id, customer_id)
     if customer is None or customer["deleted_at"] is not None:
-        raise NotFound(8015, "No customer found with the given identifier")
+        raise NotFound(
+            customer_codes.CUSTOMER_NOT_FOUND, "No customer found with the given identifier"
+        )
     return customer
 
 

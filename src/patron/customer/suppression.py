@@ -15,13 +15,14 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
+from patron.codes import customer
 from patron.customer import records_repository
 from patron.customer.deletion import suppression_digest
 from patron.kit.errors import Conflict, Notice
 from patron.orgs.settings import OrgSettings
 
-REFUSED = 95301
-ALLOWED = 95302
+REFUSED = customer.IDENTIFIER_SUPPRESSED
+ALLOWED = customer.IDENTIFIER_RELEASED
 
 
 def check(

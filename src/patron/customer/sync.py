@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
+from patron.codes import customer
 from patron.customer import sync_repository
 from patron.kit.errors import Conflict
 from patron.orgs.sync_rule import CUSTOM_FIELD_PREFIX, SyncRule
 
 #: The seed's conflict code: the identifiers name different customers.
-CONFLICT = 8053
+CONFLICT = customer.IDENTIFIERS_OF_DIFFERENT_CUSTOMERS
 #: Warning: the rule found an existing customer, whose profile was updated.
-MATCHED = 95201
+MATCHED = customer.SYNC_MATCHED
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import customer
 from patron.customer import care_records_repository as repository
 from patron.customer import care_repository, lookup
 from patron.customer.care_tables import TICKET_PRIORITIES, TICKET_STATUSES, TICKET_TYPES
@@ -28,11 +29,11 @@ from patron.kit.errors import Conflict, InvalidInput, NotFound, Notice
 from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 
-SUCCESS = 1300
-SAME_SUBJECT = 1301
-REFUSED = 1302
-NO_SUBJECT = 1303
-UNKNOWN_TICKET = 95421
+SUCCESS = customer.TICKET_SUCCESS
+SAME_SUBJECT = customer.TICKET_SAME_SUBJECT
+REFUSED = customer.TICKET_REFUSED
+NO_SUBJECT = customer.TICKET_NO_SUBJECT
+UNKNOWN_TICKET = customer.TICKET_UNKNOWN
 MAX_SUBJECT = 200
 MAX_DESCRIPTION = 4000
 
@@ -102,7 +103,7 @@ def _store(conn: Connection, org_id: int, raw: str | None) -> int | None:
         return None
     unit = orgs.find_till(conn, org_id, code)
     if unit is None:
-        raise InvalidInput(1150, f"Invalid store ID passed: {code!r}")
+        raise InvalidInput(customer.INVALID_STORE, f"Invalid store ID passed: {code!r}")
     return int(unit["id"])
 
 

@@ -20,15 +20,16 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from patron.auth.actor import Actor
+from patron.codes import customer as customer_codes
 from patron.customer import merge_repository
 from patron.customer.lookup import ensure_changeable
 from patron.customer.status import reason_text
 from patron.identity import merge as merges
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 
-NO_MERGE_NAMED = 95310
-UNKNOWN_MERGE = 95311
-NOT_REVERSIBLE = 95312
+NO_MERGE_NAMED = customer_codes.UNMERGE_NO_MERGE_NAMED
+UNKNOWN_MERGE = customer_codes.UNMERGE_UNKNOWN_MERGE
+NOT_REVERSIBLE = customer_codes.UNMERGE_NOT_REVERSIBLE
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ def unmerge_customer(
     customer took part in, as victim or survivor), for ``reason`` (required, 91003)."""
     customer = merge_repository.customer_row(conn, actor.org_id, customer_id)
     if customer is None or customer["deleted_at"] is not None:
-        raise NotFound(8015, "No customer found with the given identifier")
+        raise NotFound(
+            customer_codes.CUSTOMER_NOT_FOUND, "No customer found with the given identifier"
+        )
     reason = reason_text(reason, what="unmerge customers")
     if merge_id is None:
         if customer["merged_into_id"] is None:

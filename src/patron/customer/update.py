@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
+from patron.codes import customer as customer_codes
+from patron.codes import generic
 from patron.customer import repository, validation
 from patron.customer.lookup import Resolved, SourceAccount, ensure_changeable, profile_on
 from patron.customer.registration import LOYALTY_TYPES
@@ -21,9 +23,15 @@ from patron.orgs import service as orgs
 from patron.orgs.settings import OrgSettings
 
 _CONVERSION_NEEDS = {
-    "mobile": (1006, "Unable to register. Mobile number is required"),
-    "email": (1048, "Customer's email id is required to convert to loyalty customer"),
-    "externalId": (1049, "Customer's external id is required to convert to loyalty customer"),
+    "mobile": (customer_codes.MOBILE_REQUIRED, "Unable to register. Mobile number is required"),
+    "email": (
+        customer_codes.EMAIL_REQUIRED_FOR_LOYALTY,
+        "Customer's email id is required to convert to loyalty customer",
+    ),
+    "externalId": (
+        customer_codes.EXTERNAL_ID_REQUIRED_FOR_LOYALTY,
+        "Customer's external id is required to convert to loyalty customer",
+    ),
 }
 
 
@@ -39,7 +47,9 @@ def update(
     profile = profile_on(conn, actor.org_id, resolved.id, where)
     body = request.profiles[0] if request.profiles else None
     if len(request.profiles) > 1:
-        raise InvalidInput(400, "an update carries one profile; the source is chosen by ?source=")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "an update carries one profile; the source is chosen by ?source="
+        )
 
     changed: list[str] = []
     profile_values: dict[str, Any] = {}
@@ -53,7 +63,10 @@ def update(
         channels = validation.channels(body.commChannels, settings)
         if body.identifiers:
             warnings.append(
-                Notice(91006, "identifiers update is not allowed here; use changeIdentifier")
+                Notice(
+                    customer_codes.UPDATE_NOT_ALLOWED,
+                    "identifiers update is not allowed here; use changeIdentifier",
+                )
             )
     else:
         custom, channels = {}, []
@@ -94,12 +107,17 @@ def _loyalty_change(
         return {}
     value = raw.strip().lower()
     if value not in LOYALTY_TYPES:
-        raise InvalidInput(400, f"loyaltyType must be loyalty or non_loyalty, not {raw!r}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"loyaltyType must be loyalty or non_loyalty, not {raw!r}"
+        )
     current = resolved.customer["loyalty_type"]
     if value == current:
         return {}
     if current == "loyalty":
-        raise Forbidden(1046, "Conversion of loyalty customer to non-loyalty is not allowed")
+        raise Forbidden(
+            customer_codes.LOYALTY_TO_NON_LOYALTY,
+            "Conversion of loyalty customer to non-loyalty is not allowed",
+        )
     kinds = {i["type"] for i in repository.identifiers_of(conn, actor.org_id, resolved.id)}
     if settings.primary_identifier not in kinds:
         code, message = _CONVERSION_NEEDS[settings.primary_identifier]

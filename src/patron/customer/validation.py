@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patron.cards.rules import CardRequest
+from patron.codes import customer, generic
 from patron.customer.schemas import ChannelIn, IdentifierIn
 from patron.identity.rules import (
     normalize_email,
@@ -29,7 +30,7 @@ from patron.settings import get_settings
 #: Identifier types a customer holds at most one of.
 SINGLE_VALUED = ("mobile", "email", "externalId")
 #: Patron's own warning code (outside the seed's ranges); 95001 belongs to the cards domain.
-PROGRAM_IGNORED = 95002
+PROGRAM_IGNORED = customer.PROGRAM_IGNORED
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,14 @@ def identifiers(
     rules = settings.mobile_rules()
     items = list(items)
     if len(items) > get_settings().max_identifiers_per_request:
-        raise InvalidInput(400, "too many identifiers in one request")
+        raise InvalidInput(generic.INVALID_INPUT, "too many identifiers in one request")
     for item in items:
         kind = identifier_type(item.type)
         if kind is None:
-            raise InvalidInput(91003, f"Validation failed: unknown identifier type {item.type!r}")
+            raise InvalidInput(
+                customer.VALIDATION_FAILED,
+                f"Validation failed: unknown identifier type {item.type!r}",
+            )
         checked = normalize_identifier(kind, item.value, rules)
         if checked.value is None:
             code = codes.get(kind, codes["*"])
@@ -87,7 +91,9 @@ def identifiers(
     found = list(result.values())
     for kind in SINGLE_VALUED:
         if len({i.value for i in found if i.type == kind}) > 1:
-            raise InvalidInput(91003, f"Validation failed: a customer has at most one {kind}")
+            raise InvalidInput(
+                customer.VALIDATION_FAILED, f"Validation failed: a customer has at most one {kind}"
+            )
     return found
 
 
@@ -96,22 +102,35 @@ def _card_external_id(raw: str | None) -> str | None:
         return None
     checked = normalize_external_id(raw)
     if checked.value is None:
-        raise InvalidInput(91003, f"Validation failed: invalid cardExternalId: {checked.problem}")
+        raise InvalidInput(
+            customer.VALIDATION_FAILED,
+            f"Validation failed: invalid cardExternalId: {checked.problem}",
+        )
     return checked.value
 
 
 _MESSAGES = {
-    1001: "Unable to register. Invalid mobile number",
-    1002: "Unable to register. Invalid email id",
-    1003: "Unable to register. Invalid external id",
-    8055: "Invalid email id",
-    8056: "Invalid mobile number",
-    8064: "External id validation failed",
-    91003: "Validation failed",
+    customer.REGISTRATION_MOBILE_INVALID: "Unable to register. Invalid mobile number",
+    customer.REGISTRATION_EMAIL_INVALID: "Unable to register. Invalid email id",
+    customer.REGISTRATION_EXTERNAL_ID_INVALID: "Unable to register. Invalid external id",
+    customer.EMAIL_INVALID: "Invalid email id",
+    customer.MOBILE_INVALID: "Invalid mobile number",
+    customer.EXTERNAL_ID_INVALID: "External id validation failed",
+    customer.VALIDATION_FAILED: "Validation failed",
 }
 
-REGISTRATION_CODES = {"mobile": 1001, "email": 1002, "externalId": 1003, "*": 91003}
-CHANGE_CODES = {"mobile": 8056, "email": 8055, "externalId": 8064, "*": 91003}
+REGISTRATION_CODES = {
+    "mobile": customer.REGISTRATION_MOBILE_INVALID,
+    "email": customer.REGISTRATION_EMAIL_INVALID,
+    "externalId": customer.REGISTRATION_EXTERNAL_ID_INVALID,
+    "*": customer.VALIDATION_FAILED,
+}
+CHANGE_CODES = {
+    "mobile": customer.MOBILE_INVALID,
+    "email": customer.EMAIL_INVALID,
+    "externalId": customer.EXTERNAL_ID_INVALID,
+    "*": customer.VALIDATION_FAILED,
+}
 
 
 def name(raw: str | None, settings: OrgSettings, label: str) -> str | None:
@@ -120,7 +139,9 @@ def name(raw: str | None, settings: OrgSettings, label: str) -> str | None:
         return None
     checked = normalize_name(raw, strict=settings.strict_names)
     if checked.value is None:
-        raise InvalidInput(91003, f"Validation failed: {label} {checked.problem}")
+        raise InvalidInput(
+            customer.VALIDATION_FAILED, f"Validation failed: {label} {checked.problem}"
+        )
     return checked.value
 
 
@@ -129,16 +150,18 @@ def channels(items: Iterable[ChannelIn], settings: OrgSettings) -> list[dict[str
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     items = list(items)
     if len(items) > get_settings().max_identifiers_per_request:
-        raise InvalidInput(400, "too many communication channels in one request")
+        raise InvalidInput(generic.INVALID_INPUT, "too many communication channels in one request")
     for item in items:
         kind = channel_type(item.type)
         if kind is None:
-            raise InvalidInput(8010, f"communication channel is invalid: {item.type!r}")
+            raise InvalidInput(
+                customer.CHANNEL_INVALID, f"communication channel is invalid: {item.type!r}"
+            )
         if kind == "mobile":
             checked = normalize_mobile(item.value, settings.mobile_rules())
             if checked.value is None:
                 raise InvalidInput(
-                    8058,
+                    customer.CHANNEL_MOBILE_INVALID,
                     f"Invalid mobile number passed in the communication channel: {checked.problem}",
                 )
             value = checked.value
@@ -146,14 +169,16 @@ def channels(items: Iterable[ChannelIn], settings: OrgSettings) -> list[dict[str
             checked = normalize_email(item.value)
             if checked.value is None:
                 raise InvalidInput(
-                    8057, f"Invalid email id passed in the communication channel: {checked.problem}"
+                    customer.CHANNEL_EMAIL_INVALID,
+                    f"Invalid email id passed in the communication channel: {checked.problem}",
                 )
             value = checked.value
         else:
             checked = normalize_plain_identifier(item.value)
             if checked.value is None:
                 raise InvalidInput(
-                    8010, f"communication channel {kind} is invalid: {checked.problem}"
+                    customer.CHANNEL_INVALID,
+                    f"communication channel {kind} is invalid: {checked.problem}",
                 )
             value = checked.value
         rows[(kind, value)] = {
@@ -174,7 +199,7 @@ def field_values(
 ) -> dict[str, str]:
     """Custom (1017) or extended (91015) field values checked against the org's definitions."""
     declared = {d.name.lower(): d for d in definitions if d.kind == kind and d.scope == "customer"}
-    code = 1017 if kind == "custom" else 91015
+    code = customer.CUSTOM_FIELD_INVALID if kind == "custom" else customer.EXTENDED_FIELD_INVALID
     what = (
         "Provided Custom Field is invalid"
         if kind == "custom"

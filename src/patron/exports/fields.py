@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
+from patron.codes import exports
 from patron.customer.listing import CustomerItem
 from patron.exports import repository
 from patron.identity.types import IDENTIFIER_TYPES
@@ -52,7 +53,7 @@ EXTENDED_PREFIX = "extendedField."
 #: Joins several values in one cell (several sources, two mobiles).
 SEPARATOR = "; "
 FIELD_CHOICES = ("displayed", "all")
-BAD_FIELDS = 99007
+BAD_FIELDS = exports.BAD_FIELDS
 
 
 def all_columns(conn: Connection, org_id: int) -> list[str]:

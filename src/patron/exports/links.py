@@ -14,10 +14,11 @@ import hmac
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from patron.codes import exports
 from patron.kit.errors import Forbidden
 
-LINK_INVALID = 99004
-LINK_EXPIRED = 99005
+LINK_INVALID = exports.LINK_INVALID
+LINK_EXPIRED = exports.LINK_EXPIRED
 #: Names what the key signs here, so a signature made for something else never fits.
 _PURPOSE = "patron.export.download"
 

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit
 from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
+from patron.codes import exports
 from patron.customer import listing
 from patron.customer.listing import CustomerItem, ListFilters
 from patron.exports import fields as columns_of
@@ -47,11 +48,11 @@ PAGE_ROWS = 1_000
 #: A written file is kept this long, then deleted.
 KEEP = timedelta(days=7)
 
-UNKNOWN_EXPORT = 99001
-NOT_READY = 99002
-EXPIRED = 99003
-VIEWERS_MAY_NOT = 99006
-BAD_FILTER = 99010
+UNKNOWN_EXPORT = exports.UNKNOWN_EXPORT
+NOT_READY = exports.NOT_READY
+EXPIRED = exports.EXPIRED
+VIEWERS_MAY_NOT = exports.VIEWERS_MAY_NOT
+BAD_FILTER = exports.BAD_FILTER
 
 #: The list's filters as ``GET /v2/customers`` names them -> ``ListFilters`` fields.
 FILTERS = {

@@ -18,6 +18,7 @@ from typing import BinaryIO, Protocol
 import polars as pl
 import xlsxwriter
 
+from patron.codes import exports
 from patron.imports.report import XLSX_MAX_ROWS, header_names, neutralize
 from patron.kit.errors import InvalidInput
 
@@ -27,8 +28,8 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 SHEET_NAME = "profiles"
-TOO_MANY_ROWS = 99008
-BAD_FORMAT = 99009
+TOO_MANY_ROWS = exports.TOO_MANY_ROWS
+BAD_FORMAT = exports.BAD_FORMAT
 #: Column width in the XLSX sheet (a page at a time cannot measure the whole column).
 XLSX_WIDTH = 18
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor
 from patron.cards.tables import cards
+from patron.codes import generic
 from patron.customer.care_repository import lock_customer
 from patron.customer.care_tables import (
     customer_images,
@@ -132,7 +133,7 @@ def lock_live(conn: Connection, org_id: int, *customer_ids: int) -> None:
         row = lock_customer(conn, org_id, customer_id)
         if row is None or row["merged_into_id"] is not None or row["deleted_at"] is not None:
             raise Conflict(
-                409,
+                generic.CONFLICT,
                 f"customer {customer_id} was merged or deleted by another request meanwhile; "
                 "send the request again",
             )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.imports import codes
 from patron.imports import repository as repo
 from patron.imports.context import org_field_targets
@@ -35,7 +36,7 @@ def profile_of(profile_id: str) -> ImportProfile:
 
 def require(actor: Actor, role: Role, what: str) -> None:
     if actor.role < role:
-        raise Forbidden(403, f"the {role.name} role is needed to {what}")
+        raise Forbidden(generic.FORBIDDEN, f"the {role.name} role is needed to {what}")
 
 
 def targets(conn: Connection, org_id: int, profile: ImportProfile) -> list[FieldSpec]:

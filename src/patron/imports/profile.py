@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import polars as pl
 from sqlalchemy.engine import Connection
 
+from patron.codes import imports
 from patron.kit.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -55,13 +56,16 @@ class OptionSpec:
                 return True
             if text in {"false", "no", "0", "off"}:
                 return False
-            raise InvalidInput(96105, f"option {self.name} takes true or false, not '{value}'")
+            raise InvalidInput(
+                imports.INVALID_OPTION, f"option {self.name} takes true or false, not '{value}'"
+            )
         if self.kind == "choice":
             text = str(value).strip()
             if text not in self.choices:
                 allowed = ", ".join(self.choices)
                 raise InvalidInput(
-                    96105, f"option {self.name} takes one of {allowed}, not '{text}'"
+                    imports.INVALID_OPTION,
+                    f"option {self.name} takes one of {allowed}, not '{text}'",
                 )
             return text
         if self.kind == "fields":
@@ -96,7 +100,7 @@ class ProfileSpec:
         unknown = sorted(set(given) - set(known))
         if unknown:
             raise InvalidInput(
-                96105,
+                imports.INVALID_OPTION,
                 f"unknown option {', '.join(unknown)} for profile {self.id}; "
                 f"known options: {', '.join(known)}",
             )

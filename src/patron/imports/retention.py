@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.imports import codes
 from patron.imports.mapping import require
 from patron.imports.tables import import_blobs, imports
@@ -35,7 +36,9 @@ def purge_files(conn: Connection, actor: Actor, older_than_days: int) -> list[in
     ``older_than_days`` days ago; answer the ids of the imports purged."""
     require(actor, Role.admin, "purge import files")
     if not 1 <= older_than_days <= MAX_DAYS:
-        raise InvalidInput(400, f"older than: a number of days from 1 to {MAX_DAYS}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"older than: a number of days from 1 to {MAX_DAYS}"
+        )
     now = utcnow()
     due = sa.and_(
         imports.c.org_id == actor.org_id,

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.imports import codes, service
 from patron.imports import consent as consents
 from patron.imports import console_repository as console_repo
@@ -67,7 +68,7 @@ def create_drafts(
     """Keep each upload as a draft import of ``profile_id``, in order; answer their ids."""
     profile_of(profile_id)
     if not uploads:
-        raise InvalidInput(400, "choose a file to upload, or paste rows")
+        raise InvalidInput(generic.INVALID_INPUT, "choose a file to upload, or paste rows")
     return [
         service.create_import(
             conn, actor, service.ImportRequest(profile_id, upload.name, draft=True), upload.table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from patron.codes import generic
 from patron.kit.errors import InvalidInput
 
 
@@ -39,7 +40,7 @@ def range_bound(raw: str | None, name: str, *, end: bool) -> datetime | None:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidInput(
-                400, f"{name} must be an ISO 8601 date or date-time, not {raw!r}"
+                generic.INVALID_INPUT, f"{name} must be an ISO 8601 date or date-time, not {raw!r}"
             ) from None
         moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
         return moment + timedelta(microseconds=1) if end else moment

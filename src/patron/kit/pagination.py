@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from patron.codes import generic
 from patron.kit.db import MAX_ID
 from patron.kit.errors import InvalidInput
 from patron.settings import get_settings
@@ -41,9 +42,9 @@ def page(limit: int | None, offset: int | None) -> Page:
     limit = settings.default_page_size if limit is None else limit
     offset = 0 if offset is None else offset
     if limit < 1 or offset < 0:
-        raise InvalidInput(400, "limit must be at least 1 and offset at least 0")
+        raise InvalidInput(generic.INVALID_INPUT, "limit must be at least 1 and offset at least 0")
     if offset > MAX_OFFSET:
-        raise InvalidInput(400, f"offset may be at most {MAX_OFFSET}")
+        raise InvalidInput(generic.INVALID_INPUT, f"offset may be at most {MAX_OFFSET}")
     if limit > settings.max_page_size:
-        raise InvalidInput(400, f"limit may be at most {settings.max_page_size}")
+        raise InvalidInput(generic.INVALID_INPUT, f"limit may be at most {settings.max_page_size}")
     return Page(limit=limit, offset=offset)

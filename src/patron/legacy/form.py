@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from patron.codes import generic
 from patron.imports import codes
 from patron.imports.profiles.legacy_customers.spec import (
     MAX_GENERATED_DIGITS,
@@ -110,19 +111,23 @@ def value(form: Form, name: str) -> str | None:
     if values is None:
         matches = [key for key in form if key.lower() == name.lower()]
         if len(matches) > 1:
-            raise InvalidInput(400, f"the field {name} is sent twice ({', '.join(matches)})")
+            raise InvalidInput(
+                generic.INVALID_INPUT, f"the field {name} is sent twice ({', '.join(matches)})"
+            )
         values = form[matches[0]] if matches else None
     if not values:
         return None
     if len(set(values)) > 1:
-        raise InvalidInput(400, f"the field {name} is sent twice with different values")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"the field {name} is sent twice with different values"
+        )
     return values[0]
 
 
 def required(form: Form, name: str) -> str:
     found = value(form, name)
     if found is None or not found.strip():
-        raise InvalidInput(400, f"the field {name} is required")
+        raise InvalidInput(generic.INVALID_INPUT, f"the field {name} is required")
     return found
 
 
@@ -132,20 +137,20 @@ def _flag(form: Form, name: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise InvalidInput(400, f"{name} takes yes or no, not '{text}'")
+    raise InvalidInput(generic.INVALID_INPUT, f"{name} takes yes or no, not '{text}'")
 
 
 def output_of(form: Form) -> Output:
     """``output``, ``callback`` and ``condensed``; a callback means JSONP."""
     wanted = (value(form, "output") or "xml").strip().lower() or "xml"
     if wanted not in ("xml", "json"):
-        raise InvalidInput(400, f"output takes XML or JSON, not '{wanted}'")
+        raise InvalidInput(generic.INVALID_INPUT, f"output takes XML or JSON, not '{wanted}'")
     callback = (value(form, "callback") or "").strip() or None
     if callback is not None and (
         len(callback) > MAX_CALLBACK_LENGTH or not _CALLBACK.fullmatch(callback)
     ):
         raise InvalidInput(
-            400,
+            generic.INVALID_INPUT,
             "callback must be a JavaScript function name: letters, digits, _ and $, "
             f"names joined by dots, at most {MAX_CALLBACK_LENGTH} characters",
         )
@@ -174,7 +179,8 @@ def type_of(form: Form) -> str:
     kind = required(form, "type").strip().lower()
     if kind not in BATCH_TYPES:
         raise InvalidInput(
-            400, f"unknown type '{kind}': the batch types are {', '.join(BATCH_TYPES)}"
+            generic.INVALID_INPUT,
+            f"unknown type '{kind}': the batch types are {', '.join(BATCH_TYPES)}",
         )
     return kind
 
@@ -185,12 +191,15 @@ def customers_batch(form: Form, limits: ReadLimits) -> CustomersBatch:
     overwrite = (value(form, "overwrite_duplicates") or "update").strip().lower() or "update"
     if overwrite not in OVERWRITE_MODES:
         raise InvalidInput(
-            400, f"overwrite_duplicates takes yes, update or ignore, not '{overwrite}'"
+            generic.INVALID_INPUT,
+            f"overwrite_duplicates takes yes, update or ignore, not '{overwrite}'",
         )
     headers = _headers(form)
     data = value(form, "Profiles_Data")
     if data is None or not data.strip():
-        raise InvalidInput(400, "the field Profiles_Data is required: one customer per line")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "the field Profiles_Data is required: one customer per line"
+        )
     frame, secrets = _data(data, delimiter, headers, limits)
     fields = dict(headers)
     mapping = {header: field for header, field in headers if field not in SECRET_FIELDS}
@@ -213,13 +222,15 @@ def customers_batch(form: Form, limits: ReadLimits) -> CustomersBatch:
 def _delimiter(form: Form) -> str:
     text = value(form, "delimiter")  # not stripped: it may be the tab character itself
     if not text:
-        raise InvalidInput(400, "the field delimiter is required")
+        raise InvalidInput(generic.INVALID_INPUT, "the field delimiter is required")
     name = text.strip().lower()
     if name in DELIMITERS:
         return DELIMITERS[name]
     if text in DELIMITERS.values():  # the character itself
         return text
-    raise InvalidInput(400, f"delimiter takes pipe, comma or tab, not '{text.strip()}'")
+    raise InvalidInput(
+        generic.INVALID_INPUT, f"delimiter takes pipe, comma or tab, not '{text.strip()}'"
+    )
 
 
 def _generate(form: Form) -> int | None:
@@ -228,7 +239,7 @@ def _generate(form: Form) -> int | None:
         return None
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_GENERATED_DIGITS:
         raise InvalidInput(
-            400,
+            generic.INVALID_INPUT,
             f"card_number_generate takes a number of digits from 1 to {MAX_GENERATED_DIGITS}, "
             f"not '{text}'",
         )
@@ -242,11 +253,13 @@ def _campaigns(form: Form) -> list[int]:
         item = item.strip()
         if not item:
             raise InvalidInput(
-                400, "campaigns_to_include has an empty campaign id: separate ids by |,|"
+                generic.INVALID_INPUT,
+                "campaigns_to_include has an empty campaign id: separate ids by |,|",
             )
         if not (item.isascii() and item.isdigit()) or not 1 <= int(item) <= MAX_ID:
             raise InvalidInput(
-                400, f"campaigns_to_include: '{item}' is not a campaign id (a whole number)"
+                generic.INVALID_INPUT,
+                f"campaigns_to_include: '{item}' is not a campaign id (a whole number)",
             )
         if int(item) not in numbers:
             numbers.append(int(item))
@@ -262,19 +275,20 @@ def _headers(form: Form) -> list[tuple[str, str]]:
             continue
         number = int(match.group(1))
         if number in numbered:
-            raise InvalidInput(400, f"profiles_header_{number} is sent twice")
+            raise InvalidInput(generic.INVALID_INPUT, f"profiles_header_{number} is sent twice")
         numbered[number] = value(form, key) or ""
     if not numbered:
         raise InvalidInput(
-            400, "at least one profiles_header_N field is required (profiles_header_1=code, ...)"
+            generic.INVALID_INPUT,
+            "at least one profiles_header_N field is required (profiles_header_1=code, ...)",
         )
     if 0 in numbered:
-        raise InvalidInput(400, "profiles_header numbering starts at 1, not 0")
+        raise InvalidInput(generic.INVALID_INPUT, "profiles_header numbering starts at 1, not 0")
     skipped = sorted(set(range(1, max(numbered) + 1)) - set(numbered))
     if len(skipped) > 1:
         shown = ", ".join(str(n) for n in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         raise InvalidInput(
-            400,
+            generic.INVALID_INPUT,
             f"the profiles_header_N numbers skip {len(skipped)} numbers ({shown}): number them "
             "from 1 upwards, skipping at most one",
         )
@@ -285,17 +299,19 @@ def _headers(form: Form) -> list[tuple[str, str]]:
     for number in sorted(numbered):
         header = numbered[number].strip()
         if not header:
-            raise InvalidInput(400, f"profiles_header_{number} is empty: name a field")
+            raise InvalidInput(
+                generic.INVALID_INPUT, f"profiles_header_{number} is empty: name a field"
+            )
         field = known.get(header.lower())
         if field is None:
             raise InvalidInput(
-                400,
+                generic.INVALID_INPUT,
                 f"profiles_header_{number}: unknown field '{header}'; the fields are "
                 f"{', '.join(HEADER_FIELDS)}",
             )
         if field in seen:
             raise InvalidInput(
-                400,
+                generic.INVALID_INPUT,
                 f"profiles_header_{number}: {field} is already profiles_header_{seen[field]}",
             )
         seen[field] = number

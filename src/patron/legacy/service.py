@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
 from patron.auth.secrets import hash_password, keyed_digest
+from patron.codes import generic
 from patron.imports import codes, jobs
 from patron.imports import repository as imports_repository
 from patron.imports import service as imports
@@ -47,7 +48,7 @@ from patron.orgs import repository as orgs_repository
 BUSY_WAIT_SECONDS = 60.0
 POLL_SECONDS = 0.2
 BAD_CREDENTIALS = "invalid credentials"
-BUSY = 409
+BUSY = generic.CONFLICT
 WAITING = ("validating", "queued", "committing", "undo_queued", "undoing")
 STATUS_WORDS = {
     "inserted": "new",
@@ -69,12 +70,12 @@ def authenticate(conn: Connection, given: Credentials) -> Actor:
     try:
         actor = auth.authenticate_password(conn, given.user, given.password)
     except Unauthenticated:
-        raise Unauthenticated(401, BAD_CREDENTIALS) from None
+        raise Unauthenticated(generic.UNAUTHENTICATED, BAD_CREDENTIALS) from None
     org = orgs_repository.find_org_by_name(conn, given.account)
     if org is None or int(org["id"]) != actor.org_id:
-        raise Unauthenticated(401, BAD_CREDENTIALS)
+        raise Unauthenticated(generic.UNAUTHENTICATED, BAD_CREDENTIALS)
     if not actor.can(Role.editor):
-        raise Forbidden(403, "this user may not import: the editor role is needed")
+        raise Forbidden(generic.FORBIDDEN, "this user may not import: the editor role is needed")
     return actor
 
 
@@ -181,7 +182,7 @@ def _refusal(found: RowMapping) -> PatronError:
     """The error a preview failed with, as the caller should read it."""
     match = _ERROR_TEXT.match(str(found["message"]))
     if match and found["message"].startswith(("InvalidInput", "NotFound", "Conflict")):
-        return InvalidInput(int(match.group(1)), match.group(2))
+        return InvalidInput(int(match.group(generic.CHECK_FAILED)), match.group(2))
     return InvalidInput(
         codes.UNREADABLE_FILE, f"the batch could not be read (import {found['id']})"
     )

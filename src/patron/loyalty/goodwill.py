@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.customer import care_repository, lookup
 from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Notice
@@ -64,7 +65,9 @@ def actor_columns(actor: Actor, prefix: str) -> dict[str, str]:
 def comments_text(raw: str | None, what: str = "comments") -> str:
     text = (raw or "").strip()
     if len(text) > MAX_COMMENTS_LENGTH:
-        raise InvalidInput(400, f"{what} may be at most {MAX_COMMENTS_LENGTH} characters long")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} may be at most {MAX_COMMENTS_LENGTH} characters long"
+        )
     return text
 
 
@@ -142,10 +145,10 @@ def decide_goodwill(
 ) -> tuple[lookup.Resolved, dict[str, Any]]:
     """Approve (the points asked, or ``approved_value``) or reject a pending request (admin)."""
     if not actor.can(Role.admin):
-        raise Forbidden(403, "the admin role is needed to decide goodwill requests")
+        raise Forbidden(generic.FORBIDDEN, "the admin role is needed to decide goodwill requests")
     decision = (status or "").strip().upper()
     if decision not in DECISIONS:
-        raise InvalidInput(400, f"status must be one of {', '.join(DECISIONS)}")
+        raise InvalidInput(generic.INVALID_INPUT, f"status must be one of {', '.join(DECISIONS)}")
     note = comments_text(comments)
     resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     family = care_repository.merge_family(conn, actor.org_id, resolved.id)
@@ -155,9 +158,11 @@ def decide_goodwill(
         or request["base_type"] != "GOODWILL"
         or request["customer_id"] not in family
     ):
-        raise NotFound(404, f"the customer has no goodwill request {request_id}")
+        raise NotFound(generic.NOT_FOUND, f"the customer has no goodwill request {request_id}")
     if request["status"] != "PENDING":
-        raise Conflict(409, f"goodwill request {request_id} is {request['status']} already")
+        raise Conflict(
+            generic.CONFLICT, f"goodwill request {request_id} is {request['status']} already"
+        )
     moment = at or utcnow()
     values: dict[str, Any] = {
         "status": decision,

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor, Role
+from patron.codes import generic, loyalty
 from patron.customer import lookup
 from patron.customer.lookup import Resolved
 from patron.kit.clock import utcnow
@@ -38,9 +39,9 @@ from patron.loyalty.tables import BALANCE_COLUMNS
 from patron.orgs import service as orgs
 
 #: "Unable to update loyalty points of the customer": the change would overdraw.
-CANNOT_UPDATE_POINTS = 1010
+CANNOT_UPDATE_POINTS = loyalty.CANNOT_UPDATE_POINTS
 #: "Customer is not registered for the loyalty Program."
-NOT_A_MEMBER = 1013
+NOT_A_MEMBER = loyalty.NOT_A_MEMBER
 MAX_NOTE_LENGTH = 500
 
 
@@ -133,19 +134,23 @@ def points_value(raw: Decimal | float | int | str, what: str = "points") -> Deci
     try:
         number = Decimal(str(raw))
     except ArithmeticError:
-        raise InvalidInput(400, f"{what} must be a number") from None
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be a number") from None
     if not number.is_finite() or number <= 0 or number > MAX_POINTS:
-        raise InvalidInput(400, f"{what} must be a number above 0 and at most {MAX_POINTS}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} must be a number above 0 and at most {MAX_POINTS}"
+        )
     value = money(number)
     if value <= 0:
-        raise InvalidInput(400, f"{what} must be at least 0.01")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be at least 0.01")
     return value
 
 
 def note_text(raw: str | None, what: str = "notes") -> str:
     text = (raw or "").strip()
     if len(text) > MAX_NOTE_LENGTH:
-        raise InvalidInput(400, f"{what} may be at most {MAX_NOTE_LENGTH} characters long")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} may be at most {MAX_NOTE_LENGTH} characters long"
+        )
     return text
 
 
@@ -379,12 +384,12 @@ def adjust(
 ) -> tuple[Resolved, Posted]:
     """Add (or, negative, take) points by hand (admin); a reason is required."""
     if not actor.can(Role.admin):
-        raise Forbidden(403, "the admin role is needed to adjust points")
+        raise Forbidden(generic.FORBIDDEN, "the admin role is needed to adjust points")
     number = Decimal(str(points))
     amount = points_value(abs(number)) * (1 if number > 0 else -1)
     why = note_text(reason, "reason")
     if not why:
-        raise InvalidInput(400, "a reason is required to adjust points")
+        raise InvalidInput(generic.INVALID_INPUT, "a reason is required to adjust points")
     resolved = member(conn, actor.org_id, customer_id, for_update=True)
     lookup.ensure_changeable(resolved.customer)
     program = programs.program_for(conn, actor.org_id, program_number)

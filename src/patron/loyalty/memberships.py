@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.customer import lookup
 from patron.customer.lookup import Resolved
 from patron.identity.rules import normalize_plain_identifier
@@ -31,14 +32,15 @@ def link_partner(
     lookup.ensure_changeable(resolved.customer)
     partner = program_repository.partner_by_number(conn, actor.org_id, partner_number)
     if partner is None:
-        raise NotFound(404, f"no partner program {partner_number} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no partner program {partner_number} in this org")
     checked = normalize_plain_identifier(membership_id, max_length=100)
     if checked.value is None:
-        raise InvalidInput(400, f"membershipId: {checked.problem}")
+        raise InvalidInput(generic.INVALID_INPUT, f"membershipId: {checked.problem}")
     tiers = list(partner["tiers"] or [])
     if tier_number is not None and not 1 <= tier_number <= len(tiers):
         raise InvalidInput(
-            400, f"tierNumber: partner program {partner_number} has {len(tiers)} tiers"
+            generic.INVALID_INPUT,
+            f"tierNumber: partner program {partner_number} has {len(tiers)} tiers",
         )
     zone = ledger.zone_of(conn, actor.org_id)
     program_repository.upsert_membership(

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic, loyalty
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.db import MAX_ID
 from patron.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -32,7 +33,7 @@ from patron.loyalty.rules import ZERO, Slab, money
 from patron.loyalty.tables import DOWNGRADE_RULES, TIER_BASES
 
 #: "Unable to fetch loyalty points": no such program, or the org has none.
-NO_POINTS = 8062
+NO_POINTS = loyalty.NO_POINTS
 MAX_NAME_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 500
 MAX_SLABS = 50
@@ -258,7 +259,7 @@ def add_program(conn: Connection, actor: Actor, spec: ProgramInput) -> Program:
     """Create a program of the actor's org (admin): its slabs, and partner programs."""
     _admin(actor)
     if spec.name is None:
-        raise InvalidInput(400, "name: a program needs a name")
+        raise InvalidInput(generic.INVALID_INPUT, "name: a program needs a name")
     org_id = actor.org_id
     name = _name(spec.name, "name")
     slabs = _slabs(spec.slabs or [SlabInput(name="Base")])
@@ -266,7 +267,7 @@ def add_program(conn: Connection, actor: Actor, spec: ProgramInput) -> Program:
     number = spec.number if spec.number is not None else repository.next_number(conn, org_id)
     _check_number(number, "programId")
     if repository.program_by_number(conn, org_id, number) is not None:
-        raise Conflict(409, f"a loyalty program with programId {number} exists")
+        raise Conflict(generic.CONFLICT, f"a loyalty program with programId {number} exists")
     first = not repository.programs(conn, org_id)
     values = {
         "org_id": org_id,
@@ -280,7 +281,9 @@ def add_program(conn: Connection, actor: Actor, spec: ProgramInput) -> Program:
         with conn.begin_nested():
             program_id = repository.insert_program(conn, values)
     except IntegrityError:  # the same programId created at the same moment
-        raise Conflict(409, f"a loyalty program with programId {number} exists") from None
+        raise Conflict(
+            generic.CONFLICT, f"a loyalty program with programId {number} exists"
+        ) from None
     if values["is_default"]:
         repository.clear_default(conn, org_id, program_id)
     for serial, slab in enumerate(slabs, start=1):
@@ -309,7 +312,7 @@ def change_program(conn: Connection, actor: Actor, number: int, spec: ProgramInp
     """
     _admin(actor)
     if spec.number is not None and spec.number != number:
-        raise InvalidInput(400, "programId cannot be changed")
+        raise InvalidInput(generic.INVALID_INPUT, "programId cannot be changed")
     org_id = actor.org_id
     repository.lock_programs(conn, org_id)
     program = get_program(conn, org_id, number)
@@ -317,7 +320,7 @@ def change_program(conn: Connection, actor: Actor, number: int, spec: ProgramInp
     if spec.name is not None:
         values["name"] = _name(spec.name, "name")
     if spec.is_default is False and program.is_default:
-        raise InvalidInput(400, "make another program the default one instead")
+        raise InvalidInput(generic.INVALID_INPUT, "make another program the default one instead")
     if spec.is_default:
         values["is_default"] = True
     if values:
@@ -340,7 +343,7 @@ def change_program(conn: Connection, actor: Actor, number: int, spec: ProgramInp
 
 def _admin(actor: Actor) -> None:
     if not actor.can(Role.admin):
-        raise Forbidden(403, "the admin role is needed to define loyalty programs")
+        raise Forbidden(generic.FORBIDDEN, "the admin role is needed to define loyalty programs")
 
 
 def _replace_slabs(
@@ -359,7 +362,8 @@ def _replace_slabs(
             members = repository.members_in_slab(conn, org_id, old.id)
             if members:
                 raise Conflict(
-                    409, f"slab {old.name!r} has {members} members; it cannot be removed"
+                    generic.CONFLICT,
+                    f"slab {old.name!r} has {members} members; it cannot be removed",
                 )
             repository.delete_slab(conn, org_id, old.id)
 
@@ -371,7 +375,10 @@ def _write_partners(
         _check_number(partner.number, "partnerProgramId")
         kind = partner.type.strip().upper()
         if kind not in PARTNER_TYPES:
-            raise InvalidInput(400, f"a partner program type is one of {', '.join(PARTNER_TYPES)}")
+            raise InvalidInput(
+                generic.INVALID_INPUT,
+                f"a partner program type is one of {', '.join(PARTNER_TYPES)}",
+            )
         values = {
             "name": _name(partner.name, "partner program name"),
             "description": _description(partner.description),
@@ -391,7 +398,8 @@ def _write_partners(
             )
         elif int(found["program_id"]) != program_id:
             raise Conflict(
-                409, f"partner program {partner.number} belongs to another loyalty program"
+                generic.CONFLICT,
+                f"partner program {partner.number} belongs to another loyalty program",
             )
         else:
             repository.update_partner(conn, actor.org_id, int(found["id"]), values)
@@ -422,24 +430,30 @@ def _settings(spec: ProgramInput) -> dict[str, Any]:
 
 def _slabs(slabs: Sequence[SlabInput]) -> list[dict[str, Any]]:
     if not slabs or len(slabs) > MAX_SLABS:
-        raise InvalidInput(400, f"a program has 1 to {MAX_SLABS} slabs")
+        raise InvalidInput(generic.INVALID_INPUT, f"a program has 1 to {MAX_SLABS} slabs")
     checked = []
     names: set[str] = set()
     previous: Decimal | None = None
     for serial, slab in enumerate(slabs, start=1):
         name = _name(slab.name, f"slab {serial} name")
         if name.lower() in names:
-            raise InvalidInput(400, f"two slabs are named {name!r}")
+            raise InvalidInput(generic.INVALID_INPUT, f"two slabs are named {name!r}")
         names.add(name.lower())
         threshold = _amount(slab.threshold, f"slab {name!r} threshold")
         if previous is None and threshold != 0:
-            raise InvalidInput(400, "the first slab is the entry slab: its threshold must be 0")
+            raise InvalidInput(
+                generic.INVALID_INPUT, "the first slab is the entry slab: its threshold must be 0"
+            )
         if previous is not None and threshold <= previous:
-            raise InvalidInput(400, "slab thresholds must rise with the serial number")
+            raise InvalidInput(
+                generic.INVALID_INPUT, "slab thresholds must rise with the serial number"
+            )
         previous = threshold
         rate = Decimal(str(slab.earn_rate))
         if not rate.is_finite() or rate < 0 or rate > 1_000_000:
-            raise InvalidInput(400, f"slab {name!r}: earnRate must be from 0 to 1000000")
+            raise InvalidInput(
+                generic.INVALID_INPUT, f"slab {name!r}: earnRate must be from 0 to 1000000"
+            )
         checked.append(
             {
                 "name": name,
@@ -457,9 +471,9 @@ def _slabs(slabs: Sequence[SlabInput]) -> list[dict[str, Any]]:
 def _name(raw: str | None, what: str) -> str:
     name = (raw or "").strip()
     if not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(400, f"{what}: 1 to {MAX_NAME_LENGTH} characters")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what}: 1 to {MAX_NAME_LENGTH} characters")
     if _CONTROL.search(name):
-        raise InvalidInput(400, f"{what} must not contain control characters")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must not contain control characters")
     return name
 
 
@@ -467,7 +481,8 @@ def _description(raw: str | None) -> str:
     text = (raw or "").strip()
     if len(text) > MAX_DESCRIPTION_LENGTH or _CONTROL.search(text):
         raise InvalidInput(
-            400, f"a description has at most {MAX_DESCRIPTION_LENGTH} printable characters"
+            generic.INVALID_INPUT,
+            f"a description has at most {MAX_DESCRIPTION_LENGTH} printable characters",
         )
     return text
 
@@ -475,23 +490,25 @@ def _description(raw: str | None) -> str:
 def _choice(raw: str, choices: tuple[str, ...], what: str) -> str:
     value = raw.strip().upper()
     if value not in choices:
-        raise InvalidInput(400, f"{what} must be one of {', '.join(choices)}")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be one of {', '.join(choices)}")
     return value
 
 
 def _days(value: int, what: str, *, low: int) -> int:
     if not low <= value <= MAX_DAYS:
-        raise InvalidInput(400, f"{what} must be from {low} to {MAX_DAYS}")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be from {low} to {MAX_DAYS}")
     return value
 
 
 def _amount(value: Decimal | float, what: str) -> Decimal:
     number = Decimal(str(value))
     if not number.is_finite() or number < 0 or number > MAX_POINTS:
-        raise InvalidInput(400, f"{what} must be a number from 0 to {MAX_POINTS}")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be a number from 0 to {MAX_POINTS}")
     return money(number)
 
 
 def _check_number(number: int, what: str) -> None:
     if not 1 <= number <= MAX_ID:
-        raise InvalidInput(400, f"{what} must be a whole number from 1 to {MAX_ID}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} must be a whole number from 1 to {MAX_ID}"
+        )

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from patron.codes import generic, loyalty
 from patron.customer import care_repository, lookup
 from patron.kit.clock import utcnow
 from patron.kit.db import is_lock_timeout, transaction
@@ -28,9 +29,9 @@ from patron.loyalty.rules import local_day
 log = logging.getLogger(__name__)
 
 #: "Customer recommendations fetched successfully."
-RECOMMENDATIONS_FETCHED = 1061
+RECOMMENDATIONS_FETCHED = loyalty.RECOMMENDATIONS_FETCHED
 #: "No transactions or recommendations found for the customer."
-NOTHING_FOUND = 1051
+NOTHING_FOUND = loyalty.NOTHING_FOUND
 RECOMMENDATIONS_JOB = "recommendations"
 MAX_LIMIT = 100
 DEFAULT_RECENT_DAYS = 30
@@ -47,9 +48,9 @@ def recommend(
 ) -> tuple[list[dict[str, Any]], list[Notice]]:
     """The items to recommend to a customer, best first (warning 1051 when none)."""
     if not 1 <= wanted.limit <= MAX_LIMIT:
-        raise InvalidInput(400, f"limit must be from 1 to {MAX_LIMIT}")
+        raise InvalidInput(generic.INVALID_INPUT, f"limit must be from 1 to {MAX_LIMIT}")
     if not 0 <= wanted.recent_days <= 3660:
-        raise InvalidInput(400, "recentDays must be from 0 to 3660")
+        raise InvalidInput(generic.INVALID_INPUT, "recentDays must be from 0 to 3660")
     resolved = lookup.resolve(conn, org_id, customer_id)
     family = care_repository.merge_family(conn, org_id, resolved.id)
     since = (now or utcnow()) - timedelta(days=wanted.recent_days)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.customer import care_repository, lookup
 from patron.customer.history import change_query
 from patron.kit.clock import utcnow
@@ -59,9 +60,9 @@ def request_retro(
     lookup.ensure_changeable(resolved.customer)
     bill = _bill(conn, actor.org_id, spec)
     if bill["customer_id"] is not None:
-        raise Conflict(409, f"transaction {bill['id']} belongs to a customer already")
+        raise Conflict(generic.CONFLICT, f"transaction {bill['id']} belongs to a customer already")
     if repository.pending_claims(conn, actor.org_id, int(bill["id"])):
-        raise Conflict(409, f"transaction {bill['id']} is claimed already")
+        raise Conflict(generic.CONFLICT, f"transaction {bill['id']} is claimed already")
     program = programs.program_for(conn, actor.org_id, None)
     moment = at or utcnow()
     slab = program.slab(ledger.balance(conn, actor.org_id, program, resolved.id).slab_id)
@@ -113,18 +114,20 @@ def decide_retro(
 ) -> tuple[lookup.Resolved, dict[str, Any]]:
     """Approve or reject a pending retro request (admin)."""
     if not actor.can(Role.admin):
-        raise Forbidden(403, "the admin role is needed to decide retro requests")
+        raise Forbidden(generic.FORBIDDEN, "the admin role is needed to decide retro requests")
     decision = (status or "").strip().upper()
     if decision not in DECISIONS:
-        raise InvalidInput(400, f"status must be one of {', '.join(DECISIONS)}")
+        raise InvalidInput(generic.INVALID_INPUT, f"status must be one of {', '.join(DECISIONS)}")
     note = comments_text(comments)
     resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     family = care_repository.merge_family(conn, actor.org_id, resolved.id)
     request = repository.get_request(conn, actor.org_id, request_id, for_update=True)
     if request is None or request["base_type"] != "RETRO" or request["customer_id"] not in family:
-        raise NotFound(404, f"the customer has no retro request {request_id}")
+        raise NotFound(generic.NOT_FOUND, f"the customer has no retro request {request_id}")
     if request["status"] != "PENDING":
-        raise Conflict(409, f"retro request {request_id} is {request['status']} already")
+        raise Conflict(
+            generic.CONFLICT, f"retro request {request_id} is {request['status']} already"
+        )
     moment = at or utcnow()
     values: dict[str, Any] = {
         "status": decision,
@@ -137,7 +140,9 @@ def decide_retro(
         bill = bills.get_bill(conn, actor.org_id, int(request["transaction_id"]), for_update=True)
         assert bill is not None  # bills are never deleted
         if bill["customer_id"] is not None:
-            raise Conflict(409, f"transaction {bill['id']} belongs to a customer already")
+            raise Conflict(
+                generic.CONFLICT, f"transaction {bill['id']} belongs to a customer already"
+            )
         program = programs.program_by_id(conn, actor.org_id, int(request["program_id"]))
         _claim(conn, actor, program, resolved.id, bill, request_id, moment)
         values["approved_points"] = request["points"]
@@ -157,21 +162,25 @@ def _bill(conn: Connection, org_id: int, spec: RetroInput) -> RowMapping:
     if spec.transaction_id is not None:
         found = bills.get_bill(conn, org_id, spec.transaction_id, for_update=True)
         if found is None:
-            raise NotFound(404, f"no transaction {spec.transaction_id} in this org")
+            raise NotFound(generic.NOT_FOUND, f"no transaction {spec.transaction_id} in this org")
         return found
     number = (spec.transaction_number or "").strip()
     if not number:
-        raise InvalidInput(400, "name the bill by transactionId or transactionNumber")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "name the bill by transactionId or transactionNumber"
+        )
     unit = transactions.find_unit(conn, org_id, spec.store)
     units = None if unit is None else [unit]
     rows, total = bills.bills(conn, org_id, number=number, unit_ids=units, limit=2, offset=0)
     unclaimed = [row for row in rows if row["customer_id"] is None]
     if total == 0:
-        raise NotFound(404, f"no transaction numbered {number!r} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no transaction numbered {number!r} in this org")
     if total > 1:
-        raise Conflict(409, f"{total} transactions are numbered {number!r}; give its id or store")
+        raise Conflict(
+            generic.CONFLICT, f"{total} transactions are numbered {number!r}; give its id or store"
+        )
     if not unclaimed:
-        raise Conflict(409, f"transaction {number!r} belongs to a customer already")
+        raise Conflict(generic.CONFLICT, f"transaction {number!r} belongs to a customer already")
     return bills.get_bill(conn, org_id, int(unclaimed[0]["id"]), for_update=True) or unclaimed[0]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic, loyalty
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.db import MAX_ID
 from patron.kit.errors import Conflict, Forbidden, InvalidInput
@@ -25,7 +26,7 @@ from patron.loyalty import repository
 from patron.loyalty.tables import CAMPAIGN_TYPES
 
 #: The seed's code for an unknown campaign id.
-UNKNOWN_CAMPAIGN = 1107
+UNKNOWN_CAMPAIGN = loyalty.UNKNOWN_CAMPAIGN
 MAX_NAME_LENGTH = 100
 _CONTROL = re.compile(CONTROL_CHARACTERS)
 
@@ -57,22 +58,29 @@ def add_campaign(
 ) -> Campaign:
     """Create a campaign of the actor's org (admin); ``number`` defaults to the next free one."""
     if not actor.can(Role.admin):
-        raise Forbidden(403, "the admin role is needed to create campaigns")
+        raise Forbidden(generic.FORBIDDEN, "the admin role is needed to create campaigns")
     name = name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(400, f"a campaign needs a name of 1 to {MAX_NAME_LENGTH} characters")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"a campaign needs a name of 1 to {MAX_NAME_LENGTH} characters"
+        )
     if _CONTROL.search(name):
-        raise InvalidInput(400, "a campaign name must not contain control characters")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "a campaign name must not contain control characters"
+        )
     kind = type.strip().lower()
     if kind not in CAMPAIGN_TYPES:
         raise InvalidInput(
-            400, f"a campaign type is one of {', '.join(CAMPAIGN_TYPES)}, not '{type}'"
+            generic.INVALID_INPUT,
+            f"a campaign type is one of {', '.join(CAMPAIGN_TYPES)}, not '{type}'",
         )
     if number is not None and not 1 <= number <= MAX_ID:
-        raise InvalidInput(400, f"a campaign id is a whole number from 1 to {MAX_ID}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"a campaign id is a whole number from 1 to {MAX_ID}"
+        )
     wanted = number if number is not None else repository.next_number(conn, actor.org_id)
     if repository.campaigns_by_number(conn, actor.org_id, [wanted]):
-        raise Conflict(409, f"a campaign with id {wanted} exists")
+        raise Conflict(generic.CONFLICT, f"a campaign with id {wanted} exists")
     try:
         with conn.begin_nested():
             campaign_id = repository.insert_campaign(
@@ -86,7 +94,7 @@ def add_campaign(
                 },
             )
     except IntegrityError:  # created at the same moment by another request
-        raise Conflict(409, f"a campaign with id {wanted} exists") from None
+        raise Conflict(generic.CONFLICT, f"a campaign with id {wanted} exists") from None
     audit(conn, actor, "campaign.create", "campaign", wanted, {"name": name, "type": kind})
     found = repository.get_campaign(conn, actor.org_id, campaign_id)
     assert found is not None  # inserted above

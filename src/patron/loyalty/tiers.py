@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic, loyalty
 from patron.customer import lookup
 from patron.customer.lookup import Resolved
 from patron.kit.clock import utcnow
@@ -19,10 +20,10 @@ from patron.loyalty import ledger, programs
 from patron.loyalty.rules import next_slab, previous_slab
 
 #: "Downgrade strategy is not configured."
-NO_DOWNGRADE_RULE = 91010
+NO_DOWNGRADE_RULE = loyalty.NO_DOWNGRADE_RULE
 #: "Customer is already in the lowest slab." / "... highest slab."
-LOWEST_SLAB = 91011
-HIGHEST_SLAB = 91012
+LOWEST_SLAB = loyalty.LOWEST_SLAB
+HIGHEST_SLAB = loyalty.HIGHEST_SLAB
 DIRECTIONS = ("UPGRADE", "DOWNGRADE")
 
 
@@ -41,13 +42,15 @@ def change_tier(
     cannot go down (91011), the highest up (91012).
     """
     if not actor.can(Role.admin):
-        raise Forbidden(403, "the admin role is needed to change a member's slab")
+        raise Forbidden(generic.FORBIDDEN, "the admin role is needed to change a member's slab")
     way = (direction or "").strip().upper()
     if way not in DIRECTIONS:
-        raise InvalidInput(400, f"direction must be one of {', '.join(DIRECTIONS)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"direction must be one of {', '.join(DIRECTIONS)}"
+        )
     why = ledger.note_text(reason, "reason")
     if not why:
-        raise InvalidInput(400, "a reason is required to change a member's slab")
+        raise InvalidInput(generic.INVALID_INPUT, "a reason is required to change a member's slab")
     resolved = ledger.member(conn, actor.org_id, customer_id, for_update=True)
     lookup.ensure_changeable(resolved.customer)
     program = programs.program_for(conn, actor.org_id, program_number)

@@ -28,6 +28,8 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import customer as customer_codes
+from patron.codes import generic, loyalty
 from patron.customer import care_repository, lookup
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.clock import iso, utcnow
@@ -43,11 +45,11 @@ from patron.orgs import service as orgs
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES
 
 #: "Unable to issue points": the org has no loyalty program.
-CANNOT_ISSUE_POINTS = 1088
+CANNOT_ISSUE_POINTS = loyalty.CANNOT_ISSUE_POINTS
 #: "No transactions or recommendations found for the customer."
-NOTHING_FOUND = 1051
+NOTHING_FOUND = loyalty.NOTHING_FOUND
 #: "Transactions fetched successfully."
-TRANSACTIONS_FETCHED = 1052
+TRANSACTIONS_FETCHED = loyalty.TRANSACTIONS_FETCHED
 MAX_NUMBER_LENGTH = 100
 MAX_SKU_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 200
@@ -115,7 +117,7 @@ def record_bill(
     moment = at or utcnow()
     occurred_at = parse_moment(spec.date, zone) or moment
     if occurred_at > moment + timedelta(minutes=5):  # a till's clock may run a little ahead
-        raise InvalidInput(400, "a transaction date may not be in the future")
+        raise InvalidInput(generic.INVALID_INPUT, "a transaction date may not be in the future")
     lines = _lines(spec.lines)
     amount = _bill_amount(spec.amount, lines)
     unit = _unit(conn, org_id, spec.store)
@@ -137,7 +139,7 @@ def record_bill(
         elif customer["fraud_status"] in BLOCKING_FRAUD_STATUSES:
             warnings.append(
                 Notice(
-                    618,
+                    customer_codes.CUSTOMER_FRAUD,
                     "Not allowed - customer is marked as fraud; the bill is "
                     "kept and earns no points",
                 )
@@ -296,7 +298,9 @@ def _program(
 def _customer(conn: Connection, actor: Actor, spec: BillInput) -> lookup.Resolved | None:
     by_identifier = spec.identifier_name is not None or spec.identifier_value is not None
     if spec.customer_id is not None and by_identifier:
-        raise InvalidInput(400, "name the customer by customerId or by identifier, not both")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "name the customer by customerId or by identifier, not both"
+        )
     if spec.customer_id is not None:
         return lookup.resolve(conn, actor.org_id, spec.customer_id, for_update=True)
     if by_identifier:
@@ -318,13 +322,13 @@ def _customer(conn: Connection, actor: Actor, spec: BillInput) -> lookup.Resolve
 
 def _lines(lines: Sequence[LineInput]) -> list[dict[str, Any]]:
     if len(lines) > MAX_LINES:
-        raise InvalidInput(400, f"a bill has at most {MAX_LINES} line items")
+        raise InvalidInput(generic.INVALID_INPUT, f"a bill has at most {MAX_LINES} line items")
     checked = []
     for serial, line in enumerate(lines, start=1):
         where = f"lineItems[{serial}]"
         quantity = _number(line.quantity, f"{where}.quantity", places=3)
         if quantity <= 0:
-            raise InvalidInput(400, f"{where}.quantity must be above 0")
+            raise InvalidInput(generic.INVALID_INPUT, f"{where}.quantity must be above 0")
         rate = money(_number(line.rate, f"{where}.rate", places=2))
         amount = (
             money(quantity * rate)
@@ -357,20 +361,22 @@ def _number(raw: Decimal | float | int, what: str, *, places: int) -> Decimal:
     try:
         value = Decimal(str(raw))
     except ArithmeticError:
-        raise InvalidInput(400, f"{what} must be a number") from None
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be a number") from None
     if not value.is_finite() or value < 0 or value > MAX_POINTS:
-        raise InvalidInput(400, f"{what} must be a number from 0 to {MAX_POINTS}")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be a number from 0 to {MAX_POINTS}")
     return value.quantize(Decimal(1).scaleb(-places))
 
 
 def _text(value: str | None, what: str, max_length: int, *, required: bool = False) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise InvalidInput(400, f"{what} must not be empty")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must not be empty")
     if len(text) > max_length:
-        raise InvalidInput(400, f"{what} may hold at most {max_length} characters")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} may hold at most {max_length} characters"
+        )
     if _CONTROL.search(text):
-        raise InvalidInput(400, f"{what} must not contain control characters")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must not contain control characters")
     return text
 
 
@@ -391,7 +397,8 @@ def parse_moment(
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(
-            400, f"{what} must be an ISO date (2024-02-29) or date-time, not {text!r}"
+            generic.INVALID_INPUT,
+            f"{what} must be an ISO date (2024-02-29) or date-time, not {text!r}",
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -408,7 +415,7 @@ def _unit(conn: Connection, org_id: int, code: str | None) -> RowMapping | None:
     unit = orgs.find_till(conn, org_id, code.strip())
     if unit is None:
         raise InvalidInput(
-            1150,
+            customer_codes.INVALID_STORE,
             f"Invalid store ID passed: {code.strip()!r} is not a store or till of this org",
         )
     return unit
@@ -430,14 +437,14 @@ def return_bill(
     moment = at or utcnow()
     bill = repository.get_bill(conn, org_id, transaction_id, for_update=True)
     if bill is None:
-        raise NotFound(404, f"no transaction {transaction_id} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no transaction {transaction_id} in this org")
     number = _text(spec.number, "number", MAX_NUMBER_LENGTH)
     total = money(bill["amount"] or ZERO)
     already = money(bill["returned_amount"])
     lines = {int(line["serial"]): line for line in repository.lines_of(conn, org_id, [bill["id"]])}
     changes, returned = _returned(spec, lines, total - already)
     if returned <= 0:
-        raise InvalidInput(400, "nothing is left of this transaction to return")
+        raise InvalidInput(generic.INVALID_INPUT, "nothing is left of this transaction to return")
     repository.returned_lines(conn, org_id, transaction_id, changes)
     repository.add_returned(conn, org_id, transaction_id, returned)
     return_id = repository.insert_return(
@@ -486,7 +493,9 @@ def _returned(
     for item in spec.lines:
         line = lines.get(item.serial)
         if line is None:
-            raise InvalidInput(400, f"the transaction has no line item {item.serial}")
+            raise InvalidInput(
+                generic.INVALID_INPUT, f"the transaction has no line item {item.serial}"
+            )
         quantity = _number(item.quantity, f"lineItems[{item.serial}].quantity", places=3)
         bought = Decimal(str(line["quantity"]))
         remaining = (
@@ -496,7 +505,8 @@ def _returned(
         )
         if quantity <= 0 or quantity > remaining:
             raise InvalidInput(
-                400, f"line item {item.serial}: 0 to {remaining} may be returned, not {quantity}"
+                generic.INVALID_INPUT,
+                f"line item {item.serial}: 0 to {remaining} may be returned, not {quantity}",
             )
         amount = (
             money(line["amount"]) - money(line["returned_amount"])
@@ -577,7 +587,7 @@ def get_bill(conn: Connection, org_id: int, transaction_id: int) -> dict[str, An
     """One bill with its lines, returns and points, as the API shows it."""
     row = repository.get_bill(conn, org_id, transaction_id)
     if row is None:
-        raise NotFound(404, f"no transaction {transaction_id} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no transaction {transaction_id} in this org")
     return _render([row], conn, org_id)[0]
 
 
@@ -629,12 +639,14 @@ def _page(
     elif end is not None:
         end = end + timedelta(microseconds=1)
     if since is not None and end is not None and since >= end:
-        raise InvalidInput(400, "startDate must not be after endDate")
+        raise InvalidInput(generic.INVALID_INPUT, "startDate must not be after endDate")
     units = None
     if filters.store is not None and filters.store.strip():
         units = repository.units_by_code(conn, org_id, filters.store.strip())
         if not units:
-            raise InvalidInput(1150, f"Invalid store ID passed: {filters.store.strip()!r}")
+            raise InvalidInput(
+                customer_codes.INVALID_STORE, f"Invalid store ID passed: {filters.store.strip()!r}"
+            )
     number = filters.number.strip() if filters.number and filters.number.strip() else None
     rows, total = repository.bills(
         conn,

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.customer import care_repository, lookup
 from patron.identity.merge import lock_live
 from patron.kit.clock import utcnow
@@ -63,7 +64,9 @@ def transfer(
         value=spec.to_identifier_value,
     )
     if giver.id == receiver.id:
-        raise InvalidInput(400, "points cannot be transferred to the same customer")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "points cannot be transferred to the same customer"
+        )
     # Both customers locked in id order: transfers crossing each other wait, never deadlock.
     lock_live(conn, actor.org_id, giver.id, receiver.id)
     program = programs.program_for(conn, actor.org_id, spec.program_number)
@@ -146,7 +149,9 @@ def _member(
         where = lookup.source_account(None, None, allow_all=True, default=lookup.ALL_SOURCES)
         resolved = lookup.by_identifier(conn, actor.org_id, settings, name, value, where)
     else:
-        raise InvalidInput(400, "transferTo needs a customerId or an identifierName and value")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "transferTo needs a customerId or an identifierName and value"
+        )
     if resolved.customer["loyalty_type"] != "loyalty":
         raise InvalidInput(
             ledger.NOT_A_MEMBER,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.auth import service as auth
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.kit.clock import utcnow
 from patron.kit.errors import NotFound
 from patron.notifications import repository
@@ -126,7 +127,7 @@ def queue_mail(
 def _user_id(conn: Connection, actor: Actor) -> int:
     user = auth.find_user(conn, actor.org_id, actor.name)
     if user is None:
-        raise NotFound(404, f"no user named {actor.name!r} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no user named {actor.name!r} in this org")
     return int(user["id"])
 
 

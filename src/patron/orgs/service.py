@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 from patron.orgs import repository
 from patron.orgs.fields import DATA_TYPES, FIELD_KINDS, FIELD_SCOPES, FieldDefinition
@@ -21,9 +22,9 @@ def create_org(conn: Connection, name: str, settings: OrgSettings | None = None)
     """Create an org with one status label per system status, named like it."""
     name = name.strip()
     if not name:
-        raise InvalidInput(400, "an org needs a name")
+        raise InvalidInput(generic.INVALID_INPUT, "an org needs a name")
     if repository.find_org_by_name(conn, name):
-        raise Conflict(409, f"an org named {name!r} already exists")
+        raise Conflict(generic.CONFLICT, f"an org named {name!r} already exists")
     org_id = repository.insert_org(conn, name, (settings or OrgSettings()).model_dump())
     repository.insert_labels(
         conn, org_id, [{"label": status, "system_status": status} for status in SYSTEM_STATUSES]
@@ -35,7 +36,7 @@ def org_id_by_name(conn: Connection, name: str) -> int:
     """The id of the org called ``name``."""
     org = repository.find_org_by_name(conn, name)
     if org is None:
-        raise NotFound(404, f"no org named {name!r}")
+        raise NotFound(generic.NOT_FOUND, f"no org named {name!r}")
     return int(org["id"])
 
 
@@ -43,7 +44,7 @@ def get_settings(conn: Connection, org_id: int) -> OrgSettings:
     """The org's settings."""
     org = repository.get_org(conn, org_id)
     if org is None:
-        raise NotFound(404, "org not found")
+        raise NotFound(generic.NOT_FOUND, "org not found")
     return OrgSettings.model_validate(org["settings"])
 
 
@@ -76,10 +77,12 @@ def add_unit(
 ) -> RowMapping:
     """Add a store, till or concept."""
     if kind not in UNIT_KINDS:
-        raise InvalidInput(400, f"unit kind must be one of {', '.join(UNIT_KINDS)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"unit kind must be one of {', '.join(UNIT_KINDS)}"
+        )
     code = code.strip()
     if not code:
-        raise InvalidInput(400, "an org unit needs a code")
+        raise InvalidInput(generic.INVALID_INPUT, "an org unit needs a code")
     if parent_id is not None:
         get_unit(conn, actor.org_id, parent_id)
     values = {
@@ -93,7 +96,7 @@ def add_unit(
         with conn.begin_nested():
             unit_id = repository.insert_unit(conn, actor.org_id, values)
     except IntegrityError as exc:
-        raise Conflict(409, f"a {kind} with code {code!r} already exists") from exc
+        raise Conflict(generic.CONFLICT, f"a {kind} with code {code!r} already exists") from exc
     audit(conn, actor, "org_unit.add", "org_unit", unit_id, {"kind": kind, "code": code})
     return get_unit(conn, actor.org_id, unit_id)
 
@@ -105,7 +108,9 @@ def change_unit(
     allowed = {"name", "external_id", "parent_id", "is_active"}
     unknown = sorted(set(changes) - allowed)
     if unknown:
-        raise InvalidInput(400, f"cannot change {', '.join(unknown)} of an org unit")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"cannot change {', '.join(unknown)} of an org unit"
+        )
     get_unit(conn, actor.org_id, unit_id)
     if changes.get("parent_id") is not None:
         _refuse_cycle(conn, actor.org_id, unit_id, int(changes["parent_id"]))
@@ -121,7 +126,7 @@ def _refuse_cycle(conn: Connection, org_id: int, unit_id: int, parent_id: int) -
     while ancestor is not None:
         if ancestor == unit_id:
             raise InvalidInput(
-                400,
+                generic.INVALID_INPUT,
                 f"org unit {parent_id} cannot be the parent of {unit_id}: "
                 "units would contain each other",
             )
@@ -133,7 +138,7 @@ def get_unit(conn: Connection, org_id: int, unit_id: int) -> RowMapping:
     """One org unit of the org."""
     unit = repository.get_unit(conn, org_id, unit_id)
     if unit is None:
-        raise NotFound(404, f"org unit {unit_id} not found")
+        raise NotFound(generic.NOT_FOUND, f"org unit {unit_id} not found")
     return unit
 
 
@@ -165,16 +170,22 @@ def add_field(
 ) -> FieldDefinition:
     """Declare a custom or extended field."""
     if kind not in FIELD_KINDS:
-        raise InvalidInput(400, f"field kind must be one of {', '.join(FIELD_KINDS)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"field kind must be one of {', '.join(FIELD_KINDS)}"
+        )
     if scope not in FIELD_SCOPES:
-        raise InvalidInput(400, f"field scope must be one of {', '.join(FIELD_SCOPES)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"field scope must be one of {', '.join(FIELD_SCOPES)}"
+        )
     if data_type not in DATA_TYPES:
-        raise InvalidInput(400, f"field type must be one of {', '.join(DATA_TYPES)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"field type must be one of {', '.join(DATA_TYPES)}"
+        )
     if data_type == "enum" and not enum_values:
-        raise InvalidInput(400, "an enum field needs enum values")
+        raise InvalidInput(generic.INVALID_INPUT, "an enum field needs enum values")
     name = name.strip()
     if not name:
-        raise InvalidInput(400, "a field needs a name")
+        raise InvalidInput(generic.INVALID_INPUT, "a field needs a name")
     values = {
         "kind": kind,
         "scope": scope,
@@ -187,7 +198,7 @@ def add_field(
         with conn.begin_nested():
             field_id = repository.insert_field(conn, actor.org_id, values)
     except IntegrityError as exc:
-        raise Conflict(409, f"the {kind} field {name!r} already exists") from exc
+        raise Conflict(generic.CONFLICT, f"the {kind} field {name!r} already exists") from exc
     audit(conn, actor, "field.add", "field", field_id, {"kind": kind, "name": name})
     return _definition(values)
 
@@ -217,12 +228,14 @@ def add_label(
     """Add an org status label over one of the system statuses."""
     matches = [s for s in SYSTEM_STATUSES if s.lower() == system_status.strip().lower()]
     if not matches:
-        raise InvalidInput(400, f"system status must be one of {', '.join(SYSTEM_STATUSES)}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"system status must be one of {', '.join(SYSTEM_STATUSES)}"
+        )
     label = label.strip()
     if not label:
-        raise InvalidInput(400, "a status label needs a name")
+        raise InvalidInput(generic.INVALID_INPUT, "a status label needs a name")
     if repository.find_label(conn, actor.org_id, label):
-        raise Conflict(409, f"the status label {label!r} already exists")
+        raise Conflict(generic.CONFLICT, f"the status label {label!r} already exists")
     repository.insert_labels(
         conn,
         actor.org_id,
@@ -249,4 +262,4 @@ def default_label_id(conn: Connection, org_id: int) -> int:
     for row in repository.list_labels(conn, org_id):
         if row["system_status"] == "Active":
             return int(row["id"])
-    raise NotFound(404, "the org has no status label over Active")
+    raise NotFound(generic.NOT_FOUND, "the org has no status label over Active")

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from patron.codes import generic, orgs
 from patron.identity.rules import DEFAULT_MOBILE_REGEX, MobileRules
 from patron.kit.errors import InvalidInput
 
@@ -105,14 +106,16 @@ def apply_changes(current: OrgSettings, changes: dict[str, Any]) -> OrgSettings:
     unknown = sorted(set(changes) - set(OrgSettings.model_fields))
     if unknown:
         known = ", ".join(OrgSettings.model_fields)
-        raise InvalidInput(400, f"unknown org setting {', '.join(unknown)}; known: {known}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"unknown org setting {', '.join(unknown)}; known: {known}"
+        )
     try:
         return OrgSettings.model_validate(current.model_dump() | changes)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidInput(400, f"invalid org settings: {problems}") from exc
+        raise InvalidInput(generic.INVALID_INPUT, f"invalid org settings: {problems}") from exc
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -120,7 +123,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise InvalidInput(400, f"expected key=value, got {text!r}")
+        raise InvalidInput(generic.INVALID_INPUT, f"expected key=value, got {text!r}")
     field = OrgSettings.model_fields.get(key)
     if field is None:
         return key, raw  # apply_changes names the unknown key
@@ -136,7 +139,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 MANUAL_STANDARD_FIELDS = ("firstName", "lastName", "mobile", "email", "externalId")
 CUSTOM_FIELD_PREFIX = "customField."
 #: ``manual_required_fields`` names a field that does not exist.
-UNKNOWN_REQUIRED_FIELD = 95220
+UNKNOWN_REQUIRED_FIELD = orgs.UNKNOWN_REQUIRED_FIELD
 
 
 def required_fields(names: list[str], custom_fields: list[str]) -> list[str]:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic, orgs
 from patron.identity.types import IDENTIFIER_TYPES, identifier_type
 from patron.kit.errors import Forbidden, InvalidInput
 from patron.orgs import repository
@@ -41,10 +42,10 @@ CUSTOM_FIELD_PREFIX = "customField."
 MAX_GROUPS = 20
 MAX_KEYS_PER_GROUP = 10
 
-NO_GROUP = 95211
-EMPTY_GROUP = 95212
-UNKNOWN_KEY = 95213
-TOO_LARGE = 95214
+NO_GROUP = orgs.SYNC_RULE_NO_GROUP
+EMPTY_GROUP = orgs.SYNC_RULE_EMPTY_GROUP
+UNKNOWN_KEY = orgs.SYNC_RULE_UNKNOWN_KEY
+TOO_LARGE = orgs.SYNC_RULE_TOO_LARGE
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def get_rule(conn: Connection, org_id: int) -> SyncRule:
 def set_rule(conn: Connection, actor: Actor, groups: Sequence[Sequence[str]] | None) -> SyncRule:
     """Store the org's rule (admin); ``None`` goes back to the default rule. Audited."""
     if not actor.can(Role.admin):
-        raise Forbidden(403, "changing the synchronization rule needs the admin role")
+        raise Forbidden(generic.FORBIDDEN, "changing the synchronization rule needs the admin role")
     before = get_rule(conn, actor.org_id)
     if groups is None:
         repository.delete_sync_rule(conn, actor.org_id)
@@ -104,7 +105,7 @@ def change_rule(
 ) -> tuple[SyncRule, list[str]]:
     """Set the rule to ``groups``, or back to the default one; the rule and the keys."""
     if default and groups is not None:
-        raise InvalidInput(400, "give either groups or default, not both")
+        raise InvalidInput(generic.INVALID_INPUT, "give either groups or default, not both")
     rule = set_rule(conn, actor, None if default else (groups or []))
     return rule, available_keys(list_fields(conn, actor.org_id))
 

@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.auth.actor import Actor
+from patron.codes import customer, generic
 from patron.customer import lookup
 from patron.kit.errors import InvalidInput, NotFound, Notice, PatronError
 from patron.orgs import service as orgs
@@ -108,15 +109,19 @@ def parse_change(
     canonical = channel_of(channel)
     if canonical is None:
         raise InvalidInput(
-            1101, f"Invalid channel type: {channel!r}; use one of {', '.join(CHANNELS)}"
+            customer.INVALID_CHANNEL,
+            f"Invalid channel type: {channel!r}; use one of {', '.join(CHANNELS)}",
         )
     wanted_priority = (priority or "").strip().upper()
     if wanted_priority not in PRIORITIES:
-        raise InvalidInput(1102, f"Invalid priority type: {priority!r}; use TRANS or BULK")
+        raise InvalidInput(
+            customer.INVALID_PRIORITY, f"Invalid priority type: {priority!r}; use TRANS or BULK"
+        )
     wanted_status = (status or "").strip().upper()
     if wanted_status not in STATUSES:
         raise InvalidInput(
-            1106, f"Invalid subscription status passed: {status!r}; use OPTIN or OPTOUT"
+            customer.INVALID_SUBSCRIPTION_STATUS,
+            f"Invalid subscription status passed: {status!r}; use OPTIN or OPTOUT",
         )
     where = lookup.source_account(source, account_id, default=_DEFAULT_SOURCE)
     if org_unit_id in _ORG_WIDE_SPELLINGS:
@@ -124,7 +129,7 @@ def parse_change(
     elif org_unit_id is not None and org_unit_id > 0:
         unit = org_unit_id
     else:
-        raise InvalidInput(1150, f"Invalid store ID passed: {org_unit_id}")
+        raise InvalidInput(customer.INVALID_STORE, f"Invalid store ID passed: {org_unit_id}")
     return SubscriptionChange(
         canonical, wanted_priority, wanted_status, unit, where.source, where.account_id
     )
@@ -156,10 +161,13 @@ def check_scope(scope: ScopeIn | None) -> None:
     if scope is None:
         return
     if scope.scope is not None and scope.scope.strip().upper() != "USER":
-        raise InvalidInput(1103, f"Invalid scope: {scope.scope!r}; only USER is supported")
+        raise InvalidInput(
+            customer.INVALID_SCOPE, f"Invalid scope: {scope.scope!r}; only USER is supported"
+        )
     if scope.sub_scope is not None and scope.sub_scope.strip().upper() != "NONE":
         raise InvalidInput(
-            1103, f"Invalid scope: subScope {scope.sub_scope!r}; only NONE is supported"
+            customer.INVALID_SCOPE,
+            f"Invalid scope: subScope {scope.sub_scope!r}; only NONE is supported",
         )
 
 
@@ -209,9 +217,11 @@ def _record(
     origin: str,
 ) -> list[dict[str, Any]]:
     if len(reason) > MAX_REASON_LENGTH:
-        raise InvalidInput(400, f"reason may hold at most {MAX_REASON_LENGTH} characters")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"reason may hold at most {MAX_REASON_LENGTH} characters"
+        )
     if "\x00" in reason:
-        raise InvalidInput(400, "reason must not contain NUL characters")
+        raise InvalidInput(generic.INVALID_INPUT, "reason must not contain NUL characters")
     _check_units(conn, actor.org_id, items)
     # A customer marked as fraud is frozen against changes (618), but an opt-out
     # is always accepted: refusing it would keep messaging a person who asked us
@@ -271,7 +281,8 @@ def _check_units(conn: Connection, org_id: int, items: list[SubscriptionChange])
             orgs.get_unit(conn, org_id, item.org_unit_id)
         except NotFound:
             raise InvalidInput(
-                1150, f"subscriptions[{index}]: Invalid store ID passed: {item.org_unit_id}"
+                customer.INVALID_STORE,
+                f"subscriptions[{index}]: Invalid store ID passed: {item.org_unit_id}",
             ) from None
         checked.add(item.org_unit_id)
 

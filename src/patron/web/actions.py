@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Role
+from patron.codes import generic
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, PatronError
 from patron.web.errors import PAGE_STATUS
@@ -37,4 +38,4 @@ def parse_role(name: str) -> Role:
     try:
         return Role.parse(name)
     except ValueError as exc:
-        raise InvalidInput(400, str(exc)) from None
+        raise InvalidInput(generic.INVALID_INPUT, str(exc)) from None

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.kit.clock import utcnow
 from patron.kit.db import transaction
 from patron.kit.errors import Forbidden, Unauthenticated
@@ -70,7 +71,7 @@ async def checked_session(
             sent.encode(), session.csrf_token.encode()
         ):
             raise Forbidden(
-                403,
+                generic.FORBIDDEN,
                 "The request did not carry this session's security token, so it was refused. "
                 "Reload the page and try again.",
             )
@@ -88,7 +89,7 @@ def require(role: Role) -> Callable[..., Actor]:
     def dependency(session: WebSession = Depends(checked_session)) -> Actor:
         if not session.actor.can(role):
             raise Forbidden(
-                403,
+                generic.FORBIDDEN,
                 f"This needs the {role.name} role; you are signed in as {session.actor.role.name}.",
             )
         return session.actor

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.datastructures import QueryParams
 
+from patron.codes import generic
 from patron.kit.db import MAX_ID
 from patron.kit.errors import InvalidInput, PatronError
 
@@ -33,7 +34,9 @@ def local_day(raw: str | None, time_zone: str, *, end: bool, label: str) -> str 
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(400, f"{label}: enter a date as YYYY-MM-DD, not {raw!r}") from None
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{label}: enter a date as YYYY-MM-DD, not {raw!r}"
+        ) from None
     zone = ZoneInfo(time_zone)
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
     if not end:
@@ -63,7 +66,7 @@ def ids(values: Iterable[str], *, label: str = "id") -> list[int]:
     for value in values:
         text = value.strip()
         if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
-            raise InvalidInput(400, f"{label} {value!r} is not a profile id")
+            raise InvalidInput(generic.INVALID_INPUT, f"{label} {value!r} is not a profile id")
         found.setdefault(int(text), None)
     return list(found)
 

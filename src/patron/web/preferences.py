@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
+from patron.codes import generic
 from patron.kit.errors import InvalidInput, NotFound
 from patron.web import repository
 from patron.web.sessions import WebSession
@@ -35,7 +36,9 @@ def checked_columns(columns: Sequence[str]) -> list[str]:
     """``columns`` in the list's order, each once; an unknown one is refused."""
     unknown = [c for c in columns if c not in PROFILE_COLUMNS]
     if unknown:
-        raise InvalidInput(400, f"the list cannot show {', '.join(map(repr, unknown))}")
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"the list cannot show {', '.join(map(repr, unknown))}"
+        )
     return [c for c in PROFILE_COLUMNS if c in columns]
 
 
@@ -62,5 +65,5 @@ def set_displayed_fields(
 def _user_id(conn: Connection, session: WebSession) -> int:
     user_id = repository.user_id(conn, session.actor.org_id, session.actor.name)
     if user_id is None:
-        raise NotFound(404, f"no user named {session.actor.name!r} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no user named {session.actor.name!r} in this org")
     return user_id

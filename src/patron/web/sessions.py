@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from patron.audit.service import audit
 from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.kit.errors import InvalidInput, NotFound, Unauthenticated
 from patron.web import repository
 from patron.web.timezones import as_utc
@@ -56,7 +57,7 @@ def start(conn: Connection, actor: Actor, *, now: datetime, idle: timedelta) -> 
     """Open a session for a user who just proved their password; returns the cookie's token."""
     user_id = repository.user_id(conn, actor.org_id, actor.name)
     if user_id is None:
-        raise NotFound(404, f"no user named {actor.name!r} in this org")
+        raise NotFound(generic.NOT_FOUND, f"no user named {actor.name!r} in this org")
     # Sessions nobody used within the timeout can never be used again.
     repository.delete_idle_sessions(conn, actor.org_id, now - idle)
     token = secrets.token_urlsafe(32)
@@ -79,10 +80,11 @@ def resolve(conn: Connection, token: str, *, now: datetime, idle: timedelta) -> 
     """The session behind a cookie's token, read fresh: the user's current role and state."""
     row = repository.find_session(conn, token_digest(token)) if token else None
     if row is None or not row["is_active"]:
-        raise SessionEnded(401, "Sign in to use the console.")
+        raise SessionEnded(generic.UNAUTHENTICATED, "Sign in to use the console.")
     if now - as_utc(row["last_seen_at"]) > idle:
         raise SessionExpired(
-            401, f"Your session ended after {describe(idle)} without activity; sign in again."
+            generic.UNAUTHENTICATED,
+            f"Your session ended after {describe(idle)} without activity; sign in again.",
         )
     actor = Actor(org_id=int(row["org_id"]), role=Role[row["role"]], name=row["username"])
     return WebSession(
@@ -133,9 +135,9 @@ def change_own_password(
     try:
         auth.authenticate_password(conn, session.actor.name, current)
     except Unauthenticated:
-        raise InvalidInput(400, "The current password is wrong.") from None
+        raise InvalidInput(generic.INVALID_INPUT, "The current password is wrong.") from None
     if new != repeated:
-        raise InvalidInput(400, "The new password and its repetition differ.")
+        raise InvalidInput(generic.INVALID_INPUT, "The new password and its repetition differ.")
     auth.change_user(conn, session.actor, session.actor.name, password=new)
     end_user_sessions(conn, session.actor.org_id, session.actor.name, keep=session)
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
+from patron.codes import generic
 from patron.kit.errors import Unauthenticated
 from patron.settings import Settings
 from patron.web import repository
@@ -68,7 +69,9 @@ def check(conn: Connection, limits: Limits, username: str, address: str, now: da
     if waits:
         minutes = max(1, math.ceil(max(waits).total_seconds() / 60))
         unit = "minute" if minutes == 1 else "minutes"
-        raise TooManyFailures(429, f"Too many failed sign-ins; try again in {minutes} {unit}.")
+        raise TooManyFailures(
+            generic.TOO_MANY_FAILURES, f"Too many failed sign-ins; try again in {minutes} {unit}."
+        )
 
 
 def record_failure(

@@ -36,6 +36,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from patron.codes import imports
 from patron.imports.read.table import ReadLimits, SourceTable, check_size, finish_table
 from patron.imports.read.text import (
     check_lines,
@@ -104,7 +105,8 @@ def read_pasted(text: str, limits: ReadLimits) -> SourceTable:
     text = unify_newlines(text)
     check_text(text)
     too_many = InvalidInput(
-        96011, f"at most {limits.max_pasted_rows:,} rows can be pasted; upload a file for more"
+        imports.TOO_MANY_PASTED_ROWS,
+        f"at most {limits.max_pasted_rows:,} rows can be pasted; upload a file for more",
     )
     if text.count("\n") > most_lines(limits.max_pasted_rows):
         raise too_many  # counted before a frame of its lines is built
@@ -112,7 +114,9 @@ def read_pasted(text: str, limits: ReadLimits) -> SourceTable:
     lines = line_frame(payload)
     filled = lines.filter(pl.col("text").str.strip_chars() != "")
     if filled.height == 0:
-        raise InvalidInput(96008, "nothing was pasted: copy the cells and paste them again")
+        raise InvalidInput(
+            imports.NO_DATA, "nothing was pasted: copy the cells and paste them again"
+        )
     if filled.height > limits.max_pasted_rows:
         raise too_many
     first = str(filled["text"][0])
@@ -133,7 +137,8 @@ def _declared_kind(filename: str) -> str:
         return _WORKBOOK_EXTENSIONS[suffix]
     what = f"'{suffix}'" if suffix else f"(the name '{filename}' has no extension)"
     raise InvalidInput(
-        96005, f"unsupported file type {what}: upload a CSV, TSV, XLSX, XLS or ODS file"
+        imports.UNSUPPORTED_FILE,
+        f"unsupported file type {what}: upload a CSV, TSV, XLSX, XLS or ODS file",
     )
 
 
@@ -144,14 +149,14 @@ def _actual_kind(data: bytes, declared: str, filename: str) -> str:
     if data.startswith(_ZIP_MAGIC):
         if declared == "text":
             raise InvalidInput(
-                96006,
+                imports.UNREADABLE_FILE,
                 f"'{filename}' is a ZIP archive (perhaps an Excel workbook), not text: "
                 "give it its real extension (.xlsx or .ods) or export the data as CSV",
             )
         return "zip"
     if declared != "text":
         raise InvalidInput(
-            96006,
+            imports.UNREADABLE_FILE,
             f"'{filename}' is not a valid {declared.upper()} workbook (it may be a CSV file "
             "or a web page with the wrong extension): open it in a spreadsheet program "
             "and save it as XLSX or CSV",

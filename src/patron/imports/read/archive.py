@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from patron.codes import imports
 from patron.imports.read.table import MB, size_text
 from patron.kit.errors import InvalidInput
 
@@ -47,7 +48,7 @@ class Unpacked:
         self.total += count
         if self.total > self.budget:
             raise InvalidInput(
-                96006,
+                imports.UNREADABLE_FILE,
                 f"the workbook unpacks to more than {size_text(self.budget)}, more than can "
                 "be read safely (or it is a zip bomb): save the data as CSV and upload that",
             )
@@ -55,7 +56,8 @@ class Unpacked:
 
 def damaged(why: str) -> InvalidInput:
     return InvalidInput(
-        96006, f"the workbook could not be read: {why}; save it again as XLSX or CSV"
+        imports.UNREADABLE_FILE,
+        f"the workbook could not be read: {why}; save it again as XLSX or CSV",
     )
 
 
@@ -118,7 +120,7 @@ def member_blocks(
             unpacked.charge(len(block))
         if out > _RATIO_FLOOR and out > _MAX_RATIO * max(packed, 1):
             raise InvalidInput(
-                96006,
+                imports.UNREADABLE_FILE,
                 f"the workbook part '{member.filename}' is compressed "
                 f"{out / max(packed, 1):,.0f} to 1, which only a zip bomb does: "
                 "the file was refused",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from patron.codes import imports
 from patron.kit.errors import InvalidInput
 
 MB = 1024 * 1024
@@ -47,7 +48,7 @@ class Grid:
 def check_size(size: int, limits: ReadLimits) -> None:
     if size > limits.max_bytes:
         raise InvalidInput(
-            96001,
+            imports.FILE_TOO_LARGE,
             f"the file is {size_text(size)}; the largest file that can be imported is "
             f"{size_text(limits.max_bytes)}: split it into smaller files",
         )
@@ -100,7 +101,7 @@ def _check_unique(names: list[str]) -> None:
         first = seen.setdefault(name.casefold(), position)
         if first != position:
             raise InvalidInput(
-                96010,
+                imports.DUPLICATE_HEADER,
                 f"the header '{name}' appears twice, in columns {first} and {position}: "
                 "give every column a different name",
             )
@@ -133,13 +134,14 @@ def _check_cell_lengths(
 
 def _cell_too_long(where: str, length: int, limit: int) -> InvalidInput:
     return InvalidInput(
-        96004, f"{where}: a cell has {length:,} characters; at most {limit:,} are allowed"
+        imports.CELL_TOO_LONG,
+        f"{where}: a cell has {length:,} characters; at most {limit:,} are allowed",
     )
 
 
 def too_many_rows(count: int, limits: ReadLimits) -> InvalidInput:
     return InvalidInput(
-        96002,
+        imports.TOO_MANY_ROWS,
         f"the file has {count:,} data rows; at most {limits.max_rows:,} can be imported at "
         "once: split it into smaller files",
     )
@@ -147,7 +149,7 @@ def too_many_rows(count: int, limits: ReadLimits) -> InvalidInput:
 
 def too_many_columns(count: int, limits: ReadLimits) -> InvalidInput:
     return InvalidInput(
-        96003,
+        imports.TOO_MANY_COLUMNS,
         f"the file has {count:,} columns; at most {limits.max_columns:,} can be imported: "
         "remove the columns you do not need",
     )
@@ -156,10 +158,10 @@ def too_many_columns(count: int, limits: ReadLimits) -> InvalidInput:
 def ragged_row(unit: str, at: int, count: int, width: int, header: bool) -> InvalidInput:
     reference = "the header has" if header else "the first line has"
     return InvalidInput(
-        96009,
+        imports.RAGGED_ROW,
         f"{unit} {at} has {count} cells but {reference} {width}: check the delimiter and quoting",
     )
 
 
 def no_data() -> InvalidInput:
-    return InvalidInput(96008, "the file has no data rows")
+    return InvalidInput(imports.NO_DATA, "the file has no data rows")

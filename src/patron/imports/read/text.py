@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from patron.codes import imports
 from patron.imports.read.table import (
     AT,
     MB,
@@ -125,7 +126,7 @@ def most_lines(rows: int) -> int:
 
 def too_many_lines(lines: int, rows: int) -> InvalidInput:
     return InvalidInput(
-        96002,
+        imports.TOO_MANY_ROWS,
         f"the file has more than {lines:,} lines, {_LINES_PER_ROW} for each of the header and "
         f"the {rows:,} rows that can be imported at once: split it into smaller files",
     )
@@ -199,7 +200,7 @@ def _bomless_utf16(head: bytes) -> str | None:
 
 def _not_text() -> InvalidInput:
     return InvalidInput(
-        96006,
+        imports.UNREADABLE_FILE,
         "the file is not readable text (it looks binary or damaged): "
         "export the data as CSV or XLSX and upload that file",
     )
@@ -283,7 +284,7 @@ def _most_line_chars(limits: ReadLimits) -> int:
 
 def _line_too_long(line: int, length: int, limits: ReadLimits) -> InvalidInput:
     return InvalidInput(
-        96004,
+        imports.CELL_TOO_LONG,
         f"line {line} is {length:,} characters long, more than {limits.max_columns} "
         f"cells of at most {limits.max_cell_chars:,} characters can fill: "
         "check the delimiter and quoting",
@@ -377,7 +378,7 @@ def _csv_records(
                 rows, starts = [], []
     except csv.Error as exc:
         raise InvalidInput(
-            96004 if "field limit" in str(exc) else 96006,
+            imports.CELL_TOO_LONG if "field limit" in str(exc) else imports.UNREADABLE_FILE,
             f"line {reader.line_num} could not be read ({exc}): check the quoting",
         ) from None
     if rows:

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
+from patron.codes import imports
 from patron.imports.read.archive import Unpacked, check_directory, damaged, member_blocks
 from patron.imports.read.archive import read_small as read_small_member
 from patron.imports.read.extent import ods_extents, xlsx_extent, xml_pieces
@@ -74,7 +75,7 @@ def read_workbook(
         sheets: list[str] = found.get("sheets", [])
         if len(sheets) > 1:
             raise InvalidInput(
-                96007,
+                imports.SEVERAL_SHEETS,
                 f"the workbook has {len(sheets)} sheets with data ({', '.join(sheets)}): put "
                 "each sheet in its own file and upload them one by one",
             )
@@ -82,7 +83,7 @@ def read_workbook(
             raise no_data()
         if not target.exists():
             raise InvalidInput(
-                96006,
+                imports.UNREADABLE_FILE,
                 f"the sheet '{sheets[0]}' holds {size_text(int(found['text']))} of cells, more "
                 f"than the {size_text(_most_text(limits))} a workbook may bring: save the "
                 "data as CSV and upload that",
@@ -126,7 +127,7 @@ def _read_apart(
             process.kill()
             process.communicate()
             raise InvalidInput(
-                96006,
+                imports.UNREADABLE_FILE,
                 f"reading the workbook took more than {_READ_SECONDS} seconds: save the data "
                 "as CSV and upload that",
             ) from None
@@ -134,7 +135,7 @@ def _read_apart(
     if found is not None:
         if "error" in found:
             raise InvalidInput(
-                96006,
+                imports.UNREADABLE_FILE,
                 f"'{filename}' could not be read as a {kind.upper()} workbook "
                 f"({found['error']}): if it is password-protected, remove the password, "
                 "or save it again as XLSX or CSV",
@@ -143,7 +144,7 @@ def _read_apart(
     problem = err.decode("utf-8", "replace").strip()
     if "memory allocation" in problem or "MemoryError" in problem:
         raise InvalidInput(
-            96006,
+            imports.UNREADABLE_FILE,
             f"reading the workbook would take more than {size_text(limits.max_workbook_bytes)} "
             "of memory (its sheets are too large, or it is made to expand): save the data as "
             "CSV and upload that",
@@ -208,7 +209,7 @@ def check_zipped_workbook(stream: BinaryIO, size: int, limits: ReadLimits) -> st
         raise damaged("it is damaged or encrypted") from None
     if cells > budget:
         raise InvalidInput(
-            96006,
+            imports.UNREADABLE_FILE,
             f"the workbook's sheets span at least {cells:,} cells, more than the {budget:,} "
             "that can be read safely: delete the unused rows and columns, or export the data "
             "as CSV",

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from patron.api.deps import engine_of
 from patron.auth import service as auth
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.exports import links
 from patron.exports import service as exports
 from patron.exports.endpoints import file_response
@@ -154,12 +155,12 @@ def signed_download(
 def export_job_page(request: Request, export_id: int, actor: Actor = Depends(viewer)) -> Response:
     """An export job: its state and, once ready, the link to its file."""
     if not 1 <= export_id <= MAX_ID:
-        raise NotFound(404, f"There is no export {export_id} of yours.")
+        raise NotFound(generic.NOT_FOUND, f"There is no export {export_id} of yours.")
     with transaction(engine_of(request), write=False) as conn:
         try:
             found = exports.get_export(conn, actor, export_id)
         except NotFound:
-            raise NotFound(404, f"There is no export {export_id} of yours.") from None
+            raise NotFound(generic.NOT_FOUND, f"There is no export {export_id} of yours.") from None
     return _job_page(request, actor, found, started_now=request.query_params.get("started") == "1")
 
 

@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.imports import codes, service
 from patron.imports import console_repository as console_repo
 from patron.imports import repository as repo
@@ -348,7 +349,7 @@ def download(
 ) -> Response:
     """The report file: the file's columns, then status, errors, corrections, customer id."""
     if format not in REPORT_TYPES:
-        raise InvalidInput(400, "The report comes as CSV or XLSX.")
+        raise InvalidInput(generic.INVALID_INPUT, "The report comes as CSV or XLSX.")
     with transaction(engine_of(request), write=False) as conn:
         content = service.report(conn, actor, import_id, format)
     return Response(
@@ -423,7 +424,7 @@ def act_on_import(
 ) -> Response:
     """**Confirm**, **Cancel**, **Replay** or **Undo**, as the import's state allows."""
     if action not in ACTIONS:
-        raise NotFound(404, "There is no page at this address.")
+        raise NotFound(generic.NOT_FOUND, "There is no page at this address.")
     name, _ = ACTIONS[action]
     try:
         with transaction(engine_of(request)) as conn:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.customer import lookup
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, PatronError
@@ -53,7 +54,7 @@ def _number(raw: str, what: str) -> Decimal:
     try:
         return Decimal(raw.strip())
     except InvalidOperation:
-        raise InvalidInput(400, f"{what} must be a number") from None
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be a number") from None
 
 
 def _program(raw: str) -> int | None:
@@ -62,7 +63,7 @@ def _program(raw: str) -> int | None:
     if not text:
         return None
     if not (text.isascii() and text.isdigit()):
-        raise InvalidInput(400, "Program: choose one of the org's programs")
+        raise InvalidInput(generic.INVALID_INPUT, "Program: choose one of the org's programs")
     return int(text)
 
 
@@ -180,7 +181,9 @@ def transfer_points(
         amount = _number(points, "points")
         receiver = to.strip()
         if not receiver:
-            raise InvalidInput(400, "transferTo: enter the receiver's profile id or mobile")
+            raise InvalidInput(
+                generic.INVALID_INPUT, "transferTo: enter the receiver's profile id or mobile"
+            )
         if to_kind == "mobile":
             spec = transfers.TransferInput(
                 points=amount,

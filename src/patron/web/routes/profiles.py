@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.customer import bulk_delete, details, listing, lookup
 from patron.customer.registration import LOYALTY_TYPES
 from patron.customer.status import MAX_REASON_LENGTH
@@ -132,7 +133,9 @@ def _filters_of(query: ListQuery, time_zone: str) -> listing.ListFilters:
     given = query.filters
     custom: dict[str, list[str]] = {}
     if given["field_value"] and not given["field"]:
-        raise InvalidInput(400, "Custom field: choose the field whose value to look for")
+        raise InvalidInput(
+            generic.INVALID_INPUT, "Custom field: choose the field whose value to look for"
+        )
     if given["field"]:
         custom[given["field"]] = [given["field_value"]]
     return listing.ListFilters(

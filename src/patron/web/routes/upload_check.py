@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.imports import consent as consents
 from patron.imports import repository as repo
 from patron.imports import service, wizard
@@ -145,7 +146,7 @@ def _check(
     status_code: int = 200,
 ) -> Response:
     if not ids:
-        raise InvalidInput(400, "No file to check: upload a file first.")
+        raise InvalidInput(generic.INVALID_INPUT, "No file to check: upload a file first.")
     with transaction(engine_of(request), write=False) as conn:
         checked = [_checked(conn, actor, import_id) for import_id in ids]
         waiting = [service.get_import(conn, actor, other) for other in kept]

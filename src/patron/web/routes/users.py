@@ -13,6 +13,7 @@ from patron.api.deps import engine_of
 from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
 from patron.auth.secrets import new_password
+from patron.codes import generic
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput
 from patron.web import sessions
@@ -146,7 +147,7 @@ def _not_yourself(actor: Actor, username: str) -> None:
     # console would lock themselves out of this very page.
     if username == actor.name:
         raise InvalidInput(
-            400,
+            generic.INVALID_INPUT,
             "You cannot change your own role, access or password here: another admin can "
             "(your own password: on your account page).",
         )
