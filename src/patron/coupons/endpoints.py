@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.coupons import service
 from patron.coupons.schemas import (
     CouponSeriesIn,
@@ -33,7 +34,7 @@ Admin = Annotated[Actor, Depends(admin)]
 
 
 def _unknown_series(number: int) -> PatronError:
-    return NotFound(404, f"coupon series {number} not found")
+    return NotFound(generic.NOT_FOUND, f"coupon series {number} not found")
 
 
 SeriesId = Annotated[PathId, unknown_as(_unknown_series)]

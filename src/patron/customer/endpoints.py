@@ -11,6 +11,7 @@ from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, PathId, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import customer
 from patron.customer import lookup
 from patron.customer.answers import (
     CustomerDetails,
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/v2/customers", tags=["customers"], route_class=Trans
 
 
 def _unknown_for_change(_customer_id: int) -> PatronError:
-    return NotFound(8009, "No customer found with the given identifier")
+    return NotFound(customer.CUSTOMER_ID_INVALID, "No customer found with the given identifier")
 
 
 #: changeIdentifier answers an unknown customer with 8009, not 8015.
@@ -68,7 +69,11 @@ def lookup_customer_id(
 ) -> dict[str, Any]:
     """The customer id behind an identifier (mobile, email, externalId, cardnumber...)."""
     where = lookup.source_account(
-        source, accountId, allow_all=True, invalid_source_code=8011, default=lookup.ALL_SOURCES
+        source,
+        accountId,
+        allow_all=True,
+        invalid_source_code=customer.SOURCE_ACCOUNT_INVALID,
+        default=lookup.ALL_SOURCES,
     )
     settings = orgs.get_settings(conn, actor.org_id)
     found = lookup.by_identifier(
@@ -94,7 +99,11 @@ def customer_details_by_identifier(
 ) -> dict[str, Any]:
     """Full details of the customer behind an identifier."""
     where = lookup.source_account(
-        source, accountId, allow_all=True, invalid_source_code=8011, default=lookup.ALL_SOURCES
+        source,
+        accountId,
+        allow_all=True,
+        invalid_source_code=customer.SOURCE_ACCOUNT_INVALID,
+        default=lookup.ALL_SOURCES,
     )
     settings = orgs.get_settings(conn, actor.org_id)
     found = lookup.by_identifier(

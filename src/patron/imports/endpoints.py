@@ -14,6 +14,7 @@ from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, admin, editor, read_only, viewer
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.imports import answers, codes, mapping, retention, service, templates
 from patron.imports import repository as repo
 from patron.imports import resubmit as resubmits
@@ -95,7 +96,7 @@ def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTable, str
     calling this are plain ``def``, run in a worker thread, so other requests go on."""
     limits = get_settings().read_limits()
     if file is not None and text:
-        raise InvalidInput(400, "send either a file or pasted text, not both")
+        raise InvalidInput(generic.INVALID_INPUT, "send either a file or pasted text, not both")
     if file is not None:
         name = file.filename or "upload.csv"
         # Starlette spooled the upload to a temporary file (on disk past 1 MB) as it came,
@@ -103,7 +104,9 @@ def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTable, str
         return read_stream(file.file, name, limits), name
     if text:
         return read_pasted(text, limits), "pasted rows"
-    raise InvalidInput(400, "send a file (multipart field 'file') or pasted rows (field 'text')")
+    raise InvalidInput(
+        generic.INVALID_INPUT, "send a file (multipart field 'file') or pasted rows (field 'text')"
+    )
 
 
 def _json_form(value: str | None, what: str) -> Any:
@@ -112,9 +115,11 @@ def _json_form(value: str | None, what: str) -> Any:
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(400, f"{what} must be a JSON object: {exc.msg}") from None
+        raise InvalidInput(
+            generic.INVALID_INPUT, f"{what} must be a JSON object: {exc.msg}"
+        ) from None
     if not isinstance(parsed, dict):
-        raise InvalidInput(400, f"{what} must be a JSON object")
+        raise InvalidInput(generic.INVALID_INPUT, f"{what} must be a JSON object")
     return parsed
 
 

@@ -24,6 +24,7 @@ from patron.api.deps import Db, TransactionRoute, admin, engine_of
 from patron.api.errors import HTTP_STATUS
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.imports import codes
 from patron.imports.read.table import size_text
 from patron.kit.clock import iso
@@ -78,7 +79,7 @@ async def _read_form(request: Request) -> forms.Form:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in FORM_TYPES:
         raise InvalidInput(
-            400,
+            generic.INVALID_INPUT,
             "send the batch as a form: application/x-www-form-urlencoded or multipart/form-data",
         )
     limit = get_settings().import_max_bytes
@@ -86,7 +87,7 @@ async def _read_form(request: Request) -> forms.Form:
         received = await request.form(max_part_size=limit)
     except Exception as exc:  # a malformed body: python-multipart and starlette each raise theirs
         detail = getattr(exc, "detail", None) or "the form cannot be read"
-        raise InvalidInput(400, f"the form cannot be read: {detail}") from None
+        raise InvalidInput(generic.INVALID_INPUT, f"the form cannot be read: {detail}") from None
     fields: dict[str, list[str]] = {}
     try:
         for name, value in received.multi_items():
@@ -107,7 +108,9 @@ async def _read_form(request: Request) -> forms.Form:
                 text = await run_in_threadpool(data.decode, "utf-8-sig")
                 fields.setdefault(name, []).append(text)
             except UnicodeDecodeError:
-                raise InvalidInput(400, f"the file sent as {name} is not UTF-8 text") from None
+                raise InvalidInput(
+                    generic.INVALID_INPUT, f"the file sent as {name} is not UTF-8 text"
+                ) from None
     finally:
         await received.close()
     return fields

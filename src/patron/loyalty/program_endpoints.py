@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from patron.api.deps import Db, TransactionRoute, admin, viewer
 from patron.api.params import PathId, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.kit.errors import NotFound, PatronError
 from patron.loyalty import programs
 from patron.loyalty.answers import LoyaltyProgram, ProgramList
@@ -21,7 +22,7 @@ Admin = Annotated[Actor, Depends(admin)]
 
 
 def _unknown_program(number: int) -> PatronError:
-    return NotFound(404, f"no loyalty program {number} in this org")
+    return NotFound(generic.NOT_FOUND, f"no loyalty program {number} in this org")
 
 
 ProgramId = Annotated[PathId, unknown_as(_unknown_program)]

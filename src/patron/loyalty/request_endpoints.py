@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.kit.errors import NotFound, Notice, PatronError
 from patron.loyalty import goodwill, retro, transfers
 from patron.loyalty.answers import (
@@ -34,14 +35,14 @@ Admin = Annotated[Actor, Depends(admin)]
 
 
 def _unknown_request(request_id: int) -> PatronError:
-    return NotFound(404, f"the customer has no goodwill request {request_id}")
+    return NotFound(generic.NOT_FOUND, f"the customer has no goodwill request {request_id}")
 
 
 RequestId = Annotated[PathId, unknown_as(_unknown_request)]
 
 
 def _unknown_retro(request_id: int) -> PatronError:
-    return NotFound(404, f"the customer has no retro request {request_id}")
+    return NotFound(generic.NOT_FOUND, f"the customer has no retro request {request_id}")
 
 
 RetroId = Annotated[PathId, unknown_as(_unknown_retro)]

@@ -13,6 +13,7 @@ from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.kit.db import retry_in_savepoint
 from patron.kit.errors import NotFound, PatronError
 from patron.loyalty import transactions
@@ -26,7 +27,7 @@ Editor = Annotated[Actor, Depends(editor)]
 
 
 def _unknown_transaction(transaction_id: int) -> PatronError:
-    return NotFound(404, f"no transaction {transaction_id} in this org")
+    return NotFound(generic.NOT_FOUND, f"no transaction {transaction_id} in this org")
 
 
 TransactionId = Annotated[PathId, unknown_as(_unknown_transaction)]

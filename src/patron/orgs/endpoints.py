@@ -13,6 +13,7 @@ from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, admin, viewer
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.errors import NotFound, PatronError
 from patron.orgs import service, sync_rule
@@ -42,7 +43,7 @@ Viewer = Annotated[Actor, Depends(viewer)]
 
 
 def _unknown_unit(unit_id: int) -> PatronError:
-    return NotFound(404, f"org unit {unit_id} not found")
+    return NotFound(generic.NOT_FOUND, f"org unit {unit_id} not found")
 
 
 UnitId = Annotated[PathId, unknown_as(_unknown_unit)]
