@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from patron.cards.answers import CARD_SAMPLE, Card, CardPage
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
 from tests.conftest import EXAMPLES, Api, error_codes, warning_codes
@@ -177,6 +178,16 @@ def test_generation_refusals(api: Api) -> None:
     assert viewer.status_code == 403
 
 
+def test_the_card_model_has_the_seed_card_details_shape() -> None:
+    assert Card.model_validate(CARD_SAMPLE).model_dump() == CARD_SAMPLE
+    listed = {
+        "pagination": {"limit": 1, "offset": 0, "total": 1},
+        "data": [CARD_SAMPLE],
+        "warnings": [],
+    }
+    assert CardPage.model_validate(listed).data[0].statusInfo.labelId == 31
+
+
 def test_an_unknown_card_is_404(api: Api) -> None:
     response = api.get("/v2/cards/NOPE-1")
     assert response.status_code == 404
@@ -307,6 +318,8 @@ def test_registration_issues_the_sample_card_with_its_fields(api: Api, engine: E
     assert issued["extendedFields"] == {"card_balance": "2000", "year_of_registration": "18"}
     assert issued["customFields"] == {"bloodgroup": "bnegative"}
     assert issued["statusInfo"]["label"] == "ACTIVE"
+    # The card's own answer (through its model) is the customer document's entry, key by key.
+    assert card(api, "test123112121") == issued
 
 
 def test_card_fields_must_be_declared_for_cards(api: Api) -> None:

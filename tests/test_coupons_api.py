@@ -9,7 +9,23 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from patron.coupons import service
+from patron.coupons.schemas import (
+    CUSTOMER_COUPONS_SAMPLE,
+    DETAILED_COUPONS_SAMPLE,
+    Coupon,
+    CouponRedemption,
+    CouponSeries,
+    CouponSeriesOfCoupon,
+    CustomerCouponDetails,
+    CustomerCoupons,
+    DetailedCoupon,
+    render_basic,
+    render_detailed,
+    render_series,
+)
 from patron.kit.db import transaction
+from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 from patron.settings import get_settings
 from tests.conftest import Api, OrgHandle, error_codes, warning_codes
@@ -349,6 +365,49 @@ def test_detailed_coupons_with_series_and_redemptions(
     paper_basic = next(c for c in basic["coupons"] if c["code"] == "PAPER1")
     assert paper_basic["redemptions"] == [info[0]["id"]]
     assert paper_basic["redemptionCount"] == 1
+
+
+def test_the_seed_samples_fit_the_answer_models() -> None:
+    basic = CustomerCoupons.model_validate(CUSTOMER_COUPONS_SAMPLE)
+    assert basic.model_dump(exclude_unset=True) == CUSTOMER_COUPONS_SAMPLE
+    assert set(Coupon.model_fields) == BASIC_KEYS
+    detailed = CustomerCouponDetails.model_validate(DETAILED_COUPONS_SAMPLE)
+    assert detailed.model_dump(exclude_unset=True) == DETAILED_COUPONS_SAMPLE
+
+
+def test_the_answer_models_have_every_key_the_documents_carry(
+    engine: Engine, org: OrgHandle, api: Api
+) -> None:
+    # An answer goes through its model, which drops a key it does not name: the documents
+    # as built must have exactly the models' keys.
+    tom = register(api, mobile=TOM)
+    add_series(api, 14162, validTill="2030-12-31")
+    issue(api, 14162, "PAPER1", customerId=tom, storeCode="mal")
+    redeem(engine, org, f"14162,PAPER1,{TOM},2016-12-15 15:06,BILL-9")
+    with transaction(engine, write=False) as conn:
+        (row,), _, _ = service.list_coupons(conn, org.id, Page(limit=10, offset=0))
+        redemptions = service.redemptions_by_coupon(conn, org.id, [row])[int(row["id"])]
+        (series,), _ = service.list_series(conn, org.id, Page(limit=10, offset=0))
+    detailed = render_detailed(row, redemptions, org.id)
+    assert set(detailed) == set(DetailedCoupon.model_fields)
+    assert set(detailed["series"]) == set(CouponSeriesOfCoupon.model_fields)
+    assert set(detailed["redemptionInfo"][0]) == set(CouponRedemption.model_fields)
+    assert set(render_basic(row, redemptions)) == set(Coupon.model_fields)
+    assert set(render_series(series)) == set(CouponSeries.model_fields)
+
+
+def test_a_coupon_no_store_issued_answers_an_empty_issued_at(api: Api) -> None:
+    tom = register(api, mobile=TOM)
+    add_series(api, 5309)
+    (issued,) = issue(api, 5309, "NOSTORE", customerId=tom)
+    assert issued["issuedAt"] == {}
+    listed = api.get("/v2/coupons", role="viewer").json()
+    assert listed["data"][0]["issuedAt"] == {}
+    basic = api.get(f"/v2/customers/coupons?id={tom}").json()
+    assert basic["entity"]["customers"][0]["coupons"][0]["issuedAt"] == {}
+    detailed = api.get(f"/v2/customers/{tom}/coupons").json()
+    assert detailed["entity"][0]["issuedAt"] == {}
+    assert detailed["entity"][0]["series"]["maxRedemptionsPerCoupon"] == 1
 
 
 def test_status_filters(engine: Engine, org: OrgHandle, api: Api) -> None:

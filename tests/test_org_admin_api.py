@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from patron.orgs.answers import render_settings
+from patron.orgs.settings import OrgSettings
 from tests.conftest import Api, error_codes
 
 SYSTEM_STATUSES = [
@@ -76,6 +78,9 @@ def test_settings_are_shown_in_camel_case(api: Api) -> None:
     assert settings["mobileNationalLength"] == 0
     assert settings["registrationMaxPastDays"] is None
     assert "mobile_regex" not in settings
+    # Every setting is answered: the answer's model names each one (a setting it left out
+    # would be dropped from the answer without a word).
+    assert set(settings) == set(render_settings(OrgSettings()))
 
 
 def test_a_partial_change_keeps_the_other_settings(api: Api) -> None:

@@ -16,10 +16,12 @@ from patron.kit.pagination import Pagination
 
 Warnings = Annotated[list[Problem], Field(description="Warnings about the request.")]
 
-#: A ``cardDetails`` entry of the v2 customer document's sample.
+#: A ``cardDetails`` entry of the v2 customer document's sample, with the ``expiryDate``
+#: patron adds (null: the card does not expire).
 CARD_SAMPLE: dict[str, Any] = {
     "cardId": 418,
     "issuedDate": "2021-11-23T10:01:33Z",
+    "expiryDate": None,
     "createdDate": "2021-11-23",
     "expiryDays": 0,
     "seriesName": "sushicard",

@@ -11,13 +11,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
 from patron.codes import generic
 from patron.coupons import service
 from patron.coupons.schemas import (
+    CouponPage,
+    CouponSeriesAnswer,
     CouponSeriesIn,
+    CouponSeriesPage,
+    CustomerCouponDetails,
+    CustomerCoupons,
+    IssuedCoupons,
     IssueIn,
     render_basic,
     render_detailed,
@@ -44,7 +51,7 @@ def _warnings(warnings: list[Any]) -> list[dict[str, Any]]:
     return [w.as_dict() for w in warnings]
 
 
-@router.post("/v2/coupons/series")
+@router.post("/v2/coupons/series", response_model=CouponSeriesAnswer)
 def add_coupon_series(body: CouponSeriesIn, actor: Admin, conn: Db) -> dict[str, Any]:
     """Add a coupon series: its number, validity range, redemption limits and discount."""
     spec = service.SeriesInput(
@@ -63,7 +70,7 @@ def add_coupon_series(body: CouponSeriesIn, actor: Admin, conn: Db) -> dict[str,
     return {"series": render_series(series), "warnings": []}
 
 
-@router.get("/v2/coupons/series")
+@router.get("/v2/coupons/series", response_model=CouponSeriesPage)
 def list_coupon_series(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
     """A page of the org's coupon series, by series id."""
     rows, total = service.list_series(conn, actor.org_id, wanted)
@@ -74,14 +81,20 @@ def list_coupon_series(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any
     }
 
 
-@router.get("/v2/coupons/series/{series_id:id}")
+@router.get("/v2/coupons/series/{series_id:id}", response_model=CouponSeriesAnswer)
 def get_coupon_series(series_id: SeriesId, actor: Viewer, conn: Db) -> dict[str, Any]:
     """One coupon series with its issued and redeemed counts."""
     series = service.get_series(conn, actor.org_id, series_id)
     return {"series": render_series(series), "warnings": []}
 
 
-@router.post("/v2/coupons")
+@router.post(
+    "/v2/coupons",
+    response_model=IssuedCoupons,
+    # An issuing store's code and name are left out when no store issued the coupon.
+    response_model_exclude_unset=True,
+    responses=errors(404),
+)
 def issue_coupons(body: IssueIn, actor: Editor, conn: Db) -> dict[str, Any]:
     """Issue coupons of a series (one or many codes), optionally to one customer."""
     spec = service.IssueInput(
@@ -100,7 +113,12 @@ def issue_coupons(body: IssueIn, actor: Editor, conn: Db) -> dict[str, Any]:
     }
 
 
-@router.get("/v2/coupons")
+@router.get(
+    "/v2/coupons",
+    response_model=CouponPage,
+    response_model_exclude_unset=True,  # as above
+    responses=errors(404),
+)
 def list_coupons(
     actor: Viewer,
     conn: Db,
@@ -123,7 +141,12 @@ def list_coupons(
     }
 
 
-@router.get("/v2/customers/coupons")
+@router.get(
+    "/v2/customers/coupons",
+    response_model=CustomerCoupons,
+    response_model_exclude_unset=True,  # as above
+    responses=errors(404),
+)
 def customer_coupons_basic(
     actor: Viewer,
     conn: Db,
@@ -152,7 +175,12 @@ def customer_coupons_basic(
     }
 
 
-@router.get("/v2/customers/{customer_id:id}/coupons")
+@router.get(
+    "/v2/customers/{customer_id:id}/coupons",
+    response_model=CustomerCouponDetails,
+    # The issuing or redeeming store's keys are left out when the store is not known.
+    response_model_exclude_unset=True,
+)
 def customer_coupons_detailed(
     customer_id: CustomerId,
     actor: Viewer,
