@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from patron.audit.tables import audit_log
 from patron.auth import service as auth
 from patron.auth.actor import Role
-from patron.exports import jobs, links
+from patron.exports import answers, jobs, links
 from patron.exports.tables import export_chunks, exports
 from patron.kit.clock import utcnow
 from patron.kit.db import transaction
@@ -245,6 +245,10 @@ def test_more_than_1000_rows_make_a_job_whose_file_the_worker_writes(
         api, filters={"loyaltyType": "loyalty"}, fields=["id", "customField.city"], format=fmt
     )
     assert started.status_code == 202, started.text
+    # /openapi.json declares this answer (a JSONResponse: nothing filters it), and its sample.
+    assert answers.ExportAnswer.model_validate(started.json()).export.state == "queued"
+    sample = answers.ExportAnswer.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    answers.ExportAnswer.model_validate(sample)
     job = started.json()["export"]
     assert job["state"] == "queued"
     assert started.headers["location"] == f"/v2/exports/{job['id']}"

@@ -27,7 +27,9 @@ from patron.imports import repository as imports_repository
 from patron.imports.codes import MAPPING_UNKNOWN_FIELD, RowCode
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput
+from patron.legacy import answers, render
 from patron.legacy import service as legacy_service
+from patron.legacy.form import Output
 from patron.loyalty import service as loyalty
 from tests.conftest import OrgHandle, make_org, unique
 from tests.importing import run, start
@@ -359,6 +361,30 @@ def test_json_is_the_equivalent_of_the_xml(legacy: Legacy) -> None:
         (2, "new", "22334455"),
         (3, "new", "33445566"),
     ]
+    # /openapi.json declares this answer (the endpoint answers a Response: nothing filters it).
+    declared = answers.BatchAnswer.model_validate(response.json())
+    assert declared.response.batch.customers.new == 3
+
+
+def test_the_declared_answers_fit_their_samples_and_the_seeds_xml() -> None:
+    sample = answers.BatchAnswer.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    assert answers.BatchAnswer.model_validate(sample).response.batch.import_ == 41
+    error = answers.BatchError.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    assert answers.BatchError.model_validate(error).response.code == 401
+    # The XML sample is what the renderer writes for the same batch (seed 002's shape).
+    result = render.BatchResult(
+        import_id=41,
+        undo_state=41,
+        counts={"new": 2, "updated": 1, "skipped": 0, "rejected": 0},
+        rows=[
+            render.RowResult(1, "new", 1201, "C-1"),
+            render.RowResult(2, "new", 1202, "C-2"),
+            render.RowResult(3, "updated", 977, "C-3"),
+        ],
+    )
+    xml = render.success(result, Output()).body
+    assert ET.canonicalize(xml, strip_text=True) == ET.canonicalize(answers.XML_SAMPLE)
+    assert render.document(result) == sample
 
 
 def test_condensed_json_has_no_white_space(legacy: Legacy) -> None:
@@ -391,6 +417,7 @@ def test_a_jsonp_error_comes_inside_a_200_so_the_script_runs(legacy: Legacy) -> 
     assert json.loads(match.group(1)) == {
         "response": {"status": "error", "error": "invalid credentials", "code": 401}
     }
+    answers.BatchError.model_validate_json(match.group(1))
 
 
 @pytest.mark.parametrize(

@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.engine import Engine
 
-from patron.api.deps import admin, engine_of
+from patron.api.deps import Db, TransactionRoute, admin
 from patron.api.params import Paging
-from patron.audit import service
+from patron.audit import answers, service
 from patron.auth.actor import Actor
 from patron.kit.clock import iso
-from patron.kit.db import transaction
 
-router = APIRouter(prefix="/v2/audit", tags=["audit"])
+router = APIRouter(prefix="/v2/audit", tags=["audit"], route_class=TransactionRoute)
 
 
 def _render(entry: service.AuditEntry) -> dict[str, Any]:
@@ -30,10 +28,10 @@ def _render(entry: service.AuditEntry) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", response_model=answers.AuditLog)
 def list_audit_entries(
     actor: Annotated[Actor, Depends(admin)],
-    engine: Annotated[Engine, Depends(engine_of)],
+    conn: Db,
     wanted: Paging,
     by: Annotated[str | None, Query(alias="actor")] = None,
     action: str | None = None,
@@ -51,8 +49,7 @@ def list_audit_entries(
         object_type=object_type,
         object_id=object_id,
     )
-    with transaction(engine, write=False) as conn:
-        entries, total = service.list_entries(conn, actor, filters, wanted)
+    entries, total = service.list_entries(conn, actor, filters, wanted)
     return {
         "pagination": wanted.envelope(total),
         "data": [_render(entry) for entry in entries],

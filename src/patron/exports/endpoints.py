@@ -9,15 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.api.deps import Db, Viewer, engine_of
+from patron.api.deps import Db, TransactionRoute, Viewer, engine_of
 from patron.api.params import Paging, PathId, unknown_as
-from patron.exports import service
+from patron.exports import answers, service
 from patron.exports.writer import MEDIA_TYPES
 from patron.kit.db import transaction
 from patron.kit.errors import NotFound, PatronError
 from patron.settings import Settings, get_settings
 
-router = APIRouter(prefix="/v2/exports", tags=["exports"])
+router = APIRouter(prefix="/v2/exports", tags=["exports"], route_class=TransactionRoute)
 
 
 def _unknown_export(export_id: int) -> PatronError:
@@ -58,8 +58,26 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
+#: The export's file, as ``/openapi.json`` declares it.
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {media: {} for media in MEDIA_TYPES.values()},
+        "description": "The file (CSV or XLSX, as ``format`` asks).",
+    }
+}
+
+
 @router.post(
-    "", status_code=202, responses={200: {"description": "The file (1,000 rows or fewer)"}}
+    "",
+    status_code=202,
+    response_model=answers.ExportAnswer,
+    responses={
+        200: {
+            "content": FILE_ANSWER[200]["content"],
+            "description": "The file at once (1,000 rows or fewer); ``X-Export-Rows`` "
+            "counts its rows.",
+        }
+    },
 )
 def create_export(body: ExportIn, request: Request, actor: Viewer, conn: Db) -> Response:
     """Export the profile list: the file at once (up to 1,000 rows), else a job (202)."""
@@ -80,7 +98,7 @@ def create_export(body: ExportIn, request: Request, actor: Viewer, conn: Db) -> 
     )
 
 
-@router.get("")
+@router.get("", response_model=answers.ExportList)
 def list_exports(request: Request, actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
     """The caller's export jobs (an admin: the org's), newest first."""
     found = service.list_exports(conn, actor, wanted)
@@ -91,7 +109,7 @@ def list_exports(request: Request, actor: Viewer, conn: Db, wanted: Paging) -> d
     }
 
 
-@router.get("/{export_id:id}")
+@router.get("/{export_id:id}", response_model=answers.ExportAnswer)
 def get_export(export_id: ExportId, request: Request, actor: Viewer, conn: Db) -> dict[str, Any]:
     """One export job: its state, rows, size, and (when ready) its file's links."""
     return {"export": _render(request, service.get_export(conn, actor, export_id)), "warnings": []}
@@ -113,10 +131,13 @@ def file_response(request: Request, org_id: int, export: service.Export) -> Stre
     )
 
 
-@router.get("/{export_id:id}/file")
+@router.get("/{export_id:id}/file", response_class=Response, responses=FILE_ANSWER)
 def export_file(export_id: ExportId, request: Request, actor: Viewer, conn: Db) -> Response:
     """The export's file (the caller's own export; an admin: any of the org's)."""
     export = service.downloadable(conn, actor, export_id)
+    # The request's transaction of a GET is a read one: on SQLite, writing in it would
+    # upgrade its snapshot to the write lock, refused at once when another writer committed
+    # since it began. The audit entry gets a short write transaction of its own.
     with transaction(engine_of(request)) as audited:
         service.record_download(audited, actor, export)
     return file_response(request, actor.org_id, export)

@@ -142,8 +142,8 @@ class ImportConflict(BaseModel):
     """A value an undo left alone, because it changed since the import."""
 
     customer_id: int | None = Field(description="The customer.")
-    field: str = Field(description="The field left alone.")
-    reason: str = Field(description="Why.")
+    field: str | None = Field(description="The field left alone; null: not one field.")
+    reason: str | None = Field(description="Why.")
 
 
 class ImportConflictList(BaseModel):

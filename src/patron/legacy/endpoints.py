@@ -30,8 +30,8 @@ from patron.imports.read.table import size_text
 from patron.kit.clock import iso
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, NotFound, PatronError
+from patron.legacy import answers, render, service
 from patron.legacy import form as forms
-from patron.legacy import render, service
 from patron.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,13 @@ def _unknown_undo_state(undo_id: int) -> PatronError:
 UndoId = Annotated[PathId, unknown_as(_unknown_undo_state)]
 
 
-@router.post("", summary="The legacy batch API: a form post of type customers_batch")
+@router.post(
+    "",
+    summary="The legacy batch API: a form post of type customers_batch",
+    response_class=Response,
+    # Its errors come in its own shape and format (and JSONP's in a 200), not ErrorAnswer.
+    responses=answers.batch_responses(),
+)
 @router.post("/", include_in_schema=False)  # as some integrations spell it: no redirect
 async def post_batch(request: Request) -> Response:
     output = forms.Output()
@@ -211,13 +217,21 @@ def _error(
     )
 
 
-@router.get("/undo-states", summary="The undo states of the org's batches, newest first (admin)")
+@router.get(
+    "/undo-states",
+    summary="The undo states of the org's batches, newest first (admin)",
+    response_model=answers.BatchUndoStateList,
+)
 def list_undo_states(actor: Admin, conn: Db, wanted: Paging) -> dict[str, Any]:
     found, total = service.list_undo_states(conn, actor, wanted.limit, wanted.offset)
     return {"pagination": wanted.envelope(total), "data": [_state(s) for s in found]}
 
 
-@router.post("/undo-states/{undo_id:id}/undo", summary="Undo a batch (admin)")
+@router.post(
+    "/undo-states/{undo_id:id}/undo",
+    summary="Undo a batch (admin)",
+    response_model=answers.BatchUndone,
+)
 def undo_batch(undo_id: UndoId, actor: Admin, db: EngineDep) -> dict[str, Any]:
     state, conflicts = service.undo_batch(db, actor, undo_id)
     shown = conflicts.head(get_settings().max_page_size * 10)
