@@ -9,15 +9,23 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api import deps
-from patron.api.deps import Db
+from patron.api.contract import errors
+from patron.api.deps import Db, TransactionRoute
 from patron.api.params import Paging
 from patron.auth.actor import Actor
 from patron.customer import bulk, hierarchy, lookup
+from patron.customer.record_answers import (
+    BulkCustomer,
+    BulkEntryAnswer,
+    GroupAnswer,
+    HierarchyAnswer,
+    HierarchyList,
+)
 from patron.customer.schemas import RegisterIn, Text
 from patron.kit.errors import InvalidInput
 
-router = APIRouter(prefix="/v2/customers", tags=["bulk and groups"])
-org_router = APIRouter(prefix="/v2/org", tags=["bulk and groups"])
+router = APIRouter(prefix="/v2/customers", tags=["bulk and groups"], route_class=TransactionRoute)
+org_router = APIRouter(prefix="/v2/org", tags=["bulk and groups"], route_class=TransactionRoute)
 
 Viewer = Annotated[Actor, Depends(deps.viewer)]
 Editor = Annotated[Actor, Depends(deps.editor)]
@@ -83,7 +91,8 @@ class HierarchyBody(BaseModel):
     roles: list[RoleBody] = Field(default_factory=list)
 
 
-@router.post("/bulk")
+# Each entry's answer holds only the keys of its outcome (a customer, or its errors).
+@router.post("/bulk", response_model=list[BulkEntryAnswer], response_model_exclude_unset=True)
 def register_many(
     body: Annotated[list[BulkCustomerIn], Body()], conn: Db, actor: Editor
 ) -> list[dict[str, Any]]:
@@ -91,7 +100,7 @@ def register_many(
     return bulk.register_many(conn, actor, [item.entry() for item in body])
 
 
-@router.put("/bulk")
+@router.put("/bulk", response_model=list[BulkCustomer], response_model_exclude_unset=True)
 def update_many(
     body: Annotated[list[BulkCustomerIn], Body()],
     conn: Db,
@@ -104,7 +113,10 @@ def update_many(
     return bulk.update_many(conn, actor, [item.entry() for item in body], where)
 
 
-@router.get("/bulk")
+# 404: no customer holds the parent's identifier, or no company has the external id.
+@router.get(
+    "/bulk", response_model=GroupAnswer, response_model_exclude_unset=True, responses=errors(404)
+)
 def read_group(
     conn: Db,
     actor: Viewer,
@@ -132,13 +144,13 @@ def read_group(
     )
 
 
-@org_router.get("/hierarchies")
+@org_router.get("/hierarchies", response_model=HierarchyList)
 def list_hierarchies(conn: Db, actor: Viewer) -> dict[str, Any]:
     """The org's hierarchies and their roles."""
     return {"data": hierarchy.list_hierarchies(conn, actor.org_id), "warnings": []}
 
 
-@org_router.post("/hierarchies", status_code=201)
+@org_router.post("/hierarchies", status_code=201, response_model=HierarchyAnswer)
 def define_hierarchy(body: HierarchyBody, conn: Db, actor: Admin) -> dict[str, Any]:
     """Define a hierarchy: its roles, whether levels may be skipped, whether points pool."""
     made = hierarchy.define(
@@ -153,7 +165,7 @@ def define_hierarchy(body: HierarchyBody, conn: Db, actor: Admin) -> dict[str, A
     return {**made, "warnings": []}
 
 
-@org_router.put("/hierarchies/{code}")
+@org_router.put("/hierarchies/{code}", response_model=HierarchyAnswer)
 def change_hierarchy(code: str, body: HierarchyBody, conn: Db, actor: Admin) -> dict[str, Any]:
     """Rename a hierarchy, or change whether points pool or levels may be skipped."""
     if body.roles or body.code is not None:

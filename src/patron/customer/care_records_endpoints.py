@@ -12,14 +12,30 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api import deps
-from patron.api.deps import Db
+from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.customer import notes, preferences, tickets
+from patron.customer.record_answers import (
+    CustomerPreferences,
+    NoteAnswer,
+    NoteList,
+    PreferenceKeyDefined,
+    PreferenceKeyList,
+    PreferencesSet,
+    RecordDeleted,
+    TicketAdded,
+    TicketAnswer,
+    TicketList,
+)
 from patron.kit.errors import NotFound, Notice, PatronError
 
-router = APIRouter(prefix="/v2/customers", tags=["customer care records"])
-org_router = APIRouter(prefix="/v2/org", tags=["customer care records"])
+router = APIRouter(
+    prefix="/v2/customers", tags=["customer care records"], route_class=TransactionRoute
+)
+org_router = APIRouter(
+    prefix="/v2/org", tags=["customer care records"], route_class=TransactionRoute
+)
 
 Viewer = Annotated[Actor, Depends(deps.viewer)]
 Editor = Annotated[Actor, Depends(deps.editor)]
@@ -98,7 +114,7 @@ class TicketBody(_Body):
 # --- notes ------------------------------------------------------------------------------
 
 
-@router.post("/{customer_id:id}/notes")
+@router.post("/{customer_id:id}/notes", response_model=NoteAnswer)
 def add_note(customer_id: CustomerId, body: NoteIn, conn: Db, actor: Editor) -> dict[str, Any]:
     """Write a note about a customer."""
     note, warnings = notes.add_note(conn, actor, customer_id, body.description)
@@ -110,7 +126,7 @@ def add_note(customer_id: CustomerId, body: NoteIn, conn: Db, actor: Editor) -> 
     }
 
 
-@router.get("/{customer_id:id}/notes")
+@router.get("/{customer_id:id}/notes", response_model=NoteList)
 def list_notes(customer_id: CustomerId, conn: Db, actor: Viewer, page: Paging) -> dict[str, Any]:
     """The notes about a customer, newest first."""
     found, total, warnings = notes.notes(conn, actor.org_id, customer_id, page)
@@ -122,7 +138,7 @@ def list_notes(customer_id: CustomerId, conn: Db, actor: Viewer, page: Paging) -
     }
 
 
-@router.put("/{customer_id:id}/notes/{note_id:id}")
+@router.put("/{customer_id:id}/notes/{note_id:id}", response_model=NoteAnswer)
 def edit_note(
     customer_id: CustomerId, note_id: NoteId, body: NoteIn, conn: Db, actor: Editor
 ) -> dict[str, Any]:
@@ -136,7 +152,7 @@ def edit_note(
     }
 
 
-@router.delete("/{customer_id:id}/notes/{note_id:id}")
+@router.delete("/{customer_id:id}/notes/{note_id:id}", response_model=RecordDeleted)
 def delete_note(
     customer_id: CustomerId, note_id: NoteId, conn: Db, actor: Editor
 ) -> dict[str, Any]:
@@ -148,14 +164,14 @@ def delete_note(
 # --- preferences ------------------------------------------------------------------------
 
 
-@router.get("/{customer_id:id}/preferences")
+@router.get("/{customer_id:id}/preferences", response_model=CustomerPreferences)
 def get_preferences(customer_id: CustomerId, conn: Db, actor: Viewer) -> dict[str, Any]:
     """The customer's preference values."""
     shown, warnings = preferences.preferences(conn, actor.org_id, customer_id)
     return {"userId": customer_id, "preferences": shown, "warnings": _warnings(warnings)}
 
 
-@router.put("/{customer_id:id}/preferences")
+@router.put("/{customer_id:id}/preferences", response_model=PreferencesSet)
 def set_preferences(
     customer_id: CustomerId, body: PreferencesIn, conn: Db, actor: Editor
 ) -> dict[str, Any]:
@@ -171,14 +187,14 @@ def set_preferences(
     }
 
 
-@org_router.get("/preferences")
+@org_router.get("/preferences", response_model=PreferenceKeyList)
 def list_preference_keys(conn: Db, actor: Viewer) -> dict[str, Any]:
     """The org's preference keys and their types."""
     found = preferences.definitions(conn, actor.org_id)
     return {"data": [d.rendered() for d in found], "warnings": []}
 
 
-@org_router.post("/preferences", status_code=201)
+@org_router.post("/preferences", status_code=201, response_model=PreferenceKeyDefined)
 def define_preference_key(
     body: Annotated[DefinitionIn, Body()], conn: Db, actor: Admin
 ) -> dict[str, Any]:
@@ -197,7 +213,7 @@ def define_preference_key(
 # --- tickets ----------------------------------------------------------------------------
 
 
-@router.post("/{customer_id:id}/tickets")
+@router.post("/{customer_id:id}/tickets", response_model=TicketAdded)
 def add_ticket(
     customer_id: CustomerId, body: TicketBody, conn: Db, actor: Editor
 ) -> dict[str, Any]:
@@ -211,7 +227,7 @@ def add_ticket(
     }
 
 
-@router.get("/{customer_id:id}/tickets")
+@router.get("/{customer_id:id}/tickets", response_model=TicketList)
 def list_tickets(
     customer_id: CustomerId,
     conn: Db,
@@ -234,7 +250,7 @@ def list_tickets(
     }
 
 
-@router.get("/{customer_id:id}/tickets/{ticket_id:id}")
+@router.get("/{customer_id:id}/tickets/{ticket_id:id}", response_model=TicketAnswer)
 def get_ticket(
     customer_id: CustomerId, ticket_id: TicketId, conn: Db, actor: Viewer
 ) -> dict[str, Any]:
@@ -243,7 +259,7 @@ def get_ticket(
     return {"ticket": shown, "code": tickets.SUCCESS, "warnings": []}
 
 
-@router.put("/{customer_id:id}/tickets/{ticket_id:id}")
+@router.put("/{customer_id:id}/tickets/{ticket_id:id}", response_model=TicketAnswer)
 def change_ticket(
     customer_id: CustomerId, ticket_id: TicketId, body: TicketBody, conn: Db, actor: Editor
 ) -> dict[str, Any]:

@@ -8,18 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Response, UploadFile
 
 from patron.api import deps
-from patron.api.deps import Db
+from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId
 from patron.auth.actor import Actor
 from patron.customer import image
+from patron.customer.record_answers import ImageUploadAnswer, RecordDeleted
 
-router = APIRouter(prefix="/v2/customers", tags=["customer image"])
+router = APIRouter(prefix="/v2/customers", tags=["customer image"], route_class=TransactionRoute)
 
 Viewer = Annotated[Actor, Depends(deps.viewer)]
 Editor = Annotated[Actor, Depends(deps.editor)]
 
 
-@router.post("/{customer_id:id}/setImage")
+@router.post("/{customer_id:id}/setImage", response_model=ImageUploadAnswer)
 def set_image(
     customer_id: CustomerId,
     conn: Db,
@@ -39,7 +40,16 @@ def set_image(
     }
 
 
-@router.get("/{customer_id:id}/image", response_class=Response)
+@router.get(
+    "/{customer_id:id}/image",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+            "description": "The image, as stored: JPEG, PNG or WebP.",
+        }
+    },
+)
 def get_image(customer_id: CustomerId, conn: Db, actor: Viewer) -> Response:
     """The customer's image, as stored (re-encoded, without metadata)."""
     content, content_type, handle = image.image(conn, actor.org_id, customer_id)
@@ -58,7 +68,7 @@ def get_image(customer_id: CustomerId, conn: Db, actor: Viewer) -> Response:
     )
 
 
-@router.delete("/{customer_id:id}/image")
+@router.delete("/{customer_id:id}/image", response_model=RecordDeleted)
 def delete_image(customer_id: CustomerId, conn: Db, actor: Editor) -> dict[str, Any]:
     """Remove a customer's image."""
     image.remove_image(conn, actor, customer_id)

@@ -9,15 +9,22 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api import deps
-from patron.api.deps import Db
+from patron.api.contract import errors
+from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, Paging
 from patron.auth.actor import Actor
 from patron.customer import referrals
+from patron.customer.record_answers import (
+    ReferralCampaignAnswer,
+    ReferralCampaignList,
+    ReferralList,
+    ReferralsInvited,
+)
 from patron.customer.schemas import Text
 from patron.kit.db import MAX_ID
 
-router = APIRouter(prefix="/v2/customers", tags=["referrals"])
-org_router = APIRouter(prefix="/v2/org", tags=["referrals"])
+router = APIRouter(prefix="/v2/customers", tags=["referrals"], route_class=TransactionRoute)
+org_router = APIRouter(prefix="/v2/org", tags=["referrals"], route_class=TransactionRoute)
 
 Viewer = Annotated[Actor, Depends(deps.viewer)]
 Editor = Annotated[Actor, Depends(deps.editor)]
@@ -54,6 +61,38 @@ class CustomerReferralIn(_Lenient):
 
 class ReferralsIn(_Lenient):
     """Body of ``POST /v2/customers/referrals``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customerReferrals": [
+                        {
+                            "customer": {
+                                "id": 420007388,
+                                "mobile": "918867710031",
+                                "email": "sample.email10031@gmail.com",
+                                "externalId": "",
+                            },
+                            "campaignToken": "CWRME",
+                            "referrals": [
+                                {
+                                    "type": "MOBILE",
+                                    "referral": [
+                                        {
+                                            "name": "some random name",
+                                            "identifier": "918867710032",
+                                            "invitedOn": "2021-12-16 13:15:45",
+                                        }
+                                    ],
+                                }
+                            ],
+                        }
+                    ]
+                }
+            ]
+        }
+    )
 
     customerReferrals: list[CustomerReferralIn] = Field(default_factory=list)
 
@@ -96,7 +135,8 @@ class ReferralCampaignIn(BaseModel):
     active: bool | None = None
 
 
-@router.post("/referrals")
+# 404: the referrer named by id or identifier is unknown.
+@router.post("/referrals", response_model=ReferralsInvited, responses=errors(404))
 def invite(body: ReferralsIn, conn: Db, actor: Editor) -> dict[str, Any]:
     """Record the friends customers invited in a referral campaign."""
     answered = referrals.invite(conn, actor, body.invitations())
@@ -109,7 +149,10 @@ def invite(body: ReferralsIn, conn: Db, actor: Editor) -> dict[str, Any]:
     }
 
 
-@router.get("/{customer_id:id}/referrals")
+# A referee's names and identifiers are left out when it has none (or was erased).
+@router.get(
+    "/{customer_id:id}/referrals", response_model=ReferralList, response_model_exclude_unset=True
+)
 def list_referrals(
     customer_id: CustomerId, conn: Db, actor: Viewer, page: Paging
 ) -> dict[str, Any]:
@@ -123,13 +166,13 @@ def list_referrals(
     }
 
 
-@org_router.get("/referralCampaigns")
+@org_router.get("/referralCampaigns", response_model=ReferralCampaignList)
 def list_referral_campaigns(conn: Db, actor: Viewer) -> dict[str, Any]:
     """The org's referral campaigns."""
     return {"data": referrals.list_campaigns(conn, actor.org_id), "warnings": []}
 
 
-@org_router.post("/referralCampaigns", status_code=201)
+@org_router.post("/referralCampaigns", status_code=201, response_model=ReferralCampaignAnswer)
 def define_referral_campaign(body: ReferralCampaignIn, conn: Db, actor: Admin) -> dict[str, Any]:
     """Define a referral campaign (its token is what invitations name)."""
     made = referrals.define_campaign(
@@ -142,7 +185,7 @@ def define_referral_campaign(body: ReferralCampaignIn, conn: Db, actor: Admin) -
     return {**made, "warnings": []}
 
 
-@org_router.put("/referralCampaigns/{token}")
+@org_router.put("/referralCampaigns/{token}", response_model=ReferralCampaignAnswer)
 def change_referral_campaign(
     token: str, body: ReferralCampaignIn, conn: Db, actor: Admin
 ) -> dict[str, Any]:
