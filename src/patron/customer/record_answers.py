@@ -175,7 +175,7 @@ class TicketList(BaseModel):
 
 # --- image ------------------------------------------------------------------------------
 
-_IMAGE_FILE = {
+_IMAGE_FILE: dict[str, Any] = {
     "acl": "PRIVATE",
     "fileHandle": "a014949a-0822-48b3-90ad-73908174147d",
     "lastModified": "2021-11-24 08:59:40",
@@ -278,7 +278,7 @@ class ReferralInvitations(BaseModel):
     warnings: Warnings = _warnings()
 
 
-_INVITATIONS = {
+_INVITATIONS: dict[str, Any] = {
     "customer": {
         "id": 420007388,
         "mobile": "918867710031",
@@ -594,7 +594,7 @@ class BulkCustomer(BaseModel):
     errors: Warnings | None = Field(None, description="Why this customer failed, if it did.")
 
 
-_BULK_PROFILE = {
+_BULK_PROFILE: dict[str, Any] = {
     "firstName": "Capillary",
     "lastName": "Customer",
     "fields": {"gender": "MALE"},
@@ -613,7 +613,7 @@ _BULK_PROFILE = {
         {"type": "cuid", "value": "cuid_917979015462"},
     ],
 }
-_BULK_CHILD = {
+_BULK_CHILD: dict[str, Any] = {
     "id": 409966468,
     "profiles": [{**_BULK_PROFILE, "userId": 409966468}],
     "loyaltyInfo": {"loyaltyType": "loyalty"},
