@@ -252,9 +252,15 @@ def _register_entry(conn: Connection, actor: Actor, entry: Entry, replace: bool)
 
 
 def update_many(
-    conn: Connection, actor: Actor, entries: list[Entry], where: lookup.SourceAccount
+    conn: Connection,
+    actor: Actor,
+    entries: list[Entry],
+    source: str | None = None,
+    account_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Update existing customers (found by their identifiers) and their places."""
+    """Update existing customers (found by their identifiers) and their places, in the
+    profile of ``source`` (default INSTORE) and ``account_id``."""
+    where = lookup.source_account(source, account_id, default="INSTORE")
     _check_size(entries)
     return [_updated(conn, actor, entry, where) for entry in entries]
 
@@ -311,14 +317,17 @@ def group(
     entity_type: str | None,
     identifier_type_name: str | None,
     identifier_value: str | None,
-    where: lookup.SourceAccount,
     page: Page,
+    source: str | None = None,
+    account_id: str | None = None,
     sort_by: str | None = None,
     sort_order: str | None = None,
 ) -> dict[str, Any]:
-    """The customers of a group (under a parent customer, or of a company), a page of them,
-    and the group's loyalty: every member's points summed per program, pooled when the
-    hierarchy pools them."""
+    """The customers of a group (under a parent customer, or of a company), a page of them
+    with their profiles of ``source`` and ``account_id`` (default: all), and the group's
+    loyalty: every member's points summed per program, pooled when the hierarchy pools
+    them."""
+    where = lookup.source_account(source, account_id, allow_all=True, default=lookup.ALL_SOURCES)
     kind = next((t for t in ENTITY_TYPES if t.lower() == (entity_type or "").strip().lower()), None)
     if kind is None:
         raise InvalidInput(

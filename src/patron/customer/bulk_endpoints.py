@@ -13,7 +13,7 @@ from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute
 from patron.api.params import Paging
 from patron.auth.actor import Actor
-from patron.customer import bulk, hierarchy, lookup
+from patron.customer import bulk, hierarchy
 from patron.customer.record_answers import (
     BulkCustomer,
     BulkEntryAnswer,
@@ -22,7 +22,6 @@ from patron.customer.record_answers import (
     HierarchyList,
 )
 from patron.customer.schemas import RegisterIn, Text
-from patron.kit.errors import InvalidInput
 
 router = APIRouter(prefix="/v2/customers", tags=["bulk and groups"], route_class=TransactionRoute)
 org_router = APIRouter(prefix="/v2/org", tags=["bulk and groups"], route_class=TransactionRoute)
@@ -109,8 +108,7 @@ def update_many(
     account_id: Annotated[str | None, Query(alias="accountId")] = None,
 ) -> list[dict[str, Any]]:
     """Update many existing customers (found by their identifiers) and their groups."""
-    where = lookup.source_account(source, account_id, default="INSTORE")
-    return bulk.update_many(conn, actor, [item.entry() for item in body], where)
+    return bulk.update_many(conn, actor, [item.entry() for item in body], source, account_id)
 
 
 # 404: no customer holds the parent's identifier, or no company has the external id.
@@ -130,15 +128,15 @@ def read_group(
     sort_order: Annotated[str | None, Query(alias="sortOrder")] = None,
 ) -> dict[str, Any]:
     """A group: the customers under a parent customer or of a company, and their points."""
-    where = lookup.source_account(source, account_id, allow_all=True, default=lookup.ALL_SOURCES)
     return bulk.group(
         conn,
         actor.org_id,
         entity_type=entity_type,
         identifier_type_name=identifier_type,
         identifier_value=identifier_value,
-        where=where,
         page=page,
+        source=source,
+        account_id=account_id,
         sort_by=sort_by,
         sort_order=sort_order,
     )
@@ -168,8 +166,6 @@ def define_hierarchy(body: HierarchyBody, conn: Db, actor: Admin) -> dict[str, A
 @org_router.put("/hierarchies/{code}", response_model=HierarchyAnswer)
 def change_hierarchy(code: str, body: HierarchyBody, conn: Db, actor: Admin) -> dict[str, Any]:
     """Rename a hierarchy, or change whether points pool or levels may be skipped."""
-    if body.roles or body.code is not None:
-        raise InvalidInput(hierarchy.INVALID_DEFINITION, "a hierarchy's code and roles stay")
     changed = hierarchy.change(
         conn,
         actor,
@@ -177,5 +173,7 @@ def change_hierarchy(code: str, body: HierarchyBody, conn: Db, actor: Admin) -> 
         name=body.name,
         pool_points=body.poolPoints,
         skip_level_allowed=body.skipLevelAllowed,
+        new_code=body.code,
+        roles=[hierarchy.RoleIn(r.code, r.name, r.parentRoleCode) for r in body.roles],
     )
     return {**changed, "warnings": []}

@@ -154,8 +154,13 @@ def change(
     name: str | None = None,
     pool_points: bool | None = None,
     skip_level_allowed: bool | None = None,
+    new_code: str | None = None,
+    roles: list[RoleIn] | None = None,
 ) -> dict[str, Any]:
-    """Rename a hierarchy, or change whether points pool or levels may be skipped (admin)."""
+    """Rename a hierarchy, or change whether points pool or levels may be skipped (admin).
+    Its code and roles stay: members are placed by them."""
+    if roles or new_code is not None:
+        raise InvalidInput(INVALID_DEFINITION, "a hierarchy's code and roles stay")
     found = hierarchy(conn, actor.org_id, code)
     changes: dict[str, Any] = {}
     if name is not None:
