@@ -15,6 +15,36 @@ from patron.kit.db import MAX_ID, insert_returning_id
 #: must not reach the driver (SQLite and PostgreSQL refuse it with an error).
 
 
+# The reads of every customer look-up are built once, with bound parameters: building a
+# statement costs more than SQLite takes to run it.
+_CUSTOMER = sa.select(customers).where(
+    customers.c.org_id == sa.bindparam("org_id"), customers.c.id == sa.bindparam("id")
+)
+
+
+def _owned_by_customer(table: sa.Table, *order_by: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    return (
+        sa.select(table)
+        .where(
+            table.c.org_id == sa.bindparam("org_id"),
+            table.c.customer_id == sa.bindparam("customer_id"),
+        )
+        .order_by(*order_by)
+    )
+
+
+_PROFILES_OF = _owned_by_customer(profiles, profiles.c.id)
+_IDENTIFIERS_OF = _owned_by_customer(identifiers, identifiers.c.id)
+_CHANNELS_OF = _owned_by_customer(comm_channels, comm_channels.c.id)
+_FIELD_VALUES_OF = _owned_by_customer(field_values, field_values.c.kind, field_values.c.name)
+
+
+def _of_customer(
+    conn: Connection, query: sa.Select[Any], org_id: int, customer_id: int
+) -> list[RowMapping]:
+    return list(conn.execute(query, {"org_id": org_id, "customer_id": customer_id}).mappings())
+
+
 def insert_customer(conn: Connection, values: dict[str, Any]) -> int:
     return insert_returning_id(conn, customers, values)
 
@@ -26,10 +56,8 @@ def get_customer(
     a concurrent change is waited for and its result read; SQLite serializes writers)."""
     if not 0 < customer_id <= MAX_ID:
         return None
-    query = sa.select(customers).where(customers.c.org_id == org_id, customers.c.id == customer_id)
-    if for_update:
-        query = query.with_for_update()
-    return conn.execute(query).mappings().first()
+    query = _CUSTOMER.with_for_update() if for_update else _CUSTOMER
+    return conn.execute(query, {"org_id": org_id, "id": customer_id}).mappings().first()
 
 
 def update_customer(
@@ -47,12 +75,7 @@ def insert_profile(conn: Connection, values: dict[str, Any]) -> int:
 
 
 def profiles_of(conn: Connection, org_id: int, customer_id: int) -> list[RowMapping]:
-    query = (
-        sa.select(profiles)
-        .where(profiles.c.org_id == org_id, profiles.c.customer_id == customer_id)
-        .order_by(profiles.c.id)
-    )
-    return list(conn.execute(query).mappings())
+    return _of_customer(conn, _PROFILES_OF, org_id, customer_id)
 
 
 def find_profile(
@@ -93,40 +116,38 @@ def owners_of(conn: Connection, org_id: int, pairs: Iterable[tuple[str, str]]) -
     pairs = list(pairs)
     if not pairs:
         return []
-    query = (
-        sa.select(
-            identifiers.c.type,
-            identifiers.c.value,
-            identifiers.c.customer_id,
-            identifiers.c.profile_id,
-            profiles.c.source,
-            profiles.c.account_id,
-        )
-        .join(profiles, profiles.c.id == identifiers.c.profile_id)
-        .where(
-            identifiers.c.org_id == org_id,
-            sa.tuple_(identifiers.c.type, identifiers.c.value).in_(pairs),
-        )
+    if len(pairs) == 1:  # a look-up: the statement built once
+        (kind, value), *_ = pairs
+        found = conn.execute(_OWNER_OF, {"org_id": org_id, "type": kind, "value": value})
+        return list(found.mappings())
+    query = _OWNERS.where(
+        identifiers.c.org_id == org_id,
+        sa.tuple_(identifiers.c.type, identifiers.c.value).in_(pairs),
     )
     return list(conn.execute(query).mappings())
+
+
+_OWNERS = sa.select(
+    identifiers.c.type,
+    identifiers.c.value,
+    identifiers.c.customer_id,
+    identifiers.c.profile_id,
+    profiles.c.source,
+    profiles.c.account_id,
+).join(profiles, profiles.c.id == identifiers.c.profile_id)
+_OWNER_OF = _OWNERS.where(
+    identifiers.c.org_id == sa.bindparam("org_id"),
+    identifiers.c.type == sa.bindparam("type"),
+    identifiers.c.value == sa.bindparam("value"),
+)
 
 
 def identifiers_of(conn: Connection, org_id: int, customer_id: int) -> list[RowMapping]:
-    query = (
-        sa.select(identifiers)
-        .where(identifiers.c.org_id == org_id, identifiers.c.customer_id == customer_id)
-        .order_by(identifiers.c.id)
-    )
-    return list(conn.execute(query).mappings())
+    return _of_customer(conn, _IDENTIFIERS_OF, org_id, customer_id)
 
 
 def channels_of(conn: Connection, org_id: int, customer_id: int) -> list[RowMapping]:
-    query = (
-        sa.select(comm_channels)
-        .where(comm_channels.c.org_id == org_id, comm_channels.c.customer_id == customer_id)
-        .order_by(comm_channels.c.id)
-    )
-    return list(conn.execute(query).mappings())
+    return _of_customer(conn, _CHANNELS_OF, org_id, customer_id)
 
 
 def upsert_channels(
@@ -153,12 +174,7 @@ def upsert_channels(
 
 
 def field_values_of(conn: Connection, org_id: int, customer_id: int) -> list[RowMapping]:
-    query = (
-        sa.select(field_values)
-        .where(field_values.c.org_id == org_id, field_values.c.customer_id == customer_id)
-        .order_by(field_values.c.kind, field_values.c.name)
-    )
-    return list(conn.execute(query).mappings())
+    return _of_customer(conn, _FIELD_VALUES_OF, org_id, customer_id)
 
 
 def upsert_field_values(

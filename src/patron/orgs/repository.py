@@ -23,7 +23,11 @@ def find_org_by_name(conn: Connection, name: str) -> RowMapping | None:
 
 
 def get_org(conn: Connection, org_id: int) -> RowMapping | None:
-    return conn.execute(sa.select(orgs).where(orgs.c.id == org_id)).mappings().first()
+    return conn.execute(_ORG, {"id": org_id}).mappings().first()
+
+
+#: Built once (every look-up reads the org's settings).
+_ORG = sa.select(orgs).where(orgs.c.id == sa.bindparam("id"))
 
 
 def update_settings(conn: Connection, org_id: int, settings: dict[str, Any]) -> None:
@@ -46,11 +50,14 @@ def find_label(conn: Connection, org_id: int, label: str) -> RowMapping | None:
     return conn.execute(query).mappings().first()
 
 
+#: Built once (every customer read shows its label): building costs more than running it.
+_LABEL = sa.select(status_labels).where(
+    status_labels.c.org_id == sa.bindparam("org_id"), status_labels.c.id == sa.bindparam("id")
+)
+
+
 def get_label(conn: Connection, org_id: int, label_id: int) -> RowMapping | None:
-    query = sa.select(status_labels).where(
-        status_labels.c.org_id == org_id, status_labels.c.id == label_id
-    )
-    return conn.execute(query).mappings().first()
+    return conn.execute(_LABEL, {"org_id": org_id, "id": label_id}).mappings().first()
 
 
 def insert_unit(conn: Connection, org_id: int, values: dict[str, Any]) -> int:
