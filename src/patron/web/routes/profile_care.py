@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor
+from patron.codes import customer as customer_codes
 from patron.customer import image, lookup, notes, preferences, tickets
 from patron.kit.db import transaction
 from patron.kit.errors import NotFound, PatronError
@@ -50,7 +51,7 @@ def _change(
         with transaction(engine_of(request)) as conn:
             notice = work(conn)
     except PatronError as exc:
-        if isinstance(exc, NotFound) and exc.code == 8015:
+        if isinstance(exc, NotFound) and exc.code == customer_codes.CUSTOMER_NOT_FOUND:
             raise  # the person is gone (deleted meanwhile): the 404 page
         return _page(
             request,
@@ -273,7 +274,7 @@ def _photo_change(
             lookup.resolve(conn, actor.org_id, customer_id)
             work(conn)
     except PatronError as exc:
-        if isinstance(exc, NotFound) and exc.code == 8015:
+        if isinstance(exc, NotFound) and exc.code == customer_codes.CUSTOMER_NOT_FOUND:
             raise
         return _page(
             request,
