@@ -1,19 +1,23 @@
 """Success answers of the core customer API, as ``/openapi.json`` states them.
 
 Each model is exactly what its endpoint returns, key by key: FastAPI filters the answer
-through it. Keys that an answer carries only sometimes (a card number's series, the parts
-of ``embed``) have defaults, and their routes set ``response_model_exclude_unset`` so that
-a key the service left out stays out, rather than showing as ``null``. Free-form maps
-(custom and extended fields, a channel's ``meta``) and the parts other domains render (cards,
-loyalty embeds, images) are plain ``dict[str, Any]``: the models stay flat and cheap, since
-``GET /v2/customers/{id}``, ``lookup`` and ``customerDetails`` are the hot paths.
+through it. The answers are models; their parts (a profile, an identifier, a list entry)
+are ``TypedDict`` classes, which Pydantic checks as plain dicts: on the hot paths
+(``GET /v2/customers/{id}``, ``lookup``, ``customerDetails``) building a model object per
+part cost about twice as much as checking dicts. A key an answer carries only
+sometimes is ``NotRequired`` in a part (a card number's series) and stays out when absent;
+in an answer it has a default (the parts of ``embed``) and the route sets
+``response_model_exclude_unset``, so that it stays out rather than showing as ``null``.
+Free-form maps (custom and extended fields, a channel's ``meta``) and the parts other
+domains render (cards, loyalty embeds, images) are plain ``dict[str, Any]``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from patron.api.contract import Problem
 
@@ -76,89 +80,100 @@ class LookupAnswer(BaseModel):
     warnings: Warnings = Field(description=_WARNINGS)
 
 
-class ChangedBy(BaseModel):
+class ChangedBy(TypedDict):
     """Who made or last changed a record."""
 
-    code: str | None = Field(description="The user's name.")
-    name: str | None = Field(description="The user's name.")
-    type: str = Field(description="Always USER.")
+    code: Annotated[str | None, Field(description="The user's name.")]
+    name: Annotated[str | None, Field(description="The user's name.")]
+    type: Annotated[str, Field(description="Always USER.")]
 
 
-class Attribution(BaseModel):
+class Attribution(TypedDict):
     """When and by whom a record was created and last changed."""
 
-    createDate: str | None = Field(description="Created, ISO 8601.")
+    createDate: Annotated[str | None, Field(description="Created, ISO 8601.")]
     createdBy: ChangedBy
     modifiedBy: ChangedBy
-    modifiedDate: str | None = Field(description="Last changed, ISO 8601.")
+    modifiedDate: Annotated[str | None, Field(description="Last changed, ISO 8601.")]
 
 
-class ShownIdentifier(BaseModel):
+class ShownIdentifier(TypedDict):
     """An identifier; a card number also shows its card's series and status label."""
 
-    type: str = Field(description="mobile, email, externalId, cardnumber, wechat...")
-    value: str = Field(description="The stored (normalized) value.")
-    seriesId: int | None = Field(None, description="A card number's series id.")
-    seriesCode: str | None = Field(None, description="A card number's series code.")
-    statusLabel: str | None = Field(None, description="A card number's status label.")
-    cardExternalId: str | None = Field(
-        None, description="A card number's external id, when it has one."
-    )
+    type: Annotated[str, Field(description="mobile, email, externalId, cardnumber, wechat...")]
+    value: Annotated[str, Field(description="The stored (normalized) value.")]
+    seriesId: NotRequired[Annotated[int | None, Field(description="A card number's series id.")]]
+    seriesCode: NotRequired[
+        Annotated[str | None, Field(description="A card number's series code.")]
+    ]
+    statusLabel: NotRequired[
+        Annotated[str | None, Field(description="A card number's status label.")]
+    ]
+    cardExternalId: NotRequired[
+        Annotated[str | None, Field(description="A card number's external id, when it has one.")]
+    ]
 
 
-class ShownChannel(BaseModel):
+class ShownChannel(TypedDict):
     """A communication channel of a profile."""
 
-    type: str = Field(description="mobile, email, wechat, mobilePush...")
-    value: str = Field(description="The address, number or token.")
-    primary: bool = Field(description="Whether it is the primary channel of its type.")
-    verified: bool = Field(description="Whether it was verified (e.g. by OTP).")
-    meta: dict[str, Any] = Field(description="Free-form details given with the channel.")
-    attributes: dict[str, Any] = Field(description="Always empty.")
+    type: Annotated[str, Field(description="mobile, email, wechat, mobilePush...")]
+    value: Annotated[str, Field(description="The address, number or token.")]
+    primary: Annotated[bool, Field(description="Whether it is the primary channel of its type.")]
+    verified: Annotated[bool, Field(description="Whether it was verified (e.g. by OTP).")]
+    meta: Annotated[dict[str, Any], Field(description="Free-form details given with the channel.")]
+    attributes: Annotated[dict[str, Any], Field(description="Always empty.")]
 
 
-class CustomerProfile(BaseModel):
+class CustomerProfile(TypedDict):
     """The customer's profile on one source (and account)."""
 
-    firstName: str | None = Field(description="First name.")
-    lastName: str | None = Field(description="Last name.")
+    firstName: Annotated[str | None, Field(description="First name.")]
+    lastName: Annotated[str | None, Field(description="Last name.")]
     attribution: Attribution
-    fields: dict[str, Any] = Field(description="Custom field values, by field name.")
-    identifiers: list[ShownIdentifier] = Field(description="The identifiers of this profile.")
-    commChannels: list[ShownChannel] = Field(description="The channels of this profile.")
-    source: str = Field(description="INSTORE, WECHAT, MOBILE_APP...")
-    userId: int = Field(description="The customer's id.")
-    accountId: str = Field(description="The source's account ('' for single-account sources).")
-    conflictingProfileList: list[Any] = Field(description="Always empty.")
-    autoUpdateTime: str | None = Field(description="Last changed, ISO 8601.")
-    identifiersAll: list[ShownIdentifier] = Field(
-        description="Every identifier of the customer, on every source."
-    )
+    fields: Annotated[dict[str, Any], Field(description="Custom field values, by field name.")]
+    identifiers: Annotated[
+        list[ShownIdentifier], Field(description="The identifiers of this profile.")
+    ]
+    commChannels: Annotated[list[ShownChannel], Field(description="The channels of this profile.")]
+    source: Annotated[str, Field(description="INSTORE, WECHAT, MOBILE_APP...")]
+    userId: Annotated[int, Field(description="The customer's id.")]
+    accountId: Annotated[
+        str, Field(description="The source's account ('' for single-account sources).")
+    ]
+    conflictingProfileList: Annotated[list[Any], Field(description="Always empty.")]
+    autoUpdateTime: Annotated[str | None, Field(description="Last changed, ISO 8601.")]
+    identifiersAll: Annotated[
+        list[ShownIdentifier],
+        Field(description="Every identifier of the customer, on every source."),
+    ]
 
 
-class LoyaltyInfo(BaseModel):
+class LoyaltyInfo(TypedDict):
     """The customer's loyalty membership."""
 
-    loyaltyType: str = Field(description="loyalty or non_loyalty.")
+    loyaltyType: Annotated[str, Field(description="loyalty or non_loyalty.")]
     attributionV2: Attribution
-    lifetimePurchases: float = Field(
-        description="Bills less returns, of the customer and those merged into it."
-    )
+    lifetimePurchases: Annotated[
+        float, Field(description="Bills less returns, of the customer and those merged into it.")
+    ]
 
 
-class CustomerStatus(BaseModel):
+class CustomerStatus(TypedDict):
     """The customer's status label."""
 
-    label: str | None = Field(description="The org's status label.")
-    systemStatus: str | None = Field(description="The system status the label belongs to.")
+    label: Annotated[str | None, Field(description="The org's status label.")]
+    systemStatus: Annotated[
+        str | None, Field(description="The system status the label belongs to.")
+    ]
 
 
-class FraudDetails(BaseModel):
+class FraudDetails(TypedDict):
     """The customer's fraud mark."""
 
-    status: str = Field(description="NOT_FRAUD, MARKED, CONFIRMED, RECONFIRMED...")
-    modifiedOn: str | None = Field(description="When the mark last changed, ISO 8601.")
-    markedBy: dict[str, Any] = Field(description="Always empty.")
+    status: Annotated[str, Field(description="NOT_FRAUD, MARKED, CONFIRMED, RECONFIRMED...")]
+    modifiedOn: Annotated[str | None, Field(description="When the mark last changed, ISO 8601.")]
+    markedBy: Annotated[dict[str, Any], Field(description="Always empty.")]
 
 
 DETAILS_SAMPLE: dict[str, Any] = {
@@ -267,36 +282,36 @@ class CustomerDetails(BaseModel):
 # -- Customer care: search, status, fraud, change history, deletion --------------------------
 
 
-class OffsetPagination(BaseModel):
+class OffsetPagination(TypedDict):
     """The page answered, and how many entries there are in all."""
 
-    limit: int = Field(description="The page size.")
-    offset: int = Field(description="Entries skipped.")
-    total: int = Field(description="Entries in all.")
+    limit: Annotated[int, Field(description="The page size.")]
+    offset: Annotated[int, Field(description="Entries skipped.")]
+    total: Annotated[int, Field(description="Entries in all.")]
 
 
-class MatchedIdentifier(BaseModel):
+class MatchedIdentifier(TypedDict):
     """What matched the search keyword: a name or an identifier."""
 
-    idType: str = Field(description="firstName, lastName, or an identifier type.")
-    idValue: str | None = Field(description="The matching value.")
-    source: str = Field(description="The profile's source.")
-    accountId: str = Field(description="The profile's account.")
+    idType: Annotated[str, Field(description="firstName, lastName, or an identifier type.")]
+    idValue: Annotated[str | None, Field(description="The matching value.")]
+    source: Annotated[str, Field(description="The profile's source.")]
+    accountId: Annotated[str, Field(description="The profile's account.")]
 
 
-class FoundProfile(BaseModel):
+class FoundProfile(TypedDict):
     """A profile of a customer found."""
 
-    source: str = Field(description="The profile's source.")
-    accountId: str = Field(description="The profile's account.")
-    firstName: str | None = Field(description="First name.")
-    lastName: str | None = Field(description="Last name.")
+    source: Annotated[str, Field(description="The profile's source.")]
+    accountId: Annotated[str, Field(description="The profile's account.")]
+    firstName: Annotated[str | None, Field(description="First name.")]
+    lastName: Annotated[str | None, Field(description="Last name.")]
 
 
-class FoundCustomer(BaseModel):
+class FoundCustomer(TypedDict):
     """A customer whose name or identifier starts with the keyword."""
 
-    userId: int = Field(description="The customer's id.")
+    userId: Annotated[int, Field(description="The customer's id.")]
     matchedIdentifiers: list[MatchedIdentifier]
     profiles: list[FoundProfile]
 
@@ -358,26 +373,31 @@ class FraudStatusChanged(BaseModel):
     warnings: Warnings = Field(description=_WARNINGS)
 
 
-class ChangeEntry(BaseModel):
+class ChangeEntry(TypedDict):
     """One change of a customer (or of one merged into it)."""
 
-    id: int = Field(description="The change's id.")
-    status: str = Field(description="Always APPROVED: changes apply at once.")
+    id: Annotated[int, Field(description="The change's id.")]
+    status: Annotated[str, Field(description="Always APPROVED: changes apply at once.")]
     addedBy: ChangedBy
     updatedBy: ChangedBy
-    addedOn: str | None = Field(description="When, ISO 8601.")
-    updatedOn: str | None = Field(description="When, ISO 8601.")
-    userId: int = Field(description="The customer changed.")
-    changeType: str = Field(description="What changed: IDENTIFIER_ADD, MERGE, STATUS...")
-    source: str | None = Field(description="The source the change was made on.")
-    accountId: str | None = Field(description="The account the change was made on.")
-    cause: str | None = Field(description="What made the change: api, import, console...")
-    changeIdentifiers: dict[str, list[Any]] | None = Field(
-        None, description="An identifier change: the identifiers added and removed."
-    )
-    details: dict[str, Any] | None = Field(None, description="Another change: what changed.")
-    comments: str = Field(description="The reason given, or ''.")
-    oneStep: bool = Field(description="Always true.")
+    addedOn: Annotated[str | None, Field(description="When, ISO 8601.")]
+    updatedOn: Annotated[str | None, Field(description="When, ISO 8601.")]
+    userId: Annotated[int, Field(description="The customer changed.")]
+    changeType: Annotated[str, Field(description="What changed: IDENTIFIER_ADD, MERGE, STATUS...")]
+    source: Annotated[str | None, Field(description="The source the change was made on.")]
+    accountId: Annotated[str | None, Field(description="The account the change was made on.")]
+    cause: Annotated[str | None, Field(description="What made the change: api, import, console...")]
+    changeIdentifiers: NotRequired[
+        Annotated[
+            dict[str, list[Any]],
+            Field(description="An identifier change: the identifiers added and removed."),
+        ]
+    ]
+    details: NotRequired[
+        Annotated[dict[str, Any], Field(description="Another change: what changed.")]
+    ]
+    comments: Annotated[str, Field(description="The reason given, or ''.")]
+    oneStep: Annotated[bool, Field(description="Always true.")]
 
 
 class ChangeRequestsAnswer(BaseModel):
@@ -402,43 +422,49 @@ class CustomerDeleted(BaseModel):
 # -- The list and bulk deletion --------------------------------------------------------------
 
 
-class ListPagination(BaseModel):
+class ListPagination(TypedDict):
     """Where the page is in the list."""
 
-    limit: int = Field(description="The page size.")
-    offset: int | None = Field(description="Entries skipped (null when paging by cursor).")
-    sort: str = Field(description="The sort applied, e.g. -registeredAt.")
-    nextCursor: str | None = Field(description="The cursor of the next page; null at the end.")
-    total: int | None = Field(None, description="Entries in all (with includeTotal=true).")
+    limit: Annotated[int, Field(description="The page size.")]
+    offset: Annotated[
+        int | None, Field(description="Entries skipped (null when paging by cursor).")
+    ]
+    sort: Annotated[str, Field(description="The sort applied, e.g. -registeredAt.")]
+    nextCursor: Annotated[
+        str | None, Field(description="The cursor of the next page; null at the end.")
+    ]
+    total: NotRequired[
+        Annotated[int | None, Field(description="Entries in all (with includeTotal=true).")]
+    ]
 
 
-class RegisteredAt(BaseModel):
+class RegisteredAt(TypedDict):
     """The org unit (store, till) a customer registered at."""
 
-    id: int = Field(description="The unit's id.")
-    kind: str = Field(description="The unit's kind.")
-    code: str = Field(description="The unit's code.")
-    name: str = Field(description="The unit's name.")
+    id: Annotated[int, Field(description="The unit's id.")]
+    kind: Annotated[str, Field(description="The unit's kind.")]
+    code: Annotated[str, Field(description="The unit's code.")]
+    name: Annotated[str, Field(description="The unit's name.")]
 
 
-class ListedCustomer(BaseModel):
+class ListedCustomer(TypedDict):
     """A customer of the list."""
 
-    id: int = Field(description="The customer's id.")
-    firstName: str | None = Field(description="First name (of its first profile).")
-    lastName: str | None = Field(description="Last name (of its first profile).")
-    mobile: str | None = Field(description="Its mobile, if any.")
-    email: str | None = Field(description="Its email, if any.")
-    externalId: str | None = Field(description="Its external id, if any.")
-    loyaltyType: str = Field(description="loyalty or non_loyalty.")
-    statusLabel: str | None = Field(description="Its status label.")
-    systemStatus: str | None = Field(description="The label's system status.")
-    fraudStatus: str = Field(description="Its fraud status.")
-    registeredAt: str | None = Field(description="When it registered, ISO 8601.")
-    source: str | None = Field(description="The source it registered on.")
-    accountId: str = Field(description="The account it registered on.")
-    sources: list[str] = Field(description="Every source it has a profile on.")
-    store: RegisteredAt | None = Field(description="The unit it registered at, if any.")
+    id: Annotated[int, Field(description="The customer's id.")]
+    firstName: Annotated[str | None, Field(description="First name (of its first profile).")]
+    lastName: Annotated[str | None, Field(description="Last name (of its first profile).")]
+    mobile: Annotated[str | None, Field(description="Its mobile, if any.")]
+    email: Annotated[str | None, Field(description="Its email, if any.")]
+    externalId: Annotated[str | None, Field(description="Its external id, if any.")]
+    loyaltyType: Annotated[str, Field(description="loyalty or non_loyalty.")]
+    statusLabel: Annotated[str | None, Field(description="Its status label.")]
+    systemStatus: Annotated[str | None, Field(description="The label's system status.")]
+    fraudStatus: Annotated[str, Field(description="Its fraud status.")]
+    registeredAt: Annotated[str | None, Field(description="When it registered, ISO 8601.")]
+    source: Annotated[str | None, Field(description="The source it registered on.")]
+    accountId: Annotated[str, Field(description="The account it registered on.")]
+    sources: Annotated[list[str], Field(description="Every source it has a profile on.")]
+    store: Annotated[RegisteredAt | None, Field(description="The unit it registered at, if any.")]
 
 
 class CustomerList(BaseModel):
@@ -449,13 +475,15 @@ class CustomerList(BaseModel):
     warnings: Warnings = Field(description="Always empty.")
 
 
-class DeletionOutcome(BaseModel):
+class DeletionOutcome(TypedDict):
     """What became of one id of a bulk deletion."""
 
-    id: int = Field(description="The id given.")
-    status: str = Field(description="deleted, notFound or refused.")
-    code: int | None = Field(None, description="Why it was refused (e.g. 618, 8069).")
-    message: str | None = Field(None, description="Why it was refused, in words.")
+    id: Annotated[int, Field(description="The id given.")]
+    status: Annotated[str, Field(description="deleted, notFound or refused.")]
+    code: NotRequired[
+        Annotated[int | None, Field(description="Why it was refused (e.g. 618, 8069).")]
+    ]
+    message: NotRequired[Annotated[str | None, Field(description="Why it was refused, in words.")]]
 
 
 class BulkDeleteAnswer(BaseModel):
@@ -508,30 +536,32 @@ class Unmerged(BaseModel):
     warnings: Warnings = Field(description="Always empty.")
 
 
-class ConsentUnit(BaseModel):
+class ConsentUnit(TypedDict):
     """The org unit a consent was recorded at."""
 
-    id: int = Field(description="The unit's id.")
-    code: str | None = Field(description="The unit's code.")
-    kind: str | None = Field(description="The unit's kind.")
+    id: Annotated[int, Field(description="The unit's id.")]
+    code: Annotated[str | None, Field(description="The unit's code.")]
+    kind: Annotated[str | None, Field(description="The unit's kind.")]
 
 
-class ConsentEntry(BaseModel):
+class ConsentEntry(TypedDict):
     """One opt-in or opt-out."""
 
-    id: int = Field(description="The entry's id.")
-    userId: int = Field(description="The customer it was recorded for.")
-    channel: str = Field(description="EMAIL, SMS, ANDROID, IOS...")
-    priority: str = Field(description="TRANS or BULK.")
-    type: str = Field(description="OPTIN or OPTOUT.")
-    previousType: str | None = Field(description="The state before, if any.")
-    orgUnit: ConsentUnit | None = Field(description="Where it was recorded, if at a unit.")
-    source: str | None = Field(description="The source it came through.")
-    accountId: str | None = Field(description="The source's account.")
-    reason: str | None = Field(description="The reason given.")
-    addedBy: str | None = Field(description="Who recorded it.")
-    origin: str | None = Field(description="What recorded it: api, import, console...")
-    addedOn: str | None = Field(description="When, ISO 8601.")
+    id: Annotated[int, Field(description="The entry's id.")]
+    userId: Annotated[int, Field(description="The customer it was recorded for.")]
+    channel: Annotated[str, Field(description="EMAIL, SMS, ANDROID, IOS...")]
+    priority: Annotated[str, Field(description="TRANS or BULK.")]
+    type: Annotated[str, Field(description="OPTIN or OPTOUT.")]
+    previousType: Annotated[str | None, Field(description="The state before, if any.")]
+    orgUnit: Annotated[
+        ConsentUnit | None, Field(description="Where it was recorded, if at a unit.")
+    ]
+    source: Annotated[str | None, Field(description="The source it came through.")]
+    accountId: Annotated[str | None, Field(description="The source's account.")]
+    reason: Annotated[str | None, Field(description="The reason given.")]
+    addedBy: Annotated[str | None, Field(description="Who recorded it.")]
+    origin: Annotated[str | None, Field(description="What recorded it: api, import, console...")]
+    addedOn: Annotated[str | None, Field(description="When, ISO 8601.")]
 
 
 class ConsentsAnswer(BaseModel):
@@ -543,20 +573,20 @@ class ConsentsAnswer(BaseModel):
     errors: list[Problem] = Field(description=_ERRORS)
 
 
-class MergeEntry(BaseModel):
+class MergeEntry(TypedDict):
     """A merge the customer took part in."""
 
-    mergeId: int = Field(description="The merge's id.")
-    survivorId: int = Field(description="The customer that stayed.")
-    victimId: int = Field(description="The customer merged into it.")
-    status: str = Field(description="MERGED or UNMERGED.")
-    mergedOn: str | None = Field(description="When, ISO 8601.")
-    mergedBy: str | None = Field(description="Who merged.")
-    cause: str | None = Field(description="What merged: api, import, console...")
-    unmergedOn: str | None = Field(description="When it was reversed, ISO 8601.")
-    unmergedBy: str | None = Field(description="Who reversed it.")
-    unmergeCause: str | None = Field(description="What reversed it.")
-    unmergeReason: str | None = Field(description="The reason given for the reversal.")
+    mergeId: Annotated[int, Field(description="The merge's id.")]
+    survivorId: Annotated[int, Field(description="The customer that stayed.")]
+    victimId: Annotated[int, Field(description="The customer merged into it.")]
+    status: Annotated[str, Field(description="MERGED or UNMERGED.")]
+    mergedOn: Annotated[str | None, Field(description="When, ISO 8601.")]
+    mergedBy: Annotated[str | None, Field(description="Who merged.")]
+    cause: Annotated[str | None, Field(description="What merged: api, import, console...")]
+    unmergedOn: Annotated[str | None, Field(description="When it was reversed, ISO 8601.")]
+    unmergedBy: Annotated[str | None, Field(description="Who reversed it.")]
+    unmergeCause: Annotated[str | None, Field(description="What reversed it.")]
+    unmergeReason: Annotated[str | None, Field(description="The reason given for the reversal.")]
 
 
 class MergesAnswer(BaseModel):

@@ -107,11 +107,7 @@ def update_fraud_status(
     return {"id": changed_id, "fraudStatus": fraud_status, "warnings": _warnings(warnings)}
 
 
-@router.get(
-    "/{customer_id:id}/changeRequest",
-    response_model=ChangeRequestsAnswer,
-    response_model_exclude_unset=True,
-)
+@router.get("/{customer_id:id}/changeRequest", response_model=ChangeRequestsAnswer)
 def change_requests(
     conn: Db,
     customer_id: CustomerId,

@@ -62,7 +62,7 @@ def _custom_fields(request: Request) -> dict[str, list[str]]:
     return wanted
 
 
-@router.get("", response_model=CustomerList, response_model_exclude_unset=True)
+@router.get("", response_model=CustomerList)
 def list_customers(
     request: Request,
     conn: Db,
@@ -111,7 +111,7 @@ def list_customers(
     }
 
 
-@router.post("/delete", response_model=BulkDeleteAnswer, response_model_exclude_unset=True)
+@router.post("/delete", response_model=BulkDeleteAnswer)
 def delete_customers(
     body: BulkDeleteIn,
     conn: Db,
