@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.api.contract import errors
 from patron.imports.answers import ImportConflict
 
 
@@ -131,27 +132,6 @@ class BatchAnswer(BaseModel):
     response: BatchSuccess
 
 
-class BatchRefusal(BaseModel):
-    """``response`` of a batch refused."""
-
-    status: str = Field(description="error.")
-    error: str = Field(description="Why, in words.")
-    code: int = Field(description="The error's code.")
-
-
-class BatchError(BaseModel):
-    """The JSON answer of a batch refused (JSONP: in a 200, as a browser runs no script
-    served with an error status)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"response": {"status": "error", "error": "Error message", "code": 401}}]
-        }
-    )
-
-    response: BatchRefusal
-
-
 def batch_responses() -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of ``POST /api/batch``: XML, JSON or JSONP, errors included."""
     success = {
@@ -174,10 +154,14 @@ def batch_responses() -> dict[int | str, dict[str, Any]]:
         "nothing was changed.",
     }
     answers: dict[int | str, dict[str, Any]] = {200: success}
-    for status, description in refused.items():
+    # The contract's one error shape is what /openapi.json declares for JSON; the batch's
+    # own errors (XML by default) are ``<response status="error">`` documents.
+    for status, answer in errors(*refused).items():
         answers[status] = {
-            "model": BatchError,
-            "description": description,
+            **answer,
+            "description": f"{refused[int(status)]} The batch answers its errors in its own "
+            'shape, in the format the form asks for: `<response status="error"><error '
+            'code="...">`, or `{"response": {"status": "error", "error": "...", "code": ...}}`.',
             "content": {
                 "application/xml": {"schema": {"type": "string"}, "example": XML_ERROR_SAMPLE}
             },

@@ -55,7 +55,7 @@ UndoId = Annotated[PathId, unknown_as(_unknown_undo_state)]
     "",
     summary="The legacy batch API: a form post of type customers_batch",
     response_class=Response,
-    # Its errors come in its own shape and format (and JSONP's in a 200), not ErrorAnswer.
+    # XML, JSON or JSONP as the form asks, its errors too (a JSONP error in a 200).
     responses=answers.batch_responses(),
 )
 @router.post("/", include_in_schema=False)  # as some integrations spell it: no redirect
