@@ -39,8 +39,15 @@ def insert_labels(conn: Connection, org_id: int, rows: list[dict[str, str]]) -> 
 
 
 def list_labels(conn: Connection, org_id: int) -> list[RowMapping]:
-    query = sa.select(status_labels).where(status_labels.c.org_id == org_id)
-    return list(conn.execute(query.order_by(status_labels.c.id)).mappings())
+    return list(conn.execute(_LABELS, {"org_id": org_id}).mappings())
+
+
+# Built once: registrations read these; building a statement costs more than running it.
+_LABELS = (
+    sa.select(status_labels)
+    .where(status_labels.c.org_id == sa.bindparam("org_id"))
+    .order_by(status_labels.c.id)
+)
 
 
 def find_label(conn: Connection, org_id: int, label: str) -> RowMapping | None:
@@ -118,13 +125,19 @@ def insert_field(conn: Connection, org_id: int, values: dict[str, Any]) -> int:
 
 
 def list_fields(conn: Connection, org_id: int) -> list[RowMapping]:
-    query = sa.select(field_definitions).where(field_definitions.c.org_id == org_id)
-    return list(conn.execute(query.order_by(field_definitions.c.id)).mappings())
+    return list(conn.execute(_FIELDS, {"org_id": org_id}).mappings())
 
 
 def get_sync_rule(conn: Connection, org_id: int) -> RowMapping | None:
-    query = sa.select(sync_rules).where(sync_rules.c.org_id == org_id)
-    return conn.execute(query).mappings().first()
+    return conn.execute(_SYNC_RULE, {"org_id": org_id}).mappings().first()
+
+
+_FIELDS = (
+    sa.select(field_definitions)
+    .where(field_definitions.c.org_id == sa.bindparam("org_id"))
+    .order_by(field_definitions.c.id)
+)
+_SYNC_RULE = sa.select(sync_rules).where(sync_rules.c.org_id == sa.bindparam("org_id"))
 
 
 def put_sync_rule(conn: Connection, org_id: int, groups: list[list[str]], updated_by: str) -> None:
