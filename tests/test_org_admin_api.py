@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
+from patron.api.app import create_app
 from patron.orgs.answers import render_settings
 from patron.orgs.settings import OrgSettings
-from tests.conftest import Api, error_codes
+from patron.settings import Settings
+from tests.conftest import Api, OrgHandle, error_codes
 
 SYSTEM_STATUSES = [
     "Active",
@@ -132,6 +137,35 @@ def test_settings_belong_to_one_org(api: Api, other_api: Api) -> None:
     response = api.put("/v2/org/settings", json={"strictNames": True}, role="admin")
     assert response.status_code == 200
     assert _settings(other_api)["strictNames"] is False
+
+
+def test_a_request_is_one_transaction(engine: Engine, org: OrgHandle) -> None:
+    # No credential cache: the key is checked in the request's transaction, the one the
+    # endpoint works in (on SQLite a write checks it in a read transaction of its own).
+    app = create_app(Settings(auth_cache_seconds=0), engine=engine)
+    begun: list[object] = []
+
+    def began(conn: object) -> None:
+        begun.append(conn)
+
+    sa.event.listen(engine, "begin", began)
+    try:
+        with TestClient(app) as client:
+            api = Api(client, org)
+            for method, path, body, expected in [
+                ("GET", "/v2/org/settings", None, 1),
+                ("GET", "/v2/org/units", None, 1),
+                ("GET", "/v2/org/syncRule", None, 1),
+                ("PUT", "/v2/org/syncRule", {"default": True}, 1),
+            ]:
+                if method == "PUT" and engine.dialect.name == "sqlite":
+                    expected += 1
+                begun.clear()
+                response = api.request(method, path, json=body, role="admin")
+                assert response.status_code == 200, response.text
+                assert len(begun) == expected, path
+    finally:
+        sa.event.remove(engine, "begin", began)
 
 
 # --- org units --------------------------------------------------------------------
