@@ -30,7 +30,23 @@ ExportId = Annotated[PathId, unknown_as(_unknown_export)]
 class ExportIn(BaseModel):
     """Body of ``POST /v2/exports``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "filters": {
+                        "loyaltyType": "loyalty",
+                        "registeredFrom": "2024-01-01",
+                        "customField.city": ["Pune", "Delhi"],
+                    },
+                    "sort": "-registeredAt",
+                    "fields": "displayed",
+                    "format": "csv",
+                }
+            ]
+        },
+    )
 
     filters: dict[str, str | list[str] | None] = Field(default_factory=dict, max_length=50)
     """The list's filters as ``GET /v2/customers`` names them (``loyaltyType``,

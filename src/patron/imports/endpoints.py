@@ -49,7 +49,21 @@ REPORT_TYPES = {
 
 
 class TemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Body of an import template: a mapping with options, by name."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "stores weekly",
+                    "mapping": {"Mob": "mobile", "Shop": "store"},
+                    "options": {"append_country_code": True},
+                    "date_format": "%d/%m/%Y",
+                }
+            ]
+        },
+    )
 
     profile: str = Field(default="loyalty-customers", max_length=40)
     name: str = Field(min_length=1, max_length=100)
@@ -333,7 +347,21 @@ class CorrectedRowIn(BaseModel):
 
 
 class ResubmitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Body of ``POST /v2/imports/{id}/resubmit``: rejected rows, corrected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "rows": [
+                        {"row": 3, "values": {"Mobile": "919800000121", "Store": "mal"}},
+                        {"row": 5, "values": {"Mobile": "919800000123"}},
+                    ]
+                }
+            ]
+        },
+    )
 
     rows: list[CorrectedRowIn] = Field(min_length=1, max_length=100_000)
     confirm: bool = Field(
