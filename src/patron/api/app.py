@@ -48,6 +48,7 @@ from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
 from patron.subscriptions.endpoints import router as subscriptions_router
 from patron.web import app as web
+from patron.web.routes import profile_care
 
 
 def create_app(
@@ -110,6 +111,7 @@ def create_app(
         ("/v2/imports", upload_limit),
         ("/api/batch", upload_limit),
         ("/imports/new", upload_limit),  # the console's Upload file
+        (profile_care.PHOTO_UPLOADS, profile_care.PHOTO_BODY_LIMIT),  # the console's photo
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, uploads=uploads)
     return app
