@@ -30,7 +30,6 @@ from patron.coupons.schemas import (
     render_detailed,
     render_series,
 )
-from patron.customer import lookup
 from patron.kit.errors import NotFound, PatronError
 
 router = APIRouter(tags=["coupons"], route_class=TransactionRoute)
@@ -105,10 +104,11 @@ def issue_coupons(body: IssueIn, actor: Editor, conn: Db) -> dict[str, Any]:
         transaction_number=body.transaction_number,
         valid_till=body.valid_till,
     )
-    issued = service.issue(conn, actor, spec)
-    redemptions = service.redemptions_by_coupon(conn, actor.org_id, issued)
+    issued = service.issue_with_redemptions(conn, actor, spec)
     return {
-        "coupons": [render_basic(row, redemptions[int(row["id"])]) for row in issued],
+        "coupons": [
+            render_basic(row, issued.redemptions[int(row["id"])]) for row in issued.coupons
+        ],
         "warnings": [],
     }
 
@@ -127,15 +127,12 @@ def list_coupons(
     status: str | None = None,
 ) -> dict[str, Any]:
     """A page of the org's coupons, newest first, optionally of one series and status."""
-    rows, total, _ = service.list_coupons(
-        conn, actor.org_id, wanted, series=series_id, status=status
-    )
-    redemptions = service.redemptions_by_coupon(conn, actor.org_id, rows)
+    found = service.coupon_page(conn, actor.org_id, wanted, series=series_id, status=status)
     return {
-        "pagination": wanted.envelope(total),
+        "pagination": wanted.envelope(found.total),
         "data": [
-            {**render_basic(row, redemptions[int(row["id"])]), "issuedTo": row["customer_id"]}
-            for row in rows
+            {**render_basic(row, found.redemptions[int(row["id"])]), "issuedTo": row["customer_id"]}
+            for row in found.coupons
         ],
         "warnings": [],
     }
@@ -189,15 +186,14 @@ def customer_coupons_detailed(
     status: str | None = None,
 ) -> dict[str, Any]:
     """The coupons of a customer with their series and redemptions (detailed)."""
-    resolved = lookup.resolve(conn, actor.org_id, customer_id)
-    found = service.coupons_of(conn, actor.org_id, resolved, status, wanted)
+    found = service.coupons_of_id(conn, actor.org_id, customer_id, status, wanted)
     return {
         "entity": [
             render_detailed(row, found.redemptions[int(row["id"])], actor.org_id)
             for row in found.coupons
         ],
         "pagination": wanted.envelope(found.total),
-        "warnings": _warnings(resolved.warnings),
+        "warnings": _warnings(found.resolved.warnings),
         "errors": [],
         "success": True,
     }

@@ -362,6 +362,29 @@ def redemptions_by_coupon(
 
 
 @dataclass(frozen=True)
+class CouponsFound:
+    """Coupons, the redemptions of each, and how many match in all."""
+
+    coupons: list[RowMapping]
+    redemptions: dict[int, list[RowMapping]]
+    total: int
+
+
+def issue_with_redemptions(conn: Connection, actor: Actor, spec: IssueInput) -> CouponsFound:
+    """:func:`issue`, with the coupons' redemptions (as the answer shows them)."""
+    issued = issue(conn, actor, spec)
+    return CouponsFound(issued, redemptions_by_coupon(conn, actor.org_id, issued), len(issued))
+
+
+def coupon_page(
+    conn: Connection, org_id: int, page: Page, *, series: int | None, status: str | None
+) -> CouponsFound:
+    """A page of the org's coupons (:func:`list_coupons`) with their redemptions."""
+    rows, total, _ = list_coupons(conn, org_id, page, series=series, status=status)
+    return CouponsFound(rows, redemptions_by_coupon(conn, org_id, rows), total)
+
+
+@dataclass(frozen=True)
 class CustomerCoupons:
     resolved: lookup.Resolved
     first_name: str
@@ -411,6 +434,13 @@ def customer_coupons(
             lookup.SourceAccount(lookup.ALL_SOURCES),
         )
     return coupons_of(conn, org_id, resolved, status, page)
+
+
+def coupons_of_id(
+    conn: Connection, org_id: int, customer_id: int, status: str | None, page: Page
+) -> CustomerCoupons:
+    """:func:`coupons_of` the customer of that id (a merged one's: its survivor's)."""
+    return coupons_of(conn, org_id, lookup.resolve(conn, org_id, customer_id), status, page)
 
 
 def coupons_of(
