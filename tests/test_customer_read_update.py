@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
+from patron.api.app import create_app
 from patron.cards.tables import cards
+from patron.customer import answers
+from patron.customer.answers import CustomerDetails
+from patron.customer.schemas import ChangeIdentifiersIn, RegisterIn, UpdateIn
 from patron.customer.tables import customers
 from patron.kit.db import transaction
 from tests.conftest import Api, error_codes, warning_codes
@@ -267,3 +272,56 @@ def test_customer_details_lookup_codes(api: Api) -> None:
     assert codes(source="WECHAT", **mobile) == [8045]
     assert codes(source="INSTORE", accountId="a1", **mobile) == [8011]
     assert codes(source="NOWHERE", **mobile) == [8011]
+
+
+def test_the_seed_samples_attached_to_the_answers_and_bodies_are_valid(
+    api: Api, engine: Engine
+) -> None:
+    schemas = create_app(engine=engine).openapi()["components"]["schemas"]
+    answer_models = [
+        model
+        for model in vars(answers).values()
+        if isinstance(model, type) and issubclass(model, BaseModel) and model is not BaseModel
+    ]
+    for model in [RegisterIn, UpdateIn, ChangeIdentifiersIn, *answer_models]:
+        for example in model.model_config.get("json_schema_extra", {}).get("examples", []):
+            model.model_validate(example)
+    assert schemas["CustomerDetails"]["examples"] == [answers.DETAILS_SAMPLE]
+    assert schemas["LookupAnswer"]["examples"] == [{"entity": 306, "warnings": []}]
+    # The registration's example is one the API takes (once its till and fields exist).
+    declare_sample_setup(engine, api.org)
+    sample = schemas["RegisterIn"]["examples"][0]
+    assert api.post("/v2/customers", json=sample).status_code == 200
+
+
+def test_details_carry_only_the_keys_the_customer_has(api: Api) -> None:
+    tom = register(api, mobile="919845012345")
+    api.post("/v2/cards/series", json={"code": "GOLD", "type": "PHYSICAL"}, role="admin")
+    issued = api.post(
+        f"/v2/customers/{tom}/changeIdentifier",
+        json={"add": [{"type": "cardnumber", "value": "GOLD-7", "seriesCode": "GOLD"}]},
+    )
+    assert issued.status_code == 200, issued.text
+    found = api.get(
+        "/v2/customers/lookup/customerDetails",
+        params={"identifierName": "mobile", "identifierValue": "919845012345"},
+        role="viewer",
+    ).json()
+    identifiers = {i["type"]: i for i in found["profiles"][0]["identifiersAll"]}
+    # A mobile has no series: its keys stay out rather than showing as nulls.
+    assert identifiers["mobile"] == {"type": "mobile", "value": "919845012345"}
+    assert identifiers["cardnumber"]["seriesCode"] == "GOLD"
+    assert {"seriesId", "statusLabel"} <= set(identifiers["cardnumber"])
+    assert "cardExternalId" not in identifiers["cardnumber"]
+    # Nothing embedded unless asked for.
+    assert not {"customerImage", "subscriptionInfo", "pointsSummary"} & set(found)
+    assert set(found) == set(CustomerDetails.model_fields) - {
+        "customerImage",
+        "subscriptionInfo",
+        "pointsSummary",
+        "loyaltyProgramDetails",
+        "promotionalPoints",
+        "expirySchedules",
+        "expiredPoints",
+    }
+    CustomerDetails.model_validate(found)

@@ -232,7 +232,11 @@ DETAILS_SAMPLE: dict[str, Any] = {
         "lifetimePurchases": 230,
     },
     "status": {"label": "Active", "systemStatus": "ACTIVE"},
-    "fraudDetails": {"status": "NOT_FRAUD", "modifiedOn": None, "markedBy": {}},
+    "fraudDetails": {
+        "status": "NOT_FRAUD",
+        "modifiedOn": "2016-06-23T19:11:18+08:00",
+        "markedBy": {},
+    },
     "segments": {},
     "associatedWith": "rr.till",
     "extendedFields": {"city": "Bangalore", "gender": "Male"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
@@ -31,6 +31,14 @@ router = APIRouter(prefix="/v2/customers", tags=["customer care"], route_class=T
 
 class StatusChange(BaseModel):
     """Body of ``PUT /v2/customers/lookup/status``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"reason": "testing2", "createdOn": "2021-09-16T12:10:45Z", "label": "Active"}
+            ]
+        }
+    )
 
     reason: str | None = None
     created_on: str | None = Field(None, alias="createdOn")

@@ -61,8 +61,63 @@ class LoyaltyInfoIn(_Lenient):
     loyaltyType: Text | None = None
 
 
+#: The seed's sample registration (its trailing and missing commas mended).
+REGISTER_SAMPLE: dict[str, Any] = {
+    "loyaltyInfo": {"loyaltyType": "loyalty"},
+    "associatedWith": "bukl.till",
+    "profiles": [
+        {
+            "firstName": "Tom",
+            "lastName": "Sawyer",
+            "identifiers": [
+                {"type": "mobile", "value": "919010000022"},
+                {"type": "cuid", "value": "cuid_91901000002"},
+                {"type": "unionId", "value": "unionId_91901000002"},
+            ],
+            "commChannels": [
+                {
+                    "type": "mobile",
+                    "value": "91901000001",
+                    "primary": True,
+                    "verified": True,
+                    "meta": {"lastViewedDate": "", "residence": True, "office": False},
+                }
+            ],
+            "source": "INSTORE",
+            "fields": {"employee": "true", "dateofbirth": "22-10-2000"},
+        }
+    ],
+    "extendedFields": {"gender": "Male", "city": "Bangalore"},
+}
+
+#: The seed's sample update (by id or by identifier).
+UPDATE_SAMPLE: dict[str, Any] = {
+    "profiles": [
+        {
+            "firstName": "Tom",
+            "lastName": "Sawyer",
+            "fields": {"gender": "Male", "city": "Bangalore"},
+            "commChannels": [
+                {
+                    "type": "email",
+                    "value": "tom.sawyer@example.com",
+                    "primary": "true",
+                    "verified": "false",
+                    "meta": {"residence": True},
+                }
+            ],
+            "source": "INSTORE",
+        }
+    ],
+    "loyaltyInfo": {"loyaltyType": "loyalty"},
+    "extendedFields": {"gender": "MALE", "city": "Bangalore"},
+}
+
+
 class RegisterIn(_Lenient):
     """Body of ``POST /v2/customers``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [REGISTER_SAMPLE]})
 
     loyaltyInfo: LoyaltyInfoIn | None = None
     loyaltyType: Text | None = None  # also accepted at the top level
@@ -81,6 +136,8 @@ class RegisterIn(_Lenient):
 class UpdateIn(_Lenient):
     """Body of ``PUT /v2/customers/{id}`` and ``PUT /v2/customers/lookup``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [UPDATE_SAMPLE]})
+
     loyaltyInfo: LoyaltyInfoIn | None = None
     loyaltyType: Text | None = None
     profiles: list[ProfileIn] = Field(default_factory=list)
@@ -95,6 +152,27 @@ class UpdateIn(_Lenient):
 
 class ChangeIdentifiersIn(_Lenient):
     """Body of ``POST /v2/customers/{id}/changeIdentifier``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "add": [{"type": "wechat", "value": "ray11"}],
+                    "remove": [{"type": "email", "value": "tom.sawyer@example.com"}],
+                },
+                {
+                    "add": [
+                        {
+                            "value": "TTM001110000000001ZS",
+                            "type": "cardnumber",
+                            "seriesId": 19,
+                            "statusLabel": "ACTIVE",
+                        }
+                    ]
+                },
+            ]
+        }
+    )
 
     add: list[IdentifierIn] = Field(default_factory=list)
     remove: list[IdentifierIn] = Field(default_factory=list)
