@@ -9,7 +9,15 @@ from sqlalchemy.engine import Engine
 
 from patron.auth import service as auth
 from patron.auth.actor import Role
+from patron.customer import notes, preferences, tickets
+from patron.customer.record_answers import (
+    CustomerNote,
+    CustomerTicket,
+    PreferenceKey,
+    PreferenceValue,
+)
 from patron.kit.db import transaction
+from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 from tests.conftest import Api, error_codes, warning_codes
 from tests.factories import merge, register
@@ -260,3 +268,27 @@ def test_care_records_follow_a_merge_and_come_back_with_an_unmerge(api: Api) -> 
     assert [n["userId"] for n in ok(api.get(f"/v2/customers/{victim}/notes"))["data"]] == [victim]
     assert ok(api.get(f"/v2/customers/{survivor}/tickets"))["data"] == []
     assert ok(api.get(f"/v2/customers/{survivor}/notes"))["data"] == []
+
+
+def test_the_models_keep_every_key_of_notes_preferences_and_tickets(
+    api: Api, engine: Engine, tom: int
+) -> None:
+    ok(define(api, key="newsletter", type="boolean"))
+    ok(api.put(f"/v2/customers/{tom}/preferences", json={"preferences": [
+        {"key": "newsletter", "value": True}]}))  # fmt: skip
+    ok(api.post(f"/v2/customers/{tom}/notes", json={"description": "called"}))
+    added = ok(api.post(f"/v2/customers/{tom}/tickets", json={"type": "FEEDBACK", "subject": "s"}))
+    with transaction(engine) as conn:
+        [note], _, _ = notes.notes(conn, api.org.id, tom, Page(10, 0))
+        ticket = tickets.ticket(conn, api.org.id, tom, added["ticket"]["id"])
+        [value], _ = preferences.preferences(conn, api.org.id, tom)
+        [key] = preferences.definitions(conn, api.org.id)
+    # Every key the services answer is in the models (none dropped from the answers).
+    for model, raw in (
+        (CustomerNote, note.rendered()),
+        (CustomerTicket, ticket),
+        (PreferenceValue, value),
+        (PreferenceKey, key.rendered()),
+    ):
+        assert model.model_validate(raw).model_dump() == raw, model
+    assert value["value"] is True

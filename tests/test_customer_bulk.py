@@ -5,12 +5,18 @@ limit, and the org's hierarchies."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
+from patron.customer import bulk
+from patron.customer.bulk_endpoints import BulkCustomerIn
+from patron.customer.record_answers import BulkEntryAnswer, GroupAnswer
 from patron.kit.db import transaction
+from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 from tests.conftest import Api, error_codes
 from tests.factories import register
@@ -443,3 +449,40 @@ def test_hierarchies_are_defined_and_checked(api: Api) -> None:
         ("family", ["HEAD", "KID"])
     ]
     assert api.post("/v2/org/hierarchies", json={"code": "y"}).status_code == 403
+
+
+# --- the answers' models ----------------------------------------------------------------
+
+
+def kept(model: type[BaseModel], raw: Any) -> None:
+    """``raw`` (a service's answer) passes the route's model with no key lost or changed."""
+    expected = json.loads(json.dumps(raw))
+    assert model.model_validate(raw).model_dump(mode="json", exclude_unset=True) == expected
+
+
+@pytest.mark.parametrize("model", [BulkEntryAnswer, GroupAnswer])
+def test_the_seed_samples_are_answers_of_the_models(model: type[BaseModel]) -> None:
+    [sample] = model.model_config["json_schema_extra"]["examples"]  # type: ignore[index]
+    kept(model, sample)
+
+
+def test_the_models_keep_every_key_of_a_group_and_of_a_failed_entry(
+    fleet: Api, engine: Engine
+) -> None:
+    ok(fleet.post("/v2/customers/bulk", json=sample_parent_with_children()))
+    with transaction(engine) as conn:
+        group = bulk.group(
+            conn,
+            fleet.org.id,
+            entity_type="parentCustomer",
+            identifier_type_name="mobile",
+            identifier_value="917979000000",
+            page=Page(limit=10, offset=0),
+        )
+        refused = BulkCustomerIn.model_validate({"profiles": [{"identifiers": []}]})
+        [failed] = bulk.register_many(conn, fleet.org.admin, [refused.entry()])
+    assert group["entity"]["customers"][0]["associationDetails"]["parentCustomerId"]
+    kept(GroupAnswer, group)
+    assert failed["entity"] is None
+    assert failed["errors"]
+    kept(BulkEntryAnswer, failed)

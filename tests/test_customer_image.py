@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy.engine import Engine
 
+from patron.customer import image
+from patron.customer.record_answers import ImageFile, ImageUploadAnswer
+from patron.kit.db import transaction
 from tests.conftest import Api, error_codes, warning_codes
 from tests.factories import merge, register
 
@@ -219,3 +223,16 @@ def test_the_image_follows_a_merge_and_comes_back(api: Api) -> None:
     assert unmerged.status_code == 200, unmerged.text
     assert error_codes(api.get(f"/v2/customers/{survivor}/image")) == [95325]
     assert stored(api, victim).content == by_victim.content
+
+
+def test_the_seed_sample_and_a_stored_image_are_answers_of_the_models(
+    api: Api, tom: int, engine: Engine
+) -> None:
+    extra: Any = ImageUploadAnswer.model_config["json_schema_extra"]
+    [sample] = extra["examples"]
+    assert ImageUploadAnswer.model_validate(sample).model_dump() == sample
+    with transaction(engine) as conn:
+        shown, _ = image.set_image(conn, api.org.admin, tom, png())
+    # Every key the service answers is in the model (none dropped from the answer).
+    assert ImageFile.model_validate(shown).model_dump() == shown
+    assert shown["contentType"] == "image/png"

@@ -4,10 +4,17 @@ registers, and the seed's error codes."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
 
+from patron.customer import referrals
+from patron.customer.record_answers import ReferralCampaignList, ReferralList, ReferralsInvited
+from patron.kit.db import transaction
+from patron.kit.pagination import Page
 from tests.conftest import Api, error_codes
 from tests.factories import register
 
@@ -178,3 +185,31 @@ def test_campaigns_are_defined_by_admins(api: Api) -> None:
     assert ended["active"] is False
     listed = ok(api.get("/v2/org/referralCampaigns", role="viewer"))["data"]
     assert [(c["token"], c["active"]) for c in listed] == [("SUMMER", False)]
+
+
+def kept(model: type[BaseModel], raw: Any) -> None:
+    """``raw`` (a service's answer) passes the route's model with no key lost or changed."""
+    expected = json.loads(json.dumps(raw))
+    assert model.model_validate(raw).model_dump(mode="json", exclude_unset=True) == expected
+
+
+@pytest.mark.parametrize("model", [ReferralsInvited, ReferralList])
+def test_the_seed_samples_are_answers_of_the_models(model: type[BaseModel]) -> None:
+    [sample] = model.model_config["json_schema_extra"]["examples"]  # type: ignore[index]
+    kept(model, sample)
+
+
+def test_the_models_keep_every_key_of_the_referrals_and_their_referees(
+    api: Api, referrer: int, engine: Engine
+) -> None:
+    ok(api.post("/v2/customers/referrals", json=sample_for(referrer)))
+    register(api, mobile="918867710032", first_name="Becky")
+    with transaction(engine) as conn:
+        data, total, _ = referrals.referrals_of(conn, api.org.id, referrer, Page(10, 0))
+        campaigns = referrals.list_campaigns(conn, api.org.id)
+    [referee] = data[0]["referee"]
+    assert "email" not in referee
+    assert referee["mobile"] == "918867710032"
+    kept(ReferralList, {"pagination": {"limit": 10, "offset": 0, "total": total}, "data": data,
+                        "warnings": [], "errors": []})  # fmt: skip
+    kept(ReferralCampaignList, {"data": campaigns, "warnings": []})

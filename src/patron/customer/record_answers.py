@@ -5,8 +5,9 @@ and hierarchies, as ``/openapi.json`` describes them.
 Each model is the answer key by key, as the services build it. Where the seed has a sample
 answer it is the model's example, completed with the keys patron adds to it (and rid of
 the ones patron does not answer), so that every example is an answer patron could give.
-Keys that an answer may lack are optional, and their routes answer with
-``response_model_exclude_unset``: a key the service left out stays out.
+Keys that an answer may lack are optional (with a default the answer never shows), and
+their routes answer with ``response_model_exclude_unset``: a key the service left out
+stays out.
 """
 
 from __future__ import annotations
@@ -565,8 +566,9 @@ class AssociationDetails(BaseModel):
     parentCustomerId: int | None = Field(None, description="The parent (with one only).")
     parentRoleId: int | None = Field(None, description="The parent's role (with one only).")
     fleetCompany: FleetCompany | None = Field(None, description="With a company only.")
-    childCustomers: list[ChildCustomer] | None = Field(
-        None, description="The children placed under it (a request with children only)."
+    childCustomers: list[ChildCustomer] = Field(
+        default_factory=list,
+        description="The children placed under it (a request with children only).",
     )
     childRoleCode: str | None = Field(
         None, description="The children's role as given (a request with children only)."
@@ -586,12 +588,12 @@ class BulkCustomer(BaseModel):
         None,
         description="Its place; in a group's answer, a list when it holds several or none.",
     )
-    childEntities: list[BulkCustomer] | None = Field(
-        None, description="An update with children: the children, as the entities."
+    childEntities: list[BulkCustomer] = Field(
+        default_factory=list, description="An update with children: the children, as entities."
     )
-    deleted: bool | None = Field(None, description="A group member erased meanwhile.")
-    warnings: Warnings | None = Field(None, description="Warnings about this customer.")
-    errors: Warnings | None = Field(None, description="Why this customer failed, if it did.")
+    deleted: bool = Field(False, description="A group member erased meanwhile.")
+    warnings: Warnings = Field(default_factory=list, description="Warnings about this customer.")
+    errors: Warnings = Field(default_factory=list, description="Why this customer failed, if so.")
 
 
 _BULK_PROFILE: dict[str, Any] = {
@@ -673,8 +675,10 @@ class BulkEntryAnswer(BaseModel):
     childCount: int = Field(description="How many children the entry gave.")
     childFailureCount: int = Field(description="How many of them failed.")
     childSuccessCount: int = Field(description="How many of them were placed.")
-    errors: Warnings | None = Field(None, description="Why the entry failed (a failure only).")
-    warnings: Warnings | None = Field(None, description="A failure's warnings.")
+    errors: Warnings = Field(
+        default_factory=list, description="Why the entry failed (a failure only)."
+    )
+    warnings: Warnings = Field(default_factory=list, description="A failure's warnings.")
 
 
 class GroupHierarchy(BaseModel):
