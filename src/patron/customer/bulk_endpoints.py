@@ -60,8 +60,49 @@ class AssociationIn(BaseModel):
         )
 
 
+def _sample_customer(mobile: str) -> dict[str, Any]:
+    return {
+        "profiles": [
+            {
+                "firstName": "Capillary",
+                "lastName": "Customer",
+                "identifiers": [
+                    {"type": "mobile", "value": mobile},
+                    {"type": "cuid", "value": f"cuid_{mobile}"},
+                ],
+                "commChannels": [
+                    {"type": "email", "value": f"{mobile}@mail.com", "primary": True},
+                ],
+                "fields": {"gender": "MALE", "city": "city0"},
+                "source": "WECHAT",
+                "accountId": "WECHAT-CM",
+            }
+        ],
+        "extendedFields": {"gender": "Male", "city": "city_6878387"},
+    }
+
+
 class BulkCustomerIn(RegisterIn):
     """One element of the body of ``POST`` / ``PUT /v2/customers/bulk``."""
+
+    # The seed's "Associate Child with Parent" entry (with one child, and no card).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_sample_customer("917979000000"),
+                    "loyaltyInfo": {"loyaltyType": "loyalty"},
+                    "associationDetails": {
+                        "hierarchyCode": "code-association2",
+                        "roleCode": "FA",
+                        "childCustomers": [_sample_customer("919553000011")],
+                        "fleetCompany": {"externalId": "ex917471949194"},
+                        "childRoleCode": "FC",
+                    },
+                }
+            ]
+        }
+    )
 
     associationDetails: AssociationIn | None = None
 
