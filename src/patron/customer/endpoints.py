@@ -12,21 +12,16 @@ from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.codes import customer
-from patron.customer import lookup
+from patron.customer import service
 from patron.customer.answers import (
     CustomerDetails,
     CustomerSaved,
     IdentifiersChanged,
     LookupAnswer,
 )
-from patron.customer.details import details
-from patron.customer.identifiers import change_identifiers
-from patron.customer.registration import register
 from patron.customer.schemas import ChangeIdentifiersIn, RegisterIn, UpdateIn
-from patron.customer.update import update
-from patron.kit.db import retry_in_savepoint
+from patron.customer.service import Identifier, Saved
 from patron.kit.errors import NotFound, PatronError
-from patron.orgs import service as orgs
 
 router = APIRouter(prefix="/v2/customers", tags=["customers"], route_class=TransactionRoute)
 
@@ -39,10 +34,10 @@ def _unknown_for_change(_customer_id: int) -> PatronError:
 ChangedCustomerId = Annotated[PathId, unknown_as(_unknown_for_change)]
 
 
-def _result(customer_id: int, warnings: list[Any]) -> dict[str, Any]:
+def _saved(saved: Saved) -> dict[str, Any]:
     return {
-        "createdId": customer_id,
-        "warnings": [w.as_dict() for w in warnings],
+        "createdId": saved.customer_id,
+        "warnings": [w.as_dict() for w in saved.warnings],
         "sideEffects": [],
     }
 
@@ -52,10 +47,7 @@ def register_customer(
     body: RegisterIn, conn: Db, actor: Actor = Depends(deps.editor)
 ) -> dict[str, Any]:
     """Register a customer (loyalty or not) on a source, combining across sources."""
-    # A concurrent registration of the same person may win the unique index: the savepoint
-    # is run again and then finds the winner.
-    outcome = retry_in_savepoint(conn, lambda c: register(c, actor, body))
-    return _result(outcome.customer_id, outcome.warnings)
+    return _saved(service.register_customer(conn, actor, body))
 
 
 @router.get("/lookup", response_model=LookupAnswer, responses=errors(404))
@@ -68,18 +60,9 @@ def lookup_customer_id(
     actor: Actor = Depends(deps.viewer),
 ) -> dict[str, Any]:
     """The customer id behind an identifier (mobile, email, externalId, cardnumber...)."""
-    where = lookup.source_account(
-        source,
-        accountId,
-        allow_all=True,
-        invalid_source_code=customer.SOURCE_ACCOUNT_INVALID,
-        default=lookup.ALL_SOURCES,
-    )
-    settings = orgs.get_settings(conn, actor.org_id)
-    found = lookup.by_identifier(
-        conn, actor.org_id, settings, identifierName, identifierValue, where
-    )
-    return {"entity": found.id, "warnings": [w.as_dict() for w in found.warnings]}
+    given = Identifier(identifierName, identifierValue, source, accountId)
+    found = service.lookup_customer(conn, actor, given)
+    return {"entity": found.customer_id, "warnings": [w.as_dict() for w in found.warnings]}
 
 
 @router.get(
@@ -98,18 +81,8 @@ def customer_details_by_identifier(
     actor: Actor = Depends(deps.viewer),
 ) -> dict[str, Any]:
     """Full details of the customer behind an identifier."""
-    where = lookup.source_account(
-        source,
-        accountId,
-        allow_all=True,
-        invalid_source_code=customer.SOURCE_ACCOUNT_INVALID,
-        default=lookup.ALL_SOURCES,
-    )
-    settings = orgs.get_settings(conn, actor.org_id)
-    found = lookup.by_identifier(
-        conn, actor.org_id, settings, identifierName, identifierValue, where
-    )
-    return details(conn, actor.org_id, found, where, embed)
+    given = Identifier(identifierName, identifierValue, source, accountId)
+    return service.details_by_identifier(conn, actor, given, embed)
 
 
 @router.put("/lookup", response_model=CustomerSaved, responses=errors(404))
@@ -123,13 +96,8 @@ def update_customer_by_identifier(
     actor: Actor = Depends(deps.editor),
 ) -> dict[str, Any]:
     """Update names, fields, extended fields, channels or loyalty type, found by identifier."""
-    where = lookup.source_account(source, accountId, default="INSTORE")
-    settings = orgs.get_settings(conn, actor.org_id)
-    found = lookup.by_identifier(
-        conn, actor.org_id, settings, identifierName, identifierValue, where, for_update=True
-    )
-    warnings = update(conn, actor, found, where, body)
-    return _result(found.id, warnings)
+    given = Identifier(identifierName, identifierValue, source, accountId)
+    return _saved(service.update_by_identifier(conn, actor, given, body))
 
 
 @router.get("/{customer_id:id}", response_model=CustomerDetails, response_model_exclude_unset=True)
@@ -142,9 +110,7 @@ def get_customer(
     actor: Actor = Depends(deps.viewer),
 ) -> dict[str, Any]:
     """Details of a customer; a merged id answers with its survivor (warning 91009)."""
-    where = lookup.source_account(source, accountId, allow_all=True, default=lookup.ALL_SOURCES)
-    found = lookup.resolve(conn, actor.org_id, customer_id)
-    return details(conn, actor.org_id, found, where, embed)
+    return service.details_by_id(conn, actor, customer_id, source, accountId, embed)
 
 
 @router.put("/{customer_id:id}", response_model=CustomerSaved)
@@ -157,10 +123,7 @@ def update_customer(
     actor: Actor = Depends(deps.editor),
 ) -> dict[str, Any]:
     """Update names, fields, extended fields, channels or loyalty type of a customer."""
-    where = lookup.source_account(source, accountId, default="INSTORE")
-    found = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
-    warnings = update(conn, actor, found, where, body)
-    return _result(found.id, warnings)
+    return _saved(service.update_by_id(conn, actor, customer_id, source, accountId, body))
 
 
 @router.post("/{customer_id:id}/changeIdentifier", response_model=IdentifiersChanged)
@@ -173,8 +136,5 @@ def change_customer_identifiers(
     actor: Actor = Depends(deps.editor),
 ) -> dict[str, Any]:
     """Add or remove identifiers; adding one held on another source merges the accounts."""
-    where = lookup.source_account(source, accountId, default="INSTORE")
-    outcome = retry_in_savepoint(
-        conn, lambda c: change_identifiers(c, actor, customer_id, where, body)
-    )
-    return {"createdId": outcome.customer_id, "warnings": [w.as_dict() for w in outcome.warnings]}
+    changed = service.change_identifiers_of(conn, actor, customer_id, source, accountId, body)
+    return {"createdId": changed.customer_id, "warnings": [w.as_dict() for w in changed.warnings]}
