@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from tests.conftest import Api, error_codes
-from tests.factories import register
+from tests.factories import declare_sample_setup, register
 from tests.loyalty_setup import add_program, bill, consistent, details
 
 TOM, HUCK, BECKY = "919845012345", "919845012346", "919845012347"
@@ -133,3 +133,47 @@ def test_goodwill_is_refused_for_non_members_and_pending_ones_wait(api: Api) -> 
         f"/v2/customers/{tom}/goodwillRequest/99999999", json={"status": "APPROVED"}, role="admin"
     )
     assert unknown.status_code == 404
+
+
+def test_answers_keep_their_renamed_and_optional_keys(engine: Engine, api: Api) -> None:
+    """The answers whose keys the models rename (``from``) or may leave out (a retro
+    request's store) come out of the models exactly as the services write them."""
+    declare_sample_setup(engine, api.org)
+    add_program(api)
+    tom, huck = register(api, mobile=TOM), register(api, mobile=HUCK)
+    bill(api, tom, 1000)
+    redeemed = api.post(f"/v2/customers/{tom}/pointsRedemptions", json={"points": 10})
+    assert redeemed.status_code == 200, redeemed.text
+    assert set(redeemed.json()) == {"entryId", "data", "warnings", "errors"}
+    assert redeemed.json()["data"]["loyaltyPoints"] == 90.0
+    moved = api.post(
+        f"/v2/customers/{tom}/tierChange",
+        json={"direction": "UPGRADE", "reason": "a loyal customer"},
+        role="admin",
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["tierChange"] == {"from": "Silver", "to": "Gold"}
+    assert moved.json()["data"]["currentSlab"] == "Gold"
+    given = api.post(
+        f"/v2/customers/{tom}/pointsTransfers",
+        json={"transferTo": {"customerId": huck}, "points": 5},
+    )
+    assert given.status_code == 200, given.text
+    assert {k: given.json()[k] for k in ("from", "to", "pointsTransferred")} == {
+        "from": tom,
+        "to": huck,
+        "pointsTransferred": 5.0,
+    }
+    nowhere = bill(api, None, 100, number="R-1")["transaction"]
+    in_store = bill(api, None, 100, number="R-2", storeCode="bukl")["transaction"]
+    claims = [
+        api.post(f"/v2/customers/{tom}/retroRequest", json={"transactionId": b["id"]}).json()
+        for b in (nowhere, in_store)
+    ]
+    assert "addedByParent" not in claims[0]
+    assert (claims[1]["addedByParent"]["code"], claims[1]["addedByParent"]["type"]) == (
+        "bukl",
+        "STORE",
+    )
+    listed = api.get(f"/v2/customers/{tom}/retroRequest").json()["data"]
+    assert ["addedByParent" in r for r in listed] == [True, False]

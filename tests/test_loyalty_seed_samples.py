@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
 from patron.auth.actor import Actor, Role
@@ -370,3 +371,37 @@ def test_the_goodwill_requests_sample(engine: Engine, kolkata: Api) -> None:
         (450.0, "Goodwill Promotion"),
     ]
     assert given[1]["issuedOn"] == "2019-11-04T15:18:23+05:30"
+
+
+# --- The answer models /openapi.json states ------------------------------------------------
+
+
+def test_the_samples_fit_the_answer_models_key_by_key() -> None:
+    """The seed's samples, read through the answer models as FastAPI reads an answer, come
+    out unchanged: no key lost, none added, no number retyped. So do the examples that
+    ``/openapi.json`` shows beside the models."""
+    from patron.loyalty import answers
+
+    def through(model: type[BaseModel], sample: dict[str, Any]) -> dict[str, Any]:
+        return model.model_validate(sample).model_dump(
+            mode="json", by_alias=True, exclude_unset=True
+        )
+
+    assert through(answers.LoyaltyDetailsAnswer, LOYALTY_DETAILS_SAMPLE) == LOYALTY_DETAILS_SAMPLE
+    for entry in TRANSFERS_SAMPLE:
+        assert through(answers.PointsTransfer, entry) == entry
+    shown = goodwill_as_patron_shows_it(GOODWILL_SAMPLE, 1, [1, 2])
+    assert through(answers.GoodwillList, shown) == shown
+    with pytest.raises(ValidationError):  # the sample's pending request has no addedBy
+        answers.GoodwillList.model_validate(GOODWILL_SAMPLE)
+    examples = [
+        (model, example)
+        for model in vars(answers).values()
+        if isinstance(model, type)
+        and issubclass(model, BaseModel)
+        and model.__module__ == answers.__name__
+        for example in model.model_json_schema().get("examples", [])
+    ]
+    assert len(examples) >= 5
+    for model, example in examples:
+        assert through(model, example) == example, model.__name__

@@ -85,6 +85,18 @@ def customer(api: Api) -> int:
 # --- the seed sample -------------------------------------------------------------
 
 
+def test_the_openapi_examples_are_the_seed_samples_and_fit_the_models() -> None:
+    """``/openapi.json`` shows the seed's request beside the body and the seed's responses
+    beside the answers; read through the models, the responses come out unchanged."""
+    from patron.subscriptions import schemas
+
+    assert schemas.SubscriptionUpdate.model_json_schema()["examples"] == [SEED_REQUEST]
+    for model in (schemas.SubscriptionUpdateAnswer, schemas.SubscriptionsAnswer):
+        [example] = model.model_json_schema()["examples"]
+        shown = model.model_validate(example).model_dump(by_alias=True, exclude_unset=True)
+        assert shown == example, model.__name__
+
+
 def test_seed_sample_gives_the_documented_response(api: Api, customer: int) -> None:
     store = _add_store(api)
     response = api.post(_path(customer), json=_seed_request(store))
