@@ -380,7 +380,7 @@ def test_the_samples_fit_the_answer_models_key_by_key() -> None:
     """The seed's samples, read through the answer models as FastAPI reads an answer, come
     out unchanged: no key lost, none added, no number retyped. So do the examples that
     ``/openapi.json`` shows beside the models."""
-    from patron.loyalty import answers
+    from patron.loyalty import answers, request_answers
 
     def through(model: type[BaseModel], sample: dict[str, Any]) -> dict[str, Any]:
         return model.model_validate(sample).model_dump(
@@ -389,17 +389,18 @@ def test_the_samples_fit_the_answer_models_key_by_key() -> None:
 
     assert through(answers.LoyaltyDetailsAnswer, LOYALTY_DETAILS_SAMPLE) == LOYALTY_DETAILS_SAMPLE
     for entry in TRANSFERS_SAMPLE:
-        assert through(answers.PointsTransfer, entry) == entry
+        assert through(request_answers.PointsTransfer, entry) == entry
     shown = goodwill_as_patron_shows_it(GOODWILL_SAMPLE, 1, [1, 2])
-    assert through(answers.GoodwillList, shown) == shown
+    assert through(request_answers.GoodwillList, shown) == shown
     with pytest.raises(ValidationError):  # the sample's pending request has no addedBy
-        answers.GoodwillList.model_validate(GOODWILL_SAMPLE)
+        request_answers.GoodwillList.model_validate(GOODWILL_SAMPLE)
     examples = [
         (model, example)
-        for model in vars(answers).values()
+        for module in (answers, request_answers)
+        for model in vars(module).values()
         if isinstance(model, type)
         and issubclass(model, BaseModel)
-        and model.__module__ == answers.__name__
+        and model.__module__ == module.__name__
         for example in model.model_json_schema().get("examples", [])
     ]
     assert len(examples) >= 5

@@ -17,7 +17,7 @@ from patron.auth.actor import Actor
 from patron.codes import generic
 from patron.kit.errors import NotFound, Notice, PatronError
 from patron.loyalty import goodwill, retro, transfers
-from patron.loyalty.answers import (
+from patron.loyalty.request_answers import (
     GoodwillAnswer,
     GoodwillList,
     RetroList,
