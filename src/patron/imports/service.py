@@ -38,8 +38,8 @@ from patron.imports.suggest import Suggestion
 from patron.imports.templates import TemplateInput, create_template, find_template
 from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, InvalidInput, NotFound
-from patron.settings import get_settings
 from patron.kit.pagination import Page
+from patron.settings import get_settings
 
 #: Automatic retries of a failed commit, then the import waits for a replay.
 COMMIT_RETRIES = 3
@@ -366,7 +366,6 @@ def outcomes(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
     return frame
 
 
-def conflicts(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
 def outcome_page(
     conn: Connection, actor: Actor, import_id: int, status: str | None, page: Page
 ) -> tuple[pl.DataFrame, int]:
@@ -383,6 +382,7 @@ def outcome_page(
     return shown, frame.height
 
 
+def conflicts(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
     ensure_files_kept(get_import(conn, actor, import_id))
     frame = repo.get_frame(conn, actor.org_id, import_id, "conflicts")
     return frame if frame is not None else no_conflicts()
