@@ -27,13 +27,14 @@ from sqlalchemy.engine import Engine
 
 from patron.api import idempotency
 from patron.api.app import create_app
-from patron.api.idempotency import IN_PROGRESS, REPLAY_WINDOW
+from patron.api.idempotency import REPLAY_WINDOW
 from patron.api.tables import idempotency_keys
 from patron.audit.tables import audit_log
 from patron.auth import repository as auth_repository
 from patron.auth import service as auth
 from patron.auth.actor import Role
 from patron.auth.secrets import api_key_digest
+from patron.codes import generic
 from patron.coupons.tables import transactions
 from patron.customer import care_repository, deletion
 from patron.customer.tables import customers
@@ -334,7 +335,9 @@ def _one_ran(responses: list[httpx.Response], refused: Callable[[httpx.Response]
 
 def _in_progress(response: httpx.Response) -> bool:
     found = response.json()["errors"][0]
-    return bool(found["code"] == IN_PROGRESS and found["message"] == IN_PROGRESS_MESSAGE)
+    return bool(
+        found["code"] == generic.IDEMPOTENCY_IN_PROGRESS and found["message"] == IN_PROGRESS_MESSAGE
+    )
 
 
 def test_thirty_concurrent_registrations_with_one_key_run_once(served: str, engine: Engine) -> None:
@@ -384,7 +387,10 @@ def test_concurrent_legacy_batches_with_one_key_import_one_batch(
 
     def in_progress(response: httpx.Response) -> bool:
         found = response.json()["response"]
-        return bool(found["code"] == IN_PROGRESS and found["error"] == IN_PROGRESS_MESSAGE)
+        return bool(
+            found["code"] == generic.IDEMPOTENCY_IN_PROGRESS
+            and found["error"] == IN_PROGRESS_MESSAGE
+        )
 
     first = _one_ran(responses, in_progress)
     assert first["response"]["batch"]["customers"]["new"] == 3
@@ -436,7 +442,7 @@ def test_a_request_running_elsewhere_is_waited_for_then_refused_as_in_progress(
     assert response.status_code == 409
     assert response.json()["errors"][0] == {
         "status": False,
-        "code": IN_PROGRESS,
+        "code": generic.IDEMPOTENCY_IN_PROGRESS,
         "message": IN_PROGRESS_MESSAGE,
     }
     assert response.headers["retry-after"] == "1"
@@ -479,7 +485,7 @@ def test_another_request_under_a_reserved_key_is_refused_at_once(api: Api, engin
 
     assert time.monotonic() - started < idempotency.WAIT_SECONDS
     assert response.status_code == 409
-    assert response.json()["errors"][0]["code"] == idempotency.KEY_REUSED
+    assert response.json()["errors"][0]["code"] == generic.CONFLICT
     assert "different request" in response.json()["errors"][0]["message"]
 
 

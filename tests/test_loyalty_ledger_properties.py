@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from patron.auth.actor import Actor
+from patron.codes import loyalty
 from patron.kit.db import transaction
 from patron.kit.errors import PatronError
 from patron.loyalty import expiry, goodwill, ledger, programs, transactions, transfers
@@ -172,7 +173,7 @@ def _transfer(world: World, op: Transfer) -> None:
     refused = _refusal(lambda: _transfer_now(world, giver, spec))
     if refused is not None:
         # To oneself, or beyond the balance; either way nothing changed.
-        assert refused in (400, ledger.CANNOT_UPDATE_POINTS)
+        assert refused in (400, loyalty.CANNOT_UPDATE_POINTS)
         assert _points(world, giver) == before
         return
     assert _total(world) == total  # conserved

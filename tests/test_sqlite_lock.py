@@ -32,9 +32,10 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from patron.api.app import create_app
-from patron.api.errors import BUSY_RETRY_AFTER_SECONDS, DATABASE_BUSY
+from patron.api.errors import BUSY_RETRY_AFTER_SECONDS
 from patron.cli.errors import DATABASE_EXIT_CODE
 from patron.cli.main import app as cli_app
+from patron.codes import generic
 from patron.imports import jobs, service
 from patron.imports import repository as repo
 from patron.imports.read import ReadLimits, read_upload
@@ -175,7 +176,7 @@ def _assert_busy_answer(response: Any) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"] == str(BUSY_RETRY_AFTER_SECONDS)
     body = response.json()
-    assert [e["code"] for e in body["errors"]] == [DATABASE_BUSY]
+    assert [e["code"] for e in body["errors"]] == [generic.DATABASE_BUSY]
     assert "busy timeout" in body["errors"][0]["message"]
 
 

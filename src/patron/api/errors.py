@@ -43,8 +43,6 @@ HTTP_STATUS: dict[type[PatronError], int] = {
     Conflict: 409,
 }
 
-#: SQLite's lock timeout (see the module docstring).
-DATABASE_BUSY = generic.DATABASE_BUSY
 DATABASE_BUSY_MESSAGE = (
     "the database is busy: another writer (such as an import's commit) held it longer than "
     "the busy timeout; nothing was changed, send the request again"
@@ -118,7 +116,7 @@ def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
 def database_busy() -> JSONResponse:
     """The 503 answer of a request SQLite's write lock kept waiting past the busy timeout."""
     return JSONResponse(
-        error_body(DATABASE_BUSY, DATABASE_BUSY_MESSAGE),
+        error_body(generic.DATABASE_BUSY, DATABASE_BUSY_MESSAGE),
         status_code=503,
         headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
     )

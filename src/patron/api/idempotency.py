@@ -66,9 +66,6 @@ MAX_POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 10.0
 #: ... and one not refreshed for this long is abandoned.
 ABANDONED_AFTER = timedelta(seconds=60)
-#: Codes of the 409 answers: the key names another request; the request is running.
-KEY_REUSED = generic.CONFLICT
-IN_PROGRESS = generic.IDEMPOTENCY_IN_PROGRESS
 KEY_REUSED_MESSAGE = "this Idempotency-Key was already used for a different request"
 IN_PROGRESS_MESSAGE = "a request with this Idempotency-Key is in progress"
 REPLAYED = "Idempotent-Replayed"
@@ -182,12 +179,12 @@ async def claim(
         if isinstance(found, int):
             return Reservation(found, org_id)
         if found["fingerprint"] != digest:
-            return Refused(KEY_REUSED, KEY_REUSED_MESSAGE)
+            return Refused(generic.CONFLICT, KEY_REUSED_MESSAGE)
         if found["status_code"] is not None:
             return Stored(int(found["status_code"]), found["response"])
         left = deadline - time.monotonic()
         if left <= 0:
-            return Refused(IN_PROGRESS, IN_PROGRESS_MESSAGE, retry_after=1)
+            return Refused(generic.IDEMPOTENCY_IN_PROGRESS, IN_PROGRESS_MESSAGE, retry_after=1)
         await anyio.sleep(min(delay, left))
         delay = min(delay * 2, MAX_POLL_SECONDS)
         row = await run_in_threadpool(_find, engine, org_id, caller, key)

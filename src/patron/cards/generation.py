@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from patron.audit.service import audit
 from patron.auth.actor import Actor
 from patron.cards import bulk_repository, repository, rules, service
+from patron.codes import cards
 from patron.kit.errors import Conflict, InvalidInput
 
 #: The most cards one request generates.
@@ -40,28 +41,28 @@ def generate(
     code = series["code"]
     if not 1 <= count <= MAX_GENERATE:
         raise InvalidInput(
-            service.GENERATION_REFUSED, f"the count must be between 1 and {MAX_GENERATE}"
+            cards.GENERATION_REFUSED, f"the count must be between 1 and {MAX_GENERATE}"
         )
     if not series["generation_enabled"]:
         raise InvalidInput(
-            service.GENERATION_REFUSED, f"card series {code} does not generate its card numbers"
+            cards.GENERATION_REFUSED, f"card series {code} does not generate its card numbers"
         )
     prefix, suffix, length = series["prefix"], series["suffix"], series["length"]
     problem = rules.shape_problem(prefix, suffix, length, True)
     if problem is not None:
-        raise InvalidInput(service.GENERATION_REFUSED, f"card series {code}: {problem}")
+        raise InvalidInput(cards.GENERATION_REFUSED, f"card series {code}: {problem}")
     digits = int(length) - len(prefix) - len(suffix)
     free = 10**digits - repository.count_cards(conn, actor.org_id, int(series["id"]))
     if count > free:
         raise Conflict(
-            service.NUMBERS_EXHAUSTED,
+            cards.NUMBERS_EXHAUSTED,
             f"card series {code} has room for {max(free, 0)} more card numbers, not {count}",
         )
     label = service.require_label(conn, actor.org_id, status_label or rules.GENERATED_STATUS)
     numbers = _fresh_numbers(conn, actor.org_id, prefix, suffix, digits, count)
     if numbers.len() < count:
         raise Conflict(
-            service.NUMBERS_EXHAUSTED,
+            cards.NUMBERS_EXHAUSTED,
             f"card series {code}: only {numbers.len()} unused numbers found; the series is "
             "nearly full",
         )

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit
 from patron.auth.actor import Actor
 from patron.cards import repository, rules, service
+from patron.codes import cards as cards_codes
 from patron.codes import customer
 from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, InvalidInput, Notice
@@ -69,7 +70,7 @@ def prepare(
             if series is None:
                 warnings.append(
                     Notice(
-                        service.SERIES_UNKNOWN_WARNING,
+                        cards_codes.SERIES_UNKNOWN_WARNING,
                         f"card series {request.series_ref} is not defined in this org: card "
                         f"number {number} was kept as a cardnumber identifier, without series, "
                         "status, external id or card fields",
@@ -83,7 +84,7 @@ def prepare(
             if request is not None:
                 warnings.append(
                     Notice(
-                        service.SERIES_UNKNOWN_WARNING,
+                        cards_codes.SERIES_UNKNOWN_WARNING,
                         f"no card series given and no card numbered {number} exists: it was "
                         "kept as a cardnumber identifier, without status, external id or "
                         "card fields",
@@ -122,7 +123,7 @@ def _check_number(number: str, series: RowMapping, existing: RowMapping | None) 
     if existing is not None:
         if int(existing["series_id"]) != int(series["id"]):
             raise Conflict(
-                service.CARD_IN_OTHER_SERIES,
+                cards_codes.CARD_IN_OTHER_SERIES,
                 f"card {number} belongs to series {existing['series_code']}, not {series['code']}",
             )
         return
@@ -131,7 +132,7 @@ def _check_number(number: str, series: RowMapping, existing: RowMapping | None) 
     )
     if problem is not None:
         raise InvalidInput(
-            service.CARD_MISFIT,
+            cards_codes.CARD_MISFIT,
             f"card number {number} does not fit series {series['code']}: {problem}",
         )
 
@@ -145,7 +146,7 @@ def _check_external_id(
     for other in others:
         if other != number:
             raise Conflict(
-                service.EXTERNAL_ID_TAKEN,
+                cards_codes.EXTERNAL_ID_TAKEN,
                 f"card external id {external_id} already names card {other}, not {number}",
             )
 

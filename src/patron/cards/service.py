@@ -35,20 +35,6 @@ from patron.kit.clock import iso
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 from patron.orgs import service as orgs
 
-SERIES_UNKNOWN_WARNING = cards.SERIES_UNKNOWN_WARNING
-SERIES_UNKNOWN = cards.SERIES_UNKNOWN
-SERIES_INVALID = cards.SERIES_INVALID
-SERIES_EXISTS = cards.SERIES_EXISTS
-CARD_MISFIT = cards.CARD_MISFIT
-LABEL_UNKNOWN = cards.LABEL_UNKNOWN
-CARD_IN_OTHER_SERIES = cards.CARD_IN_OTHER_SERIES
-GENERATION_REFUSED = cards.GENERATION_REFUSED
-NUMBERS_EXHAUSTED = cards.NUMBERS_EXHAUSTED
-CARD_UNKNOWN = cards.CARD_UNKNOWN
-LABEL_EXISTS = cards.LABEL_EXISTS
-LABEL_INVALID = cards.LABEL_INVALID
-EXTERNAL_ID_TAKEN = cards.EXTERNAL_ID_TAKEN
-
 _CONTROL = re.compile(CONTROL_CHARACTERS)
 
 
@@ -74,7 +60,7 @@ def add_series(conn: Connection, actor: Actor, body: SeriesInput) -> RowMapping:
     """Create a card series; its code is unique in the org whatever the letter case."""
     values = _series_values(conn, actor.org_id, body)
     if repository.find_series(conn, actor.org_id, values["code"]) is not None:
-        raise Conflict(SERIES_EXISTS, f"a card series with code {values['code']} exists")
+        raise Conflict(cards.SERIES_EXISTS, f"a card series with code {values['code']} exists")
     series_id = repository.insert_series(conn, {"org_id": actor.org_id, **values})
     audit(conn, actor, "card_series.add", "card_series", series_id, {"code": values["code"]})
     found = repository.get_series(conn, actor.org_id, series_id)
@@ -101,13 +87,13 @@ def _series_values(conn: Connection, org_id: int, body: SeriesInput) -> dict[str
     if problem is None and not 0 <= (body.expiry_days or 0) <= rules.EXPIRY_DAYS_MAX:
         problem = f"expiry days must be between 0 and {rules.EXPIRY_DAYS_MAX}"
     if problem is not None:
-        raise InvalidInput(SERIES_INVALID, f"invalid card series: {problem}")
+        raise InvalidInput(cards.SERIES_INVALID, f"invalid card series: {problem}")
     unit_id = None
     if body.store is not None and body.store.strip():
         unit = orgs.find_till(conn, org_id, body.store.strip())
         if unit is None:
             raise InvalidInput(
-                SERIES_INVALID, f"invalid card series: '{body.store}' is not a store or till"
+                cards.SERIES_INVALID, f"invalid card series: '{body.store}' is not a store or till"
             )
         unit_id = int(unit["id"])
     return {
@@ -148,7 +134,7 @@ def require_series(
     found = find_series(conn, org_id, series_id=series_id, code=code)
     if found is None:
         named = series_id if series_id is not None else code
-        raise NotFound(SERIES_UNKNOWN, f"no card series {named} in this org")
+        raise NotFound(cards.SERIES_UNKNOWN, f"no card series {named} in this org")
     return found
 
 
@@ -208,7 +194,7 @@ def require_label(conn: Connection, org_id: int, text: str) -> Label:
     if found is None:
         known = ", ".join(label.label for label in labels(conn, org_id))
         raise InvalidInput(
-            LABEL_UNKNOWN, f"unknown card status label '{text}'; the labels are: {known}"
+            cards.LABEL_UNKNOWN, f"unknown card status label '{text}'; the labels are: {known}"
         )
     return found
 
@@ -219,21 +205,21 @@ def add_label(conn: Connection, actor: Actor, *, label: str, system_status: str)
     status = rules.system_status(system_status)
     if status is None:
         raise InvalidInput(
-            LABEL_INVALID,
+            cards.LABEL_INVALID,
             f"the system status must be one of {', '.join(rules.SYSTEM_STATUSES)}, "
             f"not '{system_status}'",
         )
     if not name or len(name) > rules.LABEL_MAX_LENGTH or _CONTROL.search(name):
         raise InvalidInput(
-            LABEL_INVALID,
+            cards.LABEL_INVALID,
             f"a card status label has 1 to {rules.LABEL_MAX_LENGTH} printable characters",
         )
     if rules.system_status(name) is not None:
         raise InvalidInput(
-            LABEL_INVALID, f"'{name}' is a system status name, which is always a label"
+            cards.LABEL_INVALID, f"'{name}' is a system status name, which is always a label"
         )
     if resolve_label(conn, actor.org_id, name) is not None:
-        raise Conflict(LABEL_EXISTS, f"the card status label '{name}' exists")
+        raise Conflict(cards.LABEL_EXISTS, f"the card status label '{name}' exists")
     label_id = repository.insert_label(
         conn, {"org_id": actor.org_id, "label": name, "system_status": status}
     )
@@ -257,7 +243,7 @@ def get_card(conn: Connection, org_id: int, number: str) -> dict[str, Any]:
     """A card of the org by number, as the API shows it (95110 when unknown)."""
     row = repository.get_card(conn, org_id, number.strip())
     if row is None:
-        raise NotFound(CARD_UNKNOWN, f"no card numbered {number.strip()} in this org")
+        raise NotFound(cards.CARD_UNKNOWN, f"no card numbered {number.strip()} in this org")
     return render_card(row, _label_ids(conn, org_id))
 
 
@@ -279,7 +265,7 @@ def list_cards(
         system = rules.system_status(status)
         if system is None:
             raise InvalidInput(
-                LABEL_INVALID, f"status must be one of {', '.join(rules.SYSTEM_STATUSES)}"
+                cards.LABEL_INVALID, f"status must be one of {', '.join(rules.SYSTEM_STATUSES)}"
             )
     rows, total = repository.list_cards(
         conn, org_id, series_id=series_id, status=system, limit=limit, offset=offset

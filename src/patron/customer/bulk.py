@@ -39,7 +39,6 @@ from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 from patron.settings import get_settings
 
-BATCH_LIMIT = customer_codes.BATCH_LIMIT
 ENTITY_TYPES = ("parentCustomer", "fleetCompany")
 SORT_KEYS = ("createdon", "lastupdatedon")
 
@@ -88,7 +87,7 @@ def _check_size(entries: list[Entry]) -> None:
     named = count_customers(entries)
     if named > limit:
         raise InvalidInput(
-            BATCH_LIMIT,
+            customer_codes.BATCH_LIMIT,
             f"Batch limit exceeded: the request names {named} customers (entries, parents and "
             f"children); at most {limit} are accepted",
         )

@@ -16,9 +16,9 @@ from typing import Literal
 from sqlalchemy.engine import Connection
 
 from patron.auth.actor import Actor, Role
-from patron.codes import generic
+from patron.codes import customer, generic
 from patron.customer.deletion import delete_customer
-from patron.customer.status import VALIDATION_FAILED, reason_text
+from patron.customer.status import reason_text
 from patron.kit.errors import Forbidden, InvalidInput, NotFound, PatronError
 
 #: The most customers one request deletes (the console selects at most 100).
@@ -46,10 +46,11 @@ def delete_customers(
         raise Forbidden(generic.FORBIDDEN, "deleting customers needs the admin role")
     reason = reason_text(reason, what="delete customers")
     if not ids:
-        raise InvalidInput(VALIDATION_FAILED, "ids is required: the customers to delete")
+        raise InvalidInput(customer.VALIDATION_FAILED, "ids is required: the customers to delete")
     if len(ids) > MAX_IDS:
         raise InvalidInput(
-            VALIDATION_FAILED, f"at most {MAX_IDS} customers can be deleted at once, not {len(ids)}"
+            customer.VALIDATION_FAILED,
+            f"at most {MAX_IDS} customers can be deleted at once, not {len(ids)}",
         )
     outcomes = []
     for customer_id in dict.fromkeys(ids):

@@ -26,14 +26,11 @@ from patron.codes import customer, generic
 from patron.customer import validation
 from patron.customer.registration import LOYALTY_TYPES, register
 from patron.customer.schemas import IdentifierIn, LoyaltyInfoIn, ProfileIn, RegisterIn
-from patron.customer.status import VALIDATION_FAILED
 from patron.identity.types import normalize_identifier
 from patron.kit.errors import Forbidden, InvalidInput, Notice, PatronError
 from patron.orgs import service as orgs
 from patron.orgs.settings import CUSTOM_FIELD_PREFIX, OrgSettings
 
-#: A mandatory field (``manualRequiredFields``) left empty.
-REQUIRED = customer.REQUIRED_FIELD_EMPTY
 #: Where the consent ledger says the consent came from.
 ORIGIN = "console"
 _CONSENT = {"OPTIN": True, "OPT-IN": True, "OPTOUT": False, "OPT-OUT": False}
@@ -142,7 +139,7 @@ def create_profile_by_hand(conn: Connection, actor: Actor, profile: ProfileByHan
     }
     for name in settings.manual_required_fields:
         if not present.get(name) and name not in errors:
-            errors[name] = FieldError(REQUIRED, f"{_label(name)} is required")
+            errors[name] = FieldError(customer.REQUIRED_FIELD_EMPTY, f"{_label(name)} is required")
     if errors:
         return ByHandResult(errors=errors)
 
@@ -191,7 +188,7 @@ def _label(name: str) -> str:
 
 def _names(full_name: str, settings: OrgSettings, errors: dict[str, FieldError]) -> tuple[str, str]:
     if not full_name.strip():
-        errors["fullName"] = FieldError(VALIDATION_FAILED, "Full name is required")
+        errors["fullName"] = FieldError(customer.VALIDATION_FAILED, "Full name is required")
         return "", ""
     try:
         checked = validation.name(full_name, settings, "fullName") or ""
@@ -249,7 +246,7 @@ def _consent(
             )
         elif not given.get(channel):
             errors[key] = FieldError(
-                VALIDATION_FAILED, f"consent for {channel} needs the {channel} itself"
+                customer.VALIDATION_FAILED, f"consent for {channel} needs the {channel} itself"
             )
         else:
             decided[channel] = _CONSENT[text]

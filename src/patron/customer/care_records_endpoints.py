@@ -15,6 +15,7 @@ from patron.api import deps
 from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, Paging, PathId, unknown_as
 from patron.auth.actor import Actor
+from patron.codes import customer
 from patron.customer import notes, preferences, tickets
 from patron.customer.record_answers import (
     CustomerPreferences,
@@ -43,11 +44,11 @@ Admin = Annotated[Actor, Depends(deps.admin)]
 
 
 def _unknown_note(note_id: int) -> PatronError:
-    return NotFound(notes.UNKNOWN_NOTE, f"the customer has no note {note_id}")
+    return NotFound(customer.NOTE_UNKNOWN, f"the customer has no note {note_id}")
 
 
 def _unknown_ticket(ticket_id: int) -> PatronError:
-    return NotFound(tickets.UNKNOWN_TICKET, f"the customer has no ticket {ticket_id}")
+    return NotFound(customer.TICKET_UNKNOWN, f"the customer has no ticket {ticket_id}")
 
 
 NoteId = Annotated[PathId, unknown_as(_unknown_note)]
@@ -221,7 +222,7 @@ def add_ticket(
     shown, warnings = tickets.add_ticket(conn, actor, customer_id, body.given())
     return {
         "ticket": shown,
-        "code": tickets.SUCCESS,
+        "code": customer.TICKET_SUCCESS,
         "message": "Ticket added successfully",
         "warnings": _warnings(warnings),
     }
@@ -243,7 +244,7 @@ def list_tickets(
     return {
         "pagination": page.envelope(total),
         "data": found,
-        "code": tickets.SUCCESS,
+        "code": customer.TICKET_SUCCESS,
         "message": "Ticket retrieved successfully",
         "warnings": _warnings(warnings),
         "errors": [],
@@ -256,7 +257,7 @@ def get_ticket(
 ) -> dict[str, Any]:
     """One ticket of a customer."""
     shown = tickets.ticket(conn, actor.org_id, customer_id, ticket_id)
-    return {"ticket": shown, "code": tickets.SUCCESS, "warnings": []}
+    return {"ticket": shown, "code": customer.TICKET_SUCCESS, "warnings": []}
 
 
 @router.put("/{customer_id:id}/tickets/{ticket_id:id}", response_model=TicketAnswer)
@@ -265,4 +266,4 @@ def change_ticket(
 ) -> dict[str, Any]:
     """Move a ticket on (status), assign it, or change its priority or description."""
     shown = tickets.change_ticket(conn, actor, customer_id, ticket_id, body.given())
-    return {"ticket": shown, "code": tickets.SUCCESS, "warnings": []}
+    return {"ticket": shown, "code": customer.TICKET_SUCCESS, "warnings": []}

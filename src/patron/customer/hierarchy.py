@@ -34,13 +34,6 @@ from patron.customer import group_repository as repository
 from patron.kit.clock import iso
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 
-INVALID_DEFINITION = customer.HIERARCHY_INVALID
-CODE_TAKEN = customer.HIERARCHY_CODE_TAKEN
-UNKNOWN_HIERARCHY = customer.HIERARCHY_UNKNOWN
-ROLE_MISFIT = customer.HIERARCHY_ROLE_MISFIT
-LOOP = customer.HIERARCHY_LOOP
-PLACED_ELSEWHERE = customer.HIERARCHY_PLACED_ELSEWHERE
-UNKNOWN_COMPANY = customer.HIERARCHY_COMPANY_UNKNOWN
 _CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 #: The deepest hierarchy walked (a loop is refused long before).
 _MAX_DEPTH = 50
@@ -60,7 +53,7 @@ def _code(raw: str | None, what: str) -> str:
     text = (raw or "").strip()
     if not _CODE.fullmatch(text):
         raise InvalidInput(
-            INVALID_DEFINITION, f"{what} must be 1 to 64 letters, digits, '_', '.' or '-'"
+            customer.HIERARCHY_INVALID, f"{what} must be 1 to 64 letters, digits, '_', '.' or '-'"
         )
     return text
 
@@ -78,22 +71,25 @@ def define(
     """Define a hierarchy of the org with its roles (admin)."""
     hierarchy_code = _code(code, "code")
     if repository.hierarchy_by_code(conn, actor.org_id, hierarchy_code) is not None:
-        raise Conflict(CODE_TAKEN, f"a hierarchy with code {hierarchy_code!r} exists already")
+        raise Conflict(
+            customer.HIERARCHY_CODE_TAKEN,
+            f"a hierarchy with code {hierarchy_code!r} exists already",
+        )
     if not roles:
-        raise InvalidInput(INVALID_DEFINITION, "a hierarchy needs at least one role")
+        raise InvalidInput(customer.HIERARCHY_INVALID, "a hierarchy needs at least one role")
     checked = [
         (_code(r.code, "a role's code"), (r.name or "").strip(), r.parent_code) for r in roles
     ]
     codes = [c for c, _, _ in checked]
     if len({c.lower() for c in codes}) != len(codes):
-        raise InvalidInput(INVALID_DEFINITION, "role codes must be distinct")
+        raise InvalidInput(customer.HIERARCHY_INVALID, "role codes must be distinct")
     by_lower = {c.lower(): c for c in codes}
     parents: dict[str, str | None] = {}
     for role_code, _, parent in checked:
         written = (parent or "").strip()
         if written and written.lower() not in by_lower:
             raise InvalidInput(
-                INVALID_DEFINITION, f"role {role_code}: no role {written!r} above it"
+                customer.HIERARCHY_INVALID, f"role {role_code}: no role {written!r} above it"
             )
         parents[role_code] = by_lower[written.lower()] if written else None
     for role_code in codes:
@@ -101,11 +97,13 @@ def define(
         upper = parents[role_code]
         while upper is not None:
             if upper in seen:
-                raise InvalidInput(INVALID_DEFINITION, f"the roles above {role_code} make a loop")
+                raise InvalidInput(
+                    customer.HIERARCHY_INVALID, f"the roles above {role_code} make a loop"
+                )
             seen.add(upper)
             upper = parents[upper]
     if len((name or "").strip()) > 200 or any(len(n) > 200 for _, n, _ in checked):
-        raise InvalidInput(INVALID_DEFINITION, "names may be 200 characters long")
+        raise InvalidInput(customer.HIERARCHY_INVALID, "names may be 200 characters long")
     hierarchy_id = repository.insert_hierarchy(
         conn,
         {
@@ -160,12 +158,12 @@ def change(
     """Rename a hierarchy, or change whether points pool or levels may be skipped (admin).
     Its code and roles stay: members are placed by them."""
     if roles or new_code is not None:
-        raise InvalidInput(INVALID_DEFINITION, "a hierarchy's code and roles stay")
+        raise InvalidInput(customer.HIERARCHY_INVALID, "a hierarchy's code and roles stay")
     found = hierarchy(conn, actor.org_id, code)
     changes: dict[str, Any] = {}
     if name is not None:
         if len(name.strip()) > 200:
-            raise InvalidInput(INVALID_DEFINITION, "names may be 200 characters long")
+            raise InvalidInput(customer.HIERARCHY_INVALID, "names may be 200 characters long")
         changes["name"] = name.strip()
     if pool_points is not None:
         changes["pool_points"] = pool_points
@@ -188,7 +186,7 @@ def hierarchy(conn: Connection, org_id: int, code: str | None) -> RowMapping:
     """The hierarchy called ``code`` (95343)."""
     found = repository.hierarchy_by_code(conn, org_id, (code or "").strip())
     if found is None:
-        raise InvalidInput(UNKNOWN_HIERARCHY, f"no hierarchy with code {code!r}")
+        raise InvalidInput(customer.HIERARCHY_UNKNOWN, f"no hierarchy with code {code!r}")
     return found
 
 
@@ -232,7 +230,9 @@ def role(conn: Connection, org_id: int, found: RowMapping, code: str | None) -> 
     for row in repository.roles_of(conn, org_id, int(found["id"])):
         if row["code"].lower() == (code or "").strip().lower():
             return row
-    raise InvalidInput(ROLE_MISFIT, f"hierarchy {found['code']} has no role {code!r}")
+    raise InvalidInput(
+        customer.HIERARCHY_ROLE_MISFIT, f"hierarchy {found['code']} has no role {code!r}"
+    )
 
 
 def child_role(conn: Connection, org_id: int, found: RowMapping, above: RowMapping) -> RowMapping:
@@ -244,7 +244,7 @@ def child_role(conn: Connection, org_id: int, found: RowMapping, above: RowMappi
     ]
     if len(under) != 1:
         raise InvalidInput(
-            ROLE_MISFIT,
+            customer.HIERARCHY_ROLE_MISFIT,
             f"role {above['code']} has {len(under)} roles under it: give childRoleCode",
         )
     return under[0]
@@ -261,7 +261,7 @@ def company(conn: Connection, org_id: int, external_id: str | None, *, create: b
     if found is not None:
         return int(found["id"])
     if not create:
-        raise NotFound(UNKNOWN_COMPANY, f"no company with external id {text!r}")
+        raise NotFound(customer.HIERARCHY_COMPANY_UNKNOWN, f"no company with external id {text!r}")
     return repository.insert_company(conn, org_id, text)
 
 
@@ -297,11 +297,14 @@ def place(
         if parent_id == customer_id or customer_id in _ancestors(
             conn, org_id, parent_id, hierarchy_id
         ):
-            raise InvalidInput(LOOP, f"customer {customer_id} cannot be its own ancestor")
+            raise InvalidInput(
+                customer.HIERARCHY_LOOP, f"customer {customer_id} cannot be its own ancestor"
+            )
         above = given_role["parent_role_id"]
         if above is None:
             raise InvalidInput(
-                ROLE_MISFIT, f"role {given_role['code']} is the top of its hierarchy: no parent"
+                customer.HIERARCHY_ROLE_MISFIT,
+                f"role {given_role['code']} is the top of its hierarchy: no parent",
             )
         family = care_repository.merge_family(conn, org_id, parent_id)
         parent_place = repository.membership(conn, org_id, [parent_id, *family], hierarchy_id)
@@ -328,7 +331,7 @@ def place(
                     upper = roles[int(upper)]["parent_role_id"]
             if parent_role_id not in allowed:
                 raise InvalidInput(
-                    ROLE_MISFIT,
+                    customer.HIERARCHY_ROLE_MISFIT,
                     f"the parent holds role {roles[parent_role_id]['code']}; role "
                     f"{given_role['code']} needs a parent of role {roles[int(above)]['code']}",
                 )
@@ -348,7 +351,7 @@ def place(
     elif any(current[k] != v for k, v in values.items() if k != "updated_by"):
         if not replace:
             raise Conflict(
-                PLACED_ELSEWHERE,
+                customer.HIERARCHY_PLACED_ELSEWHERE,
                 f"customer {customer_id} has another place in hierarchy {found['code']}; "
                 "PUT /v2/customers/bulk changes it",
             )

@@ -38,11 +38,6 @@ from patron.customer import image_repository as repository
 from patron.kit.errors import InvalidInput, NotFound, Notice
 from patron.orgs import service as orgs
 
-NOT_AN_IMAGE = customer.IMAGE_NOT_AN_IMAGE
-UNREADABLE = customer.IMAGE_UNREADABLE
-TOO_LARGE = customer.IMAGE_TOO_LARGE
-NO_FILE = customer.IMAGE_NO_FILE
-NO_IMAGE = customer.IMAGE_NONE
 #: The most pixels an image may have (a 8000 x 5000 photo): checked from the header.
 MAX_PIXELS = 40_000_000
 NAMESPACE = "customerImage"
@@ -87,15 +82,19 @@ def sniff(data: bytes) -> Kind | None:
 def clean(data: bytes, max_bytes: int) -> Cleaned:
     """Check ``data`` as an image and re-encode it without metadata (95321 to 95324)."""
     if not data:
-        raise InvalidInput(NO_FILE, "no image was sent: post the file as the form field 'file'")
+        raise InvalidInput(
+            customer.IMAGE_NO_FILE, "no image was sent: post the file as the form field 'file'"
+        )
     if len(data) > max_bytes:
         raise InvalidInput(
-            TOO_LARGE, f"the image has {len(data)} bytes; the org accepts at most {max_bytes}"
+            customer.IMAGE_TOO_LARGE,
+            f"the image has {len(data)} bytes; the org accepts at most {max_bytes}",
         )
     kind = sniff(data)
     if kind is None:
         raise InvalidInput(
-            NOT_AN_IMAGE, "the file is not a JPEG, PNG or WebP image (judged by its content)"
+            customer.IMAGE_NOT_AN_IMAGE,
+            "the file is not a JPEG, PNG or WebP image (judged by its content)",
         )
     try:
         with warnings.catch_warnings():
@@ -103,7 +102,7 @@ def clean(data: bytes, max_bytes: int) -> Cleaned:
             with Image.open(io.BytesIO(data), formats=[kind.name]) as opened:
                 if opened.width * opened.height > MAX_PIXELS:
                     raise InvalidInput(
-                        UNREADABLE,
+                        customer.IMAGE_UNREADABLE,
                         f"the image has {opened.width} x {opened.height} pixels; at most "
                         f"{MAX_PIXELS} are accepted",
                     )
@@ -121,7 +120,7 @@ def clean(data: bytes, max_bytes: int) -> Cleaned:
         Image.DecompressionBombWarning,
     ) as exc:
         raise InvalidInput(
-            UNREADABLE, f"the {kind.name} image cannot be read whole: {exc}"
+            customer.IMAGE_UNREADABLE, f"the {kind.name} image cannot be read whole: {exc}"
         ) from None
     return Cleaned(kind, _encode(upright, kind), upright.width, upright.height)
 
@@ -229,7 +228,7 @@ def image(conn: Connection, org_id: int, customer_id: int) -> tuple[bytes, str, 
     ordered = [resolved.id, *(i for i in family if i != resolved.id)]
     row = repository.image_of(conn, org_id, ordered)
     if row is None:
-        raise NotFound(NO_IMAGE, "the customer has no image")
+        raise NotFound(customer.IMAGE_NONE, "the customer has no image")
     return bytes(row["data"]), str(row["content_type"]), str(row["file_handle"])
 
 
@@ -238,7 +237,7 @@ def remove_image(conn: Connection, actor: Actor, customer_id: int) -> None:
     resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     lookup.ensure_changeable(resolved.customer)
     if not repository.delete_image(conn, actor.org_id, resolved.id):
-        raise NotFound(NO_IMAGE, "the customer has no image")
+        raise NotFound(customer.IMAGE_NONE, "the customer has no image")
     audit(conn, actor, "customer.image.delete", "customer", resolved.id, {})
 
 

@@ -27,10 +27,6 @@ from patron.kit.errors import Forbidden, InvalidInput, NotFound, Notice
 from patron.kit.pagination import Page
 
 MAX_LENGTH = 4000
-INVALID = customer.NOTES_NOT_SAVED
-NONE_YET = customer.NO_NOTES
-UNKNOWN_NOTE = customer.NOTE_UNKNOWN
-NOT_YOURS = customer.NOTE_NOT_YOURS
 
 
 @dataclass(frozen=True)
@@ -69,10 +65,12 @@ def _note(row: RowMapping) -> Note:
 def _text(raw: str | None) -> str:
     text = (raw or "").strip()
     if not text:
-        raise InvalidInput(INVALID, "Unable to add/update customer notes: description is empty")
+        raise InvalidInput(
+            customer.NOTES_NOT_SAVED, "Unable to add/update customer notes: description is empty"
+        )
     if len(text) > MAX_LENGTH or "\x00" in text:
         raise InvalidInput(
-            INVALID,
+            customer.NOTES_NOT_SAVED,
             f"Unable to add/update customer notes: description may hold {MAX_LENGTH} characters",
         )
     return text
@@ -109,7 +107,7 @@ def notes(
     rows, total = repository.notes_page(conn, org_id, family, page.limit, page.offset)
     warnings = list(resolved.warnings)
     if total == 0:
-        warnings.append(Notice(NONE_YET, "No customer notes are available"))
+        warnings.append(Notice(customer.NO_NOTES, "No customer notes are available"))
     return [_note(row) for row in rows], total, warnings
 
 
@@ -118,7 +116,7 @@ def _own_note(conn: Connection, actor: Actor, customer_id: int, note_id: int) ->
     family = care_repository.merge_family(conn, actor.org_id, resolved.id)
     row = repository.get_note(conn, actor.org_id, note_id)
     if row is None or int(row["customer_id"]) not in family:
-        raise NotFound(UNKNOWN_NOTE, f"the customer has no note {note_id}")
+        raise NotFound(customer.NOTE_UNKNOWN, f"the customer has no note {note_id}")
     return row
 
 
@@ -135,7 +133,7 @@ def edit_note(
     text = _text(description)
     row = _own_note(conn, actor, customer_id, note_id)
     if not _is_author(actor, row):
-        raise Forbidden(NOT_YOURS, "only the author of a note may edit it")
+        raise Forbidden(customer.NOTE_NOT_YOURS, "only the author of a note may edit it")
     repository.update_note(conn, actor.org_id, note_id, text)
     audit(conn, actor, "customer.note.edit", "customer", row["customer_id"], {"noteId": note_id})
     updated = repository.get_note(conn, actor.org_id, note_id)
@@ -147,6 +145,8 @@ def delete_note(conn: Connection, actor: Actor, customer_id: int, note_id: int) 
     """Delete one's own note (an admin: any note)."""
     row = _own_note(conn, actor, customer_id, note_id)
     if not _is_author(actor, row) and not actor.can(Role.admin):
-        raise Forbidden(NOT_YOURS, "only the author of a note, or an admin, may delete it")
+        raise Forbidden(
+            customer.NOTE_NOT_YOURS, "only the author of a note, or an admin, may delete it"
+        )
     repository.delete_note(conn, actor.org_id, note_id)
     audit(conn, actor, "customer.note.delete", "customer", row["customer_id"], {"noteId": note_id})

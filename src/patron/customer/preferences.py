@@ -29,10 +29,6 @@ from patron.kit.clock import iso
 from patron.kit.errors import Conflict, InvalidInput, Notice
 from patron.orgs.fields import DATA_TYPES, FieldDefinition, canonical_value
 
-REFUSED = customer.PREFERENCES_NOT_UPDATED
-NONE_SET = customer.NO_PREFERENCES
-INVALID_DEFINITION = customer.PREFERENCE_DEFINITION_INVALID
-DEFINED_ALREADY = customer.PREFERENCE_DEFINED_ALREADY
 #: The longest preference value, as text.
 MAX_VALUE_LENGTH = 1000
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
@@ -86,22 +82,33 @@ def define(
     name = (key or "").strip()
     if not _KEY.fullmatch(name):
         raise InvalidInput(
-            INVALID_DEFINITION,
+            customer.PREFERENCE_DEFINITION_INVALID,
             "key must start with a letter and hold at most 64 letters, digits, '_', '.', '-'",
         )
     kind = (data_type or "string").strip().lower()
     if kind not in DATA_TYPES:
-        raise InvalidInput(INVALID_DEFINITION, f"type must be one of {', '.join(DATA_TYPES)}")
+        raise InvalidInput(
+            customer.PREFERENCE_DEFINITION_INVALID, f"type must be one of {', '.join(DATA_TYPES)}"
+        )
     choices = tuple(dict.fromkeys(str(v).strip() for v in values or () if str(v).strip()))
     if (kind == "enum") != bool(choices):
-        raise InvalidInput(INVALID_DEFINITION, "values are given for an enum key, and only for one")
+        raise InvalidInput(
+            customer.PREFERENCE_DEFINITION_INVALID,
+            "values are given for an enum key, and only for one",
+        )
     if any(len(choice) > MAX_VALUE_LENGTH for choice in choices):
-        raise InvalidInput(INVALID_DEFINITION, f"a value may be {MAX_VALUE_LENGTH} characters")
+        raise InvalidInput(
+            customer.PREFERENCE_DEFINITION_INVALID, f"a value may be {MAX_VALUE_LENGTH} characters"
+        )
     text = (description or "").strip()
     if len(text) > 500:
-        raise InvalidInput(INVALID_DEFINITION, "description may be 500 characters long")
+        raise InvalidInput(
+            customer.PREFERENCE_DEFINITION_INVALID, "description may be 500 characters long"
+        )
     if any(d.key.lower() == name.lower() for d in definitions(conn, actor.org_id)):
-        raise Conflict(DEFINED_ALREADY, f"the preference key {name!r} is defined already")
+        raise Conflict(
+            customer.PREFERENCE_DEFINED_ALREADY, f"the preference key {name!r} is defined already"
+        )
     repository.insert_definition(
         conn,
         {
@@ -155,7 +162,7 @@ def preferences(
         )
     warnings = list(resolved.warnings)
     if not shown:
-        warnings.append(Notice(NONE_SET, "No preferences set for this customer"))
+        warnings.append(Notice(customer.NO_PREFERENCES, "No preferences set for this customer"))
     return [shown[key] for key in sorted(shown)], warnings
 
 
@@ -165,7 +172,9 @@ def set_preferences(
     """Set (or with ``None`` remove) the values of some keys; all or none (1030)."""
     resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     if not entries:
-        raise InvalidInput(REFUSED, "Unable to update customer preferences: none given")
+        raise InvalidInput(
+            customer.PREFERENCES_NOT_UPDATED, "Unable to update customer preferences: none given"
+        )
     defined = {d.key.lower(): d for d in definitions(conn, actor.org_id)}
     values: dict[str, str] = {}
     removed: list[str] = []
@@ -187,7 +196,10 @@ def set_preferences(
             continue
         values[definition.key] = text
     if problems:
-        raise InvalidInput(REFUSED, "Unable to update customer preferences: " + "; ".join(problems))
+        raise InvalidInput(
+            customer.PREFERENCES_NOT_UPDATED,
+            "Unable to update customer preferences: " + "; ".join(problems),
+        )
     family = care_repository.merge_family(conn, actor.org_id, resolved.id)
     repository.remove_preferences(conn, actor.org_id, family, removed)
     # A merge victim's value of a key set now is replaced, not left to show again later.

@@ -46,14 +46,6 @@ from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES, OrgSettings
 
-UNKNOWN_TOKEN = customer_codes.REFERRAL_TOKEN_UNKNOWN
-INACTIVE = customer_codes.REFERRAL_CAMPAIGN_INACTIVE
-NOT_ELIGIBLE = customer_codes.REFERRAL_NOT_ELIGIBLE
-NO_REFERRER = customer_codes.REFERRER_NOT_FOUND
-UNSUPPORTED_TYPE = customer_codes.REFERRAL_TYPE_UNSUPPORTED
-INVALID_IDENTIFIER = customer_codes.INVALID_IDENTIFIER
-INVALID_CAMPAIGN = customer_codes.REFERRAL_CAMPAIGN_INVALID
-TOKEN_TAKEN = customer_codes.REFERRAL_TOKEN_TAKEN
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _IDENTIFIER_OF = {"MOBILE": "mobile", "EMAIL": "email"}
 _CODE_ALPHABET = string.ascii_lowercase + string.digits
@@ -79,12 +71,20 @@ def define_campaign(
     """Define a referral campaign of the org (admin)."""
     text = (token or "").strip()
     if not _TOKEN.fullmatch(text):
-        raise InvalidInput(INVALID_CAMPAIGN, "token must be 1 to 64 letters, digits, '_' or '-'")
+        raise InvalidInput(
+            customer_codes.REFERRAL_CAMPAIGN_INVALID,
+            "token must be 1 to 64 letters, digits, '_' or '-'",
+        )
     title = (name or "").strip()
     if len(title) > 200:
-        raise InvalidInput(INVALID_CAMPAIGN, "name may be 200 characters long")
+        raise InvalidInput(
+            customer_codes.REFERRAL_CAMPAIGN_INVALID, "name may be 200 characters long"
+        )
     if repository.campaign_by_token(conn, actor.org_id, text) is not None:
-        raise Conflict(TOKEN_TAKEN, f"a referral campaign with token {text!r} exists already")
+        raise Conflict(
+            customer_codes.REFERRAL_TOKEN_TAKEN,
+            f"a referral campaign with token {text!r} exists already",
+        )
     campaign_id = repository.insert_campaign(
         conn,
         {
@@ -112,11 +112,13 @@ def change_campaign(
     """Rename a campaign, or end or resume it (admin)."""
     row = repository.campaign_by_token(conn, actor.org_id, token.strip())
     if row is None:
-        raise NotFound(UNKNOWN_TOKEN, f"Invalid campaign token: {token!r}")
+        raise NotFound(customer_codes.REFERRAL_TOKEN_UNKNOWN, f"Invalid campaign token: {token!r}")
     changes: dict[str, Any] = {}
     if name is not None:
         if len(name.strip()) > 200:
-            raise InvalidInput(INVALID_CAMPAIGN, "name may be 200 characters long")
+            raise InvalidInput(
+                customer_codes.REFERRAL_CAMPAIGN_INVALID, "name may be 200 characters long"
+            )
         changes["name"] = name.strip()
     if active is not None:
         changes["is_active"] = active
@@ -186,7 +188,9 @@ def _referrer(
                 )
     except (NotFound, InvalidInput):
         pass
-    raise NotFound(NO_REFERRER, "Unable to find the referrer in the specific campaign")
+    raise NotFound(
+        customer_codes.REFERRER_NOT_FOUND, "Unable to find the referrer in the specific campaign"
+    )
 
 
 def _invited_on(raw: str | None) -> datetime:
@@ -209,13 +213,20 @@ def invite(conn: Connection, actor: Actor, entries: list[Invitation]) -> list[di
     for entry in entries:
         campaign = repository.campaign_by_token(conn, actor.org_id, entry.campaign_token or "")
         if campaign is None:
-            raise InvalidInput(UNKNOWN_TOKEN, f"Invalid campaign token: {entry.campaign_token!r}")
+            raise InvalidInput(
+                customer_codes.REFERRAL_TOKEN_UNKNOWN,
+                f"Invalid campaign token: {entry.campaign_token!r}",
+            )
         if not campaign["is_active"]:
-            raise InvalidInput(INACTIVE, f"Invalid campaign configured: {campaign['token']} ended")
+            raise InvalidInput(
+                customer_codes.REFERRAL_CAMPAIGN_INACTIVE,
+                f"Invalid campaign configured: {campaign['token']} ended",
+            )
         referrer = _referrer(conn, actor.org_id, settings, entry.customer)
         if referrer.customer["fraud_status"] in BLOCKING_FRAUD_STATUSES:
             raise Forbidden(
-                NOT_ELIGIBLE, "The customer may not be eligible for the referral program"
+                customer_codes.REFERRAL_NOT_ELIGIBLE,
+                "The customer may not be eligible for the referral program",
             )
         own = {
             (i["type"], i["value"])
@@ -226,7 +237,7 @@ def invite(conn: Connection, actor: Actor, entries: list[Invitation]) -> list[di
             kind = (group.type or "").strip().upper()
             if kind not in REFERRAL_TYPES:
                 raise InvalidInput(
-                    UNSUPPORTED_TYPE,
+                    customer_codes.REFERRAL_TYPE_UNSUPPORTED,
                     f"Failed to add referral. Referral type is not supported: {group.type!r}",
                 )
             shown = [
@@ -278,11 +289,15 @@ def _record(
     )
     if checked.value is None:
         raise InvalidInput(
-            INVALID_IDENTIFIER, f"Invalid mobile no/email id: {checked.problem or 'empty'}"
+            customer_codes.INVALID_IDENTIFIER,
+            f"Invalid mobile no/email id: {checked.problem or 'empty'}",
         )
     if (identifier_type, checked.value) in own:
-        raise Forbidden(NOT_ELIGIBLE, "The customer may not be eligible for the referral program: "
-                        "a customer cannot refer itself")  # fmt: skip
+        raise Forbidden(
+            customer_codes.REFERRAL_NOT_ELIGIBLE,
+            "The customer may not be eligible for the referral program: "
+            "a customer cannot refer itself",
+        )
     name = (invitee.name or "").strip()[:MAX_NAME]
     invited_on = _invited_on(invitee.invited_on)
     existing = repository.invitation(

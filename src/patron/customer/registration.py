@@ -157,7 +157,7 @@ def register(
         _enroll(conn, actor, holder.customer, loyalty_type)
         warnings.append(
             Notice(
-                sync.MATCHED,
+                customer_codes.SYNC_MATCHED,
                 f"Profile synchronization rule ({' + '.join(match.group)}) matched customer "
                 f"{customer_id}: the existing profile was updated",
             )
@@ -386,7 +386,7 @@ def _match(
         named = ", ".join(map(str, sorted(others)))
         found = f"matches customer {match.customer_id}" if match else "matches no customer"
         raise Conflict(
-            sync.CONFLICT,
+            customer_codes.IDENTIFIERS_OF_DIFFERENT_CUSTOMERS,
             f"Each identifier is registered with a different customer: the profile {found} by "
             f"the synchronization rule, but an identifier of it belongs to customer {named}",
         )

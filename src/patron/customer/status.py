@@ -16,8 +16,6 @@ from patron.kit.errors import InvalidInput, NotFound, Notice
 from patron.orgs import service as orgs
 from patron.orgs.settings import FRAUD_STATUSES
 
-#: Code of a request body that fails validation ("Failed to validate").
-VALIDATION_FAILED = customer_codes.VALIDATION_FAILED
 MAX_REASON_LENGTH = 500
 #: Only deleting a customer may move it to a label over this system status.
 DELETED = "Deleted"
@@ -27,10 +25,11 @@ def reason_text(raw: str | None, *, what: str) -> str:
     """A trimmed, mandatory reason (91003 when missing, blank or too long)."""
     reason = (raw or "").strip()
     if not reason:
-        raise InvalidInput(VALIDATION_FAILED, f"a reason is required to {what}")
+        raise InvalidInput(customer_codes.VALIDATION_FAILED, f"a reason is required to {what}")
     if len(reason) > MAX_REASON_LENGTH:
         raise InvalidInput(
-            VALIDATION_FAILED, f"the reason may be at most {MAX_REASON_LENGTH} characters long"
+            customer_codes.VALIDATION_FAILED,
+            f"the reason may be at most {MAX_REASON_LENGTH} characters long",
         )
     return reason
 
@@ -54,7 +53,9 @@ def change_status(
     reason = reason_text(reason, what="change a customer's status")
     name = (label or "").strip()
     if not name:
-        raise InvalidInput(VALIDATION_FAILED, "label is required: the status label to set")
+        raise InvalidInput(
+            customer_codes.VALIDATION_FAILED, "label is required: the status label to set"
+        )
     effective = _timestamp(created_on)
     settings = orgs.get_settings(conn, actor.org_id)
     resolved = lookup.by_identifier(
@@ -67,11 +68,12 @@ def change_status(
     if target is None:
         known = ", ".join(row["label"] for row in labels if row["system_status"] != DELETED)
         raise InvalidInput(
-            VALIDATION_FAILED, f"unknown status label {name!r}; the org's labels are: {known}"
+            customer_codes.VALIDATION_FAILED,
+            f"unknown status label {name!r}; the org's labels are: {known}",
         )
     if target["system_status"] == DELETED:
         raise InvalidInput(
-            VALIDATION_FAILED,
+            customer_codes.VALIDATION_FAILED,
             f"the label {target['label']!r} marks deleted customers; "
             "delete the customer with DELETE /v2/customers/{id} instead",
         )
@@ -118,7 +120,9 @@ def change_fraud_status(
     """
     wanted = (status or "").strip().upper()
     if wanted not in FRAUD_STATUSES:
-        raise InvalidInput(VALIDATION_FAILED, f"status must be one of {', '.join(FRAUD_STATUSES)}")
+        raise InvalidInput(
+            customer_codes.VALIDATION_FAILED, f"status must be one of {', '.join(FRAUD_STATUSES)}"
+        )
     reason = reason_text(reason, what="change a customer's fraud status")
     resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
     current = str(locked_customer(conn, actor.org_id, resolved.id)["fraud_status"])
@@ -157,7 +161,7 @@ def _timestamp(raw: str | None) -> str | None:
         parsed = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise InvalidInput(
-            VALIDATION_FAILED,
+            customer_codes.VALIDATION_FAILED,
             f"createdOn must be an ISO 8601 date-time such as 2021-09-16T12:10:45Z, not {raw!r}",
         ) from None
     return parsed.isoformat()

@@ -21,9 +21,6 @@ from patron.customer.deletion import suppression_digest
 from patron.kit.errors import Conflict, Notice
 from patron.orgs.settings import OrgSettings
 
-REFUSED = customer.IDENTIFIER_SUPPRESSED
-ALLOWED = customer.IDENTIFIER_RELEASED
-
 
 def check(
     conn: Connection,
@@ -41,10 +38,13 @@ def check(
     kinds = ", ".join(sorted({digests[pair] for pair in found}))
     if settings.deleted_identifier_registration == "refuse":
         raise Conflict(
-            REFUSED,
+            customer.IDENTIFIER_SUPPRESSED,
             f"The {kinds} belongs to a deleted customer: registering the person again is "
             "refused by the org (setting deleted_identifier_registration)",
         )
     warnings.append(
-        Notice(ALLOWED, f"The {kinds} belonged to a deleted customer; registered again")
+        Notice(
+            customer.IDENTIFIER_RELEASED,
+            f"The {kinds} belonged to a deleted customer; registered again",
+        )
     )

@@ -21,11 +21,6 @@ from patron.customer import sync_repository
 from patron.kit.errors import Conflict
 from patron.orgs.sync_rule import CUSTOM_FIELD_PREFIX, SyncRule
 
-#: The seed's conflict code: the identifiers name different customers.
-CONFLICT = customer.IDENTIFIERS_OF_DIFFERENT_CUSTOMERS
-#: Warning: the rule found an existing customer, whose profile was updated.
-MATCHED = customer.SYNC_MATCHED
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -80,7 +75,7 @@ def find_match(conn: Connection, org_id: int, rule: SyncRule, candidate: Candida
         )
         if len(found) > 1:
             raise Conflict(
-                CONFLICT,
+                customer.IDENTIFIERS_OF_DIFFERENT_CUSTOMERS,
                 f"The profile matches several customers by the synchronization rule "
                 f"({' + '.join(group)}): customers {', '.join(map(str, found))} and maybe more. "
                 "Unable to decide which one to update",

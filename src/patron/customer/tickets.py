@@ -29,11 +29,6 @@ from patron.kit.errors import Conflict, InvalidInput, NotFound, Notice
 from patron.kit.pagination import Page
 from patron.orgs import service as orgs
 
-SUCCESS = customer.TICKET_SUCCESS
-SAME_SUBJECT = customer.TICKET_SAME_SUBJECT
-REFUSED = customer.TICKET_REFUSED
-NO_SUBJECT = customer.TICKET_NO_SUBJECT
-UNKNOWN_TICKET = customer.TICKET_UNKNOWN
 MAX_SUBJECT = 200
 MAX_DESCRIPTION = 4000
 
@@ -75,7 +70,8 @@ def _choice(raw: str | None, allowed: tuple[str, ...], name: str, default: str |
     value = (raw or "").strip().upper().replace(" ", "_") or default
     if value not in allowed:
         raise InvalidInput(
-            REFUSED, f"Ticket registration failed: {name} must be one of {', '.join(allowed)}"
+            customer.TICKET_REFUSED,
+            f"Ticket registration failed: {name} must be one of {', '.join(allowed)}",
         )
     return value
 
@@ -83,7 +79,9 @@ def _choice(raw: str | None, allowed: tuple[str, ...], name: str, default: str |
 def _text(raw: str | None, name: str, limit: int) -> str:
     text = (raw or "").strip()
     if len(text) > limit or "\x00" in text:
-        raise InvalidInput(REFUSED, f"Ticket registration failed: {name} may be {limit} long")
+        raise InvalidInput(
+            customer.TICKET_REFUSED, f"Ticket registration failed: {name} may be {limit} long"
+        )
     return text
 
 
@@ -93,7 +91,9 @@ def _assignee(conn: Connection, org_id: int, raw: str | None) -> str | None:
         return None
     found = repository.user_named(conn, org_id, name)
     if found is None:
-        raise InvalidInput(REFUSED, f"Ticket registration failed: no active user {name!r}")
+        raise InvalidInput(
+            customer.TICKET_REFUSED, f"Ticket registration failed: no active user {name!r}"
+        )
     return found
 
 
@@ -113,7 +113,7 @@ def add_ticket(
     """Open a ticket for a customer (a merge victim's id opens it on its survivor, 91009)."""
     subject = _text(given.subject, "subject", MAX_SUBJECT)
     if not subject:
-        raise InvalidInput(NO_SUBJECT, "Ticket subject should not be empty")
+        raise InvalidInput(customer.TICKET_NO_SUBJECT, "Ticket subject should not be empty")
     kind = _choice(given.type, TICKET_TYPES, "type", "COMPLAINT")
     priority = _choice(given.priority, TICKET_PRIORITIES, "priority", "MEDIUM")
     description = _text(given.description, "description", MAX_DESCRIPTION)
@@ -124,7 +124,8 @@ def add_ticket(
     same = repository.open_ticket_with_subject(conn, actor.org_id, family, subject)
     if same is not None:
         raise Conflict(
-            SAME_SUBJECT, f"A ticket already exists with the same subject (ticket {same})"
+            customer.TICKET_SAME_SUBJECT,
+            f"A ticket already exists with the same subject (ticket {same})",
         )
     ticket_id = repository.insert_ticket(
         conn,
@@ -186,7 +187,7 @@ def _of_customer(conn: Connection, org_id: int, customer_id: int, ticket_id: int
     family = care_repository.merge_family(conn, org_id, resolved.id)
     row = repository.lock_ticket(conn, org_id, ticket_id)
     if row is None or int(row["customer_id"]) not in family:
-        raise NotFound(UNKNOWN_TICKET, f"the customer has no ticket {ticket_id}")
+        raise NotFound(customer.TICKET_UNKNOWN, f"the customer has no ticket {ticket_id}")
     return row
 
 
@@ -216,7 +217,7 @@ def change_ticket(
     if given.description is not None:
         changes["description"] = _text(given.description, "description", MAX_DESCRIPTION)
     if given.subject is not None or given.type is not None:
-        raise InvalidInput(REFUSED, "a ticket's subject and type cannot be changed")
+        raise InvalidInput(customer.TICKET_REFUSED, "a ticket's subject and type cannot be changed")
     if given.store is not None:
         changes["unit_id"] = _store(conn, actor.org_id, given.store)
     if changes.get("status") == "OPEN" or (
@@ -227,7 +228,8 @@ def change_ticket(
         )
         if same is not None and same != ticket_id:
             raise Conflict(
-                SAME_SUBJECT, f"A ticket already exists with the same subject (ticket {same})"
+                customer.TICKET_SAME_SUBJECT,
+                f"A ticket already exists with the same subject (ticket {same})",
             )
     if changes:
         repository.update_ticket(

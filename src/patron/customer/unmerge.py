@@ -27,10 +27,6 @@ from patron.customer.status import reason_text
 from patron.identity import merge as merges
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 
-NO_MERGE_NAMED = customer_codes.UNMERGE_NO_MERGE_NAMED
-UNKNOWN_MERGE = customer_codes.UNMERGE_UNKNOWN_MERGE
-NOT_REVERSIBLE = customer_codes.UNMERGE_NOT_REVERSIBLE
-
 
 @dataclass(frozen=True)
 class Unmerged:
@@ -61,17 +57,21 @@ def unmerge_customer(
     if merge_id is None:
         if customer["merged_into_id"] is None:
             raise InvalidInput(
-                NO_MERGE_NAMED,
+                customer_codes.UNMERGE_NO_MERGE_NAMED,
                 f"customer {customer_id} is not merged into another customer; give the mergeId "
                 "of a merge it survived (GET /v2/customers/{id}/merges lists them)",
             )
         found = merge_repository.latest_merge_of_victim(conn, actor.org_id, customer_id)
         if found is None:
-            raise NotFound(UNKNOWN_MERGE, f"no merge record of customer {customer_id} is found")
+            raise NotFound(
+                customer_codes.UNMERGE_UNKNOWN_MERGE,
+                f"no merge record of customer {customer_id} is found",
+            )
         merge_id = found
     elif not merge_repository.takes_part(conn, actor.org_id, merge_id, customer_id):
         raise NotFound(
-            UNKNOWN_MERGE, f"customer {customer_id} took part in no merge with id {merge_id}"
+            customer_codes.UNMERGE_UNKNOWN_MERGE,
+            f"customer {customer_id} took part in no merge with id {merge_id}",
         )
     record = merge_repository.merge_row(conn, actor.org_id, merge_id)
     assert record is not None  # takes_part / latest_merge_of_victim found it
@@ -81,7 +81,10 @@ def unmerge_customer(
             ensure_changeable(row)  # 618: a customer marked as fraud is frozen
     outcome = merges.reverse(conn, actor, merge_id, cause="api", reason=reason)
     if outcome.refused is not None:
-        raise Conflict(NOT_REVERSIBLE, f"merge {merge_id} cannot be reversed: {outcome.refused}")
+        raise Conflict(
+            customer_codes.UNMERGE_NOT_REVERSIBLE,
+            f"merge {merge_id} cannot be reversed: {outcome.refused}",
+        )
     assert outcome.victim_id is not None
     assert outcome.survivor_id is not None
     return Unmerged(outcome.victim_id, outcome.survivor_id, merge_id, outcome.conflicts)

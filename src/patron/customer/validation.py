@@ -29,8 +29,6 @@ from patron.settings import get_settings
 
 #: Identifier types a customer holds at most one of.
 SINGLE_VALUED = ("mobile", "email", "externalId")
-#: Patron's own warning code (outside the seed's ranges); 95001 belongs to the cards domain.
-PROGRAM_IGNORED = customer.PROGRAM_IGNORED
 
 
 @dataclass(frozen=True)
@@ -227,7 +225,7 @@ def program_warnings(enrollments: list[dict[str, Any]], warnings: list[Notice]) 
     for enrollment in enrollments:
         warnings.append(
             Notice(
-                PROGRAM_IGNORED,
+                customer.PROGRAM_IGNORED,
                 f"loyalty program {enrollment.get('programId')} is not defined in this org: "
                 "the enrollment was skipped",
             )

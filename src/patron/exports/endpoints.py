@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api.deps import Db, TransactionRoute, Viewer, engine_of
 from patron.api.params import Paging, PathId, unknown_as
+from patron.codes import exports
 from patron.exports import answers, service
 from patron.exports.writer import MEDIA_TYPES
 from patron.kit.db import transaction
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/v2/exports", tags=["exports"], route_class=Transacti
 
 
 def _unknown_export(export_id: int) -> PatronError:
-    return NotFound(service.UNKNOWN_EXPORT, f"no export {export_id}")
+    return NotFound(exports.UNKNOWN_EXPORT, f"no export {export_id}")
 
 
 ExportId = Annotated[PathId, unknown_as(_unknown_export)]

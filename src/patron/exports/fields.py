@@ -53,7 +53,6 @@ EXTENDED_PREFIX = "extendedField."
 #: Joins several values in one cell (several sources, two mobiles).
 SEPARATOR = "; "
 FIELD_CHOICES = ("displayed", "all")
-BAD_FIELDS = exports.BAD_FIELDS
 
 
 def all_columns(conn: Connection, org_id: int) -> list[str]:
@@ -100,7 +99,8 @@ def resolve_columns(
             return displayed_columns(conn, org_id, user_id)
         if "," not in choice:
             raise InvalidInput(
-                BAD_FIELDS, f"fields must be displayed, all or a list of fields, not {fields!r}"
+                exports.BAD_FIELDS,
+                f"fields must be displayed, all or a list of fields, not {fields!r}",
             )
         fields = [part for part in text.split(",") if part.strip()]
     known = {name.lower(): name for name in all_columns(conn, org_id)}
@@ -114,12 +114,12 @@ def resolve_columns(
             chosen.append(name)
     if unknown:
         raise InvalidInput(
-            BAD_FIELDS,
+            exports.BAD_FIELDS,
             f"unknown export field {', '.join(map(repr, unknown))}; the fields are: "
             f"{', '.join(known.values())}",
         )
     if not chosen:
-        raise InvalidInput(BAD_FIELDS, "choose at least one field to export")
+        raise InvalidInput(exports.BAD_FIELDS, "choose at least one field to export")
     return chosen
 
 

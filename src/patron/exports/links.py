@@ -17,8 +17,6 @@ from urllib.parse import urlencode
 from patron.codes import exports
 from patron.kit.errors import Forbidden
 
-LINK_INVALID = exports.LINK_INVALID
-LINK_EXPIRED = exports.LINK_EXPIRED
 #: Names what the key signs here, so a signature made for something else never fits.
 _PURPOSE = "patron.export.download"
 
@@ -38,7 +36,7 @@ def download_path(secret_key: str, export_id: int, expires: datetime) -> str:
 def check(secret_key: str, export_id: int, expires: str, given: str, now: datetime) -> None:
     """Refuse a link whose signature does not fit (99004) or whose time is up (99005)."""
     refused = Forbidden(
-        LINK_INVALID,
+        exports.LINK_INVALID,
         "This download link is not valid: copy the whole link from its email, or open the "
         "export's page in the console.",
     )
@@ -49,7 +47,7 @@ def check(secret_key: str, export_id: int, expires: str, given: str, now: dateti
         raise refused
     if datetime.fromtimestamp(stamp, UTC) <= now:
         raise Forbidden(
-            LINK_EXPIRED,
+            exports.LINK_EXPIRED,
             "This download link has expired: the export's page in the console gives a new one "
             "while the file is kept.",
         )

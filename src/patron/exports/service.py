@@ -48,11 +48,6 @@ PAGE_ROWS = 1_000
 #: A written file is kept this long, then deleted.
 KEEP = timedelta(days=7)
 
-UNKNOWN_EXPORT = exports.UNKNOWN_EXPORT
-NOT_READY = exports.NOT_READY
-EXPIRED = exports.EXPIRED
-VIEWERS_MAY_NOT = exports.VIEWERS_MAY_NOT
-BAD_FILTER = exports.BAD_FILTER
 
 #: The list's filters as ``GET /v2/customers`` names them -> ``ListFilters`` fields.
 FILTERS = {
@@ -148,11 +143,11 @@ def filters_from(given: Mapping[str, Any] | None) -> ListFilters:
             custom[name.removeprefix(CUSTOM_FIELD_PREFIX)] = [str(v) for v in listed]
         elif name in FILTERS:
             if value is not None and not isinstance(value, str):
-                raise InvalidInput(BAD_FILTER, f"filter {name} must be text")
+                raise InvalidInput(exports.BAD_FILTER, f"filter {name} must be text")
             values[FILTERS[name]] = value
         else:
             raise InvalidInput(
-                BAD_FILTER,
+                exports.BAD_FILTER,
                 f"unknown filter {name!r}; the list's filters are {', '.join(FILTERS)} "
                 f"and {CUSTOM_FIELD_PREFIX}NAME",
             )
@@ -180,7 +175,7 @@ def require_export(conn: Connection, actor: Actor) -> None:
         return
     if not orgs.get_settings(conn, actor.org_id).viewers_may_export:
         raise Forbidden(
-            VIEWERS_MAY_NOT,
+            exports.VIEWERS_MAY_NOT,
             "viewers may not export profiles in this org (an admin can allow it: the org "
             "setting viewers_may_export)",
         )
@@ -351,7 +346,7 @@ def _visible(actor: Actor, row: RowMapping) -> bool:
 def _found(conn: Connection, actor: Actor, export_id: int) -> RowMapping:
     row = repository.get_export(conn, actor.org_id, export_id)
     if row is None or not _visible(actor, row):
-        raise NotFound(UNKNOWN_EXPORT, f"no export {export_id}")
+        raise NotFound(exports.UNKNOWN_EXPORT, f"no export {export_id}")
     return row
 
 
@@ -370,9 +365,11 @@ def list_exports(conn: Connection, actor: Actor, page: Page) -> list[Export]:
 def ready(row: RowMapping) -> RowMapping:
     """``row`` if its file can be downloaded (99002 not yet, 99003 deleted)."""
     if row["state"] == "expired":
-        raise Conflict(EXPIRED, f"export {row['id']} was deleted after {KEEP.days} days")
+        raise Conflict(exports.EXPIRED, f"export {row['id']} was deleted after {KEEP.days} days")
     if row["state"] != "ready":
-        raise Conflict(NOT_READY, f"export {row['id']} is {row['state']}: its file is not ready")
+        raise Conflict(
+            exports.NOT_READY, f"export {row['id']} is {row['state']}: its file is not ready"
+        )
     return row
 
 
@@ -389,7 +386,7 @@ def signed_download(
     links.check(settings.secret_key, export_id, expires, signature, utcnow())
     row = repository.get_export_anywhere(conn, export_id)
     if row is None:
-        raise NotFound(UNKNOWN_EXPORT, f"no export {export_id}")
+        raise NotFound(exports.UNKNOWN_EXPORT, f"no export {export_id}")
     ready(row)
     who = Actor(org_id=int(row["org_id"]), role=Role.viewer, name="signed link", kind="link")
     return who, as_export(row)

@@ -28,8 +28,6 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 SHEET_NAME = "profiles"
-TOO_MANY_ROWS = exports.TOO_MANY_ROWS
-BAD_FORMAT = exports.BAD_FORMAT
 #: Column width in the XLSX sheet (a page at a time cannot measure the whole column).
 XLSX_WIDTH = 18
 
@@ -40,7 +38,7 @@ def checked_format(raw: str | None) -> str:
     """``csv`` (the default) or ``xlsx``."""
     chosen = (raw or "csv").strip().lower() or "csv"
     if chosen not in FORMATS:
-        raise InvalidInput(BAD_FORMAT, f"format must be csv or xlsx, not {raw!r}")
+        raise InvalidInput(exports.BAD_FORMAT, f"format must be csv or xlsx, not {raw!r}")
     return chosen
 
 
@@ -113,7 +111,7 @@ class XlsxWriter:
             return
         if self.rows + len(rows) + 1 > XLSX_MAX_ROWS:
             raise InvalidInput(
-                TOO_MANY_ROWS,
+                exports.TOO_MANY_ROWS,
                 f"an XLSX sheet holds {XLSX_MAX_ROWS - 1:,} rows and this export has more: "
                 "export it as CSV",
             )

@@ -48,7 +48,6 @@ from patron.orgs import repository as orgs_repository
 BUSY_WAIT_SECONDS = 60.0
 POLL_SECONDS = 0.2
 BAD_CREDENTIALS = "invalid credentials"
-BUSY = generic.CONFLICT
 WAITING = ("validating", "queued", "committing", "undo_queued", "undoing")
 STATUS_WORDS = {
     "inserted": "new",
@@ -167,12 +166,12 @@ def _busy(engine: Engine, actor: Actor, import_id: int, state: str) -> PatronErr
             pass  # it moved on meanwhile
         else:
             return NothingDone(
-                BUSY,
+                generic.CONFLICT,
                 "another import of this account is running: nothing was imported; "
                 "send the batch again in a minute",
             )
     return Conflict(
-        BUSY,
+        generic.CONFLICT,
         f"another import of this account is running: this one ({import_id}) is {state} "
         "and will go on when it ends",
     )

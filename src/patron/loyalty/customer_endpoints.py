@@ -15,6 +15,7 @@ from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
 from patron.api.params import CustomerId, query_id
 from patron.auth.actor import Actor
+from patron.codes import loyalty
 from patron.kit.errors import Notice
 from patron.loyalty import member, recommendations
 from patron.loyalty.answers import (
@@ -166,7 +167,7 @@ def recommend(
     found, warnings = recommendations.recommend(conn, actor.org_id, customer_id, wanted)
     status = {
         "success": True,
-        "code": recommendations.RECOMMENDATIONS_FETCHED,
+        "code": loyalty.RECOMMENDATIONS_FETCHED,
         "message": "Customer recommendations fetched successfully",
     }
     return {**_answer(found, warnings), "status": status}

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, RowMapping
 
+from patron.codes import loyalty
 from patron.customer.lookup import Resolved
 from patron.kit.errors import InvalidInput, NotFound, Notice
 from patron.kit.pagination import Page
@@ -106,15 +107,15 @@ def loyalty_details(
     """
     if resolved.customer["loyalty_type"] != "loyalty":
         raise InvalidInput(
-            ledger.NOT_A_MEMBER, "Customer is not registered for the loyalty Program."
+            loyalty.NOT_A_MEMBER, "Customer is not registered for the loyalty Program."
         )
     if program_number is not None:
-        chosen = [programs.get_program(conn, org_id, program_number, code=programs.NO_POINTS)]
+        chosen = [programs.get_program(conn, org_id, program_number, code=loyalty.NO_POINTS)]
     else:
         chosen = programs.list_programs(conn, org_id)
         if not chosen:
             raise NotFound(
-                programs.NO_POINTS, "Unable to fetch loyalty points: the org has no loyalty program"
+                loyalty.NO_POINTS, "Unable to fetch loyalty points: the org has no loyalty program"
             )
     return _entries(conn, org_id, resolved.id, chosen), list(resolved.warnings)
 
@@ -167,13 +168,13 @@ def embedded(
         return {}, []
     if resolved.customer["loyalty_type"] != "loyalty":
         return {}, [
-            Notice(ledger.NOT_A_MEMBER, "Customer is not registered for the loyalty Program.")
+            Notice(loyalty.NOT_A_MEMBER, "Customer is not registered for the loyalty Program.")
         ]
     every = programs.list_programs(conn, org_id)
     if not every:
         return {}, [
             Notice(
-                programs.NO_POINTS, "Unable to fetch loyalty points: the org has no loyalty program"
+                loyalty.NO_POINTS, "Unable to fetch loyalty points: the org has no loyalty program"
             )
         ]
     customer_id = resolved.id

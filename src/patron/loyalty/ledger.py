@@ -38,10 +38,6 @@ from patron.loyalty.rules import ZERO, Slab, money, slab_expiry, slab_reached
 from patron.loyalty.tables import BALANCE_COLUMNS
 from patron.orgs import service as orgs
 
-#: "Unable to update loyalty points of the customer": the change would overdraw.
-CANNOT_UPDATE_POINTS = loyalty.CANNOT_UPDATE_POINTS
-#: "Customer is not registered for the loyalty Program."
-NOT_A_MEMBER = loyalty.NOT_A_MEMBER
 MAX_NOTE_LENGTH = 500
 
 
@@ -125,7 +121,9 @@ def member(
     """The live loyalty customer behind ``customer_id`` (1013 when not a loyalty member)."""
     resolved = lookup.resolve(conn, org_id, customer_id, for_update=for_update)
     if resolved.customer["loyalty_type"] != "loyalty":
-        raise InvalidInput(NOT_A_MEMBER, "Customer is not registered for the loyalty Program.")
+        raise InvalidInput(
+            loyalty.NOT_A_MEMBER, "Customer is not registered for the loyalty Program."
+        )
     return resolved
 
 
@@ -224,7 +222,7 @@ def post(
     if row is None:
         available = balance(conn, org_id, program, customer_id).points
         raise InvalidInput(
-            CANNOT_UPDATE_POINTS,
+            loyalty.CANNOT_UPDATE_POINTS,
             f"Unable to update loyalty points of the customer: {-deltas['points']} points "
             f"asked, {available} available",
         )

@@ -32,8 +32,6 @@ from patron.loyalty import program_repository as repository
 from patron.loyalty.rules import ZERO, Slab, money
 from patron.loyalty.tables import DOWNGRADE_RULES, TIER_BASES
 
-#: "Unable to fetch loyalty points": no such program, or the org has none.
-NO_POINTS = loyalty.NO_POINTS
 MAX_NAME_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 500
 MAX_SLABS = 50
@@ -231,7 +229,7 @@ def program_by_id(conn: Connection, org_id: int, program_id: int) -> Program:
     """The program with this internal id (ledger entries and balances name it so)."""
     row = repository.program_by_id(conn, org_id, program_id)
     if row is None:
-        raise NotFound(NO_POINTS, f"no loyalty program with internal id {program_id}")
+        raise NotFound(loyalty.NO_POINTS, f"no loyalty program with internal id {program_id}")
     return _load(conn, org_id, [row])[0]
 
 
@@ -245,10 +243,12 @@ def default_program(conn: Connection, org_id: int) -> Program | None:
 def program_for(conn: Connection, org_id: int, number: int | None) -> Program:
     """The program ``number`` names, or the default one; 8062 when there is none."""
     if number is not None:
-        return get_program(conn, org_id, number, code=NO_POINTS)
+        return get_program(conn, org_id, number, code=loyalty.NO_POINTS)
     found = default_program(conn, org_id)
     if found is None:
-        raise NotFound(NO_POINTS, "Unable to fetch loyalty points: the org has no loyalty program")
+        raise NotFound(
+            loyalty.NO_POINTS, "Unable to fetch loyalty points: the org has no loyalty program"
+        )
     return found
 
 

@@ -28,10 +28,6 @@ from patron.loyalty.rules import local_day
 
 log = logging.getLogger(__name__)
 
-#: "Customer recommendations fetched successfully."
-RECOMMENDATIONS_FETCHED = loyalty.RECOMMENDATIONS_FETCHED
-#: "No transactions or recommendations found for the customer."
-NOTHING_FOUND = loyalty.NOTHING_FOUND
 RECOMMENDATIONS_JOB = "recommendations"
 MAX_LIMIT = 100
 DEFAULT_RECENT_DAYS = 30
@@ -62,7 +58,7 @@ def recommend(
     ]
     warnings = list(resolved.warnings)
     if not found:
-        warnings.append(Notice(NOTHING_FOUND, "No recommendations found for the customer"))
+        warnings.append(Notice(loyalty.NOTHING_FOUND, "No recommendations found for the customer"))
     return found, warnings
 
 

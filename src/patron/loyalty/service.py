@@ -25,8 +25,6 @@ from patron.kit.errors import Conflict, Forbidden, InvalidInput
 from patron.loyalty import repository
 from patron.loyalty.tables import CAMPAIGN_TYPES
 
-#: The seed's code for an unknown campaign id.
-UNKNOWN_CAMPAIGN = loyalty.UNKNOWN_CAMPAIGN
 MAX_NAME_LENGTH = 100
 _CONTROL = re.compile(CONTROL_CHARACTERS)
 
@@ -116,7 +114,7 @@ def campaigns_by_number(conn: Connection, org_id: int, numbers: Sequence[int]) -
     unknown = [str(number) for number in numbers if number not in found]
     if unknown:
         raise InvalidInput(
-            UNKNOWN_CAMPAIGN,
+            loyalty.UNKNOWN_CAMPAIGN,
             f"unknown campaign {', '.join(unknown)}: no campaign of this account has that id",
         )
     return [found[number] for number in numbers]

@@ -19,11 +19,6 @@ from patron.kit.errors import Forbidden, InvalidInput
 from patron.loyalty import ledger, programs
 from patron.loyalty.rules import next_slab, previous_slab
 
-#: "Downgrade strategy is not configured."
-NO_DOWNGRADE_RULE = loyalty.NO_DOWNGRADE_RULE
-#: "Customer is already in the lowest slab." / "... highest slab."
-LOWEST_SLAB = loyalty.LOWEST_SLAB
-HIGHEST_SLAB = loyalty.HIGHEST_SLAB
 DIRECTIONS = ("UPGRADE", "DOWNGRADE")
 
 
@@ -55,7 +50,7 @@ def change_tier(
     lookup.ensure_changeable(resolved.customer)
     program = programs.program_for(conn, actor.org_id, program_number)
     if way == "DOWNGRADE" and program.downgrade_rule == "NONE":
-        raise InvalidInput(NO_DOWNGRADE_RULE, "Downgrade strategy is not configured.")
+        raise InvalidInput(loyalty.NO_DOWNGRADE_RULE, "Downgrade strategy is not configured.")
     now = utcnow()
     zone = ledger.zone_of(conn, actor.org_id)
     current = ledger.locked_balance(conn, actor.org_id, program, resolved.id, zone=zone)
@@ -65,8 +60,8 @@ def change_tier(
     )
     if target is None:
         if way == "UPGRADE":
-            raise InvalidInput(HIGHEST_SLAB, "Customer is already in the highest slab.")
-        raise InvalidInput(LOWEST_SLAB, "Customer is already in the lowest slab.")
+            raise InvalidInput(loyalty.HIGHEST_SLAB, "Customer is already in the highest slab.")
+        raise InvalidInput(loyalty.LOWEST_SLAB, "Customer is already in the lowest slab.")
     ledger.move_slab(
         conn,
         actor,

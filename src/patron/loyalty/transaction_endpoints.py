@@ -13,7 +13,7 @@ from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, editor, viewer
 from patron.api.params import CustomerId, Paging, PathId, query_id, unknown_as
 from patron.auth.actor import Actor
-from patron.codes import generic
+from patron.codes import generic, loyalty
 from patron.kit.db import retry_in_savepoint
 from patron.kit.errors import NotFound, PatronError
 from patron.loyalty import transactions
@@ -43,7 +43,7 @@ StoreCode = Annotated[
 
 
 def _fetched() -> dict[str, Any]:
-    code = transactions.TRANSACTIONS_FETCHED
+    code = loyalty.TRANSACTIONS_FETCHED
     return {"success": True, "code": code, "message": "Transactions fetched successfully"}
 
 

@@ -44,12 +44,6 @@ from patron.loyalty.rules import ZERO, end_of_day, expiry_day, local_day, money,
 from patron.orgs import service as orgs
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES
 
-#: "Unable to issue points": the org has no loyalty program.
-CANNOT_ISSUE_POINTS = loyalty.CANNOT_ISSUE_POINTS
-#: "No transactions or recommendations found for the customer."
-NOTHING_FOUND = loyalty.NOTHING_FOUND
-#: "Transactions fetched successfully."
-TRANSACTIONS_FETCHED = loyalty.TRANSACTIONS_FETCHED
 MAX_NUMBER_LENGTH = 100
 MAX_SKU_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 200
@@ -131,7 +125,7 @@ def record_bill(
         if customer["loyalty_type"] != "loyalty":
             warnings.append(
                 Notice(
-                    ledger.NOT_A_MEMBER,
+                    loyalty.NOT_A_MEMBER,
                     "Customer is not registered for the "
                     "loyalty Program; the bill is kept and earns no points",
                 )
@@ -283,12 +277,12 @@ def _program(
     conn: Connection, org_id: int, number: int | None, warnings: list[Notice]
 ) -> Program | None:
     if number is not None:
-        return programs.get_program(conn, org_id, number, code=programs.NO_POINTS)
+        return programs.get_program(conn, org_id, number, code=loyalty.NO_POINTS)
     found = programs.default_program(conn, org_id)
     if found is None:
         warnings.append(
             Notice(
-                CANNOT_ISSUE_POINTS,
+                loyalty.CANNOT_ISSUE_POINTS,
                 "Unable to issue points: the org has no loyalty program; the bill is kept",
             )
         )
@@ -554,7 +548,7 @@ def _take_back(
         if take < share:
             warnings.append(
                 Notice(
-                    ledger.CANNOT_UPDATE_POINTS,
+                    loyalty.CANNOT_UPDATE_POINTS,
                     f"Unable to update loyalty points"
                     f" of the customer: {share} points to take back, {take} "
                     "available; the rest stays spent",
@@ -609,7 +603,7 @@ def customer_bills(
     found, total = _page(conn, org_id, filters, page, family)
     warnings = list(resolved.warnings)
     if total == 0:
-        warnings.append(Notice(NOTHING_FOUND, "No transactions found for the customer"))
+        warnings.append(Notice(loyalty.NOTHING_FOUND, "No transactions found for the customer"))
     return found, total, warnings
 
 

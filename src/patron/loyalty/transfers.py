@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
-from patron.codes import generic
+from patron.codes import generic, loyalty
 from patron.customer import care_repository, lookup
 from patron.identity.merge import lock_live
 from patron.kit.clock import utcnow
@@ -154,7 +154,7 @@ def _member(
         )
     if resolved.customer["loyalty_type"] != "loyalty":
         raise InvalidInput(
-            ledger.NOT_A_MEMBER,
+            loyalty.NOT_A_MEMBER,
             f"Customer is not registered for the loyalty Program: customer {resolved.id}",
         )
     lookup.ensure_changeable(resolved.customer)

@@ -138,8 +138,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 #: ``customField.<name>``.
 MANUAL_STANDARD_FIELDS = ("firstName", "lastName", "mobile", "email", "externalId")
 CUSTOM_FIELD_PREFIX = "customField."
-#: ``manual_required_fields`` names a field that does not exist.
-UNKNOWN_REQUIRED_FIELD = orgs.UNKNOWN_REQUIRED_FIELD
 
 
 def required_fields(names: list[str], custom_fields: list[str]) -> list[str]:
@@ -157,7 +155,7 @@ def required_fields(names: list[str], custom_fields: list[str]) -> list[str]:
             found = standard.get(lowered) or custom.get(lowered)
         if found is None:
             raise InvalidInput(
-                UNKNOWN_REQUIRED_FIELD,
+                orgs.UNKNOWN_REQUIRED_FIELD,
                 f"manualRequiredFields: unknown field {raw!r}; use one of "
                 f"{', '.join(MANUAL_STANDARD_FIELDS)} or customField.<name> of a custom field "
                 "of this org",

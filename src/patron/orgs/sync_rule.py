@@ -42,11 +42,6 @@ CUSTOM_FIELD_PREFIX = "customField."
 MAX_GROUPS = 20
 MAX_KEYS_PER_GROUP = 10
 
-NO_GROUP = orgs.SYNC_RULE_NO_GROUP
-EMPTY_GROUP = orgs.SYNC_RULE_EMPTY_GROUP
-UNKNOWN_KEY = orgs.SYNC_RULE_UNKNOWN_KEY
-TOO_LARGE = orgs.SYNC_RULE_TOO_LARGE
-
 
 @dataclass(frozen=True)
 class SyncRule:
@@ -133,9 +128,13 @@ def parse_groups(
     A key repeated in a group, or a group repeated, counts once.
     """
     if not groups:
-        raise InvalidInput(NO_GROUP, "a synchronization rule needs at least one group of keys")
+        raise InvalidInput(
+            orgs.SYNC_RULE_NO_GROUP, "a synchronization rule needs at least one group of keys"
+        )
     if len(groups) > MAX_GROUPS:
-        raise InvalidInput(TOO_LARGE, f"a synchronization rule has at most {MAX_GROUPS} groups")
+        raise InvalidInput(
+            orgs.SYNC_RULE_TOO_LARGE, f"a synchronization rule has at most {MAX_GROUPS} groups"
+        )
     custom = {
         d.name.lower(): d.name for d in definitions if d.kind == "custom" and d.scope == "customer"
     }
@@ -143,10 +142,13 @@ def parse_groups(
     for index, group in enumerate(groups, start=1):
         if isinstance(group, str) or not group:
             raise InvalidInput(
-                EMPTY_GROUP, f"group {index} of the synchronization rule holds no key"
+                orgs.SYNC_RULE_EMPTY_GROUP,
+                f"group {index} of the synchronization rule holds no key",
             )
         if len(group) > MAX_KEYS_PER_GROUP:
-            raise InvalidInput(TOO_LARGE, f"group {index} has more than {MAX_KEYS_PER_GROUP} keys")
+            raise InvalidInput(
+                orgs.SYNC_RULE_TOO_LARGE, f"group {index} has more than {MAX_KEYS_PER_GROUP} keys"
+            )
         keys = tuple(dict.fromkeys(_key(raw, index, custom) for raw in group))
         checked.setdefault(keys, None)
     return tuple(checked)
@@ -165,12 +167,12 @@ def _key(raw: str, index: int, custom: dict[str, str]) -> str:
         if declared is not None:
             return CUSTOM_FIELD_PREFIX + declared
         raise InvalidInput(
-            UNKNOWN_KEY,
+            orgs.SYNC_RULE_UNKNOWN_KEY,
             f"group {index}: {raw!r} names no custom field of this org "
             "(declare it first with POST /v2/org/fields)",
         )
     raise InvalidInput(
-        UNKNOWN_KEY,
+        orgs.SYNC_RULE_UNKNOWN_KEY,
         f"group {index}: unknown key {raw!r}; a key is an identifier type "
         f"({', '.join(IDENTIFIER_TYPES)}), firstName, lastName or customField.<name>",
     )

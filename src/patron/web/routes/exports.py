@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from patron.api.deps import engine_of
 from patron.auth import service as auth
 from patron.auth.actor import Actor
+from patron.codes import exports as exports_codes
 from patron.codes import generic
-from patron.exports import links
 from patron.exports import service as exports
 from patron.exports.endpoints import file_response
 from patron.exports.writer import FORMATS
@@ -142,7 +142,7 @@ def signed_download(
     """An export's file by its signed link (from its mail or page): no sign-in is asked, the
     signature vouches for the link until it expires."""
     if not 1 <= export_id <= MAX_ID:
-        raise Forbidden(links.LINK_INVALID, "This download link is not valid.")
+        raise Forbidden(exports_codes.LINK_INVALID, "This download link is not valid.")
     settings = settings_of(request)
     with transaction(engine_of(request), write=False) as conn:
         who, export = exports.signed_download(conn, settings, export_id, expires, signature)
