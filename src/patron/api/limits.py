@@ -9,6 +9,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from patron.codes import generic
+
 
 class _TooLarge(HTTPException):
     """Raised by ``receive`` past the limit. An HTTPException, as FastAPI lets those
@@ -81,7 +83,9 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send, limit: int) -> None:
         body: dict[str, Any] = {
-            "errors": [{"status": False, "code": 413, "message": _message(limit)}],
+            "errors": [
+                {"status": False, "code": generic.PAYLOAD_TOO_LARGE, "message": _message(limit)}
+            ],
             "warnings": [],
         }
         payload = json.dumps(body).encode()

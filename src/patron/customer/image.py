@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor
-from patron.codes import customer
+from patron.codes import customer, generic
 from patron.customer import care_repository, lookup
 from patron.customer import image_repository as repository
 from patron.kit.errors import InvalidInput, NotFound, Notice
@@ -211,7 +211,7 @@ def embedded(conn: Connection, org_id: int, customer_ids: list[int]) -> list[dic
     path = f"/v2/customers/{customer_ids[0]}/image"
     return [
         {
-            "code": 200,
+            "code": generic.SUCCESS,
             "file": file_document(org_id, row),
             "filePath": path,
             "secureFilePath": path,
