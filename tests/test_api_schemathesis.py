@@ -42,7 +42,8 @@ from patron.api.links import LINKS
 from patron.settings import Settings
 from tests.conftest import Api, OrgHandle, make_org
 from tests.factories import register
-from tests.loyalty_setup import add_program
+from tests.importing import csv, start
+from tests.loyalty_setup import add_program, bill
 from tests.schemathesis_hooks import valid_registration_body
 
 ST = Path(sys.executable).parent / "st"
@@ -69,12 +70,14 @@ class Served:
     url: str
     org: OrgHandle
     customers: list[int]
-    program: int
+    #: Ids of stored things, by the name of the path parameter that takes them.
+    ids: dict[str, int]
 
 
 @pytest.fixture(scope="module")
 def served(engine: Engine) -> Iterator[Served]:
-    """The app served over HTTP, and an org with three customers and a loyalty program."""
+    """The app served over HTTP, and an org with three customers, a loyalty program, a bill,
+    a ticket, a store and an import."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # the port is chosen and held before the server starts
@@ -94,7 +97,7 @@ def served(engine: Engine) -> Iterator[Served]:
         org = make_org(engine)
         with httpx.Client(base_url=url, timeout=30) as client:
             api = Api(client, org)  # type: ignore[arg-type]
-            program = int(add_program(api)["programId"])
+            ids = {"program_id": int(add_program(api)["programId"])}
             customers = [
                 register(
                     api,
@@ -104,7 +107,17 @@ def served(engine: Engine) -> Iterator[Served]:
                 )
                 for n in range(3)
             ]
-        yield Served(url, org, customers, program)
+            ids["transaction_id"] = int(bill(api, customers[0], 100)["transaction"]["id"])
+            ticket = api.post(f"/v2/customers/{customers[0]}/tickets", json={"subject": "Late"})
+            assert ticket.status_code == 200, ticket.text
+            ids["ticket_id"] = int(ticket.json()["ticket"]["id"])
+            unit = api.post("/v2/org/units", json={"kind": "store", "code": "s1"}, role="admin")
+            assert unit.status_code == 200, unit.text
+            ids["unit_id"] = int(unit.json()["unit"]["id"])
+        ids["import_id"] = start(
+            engine, org, csv("First Name,Mobile,Store", "Huck,919800009999,s1")
+        )
+        yield Served(url, org, customers, ids)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -137,11 +150,12 @@ enabled = false
 def _operations_config(served: Served) -> str:
     """Every operation: its examples, then generated requests."""
     first, second, third = served.customers
+    ids = "\n".join(f'"path.{name}" = {value}' for name, value in served.ids.items())
     return f"""
 # Stored things in the paths, so that calls reach past the 404 of an unknown id.
 [parameters]
 "path.customer_id" = {first}
-"path.program_id" = {served.program}
+{ids}
 
 [phases.examples]
 enabled = true
