@@ -82,6 +82,20 @@ def test_no_bare_number_at_a_raise_site() -> None:
     assert not bare, "name these codes from patron.codes:\n" + "\n".join(bare)
 
 
+def test_no_bare_number_compared_with_a_code() -> None:
+    bare = []
+    for path in sorted(SOURCE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            if not any(isinstance(s, ast.Attribute) and s.attr == "code" for s in sides):
+                continue
+            numbers = [s for s in sides if isinstance(s, ast.Constant) and type(s.value) is int]
+            bare += [f"{path.relative_to(ROOT)}:{n.lineno} == {n.value}" for n in numbers]
+    assert not bare, "name these codes from patron.codes:\n" + "\n".join(bare)
+
+
 def test_the_page_is_the_catalogue() -> None:
     assert PAGE.read_text(encoding="utf-8") == markdown(), (
         "docs/errors.md differs from the catalogue: regenerate it with "

@@ -36,16 +36,16 @@ ORIGIN = "console"
 _CONSENT = {"OPTIN": True, "OPT-IN": True, "OPTOUT": False, "OPT-OUT": False}
 #: The error codes registration answers, by the form field they concern ("" : the form).
 _FIELD_OF_CODE = {
-    1001: "mobile",
-    1006: "mobile",
-    1032: "mobile",
-    1002: "email",
-    1016: "email",
-    1039: "email",
-    1003: "externalId",
-    1033: "externalId",
-    1043: "externalId",
-    91020: "store",
+    customer.REGISTRATION_MOBILE_INVALID: "mobile",
+    customer.MOBILE_REQUIRED: "mobile",
+    customer.MOBILE_OF_OTHER_CUSTOMER: "mobile",
+    customer.REGISTRATION_EMAIL_INVALID: "email",
+    customer.EMAIL_OF_OTHER_CUSTOMER: "email",
+    customer.EMAIL_REQUIRED: "email",
+    customer.REGISTRATION_EXTERNAL_ID_INVALID: "externalId",
+    customer.EXTERNAL_ID_OF_OTHER_CUSTOMER: "externalId",
+    customer.EXTERNAL_ID_REQUIRED: "externalId",
+    customer.TILL_INVALID: "store",
 }
 _IDENTIFIERS = (("mobile", "mobile"), ("email", "email"), ("externalId", "externalId"))
 

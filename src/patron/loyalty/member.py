@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from patron.auth.actor import Actor
+from patron.codes import customer
 from patron.customer import lookup
 from patron.customer.lookup import Resolved
 from patron.kit.errors import Notice
@@ -40,7 +41,11 @@ def details_by_identifier(
 ) -> tuple[list[dict[str, Any]], list[Notice]]:
     """The details of the customer behind an identifier (of any source unless given)."""
     where = lookup.source_account(
-        source, account_id, allow_all=True, invalid_source_code=8011, default=lookup.ALL_SOURCES
+        source,
+        account_id,
+        allow_all=True,
+        invalid_source_code=customer.SOURCE_ACCOUNT_INVALID,
+        default=lookup.ALL_SOURCES,
     )
     settings = orgs.get_settings(conn, org_id)
     resolved = lookup.by_identifier(conn, org_id, settings, name, value, where)

@@ -269,7 +269,7 @@ def _edit(
             resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
             update.update(conn, actor, resolved, where, body)
     except PatronError as exc:
-        if isinstance(exc, NotFound) and exc.code == 8015:
+        if isinstance(exc, NotFound) and exc.code == customer.CUSTOMER_NOT_FOUND:
             raise  # the person is gone (deleted meanwhile): the 404 page
         key = error_field(exc)
         return _page(
