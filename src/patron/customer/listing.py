@@ -194,6 +194,11 @@ def list_customers(
 # --- filters ------------------------------------------------------------------------
 
 
+def criteria(conn: Connection, org_id: int, filters: ListFilters) -> Criteria:
+    """``filters`` checked, in stored terms (the export applies them as the list does)."""
+    return _criteria(conn, org_id, filters)
+
+
 def _criteria(conn: Connection, org_id: int, filters: ListFilters) -> Criteria:
     return Criteria(
         search=_search(conn, org_id, filters.q),

@@ -249,6 +249,24 @@ def _first_profile(org_id: int) -> sa.ColumnElement[bool]:
     )
 
 
+def filter_conditions(
+    conn: Connection, org_id: int, criteria: Criteria
+) -> list[sa.ColumnElement[bool]] | None:
+    """The list's conditions on ``customers`` for ``criteria``, without its paging (the
+    export reads every row they match in one statement); ``None`` when they match nobody."""
+    search = None
+    if criteria.search is not None:
+        search, _ = _search_condition(conn, org_id, criteria.search)
+        if search is None:
+            return None
+    return _conditions(org_id, criteria, search)
+
+
+def first_profile(org_id: int) -> sa.ColumnElement[bool]:
+    """``profiles`` is its customer's first (oldest) profile: the one the list shows."""
+    return _first_profile(org_id)
+
+
 def _ordered(org_id: int, sort: str, conditions: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     """The query of the list: ``customer_id`` and the sort key columns ``k0``, ``k1``..."""
     if sort == "registeredAt":

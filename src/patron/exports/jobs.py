@@ -3,10 +3,10 @@
 A worker claims the oldest queued export with a lease on its row (as imports are
 claimed: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the single write lock on SQLite),
 writes the file to a temporary folder while it reads the list in one read
-transaction, renewing the lease as pages go by, then stores the file in the
-database in one write transaction that also marks the export ready and notifies
-its user. A worker that dies leaves the lease to run out; another one starts the
-export again (up to :data:`MAX_ATTEMPTS` times).
+transaction (one statement, streamed in batches), renewing the lease as batches go
+by, then stores the file in the database in one write transaction that also marks
+the export ready and notifies its user. A worker that dies leaves the lease to run
+out; another one starts the export again (up to :data:`MAX_ATTEMPTS` times).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from patron.settings import Settings
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
-#: Renew the lease this often while pages are written.
+#: Renew the lease this often while batches are written.
 RENEW_EVERY = 60.0
 MAX_ATTEMPTS = 3
 #: Bytes per stored chunk of a file.
@@ -112,10 +112,8 @@ def _write(engine: Engine, found: RowMapping, owner: str, path: Path) -> int:
             if chosen.format == "csv"
             else XlsxWriter(path.with_suffix(".tmp.xlsx"), chosen.columns)
         )
-        for rows in service.pages(
-            conn, int(found["org_id"]), chosen.filters, chosen.sort, chosen.columns
-        ):
-            writer.write(rows)
+        for frame in service.frames(conn, int(found["org_id"]), chosen):
+            writer.write_frame(frame)
             renew()
         writer.close()
     if chosen.format == "xlsx":

@@ -9,9 +9,10 @@
                                         '-> failed
               the user is notified (and mailed a signed link) when it is ready or failed
 
-The rows are the profile list's (:func:`patron.customer.listing.list_customers`), with
-the same filters and sort, read a page at a time by keyset: whatever the list's size,
-the export holds one page in memory.
+The rows are the profile list's, with its filter conditions and sort, read in one
+statement (:mod:`patron.exports.query`) and streamed a batch at a time into polars
+frames and the file (:mod:`patron.exports.frames`): whatever the list's size, the
+export holds one batch in memory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import polars as pl
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
@@ -31,8 +33,9 @@ from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
 from patron.codes import exports
 from patron.customer import listing
-from patron.customer.listing import CustomerItem, ListFilters
+from patron.customer.listing import ListFilters
 from patron.exports import fields as columns_of
+from patron.exports import frames as text_frames
 from patron.exports import links, repository
 from patron.exports.writer import MEDIA_TYPES, CsvWriter, Writer, XlsxWriter, checked_format
 from patron.kit.clock import iso, utcnow
@@ -43,8 +46,6 @@ from patron.settings import Settings
 
 #: At most this many rows are answered at once; more make an export job.
 AT_ONCE = 1_000
-#: Rows read (and written) at a time.
-PAGE_ROWS = 1_000
 #: A written file is kept this long, then deleted.
 KEEP = timedelta(days=7)
 
@@ -219,39 +220,33 @@ def plan(conn: Connection, actor: Actor, request: ExportRequest) -> Plan:
 # --- exporting --------------------------------------------------------------------------------
 
 
-def pages(
+def frames(
     conn: Connection,
     org_id: int,
-    filters: ListFilters,
-    sort: listing.Sort,
-    columns: Sequence[str],
+    chosen: Plan,
     *,
-    page_rows: int = PAGE_ROWS,
-) -> Iterator[list[list[str | None]]]:
-    """The list's rows in ``columns``, a page at a time (keyset: each page starts where the
-    last ended, so the export reads as many rows as it writes)."""
-    cursor: str | None = None
-    while True:
-        found = listing.list_customers(
-            conn, org_id, filters, sort, listing.PageRequest(limit=page_rows, cursor=cursor)
-        )
-        yield _rows(conn, org_id, found.items, columns)
-        if found.next_cursor is None:
-            return
-        cursor = found.next_cursor
-
-
-def _rows(
-    conn: Connection, org_id: int, items: list[CustomerItem], columns: Sequence[str]
-) -> list[list[str | None]]:
-    more = columns_of.extras(conn, org_id, [item.id for item in items], columns)
-    return [columns_of.row_of(item, columns, more) for item in items]
+    batch_rows: int = text_frames.BATCH_ROWS,
+    limit: int | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The list's rows in the plan's columns, as frames of text, a batch at a time (one
+    statement, streamed: the export reads each row once)."""
+    criteria = listing.criteria(conn, org_id, chosen.filters)
+    return text_frames.frames(
+        conn,
+        org_id,
+        criteria,
+        sort=chosen.sort.key,
+        descending=chosen.sort.descending,
+        columns=chosen.columns,
+        batch_rows=batch_rows,
+        limit=limit,
+    )
 
 
 def write(conn: Connection, org_id: int, chosen: Plan, writer: Writer) -> int:
     """Write every row of the list to ``writer`` and close it; answer how many."""
-    for rows in pages(conn, org_id, chosen.filters, chosen.sort, chosen.columns):
-        writer.write(rows)
+    for frame in frames(conn, org_id, chosen):
+        writer.write_frame(frame)
     writer.close()
     return writer.rows
 
@@ -260,19 +255,23 @@ def start_export(conn: Connection, actor: Actor, request: ExportRequest) -> Expo
     """The file at once when the list has at most 1,000 rows; else a queued export job,
     written by the worker, whose user is notified when it is ready."""
     chosen = plan(conn, actor, request)
-    first = listing.list_customers(
-        conn, actor.org_id, chosen.filters, chosen.sort, listing.PageRequest(limit=AT_ONCE)
+    # One more than answered at once: whether the list goes on.
+    first = pl.concat(
+        [
+            pl.DataFrame(schema={f"c{n}": pl.String for n in range(len(chosen.columns))}),
+            *frames(conn, actor.org_id, chosen, batch_rows=AT_ONCE + 1, limit=AT_ONCE + 1),
+        ]
     )
     details = {
         "format": chosen.format,
         "fields": chosen.columns,
         "filters": filters_as_dict(chosen.filters),
     }
-    if first.next_cursor is None:
-        content = file_bytes(chosen, _rows(conn, actor.org_id, first.items, chosen.columns))
-        audit(conn, actor, "export.download", "export", "", {**details, "rows": len(first.items)})
+    if first.height <= AT_ONCE:
+        content = file_bytes(chosen, first)
+        audit(conn, actor, "export.download", "export", "", {**details, "rows": first.height})
         return ExportFile(
-            file_name(None, chosen.format), MEDIA_TYPES[chosen.format], content, len(first.items)
+            file_name(None, chosen.format), MEDIA_TYPES[chosen.format], content, first.height
         )
     export_id = repository.insert_export(
         conn,
@@ -291,17 +290,17 @@ def start_export(conn: Connection, actor: Actor, request: ExportRequest) -> Expo
     return get_export(conn, actor, export_id)
 
 
-def file_bytes(chosen: Plan, rows: list[list[str | None]]) -> bytes:
+def file_bytes(chosen: Plan, rows: pl.DataFrame) -> bytes:
     """A small export's whole file."""
     if chosen.format == "csv":
         buffer = io.BytesIO()
         writer = CsvWriter(buffer, chosen.columns)
-        writer.write(rows)
+        writer.write_frame(rows)
         return buffer.getvalue()
     with tempfile.TemporaryDirectory(prefix="patron-export-") as folder:
         path = Path(folder) / "export.xlsx"
         xlsx = XlsxWriter(path, chosen.columns)
-        xlsx.write(rows)
+        xlsx.write_frame(rows)
         xlsx.close()
         return path.read_bytes()
 

@@ -42,20 +42,25 @@ def checked_format(raw: str | None) -> str:
     return chosen
 
 
-def safe_page(columns: Sequence[str], rows: Rows) -> pl.DataFrame:
-    """A page of rows as a frame of text, every cell a spreadsheet would evaluate neutralized."""
-    frame = pl.DataFrame(
+def _page(columns: Sequence[str], rows: Rows) -> pl.DataFrame:
+    return pl.DataFrame(
         [list(row) for row in rows],
         schema={f"c{i}": pl.String for i in range(len(columns))},
         orient="row",
     )
-    return neutralize(frame)
+
+
+def safe_page(columns: Sequence[str], rows: Rows) -> pl.DataFrame:
+    """A page of rows as a frame of text, every cell a spreadsheet would evaluate neutralized."""
+    return neutralize(_page(columns, rows))
 
 
 class Writer(Protocol):
     rows: int
 
     def write(self, rows: Rows) -> None: ...
+
+    def write_frame(self, frame: pl.DataFrame) -> None: ...
 
     def close(self) -> None: ...
 
@@ -72,12 +77,17 @@ class CsvWriter:
         header.write_csv(file, line_terminator="\r\n", quote_style="necessary")
 
     def write(self, rows: Rows) -> None:
-        if not rows:
+        if rows:
+            self.write_frame(_page(self.columns, rows))
+
+    def write_frame(self, frame: pl.DataFrame) -> None:
+        """A frame of text (columns in the writer's order; null for an empty cell)."""
+        if frame.is_empty():
             return
-        safe_page(self.columns, rows).write_csv(
+        neutralize(frame).write_csv(
             self.file, include_header=False, line_terminator="\r\n", quote_style="necessary"
         )
-        self.rows += len(rows)
+        self.rows += frame.height
 
     def close(self) -> None:
         self.file.flush()
@@ -107,16 +117,21 @@ class XlsxWriter:
         self.sheet.freeze_panes(1, 0)
 
     def write(self, rows: Rows) -> None:
-        if not rows:
+        if rows:
+            self.write_frame(_page(self.columns, rows))
+
+    def write_frame(self, frame: pl.DataFrame) -> None:
+        """A frame of text (columns in the writer's order; null for an empty cell)."""
+        if frame.is_empty():
             return
-        if self.rows + len(rows) + 1 > XLSX_MAX_ROWS:
+        if self.rows + frame.height + 1 > XLSX_MAX_ROWS:
             raise InvalidInput(
                 exports.TOO_MANY_ROWS,
                 f"an XLSX sheet holds {XLSX_MAX_ROWS - 1:,} rows and this export has more: "
                 "export it as CSV",
             )
         sheet = self.sheet
-        for values in safe_page(self.columns, rows).iter_rows():
+        for values in neutralize(frame).iter_rows():
             self.rows += 1
             for col, value in enumerate(values):
                 if value:  # an empty cell stays blank
