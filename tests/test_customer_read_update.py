@@ -278,13 +278,15 @@ def test_the_seed_samples_attached_to_the_answers_and_bodies_are_valid(
     api: Api, engine: Engine
 ) -> None:
     schemas = create_app(engine=engine).openapi()["components"]["schemas"]
-    answer_models = [
+    models: list[type[BaseModel]] = [RegisterIn, UpdateIn, ChangeIdentifiersIn]
+    models += [
         model
         for model in vars(answers).values()
         if isinstance(model, type) and issubclass(model, BaseModel) and model is not BaseModel
     ]
-    for model in [RegisterIn, UpdateIn, ChangeIdentifiersIn, *answer_models]:
-        for example in model.model_config.get("json_schema_extra", {}).get("examples", []):
+    for model in models:
+        extra: Any = model.model_config.get("json_schema_extra") or {}
+        for example in extra.get("examples", []):
             model.model_validate(example)
     assert schemas["CustomerDetails"]["examples"] == [answers.DETAILS_SAMPLE]
     assert schemas["LookupAnswer"]["examples"] == [{"entity": 306, "warnings": []}]
