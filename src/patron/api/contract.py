@@ -10,8 +10,9 @@ once, when the schema is built:
 - 401 and 403, and the ``security`` of HTTP Basic and Bearer, for every operation behind a
   role (``deps.require``);
 - 404 for every operation with a path parameter (an unknown id);
-- 409 (an ``Idempotency-Key`` request still in progress) and 503 (SQLite's write lock held
-  past the busy timeout) for every operation that writes;
+- 409 (an ``Idempotency-Key`` request still in progress) for every operation of an unsafe
+  method, and 503 (SQLite's write lock held past the busy timeout) for every operation that
+  writes (``deps.writes_by_nature``);
 - 413 for every operation that reads a body.
 """
 
@@ -24,7 +25,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.api.deps import READ_ONLY, ROLE, SAFE_METHODS
+from patron.api import deps
+from patron.api.deps import ROLE, SAFE_METHODS
 from patron.api.links import add_links
 
 
@@ -163,9 +165,11 @@ def _implied_statuses(route: Any, method: str) -> set[int]:
         statuses |= {401, 403}
     if dependant.path_params:
         statuses.add(404)
-    writes = method not in SAFE_METHODS and not getattr(route.endpoint, READ_ONLY, False)
-    if writes:
-        statuses |= {409, 503}
+    endpoint = route.endpoint
+    if method not in SAFE_METHODS:
+        statuses.add(409)  # an Idempotency-Key request still in progress
+    if deps.writes_by_nature(method, endpoint):
+        statuses.add(503)
     if dependant.body_params:
         statuses.add(413)
     return statuses

@@ -53,8 +53,12 @@ def engine_of(request: Request) -> Engine:
 def writes(request: Request) -> bool:
     """Whether the request may change data: anything but GET, HEAD and OPTIONS, unless its
     endpoint is marked :func:`read_only`; a GET whose endpoint is marked :func:`audited`."""
-    endpoint = request.scope.get("endpoint")
-    if request.method in SAFE_METHODS:
+    return writes_by_nature(request.method, request.scope.get("endpoint"))
+
+
+def writes_by_nature(method: str, endpoint: Any) -> bool:
+    """Whether a request of ``method`` to ``endpoint`` may change data (see :func:`writes`)."""
+    if method in SAFE_METHODS:
         return bool(getattr(endpoint, WRITES, False))
     return not getattr(endpoint, READ_ONLY, False)
 

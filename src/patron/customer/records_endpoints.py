@@ -11,7 +11,6 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api import deps
-from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, Paging
 from patron.auth.actor import Actor
@@ -105,7 +104,6 @@ def merges(customer_id: CustomerId, conn: Db, actor: Viewer, page: Paging) -> di
             "content": {"application/zip": {}},
             "description": "The document (JSON), or with format=zip a ZIP of it and the image.",
         },
-        **errors(503),
     },
 )
 @deps.audited  # a read that is audited: a write transaction
