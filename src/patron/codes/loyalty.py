@@ -25,3 +25,12 @@ NO_POINTS = _(8062, "404, 200 (warning)", "Unable to fetch loyalty points.")
 NO_DOWNGRADE_RULE = _(91010, 400, "Downgrade strategy is not configured.")
 LOWEST_SLAB = _(91011, 400, "Customer is already in the lowest slab.")
 HIGHEST_SLAB = _(91012, 400, "Customer is already in the highest slab.")
+RETRO_DISABLED = _(91101, 400, "Retro requests are not enabled for the org.")
+RETRO_BILL_TOO_OLD = _(
+    91102, 400, "The bill is older than the org lets a retro request claim (retroMaxAgeDays)."
+)
+RETRO_TOO_SOON = _(
+    91103,
+    400,
+    "The customer registered too recently to claim a bill (retroDelaySinceRegistrationHours).",
+)

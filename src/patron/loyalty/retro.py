@@ -6,12 +6,19 @@ program's goodwill limit, else pending until an admin approves or rejects. A bil
 is claimed once: a second claim while one is pending or approved is refused (409).
 On approval the bill becomes the member's (``RETRO``), earns at the member's slab's
 rate now, and the claim shows in the member's change requests as ``RETRO``.
+
+The org's settings bound the claims (the seed's ``CONF_RETRO_TRANSACTION_ENABLE``,
+``CONF_CLIENT_RETRO_MAX_ALLOWED_AGE_DAYS`` and
+``CONF_CLIENT_RETRO_DELAY_SINCE_REGISTRATION_HOURS``): ``retro_enabled`` (91101),
+the bill's age in the org's calendar days (91102) and the hours since the member's
+registration (91103). They are checked when the claim is made; an admin's later
+decision on a pending claim is not refused by them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +26,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit, log_change
 from patron.auth.actor import Actor, Role
-from patron.codes import generic
+from patron.codes import generic, loyalty
 from patron.customer import care_repository, lookup
 from patron.customer.history import change_query
 from patron.kit.clock import utcnow
@@ -31,7 +38,9 @@ from patron.loyalty import transaction_repository as bills
 from patron.loyalty.details import local_iso
 from patron.loyalty.goodwill import DECISIONS, actor_columns, comments_text, user_shape
 from patron.loyalty.programs import Program
-from patron.loyalty.rules import ZERO, money, points_for
+from patron.loyalty.rules import ZERO, local_day, money, points_for
+from patron.orgs import service as orgs
+from patron.orgs.settings import OrgSettings
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ def request_retro(
     at: datetime | None = None,
 ) -> tuple[lookup.Resolved, dict[str, Any]]:
     """Claim a bill recorded without a customer for a member."""
+    settings = orgs.get_settings(conn, actor.org_id)
+    if not settings.retro_enabled:
+        raise InvalidInput(loyalty.RETRO_DISABLED, "retro requests are not enabled for this org")
     reason = ledger.note_text(spec.reason, "reason")
     comments = comments_text(spec.comments)
     resolved = ledger.member(conn, actor.org_id, customer_id, for_update=True)
@@ -63,8 +75,9 @@ def request_retro(
         raise Conflict(generic.CONFLICT, f"transaction {bill['id']} belongs to a customer already")
     if repository.pending_claims(conn, actor.org_id, int(bill["id"])):
         raise Conflict(generic.CONFLICT, f"transaction {bill['id']} is claimed already")
-    program = programs.program_for(conn, actor.org_id, None)
     moment = at or utcnow()
+    _within_limits(settings, resolved.customer, bill, moment)
+    program = programs.program_for(conn, actor.org_id, None)
     slab = program.slab(ledger.balance(conn, actor.org_id, program, resolved.id).slab_id)
     points = points_for(money(bill["amount"] or ZERO), slab.earn_rate)
     automatic = points <= program.goodwill_auto_approve_limit
@@ -156,6 +169,35 @@ def decide_retro(
         {"requestId": request_id, "status": decision},
     )
     return resolved, _render_one(conn, actor.org_id, request_id)
+
+
+def _within_limits(
+    settings: OrgSettings, customer: RowMapping, bill: RowMapping, moment: datetime
+) -> None:
+    """The org's age limit of the bill (91102) and delay after registration (91103)."""
+    zone = ZoneInfo(settings.time_zone)
+    limit = settings.retro_max_age_days
+    if limit is not None:
+        age = (local_day(moment, zone) - local_day(bill["occurred_at"], zone)).days
+        if age > limit:
+            raise InvalidInput(
+                loyalty.RETRO_BILL_TOO_OLD,
+                f"transaction {bill['id']} is {age} days old; this org lets bills up to "
+                f"{limit} days old be claimed",
+            )
+    delay = settings.retro_delay_since_registration_hours
+    registered = _aware(customer["registered_at"])
+    if delay and moment < registered + timedelta(hours=delay):
+        raise InvalidInput(
+            loyalty.RETRO_TOO_SOON,
+            f"a customer may claim a bill {delay} hours after registering; this one registered "
+            f"at {registered.isoformat()}",
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite gives back naive date-times; they are stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _bill(conn: Connection, org_id: int, spec: RetroInput) -> RowMapping:

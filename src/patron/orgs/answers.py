@@ -47,6 +47,13 @@ class OrgSettingsValues(BaseModel):
     )
     consoleMaxFileBytes: int = Field(description="The largest file the console's upload takes.")
     consoleMaxRows: int = Field(description="The most rows of one file uploaded in the console.")
+    retroEnabled: bool = Field(description="Whether members may claim earlier bills (retro).")
+    retroMaxAgeDays: int | None = Field(
+        description="The oldest bill, in days, a retro request may claim (null: no limit)."
+    )
+    retroDelaySinceRegistrationHours: int = Field(
+        description="The hours after registration before a member may claim a bill."
+    )
 
 
 class OrgSettingsAnswer(BaseModel):

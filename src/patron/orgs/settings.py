@@ -69,6 +69,15 @@ class OrgSettings(BaseModel):
     console_max_rows: int = Field(default=CONSOLE_MAX_ROWS, ge=1, le=100_000_000)
     """Most data rows in one file uploaded in the console (50,000); the server's own limit
     (``PATRON_IMPORT_MAX_ROWS``) still applies above it."""
+    retro_enabled: bool = True
+    """Members may claim earlier bills recorded without a customer (retro requests);
+    the seed's ``CONF_RETRO_TRANSACTION_ENABLE``."""
+    retro_max_age_days: int | None = Field(default=None, ge=0, le=36_500)
+    """How many of the org's calendar days old a bill may be when claimed (``None``: no
+    limit); the seed's ``CONF_CLIENT_RETRO_MAX_ALLOWED_AGE_DAYS``."""
+    retro_delay_since_registration_hours: int = Field(default=0, ge=0, le=876_000)
+    """The hours that must pass after a member's registration before it may claim a bill;
+    the seed's ``CONF_CLIENT_RETRO_DELAY_SINCE_REGISTRATION_HOURS``."""
 
     @field_validator("mobile_regex")
     @classmethod
