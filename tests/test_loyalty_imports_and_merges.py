@@ -46,6 +46,15 @@ def holder(api: Api, mobile: str) -> int:
     return int(found.json()["entity"])
 
 
+def tier_changes(api: Api, customer_id: int) -> list[tuple[str, str, str]]:
+    response = api.get(f"/v2/customers/{customer_id}/changeRequest", params={"changeType": "TIER"})
+    assert response.status_code == 200, response.text
+    return [
+        (d["details"]["from"], d["details"]["to"], d["details"]["reason"])
+        for d in response.json()["data"]
+    ]
+
+
 def entries(engine: Engine, org: OrgHandle, customer_id: int) -> list[tuple[str, float]]:
     with transaction(engine, write=False) as conn:
         rows = conn.execute(
@@ -92,6 +101,7 @@ def test_an_import_opens_balances_and_slabs_and_its_undo_takes_them_back(
     undone = undo(engine, org, second.record["id"])
     assert undone.state == "undone", undone.record["message"]
     assert loyalty(api, tom)["loyaltyPoints"] == 600.0
+    assert tier_changes(api, tom) == []  # an import writes no change requests
     first_undone = undo(engine, org, done.record["id"])
     assert first_undone.state == "undone", first_undone.record["message"]
     mine = loyalty(api, tom)
@@ -100,6 +110,10 @@ def test_an_import_opens_balances_and_slabs_and_its_undo_takes_them_back(
         100.0,
         "Silver",
     )
+    # The undo's return to Silver is a tier change as any other: in the change requests
+    # and in the ledger (after the import's own TIER entry to Gold).
+    assert tier_changes(api, tom) == [("Gold", "Silver", "IMPORT_UNDO")]
+    assert [k for k, _ in entries(engine, org, tom)].count("TIER") == 2
     # The customer the import created is gone with its entries.
     assert api.get(f"/v2/customers/{huck}").status_code == 404
     assert entries(engine, org, huck) == []

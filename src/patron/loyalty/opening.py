@@ -12,7 +12,8 @@ Opening balances go to the org's default program; an org without a program keeps
 the imported values in ``loyalty_accounts`` only. Bills, redemptions and the rest
 are added to what the file said: the file carries the balance of the system the
 customers come from. An import writes no change requests (the import is its own
-record, and undo reverses it).
+record, and undo reverses it); the undo's return of a member to its slab before the
+import is a tier change like any other, a ``TIER`` entry and change request.
 """
 
 from __future__ import annotations
@@ -111,9 +112,49 @@ def slabs_before(conn: Connection, org_id: int, customer_ids: pl.Series) -> pl.D
     return ids.join(found, on="customer_id", how="left")
 
 
-def restore_slabs(conn: Connection, org_id: int, before: pl.DataFrame) -> None:
-    """Put the customers back in the slabs :func:`slabs_before` saw."""
+def restore_slabs(
+    conn: Connection,
+    org_id: int,
+    before: pl.DataFrame,
+    *,
+    created: pl.Series,
+    import_id: int | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Put the customers back in the slabs :func:`slabs_before` saw (the entry slab for
+    those who had no balance then). Each member moved gets a ``TIER`` entry in the ledger
+    and in its change requests, as every tier change does; the customers the import
+    ``created`` get none, as they are deleted with the rest of the import's rows."""
     program = programs.default_program(conn, org_id)
     if program is None or before.is_empty():
         return
-    repository.restore_slabs(conn, org_id, program.id, before, program.slabs[0].id)
+    entry = program.slabs[0].id
+    staged = repository.stage_customers(conn, before["customer_id"])
+    now_in = repository.current_slabs(conn, org_id, program.id, staged)
+    moves = (
+        before.with_columns(to_slab=pl.col("slab_id").fill_null(entry))
+        .join(now_in.rename({"slab_id": "from_slab"}), on="customer_id", how="inner")
+        .filter(pl.col("from_slab").is_null() | (pl.col("from_slab") != pl.col("to_slab")))
+        .with_columns(logged=~pl.col("customer_id").is_in(created.cast(pl.Int64).implode()))
+    )
+    by_id = {slab.id: slab for slab in program.slabs}
+    for (from_slab, to_slab, logged), group in moves.group_by(["from_slab", "to_slab", "logged"]):
+        target = by_id[int(to_slab)]
+        source = by_id.get(int(from_slab)) if from_slab is not None else None
+        details: dict[str, object] = {"programId": program.number}
+        if source is not None:
+            details |= {"from": source.name, "fromSerialNumber": source.serial}
+        details |= {"to": target.name, "toSerialNumber": target.serial, "reason": "IMPORT_UNDO"}
+        repository.restore_slab(
+            conn,
+            org_id=org_id,
+            program_id=program.id,
+            customer_ids=group["customer_id"],
+            from_slab=None if from_slab is None else int(from_slab),
+            to_slab=target.id,
+            details=details if logged else None,
+            actor=actor,
+            import_id=import_id,
+            now=now,
+        )

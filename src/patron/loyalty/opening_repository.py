@@ -10,6 +10,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from patron.audit.tables import change_log
 from patron.kit.bulk import read_frame, stage
 from patron.loyalty.tables import (
     BALANCE_COLUMNS,
@@ -273,19 +274,81 @@ def slabs_before(
     )
 
 
-def restore_slabs(
-    conn: Connection, org_id: int, program_id: int, before: pl.DataFrame, entry_slab: int
+def current_slabs(
+    conn: Connection, org_id: int, program_id: int, staged: sa.Select[Any]
+) -> pl.DataFrame:
+    """(customer_id, slab_id) of the staged customers' balances in the program now."""
+    return slabs_before(conn, org_id, program_id, staged)
+
+
+def restore_slab(
+    conn: Connection,
+    *,
+    org_id: int,
+    program_id: int,
+    customer_ids: pl.Series,
+    from_slab: int | None,
+    to_slab: int,
+    details: dict[str, Any] | None,
+    actor: str,
+    import_id: int | None,
+    now: datetime,
 ) -> None:
-    """Put members back in the slab they had before an import (the entry slab when they
-    had no balance then)."""
-    for (slab_id,), group in before.group_by("slab_id"):
-        ids = stage_customers(conn, group["customer_id"])
-        conn.execute(
-            loyalty_balances.update()
-            .where(
-                loyalty_balances.c.org_id == org_id,
-                loyalty_balances.c.program_id == program_id,
-                loyalty_balances.c.customer_id.in_(ids),
-            )
-            .values(slab_id=int(slab_id) if slab_id is not None else entry_slab)
+    """Put the customers' balances that are in ``from_slab`` in ``to_slab``; with
+    ``details``, each move is a ``TIER`` ledger entry and a ``TIER`` change request."""
+    ids = stage_customers(conn, customer_ids)
+    chosen = sa.and_(
+        loyalty_balances.c.org_id == org_id,
+        loyalty_balances.c.program_id == program_id,
+        loyalty_balances.c.customer_id.in_(ids),
+        loyalty_balances.c.slab_id.is_(None)
+        if from_slab is None
+        else loyalty_balances.c.slab_id == from_slab,
+    )
+    if details is not None:
+        common = (
+            sa.literal(details, sa.JSON),
+            sa.literal(actor),
+            sa.literal("import"),
+            sa.literal(now, sa.DateTime(timezone=True)),
         )
+        conn.execute(
+            points_ledger.insert().from_select(
+                [
+                    "org_id",
+                    "program_id",
+                    "customer_id",
+                    "kind",
+                    "import_id",
+                    "details",
+                    "actor",
+                    "cause",
+                    "created_at",
+                ],
+                sa.select(
+                    sa.literal(org_id),
+                    sa.literal(program_id),
+                    loyalty_balances.c.customer_id,
+                    sa.literal("TIER"),
+                    sa.literal(import_id, sa.BigInteger),
+                    *common,
+                ).where(chosen),
+            )
+        )
+        conn.execute(
+            change_log.insert().from_select(
+                [
+                    "org_id",
+                    "customer_id",
+                    "change_type",
+                    "details",
+                    "actor",
+                    "cause",
+                    "created_at",
+                ],
+                sa.select(
+                    sa.literal(org_id), loyalty_balances.c.customer_id, sa.literal("TIER"), *common
+                ).where(chosen),
+            )
+        )
+    conn.execute(loyalty_balances.update().where(chosen).values(slab_id=to_slab))

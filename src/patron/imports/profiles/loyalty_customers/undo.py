@@ -40,7 +40,15 @@ def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) ->
     # ledger existed have none, and their undo must still run.
     slabs = repository.get_frame(conn, ctx.org_id, ctx.import_id, "undo:loyalty_slabs")
     if slabs is not None:
-        opening.restore_slabs(conn, ctx.org_id, slabs)
+        opening.restore_slabs(
+            conn,
+            ctx.org_id,
+            slabs,
+            created=inserted["customer_id"],
+            import_id=ctx.import_id,
+            actor=ctx.actor_name,
+            now=ctx.now,
+        )
     values = (_long(data["inserted_values"]), now)
     conflicts.append(
         undo_new_customers(conn, ctx, inserted["customer_id"], values, WRITTEN, cause="the import")
