@@ -91,6 +91,9 @@ def test_a_longer_list_is_exported_in_the_background(screens: Console) -> None:
     fetched = editor.client.get(link.group(1).replace("&amp;", "&"))
     assert fetched.status_code == 200
     assert len(as_dicts(csv_rows(fetched.content))) == 1_001
+    listed = editor.get("/exports").text
+    assert f'<tr data-export="{export_id}">' in listed
+    assert 'data-field="rows">1,001' in listed
     # Someone else's export is not shown; an admin sees it.
     other = screens.browser(Role.editor, fresh=True)
     assert other.get(f"/exports/{export_id}").status_code == 404

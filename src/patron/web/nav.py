@@ -14,11 +14,14 @@ class NavItem:
     path: str
     label: str
     role: Role
+    export: bool = False
+    """An export area: a viewer sees it only when the org lets viewers export."""
 
 
 NAVIGATION = (
     NavItem("/profiles", "Identified Profiles", Role.viewer),
     NavItem("/imports", "Upload reports", Role.viewer),
+    NavItem("/exports", "Exports", Role.viewer, export=True),
     NavItem("/audit", "Audit log", Role.admin),
     NavItem("/users", "Users", Role.admin),
     NavItem("/keys", "API keys", Role.admin),
@@ -26,6 +29,7 @@ NAVIGATION = (
 )
 
 
-def visible(actor: Actor) -> list[NavItem]:
+def visible(actor: Actor, *, viewers_may_export: bool = False) -> list[NavItem]:
     """The entries ``actor`` may use: a control a role may not use is not rendered."""
-    return [item for item in NAVIGATION if actor.can(item.role)]
+    may_export = viewers_may_export or actor.can(Role.editor)
+    return [item for item in NAVIGATION if actor.can(item.role) and (may_export or not item.export)]

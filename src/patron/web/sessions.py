@@ -46,6 +46,9 @@ class WebSession:
     csrf_token: str
     time_zone: str
     last_seen_at: datetime
+    viewers_may_export: bool = False
+    """The org's setting, read with the session: the navigation shows Exports to a viewer
+    only when it allows them to export."""
 
 
 def token_digest(token: str) -> str:
@@ -95,6 +98,7 @@ def resolve(conn: Connection, token: str, *, now: datetime, idle: timedelta) -> 
         # Read from the stored settings as they are: validated when they were changed.
         time_zone=str((row["org_settings"] or {}).get("time_zone") or "UTC"),
         last_seen_at=as_utc(row["last_seen_at"]),
+        viewers_may_export=bool((row["org_settings"] or {}).get("viewers_may_export")),
     )
 
 

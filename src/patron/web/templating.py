@@ -80,7 +80,11 @@ def render(
     values: dict[str, Any] = {
         "request": request,
         "session": session,
-        "nav": nav.visible(session.actor) if session else [],
+        "nav": (
+            nav.visible(session.actor, viewers_may_export=session.viewers_may_export)
+            if session
+            else []
+        ),
         "csrf_token": session.csrf_token if session else "",
         "time_zone": session.time_zone if session else "UTC",
         "current_path": request.url.path,

@@ -65,7 +65,7 @@ def test_a_short_list_downloads_at_once(
     editor = make_user(engine, Role.editor)
     ids = _people(engine, editor)
     sign_in(page, console, editor, next_page="/profiles?loyalty_type=loyalty")
-    page.get_by_role("link", name="Export").click()
+    page.get_by_role("link", name="Export", exact=True).click()
     expect(page.get_by_role("heading", name="Export profiles")).to_be_visible()
     expect(page.get_by_text("loyalty type: loyalty")).to_be_visible()
     page.get_by_label("All fields").check()
@@ -96,7 +96,7 @@ def test_a_long_list_is_mailed_as_a_link_that_downloads_it(
         auth.set_user_email(conn, editor.org.admin, editor.username, "editor@example.test")
     fill_store(engine, editor.org, 1_200)
     sign_in(page, console, editor, next_page="/profiles")
-    page.get_by_role("link", name="Export").click()
+    page.get_by_role("link", name="Export", exact=True).click()
     page.get_by_label("Displayed fields").check()
     page.get_by_role("button", name="Download").click()
     expect(page.get_by_text("the export runs in the background")).to_be_visible()
@@ -128,6 +128,14 @@ def test_a_long_list_is_mailed_as_a_link_that_downloads_it(
     page.reload()
     expect(page.locator('[data-field="rows"]')).to_have_text("1,200")
     expect(page.get_by_role("link", name=re.compile("^Download profiles-"))).to_be_visible()
+    # The Exports page of the navigation lists it, ready, with its link.
+    export_path = page.url.removeprefix(console).split("?")[0]
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Exports").click()
+    expect(page.get_by_role("heading", name="Exports", level=1)).to_be_visible()
+    listed = page.locator(f'tr[data-export="{export_path.rsplit("/", 1)[1]}"]')
+    expect(listed.locator('[data-field="state"]')).to_have_text("ready")
+    expect(listed.locator('[data-field="rows"]')).to_have_text("1,200")
+    expect(listed.get_by_role("link", name="Download")).to_be_visible()
 
 
 def test_an_import_that_ends_shows_in_the_console(page: Page, console: str, engine: Engine) -> None:

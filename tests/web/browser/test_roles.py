@@ -15,6 +15,8 @@ from tests.web.conftest import make_user
 pytestmark = pytest.mark.sqlite_only
 
 EVERYONE = ["Identified Profiles", "Upload reports"]
+#: Exports: editors and admins, viewers only when the org lets them export.
+EXPORTERS = ["Exports"]
 ADMINS = ["Audit log", "Users", "API keys", "Settings"]
 
 
@@ -28,12 +30,12 @@ def test_no_admin_navigation_below_admin(
 ) -> None:
     user = make_user(engine, role)
     sign_in(page, console, user)
-    assert _navigation(page) == EVERYONE
+    assert _navigation(page) == EVERYONE + (EXPORTERS if role == Role.editor else [])
 
 
 def test_an_admin_sees_every_area(page: Page, console: str, engine: Engine) -> None:
     sign_in(page, console, make_user(engine, Role.admin))
-    assert _navigation(page) == EVERYONE + ADMINS
+    assert _navigation(page) == EVERYONE + EXPORTERS + ADMINS
 
 
 def test_a_viewer_gets_the_403_page_for_admin_pages_and_actions(

@@ -1,4 +1,5 @@
-"""``/profiles/export`` (the profile list's Export) and ``/exports/{id}`` (an export job).
+"""``/profiles/export`` (the profile list's Export), ``/exports`` (the user's exports, or
+the org's for an admin) and ``/exports/{id}`` (an export job).
 
 The Export page carries the list's filters and sort from the list's address, and asks
 for the fields (the columns the user displays, or all) and the format. Up to 1,000
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from patron.api.deps import engine_of
 from patron.auth import service as auth
-from patron.auth.actor import Actor
+from patron.auth.actor import Actor, Role
 from patron.codes import exports as exports_codes
 from patron.codes import generic
 from patron.exports import service as exports
@@ -24,14 +25,39 @@ from patron.exports.endpoints import file_response
 from patron.exports.writer import FORMATS
 from patron.kit.db import MAX_ID, transaction
 from patron.kit.errors import Forbidden, InvalidInput, NotFound
+from patron.kit.pagination import MAX_OFFSET, Page
 from patron.web.deps import checked_session, settings_of, viewer
 from patron.web.routes.profiles import FILTERS, ListQuery, _filters_of, _list_query
 from patron.web.sessions import WebSession
-from patron.web.templating import render
+from patron.web.templating import render, render_page
 
 router = APIRouter(include_in_schema=False)
 
 FIELD_CHOICES = {"displayed": "Displayed fields", "all": "All fields"}
+LIST_PAGE = 25
+#: The stored filters' API names, in the words of the list's filter form.
+FILTER_WORDS = {
+    "q": "search",
+    "source": "source",
+    "loyaltyType": "loyalty type",
+    "statusLabel": "status",
+    "fraudStatus": "fraud status",
+    "registeredFrom": "registered from",
+    "registeredTo": "registered to",
+    "store": "store",
+}
+
+
+def filters_in_words(filters: dict[str, Any]) -> str:
+    """An export's stored filters as a sentence: ``source INSTORE; registered from 2026-01-01``."""
+    said = []
+    for name, value in filters.items():
+        words = FILTER_WORDS.get(name)
+        if words is None and name.startswith(exports.CUSTOM_FIELD_PREFIX):
+            words = f"field {name.removeprefix(exports.CUSTOM_FIELD_PREFIX)}"
+        shown = " or ".join(map(str, value)) if isinstance(value, list) else str(value)
+        said.append(f"{words or name} {shown}")
+    return "; ".join(said) or "none (every profile)"
 
 
 def _query_of(values: dict[str, str]) -> ListQuery:
@@ -133,6 +159,37 @@ def _export_now(
         )
     # To the export's own page, so that reloading it never starts another export.
     return RedirectResponse(f"/exports/{started.id}?started=1", status_code=303)
+
+
+@router.get("/exports")
+def exports_page(request: Request, actor: Actor = Depends(viewer), page: int = 1) -> Response:
+    """The user's exports, newest first (an admin sees every export of the org, as the API
+    answers them), each with its state and, while its file is kept, the signed link."""
+    page = min(max(page, 1), MAX_OFFSET // LIST_PAGE)
+    with transaction(engine_of(request), write=False) as conn:
+        exports.require_export(conn, actor)
+        # One more than a page tells whether an older page exists, without counting them all.
+        found = exports.list_exports(
+            conn, actor, Page(limit=LIST_PAGE + 1, offset=(page - 1) * LIST_PAGE)
+        )
+    settings = settings_of(request)
+    rows = [
+        {
+            "export": export,
+            "filters": filters_in_words(export.filters),
+            "download": exports.download_link(settings, export),
+        }
+        for export in found[:LIST_PAGE]
+    ]
+    values = {
+        "rows": rows,
+        "page": page,
+        "older": len(found) > LIST_PAGE,
+        "everyone": actor.can(Role.admin),
+        "busy": any(export.state in ("queued", "running") for export in found[:LIST_PAGE]),
+        "at_once": exports.AT_ONCE,
+    }
+    return render_page(request, "exports/list.html", "exports/_list.html", values)
 
 
 @router.get("/exports/{export_id:id}/download")
