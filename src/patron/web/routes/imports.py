@@ -57,6 +57,9 @@ STATES: dict[str, tuple[str, str]] = {
     "failed": ("Failed", "no"),
     "invalid": ("Refused", "no"),
 }
+#: The stages the engine works in, as the busy bar names them beside the step's percentage
+#: (the ``progress`` the engine records); the other running states wait in line.
+STAGES = {"validating": "Checking", "committing": "Committing", "undoing": "Undoing"}
 #: What each action does, the states that allow it, and the role it takes.
 ACTIONS = {
     "confirm": ("confirm", ("previewed",)),
@@ -120,10 +123,15 @@ def state_context(found: RowMapping) -> dict[str, Any]:
     state = str(found["state"])
     label, tone = STATES.get(state, (state, ""))
     profile = PROFILES.get(found["profile"])
+    progress = min(max(int(found.get("progress") or 0), 0), 100)
+    stage = STAGES.get(state)
     return {
         "state": state,
         "state_label": label,
         "state_tone": tone,
+        # None while the import waits in line: the bar then has no value to show.
+        "progress": progress if stage else None,
+        "stage": f"{stage} — {progress}%" if stage else label,
         "running": state in repo.RUNNABLE_STATES,
         "counts": dict(found["counts"] or {}),
         "profile_name": profile.spec.name if profile else found["profile"],
