@@ -30,7 +30,7 @@ from patron.settings import Settings
 from tests.exporting import as_dicts, csv_rows, fill_store
 from tests.factories import registration
 from tests.test_notifications import Inbox, free_port
-from tests.web.browser.conftest import sign_in
+from tests.web.browser.conftest import screenshot, sign_in
 from tests.web.conftest import ConsoleUser, make_user
 
 pytestmark = pytest.mark.sqlite_only
@@ -136,6 +136,7 @@ def test_a_long_list_is_mailed_as_a_link_that_downloads_it(
     expect(listed.locator('[data-field="state"]')).to_have_text("ready")
     expect(listed.locator('[data-field="rows"]')).to_have_text("1,200")
     expect(listed.get_by_role("link", name="Download")).to_be_visible()
+    screenshot(page, "exports-laptop")
 
 
 def test_an_import_that_ends_shows_in_the_console(page: Page, console: str, engine: Engine) -> None:
