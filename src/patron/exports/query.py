@@ -206,7 +206,9 @@ def export_rows(
     )
     if limit is not None:
         query = query.limit(limit)
-    result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(query)
+    # On the statement: Connection.execution_options() would stream every later one too.
+    streamed = {"stream_results": True, "yield_per": batch_rows}
+    result = conn.execute(query, execution_options=streamed)
     try:
         for batch in result.partitions(batch_rows):
             yield [tuple(row) for row in batch]
