@@ -10,16 +10,12 @@ declared for customers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
 from patron.codes import exports
-from patron.customer.listing import CustomerItem
-from patron.exports import repository
 from patron.identity.types import IDENTIFIER_TYPES
-from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput
 from patron.orgs import service as orgs
 from patron.web import preferences
@@ -121,66 +117,3 @@ def resolve_columns(
     if not chosen:
         raise InvalidInput(exports.BAD_FIELDS, "choose at least one field to export")
     return chosen
-
-
-@dataclass(frozen=True)
-class Extras:
-    """What a page of customers holds beyond the list's items, read only when a column
-    needs it: every identifier value per type, and field values."""
-
-    identifiers: dict[tuple[int, str], list[str]]
-    fields: dict[tuple[int, str, str], str]
-
-
-def extras(conn: Connection, org_id: int, ids: list[int], columns: Sequence[str]) -> Extras:
-    """The identifiers and field values ``columns`` need, of the customers ``ids``."""
-    types = [c for c in columns if c in IDENTIFIER_COLUMNS]
-    kinds = {
-        kind
-        for c in columns
-        for kind, prefix in (("custom", CUSTOM_PREFIX), ("extended", EXTENDED_PREFIX))
-        if c.startswith(prefix)
-    }
-    identifiers: dict[tuple[int, str], list[str]] = {}
-    if types and ids:
-        for row in repository.identifiers_of(conn, org_id, ids, types):
-            identifiers.setdefault((int(row["customer_id"]), row["type"]), []).append(row["value"])
-    fields: dict[tuple[int, str, str], str] = {}
-    if kinds and ids:
-        for row in repository.field_values_of(conn, org_id, ids, sorted(kinds)):
-            fields[(int(row["customer_id"]), row["kind"], row["name"])] = row["value"]
-    return Extras(identifiers, fields)
-
-
-def row_of(item: CustomerItem, columns: Sequence[str], more: Extras) -> list[str | None]:
-    """The customer's cells in ``columns`` (text; ``None`` for an empty cell)."""
-    return [_cell(item, column, more) or None for column in columns]
-
-
-_STANDARD_CELLS: dict[str, Callable[[CustomerItem], str | None]] = {
-    "id": lambda item: str(item.id),
-    "firstName": lambda item: item.first_name,
-    "lastName": lambda item: item.last_name,
-    "loyaltyType": lambda item: item.loyalty_type,
-    "statusLabel": lambda item: item.status_label,
-    "systemStatus": lambda item: item.system_status,
-    "fraudStatus": lambda item: item.fraud_status,
-    "registeredAt": lambda item: iso(item.registered_at),
-    "source": lambda item: item.source,
-    "accountId": lambda item: item.account_id,
-    "sources": lambda item: SEPARATOR.join(item.sources),
-    "store": lambda item: item.store.code if item.store else None,
-    "storeName": lambda item: item.store.name if item.store else None,
-}
-
-
-def _cell(item: CustomerItem, column: str, more: Extras) -> str | None:
-    standard = _STANDARD_CELLS.get(column)
-    if standard is not None:
-        return standard(item)
-    if column in IDENTIFIER_COLUMNS:
-        values = more.identifiers.get((item.id, column))
-        return SEPARATOR.join(values) if values else None
-    if column.startswith(CUSTOM_PREFIX):
-        return more.fields.get((item.id, "custom", column.removeprefix(CUSTOM_PREFIX)))
-    return more.fields.get((item.id, "extended", column.removeprefix(EXTENDED_PREFIX)))

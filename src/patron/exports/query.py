@@ -23,10 +23,8 @@ from sqlalchemy.engine import Connection
 from patron.customer import listing_repository
 from patron.customer.listing_repository import Criteria
 from patron.customer.tables import customers, field_values, identifiers, profiles
+from patron.exports.fields import SEPARATOR
 from patron.orgs.tables import org_units, status_labels
-
-#: Joins several values in one cell (several sources, two mobiles).
-SEPARATOR = "; "
 
 #: Standard column -> the selected expression's label (the frame's column of it).
 _STANDARD = {

@@ -1,15 +1,14 @@
-"""SQL of exports: their rows and files, the jobs' claims, and the extra values a file holds."""
+"""SQL of exports: their rows and files, and the jobs' claims (a file's rows: :mod:`.query`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from patron.customer.tables import field_values, identifiers
 from patron.exports.tables import export_chunks, exports
 from patron.kit.db import insert_returning_id
 
@@ -170,36 +169,3 @@ def mark_expired(conn: Connection, org_id: int, export_id: int) -> None:
         .where(exports.c.org_id == org_id, exports.c.id == export_id, exports.c.state == "ready")
         .values(state="expired")
     )
-
-
-# --- the values beyond the list's items -------------------------------------------------------
-
-
-def identifiers_of(
-    conn: Connection, org_id: int, ids: Sequence[int], types: Sequence[str]
-) -> list[RowMapping]:
-    """The identifiers of ``types`` of the customers, in the order they were added."""
-    query = (
-        sa.select(identifiers.c.customer_id, identifiers.c.type, identifiers.c.value)
-        .where(
-            identifiers.c.org_id == org_id,
-            identifiers.c.customer_id.in_(list(ids)),
-            identifiers.c.type.in_(list(types)),
-        )
-        .order_by(identifiers.c.id)
-    )
-    return list(conn.execute(query).mappings())
-
-
-def field_values_of(
-    conn: Connection, org_id: int, ids: Sequence[int], kinds: Sequence[str]
-) -> list[RowMapping]:
-    """The custom or extended field values of the customers."""
-    query = sa.select(
-        field_values.c.customer_id, field_values.c.kind, field_values.c.name, field_values.c.value
-    ).where(
-        field_values.c.org_id == org_id,
-        field_values.c.customer_id.in_(list(ids)),
-        field_values.c.kind.in_(list(kinds)),
-    )
-    return list(conn.execute(query).mappings())
