@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.api.deps import Db, TransactionRoute, Viewer, engine_of
+from patron.api.deps import Db, TransactionRoute, Viewer, audited, engine_of
 from patron.api.params import Paging, PathId, unknown_as
 from patron.codes import exports
 from patron.exports import answers, service
@@ -149,12 +149,9 @@ def file_response(request: Request, org_id: int, export: service.Export) -> Stre
 
 
 @router.get("/{export_id:id}/file", response_class=Response, responses=FILE_ANSWER)
+@audited
 def export_file(export_id: ExportId, request: Request, actor: Viewer, conn: Db) -> Response:
     """The export's file (the caller's own export; an admin: any of the org's)."""
     export = service.downloadable(conn, actor, export_id)
-    # The request's transaction of a GET is a read one: on SQLite, writing in it would
-    # upgrade its snapshot to the write lock, refused at once when another writer committed
-    # since it began. The audit entry gets a short write transaction of its own.
-    with transaction(engine_of(request)) as audited:
-        service.record_download(audited, actor, export)
+    service.record_download(conn, actor, export)  # committed before the file streams
     return file_response(request, actor.org_id, export)
