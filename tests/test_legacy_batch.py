@@ -862,6 +862,7 @@ def test_a_viewer_may_not_import(legacy: Legacy, engine: Engine) -> None:
     assert response.json()["response"]["error"] == (
         "this user may not import: the editor role is needed"
     )
+    answers.BatchError.model_validate(response.json())  # the error shape /openapi.json declares
 
 
 def test_an_unknown_type_is_refused(legacy: Legacy) -> None:

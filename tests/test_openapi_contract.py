@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from patron.api.app import create_app
 
 ERROR_REF = "#/components/schemas/ErrorAnswer"
+BATCH_ERROR_REF = "#/components/schemas/BatchError"
 METHODS = {"get", "put", "post", "delete", "patch"}
 
 
@@ -47,10 +48,12 @@ def test_no_operation_documents_a_422_and_errors_have_the_one_shape(
     for method, path, operation in operations(schema):
         responses = operation["responses"]
         assert "422" not in responses, (method, path)
+        # The legacy batch API keeps its own error shape (seed 002); everything else has one.
+        expected = BATCH_ERROR_REF if path == "/api/batch" else ERROR_REF
         for status, response in responses.items():
             if int(status) >= 400:
                 content = response["content"]["application/json"]["schema"]
-                assert content == {"$ref": ERROR_REF}, (method, path, status)
+                assert content == {"$ref": expected}, (method, path, status)
 
 
 def test_every_operation_declares_a_typed_success_answer(schema: dict[str, Any]) -> None:

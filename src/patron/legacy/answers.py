@@ -6,11 +6,10 @@ here describe its JSON (the XML carries the same, as elements and attributes).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.api.contract import errors
 from patron.imports.answers import ImportConflict
 
 
@@ -132,6 +131,24 @@ class BatchAnswer(BaseModel):
     response: BatchSuccess
 
 
+class BatchRefusal(BaseModel):
+    status: Literal["error"] = "error"
+    error: str = Field(description="What went wrong, in words.")
+    code: int = Field(description="A stable code; see the error catalogue (docs/errors.md).")
+
+
+class BatchError(BaseModel):
+    """A batch refused, in JSON (``output=json``): the batch's own error shape."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"response": {"status": "error", "error": "Error message", "code": 401}}]
+        }
+    )
+
+    response: BatchRefusal
+
+
 def batch_responses() -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of ``POST /api/batch``: XML, JSON or JSONP, errors included."""
     success = {
@@ -154,14 +171,13 @@ def batch_responses() -> dict[int | str, dict[str, Any]]:
         "nothing was changed.",
     }
     answers: dict[int | str, dict[str, Any]] = {200: success}
-    # The contract's one error shape is what /openapi.json declares for JSON; the batch's
-    # own errors (XML by default) are ``<response status="error">`` documents.
-    for status, answer in errors(*refused).items():
+    # The batch answers its errors in its own shape, XML by default, JSON when asked.
+    for status, description in refused.items():
         answers[status] = {
-            **answer,
-            "description": f"{refused[int(status)]} The batch answers its errors in its own "
-            'shape, in the format the form asks for: `<response status="error"><error '
-            'code="...">`, or `{"response": {"status": "error", "error": "...", "code": ...}}`.',
+            "model": BatchError,
+            "description": f"{description} The batch's own error shape, in the format the "
+            'form asks for: `<response status="error"><error code="...">`, or '
+            '`{"response": {"status": "error", "error": "...", "code": ...}}`.',
             "content": {
                 "application/xml": {"schema": {"type": "string"}, "example": XML_ERROR_SAMPLE}
             },
