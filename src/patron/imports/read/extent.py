@@ -29,6 +29,56 @@ _ODS_TAG = re.compile(
 _REPEATED = re.compile(rb"""number-(?:rows|columns)-repeated\s*=\s*["']([0-9]+)""")
 
 
+# A row whose first cell that is not a styled empty one (<c r="A5" s="1"/>) holds a value:
+# a non-empty <v> (after an optional formula) or a non-empty inline string. One match a
+# row, not one a cell, keeps the scan cheap (0.04 s for 50,000 rows of 9 cells). A row
+# written otherwise is not counted, so the count of rows with values is never too high.
+_XLSX_FILLED = re.compile(
+    rb'<row r="([0-9]{1,7})"[^>]*>(?:<c [^>]*/>)*<c r="[A-Z]{1,3}[0-9]{1,7}"[^>]*>'
+    rb"(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)?<(?:v>[^<]|is><t(?: [^>]*)?>[^<])"
+)
+
+
+def xlsx_rows_past(pieces: Iterator[bytes], most: int) -> Iterator[bytes]:
+    """``pieces`` passed on, counting the sheet's rows that hold a value on the way:
+    :class:`RowsPast` as soon as they are more than ``most``."""
+    rows: set[bytes] = set()
+    for piece in pieces:
+        rows.update(_XLSX_FILLED.findall(piece))
+        if len(rows) > most:
+            raise RowsPast(most)
+        yield piece
+
+
+def ods_rows_past(pieces: Iterator[bytes], most: int) -> Iterator[bytes]:
+    """As :func:`xlsx_rows_past`, per table of an ODS ``content.xml``: a row holds a value
+    when one of its cells has a value type (repeated rows count as many times)."""
+    rows = repeat = 0
+    filled = False
+    for piece in pieces:
+        for closing, tag, attributes in _ODS_TAG.findall(piece):
+            if tag == b"table":
+                rows = 0
+            elif tag == b"table-row":
+                if not closing:
+                    repeat, filled = _repeat(attributes), False
+                if (closing or attributes.endswith(b"/")) and filled:
+                    rows += repeat
+                    if rows > most:
+                        raise RowsPast(most)
+            elif not closing and b"value-type" in attributes:
+                filled = True
+        yield piece
+
+
+class RowsPast(Exception):
+    """A sheet has more rows with values than ``most`` (the header's included)."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__(f"more than {most} rows hold values")
+        self.most = most
+
+
 def xml_pieces(blocks: Iterable[bytes]) -> Iterator[bytes]:
     """The unpacked part in pieces cut after a '>', so no tag straddles two pieces."""
     carry = b""

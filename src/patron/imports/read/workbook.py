@@ -29,7 +29,14 @@ import polars as pl
 from patron.codes import imports
 from patron.imports.read.archive import Unpacked, check_directory, damaged, member_blocks
 from patron.imports.read.archive import read_small as read_small_member
-from patron.imports.read.extent import ods_extents, xlsx_extent, xml_pieces
+from patron.imports.read.extent import (
+    RowsPast,
+    ods_extents,
+    ods_rows_past,
+    xlsx_extent,
+    xlsx_rows_past,
+    xml_pieces,
+)
 from patron.imports.read.table import (
     AT,
     MB,
@@ -192,6 +199,8 @@ def check_zipped_workbook(stream: BinaryIO, size: int, limits: ReadLimits) -> st
 
     Every part is unpacked here, whatever the directory says, and counted against
     the workbook limit; the extent of each sheet is read from its XML on the way.
+    A sheet with more rows of values than the row limit (the header's row aside) is
+    refused as soon as the count passes it, before calamine reads anything.
     """
     check_directory(stream, size)
     unpacked = Unpacked(limits.max_workbook_bytes)
@@ -202,11 +211,17 @@ def check_zipped_workbook(stream: BinaryIO, size: int, limits: ReadLimits) -> st
             members = archive.infolist()
             kind = _zip_workbook_kind(stream, members)
             for member in members:
-                cells += _cells(stream, member, kind, unpacked, budget - cells)
+                cells += _cells(stream, member, kind, unpacked, budget - cells, limits.max_rows)
                 if cells > budget:
                     break  # the scan stopped there: the count is as far as it went
     except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, OSError, zlib.error):
         raise damaged("it is damaged or encrypted") from None
+    except RowsPast:
+        raise InvalidInput(
+            imports.TOO_MANY_ROWS,
+            f"the file has more than {limits.max_rows:,} data rows; at most "
+            f"{limits.max_rows:,} can be imported at once: split it into smaller files",
+        ) from None
     if cells > budget:
         raise InvalidInput(
             imports.UNREADABLE_FILE,
@@ -230,17 +245,26 @@ def _zip_workbook_kind(stream: BinaryIO, members: list[zipfile.ZipInfo]) -> str:
 
 
 def _cells(
-    stream: BinaryIO, member: zipfile.ZipInfo, kind: str, unpacked: Unpacked, most: int
+    stream: BinaryIO,
+    member: zipfile.ZipInfo,
+    kind: str,
+    unpacked: Unpacked,
+    most: int,
+    max_rows: int,
 ) -> int:
     """The cells of the sheets in ``member`` (0 for other parts), unpacking all of it,
-    unless they are more than ``most``."""
+    unless they are more than ``most``; :class:`RowsPast` as soon as a sheet has more than
+    ``max_rows`` rows of values below its header."""
     name = member.filename
     blocks = member_blocks(stream, member, unpacked)
     if kind == "ods" and name == "content.xml":
-        return sum(rows * columns for rows, columns in ods_extents(xml_pieces(blocks), most))
+        pieces = ods_rows_past(xml_pieces(blocks), max_rows + 1)
+        return sum(rows * columns for rows, columns in ods_extents(pieces, most))
     if kind == "xlsx" and name.lower().endswith(".xml") and name != "xl/sharedStrings.xml":
         rows, columns = xlsx_extent(
-            xml_pieces(blocks), lambda: xml_pieces(member_blocks(stream, member, None)), most
+            xlsx_rows_past(xml_pieces(blocks), max_rows + 1),
+            lambda: xml_pieces(member_blocks(stream, member, None)),
+            most,
         )
         return rows * columns
     for _ in blocks:
