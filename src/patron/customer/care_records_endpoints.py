@@ -121,7 +121,7 @@ def add_note(customer_id: CustomerId, body: NoteIn, conn: Db, actor: Editor) -> 
     note, warnings = notes.add_note(conn, actor, customer_id, body.description)
     return {
         "note": note.rendered(),
-        "code": 1000,
+        "code": customer.CUSTOMER_SUCCESS,
         "message": "Customer notes added successfully",
         "warnings": _warnings(warnings),
     }
@@ -147,7 +147,7 @@ def edit_note(
     note = notes.edit_note(conn, actor, customer_id, note_id, body.description)
     return {
         "note": note.rendered(),
-        "code": 1000,
+        "code": customer.CUSTOMER_SUCCESS,
         "message": "Customer notes updated successfully",
         "warnings": [],
     }
@@ -182,7 +182,7 @@ def set_preferences(
     return {
         "userId": customer_id,
         "preferences": shown,
-        "code": 1000,
+        "code": customer.CUSTOMER_SUCCESS,
         "message": "Customer preferences updated successfully",
         "warnings": _warnings(warnings),
     }

@@ -11,6 +11,7 @@ from patron.api import deps
 from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId
 from patron.auth.actor import Actor
+from patron.codes import generic
 from patron.customer import image
 from patron.customer.record_answers import ImageUploadAnswer, RecordDeleted
 
@@ -33,7 +34,12 @@ def set_image(
     shown, warnings = image.set_image(conn, actor, customer_id, data)
     return {
         "data": [
-            {"code": 200, "file": shown, "message": "Successfully uploaded file", "status": "true"}
+            {
+                "code": generic.SUCCESS,
+                "file": shown,
+                "message": "Successfully uploaded file",
+                "status": "true",
+            }
         ],
         "warnings": [w.as_dict() for w in warnings],
         "errors": [],

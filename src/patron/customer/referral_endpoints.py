@@ -13,6 +13,7 @@ from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute
 from patron.api.params import CustomerId, Paging
 from patron.auth.actor import Actor
+from patron.codes import customer
 from patron.customer import referrals
 from patron.customer.record_answers import (
     ReferralCampaignAnswer,
@@ -142,7 +143,7 @@ def invite(body: ReferralsIn, conn: Db, actor: Editor) -> dict[str, Any]:
     answered = referrals.invite(conn, actor, body.invitations())
     return {
         "customerReferrals": answered,
-        "code": 1000,
+        "code": customer.CUSTOMER_SUCCESS,
         "message": "Referrals are invited successfully",
         "warnings": [],
         "errors": [],
