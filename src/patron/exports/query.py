@@ -97,8 +97,10 @@ def _field_value(org_id: int, kind: str, name: str, n: int) -> sa.ScalarSelect[A
         .where(
             value.c.org_id == org_id,
             value.c.customer_id == customers.c.id,
-            value.c.kind == kind,
-            value.c.name == name,
+            # Not from an index (``|| ''``): the lookup then takes the customer's key; on a
+            # store not analyzed yet, PostgreSQL would walk every value of the field instead.
+            (value.c.kind + "") == kind,
+            (value.c.name + "") == name,
         )
         .scalar_subquery()
     )
@@ -179,7 +181,12 @@ def export_rows(
             .where(earliest.c.org_id == org_id, earliest.c.customer_id == customers.c.id)
             .scalar_subquery()
         )
-        named = sa.and_(profiles.c.org_id == customers.c.org_id, profiles.c.id == first_id)
+        named = sa.and_(
+            profiles.c.org_id == customers.c.org_id,
+            # Implied by the id, but the key PostgreSQL joins on (else every pair of the org).
+            profiles.c.customer_id == customers.c.id,
+            profiles.c.id == first_id,
+        )
         joined = customers.outerjoin(profiles, named)
         order: list[sa.ColumnElement[Any]] = [customers.c.registered_at, customers.c.id]
     else:
