@@ -12,7 +12,7 @@ then, each in a process of its own so that its peak memory is its own:
 - ``patron csv`` / ``patron xlsx``: :func:`patron.exports.service.export_to` of every
   live customer with the fields id, names, mobile, email, external id, loyalty type,
   status, registered at and the custom field ``city``, as the export job writes them
-  (keyset pages of 1,000 rows, formula cells neutralized);
+  (one statement streamed 20,000 rows at a time, formula cells neutralized);
 - ``bare``: the same columns straight from the database to a CSV file, the baseline:
   PostgreSQL ``COPY (SELECT ...) TO STDOUT WITH CSV`` through psycopg, SQLite a
   ``sqlite3`` cursor iterated into ``csv.writer``. One row per live customer, its first
