@@ -13,7 +13,9 @@ once, when the schema is built:
 - 409 (an ``Idempotency-Key`` request still in progress) for every operation of an unsafe
   method, and 503 (SQLite's write lock held past the busy timeout) for every operation that
   writes (``deps.writes_by_nature``);
-- 413 for every operation that reads a body.
+- 413 for every operation that reads a body;
+- the OpenAPI links from what an operation creates to what reads and changes it
+  (``api.links``).
 """
 
 from __future__ import annotations
