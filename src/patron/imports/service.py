@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
+from patron.codes import generic
 from patron.imports import codes
 from patron.imports import consent as consents
 from patron.imports import repository as repo
@@ -398,4 +399,4 @@ def report(conn: Connection, actor: Actor, import_id: int, fmt: str) -> bytes:
         return report_xlsx(frame)
     if fmt == "csv":
         return report_csv(frame)
-    raise InvalidInput(400, f"report format must be csv or xlsx, not '{fmt}'")
+    raise InvalidInput(generic.INVALID_INPUT, f"report format must be csv or xlsx, not '{fmt}'")

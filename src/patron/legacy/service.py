@@ -181,7 +181,7 @@ def _refusal(found: RowMapping) -> PatronError:
     """The error a preview failed with, as the caller should read it."""
     match = _ERROR_TEXT.match(str(found["message"]))
     if match and found["message"].startswith(("InvalidInput", "NotFound", "Conflict")):
-        return InvalidInput(int(match.group(generic.CHECK_FAILED)), match.group(2))
+        return InvalidInput(int(match.group(1)), match.group(2))
     return InvalidInput(
         codes.UNREADABLE_FILE, f"the batch could not be read (import {found['id']})"
     )
