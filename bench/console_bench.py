@@ -1,4 +1,4 @@
-"""The customer list benchmark: ``GET /v2/customers`` on a store of a million customers.
+"""The console benchmark: the customer list and the console's pages on a million customers.
 
 ::
 
@@ -10,12 +10,16 @@ For each database it builds a store of ``--customers`` customers of one org
 ``datagen.population``; a second profile for one customer in ten; loyalty types,
 status labels, fraud marks, merge victims, deleted customers and a custom field
 spread over them; see :func:`store`), written in bulk straight into the tables
-(the import engine is measured by ``import_bench.py``). Then it asks the list
-endpoint, through the whole application in process (authentication included, no
-network), for the pages of :data:`SCENARIOS`: 5 requests to warm up, then
+(the import engine is measured by ``import_bench.py``); one customer with two
+profiles gets a card, notes and tickets through the API (see :func:`enrich`).
+Then it asks the list endpoint, through the whole application in process
+(authentication included, no network), for the pages of :data:`SCENARIOS` at
+each size of :data:`LIMITS`, and, signed in through the sign-in form as a
+console user, for the console's pages of :data:`CONSOLE_PAGES` (the HTML of
+Identified Profiles and of a profile): 5 requests to warm up, then
 ``--requests`` timed ones; the median and the 95th percentile are reported with
-the machine's load average. The plan of each page's query (SQLite ``EXPLAIN QUERY
-PLAN``, PostgreSQL ``EXPLAIN ANALYZE``) is written beside the report.
+the machine's load average. The plan of each API page's query (SQLite ``EXPLAIN
+QUERY PLAN``, PostgreSQL ``EXPLAIN ANALYZE``) is written beside the report.
 
 PostgreSQL: the database of ``--postgres-url`` is dropped and created again, and
 analyzed once loaded (as autovacuum does after a bulk load). SQLite: the file
@@ -26,8 +30,10 @@ runs ``ANALYZE`` there, so the figures are those of a store as patron leaves it)
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -36,6 +42,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import polars as pl
@@ -45,8 +52,11 @@ import datagen
 from import_bench import fresh_database, machine, server_version
 
 DEFAULT_POSTGRES = "postgresql+psycopg://patron:patron@localhost:5432/patron_bench_console"
-LIMIT = 25
+#: The API's page sizes: the console's (50) and the API's default (25).
+LIMITS = (50, 25)
+LIMIT = LIMITS[0]
 WARM_UP = 5
+CONSOLE_PASSWORD = "bench console password"  # noqa: S105 -- a throwaway store's user
 CITIES = ("Pune", "Delhi", "Mumbai", "Chennai", "Kolkata", "Hanoi", "Paris", "Lyon", "Berlin",
           "Bangalore")  # fmt: skip
 #: Name -> query parameters of one page; ``deep`` pages start at a cursor half-way down.
@@ -68,6 +78,23 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "first page with the total": {"includeTotal": "true"},
 }
 STORE_TABLES = ("customers", "profiles", "identifiers", "field_values")
+#: Name -> the console page's address; ``{deep}`` is a cursor half-way down (newest first),
+#: ``{deep_name}`` the same by name, ``{profile}`` the customer :func:`enrich` filled in.
+#: A deep page is the one the list's own **Next page** leads to from the middle page.
+CONSOLE_PAGES: dict[str, str] = {
+    "list: first page (newest first)": "/profiles",
+    "list: first page by name": "/profiles?sort=name",
+    "list: filtered by store and loyalty type": "/profiles?loyalty_type=loyalty&store=blr",
+    "list: filtered by custom field and source": (
+        "/profiles?source=WECHAT&field=city&field_value=Pune"
+    ),
+    "list: search, a mobile as typed": "/profiles?q=%2B91+90000+12345",
+    "list: search, start of a first name": "/profiles?q=Ana",
+    "list: deep page (Next page from half-way)": "/profiles?cursor={deep}",
+    "list: deep page by name (Next page from half-way)": "/profiles?sort=name&cursor={deep_name}",
+    "profile page (2 profiles, card, notes, tickets)": "/profiles/{profile}",
+}
+NEXT_PAGE = re.compile(r'<button[^>]*name="cursor" value="([^"]+)"[^>]*>Next page</button>')
 
 
 def main() -> None:
@@ -284,19 +311,22 @@ def run_backend(
     from patron.kit.db import create_engine
 
     state = Path(args.work_dir) / f"console-{backend}.json"
-    if args.reuse and state.exists():
-        org_id, key = json.loads(state.read_text())
-    else:
+    built = not (args.reuse and state.exists())
+    if built:
         _log(f"{backend}: building a store of {args.customers:,} customers")
         fresh_database(url)
         started = time.perf_counter()
         org_id, key = store(url, args.customers)
         _log(f"{backend}: store built in {time.perf_counter() - started:.0f} s")
-        state.write_text(json.dumps([org_id, key]))
+    else:
+        org_id, key, profile_id, username = json.loads(state.read_text())
     engine = create_engine(url)
-    out: dict[str, Any] = {"version": server_version(url), "pages": {}}
+    out: dict[str, Any] = {"version": server_version(url), "pages": {}, "console": {}}
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(create_app(engine=engine), raise_server_exceptions=True) as client:
+        if built:
+            profile_id, username = enrich(engine, client, org_id)
+            state.write_text(json.dumps([org_id, key, profile_id, username]))
 
         def get(params: dict[str, Any]) -> dict[str, Any]:
             response = client.get("/v2/customers", params=params, headers=headers)
@@ -306,32 +336,127 @@ def run_backend(
             return body
 
         deep = _deep_cursors(get, args.customers)
-        for name, wanted in SCENARIOS.items():
-            params = {k: v for k, v in wanted.items() if k != "deep"} | {"limit": LIMIT}
-            if wanted.get("deep"):
-                params["cursor"] = deep[params.get("sort", "-registeredAt")]
-            for _ in range(WARM_UP):
-                shown = len(get(params)["data"])
-            load = os.getloadavg()[0]
-            times = []
-            for _ in range(args.requests):
-                started = time.perf_counter()
-                get(params)
-                times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            out["pages"][name] = {
-                "params": params,
-                "rows": shown,
-                "median_ms": statistics.median(times),
-                "p95_ms": times[int(len(times) * 0.95) - 1],
-                "load": [load, os.getloadavg()[0]],
-            }
-            _log(f"{backend}: {name}: {statistics.median(times):.1f} ms")
-            with captured(engine) as seen:
-                get(params)
-            plans.append(_plan(engine, backend, name, seen))
+        for limit in LIMITS:
+            for name, wanted in SCENARIOS.items():
+                params = {k: v for k, v in wanted.items() if k != "deep"} | {"limit": limit}
+                if wanted.get("deep"):
+                    params["cursor"] = deep[params.get("sort", "-registeredAt")]
+                page = timed(lambda params=params: len(get(params)["data"]), args.requests)
+                out["pages"][f"{name} @{limit}"] = {"params": params, **page}
+                _log(f"{backend}: {name}, {limit} rows: {page['median_ms']:.1f} ms")
+                if limit == LIMIT:
+                    with captured(engine) as seen:
+                        get(params)
+                    plans.append(_plan(engine, backend, name, seen))
+
+        _sign_in(client, username)
+
+        def page_of(path: str) -> int:
+            response = client.get(path, follow_redirects=False)
+            if response.status_code != 200:
+                raise SystemExit(f"{path}: {response.status_code} {response.text[:500]}")
+            return len(re.findall(r'<tr data-profile="', response.text)) or 1
+
+        middle = {
+            "deep": _next_page(client, f"/profiles?cursor={quote(deep['-registeredAt'])}"),
+            "deep_name": _next_page(client, f"/profiles?sort=name&cursor={quote(deep['name'])}"),
+        }
+        for name, pattern in CONSOLE_PAGES.items():
+            path = pattern.format(profile=profile_id, **middle)
+            page = timed(lambda path=path: page_of(path), args.requests)
+            out["console"][name] = {"path": path, **page}
+            _log(f"{backend}: {name}: {page['median_ms']:.1f} ms")
     engine.dispose()
     return out
+
+
+def timed(request: Any, requests: int) -> dict[str, Any]:
+    """``WARM_UP`` calls of ``request``, then ``requests`` timed ones: median, p95, load."""
+    for _ in range(WARM_UP):
+        shown = request()
+    load = os.getloadavg()[0]
+    times = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        request()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {
+        "rows": shown,
+        "median_ms": statistics.median(times),
+        "p95_ms": times[int(len(times) * 0.95) - 1],
+        "load": [load, os.getloadavg()[0]],
+    }
+
+
+def enrich(engine: sa.Engine, client: Any, org_id: int) -> tuple[int, str]:
+    """A customer with two profiles made fuller (a card, notes, tickets) and a console user.
+
+    Answers the customer's id and the user's name (password :data:`CONSOLE_PASSWORD`).
+    """
+    from patron.auth import service as auth
+    from patron.auth.actor import Actor, Role
+    from patron.kit.db import transaction
+
+    with transaction(engine) as conn:
+        admin = Actor(org_id=org_id, role=Role.admin, name="bench", kind="cli")
+        key = auth.create_api_key(conn, admin, Role.admin, "bench-enrich")
+        username = f"bench-{int(time.time())}"
+        auth.create_user(conn, admin, username, Role.admin, CONSOLE_PASSWORD)
+        # A live customer with a second profile and all three identifiers.
+        customer_id = conn.execute(
+            sa.text(
+                "SELECT p.customer_id FROM profiles p JOIN customers c ON c.id = p.customer_id "
+                "WHERE p.org_id = :org AND p.source = 'WECHAT' AND c.deleted_at IS NULL "
+                "AND (SELECT count(*) FROM identifiers i WHERE i.customer_id = p.customer_id) = 3 "
+                "ORDER BY p.customer_id LIMIT 1"
+            ),
+            {"org": org_id},
+        ).scalar_one()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = client.post(path, json=body, headers=headers)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: {response.status_code} {response.text}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    series = post(
+        "/v2/cards/series",
+        {"code": "BENCH", "type": "PHYSICAL", "prefix": "BN", "length": 12},
+    )["series"]
+    post(
+        f"/v2/customers/{customer_id}/changeIdentifier",
+        {"add": [{"value": "BN0000000001", "type": "cardnumber", "seriesId": series["id"]}]},
+    )
+    for n in range(3):
+        post(f"/v2/customers/{customer_id}/notes", {"description": f"Called about order {n}"})
+        post(f"/v2/customers/{customer_id}/tickets", {"subject": f"Late delivery {n}"})
+    return int(customer_id), username
+
+
+def _sign_in(client: Any, username: str) -> None:
+    """Sign ``client`` in through the console's sign-in form."""
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").text)
+    if token is None:
+        raise SystemExit("the sign-in page has no CSRF token")
+    response = client.post(
+        "/signin",
+        data={"username": username, "password": CONSOLE_PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    if response.status_code != 303:
+        raise SystemExit(f"sign-in: {response.status_code} {response.text[:500]}")
+
+
+def _next_page(client: Any, path: str) -> str:
+    """The cursor of the **Next page** button of the console page ``path``, quoted."""
+    response = client.get(path, follow_redirects=False)
+    found = NEXT_PAGE.search(response.text)
+    if response.status_code != 200 or found is None:
+        raise SystemExit(f"{path}: {response.status_code}, no Next page")
+    return quote(html.unescape(found.group(1)), safe="")
 
 
 def _deep_cursors(get: Any, customers: int) -> dict[str, str]:
@@ -346,9 +471,10 @@ def _deep_cursors(get: Any, customers: int) -> dict[str, str]:
 
 def _plan(engine: sa.Engine, backend: str, name: str, seen: list[tuple[str, Any]]) -> str:
     """The plan of the page's query: the one that orders and limits customers."""
-    statement, parameters = next(
-        (s, p) for s, p in seen if "ORDER BY" in s and "LIMIT" in s and "customers" in s
-    )
+    found = [(s, p) for s, p in seen if "ORDER BY" in s and "LIMIT" in s and "customers" in s]
+    if not found:  # a search that found nobody (a small store) may stop before the page
+        return f"== {backend}: {name}\n-- no page statement\n"
+    statement, parameters = found[0]
     explain = "EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(explain + statement, parameters).all()
@@ -361,26 +487,44 @@ def _plan(engine: sa.Engine, backend: str, name: str, seen: list[tuple[str, Any]
 
 def markdown(results: dict[str, Any], command: str) -> str:
     backends = results["backends"]
-    names = list(SCENARIOS)
+    # "15.18 (Debian 15.18-0+deb12u1)" -> "15.18": the full version is in the JSON.
+    version = {b: str(backends[b]["version"]).split(" (")[0] for b in backends}
     header = "| page | " + " | ".join(
-        f"{b} {backends[b]['version']} median / p95 (ms)" for b in backends
+        f"{b} {version[b]} {limit} rows median / p95 (ms)" for b in backends for limit in LIMITS
     )
     lines = [
         f"`{command}`",
         "",
         f"{results['customers']:,} customers; {results['requests']} timed requests per page "
-        f"(after {WARM_UP} to warm up), {LIMIT} rows a page.",
+        f"(after {WARM_UP} to warm up).",
+        "",
+        f"`GET /v2/customers`, {' and '.join(str(n) for n in LIMITS)} rows a page "
+        f"(load: at the {LIMIT}-row page, {' / '.join(backends)}):",
         "",
         header + " | load |",
+        "| --- |" + " --- |" * (len(backends) * len(LIMITS) + 1),
+    ]
+    for name in SCENARIOS:
+        cells = []
+        for backend in backends:
+            for limit in LIMITS:
+                page = backends[backend]["pages"][f"{name} @{limit}"]
+                cells.append(f"{page['median_ms']:.1f} / {page['p95_ms']:.1f}")
+        loads = [f"{backends[b]['pages'][f'{name} @{LIMIT}']['load'][0]:.1f}" for b in backends]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {' / '.join(loads)} |")
+    lines += [
+        "",
+        f"The console's pages (HTML, signed in), {LIMIT} rows a list page:",
+        "",
+        "| page | "
+        + " | ".join(f"{b} {version[b]} median / p95 (ms)" for b in backends)
+        + " | load |",
         "| --- |" + " --- |" * (len(backends) + 1),
     ]
-    for name in names:
-        cells = []
-        loads = []
-        for backend in backends:
-            page = backends[backend]["pages"][name]
-            cells.append(f"{page['median_ms']:.1f} / {page['p95_ms']:.1f}")
-            loads.append(f"{page['load'][0]:.1f}")
+    for name in CONSOLE_PAGES:
+        pages = [backends[b]["console"][name] for b in backends]
+        cells = [f"{page['median_ms']:.1f} / {page['p95_ms']:.1f}" for page in pages]
+        loads = [f"{page['load'][0]:.1f}" for page in pages]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {' / '.join(loads)} |")
     return "\n".join(lines) + "\n"
 
