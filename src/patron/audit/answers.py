@@ -7,14 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from patron.api.contract import Problem
-
-
-class AuditPaging(BaseModel):
-    """Where the page is in the whole log."""
-
-    limit: int = Field(description="The most entries a page holds.")
-    offset: int = Field(description="How many entries come before this page.")
-    total: int = Field(description="How many entries match the filters.")
+from patron.kit.pagination import Pagination
 
 
 class AuditLogEntry(BaseModel):
@@ -33,6 +26,6 @@ class AuditLogEntry(BaseModel):
 class AuditLog(BaseModel):
     """A page of the org's audit log, newest first."""
 
-    pagination: AuditPaging
+    pagination: Pagination
     data: list[AuditLogEntry]
     warnings: list[Problem] = Field(description="Always empty.")

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api.contract import Problem
+from patron.kit.pagination import Pagination
 
 Warnings = list[Problem]
 
@@ -27,14 +28,6 @@ def _warnings() -> Any:
 
 def _errors() -> Any:
     return Field(description="Always empty on a success.")
-
-
-class RecordPagination(BaseModel):
-    """Where the page lies in the whole list."""
-
-    limit: int = Field(description="The page's size.")
-    offset: int = Field(description="How many entries come before the page.")
-    total: int = Field(description="How many entries the whole list has.")
 
 
 class RecordDeleted(BaseModel):
@@ -71,7 +64,7 @@ class NoteAnswer(BaseModel):
 class NoteList(BaseModel):
     """A page of a customer's notes, newest first."""
 
-    pagination: RecordPagination
+    pagination: Pagination
     data: list[CustomerNote]
     warnings: Warnings = _warnings()
     errors: Warnings = _errors()
@@ -166,7 +159,7 @@ class TicketAdded(TicketAnswer):
 class TicketList(BaseModel):
     """A page of a customer's tickets, newest first."""
 
-    pagination: RecordPagination
+    pagination: Pagination
     data: list[CustomerTicket]
     code: int = Field(description="1300: success.")
     message: str = Field(description="What was done, in words.")
@@ -472,7 +465,7 @@ class ReferralList(BaseModel):
         }
     )
 
-    pagination: RecordPagination
+    pagination: Pagination
     data: list[CampaignReferrals]
     warnings: Warnings = _warnings()
     errors: Warnings = _errors()
@@ -754,7 +747,7 @@ class GroupAnswer(BaseModel):
     )
 
     entity: Group
-    pagination: RecordPagination
+    pagination: Pagination
     warnings: Warnings = _warnings()
     errors: Warnings = _errors()
     success: bool = Field(description="Always true.")

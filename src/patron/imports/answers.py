@@ -10,13 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-
-class ImportPaging(BaseModel):
-    """Where the page is in the whole list."""
-
-    limit: int = Field(description="The most entries a page holds.")
-    offset: int = Field(description="How many entries come before this page.")
-    total: int = Field(description="How many entries there are in all.")
+from patron.kit.pagination import Pagination
 
 
 class ImportProfileField(BaseModel):
@@ -110,7 +104,7 @@ class CreatedImport(ImportDetails):
 class ImportList(BaseModel):
     """A page of the org's imports, newest first."""
 
-    pagination: ImportPaging
+    pagination: Pagination
     data: list[ImportDetails]
 
 
@@ -134,7 +128,7 @@ class ImportRowOutcome(BaseModel):
 class ImportRowList(BaseModel):
     """A page of an import's rows."""
 
-    pagination: ImportPaging
+    pagination: Pagination
     data: list[ImportRowOutcome]
 
 

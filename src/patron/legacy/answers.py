@@ -11,14 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from patron.imports.answers import ImportConflict
-
-
-class BatchPaging(BaseModel):
-    """Where the page is in the whole list."""
-
-    limit: int = Field(description="The most entries a page holds.")
-    offset: int = Field(description="How many entries come before this page.")
-    total: int = Field(description="How many entries there are in all.")
+from patron.kit.pagination import Pagination
 
 
 class BatchUndoState(BaseModel):
@@ -38,7 +31,7 @@ class BatchUndoState(BaseModel):
 class BatchUndoStateList(BaseModel):
     """A page of the org's batch undo states, newest first."""
 
-    pagination: BatchPaging
+    pagination: Pagination
     data: list[BatchUndoState]
 
 
