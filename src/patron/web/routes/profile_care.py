@@ -26,11 +26,10 @@ from patron.kit.errors import NotFound, PatronError
 from patron.web.deps import editor, viewer
 from patron.web.errors import PAGE_STATUS
 from patron.web.routes.profile import ProfileId, _page
-from patron.web.templating import is_htmx
+from patron.web.routes.profile_forms import Section, change
 
 router = APIRouter(include_in_schema=False)
 
-SECTION = "_care.html"
 #: Where the photo form posts: a path of its own, so that the server's body limit for it can
 #: be that of the largest image an org may allow (``image_max_bytes`` goes up to 20,000,000)
 #: with room for the form. The org's own limit then decides, and a phone's 3 MB photo gets its
@@ -41,39 +40,11 @@ PHOTO_BODY_LIMIT = 20_000_000 + 1_048_576
 _ANCHOR = {"note": "notes", "ticket": "tickets", "preferences": "preferences"}
 
 
-def _change(
-    request: Request,
-    actor: Actor,
-    customer_id: int,
-    form: str,
-    typed: dict[str, str],
-    work: Callable[[Connection], str],
-) -> Response:
-    """Run one care form's change in one transaction; ``work`` answers the notice.
-
-    A person gone meanwhile is the 404 page; any other refusal is shown beside the form.
-    """
-    try:
-        with transaction(engine_of(request)) as conn:
-            notice = work(conn)
-    except PatronError as exc:
-        if isinstance(exc, NotFound) and exc.code == customer_codes.CUSTOMER_NOT_FOUND:
-            raise  # the person is gone (deleted meanwhile): the 404 page
-        return _page(
-            request,
-            actor,
-            customer_id,
-            fragment=SECTION,
-            status_code=next(s for cls, s in PAGE_STATUS.items() if isinstance(exc, cls)),
-            errors={form: exc.message},
-            typed={f"{form}.{name}": value for name, value in typed.items()},
-            open=form,
-        )
-    if not is_htmx(request):
-        # After a change, a reload must not send it again: back to the page, at the section.
-        anchor = _ANCHOR[form.split("-")[0]]
-        return RedirectResponse(f"/profiles/{customer_id}?saved=1#{anchor}", status_code=303)
-    return _page(request, actor, customer_id, fragment=SECTION, care_notice=notice)
+SECTION = Section(
+    fragment="_care.html",
+    notice="care_notice",
+    anchor=lambda form: _ANCHOR[form.split("-")[0]],
+)
 
 
 # --- notes ------------------------------------------------------------------------------
@@ -92,7 +63,9 @@ def add_note(
         notes.add_note(conn, actor, customer_id, description)
         return "Note added."
 
-    return _change(request, actor, customer_id, "note-new", {"description": description}, work)
+    return change(
+        request, actor, customer_id, SECTION, "note-new", {"description": description}, work
+    )
 
 
 @router.post("/profiles/{customer_id:id}/notes/{note_id:id}")
@@ -110,7 +83,7 @@ def edit_note(
         return "Note changed."
 
     form = f"note-{note_id}"
-    return _change(request, actor, customer_id, form, {"description": description}, work)
+    return change(request, actor, customer_id, SECTION, form, {"description": description}, work)
 
 
 @router.post("/profiles/{customer_id:id}/notes/{note_id:id}/delete")
@@ -126,7 +99,7 @@ def delete_note(
         notes.delete_note(conn, actor, customer_id, note_id)
         return "Note deleted."
 
-    return _change(request, actor, customer_id, f"note-{note_id}", {}, work)
+    return change(request, actor, customer_id, SECTION, f"note-{note_id}", {}, work)
 
 
 # --- tickets ----------------------------------------------------------------------------
@@ -166,7 +139,7 @@ def add_ticket(
         "assignee": assignee,
         "store": store,
     }
-    return _change(request, actor, customer_id, "ticket-new", typed, work)
+    return change(request, actor, customer_id, SECTION, "ticket-new", typed, work)
 
 
 @router.post("/profiles/{customer_id:id}/tickets/{ticket_id:id}")
@@ -184,7 +157,7 @@ def change_ticket(
         shown = tickets.change_ticket(conn, actor, customer_id, ticket_id, given)
         return f"Ticket {ticket_id} is {shown['status'].replace('_', ' ').lower()}."
 
-    return _change(request, actor, customer_id, f"ticket-{ticket_id}", {}, work)
+    return change(request, actor, customer_id, SECTION, f"ticket-{ticket_id}", {}, work)
 
 
 # --- preferences ------------------------------------------------------------------------
@@ -221,7 +194,7 @@ def _set_preferences(
         preferences.set_preferences(conn, actor, customer_id, entries)
         return "Preferences saved."
 
-    return _change(request, actor, customer_id, "preferences", given, work)
+    return change(request, actor, customer_id, SECTION, "preferences", given, work)
 
 
 # --- the photo --------------------------------------------------------------------------

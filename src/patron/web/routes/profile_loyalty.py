@@ -7,30 +7,24 @@ loyalty section is shown again (the fragment for htmx, the page otherwise).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
-from patron.api.deps import engine_of
 from patron.auth.actor import Actor
 from patron.codes import generic
-from patron.customer import lookup
-from patron.kit.db import transaction
-from patron.kit.errors import InvalidInput, PatronError
+from patron.kit.errors import InvalidInput
 from patron.loyalty import goodwill, transfers
 from patron.web import forms
 from patron.web.deps import admin, editor
-from patron.web.errors import PAGE_STATUS
-from patron.web.routes.profile import ProfileId, _page
-from patron.web.templating import is_htmx
+from patron.web.routes.profile import ProfileId
+from patron.web.routes.profile_forms import Section, change
 
 router = APIRouter(include_in_schema=False)
 
-SECTION = "_loyalty.html"
 #: Which field of a loyalty form a service's refusal concerns, by the start of its message.
 _FIELD_OF_ERROR = {
     "points cannot be transferred": "to",  # before "points": the first prefix matching wins
@@ -47,6 +41,12 @@ _FIELD_OF_ERROR = {
     "no loyalty program": "program",
     "Program": "program",
 }
+SECTION = Section(
+    fragment="_loyalty.html",
+    notice="loyalty_notice",
+    anchor=lambda form: "loyalty",
+    fields=_FIELD_OF_ERROR,
+)
 
 
 def _number(raw: str, what: str) -> Decimal:
@@ -65,54 +65,6 @@ def _program(raw: str) -> int | None:
     if not (text.isascii() and text.isdigit()):
         raise InvalidInput(generic.INVALID_INPUT, "Program: choose one of the org's programs")
     return int(text)
-
-
-def _form(
-    request: Request,
-    actor: Actor,
-    customer_id: int,
-    form: str,
-    typed: dict[str, str],
-    work: Callable[[Connection], str],
-) -> Response:
-    """Run one loyalty form's change in one transaction; ``work`` answers the notice.
-
-    A person gone meanwhile is the 404 page; any other refusal is shown beside the field
-    it concerns (an unknown receiver of a transfer beside the receiver).
-    """
-    try:
-        with transaction(engine_of(request)) as conn:
-            try:
-                lookup.resolve(conn, actor.org_id, customer_id)
-            except PatronError as exc:
-                raise _Gone(exc) from None
-            notice = work(conn)
-    except _Gone as gone:
-        raise gone.error from None
-    except PatronError as exc:
-        field = forms.field_of(exc, _FIELD_OF_ERROR)
-        return _page(
-            request,
-            actor,
-            customer_id,
-            fragment=SECTION,
-            status_code=next(s for cls, s in PAGE_STATUS.items() if isinstance(exc, cls)),
-            errors={f"{form}.{field}" if field else form: exc.message},
-            typed={f"{form}.{name}": value for name, value in typed.items()},
-            open=form,
-        )
-    if not is_htmx(request):
-        # After a change, a reload must not send it again: back to the page, at the section.
-        return RedirectResponse(f"/profiles/{customer_id}?saved=1#loyalty", status_code=303)
-    return _page(request, actor, customer_id, fragment=SECTION, loyalty_notice=notice)
-
-
-class _Gone(Exception):
-    """The page's person cannot be resolved: its error is the page's, not a field's."""
-
-    def __init__(self, error: PatronError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 @router.post("/profiles/{customer_id:id}/loyalty/goodwill")
@@ -140,7 +92,7 @@ def request_goodwill(
         return "Goodwill requested: it waits for an admin's decision."
 
     typed = {"points": points, "reason": reason, "comments": comments, "program": program}
-    return _form(request, actor, customer_id, "goodwill", typed, work)
+    return change(request, actor, customer_id, SECTION, "goodwill", typed, work)
 
 
 @router.post("/profiles/{customer_id:id}/loyalty/goodwill/{request_id:id}")
@@ -161,7 +113,9 @@ def decide_goodwill(
         verdict = "approved" if shown["goodwillStatus"] == "APPROVED" else "rejected"
         return f"Goodwill request {request_id} {verdict}."
 
-    return _form(request, actor, customer_id, f"decide-{request_id}", {"comments": comments}, work)
+    return change(
+        request, actor, customer_id, SECTION, f"decide-{request_id}", {"comments": comments}, work
+    )
 
 
 @router.post("/profiles/{customer_id:id}/loyalty/transfer")
@@ -203,4 +157,4 @@ def transfer_points(
         return f"{shown['pointsTransferred']:g} points transferred to profile #{shown['to']}."
 
     typed = {"to_kind": to_kind, "to": to, "points": points, "notes": notes, "program": program}
-    return _form(request, actor, customer_id, "transfer", typed, work)
+    return change(request, actor, customer_id, SECTION, "transfer", typed, work)
