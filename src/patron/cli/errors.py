@@ -14,6 +14,7 @@ exit code  meaning
            another writer held it longer than the busy timeout
 9          a file named on the command line is missing, is a directory, or cannot be read or
            written
+10         ``patron db check`` found rows that break a reference or a tenant invariant
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ EXIT_CODES: dict[type[PatronError], int] = {
 USAGE_EXIT_CODE = 2
 DATABASE_EXIT_CODE = 8
 FILE_EXIT_CODE = 9
+VIOLATIONS_EXIT_CODE = 10
 
 DATABASE_HINT = "is the database reachable and migrated? see `patron db upgrade`"
 LOCK_TIMEOUT_DETAIL = (
