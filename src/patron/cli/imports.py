@@ -33,6 +33,7 @@ from patron.imports import codes, jobs, mapping, retention, service
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
 from patron.imports.read import read_pasted, read_path
+from patron.imports.states import RUNNABLE, SETTLED, ImportState
 from patron.imports.suggest import Suggestion
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, PatronError
@@ -45,12 +46,19 @@ app = typer.Typer(
 app.add_typer(import_templates.app, name="templates")
 
 IdArgument = Annotated[int, typer.Argument(help="The import's id.", metavar="IMPORT_ID")]
-WAITING = ("validating", "queued", "committing", "undo_queued", "undoing")
 COUNT_NAMES = ("total", "inserted", "updated", "skipped", "rejected", "auto_corrected")
 
 
 #: How far along an import is, in steps (read, preview, commit, report), by its state.
-STEPS_DONE = {"validating": 1, "previewed": 2, "queued": 2, "committing": 2, "committed": 3}
+STEPS_DONE = {
+    ImportState.VALIDATING: 1,
+    ImportState.PREVIEWED: 2,
+    ImportState.QUEUED: 2,
+    ImportState.COMMITTING: 2,
+    ImportState.COMMITTED: 3,
+}
+#: The states whose rows the CLI lists (rejected ones) and writes a report of.
+SHOWN_ROWS = (ImportState.PREVIEWED, ImportState.COMMITTED)
 
 
 def _follow(engine: Engine, org_id: int, import_id: int, *, steps: int | None = None) -> RowMapping:
@@ -67,12 +75,12 @@ def _follow(engine: Engine, org_id: int, import_id: int, *, steps: int | None = 
             with transaction(engine, write=False) as conn:
                 found = repo.get_import(conn, org_id, import_id)
             assert found is not None  # the caller found it
-            state = str(found["state"])
+            state = ImportState(found["state"])
             done = min(STEPS_DONE.get(state, 0), steps) if steps else None
             progress.update(task, completed=done, description=f"import {import_id}: {state}")
-            if state not in WAITING:
+            if state in SETTLED:
                 return found
-            if jobs.run_import(engine, org_id, import_id) in WAITING:
+            if jobs.run_import(engine, org_id, import_id) in RUNNABLE:
                 time.sleep(0.5)  # another worker holds it: wait for its step to end
 
 
@@ -259,7 +267,7 @@ def import_file(
         import_id = created.import_id
         steps = 2 if dry_run else 3
         found = _follow(engine, org_id, import_id, steps=steps)
-        if found["state"] == "previewed" and not dry_run:
+        if found["state"] == ImportState.PREVIEWED and not dry_run:
             if not as_json:
                 _summary(found, as_json)
                 _show_rejected(engine, org_id, import_id)
@@ -272,15 +280,15 @@ def import_file(
                 _summary(found, as_json)
         else:
             _summary(found, as_json)
-            if found["state"] in ("previewed", "committed") and not as_json:
+            if found["state"] in SHOWN_ROWS and not as_json:
                 _show_rejected(engine, org_id, import_id)
-        if report is not None and found["state"] in ("previewed", "committed"):
+        if report is not None and found["state"] in SHOWN_ROWS:
             fmt = "xlsx" if report.suffix.lower() == ".xlsx" else "csv"
             with transaction(engine, write=False) as conn:
                 report.write_bytes(service.report(conn, cli_actor(org_id), import_id, fmt))
             if not as_json:
                 note(f"Report written to {report}")
-    if found["state"] in ("invalid", "failed"):
+    if found["state"] in (ImportState.INVALID, ImportState.FAILED):
         raise PatronError(codes.IMPORT_NOT_DONE, f"import {import_id} is {found['state']}")
 
 

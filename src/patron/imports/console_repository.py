@@ -7,18 +7,19 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from patron.imports.repository import RUNNABLE_STATES
+from patron.imports.states import RUNNABLE, UNFINISHED, ImportState
 from patron.imports.tables import imports
-
-#: States in which an import still waits for someone or something.
-UNFINISHED = ("draft", "previewed", *RUNNABLE_STATES)
 
 
 def drafts_of(conn: Connection, org_id: int, user: str) -> list[RowMapping]:
     """``user``'s uploads waiting for their mapping, oldest first."""
     query = (
         sa.select(imports)
-        .where(imports.c.org_id == org_id, imports.c.created_by == user, imports.c.state == "draft")
+        .where(
+            imports.c.org_id == org_id,
+            imports.c.created_by == user,
+            imports.c.state == ImportState.DRAFT,
+        )
         .order_by(imports.c.id)
     )
     return list(conn.execute(query).mappings())
@@ -46,7 +47,7 @@ def line_of(conn: Connection, org_id: int) -> list[int]:
     """The org's imports a worker has something to do for, in the order it takes them."""
     query = (
         sa.select(imports.c.id)
-        .where(imports.c.org_id == org_id, imports.c.state.in_(RUNNABLE_STATES))
+        .where(imports.c.org_id == org_id, imports.c.state.in_(RUNNABLE))
         .order_by(imports.c.id)
     )
     return [int(found) for found in conn.execute(query).scalars()]

@@ -36,6 +36,7 @@ from sqlalchemy.exc import OperationalError
 from patron.imports import repository as repo
 from patron.imports import service
 from patron.imports.failures import ImportStepError, TerminalImportError, classify
+from patron.imports.states import ImportState, move
 from patron.kit.db import is_lock_timeout, transaction
 from patron.notifications.events import import_ended
 from patron.settings import get_settings
@@ -166,14 +167,15 @@ def _release(engine: Engine, import_id: int, owner: str, lease: Lease) -> None:
 
 
 def _step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
-    state = found["state"]
-    if state == "validating":
-        _guarded(engine, found, owner, lease, service.preview_step, failed_state="invalid")
-    elif state in ("queued", "committing"):
+    state = ImportState(found["state"])
+    if state == ImportState.VALIDATING:
+        failed: tuple[tuple[ImportState, ...], ImportState]
+        failed = ((ImportState.VALIDATING,), ImportState.INVALID)
+        _guarded(engine, found, owner, lease, service.preview_step, failed=failed)
+    elif state in (ImportState.QUEUED, ImportState.COMMITTING):
         with _owned(engine, found, owner, lease) as conn:
-            repo.move_state(
-                conn, found["org_id"], found["id"], ("queued",), state="committing", progress=0
-            )
+            # Already committing when this worker took the import over from a dead one.
+            move(conn, *_ids(found), ImportState.QUEUED, ImportState.COMMITTING, progress=0)
         try:
             with _owned(engine, found, owner, lease) as conn:
                 service.commit_step(conn, _reload(conn, found))
@@ -186,19 +188,16 @@ def _step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
             with _owned(engine, found, owner, lease) as conn:
                 if isinstance(failure, TerminalImportError):
                     log.warning("import %s cannot be committed: %s", found["id"], failure)
-                    repo.move_state(
-                        conn, found["org_id"], found["id"], ("queued", "committing"),
-                        state="invalid", message=str(failure),
-                    )  # fmt: skip
+                    running = (ImportState.QUEUED, ImportState.COMMITTING)
+                    move(conn, *_ids(found), running, ImportState.INVALID, message=str(failure))
                 else:
                     log.exception("commit of import %s failed", found["id"])
                     service.record_commit_failure(conn, _reload(conn, found), str(failure))
-    elif state in ("undo_queued", "undoing"):
+    elif state in (ImportState.UNDO_QUEUED, ImportState.UNDOING):
         with _owned(engine, found, owner, lease) as conn:
-            repo.move_state(
-                conn, found["org_id"], found["id"], ("undo_queued",), state="undoing", progress=0
-            )
-        _guarded(engine, found, owner, lease, service.undo_step, failed_state="committed")
+            move(conn, *_ids(found), ImportState.UNDO_QUEUED, ImportState.UNDOING, progress=0)
+        failed = ((ImportState.UNDO_QUEUED, ImportState.UNDOING), ImportState.COMMITTED)
+        _guarded(engine, found, owner, lease, service.undo_step, failed=failed)
 
 
 def _guarded(
@@ -208,9 +207,9 @@ def _guarded(
     lease: Lease,
     step: Callable[[Connection, RowMapping], None],
     *,
-    failed_state: str,
+    failed: tuple[tuple[ImportState, ...], ImportState],
 ) -> None:
-    """Run ``step``; on failure record why and move to ``failed_state``."""
+    """Run ``step``; on failure record why and move the import ``failed`` (from, to)."""
     try:
         with _owned(engine, found, owner, lease) as conn:
             step(conn, _reload(conn, found))
@@ -221,9 +220,7 @@ def _guarded(
             raise  # nothing was written: not a failure (see run_step)
         log.exception("import %s: %s failed", found["id"], found["state"])
         with _owned(engine, found, owner, lease) as conn:
-            repo.update_import(
-                conn, found["org_id"], found["id"], state=failed_state, message=str(classify(exc))
-            )
+            move(conn, *_ids(found), *failed, message=str(classify(exc)))
 
 
 @contextmanager
@@ -243,6 +240,11 @@ def _owned(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> Itera
         import_ended(conn, found)
         if not repo.renew_lease(conn, found["id"], owner, lease.period):
             raise LeaseLost(f"import {found['id']} is no longer held by {owner}")
+
+
+def _ids(found: RowMapping) -> tuple[int, int]:
+    """The import's org and id, as :func:`move` takes them."""
+    return int(found["org_id"]), int(found["id"])
 
 
 def _reload(conn: Connection, found: RowMapping) -> RowMapping:

@@ -10,13 +10,11 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from patron.imports import states
 from patron.imports.tables import import_blobs, import_templates, imports
 from patron.kit.clock import utcnow
 from patron.kit.db import insert_returning_id
 from patron.orgs.tables import orgs
-
-#: States a worker has something to do in, and what it does there.
-RUNNABLE_STATES = ("validating", "queued", "committing", "undo_queued", "undoing")
 
 
 def insert_import(conn: Connection, values: dict[str, Any]) -> int:
@@ -55,7 +53,10 @@ def update_import(conn: Connection, org_id: int, import_id: int, **values: Any) 
 def move_state(
     conn: Connection, org_id: int, import_id: int, expected: tuple[str, ...], **values: Any
 ) -> bool:
-    """Change the import only if its state is one of ``expected`` (a compare-and-set)."""
+    """Change the import only if its state is one of ``expected`` (a compare-and-set).
+
+    Called by :func:`patron.imports.states.move`, which checks the transition first.
+    """
     result = conn.execute(
         imports.update()
         .where(imports.c.org_id == org_id, imports.c.id == import_id, imports.c.state.in_(expected))
@@ -138,7 +139,7 @@ def claim_next(conn: Connection, owner: str, lease: timedelta) -> RowMapping | N
     query = (
         sa.select(imports.c.id, imports.c.org_id)
         .where(
-            imports.c.state.in_(RUNNABLE_STATES),
+            imports.c.state.in_(states.RUNNABLE),
             imports.c.org_id.not_in(busy_orgs),
         )
         .order_by(imports.c.id)
@@ -177,7 +178,7 @@ def claim(
         .where(
             imports.c.org_id == org_id,
             imports.c.id == import_id,
-            imports.c.state.in_(RUNNABLE_STATES),
+            imports.c.state.in_(states.RUNNABLE),
             sa.or_(imports.c.lease_owner.is_(None), imports.c.lease_expires_at <= now),
             ~org_busy,
         )

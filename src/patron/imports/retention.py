@@ -22,12 +22,15 @@ from patron.auth.actor import Actor, Role
 from patron.codes import generic
 from patron.imports import codes
 from patron.imports.mapping import require
+from patron.imports.states import SETTLED, ImportState, targets
 from patron.imports.tables import import_blobs, imports
 from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, InvalidInput
 
 #: States in which nothing more happens to an import unless someone asks.
-PURGEABLE = ("draft", "previewed", "committed", "undone", "cancelled", "invalid", "failed")
+PURGEABLE = SETTLED
+#: What purging does to an import's state (a draft or a preview is cancelled).
+PURGED_STATE = targets("purge")
 MAX_DAYS = 36_500
 
 
@@ -46,7 +49,7 @@ def purge_files(conn: Connection, actor: Actor, older_than_days: int) -> list[in
         imports.c.files_purged_at.is_(None),
         imports.c.state.in_(PURGEABLE),
         sa.or_(
-            imports.c.state != "failed",
+            imports.c.state != ImportState.FAILED,
             imports.c.replay_until.is_(None),
             imports.c.replay_until < now,
         ),
@@ -58,7 +61,8 @@ def purge_files(conn: Connection, actor: Actor, older_than_days: int) -> list[in
         )
     )
     state: Any = sa.case(
-        (imports.c.state.in_(("draft", "previewed")), "cancelled"), else_=imports.c.state
+        *((imports.c.state == old, str(new)) for old, new in PURGED_STATE.items()),
+        else_=imports.c.state,
     )
     purged = sorted(
         int(import_id)

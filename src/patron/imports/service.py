@@ -8,8 +8,9 @@
 
 A file uploaded in the console starts as ``draft``, waiting for its mapping, options and
 consent; it moves to ``validating`` once they are set (:mod:`patron.imports.wizard`).
-Adapters call the actor-facing functions inside one transaction; the job steps
-(:func:`preview_step`, :func:`commit_step`, :func:`undo_step`) are run by
+The states and the transitions between them are :mod:`patron.imports.states`, which makes
+every change of state. Adapters call the actor-facing functions inside one transaction; the
+job steps (:func:`preview_step`, :func:`commit_step`, :func:`undo_step`) are run by
 :mod:`patron.imports.jobs`, each in its own transaction, so a crash leaves the
 store as it was before the step.
 """
@@ -35,6 +36,7 @@ from patron.imports.mapping import CONFIDENT, check_mapping, profile_of, require
 from patron.imports.read import SourceTable
 from patron.imports.report import build_report, report_csv, report_xlsx, summarize
 from patron.imports.retention import ensure_files_kept
+from patron.imports.states import ImportState, move, sources
 from patron.imports.suggest import Suggestion
 from patron.imports.templates import TemplateInput, create_template, find_template
 from patron.kit.clock import utcnow
@@ -45,7 +47,7 @@ from patron.settings import get_settings
 #: Automatic retries of a failed commit, then the import waits for a replay.
 COMMIT_RETRIES = 3
 REPLAY_WINDOW = timedelta(days=7)
-CANCELLABLE = ("draft", "validating", "previewed", "queued")
+CANCELLABLE = sources("cancel")
 
 STATUS_WORDS = {"insert": "inserted", "update": "updated", "skip": "skipped", "reject": "rejected"}
 
@@ -142,10 +144,10 @@ def create_import(
     return Created(import_id, mapping, suggestions)
 
 
-def _first_state(request: ImportRequest) -> str:
+def _first_state(request: ImportRequest) -> ImportState:
     if request.draft:
-        return "draft"
-    return "queued" if request.confirmed else "validating"
+        return ImportState.DRAFT
+    return ImportState.QUEUED if request.confirmed else ImportState.VALIDATING
 
 
 # --- actor-facing state changes -------------------------------------------------------------
@@ -160,12 +162,12 @@ def get_import(conn: Connection, actor: Actor, import_id: int) -> RowMapping:
 
 def confirm(conn: Connection, actor: Actor, import_id: int) -> None:
     require(actor, Role.editor, "import files")
-    _move(conn, actor, import_id, ("previewed",), "queued", "confirm", attempts=0)
+    _move(conn, actor, import_id, "confirm", ImportState.QUEUED, attempts=0)
 
 
 def cancel(conn: Connection, actor: Actor, import_id: int) -> None:
     require(actor, Role.editor, "import files")
-    _move(conn, actor, import_id, CANCELLABLE, "cancelled", "cancel")
+    _move(conn, actor, import_id, "cancel", ImportState.CANCELLED)
 
 
 def replay(conn: Connection, actor: Actor, import_id: int) -> None:
@@ -173,11 +175,11 @@ def replay(conn: Connection, actor: Actor, import_id: int) -> None:
     found = get_import(conn, actor, import_id)
     ensure_files_kept(found)
     until = found["replay_until"]
-    if found["state"] == "failed" and until is not None and _aware(until) < utcnow():
+    if found["state"] == ImportState.FAILED and until is not None and _aware(until) < utcnow():
         raise Conflict(
             codes.REPLAY_EXPIRED, "this import failed more than 7 days ago; upload it again"
         )
-    _move(conn, actor, import_id, ("failed",), "queued", "replay", attempts=0, message="")
+    _move(conn, actor, import_id, "replay", ImportState.QUEUED, attempts=0, message="")
 
 
 def request_undo(conn: Connection, actor: Actor, import_id: int) -> None:
@@ -186,24 +188,27 @@ def request_undo(conn: Connection, actor: Actor, import_id: int) -> None:
     ensure_files_kept(found)
     profile = profile_of(found["profile"])
     kinds = tuple(f"undo:{kind}" for kind in profile.undo_kinds)
-    if found["state"] == "committed" and not repo.has_frames(conn, actor.org_id, import_id, kinds):
+    if found["state"] == ImportState.COMMITTED and not repo.has_frames(
+        conn, actor.org_id, import_id, kinds
+    ):
         raise Conflict(
             codes.NO_UNDO_STATE, f"import {import_id} was committed without an undo state"
         )
-    _move(conn, actor, import_id, ("committed",), "undo_queued", "undo")
+    _move(conn, actor, import_id, "undo", ImportState.UNDO_QUEUED)
 
 
 def _move(
     conn: Connection,
     actor: Actor,
     import_id: int,
-    expected: tuple[str, ...],
-    state: str,
     action: str,
+    target: ImportState,
     **values: Any,
 ) -> None:
+    """Make the actor's ``action``: from any state it starts from, to ``target``."""
     found = get_import(conn, actor, import_id)
-    if not repo.move_state(conn, actor.org_id, import_id, expected, state=state, **values):
+    expected = sources(action)
+    if not move(conn, actor.org_id, import_id, expected, target, **values):
         raise Conflict(
             codes.WRONG_STATE,
             f"cannot {action} import {import_id}: it is {found['state']} "
@@ -266,12 +271,12 @@ def preview_step(conn: Connection, found: RowMapping) -> None:
     plan = profile.plan(conn, ctx, mapped_rows(conn, found))
     outcomes = outcomes_of(plan.rows)
     repo.put_frame(conn, found["org_id"], found["id"], "outcomes", outcomes)
-    repo.move_state(
+    move(
         conn,
         found["org_id"],
         found["id"],
-        ("validating",),
-        state="previewed",
+        ImportState.VALIDATING,
+        ImportState.PREVIEWED,
         counts=summarize(outcomes),
         progress=100,
     )
@@ -291,12 +296,12 @@ def commit_step(conn: Connection, found: RowMapping) -> None:
     repo.put_frame(conn, org_id, import_id, "outcomes", outcomes)
     for kind, frame in undo_data.items():
         repo.put_frame(conn, org_id, import_id, f"undo:{kind}", frame)
-    moved = repo.move_state(
+    moved = move(
         conn,
         org_id,
         import_id,
-        ("queued", "committing"),
-        state="committed",
+        (ImportState.QUEUED, ImportState.COMMITTING),
+        ImportState.COMMITTED,
         counts=summarize(outcomes),
         committed_at=utcnow(),
         progress=100,
@@ -306,19 +311,20 @@ def commit_step(conn: Connection, found: RowMapping) -> None:
         raise Conflict(codes.WRONG_STATE, f"import {import_id} changed state during its commit")
 
 
-def record_commit_failure(conn: Connection, found: RowMapping, error: str) -> str:
+def record_commit_failure(conn: Connection, found: RowMapping, error: str) -> ImportState:
     """Count a failed commit: retry it, or after the retries wait for a replay."""
     attempts = int(found["attempts"]) + 1
+    state: ImportState
     if attempts > COMMIT_RETRIES:
-        state, values = "failed", {"replay_until": utcnow() + REPLAY_WINDOW}
+        state, values = ImportState.FAILED, {"replay_until": utcnow() + REPLAY_WINDOW}
     else:
-        state, values = "queued", {}
-    repo.move_state(
+        state, values = ImportState.QUEUED, {}
+    move(
         conn,
         found["org_id"],
         found["id"],
-        ("queued", "committing"),
-        state=state,
+        ImportState.COMMITTING,  # the job moved it there before the commit that failed
+        state,
         attempts=attempts,
         message=error[:2000],
         **values,
@@ -343,12 +349,12 @@ def undo_step(conn: Connection, found: RowMapping) -> None:
     conflicts = pl.concat([consent_conflicts, profile.undo(conn, ctx, kept)])
     repo.put_frame(conn, org_id, import_id, "conflicts", conflicts)
     counts = {**found["counts"], "undo_conflicts": conflicts.height}
-    repo.move_state(
+    move(
         conn,
         org_id,
         import_id,
-        ("undo_queued", "undoing"),
-        state="undone",
+        (ImportState.UNDO_QUEUED, ImportState.UNDOING),
+        ImportState.UNDONE,
         counts=counts,
         undone_at=utcnow(),
         progress=100,

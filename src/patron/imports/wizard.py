@@ -31,6 +31,7 @@ from patron.imports import repository as repo
 from patron.imports.mapping import check_mapping, profile_of, require
 from patron.imports.read import ReadLimits, SourceTable
 from patron.imports.retention import ensure_files_kept
+from patron.imports.states import ImportState, move, sources
 from patron.imports.templates import TemplateInput, create_template
 from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, InvalidInput, PatronError
@@ -80,7 +81,7 @@ def create_drafts(
 def get_draft(conn: Connection, actor: Actor, import_id: int) -> RowMapping:
     """An import still waiting for its mapping (96201 once it has moved on)."""
     found = service.get_import(conn, actor, import_id)
-    if found["state"] != "draft":
+    if found["state"] != ImportState.DRAFT:
         raise Conflict(
             codes.WRONG_STATE,
             f"import {import_id} is {found['state']}: its mapping can no longer change",
@@ -162,12 +163,12 @@ def start_previews(
     for import_id in import_ids:
         found = get_draft(conn, actor, import_id)
         chosen = consents.parse(found["profile"], consent)
-        if not repo.move_state(
+        if not move(
             conn,
             actor.org_id,
             import_id,
-            ("draft",),
-            state="validating",
+            ImportState.DRAFT,
+            ImportState.VALIDATING,
             consent=chosen,
             message="",
             progress=0,
@@ -189,7 +190,7 @@ def confirm_checked(conn: Connection, actor: Actor, import_ids: Sequence[int]) -
     ready = [
         import_id
         for import_id in import_ids
-        if service.get_import(conn, actor, import_id)["state"] == "previewed"
+        if service.get_import(conn, actor, import_id)["state"] == ImportState.PREVIEWED
     ]
     if not ready:
         raise Conflict(
@@ -205,12 +206,12 @@ def back_to_mapping(conn: Connection, actor: Actor, import_id: int) -> None:
     require(actor, Role.editor, "import files")
     found = service.get_import(conn, actor, import_id)
     ensure_files_kept(found)
-    if not repo.move_state(
+    if not move(
         conn,
         actor.org_id,
         import_id,
-        ("previewed", "invalid"),
-        state="draft",
+        sources("back_to_mapping"),
+        ImportState.DRAFT,
         counts={},
         message="",
         progress=0,

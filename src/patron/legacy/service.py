@@ -29,6 +29,7 @@ from patron.imports import codes, jobs
 from patron.imports import repository as imports_repository
 from patron.imports import service as imports
 from patron.imports.profiles.legacy_customers.spec import PROFILE_ID, SECRETS_KIND
+from patron.imports.states import RUNNABLE, ImportState
 from patron.kit.db import transaction
 from patron.kit.errors import (
     Conflict,
@@ -48,7 +49,6 @@ from patron.orgs import repository as orgs_repository
 BUSY_WAIT_SECONDS = 60.0
 POLL_SECONDS = 0.2
 BAD_CREDENTIALS = "invalid credentials"
-WAITING = ("validating", "queued", "committing", "undo_queued", "undoing")
 STATUS_WORDS = {
     "inserted": "new",
     "updated": "updated",
@@ -97,12 +97,12 @@ def run_customers_batch(engine: Engine, actor: Actor, batch: CustomersBatch) -> 
         import_id = imports.create_import(conn, actor, request, batch.table).import_id
         imports_repository.put_frame(conn, actor.org_id, import_id, SECRETS_KIND, secrets)
     found = _settle(engine, actor, import_id)
-    if found["state"] == "invalid":
+    if found["state"] == ImportState.INVALID:
         raise _refusal(found)
     with transaction(engine) as conn:
         imports.confirm(conn, actor, import_id)
     found = _settle(engine, actor, import_id)
-    if found["state"] != "committed":
+    if found["state"] != ImportState.COMMITTED:
         raise NothingDone(
             codes.IMPORT_NOT_DONE,
             f"the batch could not be written ({found['state']}); nothing was changed: "
@@ -149,7 +149,7 @@ def _settle(engine: Engine, actor: Actor, import_id: int) -> RowMapping:
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     while True:
         state = jobs.run_import(engine, actor.org_id, import_id)
-        if state not in WAITING:
+        if state not in RUNNABLE:
             with transaction(engine, write=False) as conn:
                 return imports.get_import(conn, actor, import_id)
         if time.monotonic() >= deadline:
@@ -253,7 +253,7 @@ def undo_state(row: RowMapping) -> dict[str, Any]:
     return {
         "id": int(row["id"]),
         "state": str(row["state"]),
-        "undoable": row["state"] == "committed",
+        "undoable": row["state"] == ImportState.COMMITTED,
         "created_by": row["created_by"],
         "created_at": row["created_at"],
         "committed_at": row["committed_at"],
@@ -271,7 +271,7 @@ def undo_batch(engine: Engine, actor: Actor, undo_id: int) -> tuple[dict[str, An
             raise NotFound(codes.UNKNOWN_IMPORT, f"no batch undo state {undo_id}")
         imports.request_undo(conn, actor, undo_id)
     found = _settle(engine, actor, undo_id)
-    if found["state"] != "undone":
+    if found["state"] != ImportState.UNDONE:
         raise Conflict(
             codes.WRONG_STATE,
             f"the undo of batch {undo_id} did not finish ({found['state']}): {found['message']}",

@@ -10,23 +10,24 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.imports import repository as imports
+from patron.imports.states import ImportState as S
 from patron.notifications.service import Event, notify_user
 from patron.settings import Settings, get_settings
 
 #: (state before the step, state after it) -> the event's kind. A preview that ends is
 #: not announced: the person confirms it at the report, and the commit is announced.
 ENDS = {
-    ("queued", "committed"): "import.committed",
-    ("committing", "committed"): "import.committed",
-    ("queued", "failed"): "import.failed",
-    ("committing", "failed"): "import.failed",
-    ("validating", "invalid"): "import.invalid",
-    ("queued", "invalid"): "import.invalid",
-    ("committing", "invalid"): "import.invalid",
-    ("undo_queued", "undone"): "import.undone",
-    ("undoing", "undone"): "import.undone",
-    ("undo_queued", "committed"): "import.undo_failed",
-    ("undoing", "committed"): "import.undo_failed",
+    (S.QUEUED, S.COMMITTED): "import.committed",
+    (S.COMMITTING, S.COMMITTED): "import.committed",
+    (S.QUEUED, S.FAILED): "import.failed",
+    (S.COMMITTING, S.FAILED): "import.failed",
+    (S.VALIDATING, S.INVALID): "import.invalid",
+    (S.QUEUED, S.INVALID): "import.invalid",
+    (S.COMMITTING, S.INVALID): "import.invalid",
+    (S.UNDO_QUEUED, S.UNDONE): "import.undone",
+    (S.UNDOING, S.UNDONE): "import.undone",
+    (S.UNDO_QUEUED, S.COMMITTED): "import.undo_failed",
+    (S.UNDOING, S.COMMITTED): "import.undo_failed",
 }
 _OUTCOMES = {
     "import.committed": "imported",
@@ -50,7 +51,7 @@ def import_ended(conn: Connection, before: RowMapping, settings: Settings | None
     current = imports.get_import(conn, before["org_id"], before["id"])
     if current is None:
         return
-    kind = ENDS.get((str(before["state"]), str(current["state"])))
+    kind = ENDS.get((S(before["state"]), S(current["state"])))
     if kind is None or not current["created_by"]:
         return
     notify_user(

@@ -29,6 +29,7 @@ from patron.imports import repository as repo
 from patron.imports import resubmit as resubmits
 from patron.imports.endpoints import REPORT_TYPES
 from patron.imports.profiles import PROFILES
+from patron.imports.states import RUNNABLE, ImportState, sources
 from patron.kit.db import MAX_ID, transaction
 from patron.kit.errors import InvalidInput, NotFound, PatronError
 from patron.kit.pagination import MAX_OFFSET
@@ -43,29 +44,35 @@ ROWS_PAGE = 50
 CONFLICTS_SHOWN = 100
 STATUSES = ("inserted", "updated", "skipped", "rejected")
 #: How each state reads on the pages, and its tone (``ok``, ``no`` or plain).
-STATES: dict[str, tuple[str, str]] = {
-    "draft": ("Waiting for its mapping", ""),
-    "validating": ("Checking", ""),
-    "previewed": ("Checked: waiting for Confirm", ""),
-    "queued": ("Waiting in line", ""),
-    "committing": ("Importing", ""),
-    "committed": ("Imported", "ok"),
-    "undo_queued": ("Undo waiting in line", ""),
-    "undoing": ("Undoing", ""),
-    "undone": ("Undone", ""),
-    "cancelled": ("Cancelled", ""),
-    "failed": ("Failed", "no"),
-    "invalid": ("Refused", "no"),
+STATES: dict[ImportState, tuple[str, str]] = {
+    ImportState.DRAFT: ("Waiting for its mapping", ""),
+    ImportState.VALIDATING: ("Checking", ""),
+    ImportState.PREVIEWED: ("Checked: waiting for Confirm", ""),
+    ImportState.QUEUED: ("Waiting in line", ""),
+    ImportState.COMMITTING: ("Importing", ""),
+    ImportState.COMMITTED: ("Imported", "ok"),
+    ImportState.UNDO_QUEUED: ("Undo waiting in line", ""),
+    ImportState.UNDOING: ("Undoing", ""),
+    ImportState.UNDONE: ("Undone", ""),
+    ImportState.CANCELLED: ("Cancelled", ""),
+    ImportState.FAILED: ("Failed", "no"),
+    ImportState.INVALID: ("Refused", "no"),
 }
 #: The stages the engine works in, as the busy bar names them beside the step's percentage
 #: (the ``progress`` the engine records); the other running states wait in line.
-STAGES = {"validating": "Checking", "committing": "Committing", "undoing": "Undoing"}
+STAGES = {
+    ImportState.VALIDATING: "Checking",
+    ImportState.COMMITTING: "Committing",
+    ImportState.UNDOING: "Undoing",
+}
+#: States in which an import has no rows to show yet (its check has not run).
+NOT_CHECKED = (ImportState.DRAFT, ImportState.VALIDATING)
 #: What each action does, the states that allow it, and the role it takes.
 ACTIONS = {
-    "confirm": ("confirm", ("previewed",)),
-    "cancel": ("cancel", service.CANCELLABLE),
-    "replay": ("replay", ("failed",)),
-    "undo": ("request_undo", ("committed",)),
+    "confirm": ("confirm", sources("confirm")),
+    "cancel": ("cancel", sources("cancel")),
+    "replay": ("replay", sources("replay")),
+    "undo": ("request_undo", sources("undo")),
 }
 DONE = {
     "confirm": "Confirmed: the import waits for the ones before it, then runs.",
@@ -120,8 +127,8 @@ def _status(exc: PatronError) -> int:
 
 def state_context(found: RowMapping) -> dict[str, Any]:
     """How an import's state shows: its words, tone, whether it is at work, its counts."""
-    state = str(found["state"])
-    label, tone = STATES.get(state, (state, ""))
+    state = ImportState(found["state"])
+    label, tone = STATES[state]
     profile = PROFILES.get(found["profile"])
     progress = min(max(int(found.get("progress") or 0), 0), 100)
     stage = STAGES.get(state)
@@ -132,7 +139,7 @@ def state_context(found: RowMapping) -> dict[str, Any]:
         # None while the import waits in line: the bar then has no value to show.
         "progress": progress if stage else None,
         "stage": f"{stage} — {progress}%" if stage else label,
-        "running": state in repo.RUNNABLE_STATES,
+        "running": state in RUNNABLE,
         "counts": dict(found["counts"] or {}),
         "profile_name": profile.spec.name if profile else found["profile"],
     }
@@ -170,7 +177,7 @@ def imports_page(
         "page": page,
         "pages": max(1, -(-total // LIST_PAGE)),
         "total": total,
-        "busy": any(row["running"] or row["state"] == "validating" for row in rows),
+        "busy": any(row["running"] or row["state"] == ImportState.VALIDATING for row in rows),
         "may_upload": actor.can(Role.editor),
     }
     return render_page(request, "imports/list.html", "imports/_list.html", context)
@@ -255,7 +262,7 @@ def _report_context(
         "first_row": resubmits.first_row_number(found),
         "came_from": found["resubmit_of"],
     }
-    if found["files_purged_at"] is not None or found["state"] in ("draft", "validating"):
+    if found["files_purged_at"] is not None or found["state"] in NOT_CHECKED:
         return context
     try:
         outcomes = service.outcomes(conn, actor, import_id)
@@ -311,7 +318,7 @@ def _report_context(
             "fixable": status == "rejected",
         }
     )
-    if found["state"] == "undone":
+    if found["state"] == ImportState.UNDONE:
         left = service.conflicts(conn, actor, import_id)
         context["conflicts"] = left.head(CONFLICTS_SHOWN).to_dicts()
         context["conflicts_total"] = left.height

@@ -38,6 +38,7 @@ from patron.imports.profile import OptionSpec
 from patron.imports.profiles import PROFILES
 from patron.imports.read import read_pasted, read_stream
 from patron.imports.read.table import size_text
+from patron.imports.states import RUNNABLE
 from patron.imports.templates import find_template
 from patron.kit.db import transaction
 from patron.kit.errors import PatronError
@@ -219,7 +220,7 @@ def your_files(request: Request, actor: Annotated[Actor, Depends(editor)]) -> Re
 def _files_context(files: list[wizard.File]) -> dict[str, Any]:
     return {
         "files": [{**state_context(f.record), "ahead": f.ahead, "record": f.record} for f in files],
-        "files_busy": any(f.record["state"] in repo.RUNNABLE_STATES for f in files),
+        "files_busy": any(f.record["state"] in RUNNABLE for f in files),
     }
 
 

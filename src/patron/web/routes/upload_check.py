@@ -20,8 +20,8 @@ from patron.api.deps import engine_of
 from patron.auth.actor import Actor
 from patron.codes import generic
 from patron.imports import consent as consents
-from patron.imports import repository as repo
 from patron.imports import service, wizard
+from patron.imports.states import RUNNABLE, ImportState
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput, PatronError
 from patron.web import forms
@@ -156,8 +156,10 @@ def _check(
         "checked": checked,
         "ids": ids,
         "kept": waiting,
-        "busy": any(c["record"]["state"] in repo.RUNNABLE_STATES for c in checked),
-        "ready": [c["record"]["id"] for c in checked if c["record"]["state"] == "previewed"],
+        "busy": any(c["record"]["state"] in RUNNABLE for c in checked),
+        "ready": [
+            c["record"]["id"] for c in checked if c["record"]["state"] == ImportState.PREVIEWED
+        ],
         "errors": errors or {},
         "check_url": check_url(ids, kept),
     }
@@ -169,7 +171,9 @@ def _check(
 def _checked(conn: Connection, actor: Actor, import_id: int) -> dict[str, Any]:
     found = service.get_import(conn, actor, import_id)
     rejected = (
-        first_rejected(conn, actor, found, CHECK_ROWS) if found["state"] == "previewed" else []
+        first_rejected(conn, actor, found, CHECK_ROWS)
+        if found["state"] == ImportState.PREVIEWED
+        else []
     )
     return {"record": found, **state_context(found), "rejected": rejected}
 
