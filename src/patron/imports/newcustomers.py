@@ -11,11 +11,12 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from patron.customer.bulk_repository import stage_ids, write_rows
 from patron.customer.tables import customers, profiles
 from patron.imports.conflicts import no_conflicts
 from patron.imports.consent import own_origins
 from patron.imports.context import ImportContext
-from patron.kit.bulk import fetch_frame, insert_frame, next_ids, stage
+from patron.kit.bulk import fetch_frame, next_ids
 from patron.kit.schema import metadata
 from patron.orgs import service as orgs
 
@@ -37,7 +38,7 @@ def insert_customers(
     with their in-store profile; answer ``new`` with each ``profile_id``."""
     org = pl.lit(ctx.org_id, dtype=pl.Int64)
     actor = pl.lit(ctx.actor_name)
-    insert_frame(
+    write_rows(
         conn,
         customers,
         new.select(
@@ -71,7 +72,7 @@ def insert_profiles(conn: Connection, ctx: ImportContext, wanted: pl.DataFrame) 
         return pl.col(name).fill_null(default) if name in given else pl.lit(default)
 
     actor = pl.lit(ctx.actor_name)
-    insert_frame(
+    write_rows(
         conn,
         profiles,
         wanted.select(
@@ -187,5 +188,4 @@ def delete_customers(
 
 
 def _stage(conn: Connection, ids: pl.Series) -> sa.Select[tuple[int]]:
-    frame = pl.DataFrame({"id": ids.drop_nulls().unique()}, schema={"id": pl.Int64})
-    return sa.select(stage(conn, "import_new_customers", {"id": "BIGINT"}, frame).c.id)
+    return stage_ids(conn, "import_new_customers", ids)

@@ -13,7 +13,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from patron.customer.tables import customers
+from patron.customer.bulk_repository import write_rows
+from patron.customer.tables import customers, identifiers
 from patron.imports import repository as imports_repository
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import insert_customers, insert_profiles
@@ -155,7 +156,7 @@ def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -
             for field, kind in IDENTIFIER_TYPES.items()
         ]
     ).drop_nulls("value")
-    insert_frame(conn, "identifiers", held)
+    write_rows(conn, identifiers, held)
     attributes = {
         column: COLUMN_OF.get(field, field) for field, column in ATTRIBUTE_COLUMNS.items()
     }

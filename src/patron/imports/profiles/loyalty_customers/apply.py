@@ -12,7 +12,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from patron.customer.tables import customers
+from patron.customer.bulk_repository import write_rows
+from patron.customer.tables import customers, field_values, identifiers
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import insert_customers, insert_profiles
 from patron.imports.profiles.loyalty_customers.resolve import Resolution
@@ -23,8 +24,9 @@ from patron.imports.profiles.loyalty_customers.stored import (
     PROFILE_FIELDS,
     as_text,
 )
-from patron.kit.bulk import insert_frame, next_ids, stage
+from patron.kit.bulk import next_ids, stage
 from patron.loyalty import opening
+from patron.loyalty.tables import loyalty_accounts
 
 
 def apply(
@@ -254,9 +256,9 @@ def _insert_identifiers(conn: Connection, ctx: ImportContext, wide: pl.DataFrame
     # A type at a time, in customer order: the rows, the customer index and the foreign
     # keys' look-ups stay next to the previous ones (measured faster than value order).
     found = pl.concat(parts)
-    insert_frame(
+    write_rows(
         conn,
-        "identifiers",
+        identifiers,
         found.select(
             org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
             customer_id="customer_id",
@@ -273,9 +275,9 @@ def _insert_loyalty(conn: Connection, ctx: ImportContext, wide: pl.DataFrame) ->
         return
     # A customer gets an account when the file gives it at least one loyalty value.
     holders = wide.filter(pl.any_horizontal(pl.col(fields).is_not_null()))
-    insert_frame(
+    write_rows(
         conn,
-        "loyalty_accounts",
+        loyalty_accounts,
         holders.select(
             org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
             customer_id="customer_id",
@@ -301,9 +303,9 @@ def _insert_org_fields(conn: Connection, ctx: ImportContext, wide: pl.DataFrame)
     ]
     if not parts:
         return
-    insert_frame(
+    write_rows(
         conn,
-        "field_values",
+        field_values,
         pl.concat(parts).select(
             org_id=pl.lit(ctx.org_id, dtype=pl.Int64),
             customer_id="customer_id",

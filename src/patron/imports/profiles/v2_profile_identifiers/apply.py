@@ -6,6 +6,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from patron.customer.bulk_repository import write_rows
 from patron.customer.tables import identifiers
 from patron.identity.merge import merge
 from patron.imports.changelog import cause, log_changes
@@ -35,7 +36,7 @@ def apply(
     added = writes.select(
         "customer_id", "profile_id", type="identifier_type", value="identifier_value"
     )
-    insert_frame(conn, identifiers, added.with_columns(org_id=pl.lit(ctx.org_id, pl.Int64)))
+    write_rows(conn, identifiers, added.with_columns(org_id=pl.lit(ctx.org_id, pl.Int64)))
     _log(conn, ctx, writes, removed)
     merges = _merge(conn, ctx, acting.filter(pl.col("action") == "merge"))
     final = rows.drop("_existing_ids").with_columns(

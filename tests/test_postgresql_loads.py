@@ -1,0 +1,238 @@
+"""Bulk loads of customer rows (docs/postgresql-loads.md): the staged writer's set-based
+reference checks refuse what the foreign keys refuse, and lock what they lock; a pooled
+connection never checks a key with a plan made while the parent table was nearly empty."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import polars as pl
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from patron.customer import bulk_repository
+from patron.customer.tables import customers, identifiers, profiles
+from patron.kit.bulk import insert_frame, next_ids
+from patron.kit.db import transaction
+from patron.orgs import service as orgs
+
+from .conftest import OrgHandle, make_org
+
+#: Enough rows for the set-based path.
+ROWS = bulk_repository.SET_BASED_ROWS
+
+
+def _new_customers(conn: Connection, org_id: int, count: int) -> pl.DataFrame:
+    """``count`` customers of the org with their in-store profile: (customer_id, profile_id)."""
+    ids = next_ids(conn, customers, count)
+    bulk_repository.write_rows(
+        conn,
+        customers,
+        pl.DataFrame({"id": ids}).with_columns(
+            org_id=pl.lit(org_id, pl.Int64),
+            loyalty_type=pl.lit("loyalty"),
+            status_label_id=pl.lit(orgs.default_label_id(conn, org_id), pl.Int64),
+            registered_at=pl.lit(datetime(2026, 1, 1, tzinfo=UTC)),
+        ),
+    )
+    people = pl.DataFrame({"customer_id": ids, "profile_id": next_ids(conn, profiles, count)})
+    bulk_repository.write_rows(
+        conn,
+        profiles,
+        people.select(
+            id="profile_id",
+            customer_id="customer_id",
+            org_id=pl.lit(org_id, pl.Int64),
+            source=pl.lit("INSTORE"),
+        ),
+    )
+    return people
+
+
+def _identifiers(org_id: int, people: pl.DataFrame, prefix: str) -> pl.DataFrame:
+    return people.select(
+        "customer_id",
+        "profile_id",
+        org_id=pl.lit(org_id, pl.Int64),
+        type=pl.lit("externalId"),
+        value=pl.lit(prefix) + pl.col("customer_id").cast(pl.String),
+    )
+
+
+def _count(engine: Engine, org_id: int) -> int:
+    with transaction(engine, write=False) as conn:
+        query = sa.select(sa.func.count()).where(identifiers.c.org_id == org_id)
+        return int(conn.execute(query).scalar_one())
+
+
+@pytest.fixture
+def people(engine: Engine, org: OrgHandle) -> pl.DataFrame:
+    with transaction(engine) as conn:
+        return _new_customers(conn, org.id, ROWS)
+
+
+def test_a_large_frame_is_written_whole(
+    engine: Engine, org: OrgHandle, people: pl.DataFrame
+) -> None:
+    with transaction(engine) as conn:
+        bulk_repository.write_rows(conn, identifiers, _identifiers(org.id, people, "X-"))
+    assert _count(engine, org.id) == ROWS
+    with transaction(engine, write=False) as conn:
+        held = conn.execute(
+            sa.select(sa.func.count(sa.distinct(identifiers.c.customer_id))).where(
+                identifiers.c.org_id == org.id
+            )
+        ).scalar_one()
+    assert held == ROWS
+
+
+def test_a_row_naming_a_missing_customer_is_refused(
+    engine: Engine, org: OrgHandle, people: pl.DataFrame
+) -> None:
+    frame = _identifiers(org.id, people, "M-")
+    missing = int(people["customer_id"].max()) + 1_000_000  # type: ignore[arg-type]
+    frame = frame.with_columns(
+        customer_id=pl.when(pl.int_range(pl.len()) == ROWS // 2)
+        .then(missing)
+        .otherwise("customer_id")
+    )
+    with pytest.raises(sa.exc.IntegrityError), transaction(engine) as conn:
+        bulk_repository.write_rows(conn, identifiers, frame)
+    assert _count(engine, org.id) == 0
+
+
+def test_a_row_naming_another_orgs_customer_is_refused(
+    engine: Engine, org: OrgHandle, people: pl.DataFrame
+) -> None:
+    other = make_org(engine)
+    # The other org's rows, each naming one of this org's customers.
+    frame = _identifiers(org.id, people, "O-").with_columns(org_id=pl.lit(other.id, pl.Int64))
+    with pytest.raises(sa.exc.IntegrityError), transaction(engine) as conn:
+        bulk_repository.write_rows(conn, identifiers, frame)
+    assert _count(engine, other.id) == 0
+
+
+def test_a_profile_of_another_orgs_customer_is_refused_set_based(
+    engine: Engine, backend: str, org: OrgHandle, people: pl.DataFrame
+) -> None:
+    """Stricter than the keys: ``profiles.customer_id`` names a customer without its org."""
+    if backend != "postgresql":
+        pytest.skip("the set-based checks are PostgreSQL's")
+    other = make_org(engine)
+    with pytest.raises(sa.exc.IntegrityError, match="of the same org"), transaction(engine) as conn:
+        bulk_repository.write_rows(
+            conn,
+            profiles,
+            people.select(
+                id=next_ids(conn, profiles, ROWS),
+                customer_id="customer_id",
+                org_id=pl.lit(other.id, pl.Int64),
+                source=pl.lit("WEBSITE"),
+            ),
+        )
+
+
+def test_the_customers_named_stay_locked_until_commit(
+    engine: Engine, backend: str, org: OrgHandle, people: pl.DataFrame
+) -> None:
+    """As a key's check does, the set-based check locks the parents it found (FOR KEY SHARE):
+    another transaction cannot delete them before the load commits."""
+    if backend != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    victim = int(people["customer_id"][0])
+    with transaction(engine) as conn:
+        bulk_repository.write_rows(conn, identifiers, _identifiers(org.id, people, "L-"))
+        with engine.connect() as other:
+            other.exec_driver_sql("SET lock_timeout = '200ms'")
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                other.execute(
+                    sa.select(customers.c.id).where(customers.c.id == victim).with_for_update()
+                )
+            other.rollback()
+
+
+@pytest.fixture
+def explained(engine: Engine, backend: str) -> Iterator[tuple[Connection, list[str]]]:
+    """A connection whose statements, the keys' nested checks included, have their plans
+    sent to it as notices (``auto_explain``, which needs a superuser)."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    with engine.connect() as conn:
+        if conn.exec_driver_sql("SHOW is_superuser").scalar_one() != "on":
+            pytest.skip("auto_explain needs a superuser")
+        notices: list[str] = []
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        driver.add_notice_handler(
+            lambda diagnostic: notices.append(diagnostic.message_primary or "")
+        )
+        for statement in (
+            "LOAD 'auto_explain'",
+            "SET auto_explain.log_min_duration = 0",
+            "SET auto_explain.log_nested_statements = on",
+            "SET auto_explain.log_level = notice",
+        ):
+            conn.exec_driver_sql(statement)
+        conn.commit()
+        try:
+            yield conn, notices
+        finally:
+            conn.rollback()
+            conn.exec_driver_sql("RESET auto_explain.log_min_duration")
+            conn.commit()
+
+
+def _key_checks(notices: list[str], parent: str) -> list[str]:
+    """The plans of the foreign keys' own checks of ``parent`` among ``notices``."""
+    return [text for text in notices if f'FROM ONLY "public"."{parent}"' in text]
+
+
+def test_a_pooled_connection_plans_the_key_checks_again(
+    explained: tuple[Connection, list[str]],
+) -> None:
+    """The plan of a key's check, made while the parent held one analyzed row, is a
+    sequential scan; after thousands of parents are loaded the next load's checks must
+    not reuse it."""
+    conn, notices = explained
+    parent, child = "load_parent", "load_child"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {child}, {parent}")
+    conn.exec_driver_sql(f"CREATE TABLE {parent} (id bigint PRIMARY KEY)")
+    conn.exec_driver_sql(
+        f"CREATE TABLE {child} (id bigserial PRIMARY KEY, "
+        f"parent_id bigint NOT NULL REFERENCES {parent} (id))"
+    )
+    conn.exec_driver_sql(f"INSERT INTO {parent} VALUES (1)")  # noqa: S608 - our names
+    conn.exec_driver_sql(f"ANALYZE {parent}")
+    conn.commit()
+    # A small load first: the check's plan is made, cached and (after five uses) generic.
+    for _ in range(8):
+        conn.exec_driver_sql(f"INSERT INTO {child} (parent_id) VALUES (1)")  # noqa: S608
+    conn.commit()
+    assert any("Seq Scan" in text for text in _key_checks(notices, parent))
+    notices.clear()
+    # Then a large one on the same connection: parents, then children naming them.
+    insert_frame(conn, parent, pl.DataFrame({"id": pl.int_range(2, 20_002, eager=True)}))
+    insert_frame(conn, child, pl.DataFrame({"parent_id": pl.int_range(2, 22, eager=True)}))
+    checks = _key_checks(notices, parent)
+    conn.commit()
+    conn.exec_driver_sql(f"DROP TABLE {child}, {parent}")
+    conn.commit()
+    assert len(checks) == 20
+    assert all("Index" in text and "Seq Scan" not in text for text in checks)
+
+
+def test_a_large_load_runs_no_per_row_key_check(
+    explained: tuple[Connection, list[str]], org: OrgHandle, people: pl.DataFrame
+) -> None:
+    conn, notices = explained
+    bulk_repository.write_rows(conn, identifiers, _identifiers(org.id, people, "N-"))
+    conn.commit()
+    assert _key_checks(notices, "customers") == []
+    assert _key_checks(notices, "profiles") == []
+    # The set-based checks ran instead, and the rows are there.
+    assert any("FOR KEY SHARE" in text for text in notices)
+    written = sa.select(sa.func.count()).where(identifiers.c.org_id == org.id)
+    assert conn.execute(written).scalar_one() == ROWS
