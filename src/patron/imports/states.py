@@ -68,7 +68,6 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.QUEUED, S.INVALID, "refuse"),
     Transition(S.COMMITTING, S.INVALID, "refuse"),
     Transition(S.COMMITTING, S.QUEUED, "retry"),
-    Transition(S.QUEUED, S.FAILED, "give_up"),
     Transition(S.COMMITTING, S.FAILED, "give_up"),
     Transition(S.FAILED, S.QUEUED, "replay"),
     Transition(S.DRAFT, S.CANCELLED, "cancel"),
