@@ -8,7 +8,7 @@ template can set, and how accepted rows are applied. Everything else is shared.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import polars as pl
 from sqlalchemy.engine import Connection
@@ -110,14 +110,21 @@ class ProfileSpec:
         }
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a profile decided for every row (``rows``) and its profile-specific data."""
+#: What a profile's commit consumes besides the rows: its own typed plan parts.
+PlanData = TypeVar("PlanData")
 
-    rows: (
-        pl.DataFrame
-    )  # row, status (insert|update|skip|reject), error_codes, errors, corrections, customer_id
-    data: Any = None
+
+@dataclass(frozen=True)
+class Plan(Generic[PlanData]):
+    """What a profile decided for every row (``rows``), and the typed parts of the plan its
+    commit consumes (``data``: the Loyalty Customers' ``Resolution``, the changes frame of a
+    status profile, ``None`` for a profile whose commit reads the rows only). A profile's
+    :meth:`ImportProfile.plan` and :meth:`ImportProfile.apply` name the same ``Plan[...]``,
+    so mypy checks the commit against what the plan step produced."""
+
+    #: row, status (insert|update|skip|reject), error_codes, errors, corrections, customer_id
+    rows: pl.DataFrame
+    data: PlanData
 
 
 class ImportProfile(Protocol):
@@ -131,12 +138,12 @@ class ImportProfile(Protocol):
         """Fields the mapping must still provide, given the options."""
         ...
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan[Any]:
         """Validate and resolve the mapped rows; changes nothing."""
         ...
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[Any]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         """Write the plan; answer the final rows and the frames undo needs."""
         ...

@@ -129,7 +129,7 @@ class CardSeries:
             )
         return [name for name in ("series_code", "card_type", "store") if name not in mapped]
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan[None]:
         checks = Checks(mapped, ctx, [spec.name for spec in FIELDS])
         series_code_rule(checks, ctx)
         _validate(checks, ctx)
@@ -158,10 +158,10 @@ class CardSeries:
             .then(pl.lit("update"))
             .otherwise(pl.lit("skip")),
         )
-        return Plan(rows=rows)
+        return Plan(rows=rows, data=None)
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[None]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         rows = plan.rows
         news = [pl.col(f"new_{column}").alias(column) for column in COLUMN_TYPES]

@@ -81,7 +81,9 @@ class CustomerStatus:
         wanted = [key, "status_label"]
         return [name for name in wanted if name not in mapped]
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(
+        self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame
+    ) -> Plan[pl.DataFrame]:
         key = ctx.options["unique_identifier"]
         checks = Checks(mapped, ctx, [spec.name for spec in FIELDS])
         customer_key(checks, ctx, key)
@@ -109,7 +111,7 @@ class CustomerStatus:
         return Plan(rows=rows, data=changes)
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[pl.DataFrame]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         changes: pl.DataFrame = plan.data
         _set_labels(conn, ctx, changes.select("customer_id", label_id="after_id"))

@@ -112,7 +112,9 @@ class EntityLifecycle:
     def missing_fields(self, mapped: set[str], options: dict[str, Any]) -> list[str]:
         return [spec.name for spec in FIELDS if spec.name not in mapped]
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(
+        self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame
+    ) -> Plan[pl.DataFrame]:
         key = ctx.options["unique_identifier"]
         # The entity id is the customer's identifier: checked and matched as that identifier.
         keyed = replace(ctx, columns={**ctx.columns, key: ctx.column("entity_id")})
@@ -140,7 +142,7 @@ class EntityLifecycle:
         return Plan(rows=rows, data=rows.filter(pl.col("status") == "insert"))
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[pl.DataFrame]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         events: pl.DataFrame = plan.data
         ids = lifecycle.record_many(conn, ctx.org_id, events, import_id=ctx.import_id)

@@ -77,7 +77,9 @@ class FraudStatus:
             wanted.append("store")
         return [name for name in wanted if name not in mapped]
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(
+        self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame
+    ) -> Plan[pl.DataFrame]:
         key = ctx.options["unique_identifier"]
         checks = Checks(mapped, ctx, [spec.name for spec in FIELDS])
         customer_key(checks, ctx, key)
@@ -106,7 +108,7 @@ class FraudStatus:
         return Plan(rows=rows, data=changes)
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[pl.DataFrame]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         changes: pl.DataFrame = plan.data.with_columns(
             after_at=pl.lit(ctx.now, dtype=pl.Datetime("us", "UTC"))

@@ -102,7 +102,9 @@ class UserSubscription:
         wanted = [options["unique_identifier"], "channel", "priority", "subscription_status"]
         return [name for name in wanted if name not in mapped]
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(
+        self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame
+    ) -> Plan[pl.DataFrame]:
         key = ctx.options["unique_identifier"]
         checks = Checks(mapped, ctx, [spec.name for spec in FIELDS])
         customer_key(checks, ctx, key)
@@ -135,7 +137,7 @@ class UserSubscription:
         return Plan(rows=rows, data=changes)
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[pl.DataFrame]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         changes: pl.DataFrame = plan.data
         subscriptions.record_many(

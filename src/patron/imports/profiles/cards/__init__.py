@@ -34,14 +34,14 @@ class Cards:
         wanted = ("card_number", "series_code", "status_label", "store")
         return [name for name in wanted if name not in mapped]
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan[None]:
         key = ctx.options["unique_identifier"]
         linking = bool(ctx.options["link_user"]) and key in ctx.columns
         rows = validate.validate(conn, ctx, mapped, linking=linking)
-        return Plan(rows=resolve.resolve(conn, ctx, rows, linking=linking))
+        return Plan(rows=resolve.resolve(conn, ctx, rows, linking=linking), data=None)
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[None]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         return apply.apply(conn, ctx, plan.rows)
 

@@ -26,6 +26,7 @@ alone and reported.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -49,6 +50,15 @@ from patron.kit.bulk import next_ids
 _CONFLICT = ("customer_id", "coupon_code", "series_number", "transaction_number")
 
 
+@dataclass(frozen=True)
+class Redemptions:
+    """The plan's writes: the redemptions to insert, and the stored ones to update (with
+    their values before and after)."""
+
+    inserts: pl.DataFrame
+    updates: pl.DataFrame
+
+
 class CouponRedemption:
     spec = SPEC
     undo_kinds: tuple[str, ...] = ("redemptions", "updates")
@@ -59,7 +69,7 @@ class CouponRedemption:
         optional = {"series_id"} if replacement_series(options) is not None else set()
         return [name for name in REQUIRED if name not in mapped and name not in optional]
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan[Redemptions]:
         rows, ctx = validate(conn, ctx, mapped)
         rows = resolve(conn, ctx, rows)
         inserts = rows.filter(pl.col("status") == "insert").select(
@@ -81,13 +91,12 @@ class CouponRedemption:
             "coupon_code",
             *[f"{when}_{name}" for when in ("before", "after") for name in VALUES],
         )
-        return Plan(rows=rows, data={"inserts": inserts, "updates": updates})
+        return Plan(rows=rows, data=Redemptions(inserts, updates))
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[Redemptions]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-        inserts: pl.DataFrame = plan.data["inserts"]
-        updates: pl.DataFrame = plan.data["updates"]
+        inserts, updates = plan.data.inserts, plan.data.updates
         added = inserts.with_columns(id=next_ids(conn, coupon_redemptions, inserts.height))
         bulk_repository.insert_redemptions(
             conn,

@@ -34,7 +34,9 @@ class LegacyCustomers:
         # No field is mandatory: a row without code or card number is a new customer.
         return []
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(
+        self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame
+    ) -> Plan[resolve.Resolution]:
         campaigns = loyalty.campaigns_by_number(conn, ctx.org_id, ctx.options["campaigns"])
         secrets = imports_repository.get_frame(conn, ctx.org_id, ctx.import_id, SECRETS_KIND)
         if secrets is None:
@@ -45,7 +47,7 @@ class LegacyCustomers:
         return Plan(rows=resolution.rows, data=resolution)
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[resolve.Resolution]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         return apply.apply(conn, ctx, plan.data)
 

@@ -28,14 +28,16 @@ class LoyaltyCustomers:
             missing.append("store (or set replace_invalid_store)")
         return missing
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(
+        self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame
+    ) -> Plan[resolve.Resolution]:
         rows = validate.validate(mapped, ctx)
         del mapped  # the file's text columns are not needed past validation
         resolution = resolve.resolve(conn, rows, ctx)
         return Plan(rows=resolution.rows, data=resolution)
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[resolve.Resolution]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         return apply.apply(conn, ctx, plan.data)
 

@@ -40,12 +40,14 @@ class V2ProfileIdentifiers:
     def missing_fields(self, mapped: set[str], options: dict[str, Any]) -> list[str]:
         return [spec.name for spec in FIELDS if spec.name not in mapped]
 
-    def plan(self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame) -> Plan:
+    def plan(
+        self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame
+    ) -> Plan[pl.DataFrame]:
         rows = resolve.decide(conn, ctx, validate.validate(conn, ctx, mapped))
         return Plan(rows=rows.drop("_existing_ids"), data=rows)
 
     def apply(
-        self, conn: Connection, ctx: ImportContext, plan: Plan
+        self, conn: Connection, ctx: ImportContext, plan: Plan[pl.DataFrame]
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         return apply.apply(conn, ctx, plan.data)
 
