@@ -128,7 +128,9 @@ def _entries(
         int(r["program_id"]): Balance.of(r)
         for r in entries.balances_of(conn, org_id, [customer_id])
     }
-    memberships = program_repository.memberships_of(conn, org_id, [customer_id])
+    # A member has partner memberships only in the partner programs of its programs.
+    linked = any(program.partners for program in chosen)
+    memberships = program_repository.memberships_of(conn, org_id, [customer_id]) if linked else []
     return [
         program_entry(
             program,

@@ -15,7 +15,7 @@ Every points change is also a ``POINTS`` change request of the customer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -97,6 +97,12 @@ class Posting:
     expires_on: date | None = None
     available_on: date | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+#: A posting whose amounts depend on the member's slab before it (an earn at the slab's
+#: rate): :func:`post` asks it for each slab of the program and the balance's update
+#: picks the member's, so the slab costs no read of its own.
+Rated = Callable[[Slab], Posting]
 
 
 @dataclass(frozen=True)
@@ -195,7 +201,7 @@ def post(
     actor: Actor,
     program: Program,
     customer_id: int,
-    posting: Posting,
+    posting: Posting | Rated,
     *,
     at: datetime | None = None,
     floor: bool | None = None,
@@ -206,19 +212,47 @@ def post(
     ``floor`` (default: unless the program allows negative balances) refuses an
     entry that would take the points below zero (1010). ``at`` is the entry's
     time (default: now). A credit to lifetime points or purchases may move the
-    member up a slab.
+    member up a slab. A :data:`Rated` posting is the one of the member's slab before
+    the entry; it must credit (never take points: nothing to refuse).
     """
     org_id = actor.org_id
     moment = (at or utcnow()).astimezone(UTC)
     zone = zone or zone_of(conn, org_id)
-    deltas = {name: money(posting.amounts.get(name, ZERO)) for name in BALANCE_COLUMNS}
     refuse = (not program.allow_negative) if floor is None else floor
-    # Most entries are for members who have a balance: change it first, and create it
-    # only when there was none (nothing changed then, floor or not).
-    row = repository.apply_deltas(conn, org_id, program.id, customer_id, deltas, floor=refuse)
-    if row is None:
-        _ensure(conn, org_id, program, customer_id, moment, zone)
-        row = repository.apply_deltas(conn, org_id, program.id, customer_id, deltas, floor=refuse)
+    by_slab = {s.id: posting(s) if callable(posting) else posting for s in program.slabs}
+    deltas_by_slab = {
+        slab_id: {name: money(given.amounts.get(name, ZERO)) for name in BALANCE_COLUMNS}
+        for slab_id, given in by_slab.items()
+    }
+    row: RowMapping | None
+    if not refuse or all(d["points"] >= 0 for d in deltas_by_slab.values()):
+        # Nothing to refuse: one statement changes the balance (creating it for a new
+        # member) and tells the slab it was in.
+        entry_slab = program.slabs[0]
+        row = repository.credit(
+            conn,
+            {
+                "org_id": org_id,
+                "program_id": program.id,
+                "customer_id": customer_id,
+                "slab_id": entry_slab.id,
+                "slab_since": moment,
+                "slab_expires_at": slab_expiry(moment, entry_slab.validity_days, zone),
+            },
+            deltas_by_slab,
+            entry_slab.id,
+        )
+        slab_id = program.slab(row["slab_id"]).id
+        chosen, deltas = by_slab[slab_id], deltas_by_slab[slab_id]
+    else:
+        assert isinstance(posting, Posting), "a rated posting credits"
+        chosen, deltas = posting, deltas_by_slab[program.slabs[0].id]
+        # Most entries are for members who have a balance: change it first, and create
+        # it only when there was none (nothing changed then, floor or not).
+        row = repository.apply_deltas(conn, org_id, program.id, customer_id, deltas, floor=True)
+        if row is None:
+            _ensure(conn, org_id, program, customer_id, moment, zone)
+            row = repository.apply_deltas(conn, org_id, program.id, customer_id, deltas, floor=True)
     if row is None:
         available = balance(conn, org_id, program, customer_id).points
         raise InvalidInput(
@@ -232,18 +266,18 @@ def post(
             "org_id": org_id,
             "program_id": program.id,
             "customer_id": customer_id,
-            "kind": posting.kind,
-            "cause": posting.cause,
+            "kind": chosen.kind,
+            "cause": chosen.cause,
             **deltas,
-            "expires_on": posting.expires_on,
-            "available_on": posting.available_on,
-            "transaction_id": posting.transaction_id,
-            "request_id": posting.request_id,
-            "transfer_id": posting.transfer_id,
-            "import_id": posting.import_id,
-            "ref_entry_id": posting.ref_entry_id,
-            "unit_id": posting.unit_id,
-            "details": posting.details,
+            "expires_on": chosen.expires_on,
+            "available_on": chosen.available_on,
+            "transaction_id": chosen.transaction_id,
+            "request_id": chosen.request_id,
+            "transfer_id": chosen.transfer_id,
+            "import_id": chosen.import_id,
+            "ref_entry_id": chosen.ref_entry_id,
+            "unit_id": chosen.unit_id,
+            "details": chosen.details,
             "actor": actor.name,
             "created_at": moment,
         },
@@ -256,12 +290,12 @@ def post(
             actor,
             customer_id,
             "POINTS",
-            {"programId": program.number, "kind": posting.kind, "entryId": entry_id, **changed},
-            cause=posting.cause,
+            {"programId": program.number, "kind": chosen.kind, "entryId": entry_id, **changed},
+            cause=chosen.cause,
         )
     tier = None
     if deltas["lifetime_points"] > 0 or deltas["purchases"] > 0:
-        tier = upgrade(conn, actor, program, after, at=moment, zone=zone, cause=posting.cause)
+        tier = upgrade(conn, actor, program, after, at=moment, zone=zone, cause=chosen.cause)
     if tier is not None:
         after = balance(conn, org_id, program, customer_id)
     return Posted(entry_id=entry_id, balance=after, tier=tier, deltas=deltas)

@@ -65,6 +65,44 @@ def apply_deltas(
     return conn.execute(query).mappings().first()
 
 
+def credit(
+    conn: Connection,
+    values: dict[str, Any],
+    deltas_by_slab: dict[int, dict[str, Decimal]],
+    entry_slab_id: int,
+) -> RowMapping:
+    """Add to the member's balances in one statement, creating its row (``values``: its
+    key and entry slab) when it has none: ``deltas_by_slab`` gives each column's change
+    for each slab the member may be in before the change (an earn's points follow the
+    slab's rate), so the slab is read by the same statement that changes the balance.
+    Only for changes that need no floor (nothing to refuse)."""
+    entry = deltas_by_slab[entry_slab_id]
+    names = [name for name in BALANCE_COLUMNS if any(d[name] for d in deltas_by_slab.values())]
+    changes: dict[str, Any] = {}
+    for name in names:
+        column = loyalty_balances.c[name]
+        amounts = {slab_id: d[name] for slab_id, d in deltas_by_slab.items()}
+        if len(set(amounts.values())) == 1:
+            change: Any = entry[name]
+        else:
+            # A slab the program no longer has counts as its entry slab (Program.slab).
+            change = sa.case(
+                {slab_id: sa.literal(amount, column.type) for slab_id, amount in amounts.items()},
+                value=loyalty_balances.c.slab_id,
+                else_=sa.literal(entry[name], column.type),
+            )
+        changes[name] = column + change
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(loyalty_balances).values(
+        **values, **{name: entry[name] for name in names}
+    )
+    query = statement.on_conflict_do_update(
+        index_elements=["org_id", "customer_id", "program_id"],
+        set_={"updated_at": sa.func.now(), **changes},
+    ).returning(*loyalty_balances.c)
+    return conn.execute(query).mappings().one()
+
+
 def insert_entry(conn: Connection, values: dict[str, Any]) -> int:
     return insert_returning_id(conn, points_ledger, values)
 

@@ -28,6 +28,7 @@ from patron.codes import generic, loyalty
 from patron.identity.rules import CONTROL_CHARACTERS
 from patron.kit.db import MAX_ID
 from patron.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from patron.loyalty import program_cache
 from patron.loyalty import program_repository as repository
 from patron.loyalty.rules import ZERO, Slab, money
 from patron.loyalty.tables import DOWNGRADE_RULES, TIER_BASES
@@ -213,12 +214,28 @@ def _load(
 
 def list_programs(conn: Connection, org_id: int, *, partners: bool = True) -> list[Program]:
     """The org's programs by programId (``partners=False``: without their partner programs,
-    one read less where a bill or a points change needs none)."""
+    one read less where a bill or a points change needs none; a server's cache holds
+    them with their partner programs, see :mod:`patron.loyalty.program_cache`)."""
+    found = _cached(conn, org_id)
+    if found is not None:
+        return list(found)
     return _load(conn, org_id, repository.programs(conn, org_id), partners=partners)
+
+
+def _cached(conn: Connection, org_id: int) -> tuple[Program, ...] | None:
+    return program_cache.cached(
+        conn, org_id, lambda: _load(conn, org_id, repository.programs(conn, org_id))
+    )
 
 
 def get_program(conn: Connection, org_id: int, number: int, *, code: int = 404) -> Program:
     """The program with this programId (``code`` when the org has none such)."""
+    found = _cached(conn, org_id)
+    if found is not None:
+        program = next((p for p in found if p.number == number), None)
+        if program is None:
+            raise NotFound(code, f"no loyalty program {number} in this org")
+        return program
     row = repository.program_by_number(conn, org_id, number) if 0 < number <= MAX_ID else None
     if row is None:
         raise NotFound(code, f"no loyalty program {number} in this org")
@@ -227,6 +244,12 @@ def get_program(conn: Connection, org_id: int, number: int, *, code: int = 404) 
 
 def program_by_id(conn: Connection, org_id: int, program_id: int) -> Program:
     """The program with this internal id (ledger entries and balances name it so)."""
+    found = _cached(conn, org_id)
+    if found is not None:
+        program = next((p for p in found if p.id == program_id), None)
+        if program is None:
+            raise NotFound(loyalty.NO_POINTS, f"no loyalty program with internal id {program_id}")
+        return program
     row = repository.program_by_id(conn, org_id, program_id)
     if row is None:
         raise NotFound(loyalty.NO_POINTS, f"no loyalty program with internal id {program_id}")
@@ -264,6 +287,7 @@ def add_program(conn: Connection, actor: Actor, spec: ProgramInput) -> Program:
     name = _name(spec.name, "name")
     slabs = _slabs(spec.slabs or [SlabInput(name="Base")])
     repository.lock_programs(conn, org_id)
+    program_cache.changed(conn, org_id)
     number = spec.number if spec.number is not None else repository.next_number(conn, org_id)
     _check_number(number, "programId")
     if repository.program_by_number(conn, org_id, number) is not None:
@@ -315,6 +339,7 @@ def change_program(conn: Connection, actor: Actor, number: int, spec: ProgramInp
         raise InvalidInput(generic.INVALID_INPUT, "programId cannot be changed")
     org_id = actor.org_id
     repository.lock_programs(conn, org_id)
+    program_cache.changed(conn, org_id)
     program = get_program(conn, org_id, number)
     values = _settings(spec)
     if spec.name is not None:

@@ -40,7 +40,15 @@ from patron.loyalty import ledger_repository as entries
 from patron.loyalty import transaction_repository as repository
 from patron.loyalty.ledger import Posting
 from patron.loyalty.programs import MAX_POINTS, Program
-from patron.loyalty.rules import ZERO, end_of_day, expiry_day, local_day, money, points_for
+from patron.loyalty.rules import (
+    ZERO,
+    Slab,
+    end_of_day,
+    expiry_day,
+    local_day,
+    money,
+    points_for,
+)
 from patron.orgs import service as orgs
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES
 
@@ -241,36 +249,34 @@ def earn(
     """
     if amount <= 0:
         return None
-    slab = program.slab(ledger.balance(conn, actor.org_id, program, customer_id).slab_id)
-    points = points_for(amount, slab.earn_rate)
     day = local_day(occurred_at, zone)
-    amounts = {"lifetime_points": points, "purchases": amount}
+    delayed = program.points_delay_days > 0
     expires_on = available_on = None
-    if program.points_delay_days > 0:
-        amounts["delayed"] = points
+    if delayed:
         available_on = max(day + timedelta(days=program.points_delay_days), local_day(at, zone))
     else:
-        amounts["points"] = points
         expires_on = expiry_day(max(day, local_day(at, zone)), program.points_expiry_days)
-    return ledger.post(
-        conn,
-        actor,
-        program,
-        customer_id,
-        Posting(
+
+    def at_rate(slab: Slab) -> Posting:
+        # The member's slab is the one before the bill: the balance's update picks it.
+        points = points_for(amount, slab.earn_rate)
+        return Posting(
             kind="EARN",
             cause=cause,
-            amounts=amounts,
+            amounts={
+                "lifetime_points": points,
+                "purchases": amount,
+                "delayed" if delayed else "points": points,
+            },
             transaction_id=transaction_id,
             request_id=request_id,
             unit_id=unit_id,
             expires_on=expires_on if points > 0 else None,
             available_on=available_on if points > 0 else None,
             details={"slab": slab.name, "earnRate": float(slab.earn_rate)},
-        ),
-        at=at,
-        zone=zone,
-    )
+        )
+
+    return ledger.post(conn, actor, program, customer_id, at_rate, at=at, zone=zone)
 
 
 def _program(
