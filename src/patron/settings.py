@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     revoked API key, a deactivated user or a changed password stops working within this
     time. 0 checks every request."""
 
+    org_cache_seconds: float = Field(default=5, ge=0, le=60)
+    """How long a server process keeps an org's settings without reading them again: a
+    change made in another process (or by a command such as ``patron orgs settings``)
+    applies within this time, one made in the same process at once. 0 reads them on every
+    request."""
+
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest JSON request body accepted by the API, in bytes."""
 

@@ -44,6 +44,7 @@ from patron.loyalty.program_endpoints import router as loyalty_programs_router
 from patron.loyalty.request_endpoints import router as loyalty_requests_router
 from patron.loyalty.transaction_endpoints import router as transactions_router
 from patron.notifications.worker import BackgroundJobs
+from patron.orgs import settings_cache
 from patron.orgs.endpoints import router as orgs_router
 from patron.settings import Settings, get_settings
 from patron.subscriptions.endpoints import router as subscriptions_router
@@ -72,6 +73,7 @@ def create_app(
     )
     app.state.engine = engine or create_engine(settings.database_url)
     app.state.credentials = CredentialCache(settings.auth_cache_seconds)
+    settings_cache.enable(app.state.engine, settings.org_cache_seconds)
     errors.install(app)
     contract.install(app)
     # Fixed paths (/v2/customers/search, /lookup/status) before /v2/customers/{id:int} ones.

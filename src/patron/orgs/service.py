@@ -11,7 +11,7 @@ from patron.audit.service import audit
 from patron.auth.actor import Actor
 from patron.codes import generic
 from patron.kit.errors import Conflict, InvalidInput, NotFound
-from patron.orgs import repository
+from patron.orgs import repository, settings_cache
 from patron.orgs.fields import DATA_TYPES, FIELD_KINDS, FIELD_SCOPES, FieldDefinition
 from patron.orgs.settings import SYSTEM_STATUSES, OrgSettings, apply_changes, required_fields
 
@@ -41,16 +41,15 @@ def org_id_by_name(conn: Connection, name: str) -> int:
 
 
 def get_settings(conn: Connection, org_id: int) -> OrgSettings:
-    """The org's settings."""
-    org = repository.get_org(conn, org_id)
-    if org is None:
-        raise NotFound(generic.NOT_FOUND, "org not found")
-    return OrgSettings.model_validate(org["settings"])
+    """The org's settings (in a server, cached for ``PATRON_ORG_CACHE_SECONDS``: see
+    :mod:`patron.orgs.settings_cache`); read-only, shared by concurrent requests."""
+    return settings_cache.get(conn, org_id)
 
 
 def change_settings(conn: Connection, actor: Actor, changes: dict[str, Any]) -> OrgSettings:
     """Apply and store ``changes`` to the actor's org settings (validated as a whole)."""
-    updated = apply_changes(get_settings(conn, actor.org_id), changes)
+    # As stored, not cached: a change applies to the latest settings.
+    updated = apply_changes(settings_cache.read(conn, actor.org_id), changes)
     if "manual_required_fields" in changes:
         # Named fields must exist: checked against the org's custom fields, canonical spelling.
         fields = list_fields(conn, actor.org_id)
@@ -58,6 +57,7 @@ def change_settings(conn: Connection, actor: Actor, changes: dict[str, Any]) -> 
         checked = required_fields(updated.manual_required_fields, custom)
         updated = updated.model_copy(update={"manual_required_fields": checked})
     repository.update_settings(conn, actor.org_id, updated.model_dump())
+    settings_cache.changed(conn, actor.org_id)
     audit(conn, actor, "org.settings.change", "org", actor.org_id, {"changed": sorted(changes)})
     return updated
 

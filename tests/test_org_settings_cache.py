@@ -1,0 +1,77 @@
+"""The org's settings cached per server process (``PATRON_ORG_CACHE_SECONDS``): a change
+made in the process applies at once, one made elsewhere within the cache's lifetime."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from patron.api.app import create_app
+from patron.kit.db import create_engine, transaction
+from patron.orgs import repository
+from patron.orgs import service as orgs
+from patron.settings import Settings
+from tests.conftest import Api, OrgHandle
+
+TTL = 1.0
+
+
+@pytest.fixture
+def cached_api(engine: Engine, org: OrgHandle) -> Iterator[Api]:
+    with TestClient(create_app(Settings(org_cache_seconds=TTL), engine=engine)) as client:
+        yield Api(client, org)
+
+
+@pytest.fixture
+def other_engine(engine: Engine) -> Iterator[Engine]:
+    """The same database through an engine of its own, as another server process has."""
+    other = create_engine(engine.url.render_as_string(hide_password=False))
+    yield other
+    other.dispose()
+
+
+def _time_zone(api: Api) -> str:
+    response = api.get("/v2/org/settings", role="admin")
+    assert response.status_code == 200, response.text
+    zone: str = response.json()["settings"]["timeZone"]
+    return zone
+
+
+def test_a_change_elsewhere_is_seen_within_the_cache_lifetime(
+    cached_api: Api, other_engine: Engine, org: OrgHandle
+) -> None:
+    assert _time_zone(cached_api) == "UTC"
+    # Another process stores new settings: this one is not told.
+    with transaction(other_engine) as conn:
+        stored = orgs.get_settings(conn, org.id).model_copy(update={"time_zone": "Asia/Tokyo"})
+        repository.update_settings(conn, org.id, stored.model_dump())
+    assert _time_zone(cached_api) == "UTC"  # served from the cache, not read again
+    time.sleep(TTL + 0.1)
+    assert _time_zone(cached_api) == "Asia/Tokyo"
+
+
+def test_a_change_in_the_process_applies_at_once(
+    cached_api: Api, engine: Engine, org: OrgHandle
+) -> None:
+    assert _time_zone(cached_api) == "UTC"
+    answer = cached_api.put("/v2/org/settings", json={"timeZone": "Europe/Paris"}, role="admin")
+    assert answer.status_code == 200, answer.text
+    assert _time_zone(cached_api) == "Europe/Paris"
+    # A service of the same process (the console, a job) changing it: at once too.
+    with transaction(engine) as conn:
+        orgs.change_settings(conn, org.admin, {"time_zone": "America/Lima"})
+    assert _time_zone(cached_api) == "America/Lima"
+
+
+def test_a_change_rolled_back_is_not_kept(cached_api: Api, engine: Engine, org: OrgHandle) -> None:
+    assert _time_zone(cached_api) == "UTC"
+    with engine.connect() as conn:
+        orgs.change_settings(conn, org.admin, {"time_zone": "Europe/Oslo"})
+        # Read inside the changing transaction: its value must not reach other requests.
+        assert orgs.get_settings(conn, org.id).time_zone == "Europe/Oslo"
+        conn.rollback()
+    assert _time_zone(cached_api) == "UTC"
