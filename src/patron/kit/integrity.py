@@ -52,13 +52,13 @@ class Reference:
         return f"{self.table}.{columns} -> {self.parent}"
 
 
-#: References kept without a declared foreign key: checked like the declared ones. Ids that
-#: outlive their rows on purpose are not listed (``notifications.subject_id`` names an import
-#: or an export by its kind; ``merges.moved`` and ``audit_log`` keep ids of rows a later
-#: deletion may remove).
+#: References kept without a declared foreign key: checked like the declared ones. Not listed:
+#: ids whose table depends on another column (``points_ledger.request_id`` names a goodwill
+#: request or a bill's return by the entry's kind, ``notifications.subject_id`` an import or
+#: an export), and ids kept on purpose after their rows may go (``merges.moved``,
+#: ``audit_log``).
 LOGICAL_REFERENCES: tuple[Reference, ...] = (
     Reference("points_ledger", ("transaction_id",), "transactions", declared=False),
-    Reference("points_ledger", ("request_id",), "loyalty_requests", declared=False),
     Reference("points_ledger", ("transfer_id",), "points_transfers", declared=False),
     Reference("points_ledger", ("ref_entry_id",), "points_ledger", declared=False),
     Reference("points_ledger", ("import_id",), "imports", declared=False),
