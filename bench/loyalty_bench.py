@@ -19,6 +19,12 @@ ledger entry, the balance (an upsert), the change request and the audit entry, i
 transaction on a pooled connection. After the runs the ledger is checked: every balance
 of the org is the sum of its entries. The machine's load averages are taken beside each
 figure: the machine is shared, and a load above its core count makes a figure pessimistic.
+
+``--workers N`` serves patron with ``patron serve --workers N``. On the same server, after
+the bills, the reads: ``GET /v2/customers/{id}`` and ``GET /v2/customers/{id}/loyaltyDetails``
+of random members, so both are measured in the same run. ``--ledger-entries N`` first grows
+the ledger to N entries set-based (``generate_series``, not through the API; every balance
+set to the sum of its entries), to see whether bills and reads stay flat on a large ledger.
 """
 
 from __future__ import annotations
@@ -44,28 +50,51 @@ DEFAULT_POSTGRES = "postgresql+psycopg://patron:patron@localhost:5432/patron_loy
 BARE_URL_VARIABLE = "LOYALTY_BENCH_BARE_URL"
 BARE_ORG_VARIABLE = "LOYALTY_BENCH_BARE_ORG"
 SAMPLE = 5000
+#: The reads measured on patron's server after its bills: a member's details, its loyalty.
+READS = {"get": "", "loyaltyDetails": "/loyaltyDetails"}
 
 
 def main() -> None:
     args = _arguments()
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    store = build_store(args.postgres_url, args.members)
+    database = sa.engine.make_url(args.postgres_url).database
+    kept = work / f"loyalty-store-{database}.json"
+    if args.reuse and kept.exists():
+        store = json.loads(kept.read_text())
+        _log(f"reusing the store of {kept}")
+    else:
+        store = build_store(args.postgres_url, args.members)
+        if args.ledger_entries:
+            grow_ledger(args.postgres_url, store["org_id"], args.ledger_entries)
+        kept.write_text(json.dumps(store))
     ids = sample(args.postgres_url, store["org_id"])
     script = work / "loyalty-bills.lua"
-    results: dict[str, Any] = {"members": args.members, "machine": _machine()}
+    results: dict[str, Any] = {
+        "members": args.members,
+        "ledger_entries": ledger_size(args.postgres_url),
+        "workers": args.workers,
+        "machine": _machine(),
+    }
     port = _free_port()
-    _log("patron")
-    script.write_text(lua(store["editor"], ids, "P"))
-    command, env = patron_server(args.postgres_url, port)
+    _log(f"patron, {args.workers} worker(s)")
+    # Bill numbers unique to this run, so a reused store takes them too.
+    run = time.strftime("%d%H%M%S")
+    script.write_text(lua(store["editor"], ids, f"P{run}"))
+    command, env = patron_server(args.postgres_url, port, args.workers)
     with served(command, env, port) as base:
         results["patron"] = measure(base, script, args)
+        # The reads on the same server, after the bills: every sampled member has a balance.
+        for route, suffix in READS.items():
+            _log(f"reads: {route}")
+            script.write_text(read_lua(store["editor"], ids, suffix))
+            results[route] = measure(base, script, args)
     port = _free_port()
     _log("bare")
-    script.write_text(lua(store["editor"], ids, "B"))
+    script.write_text(lua(store["editor"], ids, f"B{run}"))
     with served(*bare_server(args.postgres_url, store["org_id"], port), port) as base:
         results["bare"] = measure(base, script, args)
-    results["check"] = check(args.postgres_url, store["org_id"])
+    results["check"] = check(args.postgres_url, store["org_id"], run)
     report = markdown(results, " ".join(["bench/loyalty_bench.py", *sys.argv[1:]]))
     print(report)
     if args.output:
@@ -79,6 +108,18 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--work-dir", default="var/bench")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="patron serve --workers")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the store an earlier run built (with its ledger) instead of a new one",
+    )
+    parser.add_argument(
+        "--ledger-entries",
+        type=int,
+        default=0,
+        help="grow the ledger to this many entries (set-based) before the runs",
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds of each wrk run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds before each wrk run")
     parser.add_argument("--output", help="also write the report here (and .json beside)")
@@ -149,6 +190,49 @@ def build_store(url: str, members: int) -> dict[str, Any]:
     return {"org_id": org_id, "editor": key}
 
 
+def grow_ledger(url: str, org_id: int, entries: int) -> None:
+    """Give the org's members ``entries`` ledger entries in all, set-based (one
+    ``INSERT ... SELECT`` over ``generate_series``, not through the API): earns spread over
+    the members and over two years of expiry days, then every member's balance set to the
+    sum of its entries (so the ledger check still holds), and the tables analyzed."""
+    engine = sa.create_engine(url)
+    _log(f"growing the ledger to {entries:,} entries")
+    with engine.begin() as conn:
+        program_id = conn.execute(
+            sa.text("SELECT id FROM loyalty_programs WHERE org_id = :org"), {"org": org_id}
+        ).scalar_one()
+        conn.execute(
+            sa.text(
+                "WITH members AS (SELECT array_agg(id ORDER BY id) AS ids, count(*) AS n"
+                " FROM customers WHERE org_id = :org)"
+                " INSERT INTO points_ledger (org_id, program_id, customer_id, kind, points,"
+                " lifetime_points, purchases, expires_on, cause, details, actor, created_at)"
+                " SELECT :org, :program, members.ids[1 + g % members.n], 'EARN', 1.5, 1.5,"
+                " 15, DATE '2027-01-01' + (g % 730), 'bill', '{}', 'bench',"
+                " now() - make_interval(secs => g % 31536000)"
+                " FROM members, generate_series(1, :entries) AS g"
+            ),
+            {"org": org_id, "program": program_id, "entries": entries},
+        )
+        _log("balances from the entries")
+        conn.execute(
+            sa.text(
+                "INSERT INTO loyalty_balances (org_id, program_id, customer_id, points,"
+                " lifetime_points, purchases, slab_id, slab_since, created_at, updated_at)"
+                " SELECT org_id, program_id, customer_id, sum(points), sum(lifetime_points),"
+                " sum(purchases), (SELECT s.id FROM loyalty_slabs s WHERE s.program_id ="
+                " :program AND s.threshold <= sum(l.lifetime_points) ORDER BY s.serial DESC"
+                " LIMIT 1), now(), now(), now() FROM points_ledger l"
+                " WHERE org_id = :org GROUP BY org_id, program_id, customer_id"
+            ),
+            {"org": org_id, "program": program_id},
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE points_ledger")
+        conn.exec_driver_sql("ANALYZE loyalty_balances")
+    engine.dispose()
+
+
 def sample(url: str, org_id: int) -> list[int]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -161,7 +245,15 @@ def sample(url: str, org_id: int) -> list[int]:
     return ids
 
 
-def check(url: str, org_id: int) -> dict[str, int]:
+def ledger_size(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        size = int(conn.execute(sa.text("SELECT count(*) FROM points_ledger")).scalar_one())
+    engine.dispose()
+    return size
+
+
+def check(url: str, org_id: int, run: str) -> dict[str, int]:
     """What the runs wrote, and the balances that are not the sum of their entries."""
     from patron.kit.db import create_engine, transaction
     from patron.loyalty import ledger
@@ -171,12 +263,13 @@ def check(url: str, org_id: int) -> dict[str, int]:
         counts = conn.execute(
             sa.text(
                 "SELECT"
-                " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE 'P-%'),"
-                " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE 'B-%'),"
+                " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE :p),"
+                " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE :b),"
                 " (SELECT count(*) FROM points_ledger WHERE org_id = :org AND kind = 'EARN'"
-                " AND actor <> 'bare')"
+                " AND actor <> 'bare' AND transaction_id IN (SELECT id FROM transactions"
+                " WHERE org_id = :org AND number LIKE :p))"
             ),
-            {"org": org_id},
+            {"org": org_id, "p": f"P{run}-%", "b": f"B{run}-%"},
         ).one()
         mismatches = ledger.check(conn, org_id)
     engine.dispose()
@@ -305,8 +398,15 @@ def bare_app() -> Any:
 # --- servers and wrk -----------------------------------------------------------------------
 
 
-def patron_server(url: str, port: int) -> tuple[list[str], dict[str, str]]:
-    command = [str(ROOT / ".venv" / "bin" / "patron"), "serve", "--port", str(port)]
+def patron_server(url: str, port: int, workers: int = 1) -> tuple[list[str], dict[str, str]]:
+    command = [
+        str(ROOT / ".venv" / "bin" / "patron"),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     return command, {"PATRON_DATABASE_URL": url, "PATRON_IMPORT_WORKER": "false"}
 
 
@@ -354,6 +454,18 @@ def lua(key: str, ids: list[int], prefix: str) -> str:
     )
 
 
+def read_lua(key: str, ids: list[int], suffix: str) -> str:
+    """The wrk script of a read: ``GET /v2/customers/{id}<suffix>`` of a random member."""
+    values = ",".join(str(i) for i in ids)
+    return (
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        f"local ids = {{{values}}}\n"
+        "request = function()\n"
+        f'  return wrk.format("GET", "/v2/customers/" .. ids[math.random(#ids)] .. "{suffix}")\n'
+        "end\n"
+    )
+
+
 def measure(base: str, script: Path, args: argparse.Namespace) -> dict[str, Any]:
     if args.warmup:
         wrk(base, script, args.connections, args.warmup)
@@ -375,11 +487,21 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"| {figure.get('p99_ms')} | {figure['non_2xx']} | {load} |"
         )
 
+    reads = [
+        f"| {route} | {results[route]['rps']:,.0f} | {results[route].get('p50_ms')} "
+        f"| {results[route].get('p90_ms')} | {results[route].get('p99_ms')} "
+        f"| {results[route]['non_2xx']} "
+        f"| {' / '.join(f'{x:.1f}' for x in results[route]['load_after'])} |"
+        for route in READS
+        if route in results
+    ]
     return "\n".join(
         [
             f"`{command}`",
             "",
-            f"{results['members']:,} members; {machine['cores']} cores ({machine['cpu']}), "
+            f"{results['members']:,} members, {results.get('ledger_entries', 0):,} ledger "
+            f"entries before the runs, patron with {results.get('workers', 1)} worker(s); "
+            f"{machine['cores']} cores ({machine['cpu']}), "
             f"{machine['memory_gb']} GB; Python {machine['python']}; {machine['wrk']}.",
             "",
             "| server | bills/s | p50 ms | p90 ms | p99 ms | non-2xx | load (1/5/15 min) |",
@@ -390,6 +512,12 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"patron / bare: {ratio:.2f}x. Stored: {checked['patron_bills']:,} patron bills "
             f"with {checked['earn_entries']:,} EARN entries, {checked['bare_bills']:,} bare "
             f"bills; balances not the sum of their entries: {checked['balances_not_summing']}.",
+            "",
+            "Reads on patron's server, after its bills (a random member each):",
+            "",
+            "| GET /v2/customers/{id}... | req/s | p50 ms | p90 ms | p99 ms | non-2xx | load |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            *reads,
             "",
         ]
     )

@@ -37,6 +37,7 @@ from patron.imports.endpoints import router as imports_router
 from patron.imports.jobs import Worker
 from patron.kit.db import create_engine
 from patron.legacy.endpoints import router as legacy_router
+from patron.loyalty import program_cache
 from patron.loyalty.customer_endpoints import router as loyalty_customer_router
 from patron.loyalty.endpoints import router as campaigns_router
 from patron.loyalty.expiry import LoyaltyWorker
@@ -74,6 +75,8 @@ def create_app(
     app.state.engine = engine or create_engine(settings.database_url)
     app.state.credentials = CredentialCache(settings.auth_cache_seconds)
     settings_cache.enable(app.state.engine, settings.org_cache_seconds)
+    # The org's loyalty programs and slabs, as its settings: same bound, same invalidation.
+    program_cache.enable(app.state.engine, settings.org_cache_seconds)
     errors.install(app)
     contract.install(app)
     # Fixed paths (/v2/customers/search, /lookup/status) before /v2/customers/{id:int} ones.
