@@ -12,17 +12,18 @@ frame :func:`write_rows` does the same checks set-based instead, once per key
 and frame, and copies the rows in with the keys' triggers off for that one
 statement (``session_replication_role = replica``, local to the transaction):
 
-1. the frame's distinct key values are staged; the parent rows they name that
-   this transaction did not write itself are locked ``FOR KEY SHARE``, as the
-   key's trigger does, so that no other transaction can delete them before
-   this one commits (rows this transaction wrote are invisible to others);
-2. one statement counts the staged values without a parent *of the same org*
-   (stricter than the keys, which do not all carry ``org_id``) and the
-   parents not written here; both must be 0 and the locked count;
+1. the frame's distinct key values are staged, and one statement counts those
+   without a parent *of the same org* (stricter than the keys, which do not
+   all carry ``org_id``) and the parents this transaction did not write;
+2. those parents are locked ``FOR KEY SHARE``, as the key's trigger does, so
+   that no other transaction can delete them before this one commits, and
+   counted again: every one must be locked (rows this transaction wrote are
+   out of other transactions' reach already: a first load locks only its org,
+   its status label and its stores);
 3. only then are the rows copied in. A value without its parent fails the
    transaction with PostgreSQL's own foreign-key error (SQLSTATE 23503), as
    the key would; should other transactions keep committing parents between
-   the lock and the check, the frame is inserted with the keys' triggers on.
+   the lock and the count, the frame is inserted with the keys' triggers on.
 
 Every other write (the API, the CLI, small frames, SQLite) keeps the per-row
 keys. Turning the triggers off needs the right to set the parameter: a
@@ -97,9 +98,9 @@ def _keys(table: sa.Table) -> list[sa.ForeignKeyConstraint]:
 def _references_locked(
     conn: Connection, table: sa.Table, key: sa.ForeignKeyConstraint, frame: pl.DataFrame
 ) -> bool:
-    """Lock the parents ``frame`` names through ``key`` and check that they exist, in the
-    frame's org when both tables carry ``org_id``; raise PostgreSQL's foreign-key error
-    when one does not. False: parents kept appearing between the lock and the check."""
+    """Check that the parents ``frame`` names through ``key`` exist, in the frame's org
+    when both tables carry ``org_id``, and lock them; raise PostgreSQL's foreign-key error
+    when one does not. False: parents kept appearing between the lock and the count."""
     columns = [column.name for column in key.columns]
     parent = key.referred_table
     targets = [element.column.name for element in key.elements]
@@ -137,13 +138,14 @@ def _references_locked(
         sa.func.count().filter(parent.c[targets[0]].is_(None)),
         sa.func.count().filter(parent.c[targets[0]].is_not(None) & foreign),
     ).select_from(staged.outerjoin(parent, match))
+    locked = 0
     for _ in range(_LOCK_PASSES):
-        locked = conn.execute(sa.select(sa.func.count()).select_from(locking)).scalar_one()
         absent, others = conn.execute(counting).one()
         if absent:
             _refuse(conn, table, parent, names, absent)
         if others == locked:
             return True
+        locked = conn.execute(sa.select(sa.func.count()).select_from(locking)).scalar_one()
     return False
 
 

@@ -1,0 +1,99 @@
+"""Where a PostgreSQL import's time goes: the first load and the weekly update, by statement.
+
+::
+
+    .venv/bin/python bench/load_profile.py --rows 200000 --keys set-based \\
+        --postgres-url postgresql+psycopg://patron:patron@localhost:5432/patron_bench_profile
+
+Runs the two imports of ``import_bench.py`` (its files, in ``--work-dir``) through the
+real pipeline into a fresh database and times every statement the import sends: each
+``COPY`` by its table, every other statement by its first words. ``--keys per-row``
+writes every frame with the foreign keys' own checks (as before
+``customer/bulk_repository.py`` checked large frames set-based), for a comparison in the
+same conditions. The import process's CPU time is printed beside the wall-clock time:
+the rest is the server's (and waiting for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+import import_bench
+import scenarios
+
+_SPENT: dict[str, float] = defaultdict(float)
+_CALLS: dict[str, int] = defaultdict(int)
+
+
+def _instrument() -> None:
+    from patron.kit import bulk
+
+    copy_in = bulk._copy_in
+
+    def timed_copy(conn: Any, name: str, frame: Any) -> None:
+        started = time.perf_counter()
+        copy_in(conn, name, frame)
+        _SPENT[f"COPY {name}"] += time.perf_counter() - started
+        _CALLS[f"COPY {name}"] += 1
+
+    bulk._copy_in = timed_copy
+
+    @sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    @sa.event.listens_for(sa.engine.Engine, "after_cursor_execute")
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        key = re.sub(r"\s+", " ", statement).strip()[:70]
+        _SPENT[key] += time.perf_counter() - conn.info.pop("bench_started")
+        _CALLS[key] += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--keys", choices=("set-based", "per-row"), default="set-based")
+    parser.add_argument("--postgres-url", default=import_bench.DEFAULT_POSTGRES + "_profile")
+    parser.add_argument("--work-dir", default="var/bench")
+    parser.add_argument("--top", type=int, default=15, help="statements shown per scenario")
+    args = parser.parse_args()
+    if args.keys == "per-row":
+        from patron.customer import bulk_repository
+
+        bulk_repository.SET_BASED_ROWS = 1 << 62
+    work = Path(args.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    files = import_bench._files(work, args.rows, 10)
+    import_bench.fresh_database(args.postgres_url)
+    org_id, _, _ = import_bench.prepare_store(args.postgres_url)
+    _instrument()
+    for name, path in (("first load", files.first), ("weekly update", files.weekly)):
+        _SPENT.clear()
+        _CALLS.clear()
+        load = os.getloadavg()[0]
+        cpu = time.process_time()
+        result = scenarios.pipeline(args.postgres_url, org_id, path, preview=False)
+        cpu = time.process_time() - cpu
+        print(
+            f"\n## {name}, {args.rows:,} rows, keys {args.keys}: {result['total']:.2f} s "
+            f"(commit {result['commit']:.2f} s), import process CPU {cpu:.2f} s, "
+            f"load {load:.1f} -> {os.getloadavg()[0]:.1f}\n"
+        )
+        print("| statement | calls | s |\n| --- | ---: | ---: |")
+        ranked = sorted(_SPENT.items(), key=lambda item: -item[1])
+        for key, spent in ranked[: args.top]:
+            print(f"| `{key}` | {_CALLS[key]} | {spent:.2f} |")
+        print(f"| (all statements) | {sum(_CALLS.values())} | {sum(_SPENT.values()):.2f} |")
+        import_bench.settle(args.postgres_url)
+
+
+if __name__ == "__main__":
+    main()
