@@ -53,7 +53,9 @@ STORE_TABLES = ("customers", "profiles", "identifiers", "loyalty_accounts", "fie
 ORG_NAME = "bench"
 #: Target ratios and limits of the requirement.
 BARE_RATIO = 1.5
-TO_SQL_SPEEDUP = 2.0
+#: Issue 16: the first load within 1.3x of `to_sql` of the same file, the weekly update 1.5x.
+FIRST_TO_SQL = 1.3
+WEEKLY_TO_SQL = 1.5
 REIMPORT_SHARE = 0.5
 MEMORY_MB = 1536
 XLSX_SECONDS = 1.5
@@ -489,10 +491,14 @@ def _targets(out: dict[str, Any]) -> list[str]:
             _met(ratios[worst] <= BARE_RATIO),
         ),
         _row(
-            f"first load at least {TO_SQL_SPEEDUP:.0f}x faster than `to_sql`",
-            f"{t['total'] / first['total']:.2f}x as fast "
-            f"({first['total']:.1f} s vs {t['total']:.1f} s)",
-            _met(t["total"] >= TO_SQL_SPEEDUP * first["total"]),
+            f"first load within {FIRST_TO_SQL}x of `to_sql`",
+            f"{first['total'] / t['total']:.2f}x ({first['total']:.1f} s vs {t['total']:.1f} s)",
+            _met(first["total"] <= FIRST_TO_SQL * t["total"]),
+        ),
+        _row(
+            f"weekly update within {WEEKLY_TO_SQL}x of `to_sql`",
+            f"{weekly['total'] / t['total']:.2f}x ({weekly['total']:.1f} s vs {t['total']:.1f} s)",
+            _met(weekly["total"] <= WEEKLY_TO_SQL * t["total"]),
         ),
         _row(
             "re-import rewrites no row",
