@@ -435,7 +435,9 @@ def test_one_worker_holds_an_import_and_both_servers_answer_alike(
     assert _state_through(b, org, import_id, {"committed", "failed"}) == "committed"
 
     # Each step (preview, commit) was claimed by one worker, and nothing else wrote to the
-    # import while it held it; the commit's worker wrote every customer of the org.
+    # import while it held it; the commit's worker wrote every customer of the org. (The
+    # worker releases the import just after the commit, in a transaction of its own.)
+    _eventually("the release", lambda: _import_row(pg, import_id)["lease_owner"] is None or None)
     claims = _claims(cluster, _writes(pg, org.id, "imports"))
     committer = next(w for w, made in claims if any(x.new_state == "committed" for x in made))
     customer_writes = _writes(pg, org.id, "customers")
@@ -540,6 +542,13 @@ def test_a_worker_killed_mid_commit_loses_the_import_to_the_other(
 
     # The other worker takes the import over once the lease has run out, and commits it.
     other = next(w for w in living if w is not holder)
+
+    def taken_over() -> bool | None:
+        row = _import_row(pg, import_id)
+        return other.owns(row["lease_owner"]) or row["state"] != "committing" or None
+
+    _eventually("the takeover", taken_over)
+    cluster.work()  # the next test's second worker starts meanwhile: it cannot take this one
     done = _state_through(cluster.servers["server-b"], org, import_id, {"committed", "failed"})
     assert done == "committed", _import_row(pg, import_id)["message"]
     claims = _claims(cluster, _writes(pg, org.id, "imports"))
