@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from patron.imports.states import ImportState
 from patron.kit.pagination import Pagination
 
 
@@ -73,7 +74,7 @@ class ImportDetails(BaseModel):
     fileName: str = Field(description="The file's name as uploaded (``pasted rows``).")
     fileFormat: str = Field(description="csv, xlsx, xls, ods, txt or pasted.")
     rows: int = Field(description="The file's rows, header left out.")
-    state: str = Field(description="draft, validating, previewed, queued, committing, ...")
+    state: ImportState = Field(description="Where the import stands (docs/imports.md: API).")
     progress: int = Field(description="Percent of the current step done.")
     counts: dict[str, Any] = Field(description="Rows per outcome (inserted, updated...).")
     mapping: dict[str, Any] = Field(description="File column -> field.")

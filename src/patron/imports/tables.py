@@ -49,6 +49,7 @@ imports = sa.Table(
     # validating -> previewed -> queued -> committing -> committed -> undoing -> undone,
     # with failed (replayable), cancelled and invalid (the file could not be mapped) on the side;
     # draft: uploaded in the console, waiting for its mapping (no worker touches it).
+    # The states and their transitions: patron.imports.states.ImportState and TRANSITIONS.
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("counts", sa.JSON, nullable=False),
     sa.Column("message", sa.Text, nullable=False, server_default=""),
