@@ -236,3 +236,32 @@ def test_a_large_load_runs_no_per_row_key_check(
     assert any("FOR KEY SHARE" in text for text in notices)
     written = sa.select(sa.func.count()).where(identifiers.c.org_id == org.id)
     assert conn.execute(written).scalar_one() == ROWS
+
+
+def test_the_customer_tables_have_no_trigger_of_their_own(engine: Engine, backend: str) -> None:
+    """Copying with ``session_replication_role = replica`` skips every trigger and rule of
+    the table, not only the keys' checks: the tables the writer fills must have none."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's triggers")
+    names = ["customers", "profiles", "identifiers", "loyalty_accounts", "field_values"]
+    with transaction(engine, write=False) as conn:
+        triggers = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE NOT t.tgisinternal AND c.relname = ANY(:names)"
+            ),
+            {"names": names},
+        ).scalar_one()
+        rules = conn.execute(
+            sa.text("SELECT count(*) FROM pg_rules WHERE tablename = ANY(:names)"),
+            {"names": names},
+        ).scalar_one()
+        keys = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgisinternal AND c.relname = ANY(:names)"
+            ),
+            {"names": names},
+        ).scalar_one()
+    assert (triggers, rules) == (0, 0)
+    assert keys > 0  # the keys' own triggers are there (and counted by the query above)
