@@ -9,13 +9,29 @@ column: the first profile's names (joined), the store (joined), the label (joine
 every value of an identifier type (a correlated, ordered string aggregate), a custom
 or extended field (a correlated lookup). The rows are streamed (a server-side cursor
 on PostgreSQL, SQLite's own stepping) and fetched in batches.
+
+A whole export (no ``limit``: the job's file, ``patron export``) reads every row, so its
+statement is shaped for that instead of for its first rows:
+
+- SQLite sorts the rows itself (its sorter spills to temporary files: flat memory)
+  rather than walking the order's index: that walk visits the customers, profiles and
+  identifiers out of page order and took three times as long as reading them in rowid
+  order and sorting afterwards.
+- PostgreSQL joins each identifier type, the field values and the first profiles as
+  whole grouped sets (hash joins) rather than one correlated lookup per row and column,
+  and sends the rows through ``COPY ... TO STDOUT`` in its text format, parsed by polars
+  a block at a time, not row by row through the driver and SQLAlchemy.
 """
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
@@ -106,10 +122,39 @@ def _field_value(org_id: int, kind: str, name: str, n: int) -> sa.ScalarSelect[A
     )
 
 
+def _identifier_lists(org_id: int, kind: str, n: int) -> sa.Subquery:
+    """Every customer's identifiers of ``kind`` joined by :data:`SEPARATOR` in the order
+    they were added, as one grouped set (PostgreSQL's whole export): ``customer_id``, ``v``."""
+    held = identifiers.alias(f"held_{n}")
+    joined = sa.func.string_agg(held.c.value, aggregate_order_by(sa.literal(SEPARATOR), held.c.id))
+    return (
+        sa.select(held.c.customer_id, joined.label("v"))
+        .where(held.c.org_id == org_id, held.c.type == kind)
+        .group_by(held.c.customer_id)
+        .subquery(f"list_{n}")
+    )
+
+
+@dataclass
+class _Shape:
+    """The selected expressions, and the sets a whole export on PostgreSQL joins for them."""
+
+    selected: list[sa.ColumnElement[Any]] = field(default_factory=list)
+    joins: list[tuple[sa.FromClause, sa.ColumnElement[bool]]] = field(default_factory=list)
+
+
 def _selected(
-    conn: Connection, org_id: int, columns: Sequence[str], custom_prefix: str, ext_prefix: str
-) -> list[sa.ColumnElement[Any]]:
-    """One labelled expression per export column, ``c0``, ``c1``... in ``columns``' order."""
+    conn: Connection,
+    org_id: int,
+    columns: Sequence[str],
+    custom_prefix: str,
+    ext_prefix: str,
+    *,
+    grouped: bool = False,
+) -> _Shape:
+    """One labelled expression per export column, ``c0``, ``c1``... in ``columns``' order;
+    ``grouped``: identifiers and fields from joined sets (PostgreSQL's whole export), the
+    registration time as microseconds since 1970 (``COPY``'s text then parses exactly)."""
     plain: dict[str, sa.ColumnElement[Any]] = {
         "id": customers.c.id,
         "first_name": profiles.c.first_name,
@@ -124,23 +169,129 @@ def _selected(
         "store": org_units.c.code,
         "store_name": org_units.c.name,
     }
-    selected: list[sa.ColumnElement[Any]] = []
+    if grouped:
+        epoch = sa.extract("epoch", customers.c.registered_at) * 1_000_000
+        plain["registered_at"] = sa.cast(epoch, sa.BigInteger)
+    shape = _Shape()
     for n, column in enumerate(columns):
         label = f"c{n}"
         standard = _STANDARD.get(column)
         if standard == "sources":
-            selected.append(_sources(conn, org_id).label(label))
+            shape.selected.append(_sources(conn, org_id).label(label))
         elif standard is not None:
-            selected.append(plain[standard].label(label))
-        elif column.startswith(custom_prefix):
-            name = column.removeprefix(custom_prefix)
-            selected.append(_field_value(org_id, "custom", name, n).label(label))
-        elif column.startswith(ext_prefix):
-            name = column.removeprefix(ext_prefix)
-            selected.append(_field_value(org_id, "extended", name, n).label(label))
-        else:  # an identifier type
-            selected.append(_identifier_values(conn, org_id, column).label(label))
-    return selected
+            shape.selected.append(plain[standard].label(label))
+        elif column.startswith((custom_prefix, ext_prefix)):
+            kind = "custom" if column.startswith(custom_prefix) else "extended"
+            name = column.removeprefix(custom_prefix if kind == "custom" else ext_prefix)
+            if grouped:
+                # One value at most per customer, kind and name (the table's unique key).
+                value = field_values.alias(f"field_{n}")
+                on = sa.and_(
+                    value.c.org_id == org_id,
+                    value.c.customer_id == customers.c.id,
+                    value.c.kind == kind,
+                    value.c.name == name,
+                )
+                shape.joins.append((value, on))
+                shape.selected.append(value.c.value.label(label))
+            else:
+                shape.selected.append(_field_value(org_id, kind, name, n).label(label))
+        elif grouped:  # an identifier type
+            lists = _identifier_lists(org_id, column, n)
+            shape.joins.append((lists, lists.c.customer_id == customers.c.id))
+            shape.selected.append(lists.c.v.label(label))
+        else:
+            shape.selected.append(_identifier_values(conn, org_id, column).label(label))
+    return shape
+
+
+def _statement(
+    conn: Connection,
+    org_id: int,
+    conditions: list[sa.ColumnElement[bool]],
+    *,
+    sort: str,
+    descending: bool,
+    columns: Sequence[str],
+    custom_prefix: str,
+    extended_prefix: str,
+    whole: bool,
+) -> sa.Select[Any]:
+    """The export's statement; ``whole``: every row is read (see the module's docstring)."""
+    postgres = conn.dialect.name == "postgresql"
+    grouped = whole and postgres
+    shape = _selected(conn, org_id, columns, custom_prefix, extended_prefix, grouped=grouped)
+    label = sa.and_(
+        status_labels.c.org_id == customers.c.org_id,
+        status_labels.c.id == customers.c.status_label_id,
+    )
+    unit = sa.and_(
+        org_units.c.org_id == customers.c.org_id, org_units.c.id == customers.c.registered_unit_id
+    )
+    joined: sa.FromClause
+    if sort == "registeredAt":
+        # A customer without a profile is listed (with empty names): an outer join. The
+        # first profile by its id: SQLite would otherwise walk an index of the org's names
+        # for each customer.
+        earliest = profiles.alias("earliest")
+        if grouped:
+            firsts = (
+                sa.select(earliest.c.customer_id, sa.func.min(earliest.c.id).label("id"))
+                .where(earliest.c.org_id == org_id)
+                .group_by(earliest.c.customer_id)
+                .subquery("firsts")
+            )
+            joined = customers.outerjoin(firsts, firsts.c.customer_id == customers.c.id)
+            named = sa.and_(profiles.c.org_id == customers.c.org_id, profiles.c.id == firsts.c.id)
+        else:
+            first_id = (
+                sa.select(sa.func.min(earliest.c.id))
+                .where(earliest.c.org_id == org_id, earliest.c.customer_id == customers.c.id)
+                .scalar_subquery()
+            )
+            named = sa.and_(
+                profiles.c.org_id == customers.c.org_id,
+                # Implied by the id, but the key PostgreSQL joins on (else every pair).
+                profiles.c.customer_id == customers.c.id,
+                profiles.c.id == first_id,
+            )
+            joined = customers
+        joined = joined.outerjoin(profiles, named)
+        order: list[sa.ColumnElement[Any]] = [customers.c.registered_at, customers.c.id]
+    else:
+        # Sorted by the first profile's names: the list holds customers that have one.
+        named = sa.and_(
+            profiles.c.org_id == customers.c.org_id, profiles.c.customer_id == customers.c.id
+        )
+        joined = customers.join(profiles, named)
+        first_profile = listing_repository.first_profile(org_id)
+        conditions = [*conditions, profiles.c.org_id == org_id, first_profile]
+        order = [
+            sa.func.lower(profiles.c.first_name),
+            sa.func.lower(profiles.c.last_name),
+            profiles.c.customer_id,
+        ]
+    joined = joined.outerjoin(status_labels, label).outerjoin(org_units, unit)
+    for joined_set, on in shape.joins:
+        joined = joined.outerjoin(joined_set, on)
+    if whole and not postgres:
+        # The same values, but no index can give them: SQLite reads the rows in the
+        # customers' own order and sorts them in its sorter (see the module's docstring).
+        order = [_unindexed(key) for key in order]
+    return (
+        sa.select(*shape.selected)
+        .select_from(joined)
+        .where(*conditions)
+        .order_by(*(c.desc() if descending else c.asc() for c in order))
+    )
+
+
+def _unindexed(key: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``key`` with the same value and order, as an expression SQLite takes from no index
+    (an id plus zero; a text, a time stored as text, with nothing appended)."""
+    if isinstance(key.type, sa.Integer):
+        return key + 0
+    return sa.func.coalesce(key, None)
 
 
 def export_rows(
@@ -162,52 +313,16 @@ def export_rows(
     conditions = listing_repository.filter_conditions(conn, org_id, criteria)
     if conditions is None:
         return
-    selected = _selected(conn, org_id, columns, custom_prefix, extended_prefix)
-    label = sa.and_(
-        status_labels.c.org_id == customers.c.org_id,
-        status_labels.c.id == customers.c.status_label_id,
-    )
-    unit = sa.and_(
-        org_units.c.org_id == customers.c.org_id, org_units.c.id == customers.c.registered_unit_id
-    )
-    query: sa.Select[Any]
-    if sort == "registeredAt":
-        # A customer without a profile is listed (with empty names): an outer join. The
-        # first profile by its id: SQLite would otherwise walk an index of the org's names
-        # for each customer.
-        earliest = profiles.alias("earliest")
-        first_id = (
-            sa.select(sa.func.min(earliest.c.id))
-            .where(earliest.c.org_id == org_id, earliest.c.customer_id == customers.c.id)
-            .scalar_subquery()
-        )
-        named = sa.and_(
-            profiles.c.org_id == customers.c.org_id,
-            # Implied by the id, but the key PostgreSQL joins on (else every pair of the org).
-            profiles.c.customer_id == customers.c.id,
-            profiles.c.id == first_id,
-        )
-        joined = customers.outerjoin(profiles, named)
-        order: list[sa.ColumnElement[Any]] = [customers.c.registered_at, customers.c.id]
-    else:
-        # Sorted by the first profile's names: the list holds customers that have one.
-        named = sa.and_(
-            profiles.c.org_id == customers.c.org_id, profiles.c.customer_id == customers.c.id
-        )
-        joined = customers.join(profiles, named)
-        first_profile = listing_repository.first_profile(org_id)
-        conditions = [*conditions, profiles.c.org_id == org_id, first_profile]
-        order = [
-            sa.func.lower(profiles.c.first_name),
-            sa.func.lower(profiles.c.last_name),
-            profiles.c.customer_id,
-        ]
-    joined = joined.outerjoin(status_labels, label).outerjoin(org_units, unit)
-    query = (
-        sa.select(*selected)
-        .select_from(joined)
-        .where(*conditions)
-        .order_by(*(c.desc() if descending else c.asc() for c in order))
+    query = _statement(
+        conn,
+        org_id,
+        conditions,
+        sort=sort,
+        descending=descending,
+        columns=columns,
+        custom_prefix=custom_prefix,
+        extended_prefix=extended_prefix,
+        whole=limit is None,
     )
     if limit is not None:
         query = query.limit(limit)
@@ -219,3 +334,84 @@ def export_rows(
             yield [tuple(row) for row in batch]
     finally:
         result.close()
+
+
+#: COPY's text format escapes these after a backslash (and the backslash itself).
+_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescaped(text: str) -> str:
+    return _ESCAPED.sub(lambda found: _ESCAPES.get(found[1], found[1]), text)
+
+
+def copied_frames(
+    conn: Connection,
+    org_id: int,
+    criteria: Criteria,
+    *,
+    sort: str,
+    descending: bool,
+    columns: Sequence[str],
+    custom_prefix: str,
+    extended_prefix: str,
+    batch_bytes: int,
+) -> Iterator[pl.DataFrame]:
+    """Every one of the list's customers matching ``criteria`` (PostgreSQL), in the list's
+    order, as frames of about ``batch_bytes`` of ``COPY`` text each: columns ``c0``,
+    ``c1``... as text, the id as a number, the registration time as microseconds since
+    1970 (UTC), NULL for a missing value."""
+    conditions = listing_repository.filter_conditions(conn, org_id, criteria)
+    if conditions is None:
+        return
+    query = _statement(
+        conn,
+        org_id,
+        conditions,
+        sort=sort,
+        descending=descending,
+        columns=columns,
+        custom_prefix=custom_prefix,
+        extended_prefix=extended_prefix,
+        whole=True,
+    )
+    schema = {
+        f"c{n}": pl.Int64 if column in ("id", "registeredAt") else pl.String
+        for n, column in enumerate(columns)
+    }
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    # The text format: a newline inside a value is written as \n, so every newline ends a
+    # row and a block can be cut after its last one.
+    sql = f"COPY ({compiled}) TO STDOUT"
+    driver = conn.connection.driver_connection
+    pending = bytearray()
+    with driver.cursor() as cursor, cursor.copy(sql, compiled.params) as copy:  # type: ignore[union-attr]
+        for block in copy:
+            pending += block
+            if len(pending) >= batch_bytes:
+                cut = pending.rindex(b"\n") + 1
+                yield _parsed(bytes(pending[:cut]), schema)
+                del pending[:cut]
+    if pending:
+        yield _parsed(bytes(pending), schema)
+
+
+def _parsed(text: bytes, schema: dict[str, Any]) -> pl.DataFrame:
+    frame = pl.read_csv(
+        io.BytesIO(text),
+        has_header=False,
+        separator="\t",
+        quote_char=None,
+        null_values="\\N",  # a value \N itself comes as \\N
+        schema=schema,
+    )
+    escaped = [
+        name
+        for name, dtype in schema.items()
+        if dtype == pl.String and frame[name].str.contains("\\", literal=True).any()
+    ]
+    if escaped:  # rare: a value with a backslash, tab or line break
+        frame = frame.with_columns(
+            pl.col(name).map_elements(_unescaped, return_dtype=pl.String) for name in escaped
+        )
+    return frame
