@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from patron.api.app import create_app
 from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
+from patron.kit import integrity
 from patron.kit.db import create_engine, transaction
 from patron.kit.migrate import upgrade
 from patron.orgs import service as orgs
@@ -64,7 +65,21 @@ def engine(
     engine = create_engine(url)
     upgrade(engine)
     yield engine
-    engine.dispose()
+    try:
+        _assert_store_sound(engine)
+    finally:
+        engine.dispose()
+
+
+def _assert_store_sound(engine: Engine) -> None:
+    """Whatever the session's tests wrote (imports, merges, undos...), no row names a
+    missing row or a row of another org: `patron db check` on the test database."""
+    with transaction(engine, write=False) as conn:
+        broken = integrity.find_violations(conn)
+    assert not broken, "the tests left violations in the store: " + "; ".join(
+        f"{result.kind} {result.name}: {result.count} (ids {list(result.sample_ids)})"
+        for result in broken
+    )
 
 
 @pytest.fixture
