@@ -1,5 +1,6 @@
-"""The org's settings cached per server process (``PATRON_ORG_CACHE_SECONDS``): a change
-made in the process applies at once, one made elsewhere within the cache's lifetime."""
+"""The org's settings (and labels, fields, sync rule) cached per server process
+(``PATRON_ORG_CACHE_SECONDS``): a change made in the process applies at once, one made
+elsewhere within the cache's lifetime; and a customer's details in few statements."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from patron.api.app import create_app
+from patron.customer import repository as customers
 from patron.kit.db import create_engine, transaction
 from patron.orgs import repository
 from patron.orgs import service as orgs
 from patron.settings import Settings
 from tests.conftest import Api, OrgHandle
+from tests.factories import declare_sample_setup, register
 
 TTL = 1.0
 
@@ -75,3 +79,79 @@ def test_a_change_rolled_back_is_not_kept(cached_api: Api, engine: Engine, org: 
         assert orgs.get_settings(conn, org.id).time_zone == "Europe/Oslo"
         conn.rollback()
     assert _time_zone(cached_api) == "UTC"
+
+
+def test_a_customers_parts_in_one_statement_equal_the_four_reads(
+    cached_api: Api, engine: Engine
+) -> None:
+    declare_sample_setup(engine, cached_api.org)
+    customer_id = register(cached_api, mobile="919845012399", email="huck@example.com")
+    register(cached_api, mobile="919845012399", source="WECHAT", account_id="wx-1")
+    changed = cached_api.put(
+        f"/v2/customers/{customer_id}",
+        params={"source": "INSTORE"},
+        json={
+            "profiles": [
+                {
+                    "fields": {"gender": "Male", "city": "Bangalore"},
+                    "commChannels": [
+                        {"type": "email", "value": "huck@example.com", "primary": "true"},
+                        {"type": "mobile", "value": "919845012399", "meta": {"x": [1]}},
+                    ],
+                }
+            ],
+            "extendedFields": {"gender": "MALE", "city": "Bangalore"},
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    org_id = cached_api.org.id
+    with transaction(engine, write=False) as conn:
+        parts = customers.parts_of(conn, org_id, customer_id)
+        separate = [
+            customers.profiles_of(conn, org_id, customer_id),
+            customers.identifiers_of(conn, org_id, customer_id),
+            customers.channels_of(conn, org_id, customer_id),
+            customers.field_values_of(conn, org_id, customer_id),
+        ]
+    assert [len(p) for p in parts] == [2, 2, 2, 4]
+    shown = [
+        (
+            "id",
+            "source",
+            "account_id",
+            "first_name",
+            "last_name",
+            "created_by",
+            "modified_by",
+            "created_at",
+            "updated_at",
+        ),
+        ("id", "profile_id", "type", "value"),
+        ("id", "profile_id", "type", "value", "is_primary", "verified", "meta"),
+        ("id", "kind", "name", "value"),
+    ]
+    for united, alone, keys in zip(parts, separate, shown, strict=True):
+        # Every value the details answer shows, of the same type, in the same order.
+        assert [{k: row[k] for k in keys} for row in united] == [
+            {k: row[k] for k in keys} for row in alone
+        ]
+
+
+def test_a_customers_details_take_four_statements(cached_api: Api, engine: Engine) -> None:
+    customer_id = register(cached_api, mobile="919845012398")
+    statements: list[str] = []
+
+    def executed(*args: object) -> None:
+        if not str(args[2]).startswith("BEGIN"):  # SQLite's, sent as a statement
+            statements.append(str(args[2]))
+
+    assert cached_api.get(f"/v2/customers/{customer_id}").status_code == 200  # warms the cache
+    sa.event.listen(engine, "before_cursor_execute", executed)
+    try:
+        answer = cached_api.get(f"/v2/customers/{customer_id}")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", executed)
+    assert answer.json()["status"]["label"] == "Active"
+    # The customer, its parts, its cards, its merge family; not the org's settings or labels.
+    assert len(statements) == 4, statements
+    assert not any("status_labels" in s or "FROM orgs" in s for s in statements)

@@ -15,6 +15,7 @@ from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput, NotFound
 from patron.loyalty import details as loyalty
 from patron.orgs import repository as orgs_repository
+from patron.orgs import service as orgs
 from patron.subscriptions import service as subscriptions
 
 #: ``CUSTOMERIMAGE`` as the seed spells it.
@@ -42,7 +43,8 @@ def details(
         raise InvalidInput(generic.INVALID_INPUT, f"embed must be one of {', '.join(EMBEDS)}")
     customer = resolved.customer
     customer_id = resolved.id
-    profiles = repository.profiles_of(conn, org_id, customer_id)
+    parts = repository.parts_of(conn, org_id, customer_id)
+    profiles = parts.profiles
     if not where.is_all:
         profiles = [
             p
@@ -54,9 +56,7 @@ def details(
                 customer_codes.NOT_FOUND_IN_SOURCE,
                 "No customer found in the given source with the given identifier",
             )
-    identifiers = repository.identifiers_of(conn, org_id, customer_id)
-    channels = repository.channels_of(conn, org_id, customer_id)
-    values = repository.field_values_of(conn, org_id, customer_id)
+    identifiers, channels, values = parts.identifiers, parts.channels, parts.field_values
     custom = {v["name"]: v["value"] for v in values if v["kind"] == "custom"}
     extended = {v["name"]: v["value"] for v in values if v["kind"] == "extended"}
     card_details = cards.card_details(conn, org_id, customer_id)
@@ -70,7 +70,7 @@ def details(
         return {"type": identifier["type"], "value": identifier["value"], **extra}
 
     every_identifier = [shown(i) for i in identifiers]
-    label = orgs_repository.get_label(conn, org_id, int(customer["status_label_id"]))
+    label = orgs.label_by_id(conn, org_id, int(customer["status_label_id"]))
     unit = (
         orgs_repository.get_unit(conn, org_id, int(customer["registered_unit_id"]))
         if customer["registered_unit_id"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -43,6 +43,67 @@ def _of_customer(
     conn: Connection, query: sa.Select[Any], org_id: int, customer_id: int
 ) -> list[RowMapping]:
     return list(conn.execute(query, {"org_id": org_id, "customer_id": customer_id}).mappings())
+
+
+class CustomerParts(NamedTuple):
+    """A customer's profiles, identifiers, channels and field values (each as its
+    ``*_of`` reads them, in the same order)."""
+
+    profiles: list[RowMapping]
+    identifiers: list[RowMapping]
+    channels: list[RowMapping]
+    field_values: list[RowMapping]
+
+
+def parts_of(conn: Connection, org_id: int, customer_id: int) -> CustomerParts:
+    """The four reads of a customer's details in one statement (one round trip, one
+    statement's overhead instead of four)."""
+    parts: CustomerParts = CustomerParts([], [], [], [])
+    for row in conn.execute(_PARTS_OF, {"org_id": org_id, "customer_id": customer_id}).mappings():
+        parts[row["part"]].append(row)
+    return parts
+
+
+def _part(table: sa.Table, part: int, **columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """One branch of :data:`_PARTS_OF`: every column of the union, ``NULL`` (typed, so the
+    union's columns keep their types) where ``table`` has none."""
+    selected: list[sa.ColumnElement[Any]] = [sa.literal(part, sa.Integer).label("part")]
+    for name, type_ in _PART_COLUMNS.items():
+        column = columns.get(name, table.c.get(name))
+        selected.append((column if column is not None else sa.cast(sa.null(), type_)).label(name))
+    return sa.select(*selected).where(
+        table.c.org_id == sa.bindparam("org_id"), table.c.customer_id == sa.bindparam("customer_id")
+    )
+
+
+_PART_COLUMNS: dict[str, Any] = {
+    "id": profiles.c.id.type,
+    "profile_id": identifiers.c.profile_id.type,
+    "source": profiles.c.source.type,
+    "account_id": profiles.c.account_id.type,
+    "first_name": profiles.c.first_name.type,
+    "last_name": profiles.c.last_name.type,
+    "created_by": profiles.c.created_by.type,
+    "modified_by": profiles.c.modified_by.type,
+    "created_at": profiles.c.created_at.type,
+    "updated_at": profiles.c.updated_at.type,
+    "type": identifiers.c.type.type,
+    "value": field_values.c.value.type,
+    "is_primary": comm_channels.c.is_primary.type,
+    "verified": comm_channels.c.verified.type,
+    "meta": comm_channels.c.meta.type,
+    "kind": field_values.c.kind.type,
+    "name": field_values.c.name.type,
+}
+# Profiles, identifiers and channels in id order, field values by kind and name, as the
+# reads of one part each order them. Built once.
+_PARTS = sa.union_all(
+    _part(profiles, 0),
+    _part(identifiers, 1, created_at=sa.cast(sa.null(), profiles.c.created_at.type)),
+    _part(comm_channels, 2, created_at=sa.cast(sa.null(), profiles.c.created_at.type)),
+    _part(field_values, 3, updated_at=sa.cast(sa.null(), profiles.c.updated_at.type)),
+).subquery("parts")
+_PARTS_OF = sa.select(_PARTS).order_by(_PARTS.c.part, _PARTS.c.kind, _PARTS.c.name, _PARTS.c.id)
 
 
 def insert_customer(conn: Connection, values: dict[str, Any]) -> int:

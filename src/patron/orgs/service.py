@@ -199,13 +199,18 @@ def add_field(
             field_id = repository.insert_field(conn, actor.org_id, values)
     except IntegrityError as exc:
         raise Conflict(generic.CONFLICT, f"the {kind} field {name!r} already exists") from exc
+    settings_cache.changed(conn, actor.org_id)
     audit(conn, actor, "field.add", "field", field_id, {"kind": kind, "name": name})
     return _definition(values)
 
 
 def list_fields(conn: Connection, org_id: int) -> list[FieldDefinition]:
-    """Every field the org declared."""
-    return [_definition(row) for row in repository.list_fields(conn, org_id)]
+    """Every field the org declared (cached in a server: :mod:`patron.orgs.settings_cache`)."""
+    return list(settings_cache.cached(conn, org_id, "fields", _stored_fields))
+
+
+def _stored_fields(conn: Connection, org_id: int) -> tuple[FieldDefinition, ...]:
+    return tuple(_definition(row) for row in repository.list_fields(conn, org_id))
 
 
 def _definition(row: Any) -> FieldDefinition:
@@ -241,6 +246,7 @@ def add_label(
         actor.org_id,
         [{"label": label, "system_status": matches[0], "description": description}],
     )
+    settings_cache.changed(conn, actor.org_id)
     audit(conn, actor, "status_label.add", "status_label", label, {"system": matches[0]})
     found = repository.find_label(conn, actor.org_id, label)
     assert found is not None
@@ -248,8 +254,24 @@ def add_label(
 
 
 def list_labels(conn: Connection, org_id: int) -> list[RowMapping]:
-    """The org's status labels."""
-    return repository.list_labels(conn, org_id)
+    """The org's status labels (cached in a server: :mod:`patron.orgs.settings_cache`)."""
+    return list(_labels(conn, org_id))
+
+
+def _labels(conn: Connection, org_id: int) -> tuple[RowMapping, ...]:
+    return settings_cache.cached(conn, org_id, "labels", _stored_labels)
+
+
+def _stored_labels(conn: Connection, org_id: int) -> tuple[RowMapping, ...]:
+    return tuple(repository.list_labels(conn, org_id))
+
+
+def label_by_id(conn: Connection, org_id: int, label_id: int) -> RowMapping | None:
+    """One of the org's status labels by id (from the cached labels)."""
+    for row in _labels(conn, org_id):
+        if row["id"] == label_id:
+            return row
+    return None
 
 
 def find_label(conn: Connection, org_id: int, label: str) -> RowMapping | None:
@@ -259,7 +281,7 @@ def find_label(conn: Connection, org_id: int, label: str) -> RowMapping | None:
 
 def default_label_id(conn: Connection, org_id: int) -> int:
     """The label new customers get: the first label over the Active status."""
-    for row in repository.list_labels(conn, org_id):
+    for row in _labels(conn, org_id):
         if row["system_status"] == "Active":
             return int(row["id"])
     raise NotFound(generic.NOT_FOUND, "the org has no status label over Active")

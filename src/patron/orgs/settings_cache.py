@@ -1,8 +1,10 @@
-"""The org's settings, cached per process for a bounded time.
+"""The org's settings (and its field definitions, status labels and sync rule), cached per
+process for a bounded time.
 
 Every API request reads its org's settings (a look-up normalizes the mobile it is given by
 the org's rules): reading the row and validating its JSON cost about a tenth of a simple
-request. A server (:func:`enable`, called by the app factory for its engine) keeps them for
+request; a registration reads the field definitions, the labels and the sync rule too. A
+server (:func:`enable`, called by the app factory for its engine) keeps them for
 ``PATRON_ORG_CACHE_SECONDS``:
 
 - a change made in this process (:func:`changed`, called by the service that stores it)
@@ -20,7 +22,8 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -31,16 +34,18 @@ from patron.kit.errors import NotFound
 from patron.orgs import repository
 from patron.orgs.settings import OrgSettings
 
+T = TypeVar("T")
+
 
 class _Cache:
-    """One engine's settings by org id, each for ``ttl`` seconds."""
+    """One engine's values by (org id, part), each for ``ttl`` seconds."""
 
     #: Orgs are few; beyond this the cache starts again (a bound, not a policy).
     MAX_ENTRIES = 10_000
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self.entries: dict[int, tuple[float, OrgSettings]] = {}
+        self.entries: dict[tuple[int, str], tuple[float, Any]] = {}
 
 
 _caches: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()
@@ -67,22 +72,31 @@ def get(conn: Connection, org_id: int) -> OrgSettings:
     The object is shared by every request of the process: treat it as read-only (copy it
     with ``model_copy`` to change it).
     """
+    return cached(conn, org_id, "settings", read)
+
+
+def cached(conn: Connection, org_id: int, part: str, load: Callable[[Connection, int], T]) -> T:
+    """``load(conn, org_id)``, kept in the engine's cache under ``part`` (see the module
+    docstring); the value is shared by concurrent requests: it must not be changed. A
+    service that stores a new value of ``part`` calls :func:`changed`."""
     cache = _caches.get(conn.engine)
     if cache is None:
-        return read(conn, org_id)
+        return load(conn, org_id)
     now = time.monotonic()
-    found = cache.entries.get(org_id)
+    key = (org_id, part)
+    found = cache.entries.get(key)
     if found is not None and found[0] > now:
-        return found[1]
+        value: T = found[1]
+        return value
     generation = _generation
     settled = not _pending
-    settings = read(conn, org_id)
+    value = load(conn, org_id)
     with _lock:
         if settled and not _pending and generation == _generation:
             if len(cache.entries) >= cache.MAX_ENTRIES:
                 cache.entries.clear()
-            cache.entries[org_id] = (now + cache.ttl, settings)
-    return settings
+            cache.entries[key] = (now + cache.ttl, value)
+    return value
 
 
 def read(conn: Connection, org_id: int) -> OrgSettings:
@@ -94,15 +108,16 @@ def read(conn: Connection, org_id: int) -> OrgSettings:
 
 
 def changed(conn: Connection, org_id: int) -> None:
-    """Record that ``conn``'s transaction changed the org's settings (see the module
-    docstring): every cache of the process drops them, and keeps nothing until the
-    transaction is over."""
+    """Record that ``conn``'s transaction changed the org's settings, field definitions,
+    labels or sync rule (see the module docstring): every cache of the process drops what
+    it holds of the org, and keeps nothing until the transaction is over."""
     global _generation
     with _lock:
         _generation += 1
         _pending.add(id(conn.connection.dbapi_connection))
         for cache in _caches.values():
-            cache.entries.pop(org_id, None)
+            for key in [key for key in cache.entries if key[0] == org_id]:
+                del cache.entries[key]
 
 
 def _transaction_over(dbapi_connection: Any, *_: Any) -> None:

@@ -29,7 +29,7 @@ from patron.auth.actor import Actor, Role
 from patron.codes import generic, orgs
 from patron.identity.types import IDENTIFIER_TYPES, identifier_type
 from patron.kit.errors import Forbidden, InvalidInput
-from patron.orgs import repository
+from patron.orgs import repository, settings_cache
 from patron.orgs.fields import FieldDefinition
 from patron.orgs.service import list_fields
 
@@ -57,7 +57,12 @@ DEFAULT_RULE = SyncRule(groups=tuple((kind,) for kind in IDENTIFIER_TYPES), is_d
 
 
 def get_rule(conn: Connection, org_id: int) -> SyncRule:
-    """The org's rule (the default one when it set none)."""
+    """The org's rule (the default one when it set none); cached in a server
+    (:mod:`patron.orgs.settings_cache`)."""
+    return settings_cache.cached(conn, org_id, "sync_rule", _stored_rule)
+
+
+def _stored_rule(conn: Connection, org_id: int) -> SyncRule:
     row = repository.get_sync_rule(conn, org_id)
     if row is None:
         return DEFAULT_RULE
@@ -72,13 +77,14 @@ def set_rule(conn: Connection, actor: Actor, groups: Sequence[Sequence[str]] | N
     """Store the org's rule (admin); ``None`` goes back to the default rule. Audited."""
     if not actor.can(Role.admin):
         raise Forbidden(generic.FORBIDDEN, "changing the synchronization rule needs the admin role")
-    before = get_rule(conn, actor.org_id)
+    before = _stored_rule(conn, actor.org_id)
     if groups is None:
         repository.delete_sync_rule(conn, actor.org_id)
     else:
         checked = parse_groups(groups, list_fields(conn, actor.org_id))
         repository.put_sync_rule(conn, actor.org_id, [list(g) for g in checked], actor.name)
-    after = get_rule(conn, actor.org_id)
+    settings_cache.changed(conn, actor.org_id)
+    after = _stored_rule(conn, actor.org_id)
     audit(
         conn,
         actor,
