@@ -20,6 +20,8 @@ from patron.kit.db import transaction
 from patron.orgs import service as orgs
 
 from .conftest import OrgHandle, make_org
+from .importing import csv, import_org, run
+from .importing import people as stored_people
 
 #: Enough rows for the set-based path.
 ROWS = bulk_repository.SET_BASED_ROWS
@@ -265,3 +267,20 @@ def test_the_customer_tables_have_no_trigger_of_their_own(engine: Engine, backen
         ).scalar_one()
     assert (triggers, rules) == (0, 0)
     assert keys > 0  # the keys' own triggers are there (and counted by the query above)
+
+
+def test_a_large_import_stores_the_same_customers_either_way(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same file through the Loyalty Customers profile, once with its frames checked
+    set-based (on PostgreSQL) and once with the keys' per-row checks: the same store."""
+    header = "First Name,Last Name,Mobile,Email,External Id,Store"
+    lines = [f"Ann,Lee,9198{n:08d},ann{n}@example.com,X-{n},mal" for n in range(ROWS + 500)]
+    set_based, per_row = import_org(engine), import_org(engine)
+    done = run(engine, set_based, csv(header, *lines))
+    monkeypatch.setattr(bulk_repository, "SET_BASED_ROWS", 1 << 62)
+    again = run(engine, per_row, csv(header, *lines))
+    assert done.counts == again.counts
+    stored = stored_people(engine, set_based)
+    assert len(stored) == ROWS + 500
+    assert stored == stored_people(engine, per_row)

@@ -121,6 +121,11 @@ def _references_locked(
     kinds = {name: table.c[name].type.compile(conn.dialect) for name in names}
     staged = stage(conn, _STAGE, kinds, values)
     match = sa.and_(*(parent.c[target] == staged.c[name] for name, target in pairs))
+    tenants = [name for name, target in pairs if target == "org_id"]
+    if tenants and values[tenants[0]].n_unique() == 1:
+        # One org (an import's frame): the join reads that org's rows of the parent by its
+        # (org_id, ...) index, not the whole table of every org.
+        match = sa.and_(match, parent.c.org_id == int(values[tenants[0]][0]))
     # Rows written (inserted or updated) by this transaction are already out of other
     # transactions' reach; locking them would cost as much as the keys' own checks.
     written_here = sa.literal_column(f'"{parent.name}".xmin') == sa.func.xid(
