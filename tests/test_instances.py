@@ -41,7 +41,7 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from patron.kit.db import transaction
 from tests.conftest import OrgHandle
-from tests.importing import Result, csv, import_org, people, result, run
+from tests.importing import Result, csv, import_org, people, result, start
 
 T = TypeVar("T")
 
@@ -292,11 +292,16 @@ def cluster(
 ) -> Iterator[Cluster]:
     processes = Cluster(pg, tmp_path_factory.mktemp("instances"))
     try:
-        # The servers start while the reference is imported (they run no import jobs).
+        # The file is imported uninterrupted while the processes start (by this process,
+        # or by a worker once one polls: either way in one run).
         processes.serve("server-a")
         processes.serve("server-b")
+        processes.work()
+        processes.work()
         org = import_org(pg)
-        done = run(pg, org, FILE)
+        import_id = start(pg, org, FILE, confirmed=True)
+        _eventually("the reference import", partial(_committed, pg, import_id))
+        done = result(pg, org, import_id)
         assert done.counts["inserted"] == ROWS - 1
         processes.reference = Reference(org, done)
         processes.ensure_workers()
@@ -308,7 +313,7 @@ def cluster(
 
 @pytest.fixture(scope="module")
 def reference(cluster: Cluster) -> Reference:
-    """The file imported uninterrupted, in this process, before any worker ran."""
+    """The file imported uninterrupted, in a fresh org."""
     assert cluster.reference is not None
     return cluster.reference
 
@@ -374,6 +379,12 @@ def _import_row(engine: Engine, import_id: int) -> RowMapping:
             .one()
         )
     return row
+
+
+def _committed(engine: Engine, import_id: int) -> bool | None:
+    state = _import_row(engine, import_id)["state"]
+    assert state in ("queued", "committing", "committed"), state
+    return state == "committed" or None
 
 
 def _customers(engine: Engine, org: OrgHandle) -> int:
