@@ -22,6 +22,7 @@ from patron.cards import service as cards
 from patron.cli.errors import VIOLATIONS_EXIT_CODE
 from patron.coupons import service as coupons
 from patron.customer.care_tables import customer_notes
+from patron.customer.tables import identifiers, profiles
 from patron.kit import integrity
 from patron.kit.db import transaction
 from patron.kit.schema import metadata
@@ -154,6 +155,38 @@ def test_a_reference_to_a_customer_of_another_org_is_found(
     finally:
         with transaction(engine) as conn:
             conn.execute(change_log.delete().where(change_log.c.id == row_id))
+
+
+def test_an_identifier_on_the_profile_of_another_customer_is_found(
+    engine: Engine, org: OrgHandle, api: Api
+) -> None:
+    tom = register(api, mobile="919800071003")
+    huck = register(api, mobile="919800071004")
+    with transaction(engine, write=False) as conn:
+        toms_profile = conn.execute(
+            sa.select(profiles.c.id).where(profiles.c.customer_id == tom)
+        ).scalar_one()
+    # Each key holds (Huck exists, Tom's profile exists): only the pair is wrong.
+    split = {
+        "org_id": org.id,
+        "customer_id": huck,
+        "profile_id": toms_profile,
+        "type": "externalId",
+        "value": "split-1",
+    }
+    with transaction(engine) as conn:
+        row_id = int(
+            conn.execute(
+                identifiers.insert().values(split).returning(identifiers.c.id)
+            ).scalar_one()
+        )
+    try:
+        assert found(engine, "reference", "identifiers.(profile_id, customer_id) -> profiles") == [
+            row_id
+        ]
+    finally:
+        with transaction(engine) as conn:
+            conn.execute(identifiers.delete().where(identifiers.c.id == row_id))
 
 
 def test_the_cli_exits_10_naming_the_check_and_the_ids_and_0_when_clean(

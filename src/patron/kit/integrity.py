@@ -45,6 +45,8 @@ class Reference:
     declared: bool = True
     #: A value that names no row (0 for "org-wide" in the subscriptions' unit columns).
     none_value: int | None = None
+    #: Whether it gets a tenant check of its own (not when another check covers it).
+    tenant: bool = True
 
     @property
     def name(self) -> str:
@@ -69,6 +71,20 @@ LOGICAL_REFERENCES: tuple[Reference, ...] = (
     Reference("suppressions", ("customer_id",), "customers", declared=False),
     Reference("subscriptions", ("org_unit_id",), "org_units", declared=False, none_value=0),
     Reference("consent_ledger", ("org_unit_id",), "org_units", declared=False, none_value=0),
+    # An identifier or a channel belongs to the customer of its profile: a merge, an unmerge
+    # or a load that moved one without the other would split a person. (The profile's org
+    # is checked by the profile_id key's tenant check.)
+    *(
+        Reference(
+            table,
+            ("profile_id", "customer_id"),
+            "profiles",
+            ("id", "customer_id"),
+            declared=False,
+            tenant=False,
+        )
+        for table in ("identifiers", "comm_channels")
+    ),
 )
 
 
@@ -123,7 +139,12 @@ def checks(meta: sa.MetaData = metadata) -> list[Check]:
     for reference in (*declared_references(meta), *LOGICAL_REFERENCES):
         found.append(Check("reference", reference))
         child, parent = meta.tables[reference.table], meta.tables[reference.parent]
-        if ORG_COLUMN in child.c and ORG_COLUMN in parent.c and ORG_COLUMN not in reference.columns:
+        if (
+            reference.tenant
+            and ORG_COLUMN in child.c
+            and ORG_COLUMN in parent.c
+            and ORG_COLUMN not in reference.columns
+        ):
             found.append(Check("tenant", reference))
     return found
 
