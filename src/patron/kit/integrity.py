@@ -13,7 +13,7 @@ Two kinds of check, each one statement over the whole table:
 
 Both lists are derived from the tables' metadata, so a new table or key is covered without
 editing this module; :data:`LOGICAL_REFERENCES` adds the references the schema keeps without
-a declared key (ids in plain integer columns).
+a declared key (ids in plain integer columns, the customer of an identifier's profile).
 """
 
 from __future__ import annotations
