@@ -15,7 +15,7 @@ from patron.api.deps import Db, TransactionRoute, admin, editor, read_only, view
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.codes import generic
-from patron.imports import answers, codes, mapping, retention, service, templates
+from patron.imports import answers, codes, mapping, progress, retention, service, templates
 from patron.imports import repository as repo
 from patron.imports import resubmit as resubmits
 from patron.imports.profiles import PROFILES
@@ -209,7 +209,8 @@ def create_import(
 @router.get("", summary="The org's imports, newest first", response_model=answers.ImportList)
 def list_imports(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
     found, total = repo.list_imports(conn, actor.org_id, wanted.limit, wanted.offset)
-    return {"pagination": wanted.envelope(total), "data": [_import(row) for row in found]}
+    data = [_import(row, progress.shown(conn, row)) for row in found]
+    return {"pagination": wanted.envelope(total), "data": data}
 
 
 @router.get(
@@ -218,7 +219,8 @@ def list_imports(actor: Viewer, conn: Db, wanted: Paging) -> dict[str, Any]:
     response_model=answers.ImportDetails,
 )
 def get_import(import_id: ImportId, actor: Viewer, conn: Db) -> dict[str, Any]:
-    return _import(service.get_import(conn, actor, import_id))
+    found = service.get_import(conn, actor, import_id)
+    return _import(found, progress.shown(conn, found))
 
 
 @router.get(
@@ -466,7 +468,8 @@ def _template(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def _import(row: RowMapping) -> dict[str, Any]:
+def _import(row: RowMapping, live: int | None = None) -> dict[str, Any]:
+    """An import as the API shows it; ``live``: its step's progress as it stands now."""
     return {
         "id": row["id"],
         "profile": row["profile"],
@@ -475,7 +478,7 @@ def _import(row: RowMapping) -> dict[str, Any]:
         "fileFormat": row["file_format"],
         "rows": row["row_count"],
         "state": row["state"],
-        "progress": row["progress"],
+        "progress": row["progress"] if live is None else live,
         "counts": row["counts"],
         "mapping": row["mapping"],
         "options": row["options"],

@@ -36,6 +36,7 @@ from sqlalchemy.exc import OperationalError
 from patron.imports import repository as repo
 from patron.imports import service
 from patron.imports.failures import ImportStepError, TerminalImportError, classify
+from patron.imports.progress import tracking
 from patron.imports.states import ImportState, move
 from patron.kit.db import is_lock_timeout, transaction
 from patron.notifications.events import import_ended
@@ -136,7 +137,7 @@ def run_pending(engine: Engine, owner: str | None = None) -> int:
 def run_step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
     """Run one step of an import ``owner`` has claimed, beating while it runs."""
     try:
-        with Heartbeat(engine, found["id"], owner, lease):
+        with Heartbeat(engine, found["id"], owner, lease), tracking(engine, found["id"], owner):
             _step(engine, found, owner, lease)
     except LeaseLost:
         log.warning("import %s: another worker took it over; this step wrote nothing", found["id"])

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
 from patron.codes import generic
-from patron.imports import codes
+from patron.imports import codes, progress
 from patron.imports import consent as consents
 from patron.imports import repository as repo
 from patron.imports.conflicts import no_conflicts
@@ -268,7 +268,10 @@ def preview_step(conn: Connection, found: RowMapping) -> None:
     """Validate and resolve every row; store the outcomes and counts. Changes no customer."""
     profile = profile_of(found["profile"])
     ctx = context_for(conn, found)
-    plan = profile.plan(conn, ctx, mapped_rows(conn, found))
+    mapped = mapped_rows(conn, found)
+    progress.reached(10)  # rough shares of the step's time at each stage it passes
+    plan = profile.plan(conn, ctx, mapped)
+    progress.reached(85)
     outcomes = outcomes_of(plan.rows)
     repo.put_frame(conn, found["org_id"], found["id"], "outcomes", outcomes)
     move(
@@ -286,9 +289,14 @@ def commit_step(conn: Connection, found: RowMapping) -> None:
     """Apply every accepted row in this one transaction, with what undo needs."""
     profile = profile_of(found["profile"])
     ctx = context_for(conn, found)
-    plan = profile.plan(conn, ctx, mapped_rows(conn, found))
+    mapped = mapped_rows(conn, found)
+    progress.reached(5)
+    plan = profile.plan(conn, ctx, mapped)
+    progress.reached(35)
     rows, undo_data = profile.apply(conn, ctx, plan)
+    progress.reached(80)
     recorded = consents.record(conn, found, rows)
+    progress.reached(85)
     if recorded is not None:
         undo_data = {**undo_data, "consent": recorded}
     outcomes = outcomes_of(rows)
@@ -344,9 +352,12 @@ def undo_step(conn: Connection, found: RowMapping) -> None:
     if missing:
         raise NotFound(codes.UNKNOWN_IMPORT, f"import {import_id} has no undo data")
     # Consent first: a customer the import created then holds no subscription of its own.
+    progress.reached(10)
     consent_conflicts = consents.undo(conn, found)
+    progress.reached(20)
     kept = {kind: frame for kind, frame in data.items() if frame is not None}
     conflicts = pl.concat([consent_conflicts, profile.undo(conn, ctx, kept)])
+    progress.reached(90)
     repo.put_frame(conn, org_id, import_id, "conflicts", conflicts)
     counts = {**found["counts"], "undo_conflicts": conflicts.height}
     move(

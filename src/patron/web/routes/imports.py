@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor, Role
 from patron.codes import generic
-from patron.imports import codes, service
+from patron.imports import codes, progress, service
 from patron.imports import console_repository as console_repo
 from patron.imports import repository as repo
 from patron.imports import resubmit as resubmits
@@ -125,12 +125,13 @@ def _status(exc: PatronError) -> int:
     return next(s for cls, s in PAGE_STATUS.items() if isinstance(exc, cls))
 
 
-def state_context(found: RowMapping) -> dict[str, Any]:
-    """How an import's state shows: its words, tone, whether it is at work, its counts."""
+def state_context(found: RowMapping, live: int | None = None) -> dict[str, Any]:
+    """How an import's state shows: its words, tone, whether it is at work, its counts;
+    ``live``: its step's progress as it stands now (:func:`patron.imports.progress.shown`)."""
     state = ImportState(found["state"])
     label, tone = STATES[state]
     profile = PROFILES.get(found["profile"])
-    progress = min(max(int(found.get("progress") or 0), 0), 100)
+    progress = min(max(int(found.get("progress") or 0) if live is None else live, 0), 100)
     stage = STAGES.get(state)
     return {
         "state": state,
@@ -350,9 +351,10 @@ def report_status(
     """The state and progress of an import (htmx polls it); the page reloads once it moved."""
     with transaction(engine_of(request), write=False) as conn:
         found = service.get_import(conn, actor, import_id)
+        live = progress.shown(conn, found)
     if seen and seen != found["state"] and is_htmx(request):
         return Response(status_code=200, headers={"HX-Refresh": "true"})
-    return render(request, "imports/_status.html", {"found": found, **state_context(found)})
+    return render(request, "imports/_status.html", {"found": found, **state_context(found, live)})
 
 
 @router.get("/imports/{import_id:id}/report")

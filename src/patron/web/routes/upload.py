@@ -31,7 +31,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor, Role
-from patron.imports import codes, mapping, wizard
+from patron.imports import codes, mapping, progress, wizard
 from patron.imports import consent as consents
 from patron.imports import repository as repo
 from patron.imports.profile import OptionSpec
@@ -214,12 +214,21 @@ def your_files(request: Request, actor: Annotated[Actor, Depends(editor)]) -> Re
     """The user's files, their state and progress (htmx polls this while some are at work)."""
     with transaction(engine_of(request), write=False) as conn:
         files = wizard.files(conn, actor)
-    return render(request, "imports/_files.html", _files_context(files))
+        live = {f.record["id"]: progress.shown(conn, f.record) for f in files}
+    return render(request, "imports/_files.html", _files_context(files, live))
 
 
-def _files_context(files: list[wizard.File]) -> dict[str, Any]:
+def _files_context(files: list[wizard.File], live: dict[int, int] | None = None) -> dict[str, Any]:
+    shown = live or {}
     return {
-        "files": [{**state_context(f.record), "ahead": f.ahead, "record": f.record} for f in files],
+        "files": [
+            {
+                **state_context(f.record, shown.get(f.record["id"])),
+                "ahead": f.ahead,
+                "record": f.record,
+            }
+            for f in files
+        ],
         "files_busy": any(f.record["state"] in RUNNABLE for f in files),
     }
 

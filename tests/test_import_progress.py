@@ -1,0 +1,89 @@
+"""An import's step shows how far it has got while it runs: read from other connections
+(the API and the console's status, and on PostgreSQL the import's row itself), its
+progress passes values strictly between 0 and 100 before the step ends at 100."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import ExitStack
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from patron.auth.actor import Role
+from patron.imports import jobs, service
+from patron.imports.tables import imports
+from patron.kit.db import transaction
+from tests.conftest import Api
+from tests.importing import csv, editor, result, start
+from tests.web.console import opened
+from tests.web.uploads import store_org
+
+HEADER = "First Name,Last Name,Mobile,Email,Store"
+#: Enough rows that the commit lasts several of the figure's writes (about a second each).
+ROWS = 12_000
+
+
+def _letters(number: int) -> str:
+    return "".join(chr(97 + (number // 26**k) % 26) for k in range(4)).capitalize()
+
+
+def _data(rows: int) -> str:
+    return csv(
+        HEADER,
+        *(
+            f"{_letters(i)},{_letters(i + 3)},9196{i:08d},prog{i}@example.com,mal"
+            for i in range(rows)
+        ),
+    )
+
+
+def test_a_running_commit_shows_its_progress_between_0_and_100(
+    engine: Engine, app_client: TestClient
+) -> None:
+    stack = ExitStack()
+    with stack:
+        _observe(engine, app_client, stack)
+
+
+def _observe(engine: Engine, app_client: TestClient, stack: ExitStack) -> None:
+    console = stack.enter_context(opened(engine))
+    org = console.org
+    store_org(engine, org)
+    browser = console.browser(Role.viewer)
+    api = Api(app_client, org)
+    import_id = start(engine, org, _data(ROWS))
+    assert result(engine, org, import_id).counts["rejected"] == 0
+    with transaction(engine) as conn:
+        service.confirm(conn, editor(org), import_id)
+
+    worker = threading.Thread(target=jobs.run_pending, args=(engine,))
+    seen: list[tuple[str, Any, Any, Any]] = []
+    worker.start()
+    try:
+        while worker.is_alive():
+            answer = api.get(f"/v2/imports/{import_id}").json()
+            page = browser.htmx(f"/imports/{import_id}/status")
+            with transaction(engine, write=False) as conn:
+                row = conn.execute(
+                    sa.select(imports.c.progress).where(imports.c.id == import_id)
+                ).scalar_one()
+            seen.append((answer["state"], answer["progress"], page.text, row))
+            time.sleep(0.1)
+    finally:
+        worker.join()
+
+    during = [(progress, text, row) for state, progress, text, row in seen if state == "committing"]
+    between = [progress for progress, _, _ in during if 0 < progress < 100]
+    assert between, seen
+    assert between == sorted(between)  # never backwards
+    # The console's status shows the same figure.
+    assert any(f"{p}%" in text for p, text, _ in during if 0 < p < 100)
+    if engine.dialect.name == "postgresql":
+        # There the figure is the import's own column, read on a connection of its own.
+        assert any(0 < row < 100 for _, _, row in during)
+    final = api.get(f"/v2/imports/{import_id}").json()
+    assert (final["state"], final["progress"]) == ("committed", 100)
