@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from patron.imports import progress_repository as store
+from patron.imports.states import ImportState
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 WRITE_SECONDS = 0.5
 
 #: The states in which a step is at work and the figure moves.
-AT_WORK = ("validating", "committing", "undoing")
+AT_WORK = (ImportState.VALIDATING, ImportState.COMMITTING, ImportState.UNDOING)
 
 
 class Tracker:
@@ -40,8 +41,10 @@ class Tracker:
 
     def __init__(self) -> None:
         self.percent = 0
+        #: The figures the stage running now goes from and to (see :func:`stage`).
+        self.span = (0, 100)
 
-    def reached(self, percent: int) -> None:
+    def reached(self, percent: float) -> None:
         # Never backwards, and 100 only when the step's own transaction says so.
         self.percent = max(self.percent, min(int(percent), 99))
 
@@ -54,6 +57,32 @@ def reached(percent: int) -> None:
     tracker = _current.get()
     if tracker is not None:
         tracker.reached(percent)
+
+
+@contextmanager
+def stage(start: int, end: int) -> Iterator[None]:
+    """A stage of the step that takes it from ``start`` to ``end`` percent; inside it,
+    :func:`part` says how much of the stage is done (a profile's own stages, say)."""
+    tracker = _current.get()
+    if tracker is None:
+        yield
+        return
+    outer = tracker.span
+    tracker.reached(start)
+    tracker.span = (start, end)
+    try:
+        yield
+    finally:
+        tracker.span = outer
+    tracker.reached(end)
+
+
+def part(done: float) -> None:
+    """The share ``done`` (0 to 1) of the running stage is done."""
+    tracker = _current.get()
+    if tracker is not None:
+        start, end = tracker.span
+        tracker.reached(start + (end - start) * min(max(done, 0.0), 1.0))
 
 
 @contextmanager

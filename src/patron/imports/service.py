@@ -290,13 +290,12 @@ def commit_step(conn: Connection, found: RowMapping) -> None:
     profile = profile_of(found["profile"])
     ctx = context_for(conn, found)
     mapped = mapped_rows(conn, found)
-    progress.reached(5)
+    progress.reached(2)  # rough shares of the step's time at each stage it passes
     plan = profile.plan(conn, ctx, mapped)
-    progress.reached(35)
-    rows, undo_data = profile.apply(conn, ctx, plan)
-    progress.reached(80)
+    with progress.stage(17, 92):
+        rows, undo_data = profile.apply(conn, ctx, plan)
     recorded = consents.record(conn, found, rows)
-    progress.reached(85)
+    progress.reached(93)
     if recorded is not None:
         undo_data = {**undo_data, "consent": recorded}
     outcomes = outcomes_of(rows)

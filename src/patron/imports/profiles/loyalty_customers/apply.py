@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from patron.customer.bulk_repository import write_rows
 from patron.customer.tables import customers, field_values, identifiers
+from patron.imports import progress
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import insert_customers, insert_profiles
 from patron.imports.profiles.loyalty_customers.resolve import Resolution
@@ -46,12 +47,15 @@ def apply(
     customer_ids = next_ids(conn, customers, new.height)
     new = new.with_columns(customer_id=customer_ids)
     inserted_values = _insert_customers(conn, ctx, new)
+    progress.part(0.96)
     changes = _with_profiles(conn, ctx, resolution.changes)
     write_changes(conn, ctx, changes.select("customer_id", "profile_id", "field", value="after"))
+    progress.part(0.98)
     # The loyalty values written become opening ledger entries and slabs (patron.loyalty).
     changed_loyalty = loyalty_customers(changes)
     slabs_before = opening.slabs_before(conn, ctx.org_id, changed_loyalty)
     sync_loyalty(conn, ctx, pl.concat([new["customer_id"], changed_loyalty]))
+    progress.part(0.99)
     final = rows
     if new.height:  # the n-th new row gets the n-th new id: no join of the whole file
         order = (inserting.cast(pl.Int64).cum_sum() - 1).clip(0)
@@ -101,6 +105,7 @@ def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -
     new = insert_customers(
         conn, ctx, new, registered_at=registered, registered_unit_id=pl.col("store_unit_id")
     )
+    progress.part(0.6)  # rough shares of the time of a file of new customers
     fields = [
         name
         for name in (*PROFILE_FIELDS, *IDENTIFIER_TYPES, *LOYALTY_FIELDS, *ctx.fields)
@@ -109,6 +114,7 @@ def _insert_customers(conn: Connection, ctx: ImportContext, new: pl.DataFrame) -
     # Every written value as text, one column per field: each table takes its columns.
     wide = new.select("customer_id", "profile_id", *[as_text(f, new.schema[f]) for f in fields])
     _insert_identifiers(conn, ctx, wide)
+    progress.part(0.95)
     _insert_loyalty(conn, ctx, wide)
     _insert_org_fields(conn, ctx, wide)
     return wide
