@@ -173,8 +173,11 @@ class Instance:
 
 @dataclass(frozen=True)
 class Reference:
+    """The file imported uninterrupted: its result and its people (read once)."""
+
     org: OrgHandle
     result: Result
+    people: list[tuple[Any, ...]]
 
 
 class Cluster:
@@ -303,7 +306,7 @@ def cluster(
         _eventually("the reference import", partial(_committed, pg, import_id))
         done = result(pg, org, import_id)
         assert done.counts["inserted"] == ROWS - 1
-        processes.reference = Reference(org, done)
+        processes.reference = Reference(org, done, people(pg, org))
         processes.ensure_workers()
         processes.wait_for_servers()
         yield processes
@@ -431,7 +434,7 @@ def _same_result(engine: Engine, org: OrgHandle, import_id: int, reference: Refe
     assert finished.outcomes.drop("customer_id").equals(
         reference.result.outcomes.drop("customer_id")
     )
-    assert people(engine, org) == people(engine, reference.org)
+    assert people(engine, org) == reference.people
 
 
 def test_one_worker_holds_an_import_and_both_servers_answer_alike(
