@@ -491,7 +491,9 @@ def test_one_worker_holds_an_import_and_both_servers_answer_alike(
 
 
 #: Where in a commit the worker is killed, told by the latest statement of the commit's
-#: connection and whether it has written customers yet.
+#: connection (PostgreSQL's pg_stat_activity) and whether it has written customers yet:
+#: the import's progress figure is written at most every half second, too seldom to catch
+#: the commit's last fraction of a second.
 KILL_POINTS: dict[str, Callable[[str, bool], bool]] = {
     # The import just moved to committing; its commit transaction has begun or is beginning.
     "begun": lambda statement, wrote: True,
