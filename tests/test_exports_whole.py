@@ -57,6 +57,11 @@ def crowd(api: Api, engine: Engine, org: OrgHandle) -> list[int]:
         ).one()
         second = {k: v for k, v in first._mapping.items() if k != "id"}
         conn.execute(sa.insert(identifiers).values({**second, "value": "919020099999"}))
+        # A time stored without its microseconds (as SQL, not SQLAlchemy, may write it).
+        conn.execute(
+            sa.text("UPDATE customers SET registered_at = '2024-01-09 10:00:00' WHERE id = :id"),
+            {"id": ids[9]},
+        )
         conn.execute(
             sa.update(field_values)
             .where(field_values.c.customer_id == ids[8])

@@ -10,6 +10,7 @@ work is done on whole columns (polars), not cell by cell.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -87,6 +88,33 @@ def copied_text_frame(columns: Sequence[str], frame: pl.DataFrame) -> pl.DataFra
     )
 
 
+def _stored_times(raw: pl.Series) -> pl.Series:
+    """SQLite's stored UTC times (``2024-01-02 03:04:05.000000``) as times."""
+    try:
+        return raw.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=True)
+    except pl.exceptions.PolarsError:  # another spelling: each read as SQLAlchemy would
+        read = raw.map_elements(_naive_utc, return_dtype=pl.Datetime("us"))
+        return read.alias(raw.name)
+
+
+def _naive_utc(text: str) -> datetime:
+    read = datetime.fromisoformat(text)
+    return read.astimezone(UTC).replace(tzinfo=None) if read.tzinfo else read
+
+
+def stored_text_frame(columns: Sequence[str], frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame of :func:`patron.exports.query.sqlite_frames` as a frame of text (the same
+    text as :func:`text_frame`'s)."""
+    times = [
+        _stored_times(frame[f"c{n}"])
+        for n, column in enumerate(columns)
+        if column == "registeredAt"
+    ]
+    return frame.with_columns(times).select(
+        _text(f"c{n}", column) for n, column in enumerate(columns)
+    )
+
+
 def frames(
     conn: Connection,
     org_id: int,
@@ -112,6 +140,20 @@ def frames(
             batch_bytes=BATCH_BYTES,
         ):
             yield copied_text_frame(columns, copied)
+        return
+    if limit is None:
+        for stored in query.sqlite_frames(
+            conn,
+            org_id,
+            criteria,
+            sort=sort,
+            descending=descending,
+            columns=columns,
+            custom_prefix=CUSTOM_PREFIX,
+            extended_prefix=EXTENDED_PREFIX,
+            batch_rows=batch_rows,
+        ):
+            yield stored_text_frame(columns, stored)
         return
     for rows in query.export_rows(
         conn,
