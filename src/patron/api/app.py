@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from patron import __version__
 from patron.api import contract, errors
 from patron.api.deps import CredentialCache
+from patron.api.health import router as health_router
 from patron.api.idempotency import Idempotency
 from patron.api.limits import BodySizeLimit
 from patron.audit.endpoints import router as audit_router
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(loyalty_requests_router)
     app.include_router(transactions_router)
     app.include_router(legacy_router)
+    app.include_router(health_router)
     # After the API's routes and error handlers: console pages answer every other path.
     web.mount(app, settings)
     # The legacy batch endpoint applies Idempotency-Key itself: its credentials are in its form.
