@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from patron.api import deps
 from patron.api.contract import errors
-from patron.api.deps import Db, TransactionRoute
+from patron.api.deps import Db, EditorSession, TransactionRoute, ViewerSession
 from patron.api.params import CustomerId, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.codes import customer
@@ -43,25 +43,22 @@ def _saved(saved: Saved) -> dict[str, Any]:
 
 
 @router.post("", response_model=CustomerSaved)
-def register_customer(
-    body: RegisterIn, conn: Db, actor: Actor = Depends(deps.editor)
-) -> dict[str, Any]:
+def register_customer(body: RegisterIn, s: EditorSession) -> dict[str, Any]:
     """Register a customer (loyalty or not) on a source, combining across sources."""
-    return _saved(service.register_customer(conn, actor, body))
+    return _saved(service.register_customer(s.conn, s.actor, body))
 
 
 @router.get("/lookup", response_model=LookupAnswer, responses=errors(404))
 def lookup_customer_id(
-    conn: Db,
+    s: ViewerSession,
     identifierName: str | None = None,
     identifierValue: str | None = None,
     source: str | None = None,
     accountId: str | None = None,
-    actor: Actor = Depends(deps.viewer),
 ) -> dict[str, Any]:
     """The customer id behind an identifier (mobile, email, externalId, cardnumber...)."""
     given = Identifier(identifierName, identifierValue, source, accountId)
-    found = service.lookup_customer(conn, actor, given)
+    found = service.lookup_customer(s.conn, s.actor, given)
     return {"entity": found.customer_id, "warnings": [w.as_dict() for w in found.warnings]}
 
 
@@ -72,17 +69,16 @@ def lookup_customer_id(
     responses=errors(404),
 )
 def customer_details_by_identifier(
-    conn: Db,
+    s: ViewerSession,
     identifierName: str | None = None,
     identifierValue: str | None = None,
     source: str | None = None,
     accountId: str | None = None,
     embed: str | None = None,
-    actor: Actor = Depends(deps.viewer),
 ) -> dict[str, Any]:
     """Full details of the customer behind an identifier."""
     given = Identifier(identifierName, identifierValue, source, accountId)
-    return service.details_by_identifier(conn, actor, given, embed)
+    return service.details_by_identifier(s.conn, s.actor, given, embed)
 
 
 @router.put("/lookup", response_model=CustomerSaved, responses=errors(404))
@@ -103,14 +99,13 @@ def update_customer_by_identifier(
 @router.get("/{customer_id:id}", response_model=CustomerDetails, response_model_exclude_unset=True)
 def get_customer(
     customer_id: CustomerId,
-    conn: Db,
+    s: ViewerSession,
     source: str | None = None,
     accountId: str | None = None,
     embed: str | None = None,
-    actor: Actor = Depends(deps.viewer),
 ) -> dict[str, Any]:
     """Details of a customer; a merged id answers with its survivor (warning 91009)."""
-    return service.details_by_id(conn, actor, customer_id, source, accountId, embed)
+    return service.details_by_id(s.conn, s.actor, customer_id, source, accountId, embed)
 
 
 @router.put("/{customer_id:id}", response_model=CustomerSaved)
