@@ -74,8 +74,14 @@ def suppressed_digests(
     """The (type, digest) pairs among ``pairs`` that a deletion left as suppressions."""
     if not pairs:
         return set()
-    query = sa.select(suppressions.c.type, suppressions.c.digest).where(
-        suppressions.c.org_id == org_id,
-        sa.tuple_(suppressions.c.type, suppressions.c.digest).in_(sorted(set(pairs))),
-    )
-    return {(str(kind), str(digest)) for kind, digest in conn.execute(query)}
+    parameters = {"org_id": org_id, "pairs": sorted(set(pairs))}
+    return {(str(kind), str(digest)) for kind, digest in conn.execute(_SUPPRESSED, parameters)}
+
+
+# Built once (every registration asks): building a statement costs more than running it.
+_SUPPRESSED = sa.select(suppressions.c.type, suppressions.c.digest).where(
+    suppressions.c.org_id == sa.bindparam("org_id"),
+    sa.tuple_(suppressions.c.type, suppressions.c.digest).in_(
+        sa.bindparam("pairs", expanding=True)
+    ),
+)

@@ -108,17 +108,23 @@ def pending_for(
     earliest first."""
     if not pairs:
         return []
-    query = (
-        sa.select(referrals)
-        .where(
-            referrals.c.org_id == org_id,
-            referrals.c.referee_id.is_(None),
-            referrals.c.joined_at.is_(None),
-            sa.tuple_(referrals.c.type, referrals.c.identifier).in_(sorted(set(pairs))),
-        )
-        .order_by(referrals.c.invited_on, referrals.c.id)
+    parameters = {"org_id": org_id, "pairs": sorted(set(pairs))}
+    return list(conn.execute(_PENDING_FOR, parameters).mappings())
+
+
+# Built once (every registration asks): building a statement costs more than running it.
+_PENDING_FOR = (
+    sa.select(referrals)
+    .where(
+        referrals.c.org_id == sa.bindparam("org_id"),
+        referrals.c.referee_id.is_(None),
+        referrals.c.joined_at.is_(None),
+        sa.tuple_(referrals.c.type, referrals.c.identifier).in_(
+            sa.bindparam("pairs", expanding=True)
+        ),
     )
-    return list(conn.execute(query).mappings())
+    .order_by(referrals.c.invited_on, referrals.c.id)
+)
 
 
 def joined_in(

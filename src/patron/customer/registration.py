@@ -517,6 +517,8 @@ def _insert_profile(
     )
     _add_identifiers(conn, actor, customer_id, profile_id, identifiers)
     repository.upsert_channels(conn, actor.org_id, customer_id, profile_id, profile.channels)
+    if not profile.custom_fields:
+        return  # nothing to add: what is stored need not be read
     stored = {
         (r["kind"], r["name"]) for r in repository.field_values_of(conn, actor.org_id, customer_id)
     }

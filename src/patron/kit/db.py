@@ -7,6 +7,7 @@ never commit.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -226,4 +227,14 @@ MAX_ID = 2**63 - 1
 
 def insert_returning_id(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:
     """Insert one row and return its generated id (both dialects support RETURNING)."""
-    return int(conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one())
+    if any(isinstance(value, sa.ClauseElement) for value in values.values()):
+        statement = table.insert().values(**values).returning(table.c.id)
+        return int(conn.execute(statement).scalar_one())
+    # Plain values as parameters of a statement built once per table: building a statement
+    # with .values() cost more than SQLite takes to run it (a registration inserts twice).
+    return int(conn.execute(_inserting(table), values).scalar_one())
+
+
+@functools.cache
+def _inserting(table: sa.Table) -> sa.Insert:
+    return table.insert().returning(table.c.id)
