@@ -287,3 +287,41 @@ def test_a_large_import_stores_the_same_customers_either_way(
     stored = stored_people(engine, set_based)
     assert len(stored) == ROWS + 500
     assert stored == stored_people(engine, per_row)
+
+
+@pytest.mark.parametrize("granted", [False, True], ids=["without-grant", "with-grant"])
+def test_a_role_that_is_no_superuser_needs_the_grant(
+    explained: tuple[Connection, list[str]], org: OrgHandle, people: pl.DataFrame, granted: bool
+) -> None:
+    """patron's role in production is no superuser: without ``GRANT SET ON PARAMETER
+    session_replication_role`` the writer keeps the keys' per-row checks (slower, as safe);
+    with it, the checks are set-based (docs/postgresql-loads.md, docs/deployment.md)."""
+    conn, notices = explained
+    role = "patron_test_plain_role"
+    conn.exec_driver_sql(
+        f"DO $$ BEGIN CREATE ROLE {role} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
+    conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+    conn.exec_driver_sql(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    grant = "GRANT" if granted else "REVOKE"
+    direction = "TO" if granted else "FROM"
+    conn.exec_driver_sql(f"{grant} SET ON PARAMETER session_replication_role {direction} {role}")
+    conn.commit()
+    try:
+        conn.exec_driver_sql(f"SET ROLE {role}")
+        assert conn.exec_driver_sql("SHOW is_superuser").scalar_one() == "off"
+        bulk_repository.write_rows(conn, identifiers, _identifiers(org.id, people, "G-"))
+        conn.commit()
+        written = sa.select(sa.func.count()).where(identifiers.c.org_id == org.id)
+        assert conn.execute(written).scalar_one() == ROWS
+    finally:
+        conn.rollback()
+        conn.exec_driver_sql("RESET ROLE")
+        conn.exec_driver_sql(f"REVOKE SET ON PARAMETER session_replication_role FROM {role}")
+        conn.commit()
+    per_row = _key_checks(notices, "customers")
+    if granted:
+        assert per_row == []
+        assert any("FOR KEY SHARE" in text for text in notices)
+    else:
+        assert len(per_row) == ROWS  # one check of the customer per row written
