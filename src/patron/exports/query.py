@@ -345,6 +345,34 @@ def _unescaped(text: str) -> str:
     return _ESCAPED.sub(lambda found: _ESCAPES.get(found[1], found[1]), text)
 
 
+def _whole_list(
+    conn: Connection,
+    org_id: int,
+    criteria: Criteria,
+    sort: str,
+    descending: bool,
+    columns: Sequence[str],
+    custom_prefix: str,
+    extended_prefix: str,
+) -> sa.Select[Any] | None:
+    """The statement of every one of the list's customers matching ``criteria`` (None: the
+    criteria match no one)."""
+    conditions = listing_repository.filter_conditions(conn, org_id, criteria)
+    if conditions is None:
+        return None
+    return _statement(
+        conn,
+        org_id,
+        conditions,
+        sort=sort,
+        descending=descending,
+        columns=columns,
+        custom_prefix=custom_prefix,
+        extended_prefix=extended_prefix,
+        whole=True,
+    )
+
+
 def copied_frames(
     conn: Connection,
     org_id: int,
@@ -361,20 +389,11 @@ def copied_frames(
     order, as frames of about ``batch_bytes`` of ``COPY`` text each: columns ``c0``,
     ``c1``... as text, the id as a number, the registration time as microseconds since
     1970 (UTC), NULL for a missing value."""
-    conditions = listing_repository.filter_conditions(conn, org_id, criteria)
-    if conditions is None:
-        return
-    query = _statement(
-        conn,
-        org_id,
-        conditions,
-        sort=sort,
-        descending=descending,
-        columns=columns,
-        custom_prefix=custom_prefix,
-        extended_prefix=extended_prefix,
-        whole=True,
+    query = _whole_list(
+        conn, org_id, criteria, sort, descending, columns, custom_prefix, extended_prefix
     )
+    if query is None:
+        return
     schema = {
         f"c{n}": pl.Int64 if column in ("id", "registeredAt") else pl.String
         for n, column in enumerate(columns)
@@ -434,20 +453,11 @@ def sqlite_frames(
     number, the registration time as SQLite stores it (UTC text), NULL for a missing
     value. The driver's tuples go straight into frames: SQLAlchemy's rows, and its parsing
     of each time into a ``datetime``, cost more than the statement's own stepping."""
-    conditions = listing_repository.filter_conditions(conn, org_id, criteria)
-    if conditions is None:
-        return
-    query = _statement(
-        conn,
-        org_id,
-        conditions,
-        sort=sort,
-        descending=descending,
-        columns=columns,
-        custom_prefix=custom_prefix,
-        extended_prefix=extended_prefix,
-        whole=True,
+    query = _whole_list(
+        conn, org_id, criteria, sort, descending, columns, custom_prefix, extended_prefix
     )
+    if query is None:
+        return
     schema = {
         f"c{n}": pl.Int64 if column == "id" else pl.String for n, column in enumerate(columns)
     }
