@@ -128,6 +128,33 @@ def csv(*lines: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+MEMBERS_HEADER = "First Name,Last Name,Mobile,Email,External Id,Store,Loyalty Points"
+
+
+def letters(number: int) -> str:
+    """A name made of letters only (names may not hold digits), one for each number."""
+    return "".join(chr(97 + (number // 26**k) % 26) for k in range(4)).capitalize()
+
+
+def members_file(rows: int, tag: str, mobile_prefix: str, bad_row: int) -> str:
+    """A Loyalty Customers file of ``rows`` people with their own mobiles (``mobile_prefix``
+    and the row's number), emails and external ids (``tag``), in two stores, with points;
+    row ``bad_row`` is rejected, so the outcome is not all alike."""
+    lines = [
+        f"{letters(i)},{letters(i + 7)},{mobile_prefix}{i:08d},{tag}{i}@example.com,{tag}{i},"
+        f"{'mal' if i % 2 else 'blr'},{i % 500}"
+        for i in range(rows)
+    ]
+    lines[bad_row] = "Bad,Row,12,,,mal,1"
+    return csv(MEMBERS_HEADER, *lines)
+
+
+def customer_count(engine: Engine, org: OrgHandle) -> int:
+    with transaction(engine, write=False) as conn:
+        query = sa.text("SELECT count(*) FROM customers WHERE org_id = :org")
+        return int(conn.execute(query, {"org": org.id}).scalar_one())
+
+
 #: Every table holding customer data, in a stable order (for store snapshots).
 STORE_TABLES = (
     "customers",

@@ -12,32 +12,24 @@ import time
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from patron.imports import service
 from patron.kit.db import transaction
 from tests.conftest import OrgHandle
-from tests.importing import csv, editor, import_org, people, result, run, start
+from tests.importing import (
+    customer_count,
+    editor,
+    import_org,
+    members_file,
+    people,
+    result,
+    run,
+    start,
+)
 
 ROWS = 20_000
-HEADER = "First Name,Last Name,Mobile,Email,External Id,Store,Loyalty Points"
 PATRON = Path(sys.executable).parent / "patron"
-
-
-def _letters(number: int) -> str:
-    """A name made of letters only (names may not hold digits)."""
-    return "".join(chr(97 + (number // 26**k) % 26) for k in range(4)).capitalize()
-
-
-def _file() -> str:
-    lines = [
-        f"{_letters(i)},{_letters(i + 7)},9198{i:08d},person{i}@example.com,X{i},"
-        f"{'mal' if i % 2 else 'blr'},{i % 500}"
-        for i in range(ROWS)
-    ]
-    lines[7] = "Bad,Row,12,,,mal,1"  # a rejected row keeps the outcome non-trivial
-    return csv(HEADER, *lines)
 
 
 def _serve(engine: Engine) -> subprocess.Popen[bytes]:
@@ -73,18 +65,9 @@ def _wait_for(engine: Engine, org: OrgHandle, import_id: int, states: set[str]) 
     pytest.fail(f"import {import_id} never reached {states}")
 
 
-def _customers(engine: Engine, org: OrgHandle) -> int:
-    with transaction(engine, write=False) as conn:
-        return int(
-            conn.execute(
-                sa.text("SELECT count(*) FROM customers WHERE org_id = :o"), {"o": org.id}
-            ).scalar_one()
-        )
-
-
 @pytest.mark.parametrize("delay", [0.0, 0.3, 1.0])
 def test_killed_mid_commit_then_resumed(engine: Engine, delay: float) -> None:
-    data = _file()
+    data = members_file(ROWS, "person", "9198", bad_row=7)
     reference_org = import_org(engine)
     reference = run(engine, reference_org, data)
     expected = ROWS - 1
@@ -104,7 +87,7 @@ def test_killed_mid_commit_then_resumed(engine: Engine, delay: float) -> None:
         if server.poll() is None:
             server.kill()
     state = _state(engine, org, import_id)
-    count = _customers(engine, org)
+    count = customer_count(engine, org)
     assert count in (0, expected), f"half-applied: {count} customers"
     assert (count == expected) == (state == "committed")
 

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine, RowMapping
 
@@ -29,33 +28,26 @@ from patron.imports import repository as repo
 from patron.kit.db import transaction
 from patron.settings import Settings
 from tests.conftest import OrgHandle
-from tests.importing import csv, editor, import_org, people, result, run, start
+from tests.importing import (
+    customer_count,
+    editor,
+    import_org,
+    members_file,
+    people,
+    result,
+    run,
+    start,
+)
 
-HEADER = "First Name,Last Name,Mobile,Email,External Id,Store,Loyalty Points"
 PATRON = Path(sys.executable).parent / "patron"
 #: The lease and beat the worker processes run with (environment variables).
 LEASE_SECONDS, BEAT_SECONDS = 3.0, 0.5
-
-
-def _letters(number: int) -> str:
-    """A name made of letters only (names may not hold digits)."""
-    return "".join(chr(97 + (number // 26**k) % 26) for k in range(4)).capitalize()
 
 
 def _rows(engine: Engine) -> int:
     """Enough rows that a commit lasts longer than the short leases below (several
     seconds; PostgreSQL commits them about three times slower than SQLite)."""
     return 40_000 if engine.dialect.name == "sqlite" else 15_000
-
-
-def _file(rows: int) -> str:
-    lines = [
-        f"{_letters(i)},{_letters(i + 7)},9197{i:08d},lease{i}@example.com,L{i},"
-        f"{'mal' if i % 2 else 'blr'},{i % 500}"
-        for i in range(rows)
-    ]
-    lines[0] = "Bad,Row,12,,,mal,1"  # a rejected row keeps the outcome non-trivial
-    return csv(HEADER, *lines)
 
 
 @dataclass(frozen=True)
@@ -95,12 +87,6 @@ def _wait_for(
     pytest.fail(f"import {import_id} never reached the awaited state ({seen})")
 
 
-def _customers(engine: Engine, org: OrgHandle) -> int:
-    with transaction(engine, write=False) as conn:
-        query = sa.text("SELECT count(*) FROM customers WHERE org_id = :org")
-        return int(conn.execute(query, {"org": org.id}).scalar_one())
-
-
 def _queued(engine: Engine, org: OrgHandle, data: str) -> int:
     """An import of ``data``, previewed and confirmed: waiting for its commit."""
     import_id = start(engine, org, data)
@@ -131,7 +117,7 @@ def test_the_lease_outlasts_several_beats() -> None:
 
 def test_the_heartbeat_keeps_a_lease_a_long_step_would_outlive(engine: Engine) -> None:
     org = import_org(engine)
-    import_id = _queued(engine, org, _file(3))
+    import_id = _queued(engine, org, members_file(3, "lease", "9197", bad_row=0))
     lease = jobs.Lease(seconds=1.0, beat_seconds=0.2)
     assert _claim(engine, org, import_id, "worker-a", lease)
     claimed = _seen(engine, org, import_id)
@@ -163,7 +149,7 @@ def test_the_heartbeat_keeps_a_lease_a_long_step_would_outlive(engine: Engine) -
 def test_a_commit_longer_than_the_lease_keeps_its_import(engine: Engine) -> None:
     org = import_org(engine)
     rows = _rows(engine)
-    import_id = _queued(engine, org, _file(rows))
+    import_id = _queued(engine, org, members_file(rows, "lease", "9197", bad_row=0))
     lease = jobs.Lease(seconds=0.6, beat_seconds=0.1)
     worker = threading.Thread(target=jobs.run_import, args=(engine, org.id, import_id, "a", lease))
     taken: list[bool] = []
@@ -187,7 +173,7 @@ def test_a_commit_longer_than_the_lease_keeps_its_import(engine: Engine) -> None
     rival.join()
 
     assert result(engine, org, import_id).state == "committed"
-    assert _customers(engine, org) == rows - 1
+    assert customer_count(engine, org) == rows - 1
     assert taken
     assert not any(taken), "another worker took the import over"
     assert committing
@@ -208,7 +194,7 @@ def test_a_worker_that_lost_its_lease_writes_nothing(engine: Engine) -> None:
     step then rolls back where it commits, and records no failure; B commits it."""
     org = import_org(engine)
     rows = 200
-    import_id = _queued(engine, org, _file(rows))
+    import_id = _queued(engine, org, members_file(rows, "lease", "9197", bad_row=0))
     stalled = jobs.Lease(seconds=0.5, beat_seconds=60)  # its first beat would come too late
     assert _claim(engine, org, import_id, "worker-a", stalled)
     with transaction(engine, write=False) as conn:
@@ -237,7 +223,7 @@ def test_a_worker_that_lost_its_lease_writes_nothing(engine: Engine) -> None:
         a.join()
 
     after_a = _row(engine, org, import_id)
-    assert _customers(engine, org) == 0
+    assert customer_count(engine, org) == 0
     assert after_a["lease_owner"] == "worker-b"
     assert after_a["attempts"] == 0
     assert after_a["message"] == ""
@@ -250,7 +236,7 @@ def test_a_worker_that_lost_its_lease_writes_nothing(engine: Engine) -> None:
     done = result(engine, org, import_id)
     assert done.state == "committed"
     assert done.counts["inserted"] == rows - 1
-    assert _customers(engine, org) == rows - 1
+    assert customer_count(engine, org) == rows - 1
 
 
 def _worker(engine: Engine, log: Path) -> subprocess.Popen[bytes]:
@@ -274,7 +260,7 @@ def test_a_killed_workers_import_is_taken_over_within_the_lease(
     engine: Engine, tmp_path: Path
 ) -> None:
     rows = _rows(engine)
-    data = _file(rows)
+    data = members_file(rows, "lease", "9197", bad_row=0)
     reference_org = import_org(engine)
     reference = run(engine, reference_org, data)
     assert reference.counts["inserted"] == rows - 1
@@ -306,7 +292,7 @@ def test_a_killed_workers_import_is_taken_over_within_the_lease(
             first.wait(timeout=30)
     killed_at = time.monotonic()
     killed = _seen(engine, org, import_id)
-    assert (killed.state, _customers(engine, org)) == ("committing", 0), "not killed mid-commit"
+    assert (killed.state, customer_count(engine, org)) == ("committing", 0), "not killed mid-commit"
 
     second = _worker(engine, log)
     try:

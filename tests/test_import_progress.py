@@ -19,7 +19,7 @@ from patron.imports import jobs, progress, service
 from patron.imports.tables import imports
 from patron.kit.db import transaction
 from tests.conftest import Api
-from tests.importing import csv, editor, result, start
+from tests.importing import csv, editor, letters, result, start
 from tests.web.console import opened
 from tests.web.uploads import store_org
 
@@ -28,15 +28,11 @@ HEADER = "First Name,Last Name,Mobile,Email,Store"
 ROWS = 12_000
 
 
-def _letters(number: int) -> str:
-    return "".join(chr(97 + (number // 26**k) % 26) for k in range(4)).capitalize()
-
-
 def _data(rows: int) -> str:
     return csv(
         HEADER,
         *(
-            f"{_letters(i)},{_letters(i + 3)},9196{i:08d},prog{i}@example.com,mal"
+            f"{letters(i)},{letters(i + 3)},9196{i:08d},prog{i}@example.com,mal"
             for i in range(rows)
         ),
     )

@@ -41,7 +41,15 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from patron.kit.db import transaction
 from tests.conftest import OrgHandle
-from tests.importing import Result, csv, import_org, people, result, start
+from tests.importing import (
+    Result,
+    customer_count,
+    import_org,
+    members_file,
+    people,
+    result,
+    start,
+)
 
 T = TypeVar("T")
 
@@ -51,7 +59,6 @@ LEASE_SECONDS = 3
 #: Enough rows that a commit lasts a few seconds on PostgreSQL, long enough to be killed
 #: at a chosen point of it.
 ROWS = 10_000
-HEADER = "First Name,Last Name,Mobile,Email,External Id,Store,Loyalty Points"
 #: How long anything may take on a loaded machine before the test gives up.
 PATIENCE = 120.0
 
@@ -109,22 +116,7 @@ DROP TABLE IF EXISTS test_instance_writes;
 """
 
 
-def _letters(number: int) -> str:
-    """A name made of letters only (names may not hold digits)."""
-    return "".join(chr(97 + (number // 26**k) % 26) for k in range(4)).capitalize()
-
-
-def _file() -> str:
-    lines = [
-        f"{_letters(i)},{_letters(i + 11)},9196{i:08d},instance{i}@example.com,N{i},"
-        f"{'mal' if i % 2 else 'blr'},{i % 700}"
-        for i in range(ROWS)
-    ]
-    lines[3] = "Bad,Row,12,,,mal,1"  # a rejected row keeps the outcome non-trivial
-    return csv(HEADER, *lines)
-
-
-FILE = _file()
+FILE = members_file(ROWS, "instance", "9196", bad_row=3)
 
 
 def _eventually(what: str, probe: Callable[[], T | None], seconds: float = PATIENCE) -> T:
@@ -390,12 +382,6 @@ def _committed(engine: Engine, import_id: int) -> bool | None:
     return state == "committed" or None
 
 
-def _customers(engine: Engine, org: OrgHandle) -> int:
-    with transaction(engine, write=False) as conn:
-        query = sa.text("SELECT count(*) FROM customers WHERE org_id = :org")
-        return int(conn.execute(query, {"org": org.id}).scalar_one())
-
-
 def _upload(server: Instance, org: OrgHandle, **form: str) -> int:
     files = {"file": ("members.csv", FILE.encode(), "text/csv")}
     created = server.call("POST", "/v2/imports", org, files=files, data=form)
@@ -560,11 +546,11 @@ def _kill_during_commit(pg: Engine, cluster: Cluster, point: str) -> Killed | No
     killed = _import_row(pg, import_id)
     if killed["state"] == "committed":
         # The commit ended before the kill (or before the point was seen): whole.
-        assert _customers(pg, org) == ROWS - 1
+        assert customer_count(pg, org) == ROWS - 1
         return None
     # Untouched: the killed worker's transaction is rolled back, whole.
     assert killed["state"] == "committing", killed["state"]
-    assert _customers(pg, org) == 0, "half-applied"
+    assert customer_count(pg, org) == 0, "half-applied"
     assert holder.owns(killed["lease_owner"])
     other = next(w for w in living if w is not holder)
     return Killed(org, import_id, holder, other, killed)

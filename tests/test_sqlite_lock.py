@@ -44,7 +44,7 @@ from patron.kit.migrate import upgrade
 from patron.settings import Settings
 from tests.conftest import BACKENDS, OrgHandle
 from tests.factories import registration
-from tests.importing import SEED_HEADER, csv, editor, import_org
+from tests.importing import SEED_HEADER, csv, customer_count, editor, import_org, letters
 
 PATRON = Path(sys.executable).parent / "patron"
 #: The busy timeout of the tests' processes: long enough for a waiting write to get the
@@ -113,14 +113,9 @@ sqlite_only = pytest.mark.skipif("sqlite" not in BACKENDS, reason="SQLite's writ
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _letters(number: int) -> str:
-    """A name made of letters only (names may not hold digits)."""
-    return "".join(chr(97 + (number // 26**k) % 26) for k in range(4)).capitalize()
-
-
 def _customers_file(rows: int) -> str:
     lines = [
-        f"{_letters(i)},{_letters(i + 3)},9197{i:08d},lock{i}@example.com,K{i},mal.till"
+        f"{letters(i)},{letters(i + 3)},9197{i:08d},lock{i}@example.com,K{i},mal.till"
         for i in range(rows)
     ]
     return csv(SEED_HEADER, *lines)
@@ -164,12 +159,6 @@ def _customers_with_mobile(engine: Engine, org: OrgHandle, mobile: str) -> int:
     )
     with transaction(engine, write=False) as conn:
         return int(conn.execute(query, {"org": org.id, "value": mobile}).scalar_one())
-
-
-def _customer_count(engine: Engine, org: OrgHandle) -> int:
-    query = sa.text("SELECT count(*) FROM customers WHERE org_id = :org")
-    with transaction(engine, write=False) as conn:
-        return int(conn.execute(query, {"org": org.id}).scalar_one())
 
 
 def _assert_busy_answer(response: Any) -> None:
@@ -522,7 +511,7 @@ def test_a_long_import_commit_beside_patron_serve(processes: Processes) -> None:
     assert answers["919845100009"].status_code == 200, answers["919845100009"].text
     for mobile in ("919845100000", "919845100009", "919845100010"):
         assert _customers_with_mobile(engine, org, mobile) == 1
-    assert _customer_count(engine, org) == rows + 3  # the file's, and the three written
+    assert customer_count(engine, org) == rows + 3  # the file's, and the three written
     _assert_quiet(processes.log("serve.err"))
     final = _import_row(engine, org, int(summary["id"]))
     assert (final["attempts"], final["lease_owner"]) == (0, None)
@@ -575,7 +564,7 @@ def test_patron_import_follows_while_patron_serve_commits_its_import(
     assert _customers_with_mobile(engine, org, "919845200001") == 0
     final = _import_row(engine, org, import_id)
     assert (final["attempts"], final["lease_owner"]) == (0, None)
-    assert _customer_count(engine, org) == rows
+    assert customer_count(engine, org) == rows
     _assert_quiet(processes.log("serve.err"))
 
 
