@@ -137,7 +137,7 @@ def test_a_customers_parts_in_one_statement_equal_the_four_reads(
         ]
 
 
-def test_a_customers_details_take_four_statements(cached_api: Api, engine: Engine) -> None:
+def test_a_customers_details_take_three_statements(cached_api: Api, engine: Engine) -> None:
     customer_id = register(cached_api, mobile="919845012398")
     statements: list[str] = []
 
@@ -152,6 +152,7 @@ def test_a_customers_details_take_four_statements(cached_api: Api, engine: Engin
     finally:
         sa.event.remove(engine, "before_cursor_execute", executed)
     assert answer.json()["status"]["label"] == "Active"
-    # The customer, its parts, its cards, its merge family; not the org's settings or labels.
-    assert len(statements) == 4, statements
+    # The customer (with its merge family's purchases), its parts, its cards; not the org's
+    # settings or labels.
+    assert len(statements) == 3, statements
     assert not any("status_labels" in s or "FROM orgs" in s for s in statements)

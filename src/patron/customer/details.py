@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from patron.cards import service as cards
 from patron.codes import customer as customer_codes
@@ -14,6 +14,7 @@ from patron.customer.lookup import Resolved, SourceAccount
 from patron.kit.clock import iso
 from patron.kit.errors import InvalidInput, NotFound
 from patron.loyalty import details as loyalty
+from patron.loyalty import transaction_repository as bills
 from patron.orgs import repository as orgs_repository
 from patron.orgs import service as orgs
 from patron.subscriptions import service as subscriptions
@@ -25,6 +26,13 @@ EMBEDS = ("subscriptions", *loyalty.EMBEDS, CUSTOMER_IMAGE)
 
 def _by(name: str) -> dict[str, str]:
     return {"code": name, "name": name, "type": "USER"}
+
+
+def _lifetime_purchases(conn: Connection, org_id: int, customer: RowMapping) -> float:
+    """Read with the customer when it was resolved ``with_purchases``, else on its own."""
+    if bills.LIFETIME_BILLS in customer:
+        return float(bills.lifetime_purchases_in(customer))
+    return loyalty.lifetime_purchases(conn, org_id, int(customer["id"]))
 
 
 def details(
@@ -119,7 +127,7 @@ def details(
                 "modifiedBy": _by(customer["modified_by"]),
                 "modifiedDate": iso(customer["updated_at"]),
             },
-            "lifetimePurchases": loyalty.lifetime_purchases(conn, org_id, customer_id),
+            "lifetimePurchases": _lifetime_purchases(conn, org_id, customer),
         },
         "status": {
             "label": label["label"] if label else None,

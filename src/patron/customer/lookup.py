@@ -113,14 +113,17 @@ def resolve(
     *,
     not_found_code: int = customer_codes.CUSTOMER_NOT_FOUND,
     for_update: bool = False,
+    with_purchases: bool = False,
 ) -> Resolved:
     """The live customer behind ``customer_id``; a merge victim resolves to its survivor.
 
     A change passes ``for_update``: the rows are locked as they are read, so a merge
     or deletion running meanwhile is waited for, and the change goes to the customer
-    that is live once it has committed, never to a fresh victim.
+    that is live once it has committed, never to a fresh victim. Its details pass
+    ``with_purchases``: the row then has its lifetime purchases' columns too.
     """
-    customer = repository.get_customer(conn, org_id, customer_id, for_update=for_update)
+    read = {"for_update": for_update, "with_purchases": with_purchases}
+    customer = repository.get_customer(conn, org_id, customer_id, **read)
     warnings: list[Notice] = []
     depth = 0
     while customer is not None and customer["merged_into_id"] is not None:
@@ -128,9 +131,7 @@ def resolve(
         if depth > _MERGE_DEPTH_LIMIT:
             customer = None
             break
-        customer = repository.get_customer(
-            conn, org_id, int(customer["merged_into_id"]), for_update=for_update
-        )
+        customer = repository.get_customer(conn, org_id, int(customer["merged_into_id"]), **read)
         if customer is not None and depth == 1:
             warnings.append(
                 Notice(
@@ -195,6 +196,7 @@ def by_identifier(
     where: SourceAccount,
     *,
     for_update: bool = False,
+    with_purchases: bool = False,
 ) -> Resolved:
     """The customer holding an identifier (8015), on the given source unless ALL (8065).
 
@@ -211,7 +213,7 @@ def by_identifier(
         raise NotFound(
             customer_codes.CUSTOMER_NOT_FOUND, "No customer found with the given identifier"
         )
-    resolved = resolve(conn, org_id, holder, for_update=for_update)
+    resolved = resolve(conn, org_id, holder, for_update=for_update, with_purchases=with_purchases)
     if not where.is_all and not repository.find_profile(
         conn, org_id, resolved.id, where.source, where.account_id
     ):

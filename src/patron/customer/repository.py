@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
 from patron.kit.db import MAX_ID, insert_returning_id
+from patron.loyalty.transaction_repository import LIFETIME_PURCHASES
 
 #: Ids are 64-bit integers on both databases: a larger number names no row, and
 #: must not reach the driver (SQLite and PostgreSQL refuse it with an error).
@@ -19,6 +20,11 @@ from patron.kit.db import MAX_ID, insert_returning_id
 # statement costs more than SQLite takes to run it.
 _CUSTOMER = sa.select(customers).where(
     customers.c.org_id == sa.bindparam("org_id"), customers.c.id == sa.bindparam("id")
+)
+# The customer with its lifetime purchases (over its merge family), for its details: one
+# statement instead of two (``loyalty.transaction_repository.lifetime_purchases_in``).
+_CUSTOMER_WITH_PURCHASES = sa.select(customers, *LIFETIME_PURCHASES.selected_columns).where(
+    customers.c.org_id == sa.bindparam("org_id"), customers.c.id == sa.bindparam("customer_id")
 )
 
 
@@ -111,12 +117,23 @@ def insert_customer(conn: Connection, values: dict[str, Any]) -> int:
 
 
 def get_customer(
-    conn: Connection, org_id: int, customer_id: int, *, for_update: bool = False
+    conn: Connection,
+    org_id: int,
+    customer_id: int,
+    *,
+    for_update: bool = False,
+    with_purchases: bool = False,
 ) -> RowMapping | None:
     """The customer row; ``for_update`` locks it until the transaction ends (PostgreSQL:
-    a concurrent change is waited for and its result read; SQLite serializes writers)."""
+    a concurrent change is waited for and its result read; SQLite serializes writers).
+    ``with_purchases`` (a read) adds the columns of its lifetime purchases."""
     if not 0 < customer_id <= MAX_ID:
         return None
+    if with_purchases and not for_update:
+        found = conn.execute(
+            _CUSTOMER_WITH_PURCHASES, {"org_id": org_id, "customer_id": customer_id}
+        )
+        return found.mappings().first()
     query = _CUSTOMER.with_for_update() if for_update else _CUSTOMER
     return conn.execute(query, {"org_id": org_id, "id": customer_id}).mappings().first()
 

@@ -63,10 +63,18 @@ def _found(
     where: lookup.SourceAccount,
     *,
     for_update: bool = False,
+    with_purchases: bool = False,
 ) -> lookup.Resolved:
     settings = orgs.get_settings(conn, actor.org_id)
     return lookup.by_identifier(
-        conn, actor.org_id, settings, given.name, given.value, where, for_update=for_update
+        conn,
+        actor.org_id,
+        settings,
+        given.name,
+        given.value,
+        where,
+        for_update=for_update,
+        with_purchases=with_purchases,
     )
 
 
@@ -89,7 +97,7 @@ def details_by_identifier(
 ) -> dict[str, Any]:
     """The details of the customer holding an identifier."""
     where = _everywhere(given.source, given.account_id)
-    found = _found(conn, actor, given, where)
+    found = _found(conn, actor, given, where, with_purchases=True)
     return details(conn, actor.org_id, found, where, embed)
 
 
@@ -103,7 +111,7 @@ def details_by_id(
 ) -> dict[str, Any]:
     """The details of a customer; a merge victim's id answers its survivor (91009)."""
     where = lookup.source_account(source, account_id, allow_all=True, default=lookup.ALL_SOURCES)
-    found = lookup.resolve(conn, actor.org_id, customer_id)
+    found = lookup.resolve(conn, actor.org_id, customer_id, with_purchases=True)
     return details(conn, actor.org_id, found, where, embed)
 
 

@@ -185,18 +185,30 @@ def _lifetime_purchases_query() -> sa.Select[tuple[Any, Any]]:
         points_ledger.c.kind == "OPENING",
         sa.or_(points_ledger.c.program_id == default_program, default_program.is_(None)),
     )
-    return sa.select(bills.scalar_subquery(), opening.scalar_subquery())
+    return sa.select(
+        bills.scalar_subquery().label(LIFETIME_BILLS),
+        opening.scalar_subquery().label(LIFETIME_OPENING),
+    )
 
 
-#: Built once: the statement takes longer to build than to run, and a look-up needs it.
-_LIFETIME_PURCHASES = _lifetime_purchases_query()
+LIFETIME_BILLS = "lifetime_bills"
+LIFETIME_OPENING = "lifetime_opening"
+#: Built once: the statement takes longer to build than to run, and a look-up needs it. Its
+#: two columns (bound parameters ``org_id``, ``customer_id``) may also be selected beside
+#: the customer's row, saving a statement: see :func:`lifetime_purchases_in`.
+LIFETIME_PURCHASES = _lifetime_purchases_query()
 
 
 def lifetime_purchases(conn: Connection, org_id: int, customer_id: int) -> Decimal:
     """What the customer and those merged into it bought, in one statement: their bills less
     returns, and the purchases imports brought as opening entries of the default program."""
-    row = conn.execute(_LIFETIME_PURCHASES, {"org_id": org_id, "customer_id": customer_id}).one()
-    return Decimal(str(row[0])) + Decimal(str(row[1]))
+    row = conn.execute(LIFETIME_PURCHASES, {"org_id": org_id, "customer_id": customer_id})
+    return lifetime_purchases_in(row.mappings().one())
+
+
+def lifetime_purchases_in(row: RowMapping) -> Decimal:
+    """The lifetime purchases of a row that selected the columns of :data:`LIFETIME_PURCHASES`."""
+    return Decimal(str(row[LIFETIME_BILLS])) + Decimal(str(row[LIFETIME_OPENING]))
 
 
 def units_by_code(conn: Connection, org_id: int, code: str) -> list[int]:

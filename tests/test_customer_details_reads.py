@@ -1,0 +1,81 @@
+"""A customer's details read its lifetime purchases with the customer's row (one statement
+fewer), over the merge family of the customer that is live, whichever id was asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from patron.kit.db import transaction
+from patron.loyalty import transaction_repository as bills
+from tests.conftest import Api, warning_codes
+from tests.factories import merge, register
+from tests.loyalty_setup import add_program, bill
+
+SURVIVOR_MOBILE = "919845011111"
+
+
+def _statements(
+    engine: Engine, api: Api, path: str, **params: str
+) -> tuple[list[str], dict[str, Any]]:
+    seen: list[str] = []
+
+    def executed(*args: object) -> None:
+        if not str(args[2]).startswith("BEGIN"):  # SQLite's, sent as a statement
+            seen.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", executed)
+    try:
+        answer = api.get(path, params=params)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", executed)
+    assert answer.status_code == 200, answer.text
+    return seen, answer.json()
+
+
+def test_lifetime_purchases_come_with_the_customer_over_its_merge_family(
+    api: Api, engine: Engine
+) -> None:
+    add_program(api)
+    survivor = register(api, mobile=SURVIVOR_MOBILE)
+    victim = register(
+        api,
+        email="huck@example.com",
+        source="WECHAT",
+        account_id="acc",
+        loyalty_type="non_loyalty",
+    )
+    bill(api, survivor, 300)
+    bill(api, victim, 200, number="B-2")
+    merge(api, victim=victim, survivor_mobile=SURVIVOR_MOBILE, source="WECHAT", account_id="acc")
+    with transaction(engine, write=False) as conn:
+        alone = float(bills.lifetime_purchases(conn, api.org.id, survivor))
+    assert alone == 500.0
+
+    # By the victim's id: the survivor's document, its family's purchases (both bills).
+    by_victim = api.get(f"/v2/customers/{victim}")
+    assert by_victim.status_code == 200, by_victim.text
+    assert by_victim.json()["id"] == survivor
+    assert warning_codes(by_victim) == [91009]
+    assert by_victim.json()["loyaltyInfo"]["lifetimePurchases"] == alone
+
+    statements, by_id = _statements(engine, api, f"/v2/customers/{survivor}")
+    assert by_id["loyaltyInfo"]["lifetimePurchases"] == alone
+    # The customer (with its purchases), its parts, its cards: no statement of its own
+    # for the purchases.
+    assert len(statements) == 3, statements
+    assert "lifetime_bills" in statements[0]
+    assert "FROM customers" in statements[0]
+
+    statements, by_mobile = _statements(
+        engine,
+        api,
+        "/v2/customers/lookup/customerDetails",
+        identifierName="mobile",
+        identifierValue=SURVIVOR_MOBILE,
+    )
+    assert by_mobile["loyaltyInfo"]["lifetimePurchases"] == alone
+    # The identifier's owner, then the same three.
+    assert len(statements) == 4, statements
