@@ -127,44 +127,17 @@ def frames(
     limit: int | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The export's rows in the list's order, a frame of text per batch."""
+    selection = query.Selection(sort, descending, columns, CUSTOM_PREFIX, EXTENDED_PREFIX)
     if limit is None and conn.dialect.name == "postgresql":
         for copied in query.copied_frames(
-            conn,
-            org_id,
-            criteria,
-            sort=sort,
-            descending=descending,
-            columns=columns,
-            custom_prefix=CUSTOM_PREFIX,
-            extended_prefix=EXTENDED_PREFIX,
-            batch_bytes=BATCH_BYTES,
+            conn, org_id, criteria, selection, batch_bytes=BATCH_BYTES
         ):
             yield copied_text_frame(columns, copied)
-        return
-    if limit is None:
-        for stored in query.sqlite_frames(
-            conn,
-            org_id,
-            criteria,
-            sort=sort,
-            descending=descending,
-            columns=columns,
-            custom_prefix=CUSTOM_PREFIX,
-            extended_prefix=EXTENDED_PREFIX,
-            batch_rows=batch_rows,
-        ):
+    elif limit is None:
+        for stored in query.sqlite_frames(conn, org_id, criteria, selection, batch_rows=batch_rows):
             yield stored_text_frame(columns, stored)
-        return
-    for rows in query.export_rows(
-        conn,
-        org_id,
-        criteria,
-        sort=sort,
-        descending=descending,
-        columns=columns,
-        custom_prefix=CUSTOM_PREFIX,
-        extended_prefix=EXTENDED_PREFIX,
-        batch_rows=batch_rows,
-        limit=limit,
-    ):
-        yield text_frame(columns, rows)
+    else:
+        for rows in query.export_rows(
+            conn, org_id, criteria, selection, batch_rows=batch_rows, limit=limit
+        ):
+            yield text_frame(columns, rows)

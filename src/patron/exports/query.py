@@ -135,6 +135,19 @@ def _identifier_lists(org_id: int, kind: str, n: int) -> sa.Subquery:
     )
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What an export reads of each customer, and in which order: its ``columns`` (export
+    column names; org fields behind ``custom_prefix`` / ``extended_prefix``), sorted by
+    ``sort``."""
+
+    sort: str
+    descending: bool
+    columns: Sequence[str]
+    custom_prefix: str
+    extended_prefix: str
+
+
 @dataclass
 class _Shape:
     """The selected expressions, and the sets a whole export on PostgreSQL joins for them."""
@@ -209,18 +222,22 @@ def _statement(
     conn: Connection,
     org_id: int,
     conditions: list[sa.ColumnElement[bool]],
+    selection: Selection,
     *,
-    sort: str,
-    descending: bool,
-    columns: Sequence[str],
-    custom_prefix: str,
-    extended_prefix: str,
     whole: bool,
 ) -> sa.Select[Any]:
     """The export's statement; ``whole``: every row is read (see the module's docstring)."""
     postgres = conn.dialect.name == "postgresql"
     grouped = whole and postgres
-    shape = _selected(conn, org_id, columns, custom_prefix, extended_prefix, grouped=grouped)
+    shape = _selected(
+        conn,
+        org_id,
+        selection.columns,
+        selection.custom_prefix,
+        selection.extended_prefix,
+        grouped=grouped,
+    )
+    sort, descending = selection.sort, selection.descending
     label = sa.and_(
         status_labels.c.org_id == customers.c.org_id,
         status_labels.c.id == customers.c.status_label_id,
@@ -298,32 +315,18 @@ def export_rows(
     conn: Connection,
     org_id: int,
     criteria: Criteria,
+    selection: Selection,
     *,
-    sort: str,
-    descending: bool,
-    columns: Sequence[str],
-    custom_prefix: str,
-    extended_prefix: str,
     batch_rows: int,
     limit: int | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The list's customers matching ``criteria`` in the list's order, one tuple of
-    ``columns``' values per customer (raw: ids as numbers, times as datetimes, NULL for a
-    missing value), ``batch_rows`` at a time; at most ``limit`` rows when given."""
+    """The list's customers matching ``criteria`` in the list's order, one tuple of the
+    selection's column values per customer (raw: ids as numbers, times as datetimes, NULL
+    for a missing value), ``batch_rows`` at a time; at most ``limit`` rows when given."""
     conditions = listing_repository.filter_conditions(conn, org_id, criteria)
     if conditions is None:
         return
-    query = _statement(
-        conn,
-        org_id,
-        conditions,
-        sort=sort,
-        descending=descending,
-        columns=columns,
-        custom_prefix=custom_prefix,
-        extended_prefix=extended_prefix,
-        whole=limit is None,
-    )
+    query = _statement(conn, org_id, conditions, selection, whole=limit is None)
     if limit is not None:
         query = query.limit(limit)
     # On the statement: Connection.execution_options() would stream every later one too.
@@ -346,57 +349,34 @@ def _unescaped(text: str) -> str:
 
 
 def _whole_list(
-    conn: Connection,
-    org_id: int,
-    criteria: Criteria,
-    sort: str,
-    descending: bool,
-    columns: Sequence[str],
-    custom_prefix: str,
-    extended_prefix: str,
+    conn: Connection, org_id: int, criteria: Criteria, selection: Selection
 ) -> sa.Select[Any] | None:
     """The statement of every one of the list's customers matching ``criteria`` (None: the
     criteria match no one)."""
     conditions = listing_repository.filter_conditions(conn, org_id, criteria)
     if conditions is None:
         return None
-    return _statement(
-        conn,
-        org_id,
-        conditions,
-        sort=sort,
-        descending=descending,
-        columns=columns,
-        custom_prefix=custom_prefix,
-        extended_prefix=extended_prefix,
-        whole=True,
-    )
+    return _statement(conn, org_id, conditions, selection, whole=True)
 
 
 def copied_frames(
     conn: Connection,
     org_id: int,
     criteria: Criteria,
+    selection: Selection,
     *,
-    sort: str,
-    descending: bool,
-    columns: Sequence[str],
-    custom_prefix: str,
-    extended_prefix: str,
     batch_bytes: int,
 ) -> Iterator[pl.DataFrame]:
     """Every one of the list's customers matching ``criteria`` (PostgreSQL), in the list's
     order, as frames of about ``batch_bytes`` of ``COPY`` text each: columns ``c0``,
     ``c1``... as text, the id as a number, the registration time as microseconds since
     1970 (UTC), NULL for a missing value."""
-    query = _whole_list(
-        conn, org_id, criteria, sort, descending, columns, custom_prefix, extended_prefix
-    )
+    query = _whole_list(conn, org_id, criteria, selection)
     if query is None:
         return
     schema = {
         f"c{n}": pl.Int64 if column in ("id", "registeredAt") else pl.String
-        for n, column in enumerate(columns)
+        for n, column in enumerate(selection.columns)
     }
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     # The text format: a newline inside a value is written as \n, so every newline ends a
@@ -440,12 +420,8 @@ def sqlite_frames(
     conn: Connection,
     org_id: int,
     criteria: Criteria,
+    selection: Selection,
     *,
-    sort: str,
-    descending: bool,
-    columns: Sequence[str],
-    custom_prefix: str,
-    extended_prefix: str,
     batch_rows: int,
 ) -> Iterator[pl.DataFrame]:
     """Every one of the list's customers matching ``criteria`` (SQLite), in the list's
@@ -453,13 +429,12 @@ def sqlite_frames(
     number, the registration time as SQLite stores it (UTC text), NULL for a missing
     value. The driver's tuples go straight into frames: SQLAlchemy's rows, and its parsing
     of each time into a ``datetime``, cost more than the statement's own stepping."""
-    query = _whole_list(
-        conn, org_id, criteria, sort, descending, columns, custom_prefix, extended_prefix
-    )
+    query = _whole_list(conn, org_id, criteria, selection)
     if query is None:
         return
     schema = {
-        f"c{n}": pl.Int64 if column == "id" else pl.String for n, column in enumerate(columns)
+        f"c{n}": pl.Int64 if column == "id" else pl.String
+        for n, column in enumerate(selection.columns)
     }
     result = conn.execute(query)
     try:
