@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,31 @@ def audit(
 _RECORD = audit_log.insert()
 
 
+def audit_many(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    done: Sequence[tuple[object, dict[str, Any]]],
+) -> None:
+    """Record the same action on many entities, ``(entity_id, details)`` each, in one
+    statement (a bulk request's entries). ``details`` must never hold personal data."""
+    if not done:
+        return
+    rows = [
+        {
+            "org_id": actor.org_id,
+            "actor": actor.name,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "details": details,
+        }
+        for entity_id, details in done
+    ]
+    conn.execute(_RECORD, rows)
+
+
 def log_change(
     conn: Connection,
     actor: Actor,
@@ -67,6 +93,39 @@ def log_change(
             cause=cause,
         )
     )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a customer for :func:`log_changes`."""
+
+    customer_id: int
+    change_type: str
+    details: dict[str, Any]
+    cause: str = "api"
+
+
+def log_changes(conn: Connection, actor: Actor, changes: Sequence[Change]) -> None:
+    """Record many changes in their customers' change logs, in one statement, in order."""
+    if not changes:
+        return
+    rows = [
+        {
+            "org_id": actor.org_id,
+            "customer_id": c.customer_id,
+            "change_type": c.change_type,
+            "source": "INSTORE",
+            "account_id": "",
+            "details": c.details,
+            "actor": actor.name,
+            "cause": c.cause,
+        }
+        for c in changes
+    ]
+    conn.execute(_CHANGE, rows)
+
+
+_CHANGE = change_log.insert()
 
 
 # --- reading the audit log (the console's audit page, GET /v2/audit) ---------------------

@@ -319,6 +319,66 @@ class BillAnswer(BaseModel):
     warnings: Warnings
 
 
+_BULK_BILL_SAMPLE: dict[str, Any] = {
+    "id": 52341,
+    "number": "2147877652",
+    "type": "REGULAR",
+    "customerId": 342963216,
+    "amount": 599.5,
+    "returnedAmount": 0.0,
+    "date": "2024-02-29T04:30:00+00:00",
+    "store": None,
+    "lineItems": [
+        {
+            "serial": 1,
+            "sku": "TSHIRT",
+            "description": "T-shirt",
+            "quantity": 2.0,
+            "rate": 250.0,
+            "amount": 500.0,
+            "returnedQuantity": 0.0,
+        },
+        {
+            "serial": 2,
+            "sku": "CAP",
+            "description": "",
+            "quantity": 1.0,
+            "rate": 99.5,
+            "amount": 99.5,
+            "returnedQuantity": 0.0,
+        },
+    ],
+    "returns": [],
+    "points": {"earned": 59.95, "delayed": 0.0, "returned": 0.0},
+    "createdOn": "2024-02-29T04:31:07+00:00",
+}
+
+
+class BulkBillAnswer(BaseModel):
+    """The outcome of one bill of ``POST /v2/transactions/bulk``, in request order: the bill
+    as recorded with its warnings, or the error that refused it (then ``transaction`` is
+    null and nothing of it was written)."""
+
+    model_config = examples(
+        {"transaction": _BULK_BILL_SAMPLE, "warnings": [], "errors": []},
+        {
+            "transaction": None,
+            "warnings": [],
+            "errors": [
+                {
+                    "status": False,
+                    "code": 8015,
+                    "message": "No customer found with the given identifier",
+                }
+            ],
+        },
+    )
+
+    transaction: Bill | None = Field(description="The bill recorded; null when refused.")
+    warnings: Warnings = Field(description="As POST /v2/transactions warns (1013, 618, 1088).")
+    errors: list[Problem] = Field(description="Why the bill was refused; empty when recorded.")
+
+
 class BillList(BaseModel):
     """A page of the org's bills, newest first."""
 

@@ -1,4 +1,5 @@
-"""``/v2/transactions`` (bills) and ``/v2/customers/{id}/transactions``.
+"""``/v2/transactions`` (bills, one or many: ``/v2/transactions/bulk``) and
+``/v2/customers/{id}/transactions``.
 
 Roles: viewers read; editors record bills and returns.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 
 from patron.api.contract import errors
 from patron.api.deps import Db, TransactionRoute, editor, viewer
@@ -16,8 +17,8 @@ from patron.auth.actor import Actor
 from patron.codes import generic, loyalty
 from patron.kit.db import retry_in_savepoint
 from patron.kit.errors import NotFound, PatronError
-from patron.loyalty import transactions
-from patron.loyalty.answers import BillAnswer, BillList, CustomerBills
+from patron.loyalty import bulk_bills, transactions
+from patron.loyalty.answers import BillAnswer, BillList, BulkBillAnswer, CustomerBills
 from patron.loyalty.schemas import ReturnIn, TransactionIn
 
 router = APIRouter(tags=["transactions"], route_class=TransactionRoute)
@@ -51,7 +52,15 @@ def _fetched() -> dict[str, Any]:
 @router.post("/v2/transactions", response_model=BillAnswer, responses=errors(404))
 def add_transaction(body: TransactionIn, actor: Editor, conn: Db) -> dict[str, Any]:
     """Record a bill; a loyalty member earns points on it by its slab's rate."""
-    spec = transactions.BillInput(
+    spec = _bill_input(body)
+    # A deadlock or a unique-index race with a concurrent writer (PostgreSQL) rolls back
+    # only this bill's savepoint, and the bill is recorded again.
+    recorded = retry_in_savepoint(conn, lambda c: transactions.record_bill(c, actor, spec))
+    return {"transaction": recorded.bill, "warnings": [w.as_dict() for w in recorded.warnings]}
+
+
+def _bill_input(body: TransactionIn) -> transactions.BillInput:
+    return transactions.BillInput(
         number=body.number,
         customer_id=body.customer_id,
         identifier_name=body.identifier_name,
@@ -73,10 +82,16 @@ def add_transaction(body: TransactionIn, actor: Editor, conn: Db) -> dict[str, A
         ],
         program_number=body.program_id,
     )
-    # A deadlock or a unique-index race with a concurrent writer (PostgreSQL) rolls back
-    # only this bill's savepoint, and the bill is recorded again.
-    recorded = retry_in_savepoint(conn, lambda c: transactions.record_bill(c, actor, spec))
-    return {"transaction": recorded.bill, "warnings": [w.as_dict() for w in recorded.warnings]}
+
+
+# Only a request-level error refuses the whole request (400: an empty list, more bills than
+# PATRON_BILLS_BULK_MAX (1060), a malformed body); a bad bill gets its own error.
+@router.post("/v2/transactions/bulk", response_model=list[BulkBillAnswer])
+def add_transactions(
+    body: Annotated[list[TransactionIn], Body()], actor: Editor, conn: Db
+) -> list[dict[str, Any]]:
+    """Record many bills at once, each as POST /v2/transactions would; one answer per bill."""
+    return bulk_bills.record_bills(conn, actor, [_bill_input(item) for item in body])
 
 
 @router.get("/v2/transactions", response_model=BillList, responses=errors(404))

@@ -114,41 +114,17 @@ def record_bill(
 ) -> Recorded:
     """Record a bill; a loyalty member earns points on it (see the module docstring)."""
     org_id = actor.org_id
-    number = _text(spec.number, "number", MAX_NUMBER_LENGTH, required=True)
     zone = ledger.zone_of(conn, org_id)
     moment = at or utcnow()
-    occurred_at = parse_moment(spec.date, zone) or moment
-    if occurred_at > moment + timedelta(minutes=5):  # a till's clock may run a little ahead
-        raise InvalidInput(generic.INVALID_INPUT, "a transaction date may not be in the future")
-    lines = _lines(spec.lines)
-    amount = _bill_amount(spec.amount, lines)
-    unit = _unit(conn, org_id, spec.store)
+    checked = check_bill(spec, zone, moment)
+    number, occurred_at, lines = checked.number, checked.occurred_at, checked.lines
+    amount = checked.amount
+    unit = unit_of(conn, org_id, spec.store)
     unit_id = int(unit["id"]) if unit is not None else None
-    resolved = _customer(conn, actor, spec)
+    resolved = bill_customer(conn, actor, spec)
     warnings = list(resolved.warnings) if resolved else []
-    program: Program | None = None
-    earns = False
-    if resolved is not None:
-        customer = resolved.customer
-        if customer["loyalty_type"] != "loyalty":
-            warnings.append(
-                Notice(
-                    loyalty.NOT_A_MEMBER,
-                    "Customer is not registered for the "
-                    "loyalty Program; the bill is kept and earns no points",
-                )
-            )
-        elif customer["fraud_status"] in BLOCKING_FRAUD_STATUSES:
-            warnings.append(
-                Notice(
-                    customer_codes.CUSTOMER_FRAUD,
-                    "Not allowed - customer is marked as fraud; the bill is "
-                    "kept and earns no points",
-                )
-            )
-        else:
-            program = _program(conn, org_id, spec.program_number, warnings)
-            earns = program is not None
+    program = earning_in(conn, org_id, resolved, spec.program_number, warnings)
+    earns = program is not None
     transaction_id = repository.insert_bill(
         conn,
         {
@@ -193,14 +169,59 @@ def record_bill(
         transaction_id,
         {"number": number, "lines": len(lines)},
     )
-    # Shown from what was just written (as get_bill would read it back), sparing the
-    # reads a bill's answer would otherwise cost.
-    entry = posted.deltas if posted is not None else {}
-    shown = {
+    shown = bill_shown(
+        transaction_id,
+        number,
+        resolved.id if resolved else None,
+        amount,
+        occurred_at,
+        unit,
+        lines,
+        posted.deltas if posted is not None else {},
+        moment,
+    )
+    return Recorded(bill=shown, warnings=warnings)
+
+
+@dataclass(frozen=True)
+class CheckedBill:
+    """A bill's own values, checked (no look-up): what :func:`check_bill` answers."""
+
+    number: str
+    occurred_at: datetime
+    lines: list[dict[str, Any]]
+    amount: Decimal | None
+
+
+def check_bill(spec: BillInput, zone: ZoneInfo, moment: datetime) -> CheckedBill:
+    """Check a bill's number, date, lines and amount (400 at the first that is wrong), in
+    the order a single bill reports them, so a bulk request reports the same code."""
+    number = _text(spec.number, "number", MAX_NUMBER_LENGTH, required=True)
+    occurred_at = parse_moment(spec.date, zone) or moment
+    if occurred_at > moment + timedelta(minutes=5):  # a till's clock may run a little ahead
+        raise InvalidInput(generic.INVALID_INPUT, "a transaction date may not be in the future")
+    lines = _lines(spec.lines)
+    return CheckedBill(number, occurred_at, lines, _bill_amount(spec.amount, lines))
+
+
+def bill_shown(
+    transaction_id: int,
+    number: str,
+    customer_id: int | None,
+    amount: Decimal | None,
+    occurred_at: datetime,
+    unit: RowMapping | None,
+    lines: list[dict[str, Any]],
+    entry: dict[str, Decimal],
+    moment: datetime,
+) -> dict[str, Any]:
+    """A bill just recorded, shown from what was written (as get_bill would read it back),
+    sparing the reads a bill's answer would otherwise cost; ``entry``: its earn's amounts."""
+    return {
         "id": transaction_id,
         "number": number,
-        "type": "REGULAR" if resolved else "NOT_INTERESTED",
-        "customerId": resolved.id if resolved else None,
+        "type": "REGULAR" if customer_id is not None else "NOT_INTERESTED",
+        "customerId": customer_id,
         "amount": None if amount is None else float(amount),
         "returnedAmount": 0.0,
         "date": iso(occurred_at),
@@ -225,7 +246,6 @@ def record_bill(
         },
         "createdOn": iso(moment),
     }
-    return Recorded(bill=shown, warnings=warnings)
 
 
 def earn(
@@ -279,7 +299,39 @@ def earn(
     return ledger.post(conn, actor, program, customer_id, at_rate, at=at, zone=zone)
 
 
-def _program(
+def earning_in(
+    conn: Connection,
+    org_id: int,
+    resolved: lookup.Resolved | None,
+    program_number: int | None,
+    warnings: list[Notice],
+) -> Program | None:
+    """The program the customer's bill earns in; ``None`` (with its warning) when it earns
+    nothing: nobody's bill, a non-member's (1013), a fraud's (618), no program (1088)."""
+    if resolved is None:
+        return None
+    customer = resolved.customer
+    if customer["loyalty_type"] != "loyalty":
+        warnings.append(
+            Notice(
+                loyalty.NOT_A_MEMBER,
+                "Customer is not registered for the "
+                "loyalty Program; the bill is kept and earns no points",
+            )
+        )
+    elif customer["fraud_status"] in BLOCKING_FRAUD_STATUSES:
+        warnings.append(
+            Notice(
+                customer_codes.CUSTOMER_FRAUD,
+                "Not allowed - customer is marked as fraud; the bill is kept and earns no points",
+            )
+        )
+    else:
+        return earning_program(conn, org_id, program_number, warnings)
+    return None
+
+
+def earning_program(
     conn: Connection, org_id: int, number: int | None, warnings: list[Notice]
 ) -> Program | None:
     if number is not None:
@@ -295,14 +347,18 @@ def _program(
     return found
 
 
-def _customer(conn: Connection, actor: Actor, spec: BillInput) -> lookup.Resolved | None:
+def bill_customer(
+    conn: Connection, actor: Actor, spec: BillInput, *, for_update: bool = True
+) -> lookup.Resolved | None:
+    """The bill's customer (locked unless ``for_update`` is false), by id or identifier;
+    ``None`` when the bill names nobody."""
     by_identifier = spec.identifier_name is not None or spec.identifier_value is not None
     if spec.customer_id is not None and by_identifier:
         raise InvalidInput(
             generic.INVALID_INPUT, "name the customer by customerId or by identifier, not both"
         )
     if spec.customer_id is not None:
-        return lookup.resolve(conn, actor.org_id, spec.customer_id, for_update=True)
+        return lookup.resolve(conn, actor.org_id, spec.customer_id, for_update=for_update)
     if by_identifier:
         where = lookup.source_account(
             spec.source, spec.account_id, allow_all=True, default=lookup.ALL_SOURCES
@@ -315,7 +371,7 @@ def _customer(conn: Connection, actor: Actor, spec: BillInput) -> lookup.Resolve
             spec.identifier_name,
             spec.identifier_value,
             where,
-            for_update=True,
+            for_update=for_update,
         )
     return None
 
@@ -405,11 +461,11 @@ def parse_moment(
 
 def find_unit(conn: Connection, org_id: int, code: str | None) -> int | None:
     """The store or till a code (or external id) names; 1150 when the org has none such."""
-    unit = _unit(conn, org_id, code)
+    unit = unit_of(conn, org_id, code)
     return None if unit is None else int(unit["id"])
 
 
-def _unit(conn: Connection, org_id: int, code: str | None) -> RowMapping | None:
+def unit_of(conn: Connection, org_id: int, code: str | None) -> RowMapping | None:
     if code is None or not code.strip():
         return None
     unit = orgs.find_till(conn, org_id, code.strip())

@@ -1,0 +1,123 @@
+"""SQL of bills recorded in bulk: one statement per table for a whole request.
+
+Rows go in with SQLAlchemy's "insertmanyvalues" (multi-row ``INSERT ... VALUES``, batched
+under each dialect's parameter limit), whose ``RETURNING`` ids come back in the order the
+rows were given (``sort_by_parameter_order``), so a bill's lines and entries can name it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, RowMapping
+
+from patron.coupons.tables import transactions
+from patron.customer.tables import customers
+from patron.kit.db import MAX_ID
+from patron.loyalty.tables import BALANCE_COLUMNS, loyalty_balances, points_ledger
+
+
+def customers_for_update(
+    conn: Connection, org_id: int, ids: Iterable[int]
+) -> dict[int, RowMapping]:
+    """The customers with these ids, locked in id order (two bulk requests naming the same
+    customers wait for each other instead of deadlocking)."""
+    wanted = sorted({i for i in ids if 0 < i <= MAX_ID})
+    if not wanted:
+        return {}
+    query = (
+        sa.select(customers)
+        .where(customers.c.org_id == org_id, customers.c.id.in_(wanted))
+        .order_by(customers.c.id)
+        .with_for_update()
+    )
+    return {int(row["id"]): row for row in conn.execute(query).mappings()}
+
+
+def _inserted_ids(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+    return [int(i) for i in conn.execute(statement, list(rows)).scalars()]
+
+
+def insert_bills(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert the bills; answers their ids, in the order given."""
+    return _inserted_ids(conn, transactions, rows)
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert the ledger entries; answers their ids, in the order given."""
+    return _inserted_ids(conn, points_ledger, rows)
+
+
+def ensure_balances(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Create the members' balance rows (all zero) that do not exist yet, in customer order."""
+    if not rows:
+        return
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(loyalty_balances).on_conflict_do_nothing(
+        index_elements=["org_id", "customer_id", "program_id"]
+    )
+    conn.execute(statement, sorted(rows, key=lambda r: (r["customer_id"], r["program_id"])))
+
+
+def balances_for_update(
+    conn: Connection, org_id: int, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], RowMapping]:
+    """The balance rows of these (program, customer) pairs, locked in customer order."""
+    wanted = sorted(set(pairs), key=lambda p: (p[1], p[0]))
+    if not wanted:
+        return {}
+    query = (
+        sa.select(loyalty_balances)
+        .where(
+            loyalty_balances.c.org_id == org_id,
+            sa.tuple_(loyalty_balances.c.program_id, loyalty_balances.c.customer_id).in_(wanted),
+        )
+        .order_by(loyalty_balances.c.customer_id, loyalty_balances.c.program_id)
+        .with_for_update()
+    )
+    return {
+        (int(row["program_id"]), int(row["customer_id"])): row
+        for row in conn.execute(query).mappings()
+    }
+
+
+def _balance_update() -> sa.Update:
+    amount = sa.Numeric(18, 2)
+    return (
+        loyalty_balances.update()
+        .where(loyalty_balances.c.id == sa.bindparam("balance_id"))
+        .values(
+            {
+                **{
+                    name: loyalty_balances.c[name] + sa.bindparam(f"add_{name}", type_=amount)
+                    for name in BALANCE_COLUMNS
+                },
+                "slab_id": sa.bindparam("new_slab_id"),
+                "slab_since": sa.bindparam(
+                    "new_slab_since", type_=loyalty_balances.c.slab_since.type
+                ),
+                "slab_expires_at": sa.bindparam(
+                    "new_slab_expires_at", type_=loyalty_balances.c.slab_expires_at.type
+                ),
+                "updated_at": sa.func.now(),
+            }
+        )
+    )
+
+
+#: Built once: one statement, run once per request with a parameter set per balance.
+_BALANCE_UPDATE = _balance_update()
+
+
+def add_to_balances(conn: Connection, changes: Sequence[dict[str, Any]]) -> None:
+    """Add each change's amounts (``add_<column>``) to its balance row (``balance_id``) and
+    set its slab (``new_slab_id``, ``new_slab_since``, ``new_slab_expires_at``): one
+    ``executemany``, in customer order as the rows were locked."""
+    if changes:
+        conn.execute(_BALANCE_UPDATE, list(changes))
