@@ -20,6 +20,12 @@ transaction on a pooled connection. After the runs the ledger is checked: every 
 of the org is the sum of its entries. The machine's load averages are taken beside each
 figure: the machine is shared, and a load above its core count makes a figure pessimistic.
 
+``--bulk N`` also posts bills ``N`` to a request to ``POST /v2/transactions/bulk`` (the
+same bills of 5 line items, random members, 32 connections), beside a bare bulk endpoint
+that inserts the same rows set-based (one multi-row statement per table, the balances
+upserted once per member in customer order), on the same servers as the per-bill runs;
+a bulk run's bills/s is its requests/s times ``N``.
+
 ``--workers N`` serves patron with ``patron serve --workers N``. On the same server, after
 the bills, the reads: ``GET /v2/customers/{id}`` and ``GET /v2/customers/{id}/loyaltyDetails``
 of random members, so both are measured in the same run. ``--ledger-entries N`` first grows
@@ -89,11 +95,20 @@ def main() -> None:
             _log(f"reads: {route}")
             script.write_text(read_lua(store["editor"], ids, suffix))
             results[route] = measure(base, script, args)
+        if args.bulk:
+            _log(f"patron, bulk: {args.bulk} bills a request")
+            script.write_text(bulk_lua(store["editor"], ids, f"Q{run}", args.bulk))
+            results["patron_bulk"] = measure(base, script, args)
     port = _free_port()
     _log("bare")
     script.write_text(lua(store["editor"], ids, f"B{run}"))
     with served(*bare_server(args.postgres_url, store["org_id"], port), port) as base:
         results["bare"] = measure(base, script, args)
+        if args.bulk:
+            _log(f"bare, bulk: {args.bulk} bills a request")
+            script.write_text(bulk_lua(store["editor"], ids, f"C{run}", args.bulk))
+            results["bare_bulk"] = measure(base, script, args)
+    results["bulk"] = args.bulk
     results["check"] = check(args.postgres_url, store["org_id"], run)
     report = markdown(results, " ".join(["bench/loyalty_bench.py", *sys.argv[1:]]))
     print(report)
@@ -119,6 +134,12 @@ def _arguments() -> argparse.Namespace:
         type=int,
         default=0,
         help="grow the ledger to this many entries (set-based) before the runs",
+    )
+    parser.add_argument(
+        "--bulk",
+        type=int,
+        default=0,
+        help="also post this many bills a request to POST /v2/transactions/bulk (0: not)",
     )
     parser.add_argument("--duration", type=int, default=15, help="seconds of each wrk run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds before each wrk run")
@@ -267,9 +288,17 @@ def check(url: str, org_id: int, run: str) -> dict[str, int]:
                 " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE :b),"
                 " (SELECT count(*) FROM points_ledger WHERE org_id = :org AND kind = 'EARN'"
                 " AND actor <> 'bare' AND transaction_id IN (SELECT id FROM transactions"
-                " WHERE org_id = :org AND number LIKE :p))"
+                " WHERE org_id = :org AND (number LIKE :p OR number LIKE :q))),"
+                " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE :q),"
+                " (SELECT count(*) FROM transactions WHERE org_id = :org AND number LIKE :c)"
             ),
-            {"org": org_id, "p": f"P{run}-%", "b": f"B{run}-%"},
+            {
+                "org": org_id,
+                "p": f"P{run}-%",
+                "b": f"B{run}-%",
+                "q": f"Q{run}-%",
+                "c": f"C{run}-%",
+            },
         ).one()
         mismatches = ledger.check(conn, org_id)
     engine.dispose()
@@ -277,6 +306,8 @@ def check(url: str, org_id: int, run: str) -> dict[str, int]:
         "patron_bills": int(counts[0]),
         "bare_bills": int(counts[1]),
         "earn_entries": int(counts[2]),
+        "patron_bulk_bills": int(counts[3]),
+        "bare_bulk_bills": int(counts[4]),
         "balances_not_summing": len(mismatches),
     }
 
@@ -392,6 +423,172 @@ def bare_app() -> Any:
             )
         return {"transaction": {"id": bill_id}, "warnings": []}
 
+    @app.post("/v2/transactions/bulk")
+    async def record_many(request: Request) -> list[dict[str, Any]]:
+        body = await request.json()
+        return await run_in_threadpool(_insert_many, body)
+
+    # The bulk endpoint's statements are built on the tables as the database has them.
+    tables = sa.MetaData()
+    for name in ("transactions", "transaction_lines", "points_ledger", "loyalty_balances"):
+        sa.Table(name, tables, autoload_with=engine)
+    for name in ("change_log", "audit_log"):
+        sa.Table(name, tables, autoload_with=engine)
+
+    def _insert_many(bills: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The same rows as ``_insert`` for each bill, one multi-row statement per table; the
+        balances upserted once per member, in customer order."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        t = tables.tables
+        now = datetime.now(UTC)
+        amounts = [
+            [Decimal(str(li["quantity"])) * Decimal(str(li["rate"])) for li in b["lineItems"]]
+            for b in bills
+        ]
+        totals = [sum(a, Decimal(0)) for a in amounts]
+        points = [(total * Decimal("0.1")).quantize(Decimal("0.01")) for total in totals]
+        with engine.begin() as conn:
+            bill_ids = list(
+                conn.execute(
+                    t["transactions"]
+                    .insert()
+                    .returning(t["transactions"].c.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "org_id": org_id,
+                            "number": b["number"],
+                            "customer_id": b["customerId"],
+                            "amount": total,
+                            "occurred_at": now,
+                            "bill_type": "REGULAR",
+                            "program_id": program_id,
+                            "returned_amount": 0,
+                            "created_by": "bare",
+                            "created_at": now,
+                        }
+                        for b, total in zip(bills, totals, strict=True)
+                    ],
+                ).scalars()
+            )
+            conn.execute(
+                t["transaction_lines"].insert(),
+                [
+                    {
+                        "org_id": org_id,
+                        "transaction_id": bill_id,
+                        "serial": n,
+                        "sku": li["sku"],
+                        "description": "",
+                        "quantity": li["quantity"],
+                        "rate": li["rate"],
+                        "amount": amount,
+                    }
+                    for b, bill_id, line_amounts in zip(bills, bill_ids, amounts, strict=True)
+                    for n, (li, amount) in enumerate(
+                        zip(b["lineItems"], line_amounts, strict=True), start=1
+                    )
+                ],
+            )
+            zeros = dict.fromkeys(
+                ("redeemed", "expired", "returned", "adjusted", "delayed", "delayed_returned"), 0
+            )
+            entry_ids = list(
+                conn.execute(
+                    t["points_ledger"]
+                    .insert()
+                    .returning(t["points_ledger"].c.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "org_id": org_id,
+                            "program_id": program_id,
+                            "customer_id": b["customerId"],
+                            "kind": "EARN",
+                            "points": p,
+                            "lifetime_points": p,
+                            "purchases": total,
+                            **zeros,
+                            "cause": "bill",
+                            "transaction_id": bill_id,
+                            "details": {},
+                            "actor": "bare",
+                            "created_at": now,
+                        }
+                        for b, bill_id, p, total in zip(
+                            bills, bill_ids, points, totals, strict=True
+                        )
+                    ],
+                ).scalars()
+            )
+            per_member: dict[int, list[Decimal]] = {}
+            for b, p, total in zip(bills, points, totals, strict=True):
+                sums = per_member.setdefault(int(b["customerId"]), [Decimal(0), Decimal(0)])
+                sums[0] += p
+                sums[1] += total
+            balances = t["loyalty_balances"]
+            upsert = pg_insert(balances).values(
+                [
+                    {
+                        "org_id": org_id,
+                        "program_id": program_id,
+                        "customer_id": customer,
+                        "points": p,
+                        "lifetime_points": p,
+                        "purchases": total,
+                        "slab_id": slab_id,
+                        "slab_since": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for customer, (p, total) in sorted(per_member.items())
+                ]
+            )
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["org_id", "customer_id", "program_id"],
+                    set_={
+                        "points": balances.c.points + upsert.excluded.points,
+                        "lifetime_points": balances.c.lifetime_points
+                        + upsert.excluded.lifetime_points,
+                        "purchases": balances.c.purchases + upsert.excluded.purchases,
+                        "updated_at": now,
+                    },
+                )
+            )
+            conn.execute(
+                t["change_log"].insert(),
+                [
+                    {
+                        "org_id": org_id,
+                        "customer_id": b["customerId"],
+                        "change_type": "POINTS",
+                        "source": "INSTORE",
+                        "account_id": "",
+                        "details": {"entryId": entry_id, "points": float(p)},
+                        "actor": "bare",
+                        "cause": "bill",
+                        "created_at": now,
+                    }
+                    for b, entry_id, p in zip(bills, entry_ids, points, strict=True)
+                ],
+            )
+            conn.execute(
+                t["audit_log"].insert(),
+                [
+                    {
+                        "org_id": org_id,
+                        "actor": "bare",
+                        "action": "transaction.add",
+                        "entity_type": "transaction",
+                        "entity_id": str(bill_id),
+                        "details": {"number": b["number"], "lines": len(b["lineItems"])},
+                        "created_at": now,
+                    }
+                    for b, bill_id in zip(bills, bill_ids, strict=True)
+                ],
+            )
+        return [{"transaction": {"id": i}, "warnings": [], "errors": []} for i in bill_ids]
+
     return app
 
 
@@ -454,6 +651,39 @@ def lua(key: str, ids: list[int], prefix: str) -> str:
     )
 
 
+def bulk_lua(key: str, ids: list[int], prefix: str, size: int) -> str:
+    """The wrk script of the bulk runs: ``size`` bills of 5 line items a request, each for a
+    random member, numbered uniquely."""
+    values = ",".join(str(i) for i in ids)
+    return (
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"local ids = {{{values}}}\n"
+        "local made = 0\n"
+        "function setup(thread)\n"
+        "  thread:set('offset', made * 100000000)\n"
+        "  made = made + 1\n"
+        "end\n"
+        "local counter = 0\n"
+        "request = function()\n"
+        "  local bills = {}\n"
+        f"  for b = 1, {size} do\n"
+        "    counter = counter + 1\n"
+        "    local lines = {}\n"
+        "    for n = 1, 5 do\n"
+        '      lines[n] = string.format(\'{"sku": "SKU-%d", "quantity": %d, "rate": %d.50}\','
+        " math.random(200), math.random(3), math.random(20, 400))\n"
+        "    end\n"
+        f'    bills[b] = string.format(\'{{"number": "{prefix}-%d", "customerId": %d, '
+        '"lineItems": [%s]}\', offset + counter, ids[math.random(#ids)], '
+        "table.concat(lines, ', '))\n"
+        "  end\n"
+        "  local body = '[' .. table.concat(bills, ', ') .. ']'\n"
+        '  return wrk.format("POST", "/v2/transactions/bulk", nil, body)\n'
+        "end\n"
+    )
+
+
 def read_lua(key: str, ids: list[int], suffix: str) -> str:
     """The wrk script of a read: ``GET /v2/customers/{id}<suffix>`` of a random member."""
     values = ",".join(str(i) for i in ids)
@@ -487,6 +717,20 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"| {figure.get('p99_ms')} | {figure['non_2xx']} | {load} |"
         )
 
+    size = results.get("bulk", 0)
+    bulk_rows, bulk_ratio = [], ""
+    if size and "patron_bulk" in results and "bare_bulk" in results:
+        for name in ("patron_bulk", "bare_bulk"):
+            # A bulk request's bills/s: its requests/s times the bills it carries.
+            figure = {**results[name], "rps": results[name]["rps"] * size}
+            bulk_rows.append(row(f"{name.replace('_', ' ')} ({size} a request)", figure))
+        bare_bulk = results["bare_bulk"]["rps"]
+        bulk_ratio = (
+            f"; bulk, {size} bills a request: patron "
+            f"{results['patron_bulk']['rps'] * size:,.0f} bills/s, "
+            f"{results['patron_bulk']['rps'] / bare_bulk if bare_bulk else 0.0:.2f}x the bare "
+            "bulk endpoint"
+        )
     reads = [
         f"| {route} | {results[route]['rps']:,.0f} | {results[route].get('p50_ms')} "
         f"| {results[route].get('p90_ms')} | {results[route].get('p99_ms')} "
@@ -508,10 +752,13 @@ def markdown(results: dict[str, Any], command: str) -> str:
             "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
             row("patron", patron),
             row("bare", bare),
+            *bulk_rows,
             "",
-            f"patron / bare: {ratio:.2f}x. Stored: {checked['patron_bills']:,} patron bills "
-            f"with {checked['earn_entries']:,} EARN entries, {checked['bare_bills']:,} bare "
-            f"bills; balances not the sum of their entries: {checked['balances_not_summing']}.",
+            f"patron / bare: {ratio:.2f}x{bulk_ratio}. Stored: {checked['patron_bills']:,} "
+            f"patron bills and {checked.get('patron_bulk_bills', 0):,} patron bulk bills with "
+            f"{checked['earn_entries']:,} EARN entries, {checked['bare_bills']:,} bare bills "
+            f"and {checked.get('bare_bulk_bills', 0):,} bare bulk bills; balances not the sum "
+            f"of their entries: {checked['balances_not_summing']}.",
             "",
             "Reads on patron's server, after its bills (a random member each):",
             "",

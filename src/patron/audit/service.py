@@ -13,6 +13,7 @@ from patron.audit import repository
 from patron.audit.tables import audit_log, change_log
 from patron.auth.actor import Actor, Role
 from patron.codes import generic
+from patron.kit.bulk import insert_rows
 from patron.kit.clock import range_bound
 from patron.kit.errors import Forbidden
 from patron.kit.pagination import Page
@@ -66,7 +67,7 @@ def audit_many(
         }
         for entity_id, details in done
     ]
-    conn.execute(_RECORD, rows)
+    insert_rows(conn, audit_log, rows)
 
 
 def log_change(
@@ -122,10 +123,7 @@ def log_changes(conn: Connection, actor: Actor, changes: Sequence[Change]) -> No
         }
         for c in changes
     ]
-    conn.execute(_CHANGE, rows)
-
-
-_CHANGE = change_log.insert()
+    insert_rows(conn, change_log, rows)
 
 
 # --- reading the audit log (the console's audit page, GET /v2/audit) ---------------------

@@ -1,9 +1,5 @@
-"""SQL of bills recorded in bulk: one statement per table for a whole request.
-
-Rows go in with SQLAlchemy's "insertmanyvalues" (multi-row ``INSERT ... VALUES``, batched
-under each dialect's parameter limit), whose ``RETURNING`` ids come back in the order the
-rows were given (``sort_by_parameter_order``), so a bill's lines and entries can name it.
-"""
+"""SQL of bills recorded in bulk: one statement per table for a whole request (rows go
+in by :func:`patron.kit.bulk.insert_rows`, ids come back in the order of the rows)."""
 
 from __future__ import annotations
 
@@ -16,8 +12,14 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.coupons.tables import transactions
 from patron.customer.tables import customers
+from patron.kit.bulk import insert_rows, insert_rows_returning_ids
 from patron.kit.db import MAX_ID
-from patron.loyalty.tables import BALANCE_COLUMNS, loyalty_balances, points_ledger
+from patron.loyalty.tables import (
+    BALANCE_COLUMNS,
+    loyalty_balances,
+    points_ledger,
+    transaction_lines,
+)
 
 
 def customers_for_update(
@@ -37,21 +39,18 @@ def customers_for_update(
     return {int(row["id"]): row for row in conn.execute(query).mappings()}
 
 
-def _inserted_ids(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-    return [int(i) for i in conn.execute(statement, list(rows)).scalars()]
-
-
 def insert_bills(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert the bills; answers their ids, in the order given."""
-    return _inserted_ids(conn, transactions, rows)
+    return insert_rows_returning_ids(conn, transactions, rows)
+
+
+def insert_lines(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, transaction_lines, rows)
 
 
 def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert the ledger entries; answers their ids, in the order given."""
-    return _inserted_ids(conn, points_ledger, rows)
+    return insert_rows_returning_ids(conn, points_ledger, rows)
 
 
 def ensure_balances(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -115,9 +114,33 @@ def _balance_update() -> sa.Update:
 _BALANCE_UPDATE = _balance_update()
 
 
+def _balance_update_pg() -> str:
+    amounts = [f"%(add_{name})s::NUMERIC(18, 2)[]" for name in BALANCE_COLUMNS]
+    names = ", ".join(BALANCE_COLUMNS)
+    added = ", ".join(f"{name} = b.{name} + u.{name}" for name in BALANCE_COLUMNS)
+    return (
+        f"UPDATE loyalty_balances AS b SET {added}, slab_id = u.slab_id,"  # noqa: S608 - names
+        " slab_since = u.slab_since, slab_expires_at = u.slab_expires_at, updated_at = now()"
+        f" FROM unnest(%(balance_id)s::BIGINT[], {', '.join(amounts)},"
+        " %(new_slab_id)s::BIGINT[], %(new_slab_since)s::TIMESTAMPTZ[],"
+        " %(new_slab_expires_at)s::TIMESTAMPTZ[])"
+        f" AS u(id, {names}, slab_id, slab_since, slab_expires_at) WHERE b.id = u.id"
+    )
+
+
+#: PostgreSQL: one statement of one array a column, whatever the number of balances.
+_BALANCE_UPDATE_PG = _balance_update_pg()
+
+
 def add_to_balances(conn: Connection, changes: Sequence[dict[str, Any]]) -> None:
     """Add each change's amounts (``add_<column>``) to its balance row (``balance_id``) and
     set its slab (``new_slab_id``, ``new_slab_since``, ``new_slab_expires_at``): one
-    ``executemany``, in customer order as the rows were locked."""
-    if changes:
+    statement on PostgreSQL (``UPDATE ... FROM unnest(...)``), one ``executemany`` on
+    SQLite; the rows are those locked by :func:`balances_for_update`."""
+    if not changes:
+        return
+    if conn.dialect.name == "postgresql":
+        arrays = {key: [change[key] for change in changes] for key in changes[0]}
+        conn.exec_driver_sql(_BALANCE_UPDATE_PG, arrays)
+    else:
         conn.execute(_BALANCE_UPDATE, list(changes))

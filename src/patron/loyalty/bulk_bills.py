@@ -39,7 +39,6 @@ from patron.kit.clock import utcnow
 from patron.kit.errors import InvalidInput, NotFound, Notice, PatronError
 from patron.loyalty import bulk_bill_repository as repository
 from patron.loyalty import ledger, transactions
-from patron.loyalty import transaction_repository as bills
 from patron.loyalty.programs import Program
 from patron.loyalty.rules import (
     ZERO,
@@ -121,17 +120,46 @@ def record_bills(
         _checked(conn, org_id, s, zone, moment, units) for s in specs
     ]
     _resolve(conn, actor, outcomes)
+    find = _programs_once()
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, _Bill):
             try:
                 outcome.program = transactions.earning_in(
-                    conn, org_id, outcome.resolved, outcome.spec.program_number, outcome.warnings
+                    conn,
+                    org_id,
+                    outcome.resolved,
+                    outcome.spec.program_number,
+                    outcome.warnings,
+                    find=find,
                 )
             except PatronError as exc:
                 outcomes[index] = exc
     good = [o for o in outcomes if isinstance(o, _Bill)]
     _write(conn, actor, good, moment, zone)
     return [_answer(o, moment) for o in outcomes]
+
+
+def _programs_once() -> transactions.FindProgram:
+    """:func:`transactions.earning_program`, looked up once per program a request names
+    (its outcome, a program, none with its warning, or an error, the same for each bill)."""
+    seen: dict[int | None, tuple[Program | PatronError | None, list[Notice]]] = {}
+
+    def find(
+        conn: Connection, org_id: int, number: int | None, warnings: list[Notice]
+    ) -> Program | None:
+        if number not in seen:
+            given: list[Notice] = []
+            try:
+                seen[number] = (transactions.earning_program(conn, org_id, number, given), given)
+            except PatronError as exc:
+                seen[number] = (exc, given)
+        found, notices = seen[number]
+        warnings.extend(notices)
+        if isinstance(found, PatronError):
+            raise found
+        return found
+
+    return find
 
 
 def _checked(
@@ -243,7 +271,7 @@ def _write(
     )
     for bill, transaction_id in zip(good, ids, strict=True):
         bill.transaction_id = transaction_id
-    bills.insert_lines(
+    repository.insert_lines(
         conn,
         [
             {"org_id": org_id, "transaction_id": b.transaction_id, "serial": serial, **line}

@@ -17,7 +17,7 @@ points back.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -299,15 +299,22 @@ def earn(
     return ledger.post(conn, actor, program, customer_id, at_rate, at=at, zone=zone)
 
 
+#: How :func:`earning_in` finds the program a bill names (:func:`earning_program`).
+FindProgram = Callable[[Connection, int, int | None, list[Notice]], Program | None]
+
+
 def earning_in(
     conn: Connection,
     org_id: int,
     resolved: lookup.Resolved | None,
     program_number: int | None,
     warnings: list[Notice],
+    *,
+    find: FindProgram | None = None,
 ) -> Program | None:
     """The program the customer's bill earns in; ``None`` (with its warning) when it earns
-    nothing: nobody's bill, a non-member's (1013), a fraud's (618), no program (1088)."""
+    nothing: nobody's bill, a non-member's (1013), a fraud's (618), no program (1088).
+    ``find`` looks the program up (default: :func:`earning_program`)."""
     if resolved is None:
         return None
     customer = resolved.customer
@@ -327,7 +334,7 @@ def earning_in(
             )
         )
     else:
-        return earning_program(conn, org_id, program_number, warnings)
+        return (find or earning_program)(conn, org_id, program_number, warnings)
     return None
 
 
