@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, NamedTuple, TypeVar
 
 from anyio import CapacityLimiter, to_thread
@@ -312,6 +313,31 @@ class Session(NamedTuple):
     actor: Actor
 
 
+@asynccontextmanager
+async def open_session(request: Request, role: Role) -> AsyncIterator[Session]:
+    """The request's transaction and its caller, checked to have ``role``: what the
+    :func:`session` dependency gives, for handlers that do without FastAPI's dependency
+    solving (``api.lean``). Committed (if the endpoint has not) and closed on leaving;
+    rolled back when the block raises."""
+    write = writes(request)
+    conn = await _begin(request, write)
+    try:
+        actor = _cached(request)
+        if actor is None:
+            actor = await run_in_threadpool(authenticate, request, conn)
+        if not actor.can(role):
+            raise Forbidden(generic.FORBIDDEN, f"this operation needs the {role.name} role")
+        yield Session(conn, actor)
+    except BaseException:
+        await to_thread.run_sync(conn.close, limiter=ENDINGS)  # rolls back
+        raise
+    await _end(conn, write)
+
+
+#: The attribute of a :func:`session` dependency naming its role (read by ``api.lean``).
+SESSION_ROLE = "_patron_session_role"
+
+
 def session(role: Role) -> Callable[[Request], AsyncIterator[Session]]:
     """A dependency giving the request's transaction (as :data:`Db`) and its caller, checked
     to have ``role`` (as :func:`require`), together: for the hottest routes, where FastAPI's
@@ -319,21 +345,11 @@ def session(role: Role) -> Callable[[Request], AsyncIterator[Session]]:
     """
 
     async def dependency(request: Request) -> AsyncIterator[Session]:
-        write = writes(request)
-        conn = await _begin(request, write)
-        try:
-            actor = _cached(request)
-            if actor is None:
-                actor = await run_in_threadpool(authenticate, request, conn)
-            if not actor.can(role):
-                raise Forbidden(generic.FORBIDDEN, f"this operation needs the {role.name} role")
-            yield Session(conn, actor)
-        except BaseException:
-            await to_thread.run_sync(conn.close, limiter=ENDINGS)  # rolls back
-            raise
-        await _end(conn, write)
+        async with open_session(request, role) as opened:
+            yield opened
 
     setattr(dependency, ROLE, role)
+    setattr(dependency, SESSION_ROLE, role)
     return dependency
 
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends
 
 from patron.api import deps
 from patron.api.contract import errors
-from patron.api.deps import Db, EditorSession, TransactionRoute, ViewerSession
+from patron.api.deps import Db, EditorSession, ViewerSession
+from patron.api.lean import LeanRoute
 from patron.api.params import CustomerId, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.codes import customer
@@ -23,7 +24,9 @@ from patron.customer.schemas import ChangeIdentifiersIn, RegisterIn, UpdateIn
 from patron.customer.service import Identifier, Saved
 from patron.kit.errors import NotFound, PatronError
 
-router = APIRouter(prefix="/v2/customers", tags=["customers"], route_class=TransactionRoute)
+# The look-up, customerDetails and get by id are served by the lean handler (``api.lean``);
+# the other routes of this router by FastAPI's, as any TransactionRoute.
+router = APIRouter(prefix="/v2/customers", tags=["customers"], route_class=LeanRoute)
 
 
 def _unknown_for_change(_customer_id: int) -> PatronError:
