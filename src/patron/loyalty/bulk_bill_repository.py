@@ -22,11 +22,11 @@ from patron.loyalty.tables import (
 )
 
 
-def customers_for_update(
-    conn: Connection, org_id: int, ids: Iterable[int]
-) -> dict[int, RowMapping]:
-    """The customers with these ids, locked in id order (two bulk requests naming the same
-    customers wait for each other instead of deadlocking)."""
+def customers_for_share(conn: Connection, org_id: int, ids: Iterable[int]) -> dict[int, RowMapping]:
+    """The customers with these ids, share-locked in id order (``FOR SHARE``): a merge, an
+    erasure or any change of them waits until the bills are written, as it would for a
+    single bill; concurrent bulk requests naming the same customers do not wait for each
+    other here (their balances, locked later, keep the points right)."""
     wanted = sorted({i for i in ids if 0 < i <= MAX_ID})
     if not wanted:
         return {}
@@ -34,7 +34,7 @@ def customers_for_update(
         sa.select(customers)
         .where(customers.c.org_id == org_id, customers.c.id.in_(wanted))
         .order_by(customers.c.id)
-        .with_for_update()
+        .with_for_update(read=True)
     )
     return {int(row["id"]): row for row in conn.execute(query).mappings()}
 

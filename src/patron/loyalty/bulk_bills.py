@@ -6,10 +6,12 @@ bad one gets its error and writes nothing, the others go on. The good ones are t
 written with one statement per table for the whole request (bills, lines, ledger entries,
 change requests, audit entries) and one ``executemany`` of the balances:
 
-- The customers named by id are read and locked by one statement, in id order; the
-  members' balance rows are created where missing and locked by one more, in customer
-  order. Two bulk requests (or a bulk request and single bills) naming the same customers
-  thus wait for each other instead of deadlocking, and none loses another's points.
+- The customers are read and share-locked by one statement, in id order (a merge or an
+  erasure of one waits for the request, as for a single bill); the members' balance rows
+  are created where missing and locked by one more, in customer order, after the bills,
+  lines and audit entries are written, so that they stay locked briefly. Two bulk
+  requests (or a bulk request and single bills) naming the same members thus wait for
+  each other instead of deadlocking, and none loses another's points.
 - The earns are computed in request order from the locked balances, as
   :func:`patron.loyalty.transactions.earn` and :func:`patron.loyalty.ledger.post` would
   post them one after the other: a bill earns at the slab the member is in after the
@@ -222,7 +224,7 @@ def _resolve(conn: Connection, actor: Actor, outcomes: list[_Bill | PatronError]
             assert found is not None  # named by identifier
             outcome.resolved = found
             wanted[index] = found.id
-    locked = repository.customers_for_update(conn, org_id, wanted.values())
+    locked = repository.customers_for_share(conn, org_id, wanted.values())
     for index, customer_id in wanted.items():
         bill = outcomes[index]
         assert isinstance(bill, _Bill)
@@ -279,7 +281,6 @@ def _write(
             for serial, line in enumerate(b.checked.lines, start=1)
         ],
     )
-    _earn(conn, actor, [b for b in good if _earns(b)], moment, zone)
     audit_many(
         conn,
         actor,
@@ -290,6 +291,9 @@ def _write(
             for b in good
         ],
     )
+    # Last, so that the balances stay locked for as short a time as can be: concurrent
+    # requests naming the same members wait for each other on them.
+    _earn(conn, actor, [b for b in good if _earns(b)], moment, zone)
 
 
 def _earns(bill: _Bill) -> bool:
