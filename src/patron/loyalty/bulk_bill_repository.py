@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.coupons.tables import transactions
@@ -22,11 +22,12 @@ from patron.loyalty.tables import (
 )
 
 
-def customers_for_share(conn: Connection, org_id: int, ids: Iterable[int]) -> dict[int, RowMapping]:
-    """The customers with these ids, share-locked in id order (``FOR SHARE``): a merge, an
-    erasure or any change of them waits until the bills are written, as it would for a
-    single bill; concurrent bulk requests naming the same customers do not wait for each
-    other here (their balances, locked later, keep the points right)."""
+def customers_for_bills(conn: Connection, org_id: int, ids: Iterable[int]) -> dict[int, RowMapping]:
+    """The customers with these ids, share-locked in id order (``FOR KEY SHARE``, the lock
+    the bills' foreign keys take anyway): a merge or an erasure (they lock the customer
+    ``FOR UPDATE``) waits until the bills are written, as it would for a single bill;
+    concurrent bulk requests naming the same customers do not wait for each other here
+    (their balances, locked later, keep the points right)."""
     wanted = sorted({i for i in ids if 0 < i <= MAX_ID})
     if not wanted:
         return {}
@@ -34,7 +35,7 @@ def customers_for_share(conn: Connection, org_id: int, ids: Iterable[int]) -> di
         sa.select(customers)
         .where(customers.c.org_id == org_id, customers.c.id.in_(wanted))
         .order_by(customers.c.id)
-        .with_for_update(read=True)
+        .with_for_update(key_share=True)
     )
     return {int(row["id"]): row for row in conn.execute(query).mappings()}
 
@@ -53,37 +54,48 @@ def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int
     return insert_rows_returning_ids(conn, points_ledger, rows)
 
 
-def ensure_balances(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Create the members' balance rows (all zero) that do not exist yet, in customer order."""
-    if not rows:
-        return
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(loyalty_balances).on_conflict_do_nothing(
-        index_elements=["org_id", "customer_id", "program_id"]
-    )
-    conn.execute(statement, sorted(rows, key=lambda r: (r["customer_id"], r["program_id"])))
-
-
-def balances_for_update(
-    conn: Connection, org_id: int, pairs: Iterable[tuple[int, int]]
+def lock_balances(
+    conn: Connection, org_id: int, rows: Sequence[dict[str, Any]]
 ) -> dict[tuple[int, int], RowMapping]:
-    """The balance rows of these (program, customer) pairs, locked in customer order."""
-    wanted = sorted(set(pairs), key=lambda p: (p[1], p[0]))
-    if not wanted:
+    """The balance rows of the members (``rows``: the values of a new one: org, program,
+    customer, entry slab and its dates), created (all zero) where missing and locked, in
+    customer order; by (program, customer).
+
+    PostgreSQL: one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``, which locks an
+    existing row as it returns it (its "update" changes nothing). SQLite: the missing rows
+    inserted, then the rows read (the write transaction holds the database's lock).
+    """
+    ordered = sorted(rows, key=lambda r: (r["customer_id"], r["program_id"]))
+    if not ordered:
         return {}
-    query = (
-        sa.select(loyalty_balances)
-        .where(
-            loyalty_balances.c.org_id == org_id,
-            sa.tuple_(loyalty_balances.c.program_id, loyalty_balances.c.customer_id).in_(wanted),
+    if conn.dialect.name == "postgresql":
+        arrays = {key: [row[key] for row in ordered] for key in _NEW_BALANCE}
+        found = conn.exec_driver_sql(_LOCK_BALANCES_PG, arrays).mappings()
+    else:
+        statement = sqlite.insert(loyalty_balances).on_conflict_do_nothing(
+            index_elements=["org_id", "customer_id", "program_id"]
         )
-        .order_by(loyalty_balances.c.customer_id, loyalty_balances.c.program_id)
-        .with_for_update()
-    )
-    return {
-        (int(row["program_id"]), int(row["customer_id"])): row
-        for row in conn.execute(query).mappings()
-    }
+        conn.execute(statement, ordered)
+        pairs = [(r["program_id"], r["customer_id"]) for r in ordered]
+        query = sa.select(loyalty_balances).where(
+            loyalty_balances.c.org_id == org_id,
+            sa.tuple_(loyalty_balances.c.program_id, loyalty_balances.c.customer_id).in_(pairs),
+        )
+        found = conn.execute(query).mappings()
+    return {(int(row["program_id"]), int(row["customer_id"])): row for row in found}
+
+
+_NEW_BALANCE = ("org_id", "program_id", "customer_id", "slab_id", "slab_since", "slab_expires_at")
+_LOCK_BALANCES_PG = (
+    f"INSERT INTO loyalty_balances ({', '.join(_NEW_BALANCE)})"  # noqa: S608 - names
+    " SELECT u.org_id, u.program_id, u.customer_id, u.slab_id, u.slab_since,"
+    " u.slab_expires_at FROM unnest(%(org_id)s::BIGINT[], %(program_id)s::BIGINT[],"
+    " %(customer_id)s::BIGINT[], %(slab_id)s::BIGINT[], %(slab_since)s::TIMESTAMPTZ[],"
+    " %(slab_expires_at)s::TIMESTAMPTZ[]) WITH ORDINALITY"
+    f" AS u({', '.join(_NEW_BALANCE)}, n) ORDER BY u.n"
+    " ON CONFLICT (org_id, customer_id, program_id)"
+    " DO UPDATE SET updated_at = loyalty_balances.updated_at RETURNING *"
+)
 
 
 def _balance_update() -> sa.Update:
@@ -136,7 +148,7 @@ def add_to_balances(conn: Connection, changes: Sequence[dict[str, Any]]) -> None
     """Add each change's amounts (``add_<column>``) to its balance row (``balance_id``) and
     set its slab (``new_slab_id``, ``new_slab_since``, ``new_slab_expires_at``): one
     statement on PostgreSQL (``UPDATE ... FROM unnest(...)``), one ``executemany`` on
-    SQLite; the rows are those locked by :func:`balances_for_update`."""
+    SQLite; the rows are those locked by :func:`lock_balances`."""
     if not changes:
         return
     if conn.dialect.name == "postgresql":

@@ -224,7 +224,7 @@ def _resolve(conn: Connection, actor: Actor, outcomes: list[_Bill | PatronError]
             assert found is not None  # named by identifier
             outcome.resolved = found
             wanted[index] = found.id
-    locked = repository.customers_for_share(conn, org_id, wanted.values())
+    locked = repository.customers_for_bills(conn, org_id, wanted.values())
     for index, customer_id in wanted.items():
         bill = outcomes[index]
         assert isinstance(bill, _Bill)
@@ -315,22 +315,19 @@ def _earn(
     org_id = actor.org_id
     programs = {b.program.id: b.program for b in earning if b.program is not None}
     pairs = {(p.id, b.resolved.id) for b in earning if (p := b.program) and b.resolved}
-    repository.ensure_balances(
-        conn,
-        [
-            {
-                "org_id": org_id,
-                "program_id": program_id,
-                "customer_id": customer_id,
-                "slab_id": programs[program_id].slabs[0].id,
-                "slab_since": moment,
-                "slab_expires_at": slab_expiry(
-                    moment, programs[program_id].slabs[0].validity_days, zone
-                ),
-            }
-            for program_id, customer_id in pairs
-        ],
-    )
+    new_rows = [
+        {
+            "org_id": org_id,
+            "program_id": program_id,
+            "customer_id": customer_id,
+            "slab_id": programs[program_id].slabs[0].id,
+            "slab_since": moment,
+            "slab_expires_at": slab_expiry(
+                moment, programs[program_id].slabs[0].validity_days, zone
+            ),
+        }
+        for program_id, customer_id in pairs
+    ]
     members = {
         pair: _Member(
             balance_id=int(row["id"]),
@@ -340,7 +337,7 @@ def _earn(
             added=dict.fromkeys(BALANCE_COLUMNS, ZERO),
             amounts={name: money(row[name]) for name in BALANCE_COLUMNS},
         )
-        for pair, row in repository.balances_for_update(conn, org_id, pairs).items()
+        for pair, row in repository.lock_balances(conn, org_id, new_rows).items()
     }
     entries: list[_Entry] = []
     for bill in earning:
