@@ -21,7 +21,7 @@ from patron.customer.identifiers import change_identifiers
 from patron.customer.registration import register
 from patron.customer.schemas import ChangeIdentifiersIn, RegisterIn, UpdateIn
 from patron.customer.update import update
-from patron.kit.db import retry_in_savepoint
+from patron.kit.db import retry_in_request_transaction, retry_in_savepoint
 from patron.kit.errors import Notice
 from patron.orgs import service as orgs
 
@@ -80,9 +80,9 @@ def _found(
 
 def register_customer(conn: Connection, actor: Actor, body: RegisterIn) -> Saved:
     """Register a customer, combining across sources."""
-    # A concurrent registration of the same person may win the unique index: the savepoint
-    # is run again and then finds the winner.
-    outcome = retry_in_savepoint(conn, lambda c: register(c, actor, body))
+    # A concurrent registration of the same person may win the unique index: the request's
+    # transaction, which holds nothing else, is run again and then finds the winner.
+    outcome = retry_in_request_transaction(conn, lambda c: register(c, actor, body))
     return Saved(outcome.customer_id, outcome.warnings)
 
 

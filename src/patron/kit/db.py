@@ -168,6 +168,28 @@ def retry_in_savepoint(conn: Connection, work: Callable[[Connection], T], attemp
     raise AssertionError("unreachable")
 
 
+def retry_in_request_transaction(
+    conn: Connection, work: Callable[[Connection], T], attempts: int = 3
+) -> T:
+    """Run ``work`` in ``conn``'s transaction, again in a new one when a concurrent writer
+    won a race: for the API's request transaction (``patron.api.deps``), begun by its first
+    statement and holding nothing but ``work`` (and the reading of its credentials).
+
+    As :func:`retry_in_savepoint`, without the savepoint and its release (two statements,
+    two round trips to PostgreSQL, on every call): the losing attempt rolls back the whole
+    transaction, and the next one, begun by its first statement, sees the row the other
+    request committed. A failure that is not retried leaves the transaction to its owner.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work(conn)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == attempts or is_lock_timeout(exc) or not _is_retryable(exc):
+                raise
+            conn.rollback()
+    raise AssertionError("unreachable")
+
+
 def is_lock_timeout(error: BaseException) -> bool:
     """Whether ``error`` is SQLite's lock timeout: another connection held the database's
     single write lock longer than the busy timeout ("database is locked").

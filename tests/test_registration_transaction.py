@@ -1,0 +1,54 @@
+"""A registration runs in the request's transaction without a savepoint: a race lost to a
+concurrent registration rolls the whole transaction back and runs it again (the thirty
+concurrent registrations of ``test_concurrency`` keep that honest over HTTP)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from patron.kit.db import retry_in_request_transaction
+from tests.conftest import Api
+from tests.factories import registration
+
+
+def test_a_registration_takes_seven_statements_and_no_savepoint(api: Api, engine: Engine) -> None:
+    statements: list[str] = []
+
+    def executed(*args: object) -> None:
+        if not str(args[2]).startswith("BEGIN"):  # SQLite's, sent as a statement
+            statements.append(str(args[2]))
+
+    assert api.post("/v2/customers", json=registration(mobile="919845055555")).status_code == 200
+    sa.event.listen(engine, "before_cursor_execute", executed)
+    try:
+        answer = api.post("/v2/customers", json=registration(mobile="919845066666"))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", executed)
+    assert answer.status_code == 200, answer.text
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()], statements
+    # The identifiers' owners, suppressions, three inserts, pending referrals, the audit entry.
+    assert len(statements) == 7, statements
+
+
+def test_a_lost_race_runs_the_work_again_in_a_new_transaction(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TEMPORARY TABLE race (name VARCHAR(20) PRIMARY KEY)")
+        conn.exec_driver_sql("INSERT INTO race VALUES ('taken')")
+        conn.commit()
+        attempts: list[int] = []
+
+        def work(c: Connection) -> int:
+            attempts.append(len(attempts) + 1)
+            c.execute(sa.text("INSERT INTO race VALUES (:name)"), {"name": f"mine-{len(attempts)}"})
+            if len(attempts) == 1:
+                c.exec_driver_sql("INSERT INTO race VALUES ('taken')")  # another won it
+            return len(attempts)
+
+        assert retry_in_request_transaction(conn, work) == 2
+        conn.commit()
+        # The first attempt's own row went with its transaction.
+        names = sorted(conn.exec_driver_sql("SELECT name FROM race").scalars())
+        assert names == ["mine-2", "taken"]
+        conn.exec_driver_sql("DROP TABLE race")
+        conn.commit()
