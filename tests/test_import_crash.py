@@ -9,13 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from patron.imports import repository as imports_repository
 from patron.imports import service
 from patron.kit.db import transaction
+from patron.settings import get_settings
 from tests.conftest import OrgHandle
 from tests.importing import (
     customer_count,
@@ -32,9 +36,10 @@ ROWS = 20_000
 PATRON = Path(sys.executable).parent / "patron"
 
 
-def _serve(engine: Engine) -> subprocess.Popen[bytes]:
+def _serve(engine: Engine, **settings: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **settings,
         "PATRON_DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "PATRON_IMPORT_LEASE_SECONDS": "2",
         # One process: a SIGKILL of a multi-process server's supervisor would leave its
@@ -67,17 +72,52 @@ def _wait_for(engine: Engine, org: OrgHandle, import_id: int, states: set[str]) 
 
 @pytest.mark.parametrize("delay", [0.0, 0.3, 1.0])
 def test_killed_mid_commit_then_resumed(engine: Engine, delay: float) -> None:
+    _kill_and_resume(engine, delay)
+
+
+#: An import in chunks (docs/imports.md): five chunks, killed while it plans them, early in
+#: their application, and late in it.
+CHUNK_ROWS = 4_000
+
+
+@pytest.mark.parametrize("delay", [0.2, 1.5, 3.0])
+def test_an_import_in_chunks_killed_mid_commit_then_resumed(
+    engine: Engine, delay: float, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = {"PATRON_IMPORT_CHUNK_ROWS": str(CHUNK_ROWS), "PATRON_DATA_DIR": str(tmp_path)}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        _kill_and_resume(engine, delay, **settings)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    # The steps that ended cleaned their spill files up (the killed one could not).
+    assert len(list((tmp_path / "spill").iterdir())) <= 1
+
+
+def _kill_and_resume(engine: Engine, delay: float, **settings: str) -> None:
+    """Kill the server ``delay`` seconds into the commit of a file imported whole in a
+    reference org; the store holds all or nothing, and the restarted server (taking the
+    import over once the lease ran out) ends with the reference's outcomes and people."""
     data = members_file(ROWS, "person", "9198", bad_row=7)
     reference_org = import_org(engine)
-    reference = run(engine, reference_org, data)
+    chunks = settings.get("PATRON_IMPORT_CHUNK_ROWS")
+    with _whole_file():
+        reference = run(engine, reference_org, data)
     expected = ROWS - 1
     assert reference.counts["inserted"] == expected
 
     org = import_org(engine)
     import_id = start(engine, org, data)
+    if chunks is not None:
+        with transaction(engine, write=False) as conn:
+            stored = imports_repository.part_count(conn, org.id, import_id, "source")
+        assert stored == -(-ROWS // int(chunks))
     with transaction(engine) as conn:
         service.confirm(conn, editor(org), import_id)
-    server = _serve(engine)
+    server = _serve(engine, **settings)
     try:
         _wait_for(engine, org, import_id, {"committing", "committed"})
         time.sleep(delay)
@@ -91,7 +131,7 @@ def test_killed_mid_commit_then_resumed(engine: Engine, delay: float) -> None:
     assert count in (0, expected), f"half-applied: {count} customers"
     assert (count == expected) == (state == "committed")
 
-    restarted = _serve(engine)
+    restarted = _serve(engine, **settings)
     try:
         _wait_for(engine, org, import_id, {"committed", "failed"})
     finally:
@@ -102,3 +142,16 @@ def test_killed_mid_commit_then_resumed(engine: Engine, delay: float) -> None:
     assert finished.counts == reference.counts
     assert finished.outcomes.drop("customer_id").equals(reference.outcomes.drop("customer_id"))
     assert people(engine, org) == people(engine, reference_org)
+
+
+@contextmanager
+def _whole_file() -> Iterator[None]:
+    """The reference import takes the whole file, whatever the chunk size of the test."""
+    saved = os.environ.pop("PATRON_IMPORT_CHUNK_ROWS", None)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["PATRON_IMPORT_CHUNK_ROWS"] = saved
+        get_settings.cache_clear()

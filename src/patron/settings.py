@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=1800, ge=1)
     """A console session ends after this many seconds without a request (30 minutes)."""
 
+    import_chunk_rows: int = Field(default=200_000, ge=1)
+    """Rows an import step holds at a time: a larger file is stored, planned, committed and
+    reported in chunks of this many rows (a file of at most one chunk is handled whole)."""
+
     session_cookie_secure: bool = False
     """Mark console cookies ``Secure`` on every request, not only on HTTPS ones (behind a proxy
     that ends TLS)."""

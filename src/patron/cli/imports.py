@@ -284,8 +284,8 @@ def import_file(
                 _show_rejected(engine, org_id, import_id)
         if report is not None and found["state"] in SHOWN_ROWS:
             fmt = "xlsx" if report.suffix.lower() == ".xlsx" else "csv"
-            with transaction(engine, write=False) as conn:
-                report.write_bytes(service.report(conn, cli_actor(org_id), import_id, fmt))
+            with transaction(engine, write=False) as conn, report.open("wb") as out:
+                service.write_report(conn, cli_actor(org_id), import_id, fmt, out)
             if not as_json:
                 note(f"Report written to {report}")
     if found["state"] in (ImportState.INVALID, ImportState.FAILED):
@@ -391,8 +391,8 @@ def report_command(
 ) -> None:
     """Write an import's report (every row with its status, errors and corrections)."""
     chosen = fmt or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
-    with acting_on(org, write=False) as (conn, actor):
-        output.write_bytes(service.report(conn, actor, import_id, chosen))
+    with acting_on(org, write=False) as (conn, actor), output.open("wb") as out:
+        service.write_report(conn, actor, import_id, chosen, out)
     console().print(f"Report written to {output}")
 
 

@@ -7,16 +7,37 @@ person who prepared the file decides.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from typing import Protocol
+
 import polars as pl
 
 from patron.imports.context import ImportContext
 from patron.imports.rowcheck import add_errors, line_numbers
 
 
+class KeyPass(Protocol):
+    """How :func:`reject_duplicates` works while a file in chunks is planned one chunk at a
+    time (:mod:`patron.imports.chunks`): the rule still holds across the whole file."""
+
+    def duplicates(self, frame: pl.DataFrame, field: str, label: str) -> pl.DataFrame | None:
+        """This call's rejections among ``frame``'s rows (row, message); ``None`` while the
+        keys are only being recorded (``frame`` is then returned as it is)."""
+        ...
+
+
+#: Set while a chunk of a larger file is planned; unset, the rule sees the frame it is given.
+KEY_PASS: ContextVar[KeyPass | None] = ContextVar("patron_import_key_pass", default=None)
+
+
 def reject_duplicates(
     frame: pl.DataFrame, ctx: ImportContext, field: str, code: int, label: str
 ) -> pl.DataFrame:
     """Rows whose (non-null) ``field`` appears in another row get ``code``, naming those rows."""
+    key_pass = KEY_PASS.get()
+    if key_pass is not None:
+        found = key_pass.duplicates(frame, field, label)
+        return frame if found is None else add_errors(frame, found, code)
     value = pl.col(field)
     shared = (
         frame.select("row", field)

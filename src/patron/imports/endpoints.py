@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, RowMapping
 
@@ -285,14 +287,34 @@ def import_report(
     conn: Db,
     format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
 ) -> Response:
-    content = service.report(conn, actor, import_id, format)
-    return Response(
-        content,
+    # Written a stored part of the file at a time to a file that stays in memory while it is
+    # small, then streamed: a large file's report is never held whole.
+    spool = tempfile.SpooledTemporaryFile(max_size=REPORT_IN_MEMORY)  # noqa: SIM115
+    try:
+        service.write_report(conn, actor, import_id, format, spool)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return StreamingResponse(
+        _blocks(spool),
         media_type=REPORT_TYPES[format],
         headers={
             "Content-Disposition": f'attachment; filename="import-{import_id}-report.{format}"'
         },
     )
+
+
+#: A report up to this size is spooled in memory, a larger one on disk.
+REPORT_IN_MEMORY = 8 * 1024 * 1024
+
+
+def _blocks(spool: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while block := spool.read(256 * 1024):
+            yield block
+    finally:
+        spool.close()
 
 
 def _action(name: str, import_id: int, actor: Actor, conn: Connection) -> dict[str, Any]:

@@ -76,11 +76,12 @@ def report_column_names(source_columns: Sequence[str]) -> list[str]:
     return names
 
 
-def build_report(source: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
+def build_report(source: pl.DataFrame, outcomes: pl.DataFrame, first_row: int = 0) -> pl.DataFrame:
     """The report frame: ``source``'s columns and the outcome columns, in file order.
 
-    ``source`` holds the file's rows as text, in file order. ``outcomes`` holds one
-    row per source row, in any order: ``row`` (0-based index into ``source``),
+    ``source`` holds the file's rows as text, in file order (a part of the file from its
+    row ``first_row``, for a file stored in parts). ``outcomes`` holds one
+    row per source row, in any order: ``row`` (0-based index into the file),
     ``status``, ``errors`` and ``auto_corrections`` (lists of text) and
     ``customer_id`` (nullable). Every cell of the result is text and neutralized;
     a missing value is the empty string.
@@ -88,7 +89,9 @@ def build_report(source: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
     ordered = outcomes.sort("row")
     covers_every_row = ordered.height == source.height and bool(
         ordered.select(
-            pl.col("row").eq_missing(pl.int_range(pl.len(), dtype=pl.Int64)).all()
+            pl.col("row")
+            .eq_missing(pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64))
+            .all()
         ).item()
     )
     if not covers_every_row:
@@ -134,10 +137,16 @@ def neutralize(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def report_csv(frame: pl.DataFrame) -> bytes:
-    """The report as CSV: UTF-8 with a BOM (so Excel reads it as UTF-8), CRLF line ends."""
+def report_csv(frame: pl.DataFrame, *, first: bool = True) -> bytes:
+    """The report as CSV: UTF-8 with a BOM (so Excel reads it as UTF-8), CRLF line ends.
+
+    A report written in parts (a file stored in parts) gives each part's rows in turn; only
+    the ``first`` part begins with the BOM and the header row."""
     text = neutralize(frame).write_csv(
-        include_bom=True, line_terminator="\r\n", quote_style="necessary"
+        include_bom=first,
+        include_header=first,
+        line_terminator="\r\n",
+        quote_style="necessary",
     )
     return text.encode("utf-8")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -68,34 +69,104 @@ def move_state(
 # --- blobs --------------------------------------------------------------------------
 
 
+#: Joins a kind and a part number: a frame stored in parts keeps its first part under the
+#: kind itself (so ``has_frames`` and readers of small imports see it as before) and the
+#: others as ``<kind>#1``, ``<kind>#2``, ... (the import in chunks, docs/imports.md).
+PART_MARK = "#"
+
+
 def put_frame(
     conn: Connection, org_id: int, import_id: int, kind: str, frame: pl.DataFrame
 ) -> None:
+    """Store ``frame`` as the import's one blob of ``kind``, replacing every part of it."""
+    delete_parts(conn, org_id, import_id, kind)
+    put_part(conn, org_id, import_id, kind, 0, frame)
+
+
+def put_part(
+    conn: Connection, org_id: int, import_id: int, kind: str, part: int, frame: pl.DataFrame
+) -> None:
+    """Store part ``part`` of ``kind`` (part 0 first: it is stored under the kind itself)."""
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd")
+    name = part_kind(kind, part)
     conn.execute(
         import_blobs.delete().where(
             import_blobs.c.org_id == org_id,
             import_blobs.c.import_id == import_id,
-            import_blobs.c.kind == kind,
+            import_blobs.c.kind == name,
         )
     )
     conn.execute(
         import_blobs.insert().values(
-            org_id=org_id, import_id=import_id, kind=kind, data=buffer.getvalue()
+            org_id=org_id, import_id=import_id, kind=name, data=buffer.getvalue()
         )
     )
 
 
-def get_frame(conn: Connection, org_id: int, import_id: int, kind: str) -> pl.DataFrame | None:
+def part_kind(kind: str, part: int) -> str:
+    return kind if part == 0 else f"{kind}{PART_MARK}{part}"
+
+
+def delete_parts(conn: Connection, org_id: int, import_id: int, kind: str) -> None:
+    conn.execute(
+        import_blobs.delete().where(
+            import_blobs.c.org_id == org_id,
+            import_blobs.c.import_id == import_id,
+            sa.or_(
+                import_blobs.c.kind == kind,
+                import_blobs.c.kind.startswith(kind + PART_MARK, autoescape=True),
+            ),
+        )
+    )
+
+
+def part_count(conn: Connection, org_id: int, import_id: int, kind: str) -> int:
+    """How many parts of ``kind`` are stored (0: none)."""
+    found = conn.execute(
+        sa.select(sa.func.count()).where(
+            import_blobs.c.org_id == org_id,
+            import_blobs.c.import_id == import_id,
+            sa.or_(
+                import_blobs.c.kind == kind,
+                import_blobs.c.kind.startswith(kind + PART_MARK, autoescape=True),
+            ),
+        )
+    ).scalar_one()
+    return int(found)
+
+
+def get_part(
+    conn: Connection, org_id: int, import_id: int, kind: str, part: int
+) -> pl.DataFrame | None:
     data = conn.execute(
         sa.select(import_blobs.c.data).where(
             import_blobs.c.org_id == org_id,
             import_blobs.c.import_id == import_id,
-            import_blobs.c.kind == kind,
+            import_blobs.c.kind == part_kind(kind, part),
         )
     ).scalar_one_or_none()
     return None if data is None else pl.read_parquet(io.BytesIO(data))
+
+
+def iter_parts(conn: Connection, org_id: int, import_id: int, kind: str) -> Iterator[pl.DataFrame]:
+    """The parts of ``kind`` in order, one in memory at a time."""
+    for part in range(part_count(conn, org_id, import_id, kind)):
+        frame = get_part(conn, org_id, import_id, kind, part)
+        if frame is None:  # parts are written and deleted together, in one transaction
+            raise LookupError(f"import {import_id}: part {part} of {kind} is missing")
+        yield frame
+
+
+def get_frame(conn: Connection, org_id: int, import_id: int, kind: str) -> pl.DataFrame | None:
+    """The whole frame of ``kind``: its parts put together, for readers that need every row
+    at once (the chunked steps read :func:`iter_parts` instead)."""
+    parts = list(iter_parts(conn, org_id, import_id, kind))
+    if not parts:
+        return None
+    # A part holds the columns its own rows have values for (an undo frame of the fields
+    # its rows changed): the whole frame has them all.
+    return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
 
 
 def has_frames(conn: Connection, org_id: int, import_id: int, kinds: tuple[str, ...]) -> bool:
@@ -111,13 +182,9 @@ def has_frames(conn: Connection, org_id: int, import_id: int, kinds: tuple[str, 
 
 
 def delete_frames(conn: Connection, org_id: int, import_id: int, kinds: tuple[str, ...]) -> None:
-    conn.execute(
-        import_blobs.delete().where(
-            import_blobs.c.org_id == org_id,
-            import_blobs.c.import_id == import_id,
-            import_blobs.c.kind.in_(kinds),
-        )
-    )
+    """Delete the blobs of ``kinds``, every part of each."""
+    for kind in kinds:
+        delete_parts(conn, org_id, import_id, kind)
 
 
 # --- leases ---------------------------------------------------------------------------

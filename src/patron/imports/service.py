@@ -17,9 +17,13 @@ store as it was before the step.
 
 from __future__ import annotations
 
+import io
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import polars as pl
 from sqlalchemy.engine import Connection, RowMapping
@@ -27,12 +31,13 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
 from patron.codes import generic
-from patron.imports import codes, progress
+from patron.imports import chunks, codes, progress
 from patron.imports import consent as consents
 from patron.imports import repository as repo
 from patron.imports.conflicts import no_conflicts
 from patron.imports.context import ImportContext, load_context
 from patron.imports.mapping import CONFIDENT, check_mapping, profile_of, require, suggest
+from patron.imports.profile import ImportProfile, Plan
 from patron.imports.read import SourceTable
 from patron.imports.report import build_report, report_csv, report_xlsx, summarize
 from patron.imports.retention import ensure_files_kept
@@ -48,6 +53,8 @@ from patron.settings import get_settings
 COMMIT_RETRIES = 3
 REPLAY_WINDOW = timedelta(days=7)
 CANCELLABLE = sources("cancel")
+
+_NO_OUTCOMES = pl.DataFrame(schema={"status": pl.String, "auto_corrections": pl.List(pl.String)})
 
 STATUS_WORDS = {"insert": "inserted", "update": "updated", "skip": "skipped", "reject": "rejected"}
 
@@ -132,7 +139,7 @@ def create_import(
             "resubmit_of": request.resubmit_of,
         },
     )
-    repo.put_frame(conn, actor.org_id, import_id, "source", table.frame)
+    put_source(conn, actor.org_id, import_id, table.frame)
     audit(
         conn,
         actor,
@@ -142,6 +149,18 @@ def create_import(
         {"profile": request.profile, "rows": table.frame.height, "confirmed": request.confirmed},
     )
     return Created(import_id, mapping, suggestions)
+
+
+def put_source(conn: Connection, org_id: int, import_id: int, frame: pl.DataFrame) -> None:
+    """Store the file's rows: whole, or a file of more than one chunk in parts of a chunk
+    each, so that no later step needs more than a chunk of it at a time."""
+    size = chunks.chunk_rows()
+    if frame.height <= size:
+        repo.put_frame(conn, org_id, import_id, "source", frame)
+        return
+    repo.delete_parts(conn, org_id, import_id, "source")
+    for part, first in enumerate(range(0, frame.height, size)):
+        repo.put_part(conn, org_id, import_id, "source", part, frame.slice(first, size))
 
 
 def _first_state(request: ImportRequest) -> ImportState:
@@ -245,10 +264,61 @@ def mapped_rows(conn: Connection, found: RowMapping) -> pl.DataFrame:
     source = repo.get_frame(conn, found["org_id"], found["id"], "source")
     if source is None:
         raise NotFound(codes.UNKNOWN_IMPORT, f"import {found['id']} has no stored file")
+    return _mapped(source, found, 0)
+
+
+def mapped_chunks(conn: Connection, found: RowMapping) -> Iterator[pl.DataFrame]:
+    """:func:`mapped_rows` a stored part at a time, each ``row`` counted from the file's
+    first row."""
+    first = 0
+    for source in repo.iter_parts(conn, found["org_id"], found["id"], "source"):
+        yield _mapped(source, found, first)
+        first += source.height
+
+
+def _mapped(source: pl.DataFrame, found: RowMapping, first: int) -> pl.DataFrame:
     return source.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+        pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias("row"),
         *[pl.col(column).alias(field) for column, field in found["mapping"].items()],
     )
+
+
+def _in_chunks(conn: Connection, found: RowMapping) -> bool:
+    """Whether the import is planned in chunks: its file is stored in more than one part,
+    and its profile's rules allow it (docs/imports.md)."""
+    if found["profile"] in chunks.WHOLE_FILE_PROFILES:
+        return False
+    return repo.part_count(conn, found["org_id"], found["id"], "source") > 1
+
+
+def _chunk_plans(
+    conn: Connection,
+    found: RowMapping,
+    profile: ImportProfile,
+    ctx: ImportContext,
+    directory: Path,
+    share: tuple[int, int],
+) -> Iterator[Plan[Any]]:
+    """Each chunk's plan (:mod:`.chunks`); progress moves from ``share``[0] to ``[1]``."""
+    parts = repo.part_count(conn, found["org_id"], found["id"], "source")
+    low, high = share
+    middle = (low + high) // 2
+
+    def keys_done(number: int) -> None:
+        progress.reached(low + (middle - low) * (number + 1) // parts)
+
+    planned = chunks.plans(
+        conn,
+        profile,
+        ctx,
+        lambda: mapped_chunks(conn, found),
+        directory,
+        int(found["row_count"]),
+        on_chunk=keys_done,
+    )
+    for number, plan in enumerate(planned):
+        yield plan
+        progress.reached(middle + (high - middle) * (number + 1) // parts)
 
 
 def outcomes_of(rows: pl.DataFrame) -> pl.DataFrame:
@@ -268,6 +338,9 @@ def preview_step(conn: Connection, found: RowMapping) -> None:
     """Validate and resolve every row; store the outcomes and counts. Changes no customer."""
     profile = profile_of(found["profile"])
     ctx = context_for(conn, found)
+    if _in_chunks(conn, found):
+        _preview_in_chunks(conn, found, profile, ctx)
+        return
     mapped = mapped_rows(conn, found)
     progress.reached(10)  # rough shares of the step's time at each stage it passes
     plan = profile.plan(conn, ctx, mapped)
@@ -285,10 +358,41 @@ def preview_step(conn: Connection, found: RowMapping) -> None:
     )
 
 
+def _preview_in_chunks(
+    conn: Connection, found: RowMapping, profile: ImportProfile, ctx: ImportContext
+) -> None:
+    org_id, import_id = found["org_id"], found["id"]
+    repo.delete_parts(conn, org_id, import_id, "outcomes")
+    counts: Counter[str] = Counter()
+    with chunks.spill_directory() as directory:
+        for part, plan in enumerate(_chunk_plans(conn, found, profile, ctx, directory, (5, 95))):
+            outcomes = outcomes_of(plan.rows)
+            del plan
+            repo.put_part(conn, org_id, import_id, "outcomes", part, outcomes)
+            counts.update(summarize(outcomes))
+    move(
+        conn,
+        org_id,
+        import_id,
+        ImportState.VALIDATING,
+        ImportState.PREVIEWED,
+        counts=_counts(counts),
+        progress=100,
+    )
+
+
+def _counts(counts: Counter[str]) -> dict[str, int]:
+    """The summed counts of the chunks, every name present as :func:`summarize` gives it."""
+    return {name: int(counts[name]) for name in summarize(_NO_OUTCOMES)}
+
+
 def commit_step(conn: Connection, found: RowMapping) -> None:
     """Apply every accepted row in this one transaction, with what undo needs."""
     profile = profile_of(found["profile"])
     ctx = context_for(conn, found)
+    if _in_chunks(conn, found):
+        _commit_in_chunks(conn, found, profile, ctx)
+        return
     mapped = mapped_rows(conn, found)
     progress.reached(2)  # rough shares of the step's time at each stage it passes
     plan = profile.plan(conn, ctx, mapped)
@@ -310,6 +414,53 @@ def commit_step(conn: Connection, found: RowMapping) -> None:
         (ImportState.QUEUED, ImportState.COMMITTING),
         ImportState.COMMITTED,
         counts=summarize(outcomes),
+        committed_at=utcnow(),
+        progress=100,
+        message="",
+    )
+    if not moved:
+        raise Conflict(codes.WRONG_STATE, f"import {import_id} changed state during its commit")
+
+
+def _commit_in_chunks(
+    conn: Connection, found: RowMapping, profile: ImportProfile, ctx: ImportContext
+) -> None:
+    """:func:`commit_step` a chunk at a time: every chunk is planned first, against the store
+    as it was before the commit (as a whole file is), then each plan is applied in turn."""
+    org_id, import_id = found["org_id"], found["id"]
+    counts: Counter[str] = Counter()
+    with chunks.spill_directory() as directory:
+        spilled = [
+            chunks.spill_plan(directory, number, plan)
+            for number, plan in enumerate(
+                _chunk_plans(conn, found, profile, ctx, directory, (2, 30))
+            )
+        ]
+        repo.delete_frames(
+            conn, org_id, import_id, ("outcomes", *(f"undo:{k}" for k in profile.undo_kinds))
+        )
+        repo.delete_parts(conn, org_id, import_id, consents.UNDO_KIND)
+        for part, path in enumerate(spilled):
+            plan = chunks.load_plan(path)
+            rows, undo_data = profile.apply(conn, ctx, plan)
+            del plan
+            recorded = consents.record(conn, found, rows)
+            if recorded is not None:
+                undo_data = {**undo_data, "consent": recorded}
+            outcomes = outcomes_of(rows)
+            del rows
+            repo.put_part(conn, org_id, import_id, "outcomes", part, outcomes)
+            for kind, frame in undo_data.items():
+                repo.put_part(conn, org_id, import_id, f"undo:{kind}", part, frame)
+            counts.update(summarize(outcomes))
+            progress.reached(30 + 63 * (part + 1) // len(spilled))
+    moved = move(
+        conn,
+        org_id,
+        import_id,
+        (ImportState.QUEUED, ImportState.COMMITTING),
+        ImportState.COMMITTED,
+        counts=_counts(counts),
         committed_at=utcnow(),
         progress=100,
         message="",
@@ -407,12 +558,49 @@ def conflicts(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
 
 def report(conn: Connection, actor: Actor, import_id: int, fmt: str) -> bytes:
     """The report file: the original columns plus status, errors, corrections, customer id."""
-    results = outcomes(conn, actor, import_id)
-    source = repo.get_frame(conn, actor.org_id, import_id, "source")
-    assert source is not None  # stored with the import
-    frame = build_report(source, results)
-    if fmt == "xlsx":
-        return report_xlsx(frame)
-    if fmt == "csv":
-        return report_csv(frame)
-    raise InvalidInput(generic.INVALID_INPUT, f"report format must be csv or xlsx, not '{fmt}'")
+    buffer = io.BytesIO()
+    write_report(conn, actor, import_id, fmt, buffer)
+    return buffer.getvalue()
+
+
+def write_report(conn: Connection, actor: Actor, import_id: int, fmt: str, out: IO[bytes]) -> None:
+    """Write the report to ``out``; a CSV report a stored part of the file at a time, so
+    that a large file's report never holds more than a part of its rows."""
+    if fmt not in ("csv", "xlsx"):
+        raise InvalidInput(generic.INVALID_INPUT, f"report format must be csv or xlsx, not '{fmt}'")
+    found = get_import(conn, actor, import_id)
+    ensure_files_kept(found)
+    org_id = actor.org_id
+    if repo.part_count(conn, org_id, import_id, "outcomes") == 0:
+        raise Conflict(codes.WRONG_STATE, f"import {import_id} is {found['state']}: no results yet")
+    if fmt == "xlsx":  # a sheet holds 1,048,576 rows: the XLSX report is built whole
+        results = outcomes(conn, actor, import_id)
+        source = repo.get_frame(conn, org_id, import_id, "source")
+        assert source is not None  # stored with the import
+        out.write(report_xlsx(build_report(source, results)))
+        return
+    for part, (first, source, results) in enumerate(_report_parts(conn, org_id, import_id)):
+        out.write(report_csv(build_report(source, results, first), first=part == 0))
+
+
+def _report_parts(
+    conn: Connection, org_id: int, import_id: int
+) -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
+    """(first row, source part, its outcomes) of each stored part of the file. A file
+    stored in parts but planned whole (:data:`chunks.WHOLE_FILE_PROFILES`) has its outcomes
+    in one frame, cut here to the parts' rows."""
+    in_parts = repo.part_count(conn, org_id, import_id, "outcomes") == repo.part_count(
+        conn, org_id, import_id, "source"
+    )
+    whole = None if in_parts else repo.get_frame(conn, org_id, import_id, "outcomes")
+    results = repo.iter_parts(conn, org_id, import_id, "outcomes") if in_parts else None
+    first = 0
+    for source in repo.iter_parts(conn, org_id, import_id, "source"):
+        end = first + source.height
+        if results is not None:
+            mine = next(results)
+        else:
+            assert whole is not None
+            mine = whole.filter((pl.col("row") >= first) & (pl.col("row") < end))
+        yield first, source, mine
+        first = end
