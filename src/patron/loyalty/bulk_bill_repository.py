@@ -35,7 +35,7 @@ def customers_for_bills(conn: Connection, org_id: int, ids: Iterable[int]) -> di
         sa.select(customers)
         .where(customers.c.org_id == org_id, customers.c.id.in_(wanted))
         .order_by(customers.c.id)
-        .with_for_update(key_share=True)
+        .with_for_update(read=True, key_share=True)
     )
     return {int(row["id"]): row for row in conn.execute(query).mappings()}
 
