@@ -132,6 +132,57 @@ def request_goodwill(
     return resolved, _render_one(conn, actor.org_id, request_id)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """An admin's decision on a pending request, before its effects: the customer, the
+    request (locked), the status decided, when, and the request's columns to update."""
+
+    resolved: lookup.Resolved
+    request: RowMapping
+    status: str
+    moment: datetime
+    values: dict[str, Any]
+
+
+def open_decision(
+    conn: Connection,
+    actor: Actor,
+    customer_id: int,
+    request_id: int,
+    base_type: str,
+    status: str,
+    comments: str | None,
+    at: datetime | None,
+) -> Decision:
+    """Check an admin's decision on the customer's pending request of ``base_type``
+    (GOODWILL, RETRO): the role, the status, that the request is the customer's merge
+    family's and still pending; lock the customer and the request."""
+    kind = base_type.lower()
+    if not actor.can(Role.admin):
+        raise Forbidden(generic.FORBIDDEN, f"the admin role is needed to decide {kind} requests")
+    decision = (status or "").strip().upper()
+    if decision not in DECISIONS:
+        raise InvalidInput(generic.INVALID_INPUT, f"status must be one of {', '.join(DECISIONS)}")
+    note = comments_text(comments)
+    resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
+    family = care_repository.merge_family(conn, actor.org_id, resolved.id)
+    request = repository.get_request(conn, actor.org_id, request_id, for_update=True)
+    if request is None or request["base_type"] != base_type or request["customer_id"] not in family:
+        raise NotFound(generic.NOT_FOUND, f"the customer has no {kind} request {request_id}")
+    if request["status"] != "PENDING":
+        raise Conflict(
+            generic.CONFLICT, f"{kind} request {request_id} is {request['status']} already"
+        )
+    moment = at or utcnow()
+    values: dict[str, Any] = {
+        "status": decision,
+        "updated_comments": note,
+        **actor_columns(actor, "updated_by"),
+        "updated_at": moment,
+    }
+    return Decision(resolved, request, decision, moment, values)
+
+
 def decide_goodwill(
     conn: Connection,
     actor: Actor,
@@ -144,32 +195,9 @@ def decide_goodwill(
     at: datetime | None = None,
 ) -> tuple[lookup.Resolved, dict[str, Any]]:
     """Approve (the points asked, or ``approved_value``) or reject a pending request (admin)."""
-    if not actor.can(Role.admin):
-        raise Forbidden(generic.FORBIDDEN, "the admin role is needed to decide goodwill requests")
-    decision = (status or "").strip().upper()
-    if decision not in DECISIONS:
-        raise InvalidInput(generic.INVALID_INPUT, f"status must be one of {', '.join(DECISIONS)}")
-    note = comments_text(comments)
-    resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
-    family = care_repository.merge_family(conn, actor.org_id, resolved.id)
-    request = repository.get_request(conn, actor.org_id, request_id, for_update=True)
-    if (
-        request is None
-        or request["base_type"] != "GOODWILL"
-        or request["customer_id"] not in family
-    ):
-        raise NotFound(generic.NOT_FOUND, f"the customer has no goodwill request {request_id}")
-    if request["status"] != "PENDING":
-        raise Conflict(
-            generic.CONFLICT, f"goodwill request {request_id} is {request['status']} already"
-        )
-    moment = at or utcnow()
-    values: dict[str, Any] = {
-        "status": decision,
-        "updated_comments": note,
-        **actor_columns(actor, "updated_by"),
-        "updated_at": moment,
-    }
+    decided = open_decision(conn, actor, customer_id, request_id, "GOODWILL", status, comments, at)
+    resolved, request, values = decided.resolved, decided.request, decided.values
+    decision, moment = decided.status, decided.moment
     if decision == "APPROVED":
         lookup.ensure_changeable(resolved.customer)
         granted = (

@@ -25,18 +25,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.service import audit, log_change
-from patron.auth.actor import Actor, Role
+from patron.auth.actor import Actor
 from patron.codes import generic, loyalty
 from patron.customer import care_repository, lookup
 from patron.customer.history import change_query
 from patron.kit.clock import utcnow
-from patron.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Notice
+from patron.kit.errors import Conflict, InvalidInput, NotFound, Notice
 from patron.kit.pagination import Page
 from patron.loyalty import ledger, programs, transactions
 from patron.loyalty import request_repository as repository
 from patron.loyalty import transaction_repository as bills
 from patron.loyalty.details import local_iso
-from patron.loyalty.goodwill import DECISIONS, actor_columns, comments_text, user_shape
+from patron.loyalty.goodwill import actor_columns, comments_text, open_decision, user_shape
 from patron.loyalty.programs import Program
 from patron.loyalty.rules import ZERO, local_day, money, points_for
 from patron.orgs import service as orgs
@@ -126,28 +126,9 @@ def decide_retro(
     at: datetime | None = None,
 ) -> tuple[lookup.Resolved, dict[str, Any]]:
     """Approve or reject a pending retro request (admin)."""
-    if not actor.can(Role.admin):
-        raise Forbidden(generic.FORBIDDEN, "the admin role is needed to decide retro requests")
-    decision = (status or "").strip().upper()
-    if decision not in DECISIONS:
-        raise InvalidInput(generic.INVALID_INPUT, f"status must be one of {', '.join(DECISIONS)}")
-    note = comments_text(comments)
-    resolved = lookup.resolve(conn, actor.org_id, customer_id, for_update=True)
-    family = care_repository.merge_family(conn, actor.org_id, resolved.id)
-    request = repository.get_request(conn, actor.org_id, request_id, for_update=True)
-    if request is None or request["base_type"] != "RETRO" or request["customer_id"] not in family:
-        raise NotFound(generic.NOT_FOUND, f"the customer has no retro request {request_id}")
-    if request["status"] != "PENDING":
-        raise Conflict(
-            generic.CONFLICT, f"retro request {request_id} is {request['status']} already"
-        )
-    moment = at or utcnow()
-    values: dict[str, Any] = {
-        "status": decision,
-        "updated_comments": note,
-        **actor_columns(actor, "updated_by"),
-        "updated_at": moment,
-    }
+    decided = open_decision(conn, actor, customer_id, request_id, "RETRO", status, comments, at)
+    resolved, request, values = decided.resolved, decided.request, decided.values
+    decision, moment = decided.status, decided.moment
     if decision == "APPROVED":
         lookup.ensure_changeable(resolved.customer)
         bill = bills.get_bill(conn, actor.org_id, int(request["transaction_id"]), for_update=True)
