@@ -5,6 +5,7 @@ requests and single bills never lose points."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,9 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from patron.audit.tables import audit_log, change_log
-from patron.coupons.tables import transactions
+from patron.coupons.tables import transactions as bills_table
 from patron.customer.tables import customers
 from patron.kit.db import transaction
+from patron.loyalty import bulk_bills, transactions
 from patron.loyalty.tables import (
     loyalty_balances,
     loyalty_programs,
@@ -127,8 +129,8 @@ def _rows(engine: Engine, org_id: int, people: dict[str, int]) -> dict[str, Any]
 
         bill_numbers = dict(
             conn.execute(
-                sa.select(transactions.c.id, transactions.c.number).where(
-                    transactions.c.org_id == org_id
+                sa.select(bills_table.c.id, bills_table.c.number).where(
+                    bills_table.c.org_id == org_id
                 )
             ).all()
         )
@@ -146,7 +148,7 @@ def _rows(engine: Engine, org_id: int, people: dict[str, int]) -> dict[str, Any]
         ):
             changes.append((customer, kind, cause, {**details_, "entryId": None}))
         return {
-            "bills": select(transactions, *BILL_COLUMNS),
+            "bills": select(bills_table, *BILL_COLUMNS),
             "lines": [
                 (bill_numbers[t], *rest) for t, *rest in select(transaction_lines, *LINE_COLUMNS)
             ],
@@ -280,3 +282,37 @@ def test_concurrent_bulk_requests_and_single_bills_lose_no_points(engine: Engine
     consistent(engine, api.org.id)
     checked = invoke(database_url(engine), "db", "check")
     assert checked.exit_code == 0, checked.output
+
+
+def test_a_member_moved_by_a_concurrent_request_earns_at_its_new_slab(
+    engine: Engine, api: Api, backend: str
+) -> None:
+    """A request computes its earns on the balances as read, then locks them; when another
+    request moved the member up meanwhile, its bills are posted again at the new rate."""
+    if backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: no request can move a member meanwhile")
+    add_program(api)
+    tom = register(api, mobile=TOM)
+    actor = api.org.admin
+    first = transactions.BillInput(
+        number="A1", customer_id=tom, lines=[transactions.LineInput(sku="TV", rate=12000)]
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool, transaction(engine) as conn:
+        # Holds Tom's balance, moved up to Gold, until this block commits.
+        bulk_bills.record_bills(conn, actor, [first])
+        later = pool.submit(
+            api.post, "/v2/transactions/bulk", json=[_bill("B1", 100, customerId=tom)]
+        )
+        time.sleep(1.5)  # the second request reads Silver and waits for the lock
+    answer = later.result().json()
+    assert answer[0]["transaction"]["points"]["earned"] == 20.0  # Gold's rate, not Silver's
+    mine = details(api, tom)
+    assert (mine["currentSlab"], mine["lifetimePoints"]) == ("Gold", 1220.0)
+    with transaction(engine, write=False) as conn:
+        kinds = conn.execute(
+            sa.select(points_ledger.c.kind)
+            .where(points_ledger.c.customer_id == tom)
+            .order_by(points_ledger.c.id)
+        ).scalars()
+        assert list(kinds) == ["EARN", "TIER", "EARN"]
+    consistent(engine, api.org.id)

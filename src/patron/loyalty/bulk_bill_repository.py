@@ -54,6 +54,24 @@ def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int
     return insert_rows_returning_ids(conn, points_ledger, rows)
 
 
+def balances_of(
+    conn: Connection, org_id: int, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], RowMapping]:
+    """The balance rows of these (program, customer) pairs that exist, as they are (no
+    lock)."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    query = sa.select(loyalty_balances).where(
+        loyalty_balances.c.org_id == org_id,
+        loyalty_balances.c.customer_id.in_(sorted({c for _, c in wanted})),
+    )
+    found = {
+        (int(r["program_id"]), int(r["customer_id"])): r for r in conn.execute(query).mappings()
+    }
+    return {pair: row for pair, row in found.items() if pair in set(wanted)}
+
+
 def lock_balances(
     conn: Connection, org_id: int, rows: Sequence[dict[str, Any]]
 ) -> dict[tuple[int, int], RowMapping]:

@@ -23,7 +23,7 @@ named by identifier (or a merge victim's survivor). A database failure fails the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -305,11 +305,24 @@ def _unit_id(bill: _Bill) -> int | None:
     return int(bill.unit["id"]) if bill.unit is not None else None
 
 
+class _Moved(Exception):
+    """A concurrent request changed a member so that the bills earn otherwise."""
+
+
 def _earn(
     conn: Connection, actor: Actor, earning: list[_Bill], moment: datetime, zone: ZoneInfo
 ) -> None:
-    """The earns of the bills in order, on the members' locked balances; then one write of
-    the entries, one of the change requests and one of the balances."""
+    """The earns of the bills in order; one write of the entries, one of the change
+    requests, one of the balances.
+
+    The balances stay locked from their lock to the commit, and concurrent requests naming
+    the same members wait for each other on them: so the earns are first computed on the
+    balances as read (unlocked) and their entries and change requests written, then the
+    balances locked and the earns computed again on them. Unless a concurrent request
+    changed a member so that a bill earns otherwise (another slab or a slab move), the
+    two agree and the balances are changed; otherwise the entries go back (a savepoint)
+    and are written again on the locked balances.
+    """
     if not earning:
         return
     org_id = actor.org_id
@@ -328,31 +341,20 @@ def _earn(
         }
         for program_id, customer_id in pairs
     ]
-    members = {
-        pair: _Member(
-            balance_id=int(row["id"]),
-            slab_id=row["slab_id"],
-            slab_since=row["slab_since"],
-            slab_expires_at=row["slab_expires_at"],
-            added=dict.fromkeys(BALANCE_COLUMNS, ZERO),
-            amounts={name: money(row[name]) for name in BALANCE_COLUMNS},
-        )
-        for pair, row in repository.lock_balances(conn, org_id, new_rows).items()
-    }
-    entries: list[_Entry] = []
-    for bill in earning:
-        assert bill.program is not None
-        assert bill.resolved is not None
-        member = members[(bill.program.id, bill.resolved.id)]
-        entries.extend(_earn_one(actor, bill, member, moment, zone))
-    entry_ids = repository.insert_entries(conn, [e.row for e in entries])
-    changes = []
-    for entry, entry_id in zip(entries, entry_ids, strict=True):
-        if entry.change is not None:
-            if entry.row["kind"] == "EARN":
-                entry.change.details["entryId"] = entry_id
-            changes.append(entry.change)
-    log_changes(conn, actor, changes)
+    read = repository.balances_of(conn, org_id, pairs)
+    guessed = {pair: read.get(pair) or {**row, "id": 0} for pair, row in _by_pair(new_rows)}
+    try:
+        with conn.begin_nested():
+            entries, _ = _simulate(actor, earning, guessed, moment, zone)
+            _write_entries(conn, actor, entries)
+            locked = repository.lock_balances(conn, org_id, new_rows)
+            again, members = _simulate(actor, earning, locked, moment, zone)
+            if [e.row for e in again] != [e.row for e in entries]:
+                raise _Moved
+    except _Moved:
+        locked = repository.lock_balances(conn, org_id, new_rows)
+        entries, members = _simulate(actor, earning, locked, moment, zone)
+        _write_entries(conn, actor, entries)
     repository.add_to_balances(
         conn,
         [
@@ -366,6 +368,52 @@ def _earn(
             for _, m in sorted(members.items(), key=lambda item: (item[0][1], item[0][0]))
         ],
     )
+
+
+def _by_pair(rows: list[dict[str, Any]]) -> list[tuple[tuple[int, int], dict[str, Any]]]:
+    """A new member's balance row (all zero) by (program, customer)."""
+    zero = dict.fromkeys(BALANCE_COLUMNS, ZERO)
+    return [((r["program_id"], r["customer_id"]), {**zero, **r}) for r in rows]
+
+
+def _simulate(
+    actor: Actor,
+    earning: list[_Bill],
+    balances: Mapping[tuple[int, int], Mapping[Any, Any]],
+    moment: datetime,
+    zone: ZoneInfo,
+) -> tuple[list[_Entry], dict[tuple[int, int], _Member]]:
+    """The entries of the bills' earns, in order, from these balance rows; and the members'
+    balances after them."""
+    members = {
+        pair: _Member(
+            balance_id=int(row["id"]),
+            slab_id=row["slab_id"],
+            slab_since=row["slab_since"],
+            slab_expires_at=row["slab_expires_at"],
+            added=dict.fromkeys(BALANCE_COLUMNS, ZERO),
+            amounts={name: money(row[name]) for name in BALANCE_COLUMNS},
+        )
+        for pair, row in balances.items()
+    }
+    entries: list[_Entry] = []
+    for bill in earning:
+        assert bill.program is not None
+        assert bill.resolved is not None
+        member = members[(bill.program.id, bill.resolved.id)]
+        entries.extend(_earn_one(actor, bill, member, moment, zone))
+    return entries, members
+
+
+def _write_entries(conn: Connection, actor: Actor, entries: list[_Entry]) -> None:
+    entry_ids = repository.insert_entries(conn, [e.row for e in entries])
+    changes = []
+    for entry, entry_id in zip(entries, entry_ids, strict=True):
+        if entry.change is not None:
+            if entry.row["kind"] == "EARN":
+                entry.change.details["entryId"] = entry_id
+            changes.append(entry.change)
+    log_changes(conn, actor, changes)
 
 
 def _earn_one(
