@@ -4,21 +4,22 @@ the outcome it would have alone through ``POST /v2/transactions``, written set-b
 A bill is checked and resolved as a single bill is (the same codes, in the same order); a
 bad one gets its error and writes nothing, the others go on. The good ones are then
 written with one statement per table for the whole request (bills, lines, ledger entries,
-change requests, audit entries) and one ``executemany`` of the balances:
+change requests, audit entries) and one of the balances:
 
 - The customers are read and share-locked by one statement, in id order (a merge or an
-  erasure of one waits for the request, as for a single bill); the members' balance rows
-  are created where missing and locked by one more, in customer order, after the bills,
-  lines and audit entries are written, so that they stay locked briefly. Two bulk
-  requests (or a bulk request and single bills) naming the same members thus wait for
-  each other instead of deadlocking, and none loses another's points.
-- The earns are computed in request order from the locked balances, as
-  :func:`patron.loyalty.transactions.earn` and :func:`patron.loyalty.ledger.post` would
-  post them one after the other: a bill earns at the slab the member is in after the
-  bills before it, and a slab crossed by one bill applies to the next.
+  erasure of one waits for the request, as for a single bill). The members' balance rows
+  are created where missing and locked by one more, in customer order, last (see
+  :func:`_earn`), so that they stay locked briefly. Two bulk requests (or a bulk request
+  and single bills) naming the same members thus wait for each other instead of
+  deadlocking, and none loses another's points.
+- The earns are computed in request order, as :func:`patron.loyalty.transactions.earn`
+  and :func:`patron.loyalty.ledger.post` would post them one after the other: a bill
+  earns at the slab the member is in after the bills before it, and a slab crossed by
+  one bill applies to the next.
 
-Look-ups that cost a statement per distinct value, not per bill: a store code, a customer
-named by identifier (or a merge victim's survivor). A database failure fails the request.
+Looked up once a request: a store code, a program. Looked up per bill, as a single bill
+does: a customer named by identifier, a merge victim's survivor. A database failure
+fails the whole request.
 """
 
 from __future__ import annotations
