@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from patron.kit.db import transaction
 from patron.loyalty import transaction_repository as bills
 from tests.conftest import Api, warning_codes
-from tests.factories import merge, register
+from tests.factories import declare_sample_setup, merge, register
 from tests.loyalty_setup import add_program, bill
 
 SURVIVOR_MOBILE = "919845011111"
@@ -79,3 +79,13 @@ def test_lifetime_purchases_come_with_the_customer_over_its_merge_family(
     assert by_mobile["loyaltyInfo"]["lifetimePurchases"] == alone
     # The identifier's owner, then the same three.
     assert len(statements) == 4, statements
+
+
+def test_the_registered_store_comes_with_the_customer(api: Api, engine: Engine) -> None:
+    declare_sample_setup(engine, api.org)
+    customer_id = register(api, mobile="919845077777", associatedWith="bukl.till")
+    statements, shown = _statements(engine, api, f"/v2/customers/{customer_id}")
+    assert shown["associatedWith"] == "bukl.till"
+    assert len(statements) == 3, statements  # no statement of its own for the store
+    plain = register(api, mobile="919845088888")
+    assert api.get(f"/v2/customers/{plain}").json()["associatedWith"] == ""

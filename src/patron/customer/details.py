@@ -79,11 +79,13 @@ def details(
 
     every_identifier = [shown(i) for i in identifiers]
     label = orgs.label_by_id(conn, org_id, int(customer["status_label_id"]))
-    unit = (
-        orgs_repository.get_unit(conn, org_id, int(customer["registered_unit_id"]))
-        if customer["registered_unit_id"]
-        else None
-    )
+    if repository.REGISTERED_UNIT_CODE in customer:  # read with the customer
+        unit_code = customer[repository.REGISTERED_UNIT_CODE] or ""
+    elif customer["registered_unit_id"]:
+        unit = orgs_repository.get_unit(conn, org_id, int(customer["registered_unit_id"]))
+        unit_code = unit["code"] if unit else ""
+    else:
+        unit_code = ""
     document: dict[str, Any] = {
         "id": customer_id,
         "profiles": [
@@ -139,7 +141,7 @@ def details(
             "markedBy": {},
         },
         "segments": {},
-        "associatedWith": unit["code"] if unit else "",
+        "associatedWith": unit_code,
         "extendedFields": extended,
         "cardDetails": card_details,
         "warnings": [w.as_dict() for w in resolved.warnings],

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.customer.tables import comm_channels, customers, field_values, identifiers, profiles
 from patron.kit.db import MAX_ID, insert_returning_id
 from patron.loyalty.transaction_repository import LIFETIME_PURCHASES
+from patron.orgs.tables import org_units
 
 #: Ids are 64-bit integers on both databases: a larger number names no row, and
 #: must not reach the driver (SQLite and PostgreSQL refuse it with an error).
@@ -21,11 +22,23 @@ from patron.loyalty.transaction_repository import LIFETIME_PURCHASES
 _CUSTOMER = sa.select(customers).where(
     customers.c.org_id == sa.bindparam("org_id"), customers.c.id == sa.bindparam("id")
 )
-# The customer with its lifetime purchases (over its merge family), for its details: one
-# statement instead of two (``loyalty.transaction_repository.lifetime_purchases_in``).
-_CUSTOMER_WITH_PURCHASES = sa.select(customers, *LIFETIME_PURCHASES.selected_columns).where(
-    customers.c.org_id == sa.bindparam("org_id"), customers.c.id == sa.bindparam("customer_id")
-)
+#: The column of :func:`get_customer` ``with_purchases`` holding the code of the store the
+#: customer registered at (``NULL`` when none).
+REGISTERED_UNIT_CODE = "registered_unit_code"
+# The customer with its lifetime purchases (over its merge family) and the code of its store,
+# for its details: one statement instead of three
+# (``loyalty.transaction_repository.lifetime_purchases_in``).
+_CUSTOMER_WITH_PURCHASES = sa.select(
+    customers,
+    *LIFETIME_PURCHASES.selected_columns,
+    sa.select(org_units.c.code)
+    .where(
+        org_units.c.org_id == customers.c.org_id,
+        org_units.c.id == customers.c.registered_unit_id,
+    )
+    .scalar_subquery()
+    .label(REGISTERED_UNIT_CODE),
+).where(customers.c.org_id == sa.bindparam("org_id"), customers.c.id == sa.bindparam("customer_id"))
 
 
 def _owned_by_customer(table: sa.Table, *order_by: sa.ColumnElement[Any]) -> sa.Select[Any]:
@@ -126,7 +139,8 @@ def get_customer(
 ) -> RowMapping | None:
     """The customer row; ``for_update`` locks it until the transaction ends (PostgreSQL:
     a concurrent change is waited for and its result read; SQLite serializes writers).
-    ``with_purchases`` (a read) adds the columns of its lifetime purchases."""
+    ``with_purchases`` (a read) adds the columns of its lifetime purchases and the code of
+    its registered store (:data:`REGISTERED_UNIT_CODE`)."""
     if not 0 < customer_id <= MAX_ID:
         return None
     if with_purchases and not for_update:
