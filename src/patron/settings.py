@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     """Most customers one ``/v2/customers/bulk`` request names: its entries with their
     parent and child customers (more: code 1060, batch limit exceeded)."""
 
+    bills_bulk_max: int = Field(default=1000, ge=1, le=10_000)
+    """Most bills one ``POST /v2/transactions/bulk`` request holds (more: code 1060)."""
+
     max_field_length: int = Field(default=255, ge=1)
     """Longest custom or extended field value accepted."""
 
@@ -121,12 +124,12 @@ class Settings(BaseSettings):
     import_worker: bool = True
     """Run import jobs in the background of ``patron serve``."""
 
-    session_idle_seconds: int = Field(default=1800, ge=1)
-    """A console session ends after this many seconds without a request (30 minutes)."""
-
     import_chunk_rows: int = Field(default=200_000, ge=1)
     """Rows an import step holds at a time: a larger file is stored, planned, committed and
     reported in chunks of this many rows (a file of at most one chunk is handled whole)."""
+
+    session_idle_seconds: int = Field(default=1800, ge=1)
+    """A console session ends after this many seconds without a request (30 minutes)."""
 
     session_cookie_secure: bool = False
     """Mark console cookies ``Secure`` on every request, not only on HTTPS ones (behind a proxy
