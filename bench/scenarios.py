@@ -57,6 +57,7 @@ def pipeline(url: str, org_id: int, path: Path, preview: bool) -> dict[str, Any]
     read = time.perf_counter()
     with transaction(engine) as conn:
         import_id = service.create_import(conn, actor, request, table).import_id
+    del table  # as the CLI does: the steps read the stored rows back
     created = time.perf_counter()
     if preview:
         state = jobs.run_import(engine, org_id, import_id)

@@ -443,3 +443,47 @@ def test_no_step_holds_more_than_a_chunk(
             ]
             assert len(heights) == 8
             assert max(heights) <= CHUNK
+
+
+def consent_file(engine: Engine, org: OrgHandle) -> str:
+    """Customer 3 named twice: by mobile in the first chunk, by user id in the second."""
+    ids = sorted(customer_ranks(engine, org))
+    header = "User Id,First Name,Last Name,Mobile,Email,Store"
+    lines = [f",{letters(i)},{letters(i + 3)},{mobile(i)},c{i}@example.com,mal" for i in range(20)]
+    lines[10] = f"{ids[3]},{letters(3)},Again,,new3@example.com,mal"
+    lines[12] = ",Tom,Lost,12,,mal"
+    return csv(header, *lines)
+
+
+def subscriptions_of(engine: Engine, org: OrgHandle) -> list[tuple[Any, ...]]:
+    ranks = customer_ranks(engine, org)
+    with transaction(engine, write=False) as conn:
+        found = conn.execute(
+            sa.text("SELECT customer_id, channel, status FROM subscriptions WHERE org_id = :org"),
+            {"org": org.id},
+        ).all()
+        ledger = conn.execute(
+            sa.text("SELECT count(*) FROM consent_ledger WHERE org_id = :org"), {"org": org.id}
+        ).scalar_one()
+    return [("ledger", ledger), *sorted((ranks[row[0]], row[1], row[2]) for row in found)]
+
+
+def test_consent_is_recorded_once_per_subscription(
+    engine: Engine, chunked: Callable[[bool], None]
+) -> None:
+    consent = {"consent": {"SMS": "OPTIN", "EMAIL": "OPTOUT"}}
+    case = Case("loyalty-customers", members(10), consent_file, consent)
+    seen = {}
+    for in_chunks in (False, True):
+        chunked(False)
+        org = import_org(engine)
+        case.setup(engine, org)
+        chunked(in_chunks)
+        done = run(engine, org, consent_file(engine, org), profile=case.profile, **case.request)
+        assert done.counts["rejected"] >= 1
+        # (Not undone: two rows changing one customer's email is a case undo refuses,
+        # whole file or chunks.)
+        seen[in_chunks] = subscriptions_of(engine, org)
+        chunked(False)
+    assert seen[True] == seen[False]
+    assert len(seen[False]) > 30  # two channels of 19 customers

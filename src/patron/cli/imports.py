@@ -264,6 +264,9 @@ def import_file(
                 )
         with transaction(engine) as conn:
             created = service.create_import(conn, cli_actor(org_id), request, table)
+        # The rows are stored: the steps read them back a part at a time (docs/imports.md),
+        # so the file read whole is let go before they run.
+        del table
         import_id = created.import_id
         steps = 2 if dry_run else 3
         found = _follow(engine, org_id, import_id, steps=steps)

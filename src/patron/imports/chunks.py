@@ -53,6 +53,26 @@ _SHOWN = 10
 WHOLE_FILE_PROFILES = frozenset({"coupon-redemption", "v2-profile-identifiers"})
 
 
+#: How many times each profile's plan calls the duplicate rule, whatever the file: the key
+#: pass stops a chunk's plan after the last call (what comes after it, the matching against
+#: the store and the decisions, is left to the real pass). The real pass checks the count.
+#: A profile not named here is planned to its end in the key pass too.
+KEY_CALLS = {
+    "loyalty-customers": 3,  # mobile, email, external id: all in validation
+    "legacy-customers": 5,  # code, card number, email, username; customer id after matching
+    "cards": 2,
+    "card-series": 1,
+    "customer-status": 1,
+    "fraud-status": 1,
+    "user-subscription": 1,
+    "entity-lifecycle": 1,
+}
+
+
+class _KeysRecorded(Exception):
+    """Raised by the key pass after a profile's last call of the duplicate rule."""
+
+
 def chunk_rows() -> int:
     return get_settings().import_chunk_rows
 
@@ -73,10 +93,11 @@ def spill_directory() -> Iterator[Path]:
 class _Recording:
     """The key pass: each call's non-null values go to the spill, partitioned by value."""
 
-    def __init__(self, directory: Path, chunk: int, partitions: int) -> None:
+    def __init__(self, directory: Path, chunk: int, partitions: int, last: int | None) -> None:
         self.directory = directory
         self.chunk = chunk
         self.partitions = partitions
+        self.last = last
         self.calls = 0
 
     def duplicates(self, frame: pl.DataFrame, field: str, label: str) -> pl.DataFrame | None:
@@ -89,13 +110,19 @@ class _Recording:
             label=pl.lit(label),
         ).filter(pl.col("value").is_not_null())
         if keys.is_empty():
+            self._stop_after_last()
             return None
         part = keys.with_columns(_part=(pl.col("value").hash() % self.partitions).cast(pl.Int32))
         for (number,), group in part.group_by("_part"):
             folder = self.directory / "keys" / f"p{number}"
             folder.mkdir(parents=True, exist_ok=True)
             group.drop("_part").write_parquet(folder / f"c{self.chunk}-{call}.parquet")
+        self._stop_after_last()
         return None
+
+    def _stop_after_last(self) -> None:
+        if self.last is not None and self.calls == self.last:
+            raise _KeysRecorded
 
 
 class _Injecting:
@@ -184,10 +211,13 @@ def plans(
     """Each chunk's plan, in file order, as the whole file's plan has it (``chunks``: the
     mapped chunks, each with its file-wide ``row``; read twice, once per pass)."""
     partitions = max(1, -(-rows // chunk_rows()))
+    last = KEY_CALLS.get(profile.spec.id)
     for number, mapped in enumerate(chunks()):
-        token = KEY_PASS.set(_Recording(directory, number, partitions))
+        token = KEY_PASS.set(_Recording(directory, number, partitions, last))
         try:
             profile.plan(conn, ctx, mapped)
+        except _KeysRecorded:
+            pass
         finally:
             KEY_PASS.reset(token)
         if on_chunk is not None:
@@ -196,11 +226,18 @@ def plans(
     first = 0
     for mapped in chunks():
         messages = _messages_of(directory, first, first + mapped.height)
-        token = KEY_PASS.set(_Injecting(messages))
+        injecting = _Injecting(messages)
+        token = KEY_PASS.set(injecting)
         try:
             plan = profile.plan(conn, ctx, mapped)
         finally:
             KEY_PASS.reset(token)
+        if last is not None and injecting.calls != last:
+            # The key pass stopped early and missed calls: its keys would be incomplete.
+            raise RuntimeError(
+                f"profile {profile.spec.id} called the duplicate rule {injecting.calls} "
+                f"times, not {last} (chunks.KEY_CALLS)"
+            )
         first += mapped.height
         yield plan
 

@@ -78,10 +78,19 @@ def channels_of(profile_id: str, mapping: Mapping[str, str]) -> list[str]:
     return [channel for channel, field in CHANNELS.items() if field in mapped]
 
 
-def record(conn: Connection, found: RowMapping, rows: pl.DataFrame) -> pl.DataFrame | None:
+def record(
+    conn: Connection,
+    found: RowMapping,
+    rows: pl.DataFrame,
+    recorded_before: pl.DataFrame | None = None,
+) -> pl.DataFrame | None:
     """Record the import's consent for the customers of its accepted ``rows`` (the rows
     the commit planned, with their final ``customer_id``); answer what it recorded, with the
     statuses it replaced, for undo (``None``: the import records no consent).
+
+    ``recorded_before``: the subscriptions (:data:`KEY`) earlier chunks of the same import
+    recorded; the first row naming a subscription decides it, as in a whole file, so they
+    are left alone here.
 
     Two statements whatever the number of customers: the subscriptions, then the ledger.
     """
@@ -115,6 +124,8 @@ def record(conn: Connection, found: RowMapping, rows: pl.DataFrame) -> pl.DataFr
         source=pl.lit(DEFAULT_SOURCE),
         account_id=pl.lit(""),
     )
+    if recorded_before is not None and not recorded_before.is_empty():
+        wanted = wanted.join(recorded_before.select(KEY), on=list(KEY), how="anti")
     org_id = int(found["org_id"])
     before = subscriptions.statuses_of(conn, org_id, wanted.select(KEY))
     changes = wanted.join(

@@ -48,6 +48,7 @@ from patron.kit.clock import utcnow
 from patron.kit.errors import Conflict, InvalidInput, NotFound
 from patron.kit.pagination import Page
 from patron.settings import get_settings
+from patron.subscriptions.service import KEY
 
 #: Automatic retries of a failed commit, then the import waits for a replay.
 COMMIT_RETRIES = 3
@@ -429,6 +430,8 @@ def _commit_in_chunks(
     as it was before the commit (as a whole file is), then each plan is applied in turn."""
     org_id, import_id = found["org_id"], found["id"]
     counts: Counter[str] = Counter()
+    # The subscriptions the import's consent recorded so far (a few columns of ids).
+    consented: pl.DataFrame | None = None
     with chunks.spill_directory() as directory:
         spilled = [
             chunks.spill_plan(directory, number, plan)
@@ -442,18 +445,22 @@ def _commit_in_chunks(
         repo.delete_parts(conn, org_id, import_id, consents.UNDO_KIND)
         for part, path in enumerate(spilled):
             plan = chunks.load_plan(path)
-            rows, undo_data = profile.apply(conn, ctx, plan)
+            # Each chunk's application has its share of the stage from 30 to 93 percent.
+            share = (30 + 63 * part // len(spilled), 30 + 63 * (part + 1) // len(spilled))
+            with progress.stage(*share):
+                rows, undo_data = profile.apply(conn, ctx, plan)
             del plan
-            recorded = consents.record(conn, found, rows)
+            recorded = consents.record(conn, found, rows, consented)
             if recorded is not None:
                 undo_data = {**undo_data, "consent": recorded}
+                keys = recorded.select(*KEY)
+                consented = keys if consented is None else pl.concat([consented, keys])
             outcomes = outcomes_of(rows)
             del rows
             repo.put_part(conn, org_id, import_id, "outcomes", part, outcomes)
             for kind, frame in undo_data.items():
                 repo.put_part(conn, org_id, import_id, f"undo:{kind}", part, frame)
             counts.update(summarize(outcomes))
-            progress.reached(30 + 63 * (part + 1) // len(spilled))
     moved = move(
         conn,
         org_id,
