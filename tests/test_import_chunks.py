@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from patron.cards import service as cards
+from patron.imports import chunks, service
 from patron.imports import repository as imports_repository
-from patron.imports import service
 from patron.imports.mapping import profile_of
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
@@ -110,7 +110,7 @@ def report(engine: Engine, org: OrgHandle, import_id: int, ranks: dict[int, int]
     # Cells naming a customer by id (the customer id column, an entity id, an error) name
     # it by its rank instead.
     header, *rows = csvlib.reader(io.StringIO(data.decode("utf-8-sig")))
-    ids = {at for at, name in enumerate(header) if name in ("customer_id", "Entity ID")}
+    ids = {at for at, name in enumerate(header) if name in ("customer_id", "Entity ID", "User ID")}
     return [
         "|".join(header),
         *(
@@ -158,7 +158,9 @@ def import_case(
     previewed = comparable(preview.outcomes, ranks_before)
     done = confirm(engine, org, import_id)
     assert done.state == "committed", done.record["message"]
-    assert parts(engine, org, import_id, "outcomes") == expected_parts
+    # A profile planned whole (chunks.WHOLE_FILE_PROFILES) keeps its outcomes in one part.
+    planned_whole = case.profile in chunks.WHOLE_FILE_PROFILES
+    assert parts(engine, org, import_id, "outcomes") == (1 if planned_whole else expected_parts)
     ranks = customer_ranks(engine, org)
     outcome = Outcome(
         preview=previewed,
@@ -487,3 +489,26 @@ def test_consent_is_recorded_once_per_subscription(
         chunked(False)
     assert seen[True] == seen[False]
     assert len(seen[False]) > 30  # two channels of 19 customers
+
+
+def v2_file(engine: Engine, org: OrgHandle) -> str:
+    ids = sorted(customer_ranks(engine, org))
+    lines = [f"{ids[i]},WECHAT,w{i},wechat,wx{i}" for i in range(20)]
+    lines[3] = f"{ids[3]},WECHAT,w3,wechat,wx15"  # the value of row 17
+    lines[9] = f"{ids[9]},INSTORE,,email,c2@example.com"  # customer 2's email: a merge
+    lines[16] = f"{ids[2]},WECHAT,w2b,wechat,wx2b"  # ... and customer 2 in another chunk
+    lines[12] = "999999999,WECHAT,w,wechat,wx-nobody"
+    return csv("User ID,Source,Account ID,Identifier Type,Identifier Value", *lines)
+
+
+def test_v2_profile_identifiers_stored_in_parts_and_planned_whole(
+    engine: Engine, chunked: Callable[[bool], None]
+) -> None:
+    """A profile with a rule over the whole file (a customer merged by one row cannot be
+    touched by another) is planned whole; its file is stored, and its report written, in
+    parts."""
+    options = {"options": {"allow_updating_existing_identifier": True}}
+    case = Case("v2-profile-identifiers", members(21), v2_file, options)
+    whole = assert_alike(engine, case, chunked)
+    assert whole.counts["rejected"] >= 3
+    assert whole.counts["inserted"] + whole.counts["updated"] > 0
