@@ -38,6 +38,7 @@ from patron.imports import service
 from patron.imports.failures import ImportStepError, TerminalImportError, classify
 from patron.imports.progress import tracking
 from patron.imports.states import ImportState, move
+from patron.kit import statistics
 from patron.kit.db import is_lock_timeout, transaction
 from patron.notifications.events import import_ended
 from patron.settings import get_settings
@@ -178,7 +179,10 @@ def _step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
             # Already committing when this worker took the import over from a dead one.
             move(conn, *_ids(found), ImportState.QUEUED, ImportState.COMMITTING, progress=0)
         try:
-            with _owned(engine, found, owner, lease) as conn:
+            with (
+                _owned(engine, found, owner, lease) as conn,
+                statistics.watching(conn) as grown,
+            ):
                 service.commit_step(conn, _reload(conn, found))
         except LeaseLost:
             raise
@@ -194,6 +198,9 @@ def _step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
                 else:
                     log.exception("commit of import %s failed", found["id"])
                     service.record_commit_failure(conn, _reload(conn, found), str(failure))
+        else:
+            # Once committed: ANALYZE inside the import's transaction would hold its lock.
+            statistics.analyze(engine, grown)
     elif state in (ImportState.UNDO_QUEUED, ImportState.UNDOING):
         with _owned(engine, found, owner, lease) as conn:
             move(conn, *_ids(found), ImportState.UNDO_QUEUED, ImportState.UNDOING, progress=0)
