@@ -16,12 +16,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from patron.customer import bulk_repository
 from patron.customer.tables import customers, identifiers, profiles
+from patron.imports.context import load_context
+from patron.imports.profiles.loyalty_customers.apply import write_changes
 from patron.kit.bulk import insert_frame, next_ids
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
 
 from .conftest import OrgHandle, make_org
-from .importing import csv, import_org, run
+from .importing import csv, import_org, members_file, run
 from .importing import people as stored_people
 
 #: What a foreign key raises: SQLite's driver error comes through ``executemany`` unwrapped.
@@ -325,3 +327,58 @@ def test_a_role_that_is_no_superuser_needs_the_grant(
         assert any("FOR KEY SHARE" in text for text in notices)
     else:
         assert len(per_row) == ROWS  # one check of the customer per row written
+
+
+def _updates(conn: Connection) -> dict[str, tuple[int, int]]:
+    """This transaction's (updates, HOT updates) of customers and loyalty_accounts so far."""
+    rows = conn.exec_driver_sql(
+        "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+        "WHERE relname IN ('customers', 'loyalty_accounts')"
+    )
+    return {str(name): (int(updated), int(hot)) for name, updated, hot in rows}
+
+
+def test_an_import_update_of_loaded_customers_touches_no_index(
+    engine: Engine, backend: str
+) -> None:
+    """customers and loyalty_accounts keep room on their pages (fillfactor 80, migration
+    0023): the weekly update's new versions of a tenth of the customers just loaded are
+    written beside them (HOT), not into every index of the table."""
+    if backend != "postgresql":
+        pytest.skip("fillfactor and HOT updates are PostgreSQL's")
+    org = import_org(engine)
+    run(engine, org, members_file(1_000, "hot", "91972", bad_row=3))
+    with transaction(engine) as conn:
+        ids = conn.execute(
+            sa.select(customers.c.id).where(customers.c.org_id == org.id).order_by(customers.c.id)
+        ).scalars()
+        changed = list(ids)[::10]
+        ctx = load_context(
+            conn,
+            org_id=org.id,
+            import_id=0,
+            actor_name="test",
+            options={},
+            date_format=None,
+            columns={},
+            first_row_number=2,
+            max_field_length=255,
+        )
+        before = _updates(conn)
+        values = pl.DataFrame(
+            {"customer_id": changed, "profile_id": None, "field": "loyalty_points", "value": "7"},
+            schema={
+                "customer_id": pl.Int64,
+                "profile_id": pl.Int64,
+                "field": pl.String,
+                "value": pl.String,
+            },
+        )
+        write_changes(conn, ctx, values)
+        after = _updates(conn)
+        conn.rollback()
+    for table in ("customers", "loyalty_accounts"):
+        updated = after[table][0] - before.get(table, (0, 0))[0]
+        hot = after[table][1] - before.get(table, (0, 0))[1]
+        assert updated >= len(changed), table
+        assert hot >= 0.9 * updated, (table, updated, hot)
