@@ -2,7 +2,8 @@
 
 New customers get ids reserved up front and are written with ``COPY`` /
 ``executemany`` into each table; changes to existing customers go through a
-staging table and one ``UPDATE ... FROM`` / ``DELETE`` + ``INSERT`` per field.
+staging table and one ``UPDATE ... FROM`` / ``DELETE`` + ``INSERT`` per field (the
+loyalty fields together: one ``UPDATE`` of the account row).
 Undo writes its restored values through the same :func:`write_changes`.
 """
 
@@ -144,8 +145,10 @@ def write_changes(conn: Connection, ctx: ImportContext, values: pl.DataFrame) ->
     """Set each (customer, field) to ``value`` (null: clear), one statement group per field."""
     if values.is_empty():
         return
-    for (field,), group in values.group_by("field", maintain_order=True):
+    loyalty = pl.col("field").is_in(list(LOYALTY_FIELDS))
+    for (field,), group in values.filter(~loyalty).group_by("field", maintain_order=True):
         _write_field(conn, ctx, str(field), group)
+    _write_loyalty(conn, ctx, values.filter(loyalty))
     touched = values["customer_id"].unique()
     _stage(
         conn,
@@ -200,30 +203,6 @@ def _write_field(conn: Connection, ctx: ImportContext, field: str, group: pl.Dat
             org=org,
             kind=kind,
         )
-    elif field in LOYALTY_FIELDS:
-        column = LOYALTY_FIELDS[field]
-        _run(
-            conn,
-            "INSERT INTO loyalty_accounts (org_id, customer_id) SELECT :org, s.customer_id "
-            "FROM import_stage AS s WHERE NOT EXISTS (SELECT 1 FROM loyalty_accounts AS a "
-            "WHERE a.org_id = :org AND a.customer_id = s.customer_id)",
-            org=org,
-        )
-        cast = (
-            "NUMERIC" if field in NUMBER_FIELDS else "DATE" if field == "join_date" else "VARCHAR"
-        )
-        value = (
-            "s.value"
-            if conn.dialect.name == "sqlite" and cast == "DATE"
-            else f"CAST(s.value AS {cast})"
-        )
-        _run(
-            conn,
-            f"UPDATE loyalty_accounts SET {column} = {value}, updated_at = CURRENT_TIMESTAMP "  # noqa: S608
-            "FROM import_stage AS s WHERE loyalty_accounts.org_id = :org "
-            "AND loyalty_accounts.customer_id = s.customer_id",
-            org=org,
-        )
     else:
         kind, name = field.split(".", 1)
         _run(
@@ -243,6 +222,60 @@ def _write_field(conn: Connection, ctx: ImportContext, field: str, group: pl.Dat
             kind=kind,
             name=name,
         )
+
+
+def _write_loyalty(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
+    """Set the loyalty fields of ``values`` (customer_id, field, value): every field of a
+    customer in one ``UPDATE`` of its account, so that the row gets one new version and
+    not one per field (each a write of the row and, without room on its page, of every
+    index of the table)."""
+    if values.is_empty():
+        return
+    given_fields = set(values["field"])
+    fields = [field for field in LOYALTY_FIELDS if field in given_fields]
+    # One row per customer: for the n-th field its value (v<n>) and whether it is set
+    # (s<n>: 1), as a null value clears the field and an absent one leaves it alone.
+    wide = values.select("customer_id").unique()
+    for n, field in enumerate(fields):
+        given = values.filter(pl.col("field") == field).unique("customer_id", keep="last")
+        wide = wide.join(
+            given.select("customer_id", pl.col("value").alias(f"v{n}"), pl.lit(1).alias(f"s{n}")),
+            on="customer_id",
+            how="left",
+        )
+    kinds = {"customer_id": "BIGINT"}
+    for n in range(len(fields)):
+        kinds |= {f"v{n}": "TEXT", f"s{n}": "INTEGER"}
+    flags = [pl.col(f"s{n}").fill_null(0).cast(pl.Int32) for n in range(len(fields))]
+    stage(conn, "import_loyalty_stage", kinds, wide.with_columns(flags).sort("customer_id"))
+    _run(
+        conn,
+        "INSERT INTO loyalty_accounts (org_id, customer_id) SELECT :org, s.customer_id "
+        "FROM import_loyalty_stage AS s WHERE NOT EXISTS (SELECT 1 FROM loyalty_accounts AS a "
+        "WHERE a.org_id = :org AND a.customer_id = s.customer_id)",
+        org=ctx.org_id,
+    )
+    sets = []
+    for n, field in enumerate(fields):
+        column = LOYALTY_FIELDS[field]
+        cast = (
+            "NUMERIC" if field in NUMBER_FIELDS else "DATE" if field == "join_date" else "VARCHAR"
+        )
+        value = (
+            f"s.v{n}"
+            if conn.dialect.name == "sqlite" and cast == "DATE"
+            else f"CAST(s.v{n} AS {cast})"
+        )
+        sets.append(
+            f"{column} = CASE WHEN s.s{n} = 1 THEN {value} ELSE loyalty_accounts.{column} END"
+        )
+    _run(
+        conn,
+        f"UPDATE loyalty_accounts SET {', '.join(sets)}, updated_at = CURRENT_TIMESTAMP "  # noqa: S608 - our column names
+        "FROM import_loyalty_stage AS s WHERE loyalty_accounts.org_id = :org "
+        "AND loyalty_accounts.customer_id = s.customer_id",
+        org=ctx.org_id,
+    )
 
 
 def _run(conn: Connection, sql: str, **params: object) -> None:
