@@ -11,7 +11,9 @@ real pipeline into a fresh database and times every statement the import sends: 
 writes every frame with the foreign keys' own checks (as before
 ``customer/bulk_repository.py`` checked large frames set-based), for a comparison in the
 same conditions. The import process's CPU time is printed beside the wall-clock time:
-the rest is the server's (and waiting for it).
+the rest is the server's (and waiting for it). Each customer table's updates are counted,
+and how many of them were HOT (the new row version on the old one's page, no index
+touched: docs/postgresql-loads.md).
 """
 
 from __future__ import annotations
@@ -57,6 +59,25 @@ def _instrument() -> None:
         _CALLS[key] += 1
 
 
+_TABLES = ("customers", "profiles", "identifiers", "loyalty_accounts")
+
+
+def _updates(url: str) -> dict[str, tuple[int, int]]:
+    """Each customer table's (updates, HOT updates) as the server has published them."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                "WHERE relname IN :tables"
+            ).bindparams(sa.bindparam("tables", expanding=True)),
+            {"tables": list(_TABLES)},
+        )
+        found = {str(name): (int(updated), int(hot)) for name, updated, hot in rows}
+    engine.dispose()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -79,6 +100,7 @@ def main() -> None:
         _SPENT.clear()
         _CALLS.clear()
         load = os.getloadavg()[0]
+        updates = _updates(args.postgres_url)
         cpu = time.process_time()
         result = scenarios.pipeline(args.postgres_url, org_id, path, preview=False)
         cpu = time.process_time() - cpu
@@ -93,6 +115,15 @@ def main() -> None:
             print(f"| `{key}` | {_CALLS[key]} | {spent:.2f} |")
         print(f"| (all statements) | {sum(_CALLS.values())} | {sum(_SPENT.values()):.2f} |")
         import_bench.settle(args.postgres_url)
+        # Updates written beside the old row version touch no index (HOT): published by
+        # the server once the import's connections have gone idle, so read after settling.
+        time.sleep(1)
+        after = _updates(args.postgres_url)
+        print("\n| table | rows updated | of them HOT |\n| --- | ---: | ---: |")
+        for table in _TABLES:
+            updated = after[table][0] - updates[table][0]
+            hot = after[table][1] - updates[table][1]
+            print(f"| `{table}` | {updated:,} | {hot:,} |")
 
 
 if __name__ == "__main__":
