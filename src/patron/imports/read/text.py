@@ -336,6 +336,7 @@ def _fast_records(
         quote_char='"' if quoted else None,
         schema={f"_{i}": pl.String for i in range(width)},
         raise_if_empty=False,
+        missing_columns="insert",  # a blank first line would otherwise fail the schema
     )
     if frame.height != lines.height:
         return None  # polars saw the records differently; let the csv module decide
