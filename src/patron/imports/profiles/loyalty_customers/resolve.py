@@ -278,7 +278,14 @@ def updatable_fields(rows: pl.DataFrame, ctx: ImportContext) -> list[str]:
 
 
 def _changes(rows: pl.DataFrame, current: Current, ctx: ImportContext) -> pl.DataFrame:
-    """Per matched, valid row: every field whose new value differs from the stored one."""
+    """Per matched, valid row: every field whose new value differs from the stored one, and
+    whether the row is the customer's last for that field (``last``).
+
+    Rows of one file may reach one customer (one by its mobile, another by its user id):
+    each such row is an update, but only the last row's value is written, as a customer
+    holds one value per field (two would leave it two emails, and its undo would put the
+    value from before back twice).
+    """
     fields = updatable_fields(rows, ctx)
     matched = (
         rows.lazy()
@@ -297,7 +304,9 @@ def _changes(rows: pl.DataFrame, current: Current, ctx: ImportContext) -> pl.Dat
         # An empty cell changes nothing, except that it clears a custom field (unless told not to).
         if not (name in ctx.fields and keep_empty_custom):
             after = after.filter(pl.col("after").is_not_null())
-        compared = after.join(current.of(name), on="customer_id", how="left")
+        compared = after.join(current.of(name), on="customer_id", how="left").with_columns(
+            last=pl.col("row") == pl.col("row").max().over("customer_id")
+        )
         parts.append(
             compared.filter(pl.col("after").ne_missing(pl.col("before"))).select(
                 "row",
@@ -306,6 +315,7 @@ def _changes(rows: pl.DataFrame, current: Current, ctx: ImportContext) -> pl.Dat
                 field=pl.lit(name),
                 before="before",
                 after="after",
+                last="last",
             )
         )
     return pl.concat(parts)
@@ -320,6 +330,7 @@ def _empty_changes() -> pl.DataFrame:
             "field": pl.String,
             "before": pl.String,
             "after": pl.String,
+            "last": pl.Boolean,
         }
     )
 
@@ -352,4 +363,6 @@ def _decide(rows: pl.DataFrame, changes: pl.DataFrame, ctx: ImportContext) -> Re
         .then(pl.lit("update"))
         .otherwise(pl.lit("skip"))
     )
-    return Resolution(rows=rows.with_columns(status=status), changes=changes.drop("row"))
+    # Every changing row is an update; a customer's field is written once, from its last row.
+    written = changes.filter("last").drop("row", "last")
+    return Resolution(rows=rows.with_columns(status=status), changes=written)

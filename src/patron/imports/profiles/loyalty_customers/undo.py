@@ -30,7 +30,7 @@ WRITTEN = ("identifiers", "field_values", "points_ledger", "loyalty_balances", "
 
 def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Restore the store; answer the conflicts (customer_id, field, reason) left alone."""
-    changes, inserted = data["changes"], data["inserted"]
+    changes, inserted = _collapsed(data["changes"]), data["inserted"]
     ids = pl.concat([changes["customer_id"], inserted["customer_id"]]).unique()
     now = current_values(conn, ctx, ids).rename({"before": "now"})
     conflicts = [_restore_changes(conn, ctx, changes, now)]
@@ -54,6 +54,23 @@ def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) ->
         undo_new_customers(conn, ctx, inserted["customer_id"], values, WRITTEN, cause="the import")
     )
     return pl.concat(conflicts)
+
+
+def _collapsed(changes: pl.DataFrame) -> pl.DataFrame:
+    """The changes, a value from before once per (customer, field), with the last value
+    written.
+
+    A commit holds one change per (customer, field), or one per identifier the customer
+    held before (a merged customer may hold several emails). Commits of earlier versions
+    held one per row reaching the customer, each with the same value from before, and so
+    do the parts of an import in chunks (each planned against the store before the
+    commit): restored once each, the values from before go back once, and the store is
+    compared with the last value written, the one it holds.
+    """
+    keys = ["customer_id", "field"]
+    return changes.with_columns(after=pl.col("after").last().over(keys)).unique(
+        [*keys, "before"], keep="first", maintain_order=True
+    )
 
 
 def _long(written: pl.DataFrame) -> pl.DataFrame:
