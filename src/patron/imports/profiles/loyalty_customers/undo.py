@@ -12,7 +12,6 @@ import polars as pl
 from sqlalchemy.engine import Connection
 
 from patron.imports import repository
-from patron.imports.conflicts import split_changed_since
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import undo_new_customers
 from patron.imports.profiles.loyalty_customers.apply import (
@@ -30,10 +29,11 @@ WRITTEN = ("identifiers", "field_values", "points_ledger", "loyalty_balances", "
 
 def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Restore the store; answer the conflicts (customer_id, field, reason) left alone."""
-    changes, inserted = _collapsed(data["changes"]), data["inserted"]
+    written, inserted = data["changes"], data["inserted"]
+    changes = _collapsed(written)
     ids = pl.concat([changes["customer_id"], inserted["customer_id"]]).unique()
     now = current_values(conn, ctx, ids).rename({"before": "now"})
-    conflicts = [_restore_changes(conn, ctx, changes, now)]
+    conflicts = [_restore_changes(conn, ctx, changes, written, now)]
     # The ledger follows the restored accounts: entries reversing the import's openings.
     sync_loyalty(conn, ctx, loyalty_customers(changes))
     # Read here, not listed in the profile's undo kinds: imports committed before the
@@ -64,8 +64,7 @@ def _collapsed(changes: pl.DataFrame) -> pl.DataFrame:
     held before (a merged customer may hold several emails). Commits of earlier versions
     held one per row reaching the customer, each with the same value from before, and so
     do the parts of an import in chunks (each planned against the store before the
-    commit): restored once each, the values from before go back once, and the store is
-    compared with the last value written, the one it holds.
+    commit): restored once each, the values from before go back once.
     """
     keys = ["customer_id", "field"]
     return changes.with_columns(after=pl.col("after").last().over(keys)).unique(
@@ -92,8 +91,27 @@ def _long(written: pl.DataFrame) -> pl.DataFrame:
 
 
 def _restore_changes(
-    conn: Connection, ctx: ImportContext, changes: pl.DataFrame, now: pl.DataFrame
+    conn: Connection,
+    ctx: ImportContext,
+    changes: pl.DataFrame,
+    written: pl.DataFrame,
+    now: pl.DataFrame,
 ) -> pl.DataFrame:
-    unchanged, conflicts = split_changed_since(changes, now, "changed again since the import")
+    """Restore the (customer, field)s that hold what the import left there; answer the
+    conflicts of the others.
+
+    A field holds what the import left when it holds the last value written and nothing
+    the import did not write: a commit of an earlier version left every row's email on
+    a customer reached by several rows, and they all go.
+    """
+    keys = ["customer_id", "field"]
+    held = now.drop_nulls("now").join(changes, on=keys, how="semi")
+    foreign = held.join(written, left_on=[*keys, "now"], right_on=[*keys, "after"], how="anti")
+    last = changes.select(*keys, "after").unique(keys)
+    kept = last.join(held, left_on=[*keys, "after"], right_on=[*keys, "now"], how="semi")
+    emptied = last.filter(pl.col("after").is_null()).join(held, on=keys, how="anti")
+    moved = last.join(pl.concat([kept, emptied]), on=keys, how="anti").select(keys)
+    moved = pl.concat([moved, foreign.select(keys)]).unique(maintain_order=True)
+    unchanged = changes.join(moved, on=keys, how="anti")
     write_changes(conn, ctx, unchanged.select("customer_id", "profile_id", "field", value="before"))
-    return conflicts
+    return moved.with_columns(reason=pl.lit("changed again since the import"))
