@@ -5,14 +5,30 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from polars.testing import assert_frame_equal
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
-from patron.imports.read import ReadLimits, read_upload
+from patron.cli.main import app
+from patron.imports import repository as imports_repository
+from patron.imports import service
+from patron.imports.read import ReadLimits, read_path, read_upload
 from patron.imports.read.blocks import read_text_blocks
+from patron.imports.tables import imports
+from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput
+from patron.settings import get_settings
+from tests.conftest import Api, error_codes
+from tests.importing import MEMBERS_HEADER, editor, import_org, letters
+from tests.test_cli import database_url
 
 ROWS = 7  # a tiny chunk, so that small files cross many block edges
 
@@ -130,3 +146,99 @@ def test_headers_and_columns() -> None:
 
 def test_not_text() -> None:
     same((HEADER + lines(20)).encode() + b"\x00\x01")
+
+
+# --- the upload stored a chunk at a time ------------------------------------------------------
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PATRON_IMPORT_CHUNK_ROWS", str(ROWS))
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def member(i: int) -> str:
+    return f"{letters(i)},{letters(i + 3)},98000{i:05d},m{i}@example.com,X{i},mal,{i}"
+
+
+def members(count: int) -> str:
+    body = "".join(
+        f'"{letters(i)}\nSecond",{letters(i + 3)},98000{i:05d},m{i}@example.com,X{i},mal,{i}\n'
+        if i % 5 == 3
+        else member(i) + "\n"
+        for i in range(count)
+    )
+    return MEMBERS_HEADER + "\n" + body
+
+
+def test_upload_is_read_and_stored_a_chunk_at_a_time(
+    engine: Engine, app_client: TestClient, small_chunks: None
+) -> None:
+    org = import_org(engine)
+    api = Api(app_client, org)
+    data = members(20).encode()
+    answer = api.post("/v2/imports", files={"file": ("m.csv", data, "text/csv")})
+    assert answer.status_code == 202, answer.text
+    import_id = answer.json()["id"]
+    with transaction(engine, write=False) as conn:
+        stored = list(imports_repository.iter_parts(conn, org.id, import_id, "source"))
+        record = service.get_import(conn, editor(org), import_id)
+    assert [part.height for part in stored] == [7, 7, 6]
+    assert_frame_equal(pl.concat(stored), read_upload(data, "m.csv", ReadLimits()).frame)
+    assert record["row_count"] == 20
+
+
+def test_upload_refused_in_a_late_block_stores_nothing(
+    engine: Engine, app_client: TestClient, small_chunks: None
+) -> None:
+    org = import_org(engine)
+    api = Api(app_client, org)
+    data = (members(30) + "Ann,Bee\n" + members(5).split("\n", 1)[1]).encode()
+    answer = api.post("/v2/imports", files={"file": ("m.csv", data, "text/csv")})
+    assert error_codes(answer) == [96009]
+    with pytest.raises(InvalidInput) as whole:  # the whole read refuses it alike
+        read_upload(data, "m.csv", ReadLimits())
+    assert answer.json()["errors"][0]["message"] == whole.value.message
+    assert whole.value.message.startswith("line 38 has 2 cells")  # 30 rows, 6 of two lines
+    with transaction(engine, write=False) as conn:
+        listed = conn.execute(
+            sa.select(sa.func.count()).select_from(imports).where(imports.c.org_id == org.id)
+        ).scalar_one()
+    assert listed == 0
+
+
+def test_a_file_on_disk_is_opened_again_for_its_parts(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(members(20))
+    table = read_path(path, ReadLimits(), chunk_rows=ROWS)
+    assert table.parts is not None
+    assert table.frame.height == 0
+    assert table.height == 20
+    assert_frame_equal(pl.concat(table.chunks()), read_path(path, ReadLimits()).frame)
+    # A file of one chunk is held whole, as before.
+    small = read_path(path, ReadLimits(), chunk_rows=20)
+    assert small.parts is None
+    assert small.frame.height == 20
+
+
+def test_patron_import_reads_and_stores_a_chunk_at_a_time(
+    engine: Engine, small_chunks: None, tmp_path: Path
+) -> None:
+    org = import_org(engine)
+    path = tmp_path / "m.csv"
+    path.write_text(members(20))
+    runner = CliRunner(env={"PATRON_DATABASE_URL": database_url(engine)})
+    done = runner.invoke(app, ["import", str(path), "--yes", "--json", "--org", org.name])
+    assert done.exit_code == 0, done.output
+    import_id = json.loads(done.stdout)["id"]
+    with transaction(engine, write=False) as conn:
+        stored = list(imports_repository.iter_parts(conn, org.id, import_id, "source"))
+        record = service.get_import(conn, editor(org), import_id)
+    assert [part.height for part in stored] == [7, 7, 6]
+    assert_frame_equal(pl.concat(stored), read_path(path, ReadLimits()).frame)
+    assert record["state"] == "committed"
+    assert record["row_count"] == 20

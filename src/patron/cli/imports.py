@@ -238,7 +238,9 @@ def import_file(
         pasted = typer.get_text_stream("stdin").read(limits.max_bytes + 1)
         table, name = read_pasted(pasted, limits), "pasted rows"
     elif file is not None:
-        table, name = read_path(file, limits), file.name
+        # A text file of more than a chunk is read a chunk at a time (docs/imports.md).
+        chunk_rows = load_settings().import_chunk_rows
+        table, name = read_path(file, limits, chunk_rows=chunk_rows), file.name
     else:
         raise InvalidInput(generic.INVALID_INPUT, "name a file to import, or use --paste")
     request = service.ImportRequest(

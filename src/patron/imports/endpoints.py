@@ -17,7 +17,7 @@ from patron.api.deps import Db, TransactionRoute, admin, editor, read_only, view
 from patron.api.params import Paging, PathId, unknown_as
 from patron.auth.actor import Actor
 from patron.codes import generic
-from patron.imports import answers, codes, mapping, progress, retention, service, templates
+from patron.imports import answers, chunks, codes, mapping, progress, retention, service, templates
 from patron.imports import repository as repo
 from patron.imports import resubmit as resubmits
 from patron.imports.profiles import PROFILES
@@ -117,7 +117,9 @@ def _source(file: UploadFile | None, text: str | None) -> tuple[SourceTable, str
         name = file.filename or "upload.csv"
         # Starlette spooled the upload to a temporary file (on disk past 1 MB) as it came,
         # BodySizeLimit counting; it is checked there before anything reads it whole.
-        return read_stream(file.file, name, limits), name
+        # A text file of more than a chunk is read a chunk at a time, and read again a chunk
+        # at a time as its parts are stored (the upload stays open until the request ends).
+        return read_stream(file.file, name, limits, chunk_rows=chunks.chunk_rows()), name
     if text:
         return read_pasted(text, limits), "pasted rows"
     raise InvalidInput(

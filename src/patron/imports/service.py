@@ -129,7 +129,7 @@ def create_import(
             "template_id": template["id"] if template else None,
             "file_name": request.file_name[:255],
             "file_format": table.file_format,
-            "row_count": table.frame.height,
+            "row_count": table.height,
             "mapping": mapping,
             "options": options,
             "date_format": date_format,
@@ -140,28 +140,51 @@ def create_import(
             "resubmit_of": request.resubmit_of,
         },
     )
-    put_source(conn, actor.org_id, import_id, table.frame)
+    put_source(conn, actor.org_id, import_id, table)
     audit(
         conn,
         actor,
         "import.create",
         "import",
         import_id,
-        {"profile": request.profile, "rows": table.frame.height, "confirmed": request.confirmed},
+        {"profile": request.profile, "rows": table.height, "confirmed": request.confirmed},
     )
     return Created(import_id, mapping, suggestions)
 
 
-def put_source(conn: Connection, org_id: int, import_id: int, frame: pl.DataFrame) -> None:
+def put_source(conn: Connection, org_id: int, import_id: int, table: SourceTable) -> None:
     """Store the file's rows: whole, or a file of more than one chunk in parts of a chunk
-    each, so that no later step needs more than a chunk of it at a time."""
+    each, so that no later step needs more than a chunk of it at a time. A table read a chunk
+    at a time (``table.parts``) is stored as it is read, in the caller's transaction: a file
+    refused by then stores nothing."""
     size = chunks.chunk_rows()
+    if table.parts is not None:
+        repo.delete_parts(conn, org_id, import_id, "source")
+        for part, frame in enumerate(_in_parts(table.chunks(), size)):
+            repo.put_part(conn, org_id, import_id, "source", part, frame)
+        return
+    frame = table.frame
     if frame.height <= size:
         repo.put_frame(conn, org_id, import_id, "source", frame)
         return
     repo.delete_parts(conn, org_id, import_id, "source")
     for part, first in enumerate(range(0, frame.height, size)):
         repo.put_part(conn, org_id, import_id, "source", part, frame.slice(first, size))
+
+
+def _in_parts(frames: Iterator[pl.DataFrame], size: int) -> Iterator[pl.DataFrame]:
+    """``frames`` cut again to ``size`` rows each, in case they were read in another size."""
+    held: list[pl.DataFrame] = []
+    count = 0
+    for frame in frames:
+        held.append(frame)
+        count += frame.height
+        while count >= size:
+            whole = pl.concat(held)
+            yield whole.slice(0, size)
+            held, count = [whole.slice(size)], count - size
+    if count:
+        yield pl.concat(held)
 
 
 def _first_state(request: ImportRequest) -> ImportState:

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import io
 import pathlib
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import polars as pl
 
 from patron.codes import imports
-from patron.imports.read.table import ReadLimits, SourceTable, check_size, finish_table
+from patron.imports.read.blocks import TextBlocks, read_text_blocks
+from patron.imports.read.table import MB, ReadLimits, SourceTable, check_size, finish_table
 from patron.imports.read.text import (
     check_lines,
     check_text,
@@ -72,16 +74,27 @@ def read_upload(data: bytes, filename: str, limits: ReadLimits) -> SourceTable:
 
 
 def read_stream(
-    stream: BinaryIO, filename: str, limits: ReadLimits, *, path: pathlib.Path | None = None
+    stream: BinaryIO,
+    filename: str,
+    limits: ReadLimits,
+    *,
+    path: pathlib.Path | None = None,
+    chunk_rows: int | None = None,
 ) -> SourceTable:
     """Read an uploaded file from a seekable binary file object (``path``: its name on disk,
-    when it has one); its type and size are checked before it is read."""
+    when it has one); its type and size are checked before it is read.
+
+    With ``chunk_rows``, a text file of more rows than that is read a block of lines at a
+    time (:mod:`.blocks`): the table's ``parts`` read the stream again, so it must stay open
+    until they are stored."""
     declared = _declared_kind(filename)
     size = stream.seek(0, io.SEEK_END)
     check_size(size, limits)
     stream.seek(0)
     kind = _actual_kind(stream.read(8), declared, filename)
     stream.seek(0)
+    if kind == "text" and chunk_rows and not _at_most_lines(stream, chunk_rows + 1):
+        return _read_in_blocks(stream, limits, chunk_rows, path)
     if kind == "text":
         check_lines(stream, limits)
         return read_text_file(stream.read(), limits)
@@ -90,12 +103,55 @@ def read_stream(
     return read_workbook(stream, path, kind, filename, limits)
 
 
-def read_path(path: pathlib.Path, limits: ReadLimits) -> SourceTable:
-    """Read a file from disk; its type and size are checked before it is read."""
+def _at_most_lines(stream: BinaryIO, lines: int) -> bool:
+    """Whether the file has at most ``lines`` lines, so at most a header and ``lines`` - 1
+    rows: it is read whole, in one pass. Line ends are counted as bytes, CR and LF alike
+    (UTF-16 may count a character's byte too): never fewer than the lines there are."""
+    ends = 0
+    try:
+        while raw := stream.read(MB):
+            ends += raw.count(b"\n") + raw.count(b"\r")
+            if ends >= lines:
+                return False
+    finally:
+        stream.seek(0)
+    return True
+
+
+def _read_in_blocks(
+    stream: BinaryIO, limits: ReadLimits, chunk_rows: int, path: pathlib.Path | None
+) -> SourceTable:
+    blocks = read_text_blocks(stream, limits, chunk_rows)
+    if blocks.row_count <= chunk_rows:  # one chunk: held as the whole read holds it
+        frame = pl.concat(list(blocks.frames()))
+        return SourceTable(frame, blocks.headers, "csv", blocks.delimiter, blocks.encoding)
+    columns = pl.DataFrame(schema=dict.fromkeys(blocks.headers, pl.String))
+    return SourceTable(
+        columns,
+        blocks.headers,
+        "csv",
+        blocks.delimiter,
+        blocks.encoding,
+        parts=blocks.frames if path is None else lambda: _read_again(path, blocks),
+        part_rows=blocks.row_count,
+    )
+
+
+def _read_again(path: pathlib.Path, blocks: TextBlocks) -> Iterator[pl.DataFrame]:
+    """The rows of a file on disk, opened again (:func:`read_path` closed it)."""
+    with path.open("rb") as stream:
+        yield from blocks.frames(stream)
+
+
+def read_path(
+    path: pathlib.Path, limits: ReadLimits, *, chunk_rows: int | None = None
+) -> SourceTable:
+    """Read a file from disk; its type and size are checked before it is read (``chunk_rows``:
+    as :func:`read_stream`; the parts open the file again)."""
     _declared_kind(path.name)
     check_size(path.stat().st_size, limits)
     with path.open("rb") as stream:
-        return read_stream(stream, path.name, limits, path=path)
+        return read_stream(stream, path.name, limits, path=path, chunk_rows=chunk_rows)
 
 
 def read_pasted(text: str, limits: ReadLimits) -> SourceTable:

@@ -71,12 +71,13 @@ class TextBlocks:
     delimiter: str
     encoding: str
     row_count: int
-    _frames: Callable[[], Iterator[pl.DataFrame]]
+    _frames: Callable[[BinaryIO | None], Iterator[pl.DataFrame]]
     stats: BlockStats = field(default_factory=BlockStats)
 
-    def frames(self) -> Iterator[pl.DataFrame]:
-        """The data rows in frames of ``rows`` rows each (the last may hold fewer)."""
-        return self._frames()
+    def frames(self, stream: BinaryIO | None = None) -> Iterator[pl.DataFrame]:
+        """The data rows in frames of ``rows`` rows each (the last may hold fewer), read again
+        from the stream read first, or from ``stream`` (the same file opened again)."""
+        return self._frames(stream)
 
 
 def read_text_blocks(stream: BinaryIO, limits: ReadLimits, rows: int) -> TextBlocks:
@@ -88,7 +89,13 @@ def read_text_blocks(stream: BinaryIO, limits: ReadLimits, rows: int) -> TextBlo
     reader = _Reader(stream, codec, delimiter, limits, rows, stats)
     survey = reader.survey()
     return TextBlocks(
-        survey.headers, "csv", delimiter, label, survey.rows, lambda: reader.frames(survey), stats
+        survey.headers,
+        "csv",
+        delimiter,
+        label,
+        survey.rows,
+        lambda again: reader.frames(survey, again),
+        stats,
     )
 
 
@@ -389,7 +396,9 @@ class _Reader:
 
     # The second pass: the rows, in frames of ``rows`` rows.
 
-    def frames(self, survey: _Survey) -> Iterator[pl.DataFrame]:
+    def frames(self, survey: _Survey, stream: BinaryIO | None) -> Iterator[pl.DataFrame]:
+        if stream is not None:
+            self.stream = stream
         cells = [f"_{i}" for i in range(survey.names_width)]
         header = True
         pending: list[pl.DataFrame] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -35,6 +36,23 @@ class SourceTable:
     file_format: str  # "csv" | "xlsx" | "xls" | "ods" | "pasted"
     delimiter: str | None  # None for workbooks
     encoding: str | None  # "utf-8" | "utf-8-sig" | "utf-16" | "latin-1"; None unless a text file
+    #: A text file of more rows than a chunk, read a chunk at a time (``frame`` then holds
+    #: its columns and none of its rows): each call reads the file again, a frame of a chunk
+    #: at a time. None: every row is in ``frame``.
+    parts: Callable[[], Iterator[pl.DataFrame]] | None = None
+    part_rows: int = 0  # the rows of ``parts``, all of them
+
+    @property
+    def height(self) -> int:
+        """The data rows, wherever they are held."""
+        return self.part_rows if self.parts is not None else self.frame.height
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        """The data rows: ``frame``, or the parts one at a time."""
+        if self.parts is None:
+            yield self.frame
+        else:
+            yield from self.parts()
 
 
 @dataclass(frozen=True)
