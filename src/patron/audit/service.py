@@ -28,17 +28,21 @@ def audit(
     details: dict[str, Any],
 ) -> None:
     """Record who did what. ``details`` must never hold personal data."""
-    conn.execute(
-        _RECORD,
-        {
-            "org_id": actor.org_id,
-            "actor": actor.name,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "details": details,
-        },
-    )
+    conn.execute(_RECORD, _values(actor, action, entity_type, entity_id, details))
+
+
+def _values(
+    actor: Actor, action: str, entity_type: str, entity_id: object, details: dict[str, Any]
+) -> dict[str, Any]:
+    """An audit log row's values."""
+    return {
+        "org_id": actor.org_id,
+        "actor": actor.name,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "details": details,
+    }
 
 
 #: Built once (every change is audited): building a statement costs more than running it.
@@ -56,17 +60,7 @@ def audit_many(
     statement (a bulk request's entries). ``details`` must never hold personal data."""
     if not done:
         return
-    rows = [
-        {
-            "org_id": actor.org_id,
-            "actor": actor.name,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "details": details,
-        }
-        for entity_id, details in done
-    ]
+    rows = [_values(actor, action, entity_type, entity_id, details) for entity_id, details in done]
     insert_rows(conn, audit_log, rows)
 
 

@@ -431,19 +431,7 @@ def commit_step(conn: Connection, found: RowMapping) -> None:
     repo.put_frame(conn, org_id, import_id, "outcomes", outcomes)
     for kind, frame in undo_data.items():
         repo.put_frame(conn, org_id, import_id, f"undo:{kind}", frame)
-    moved = move(
-        conn,
-        org_id,
-        import_id,
-        (ImportState.QUEUED, ImportState.COMMITTING),
-        ImportState.COMMITTED,
-        counts=summarize(outcomes),
-        committed_at=utcnow(),
-        progress=100,
-        message="",
-    )
-    if not moved:
-        raise Conflict(codes.WRONG_STATE, f"import {import_id} changed state during its commit")
+    _mark_committed(conn, found, summarize(outcomes))
 
 
 def _commit_in_chunks(
@@ -484,13 +472,20 @@ def _commit_in_chunks(
             for kind, frame in undo_data.items():
                 repo.put_part(conn, org_id, import_id, f"undo:{kind}", part, frame)
             counts.update(summarize(outcomes))
+    _mark_committed(conn, found, _counts(counts))
+
+
+def _mark_committed(conn: Connection, found: RowMapping, counts: dict[str, int]) -> None:
+    """The commit's last move, in its transaction: refused when the import's state changed
+    meanwhile (a cancellation), which rolls the commit back."""
+    import_id = found["id"]
     moved = move(
         conn,
-        org_id,
+        found["org_id"],
         import_id,
         (ImportState.QUEUED, ImportState.COMMITTING),
         ImportState.COMMITTED,
-        counts=_counts(counts),
+        counts=counts,
         committed_at=utcnow(),
         progress=100,
         message="",

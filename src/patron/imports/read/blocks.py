@@ -24,7 +24,6 @@ from typing import BinaryIO
 
 import polars as pl
 
-from patron.codes import imports
 from patron.imports.read.table import (
     AT,
     ReadLimits,
@@ -42,11 +41,10 @@ from patron.imports.read.text import (
     _bomless_utf16,
     _check_width,
     _decoded_blocks,
-    _is_blank,
     _not_text,
     _regular_line,
-    _rows_frame,
     check_lines,
+    csv_frames,
     line_frame,
     sniff_delimiter,
 )
@@ -299,40 +297,13 @@ class _Reader:
             raise _Fallback
 
     def _csv_grids(self) -> Iterator[pl.DataFrame]:
-        """``text._csv_records`` over the file's lines, a frame of ``rows`` records at a time."""
-        reader = csv.reader(self._lines(), delimiter=self.delimiter, strict=False)
-        rows: list[list[str]] = []
-        starts: list[int] = []
-        width = count = end = 0
-        try:
-            for row in reader:
-                start, end = end + 1, reader.line_num
-                if _is_blank(row):
-                    continue
-                if not width:
-                    width = len(row)
-                    _check_width(row, self.limits, True)
-                elif len(row) != width:
-                    raise ragged_row("line", start, len(row), width, True)
-                count += 1
-                if count > self.max_records:
-                    raise too_many_rows(count - 1, self.limits)
-                rows.append(row)
-                starts.append(start)
-                if len(rows) == self.rows:
-                    self.stats.largest_block = max(self.stats.largest_block, len(rows))
-                    yield _rows_frame(rows, starts, width)
-                    rows, starts = [], []
-        except csv.Error as exc:
-            raise InvalidInput(
-                imports.CELL_TOO_LONG if "field limit" in str(exc) else imports.UNREADABLE_FILE,
-                f"line {reader.line_num} could not be read ({exc}): check the quoting",
-            ) from None
-        if rows:
-            self.stats.largest_block = max(self.stats.largest_block, len(rows))
-            yield _rows_frame(rows, starts, width)
-        if not count:
-            raise no_data()
+        """``text.csv_frames`` over the file's lines, a frame of ``rows`` records at a time."""
+        lines = self._lines()
+        for frame in csv_frames(
+            lines, self.delimiter, self.limits, self.max_records, True, self.rows
+        ):
+            self.stats.largest_block = max(self.stats.largest_block, frame.height)
+            yield frame
 
     def _lines(self) -> Iterator[str]:
         for block in _line_blocks(self.stream, self.codec, self.rows):

@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import BinaryIO
 
@@ -354,8 +354,21 @@ def _csv_records(
     text: str, delimiter: str, limits: ReadLimits, max_records: int, header: bool
 ) -> pl.DataFrame:
     """The general reader: quoted cells may span lines and stray quotes are literal."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    parts: list[pl.DataFrame] = []
+    lines = io.StringIO(text, newline="")
+    return pl.concat(csv_frames(lines, delimiter, limits, max_records, header, _CHUNK_ROWS))
+
+
+def csv_frames(
+    lines: Iterable[str],
+    delimiter: str,
+    limits: ReadLimits,
+    max_records: int,
+    header: bool,
+    frame_rows: int,
+) -> Iterator[pl.DataFrame]:
+    """The records of ``lines`` by the csv module, ``frame_rows`` of them a frame, checked
+    as they come (width, ragged rows, the row limit); no record at all is refused."""
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
     rows: list[list[str]] = []
     starts: list[int] = []
     width = count = end = 0
@@ -374,8 +387,8 @@ def _csv_records(
                 raise too_many_rows(count - (1 if header else 0), limits)
             rows.append(row)
             starts.append(start)
-            if len(rows) == _CHUNK_ROWS:
-                parts.append(_rows_frame(rows, starts, width))
+            if len(rows) == frame_rows:
+                yield _rows_frame(rows, starts, width)
                 rows, starts = [], []
     except csv.Error as exc:
         raise InvalidInput(
@@ -383,10 +396,9 @@ def _csv_records(
             f"line {reader.line_num} could not be read ({exc}): check the quoting",
         ) from None
     if rows:
-        parts.append(_rows_frame(rows, starts, width))
-    if not parts:
+        yield _rows_frame(rows, starts, width)
+    if not count:
         raise no_data()
-    return pl.concat(parts)
 
 
 def _rows_frame(rows: list[list[str]], starts: list[int], width: int) -> pl.DataFrame:
