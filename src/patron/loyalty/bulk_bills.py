@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,8 +45,6 @@ from patron.loyalty import ledger, transactions
 from patron.loyalty.programs import Program
 from patron.loyalty.rules import (
     ZERO,
-    expiry_day,
-    local_day,
     money,
     points_for,
     slab_expiry,
@@ -426,13 +424,10 @@ def _earn_one(
     assert program is not None
     assert resolved is not None
     amount = bill.checked.amount or ZERO
-    day = local_day(bill.checked.occurred_at, zone)
-    delayed = program.points_delay_days > 0
-    expires_on = available_on = None
-    if delayed:
-        available_on = max(day + timedelta(days=program.points_delay_days), local_day(moment, zone))
-    else:
-        expires_on = expiry_day(max(day, local_day(moment, zone)), program.points_expiry_days)
+    available_on, expires_on = transactions.earn_days(
+        program, bill.checked.occurred_at, moment, zone
+    )
+    delayed = available_on is not None
     # The member's slab is the one before the bill: the bills before it may have moved it.
     slab = program.slab(member.slab_id)
     points = points_for(amount, slab.earn_rate)

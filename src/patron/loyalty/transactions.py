@@ -248,6 +248,18 @@ def bill_shown(
     }
 
 
+def earn_days(
+    program: Program, occurred_at: datetime, at: datetime, zone: ZoneInfo
+) -> tuple[date | None, date | None]:
+    """When a bill's points become available (a program that delays them) or expire
+    (one that does not), counted from the bill's day in the org's calendar, never before
+    the day it is posted (``at``); the other is ``None``."""
+    day = local_day(occurred_at, zone)
+    if program.points_delay_days > 0:
+        return max(day + timedelta(days=program.points_delay_days), local_day(at, zone)), None
+    return None, expiry_day(max(day, local_day(at, zone)), program.points_expiry_days)
+
+
 def earn(
     conn: Connection,
     actor: Actor,
@@ -269,13 +281,8 @@ def earn(
     """
     if amount <= 0:
         return None
-    day = local_day(occurred_at, zone)
-    delayed = program.points_delay_days > 0
-    expires_on = available_on = None
-    if delayed:
-        available_on = max(day + timedelta(days=program.points_delay_days), local_day(at, zone))
-    else:
-        expires_on = expiry_day(max(day, local_day(at, zone)), program.points_expiry_days)
+    available_on, expires_on = earn_days(program, occurred_at, at, zone)
+    delayed = available_on is not None
 
     def at_rate(slab: Slab) -> Posting:
         # The member's slab is the one before the bill: the balance's update picks it.
