@@ -623,8 +623,9 @@ def bare_server(url: str, org_id: int, port: int) -> tuple[list[str], dict[str, 
     return command, {BARE_URL_VARIABLE: url, BARE_ORG_VARIABLE: str(org_id)}
 
 
-def lua(key: str, ids: list[int], prefix: str) -> str:
-    """The wrk script: a bill of 5 line items for a random member, numbered uniquely."""
+def _script_head(key: str, ids: list[int]) -> str:
+    """What both wrk scripts start with: the key, the members' ids, and a bill counter whose
+    numbers no two threads share."""
     values = ",".join(str(i) for i in ids)
     return (
         f'wrk.headers["Authorization"] = "Bearer {key}"\n'
@@ -636,7 +637,13 @@ def lua(key: str, ids: list[int], prefix: str) -> str:
         "  made = made + 1\n"
         "end\n"
         "local counter = 0\n"
-        "request = function()\n"
+    )
+
+
+def lua(key: str, ids: list[int], prefix: str) -> str:
+    """The wrk script: a bill of 5 line items for a random member, numbered uniquely."""
+    return (
+        _script_head(key, ids) + "request = function()\n"
         "  counter = counter + 1\n"
         "  local lines = {}\n"
         "  for n = 1, 5 do\n"
@@ -654,18 +661,8 @@ def lua(key: str, ids: list[int], prefix: str) -> str:
 def bulk_lua(key: str, ids: list[int], prefix: str, size: int) -> str:
     """The wrk script of the bulk runs: ``size`` bills of 5 line items a request, each for a
     random member, numbered uniquely."""
-    values = ",".join(str(i) for i in ids)
     return (
-        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f"local ids = {{{values}}}\n"
-        "local made = 0\n"
-        "function setup(thread)\n"
-        "  thread:set('offset', made * 100000000)\n"
-        "  made = made + 1\n"
-        "end\n"
-        "local counter = 0\n"
-        "request = function()\n"
+        _script_head(key, ids) + "request = function()\n"
         "  local bills = {}\n"
         f"  for b = 1, {size} do\n"
         "    counter = counter + 1\n"
