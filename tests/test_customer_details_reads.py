@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from patron.kit.db import transaction
@@ -13,6 +12,7 @@ from patron.loyalty import transaction_repository as bills
 from tests.conftest import Api, warning_codes
 from tests.factories import declare_sample_setup, merge, register
 from tests.loyalty_setup import add_program, bill
+from tests.statements import recorded_statements
 
 SURVIVOR_MOBILE = "919845011111"
 
@@ -20,17 +20,8 @@ SURVIVOR_MOBILE = "919845011111"
 def _statements(
     engine: Engine, api: Api, path: str, **params: str
 ) -> tuple[list[str], dict[str, Any]]:
-    seen: list[str] = []
-
-    def executed(*args: object) -> None:
-        if not str(args[2]).startswith("BEGIN"):  # SQLite's, sent as a statement
-            seen.append(str(args[2]))
-
-    sa.event.listen(engine, "before_cursor_execute", executed)
-    try:
+    with recorded_statements(engine) as seen:
         answer = api.get(path, params=params)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", executed)
     assert answer.status_code == 200, answer.text
     return seen, answer.json()
 

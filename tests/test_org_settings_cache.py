@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -20,6 +19,7 @@ from patron.orgs import service as orgs
 from patron.settings import Settings
 from tests.conftest import Api, OrgHandle
 from tests.factories import declare_sample_setup, register
+from tests.statements import recorded_statements
 
 TTL = 1.0
 
@@ -139,18 +139,9 @@ def test_a_customers_parts_in_one_statement_equal_the_four_reads(
 
 def test_a_customers_details_take_three_statements(cached_api: Api, engine: Engine) -> None:
     customer_id = register(cached_api, mobile="919845012398")
-    statements: list[str] = []
-
-    def executed(*args: object) -> None:
-        if not str(args[2]).startswith("BEGIN"):  # SQLite's, sent as a statement
-            statements.append(str(args[2]))
-
     assert cached_api.get(f"/v2/customers/{customer_id}").status_code == 200  # warms the cache
-    sa.event.listen(engine, "before_cursor_execute", executed)
-    try:
+    with recorded_statements(engine) as statements:
         answer = cached_api.get(f"/v2/customers/{customer_id}")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", executed)
     assert answer.json()["status"]["label"] == "Active"
     # The customer (with its merge family's purchases), its parts, its cards; not the org's
     # settings or labels.

@@ -10,21 +10,13 @@ from sqlalchemy.engine import Connection, Engine
 from patron.kit.db import retry_in_request_transaction
 from tests.conftest import Api
 from tests.factories import registration
+from tests.statements import recorded_statements
 
 
 def test_a_registration_takes_seven_statements_and_no_savepoint(api: Api, engine: Engine) -> None:
-    statements: list[str] = []
-
-    def executed(*args: object) -> None:
-        if not str(args[2]).startswith("BEGIN"):  # SQLite's, sent as a statement
-            statements.append(str(args[2]))
-
     assert api.post("/v2/customers", json=registration(mobile="919845055555")).status_code == 200
-    sa.event.listen(engine, "before_cursor_execute", executed)
-    try:
+    with recorded_statements(engine) as statements:
         answer = api.post("/v2/customers", json=registration(mobile="919845066666"))
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", executed)
     assert answer.status_code == 200, answer.text
     assert not [s for s in statements if "SAVEPOINT" in s.upper()], statements
     # The identifiers' owners, suppressions, three inserts, pending referrals, the audit entry.
