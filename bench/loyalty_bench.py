@@ -26,7 +26,8 @@ that inserts the same rows set-based (one multi-row statement per table, the bal
 upserted once per member in customer order), on the same servers as the per-bill runs;
 a bulk run's bills/s is its requests/s times ``N``.
 
-``--workers N`` serves patron with ``patron serve --workers N``. On the same server, after
+``--workers N`` serves patron with ``patron serve --workers N`` and the bare app with as many
+uvicorn processes. On the same server, after
 the bills, the reads: ``GET /v2/customers/{id}`` and ``GET /v2/customers/{id}/loyaltyDetails``
 of random members, so both are measured in the same run. ``--ledger-entries N`` first grows
 the ledger to N entries set-based (``generate_series``, not through the API; every balance
@@ -55,6 +56,7 @@ from api_bench import _free_port, _machine, served, wrk  # noqa: E402 - the sibl
 DEFAULT_POSTGRES = "postgresql+psycopg://patron:patron@localhost:5432/patron_loyalty_bench"
 BARE_URL_VARIABLE = "LOYALTY_BENCH_BARE_URL"
 BARE_ORG_VARIABLE = "LOYALTY_BENCH_BARE_ORG"
+#: How many members the bills name (at random), unless ``--sample`` says otherwise.
 SAMPLE = 5000
 #: The reads measured on patron's server after its bills: a member's details, its loyalty.
 READS = {"get": "", "loyaltyDetails": "/loyaltyDetails"}
@@ -74,10 +76,11 @@ def main() -> None:
         if args.ledger_entries:
             grow_ledger(args.postgres_url, store["org_id"], args.ledger_entries)
         kept.write_text(json.dumps(store))
-    ids = sample(args.postgres_url, store["org_id"])
+    ids = sample(args.postgres_url, store["org_id"], args.sample)
     script = work / "loyalty-bills.lua"
     results: dict[str, Any] = {
         "members": args.members,
+        "sample": len(ids),
         "ledger_entries": ledger_size(args.postgres_url),
         "workers": args.workers,
         "machine": _machine(),
@@ -102,7 +105,8 @@ def main() -> None:
     port = _free_port()
     _log("bare")
     script.write_text(lua(store["editor"], ids, f"B{run}"))
-    with served(*bare_server(args.postgres_url, store["org_id"], port), port) as base:
+    bare = bare_server(args.postgres_url, store["org_id"], port, args.workers)
+    with served(*bare, port) as base:
         results["bare"] = measure(base, script, args)
         if args.bulk:
             _log(f"bare, bulk: {args.bulk} bills a request")
@@ -120,6 +124,13 @@ def main() -> None:
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=SAMPLE,
+        help="how many of the members the bills name, at random (the hot set: concurrent"
+        " bills naming one member wait on its balance's lock)",
+    )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--work-dir", default="var/bench")
     parser.add_argument("--connections", type=int, default=32)
@@ -254,12 +265,12 @@ def grow_ledger(url: str, org_id: int, entries: int) -> None:
     engine.dispose()
 
 
-def sample(url: str, org_id: int) -> list[int]:
+def sample(url: str, org_id: int, size: int) -> list[int]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         found = conn.execute(
             sa.text("SELECT id FROM customers WHERE org_id = :org ORDER BY random() LIMIT :n"),
-            {"org": org_id, "n": SAMPLE},
+            {"org": org_id, "n": size},
         ).scalars()
         ids = [int(i) for i in found]
     engine.dispose()
@@ -607,7 +618,10 @@ def patron_server(url: str, port: int, workers: int = 1) -> tuple[list[str], dic
     return command, {"PATRON_DATABASE_URL": url, "PATRON_IMPORT_WORKER": "false"}
 
 
-def bare_server(url: str, org_id: int, port: int) -> tuple[list[str], dict[str, str]]:
+def bare_server(
+    url: str, org_id: int, port: int, workers: int = 1
+) -> tuple[list[str], dict[str, str]]:
+    """The bare app, served by as many uvicorn processes as patron's server has workers."""
     command = [
         sys.executable,
         "-m",
@@ -616,6 +630,8 @@ def bare_server(url: str, org_id: int, port: int) -> tuple[list[str], dict[str, 
         "loyalty_bench:bare_app",
         "--port",
         str(port),
+        "--workers",
+        str(workers),
         "--no-access-log",
         "--log-level",
         "warning",
@@ -740,7 +756,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
         [
             f"`{command}`",
             "",
-            f"{results['members']:,} members, {results.get('ledger_entries', 0):,} ledger "
+            f"{results['members']:,} members (the bills name {results.get('sample', SAMPLE):,} of"
+            f" them), {results.get('ledger_entries', 0):,} ledger "
             f"entries before the runs, patron with {results.get('workers', 1)} worker(s); "
             f"{machine['cores']} cores ({machine['cpu']}), "
             f"{machine['memory_gb']} GB; Python {machine['python']}; {machine['wrk']}.",
