@@ -21,7 +21,8 @@ file order, whatever the headers.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import IO
 
 import polars as pl
 import xlsxwriter
@@ -152,22 +153,27 @@ def report_csv(frame: pl.DataFrame, *, first: bool = True) -> bytes:
 
 
 def report_xlsx(frame: pl.DataFrame) -> bytes:
-    """The report as an XLSX workbook: one sheet, bold header, every cell a string.
+    """The report as an XLSX workbook: one sheet, bold header, every cell a string
+    (:func:`write_report_xlsx` of the one frame)."""
+    buffer = io.BytesIO()
+    write_report_xlsx([frame], buffer)
+    return buffer.getvalue()
+
+
+def write_report_xlsx(parts: Iterable[pl.DataFrame], out: IO[bytes]) -> None:
+    """Write the report, given as frames of consecutive rows (a file's stored parts), to
+    ``out`` as an XLSX workbook: one sheet, bold header, every cell a string.
 
     Each cell goes through ``write_string`` and the workbook refuses every
     conversion, so ``00123`` and ``919900111111`` stay the text they were and no
     cell becomes a formula, a number or a link. Rows are flushed as they are
-    written (``constant_memory``), so a large report does not hold every cell
-    in memory; it costs about as much time as keeping them.
+    written (``constant_memory``), so only one part is held at a time; the column widths
+    (the longest value of each column over every part) are set after the rows, which the
+    writer allows, and the workbook is written to ``out`` when it is closed, after the last
+    part: a report too long for a sheet writes nothing.
     """
-    if frame.height + 1 > XLSX_MAX_ROWS:
-        raise ValueError(
-            f"an XLSX sheet holds {XLSX_MAX_ROWS - 1} rows, the report has {frame.height}"
-        )
-    safe = neutralize(frame).with_columns(pl.all().cast(pl.String))
-    buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
-        buffer,
+        out,
         {
             "constant_memory": True,
             "strings_to_formulas": False,
@@ -177,17 +183,31 @@ def report_xlsx(frame: pl.DataFrame) -> bytes:
     )
     sheet = workbook.add_worksheet(SHEET_NAME)
     bold = workbook.add_format({"bold": True})
-    for col, name in enumerate(safe.columns):
-        sheet.write_string(0, col, name, bold)
-        sheet.set_column(col, col, _width(safe, name))
-    sheet.freeze_panes(1, 0)
-    for row, values in enumerate(safe.iter_rows(), start=1):
-        for col, value in enumerate(values):
-            # An empty cell is left blank rather than written as an empty string.
-            if value:
-                sheet.write_string(row, col, value)
+    row = 0
+    widths: list[int] = []
+    for frame in parts:
+        if row + frame.height + 1 > XLSX_MAX_ROWS:
+            raise ValueError(
+                f"an XLSX sheet holds {XLSX_MAX_ROWS - 1} rows, the report has "
+                f"{'at least ' if row else ''}{row + frame.height}"
+            )
+        safe = neutralize(frame).with_columns(pl.all().cast(pl.String))
+        if row == 0:
+            for col, name in enumerate(safe.columns):
+                sheet.write_string(0, col, name, bold)
+            widths = [_width(safe, name) for name in safe.columns]
+            sheet.freeze_panes(1, 0)
+        else:
+            widths = [max(w, _width(safe, n)) for w, n in zip(widths, safe.columns, strict=True)]
+        for values in safe.iter_rows():
+            row += 1
+            for col, value in enumerate(values):
+                # An empty cell is left blank rather than written as an empty string.
+                if value:
+                    sheet.write_string(row, col, value)
+    for col, width in enumerate(widths):
+        sheet.set_column(col, col, width)
     workbook.close()
-    return buffer.getvalue()
 
 
 def _width(frame: pl.DataFrame, name: str) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -137,8 +137,15 @@ def part_count(conn: Connection, org_id: int, import_id: int, kind: str) -> int:
 
 
 def get_part(
-    conn: Connection, org_id: int, import_id: int, kind: str, part: int
+    conn: Connection,
+    org_id: int,
+    import_id: int,
+    kind: str,
+    part: int,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame | None:
+    """Part ``part`` of ``kind``; with ``columns``, only those are decoded (counting a part's
+    rows of one status needs its status column, not its rows)."""
     data = conn.execute(
         sa.select(import_blobs.c.data).where(
             import_blobs.c.org_id == org_id,
@@ -146,7 +153,9 @@ def get_part(
             import_blobs.c.kind == part_kind(kind, part),
         )
     ).scalar_one_or_none()
-    return None if data is None else pl.read_parquet(io.BytesIO(data))
+    if data is None:
+        return None
+    return pl.read_parquet(io.BytesIO(data), columns=list(columns) if columns else None)
 
 
 def iter_parts(conn: Connection, org_id: int, import_id: int, kind: str) -> Iterator[pl.DataFrame]:
@@ -156,6 +165,29 @@ def iter_parts(conn: Connection, org_id: int, import_id: int, kind: str) -> Iter
         if frame is None:  # parts are written and deleted together, in one transaction
             raise LookupError(f"import {import_id}: part {part} of {kind} is missing")
         yield frame
+
+
+def rows_of(
+    conn: Connection, org_id: int, import_id: int, kind: str, rows: Sequence[int]
+) -> pl.DataFrame | None:
+    """Rows ``rows`` (0-based, in the order given) of a frame stored in parts, reading only
+    the parts that hold them: every part but the last holds as many rows as the first
+    (they are cut so), so a row's part is its number divided by the first part's height."""
+    first = get_part(conn, org_id, import_id, kind, 0)
+    if first is None:
+        return None
+    size = max(first.height, 1)
+    wanted = pl.DataFrame({"_at": list(rows)}, schema={"_at": pl.Int64}).with_row_index("_order")
+    pieces = []
+    for part in sorted({row // size for row in rows}):
+        frame = first if part == 0 else get_part(conn, org_id, import_id, kind, part)
+        if frame is None:
+            raise LookupError(f"import {import_id}: part {part} of {kind} is missing")
+        mine = wanted.filter((pl.col("_at") // size) == part)
+        pieces.append(frame[(mine["_at"] - part * size).to_list()].with_columns(mine["_order"]))
+    if not pieces:
+        return first.clear()
+    return pl.concat(pieces, how="diagonal_relaxed").sort("_order").drop("_order")
 
 
 def get_frame(conn: Connection, org_id: int, import_id: int, kind: str) -> pl.DataFrame | None:

@@ -24,7 +24,7 @@ from patron.imports import repository as repo
 from patron.imports.mapping import require
 from patron.imports.read import SourceTable
 from patron.imports.retention import ensure_files_kept
-from patron.kit.errors import InvalidInput
+from patron.kit.errors import Conflict, InvalidInput
 from patron.settings import get_settings
 
 #: The blob of a resubmit that names, per row, the row of the first import it corrects.
@@ -62,11 +62,13 @@ def resubmit(
     require(actor, Role.editor, "import files")
     found = service.get_import(conn, actor, import_id)
     ensure_files_kept(found)
-    outcomes = service.outcomes(conn, actor, import_id)
-    source = repo.get_frame(conn, actor.org_id, import_id, "source")
+    first = first_row_number(found)
+    rejected, height = _rejected_among(conn, found, {wanted.row - first for wanted in rows})
+    indexes = _rows(found, rejected, height, rows)
+    # Only the stored parts of the file holding the chosen rows are read.
+    source = repo.rows_of(conn, actor.org_id, import_id, "source", indexes)
     assert source is not None  # kept with the outcomes
-    indexes = _rows(found, outcomes, rows)
-    corrected = _corrected(found, source, rows, indexes)
+    corrected = _corrected(found, source, rows)
     order = sorted(range(len(indexes)), key=indexes.__getitem__)
     frame = corrected[order]
     request = service.ImportRequest(
@@ -92,14 +94,35 @@ def resubmit(
     return new_id
 
 
-def _rows(found: RowMapping, outcomes: pl.DataFrame, rows: Sequence[CorrectedRow]) -> list[int]:
-    """The 0-based indexes of ``rows``, each a row the import rejected."""
+def _rejected_among(conn: Connection, found: RowMapping, wanted: set[int]) -> tuple[set[int], int]:
+    """Which of the ``wanted`` rows (0-based) the import rejected, and how many rows it has:
+    its outcomes are read a stored part at a time, their row and status columns only."""
+    org_id, import_id = found["org_id"], found["id"]
+    parts = repo.part_count(conn, org_id, import_id, "outcomes")
+    if parts == 0:
+        raise Conflict(codes.WRONG_STATE, f"import {import_id} is {found['state']}: no results yet")
+    rejected: set[int] = set()
+    height = 0
+    for part in range(parts):
+        frame = repo.get_part(conn, org_id, import_id, "outcomes", part, ("row", "status"))
+        if frame is None:  # parts are written and deleted together, in one transaction
+            raise LookupError(f"import {import_id}: part {part} of outcomes is missing")
+        height += frame.height
+        hits = frame.filter(pl.col("status") == "rejected", pl.col("row").is_in(list(wanted)))
+        rejected.update(hits["row"].to_list())
+    return rejected, height
+
+
+def _rows(
+    found: RowMapping, rejected: set[int], height: int, rows: Sequence[CorrectedRow]
+) -> list[int]:
+    """The 0-based indexes of ``rows``, each a row the import rejected (``rejected``, of the
+    import's ``height`` rows)."""
     if not rows:
         raise InvalidInput(
             codes.RESUBMIT_ROW_INVALID, "choose at least one rejected row to resubmit"
         )
     first = first_row_number(found)
-    rejected = set(outcomes.filter(pl.col("status") == "rejected")["row"].to_list())
     seen: set[int] = set()
     indexes = []
     for wanted in rows:
@@ -107,7 +130,7 @@ def _rows(found: RowMapping, outcomes: pl.DataFrame, rows: Sequence[CorrectedRow
         if index in seen:
             raise InvalidInput(codes.RESUBMIT_ROW_INVALID, f"row {wanted.row} is named twice")
         if index not in rejected:
-            what = "has no row" if not 0 <= index < outcomes.height else "did not reject row"
+            what = "has no row" if not 0 <= index < height else "did not reject row"
             raise InvalidInput(
                 codes.RESUBMIT_ROW_INVALID,
                 f"import {found['id']} {what} {wanted.row}: only rejected rows are resubmitted",
@@ -118,12 +141,13 @@ def _rows(found: RowMapping, outcomes: pl.DataFrame, rows: Sequence[CorrectedRow
 
 
 def _corrected(
-    found: RowMapping, source: pl.DataFrame, rows: Sequence[CorrectedRow], indexes: list[int]
+    found: RowMapping, source: pl.DataFrame, rows: Sequence[CorrectedRow]
 ) -> pl.DataFrame:
-    """The chosen rows of ``source`` (in the order of ``rows``), with their corrections."""
+    """The chosen rows (``source``: the file's rows of ``rows``, in their order), with their
+    corrections."""
     mapped = set(found["mapping"])
     longest = get_settings().import_max_cell_chars
-    chosen = source[indexes].to_dicts()
+    chosen = source.to_dicts()
     for record, wanted in zip(chosen, rows, strict=True):
         for column, value in wanted.values.items():
             if column not in record:

@@ -91,8 +91,9 @@ def get_draft(conn: Connection, actor: Actor, import_id: int) -> RowMapping:
 
 
 def source_of(conn: Connection, found: RowMapping) -> pl.DataFrame:
-    """The file's table as uploaded."""
-    frame = repo.get_frame(conn, found["org_id"], found["id"], "source")
+    """The file's first stored part: its columns are the file's, its rows the first ones (a
+    large file is stored in parts of a chunk; the mapping step needs no more)."""
+    frame = repo.get_part(conn, found["org_id"], found["id"], "source", 0)
     if frame is None:
         raise Conflict(codes.UNKNOWN_IMPORT, f"import {found['id']} has no stored file")
     return frame
@@ -104,6 +105,25 @@ def samples(frame: pl.DataFrame, count: int = SAMPLES) -> dict[str, list[str]]:
         name: frame.get_column(name).drop_nulls().head(count).cast(pl.String).to_list()
         for name in frame.columns
     }
+
+
+def samples_of(
+    conn: Connection, found: RowMapping, first: pl.DataFrame, count: int = SAMPLES
+) -> dict[str, list[str]]:
+    """:func:`samples` of the whole file, ``first`` being its first stored part: the next
+    parts are read, one at a time, only while a column has fewer than ``count`` filled
+    values."""
+    found_samples = samples(first, count)
+    part = 1
+    while any(len(values) < count for values in found_samples.values()):
+        frame = repo.get_part(conn, found["org_id"], found["id"], "source", part)
+        if frame is None:
+            break
+        more = samples(frame.select(n for n, v in found_samples.items() if len(v) < count), count)
+        for name, values in more.items():
+            found_samples[name] = (found_samples[name] + values)[:count]
+        part += 1
+    return found_samples
 
 
 @dataclass(frozen=True)

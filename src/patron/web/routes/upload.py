@@ -31,7 +31,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from patron.api.deps import engine_of
 from patron.auth.actor import Actor, Role
-from patron.imports import codes, mapping, progress, wizard
+from patron.imports import chunks, codes, mapping, progress, wizard
 from patron.imports import consent as consents
 from patron.imports import repository as repo
 from patron.imports.profile import OptionSpec
@@ -181,7 +181,10 @@ def _upload(
     for item in uploads:
         name = item.filename or "upload.csv"
         try:
-            read.append(wizard.Upload(name, read_stream(item.file, name, limits)))
+            # A text file of more than a chunk is read a block at a time, and read again as
+            # its parts are stored (the spooled file stays open until the request ends).
+            table = read_stream(item.file, name, limits, chunk_rows=chunks.chunk_rows())
+            read.append(wizard.Upload(name, table))
         except PatronError as exc:
             problems.append(f"{name}: {exc.message}")
     if pasted.strip():
@@ -403,7 +406,7 @@ def _mapping_context(
     others = entered.others
     if others is None:  # first showing: the files with the same columns are ticked
         others = [int(d["id"]) for d in same if _same_columns(conn, d, source.columns)]
-    samples = wizard.samples(source)
+    samples = wizard.samples_of(conn, found, source)
     return {
         "steps": STEPS,
         "step": 1,
