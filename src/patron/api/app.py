@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -129,7 +130,29 @@ def serve_app() -> FastAPI:
     builds its own from the environment), with the import worker when enabled."""
     settings = get_settings()
     _exit_with_supervisor()
-    return create_app(settings, run_imports=settings.import_worker)
+    app = create_app(settings, run_imports=settings.import_worker)
+    settle_collector()
+    return app
+
+
+#: The cyclic garbage collector's thresholds in a server process (Python's are 700, 10, 10).
+GC_THRESHOLDS = (20_000, 50, 100)
+
+
+def settle_collector() -> None:
+    """Keep the cyclic garbage collector off the request path once the app is built.
+
+    Measured under 32 connections (``gc.callbacks``): a server process holds about 190,000
+    tracked objects once patron is imported, and every full collection walked them all,
+    120 ms of CPU during which no request moved (three in 10 s of reads by id: the tail of
+    the answers' latency). Frozen (``gc.freeze``), they are never walked again; with the
+    higher thresholds, the objects of the requests in flight are seldom promoted, and no
+    full collection ran in the same 10 s. Nothing leaks: collections still run, after
+    20,000 allocations instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _exit_with_supervisor() -> None:
