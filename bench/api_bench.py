@@ -6,8 +6,8 @@
         --postgres-url postgresql+psycopg://patron:patron@localhost:5432/patron_api_bench
 
 For each database it builds a store of ``--customers`` customers (the first-load file of
-``datagen.py`` through the real import pipeline, once: a later run with ``--reuse`` keeps
-it), then serves it twice, one process each: ``patron serve`` (import worker off) and the
+``datagen.py`` through the real import pipeline, or with ``--build set`` set-based in a few
+statements, once: a later run with ``--reuse`` keeps it), then serves it twice, one process each: ``patron serve`` (import worker off) and the
 bare app below, a FastAPI app whose endpoints each run the one indexed query the route
 needs on a pooled connection, with no authentication, no middleware and no rules. wrk
 (``--connections`` connections, ``--duration`` seconds a route, after a warm-up) sends:
@@ -16,7 +16,8 @@ needs on a pooled connection, with no authentication, no middleware and no rules
 - ``get``: ``GET /v2/customers/{id}`` of a random live customer;
 - ``details``: ``GET /v2/customers/lookup/customerDetails`` by a random mobile;
 - ``register``: ``POST /v2/customers`` of new mobiles (the bare app inserts the customer,
-  its profile and its identifier in one transaction, checking nothing);
+  its profile and its identifier in one transaction, checking nothing), both served by
+  ``--register-workers`` processes (default 1);
 - ``lookup`` again against ``patron serve --workers 2``.
 
 The bare app answers the same paths. After the registrations the store is checked: no
@@ -96,6 +97,19 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="seconds before each wrk run")
     parser.add_argument("--routes", default="lookup,get,details,register,workers")
     parser.add_argument("--reuse", action="store_true", help="keep the store of a run before")
+    parser.add_argument(
+        "--register-workers",
+        type=int,
+        default=1,
+        help="processes serving registrations: patron serve --workers N, the bare app's "
+        "uvicorn --workers N (the reads are served by one process each)",
+    )
+    parser.add_argument(
+        "--build",
+        choices=("pipeline", "set"),
+        default="pipeline",
+        help="build the store through the import pipeline, or set-based in a few statements",
+    )
     parser.add_argument("--output", help="also write the report here (and .json beside)")
     return parser.parse_args()
 
@@ -107,7 +121,7 @@ def _log(text: str) -> None:
 # --- the store -------------------------------------------------------------------------
 
 
-def build_store(url: str, work: Path, customers: int, reuse: bool) -> dict[str, Any]:
+def build_store(url: str, work: Path, customers: int, reuse: bool, build: str) -> dict[str, Any]:
     """The org (created by the import benchmark's setup), its customers and two API keys."""
     import datagen
     import import_bench
@@ -116,20 +130,81 @@ def build_store(url: str, work: Path, customers: int, reuse: bool) -> dict[str, 
     if reuse and marker.exists():
         _upgrade(url)  # a store kept from an older checkout: to this one's schema
         return dict(json.loads(marker.read_text()))
-    _log(f"building a store of {customers:,} customers")
-    path = work / f"api-first-{customers}.csv"
-    if not path.exists():
-        people = datagen.population(customers)
-        datagen.write_csv(datagen.first_load(people, customers), path)
+    _log(f"building a store of {customers:,} customers ({build})")
+    started = time.monotonic()
     import_bench.fresh_database(url)
-    org_id, _, _ = import_bench.prepare_store(url)
-    import_bench.child(
-        {"kind": "pipeline", "url": url, "org_id": org_id, "file": str(path), "preview": False}
-    )
+    org_id, label_id, units = import_bench.prepare_store(url)
+    if build == "set":
+        build_set_based(url, org_id, label_id, units["mal"], customers)
+    else:
+        path = work / f"api-first-{customers}.csv"
+        if not path.exists():
+            people = datagen.population(customers)
+            datagen.write_csv(datagen.first_load(people, customers), path)
+        import_bench.child(
+            {"kind": "pipeline", "url": url, "org_id": org_id, "file": str(path), "preview": False}
+        )
     import_bench.settle(url)
+    _log(f"store built in {time.monotonic() - started:,.0f} s")
     store = {"org_id": org_id, **_keys(url, org_id)}
     marker.write_text(json.dumps(store))
     return store
+
+
+def build_set_based(url: str, org_id: int, label_id: int, unit_id: int, customers: int) -> None:
+    """The store's customers written set-based, a few statements in all (the import
+    pipeline takes the better part of an hour for a million rows on a loaded machine): what
+    the first-load file gives each customer, a loyalty customer registered at a store with
+    one in-store profile, a mobile (``91`` and national numbers from 9e9 up), an email for
+    every second one and an external id for the others, and a loyalty account. Ids are the
+    customer's number (a fresh database), so each table's rows are one ``INSERT ... SELECT``
+    over the numbers 1 to ``customers``."""
+    postgres = url.startswith("postgresql")
+    numbers = (
+        "SELECT n FROM generate_series(1, :count) AS n"
+        if postgres
+        else "SELECT n FROM (WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s"
+        " WHERE n < :count) SELECT n FROM s)"
+    )
+    text = "CAST(n AS TEXT)"
+    day = (
+        "TIMESTAMPTZ '2020-01-01 00:00:00+00' + (n % 1500) * INTERVAL '1 day'"
+        if postgres
+        else "datetime('2020-01-01', '+' || (n % 1500) || ' days')"
+    )
+    statements = [
+        "INSERT INTO customers (id, org_id, loyalty_type, status_label_id, fraud_status,"  # noqa: S608 - numbers only
+        " registered_at, registered_unit_id, created_by, modified_by)"
+        f" SELECT n, :org, 'loyalty', :label, 'NOT_FRAUD', {day}, :unit, 'bench', 'bench'"
+        f" FROM ({numbers}) AS numbers",
+        "INSERT INTO profiles (id, org_id, customer_id, source, account_id, first_name,"  # noqa: S608 - numbers only
+        " last_name, created_by, modified_by)"
+        f" SELECT n, :org, n, 'INSTORE', '', 'First' || {text}, 'Last' || {text}, 'bench',"
+        f" 'bench' FROM ({numbers}) AS numbers",
+        "INSERT INTO identifiers (id, org_id, customer_id, profile_id, type, value)"  # noqa: S608
+        f" SELECT n, :org, n, n, 'mobile', '91' || CAST(9000000000 + n AS TEXT)"
+        f" FROM ({numbers}) AS numbers",
+        "INSERT INTO identifiers (id, org_id, customer_id, profile_id, type, value)"  # noqa: S608
+        f" SELECT :count + n, :org, n, n, 'email', 'c' || {text} || '@example.com'"
+        f" FROM ({numbers}) AS numbers WHERE n % 2 = 0",
+        "INSERT INTO identifiers (id, org_id, customer_id, profile_id, type, value)"  # noqa: S608
+        f" SELECT :count + n, :org, n, n, 'externalId', 'L' || {text}"
+        f" FROM ({numbers}) AS numbers WHERE n % 2 = 1",
+        "INSERT INTO loyalty_accounts (id, org_id, customer_id, points, slab_name)"  # noqa: S608 - numbers only
+        f" SELECT n, :org, n, n % 5000, 'Platinum' FROM ({numbers}) AS numbers",
+    ]
+    if postgres:
+        statements += [
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # noqa: S608
+            f" (SELECT max(id) FROM {table}))"
+            for table in ("customers", "profiles", "identifiers", "loyalty_accounts")
+        ]
+    engine = sa.create_engine(url)
+    values = {"org": org_id, "label": label_id, "unit": unit_id, "count": customers}
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement), values)
+    engine.dispose()
 
 
 def _upgrade(url: str) -> None:
@@ -369,7 +444,9 @@ def patron_server(url: str, port: int, workers: int) -> tuple[list[str], dict[st
     return command, env
 
 
-def bare_server(url: str, org_id: int, port: int) -> tuple[list[str], dict[str, str]]:
+def bare_server(
+    url: str, org_id: int, port: int, workers: int = 1
+) -> tuple[list[str], dict[str, str]]:
     command = [
         sys.executable,
         "-m",
@@ -381,6 +458,8 @@ def bare_server(url: str, org_id: int, port: int) -> tuple[list[str], dict[str, 
         "--no-access-log",
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     return command, {BARE_URL_VARIABLE: url, BARE_ORG_VARIABLE: str(org_id)}
 
@@ -481,7 +560,7 @@ def measure(
 
 
 def run_backend(backend: str, url: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    store = build_store(url, work, args.customers, args.reuse)
+    store = build_store(url, work, args.customers, args.reuse, args.build)
     org_id = int(store["org_id"])
     mobiles, ids = sample(url, org_id)
     routes = [r for r in args.routes.split(",") if r]
@@ -501,10 +580,13 @@ def run_backend(backend: str, url: str, work: Path, args: argparse.Namespace) ->
                 timed["first"] = next_mobile(url, org_id) + IN_FLIGHT_MARGIN
                 script.write_text(lua(route, key, mobiles, ids, timed["first"]))
 
-        row: dict[str, Any] = {}
+        # Registrations may be served by several processes (patron serve --workers N, the
+        # bare app by as many uvicorn workers); the reads by one process each.
+        workers = args.register_workers if route == "register" else 1
+        row: dict[str, Any] = {"workers": workers}
         port = _free_port()
-        _log(f"{backend}: {route}, patron")
-        with served(*patron_server(url, port, 1), port) as base:
+        _log(f"{backend}: {route}, patron (--workers {workers})")
+        with served(*patron_server(url, port, workers), port) as base:
             row["patron"] = measure(base, script, args, refresh)
         if route == "register":
             row["check"] = check_registrations(url, org_id, timed["first"])
@@ -512,8 +594,8 @@ def run_backend(backend: str, url: str, work: Path, args: argparse.Namespace) ->
                 lua(route, key, mobiles, ids, next_mobile(url, org_id) + IN_FLIGHT_MARGIN)
             )
         port = _free_port()
-        _log(f"{backend}: {route}, bare")
-        with served(*bare_server(url, org_id, port), port) as base:
+        _log(f"{backend}: {route}, bare (--workers {workers})")
+        with served(*bare_server(url, org_id, port, workers), port) as base:
             row["bare"] = measure(base, script, args, refresh)
         out[route] = row
     if "workers" in routes:
@@ -588,8 +670,11 @@ def markdown(results: dict[str, Any], command: str) -> str:
             else:
                 ok = ratio >= READ_RATIO and patron.get("p99_ms", 1e9) <= P99_MS
                 target = f"≥ {READ_RATIO}x, p99 ≤ {P99_MS:g} ms: {_met(ok)}"
+            label = route
+            if runs[route].get("workers", 1) > 1:
+                label = f"{route} (--workers {runs[route]['workers']}, both)"
             lines.append(
-                f"| {route} | {patron['rps']:,.0f} | {patron.get('p50_ms')} / "
+                f"| {label} | {patron['rps']:,.0f} | {patron.get('p50_ms')} / "
                 f"{patron.get('p99_ms')} | {bare['rps']:,.0f} | {bare.get('p50_ms')} / "
                 f"{bare.get('p99_ms')} | {ratio:.2f}x | {target} | {patron['non_2xx']} / "
                 f"{bare['non_2xx']} "
