@@ -3,12 +3,13 @@
 A text file's first :data:`HEAD_BYTES` are read, cut to whole lines, and parsed with the csv
 module up to :data:`HEAD_ROWS` data rows after the header; the rest of the file is never
 read. Its names are the whole read's (:func:`patron.imports.read.read_path`): decoded and
-sniffed the same way, stripped, an empty name ``column_<n>``, a trailing empty header cell
-with no value under it (in the rows read) dropped, and refused as the whole read refuses a
-header (codes 96003, 96004, 96010; 96006 for what is not text, 96008 when no data row
-follows it). What the rest of the file holds (a ragged row, too many rows, a long cell) is
-the import's to refuse, not the suggestion's. A workbook is read whole (a sheet holds
-1,048,576 rows at most).
+sniffed the same way (the encoding judged on the bytes read: a file valid UTF-8 there and not
+further on is read as Windows-1252 whole), stripped, an empty name ``column_<n>``, a trailing
+empty header cell with no value under it (in the rows read) dropped, and refused as the whole
+read refuses a header (codes 96003, 96004, 96010; 96006 for what is not text, 96008 when no
+data row follows it). What the rest of the file holds (a ragged row, too many rows, a long
+cell) is the import's to refuse, not the suggestion's. A workbook is read whole (a sheet
+holds 1,048,576 rows at most).
 """
 
 from __future__ import annotations
