@@ -1,12 +1,20 @@
-"""Peak memory and time of a first load, whole and in chunks (BENCHMARKS.md, "The import in
-chunks"), on SQLite::
+"""Peak memory and time per row of the first load and the weekly update at growing sizes
+(BENCHMARKS.md, "The import in chunks")::
 
-    .venv/bin/python bench/chunk_memory.py --rows 200000,400000 --chunk 50000
-    .venv/bin/python bench/chunk_memory.py --rows 200000,400000 --chunk whole
+    .venv/bin/python bench/chunk_memory.py --rows 1000000,2000000,4000000
+    .venv/bin/python bench/chunk_memory.py --rows 1000000,10000000 --backend both \\
+        --postgres-url postgresql+psycopg://patron:patron@localhost:5432/patron_bench_tenm \\
+        --clean
 
-Each size gets a ``datagen.first_load`` file, a fresh database and org (as
-``import_bench.py`` prepares them), and one run of its pipeline child (read,
-``create_import`` confirmed, commit) in a process of its own; one JSON line per size.
+Each size gets a ``datagen.first_load`` and a ``datagen.weekly_update`` file (as
+``import_bench.py`` makes them, reused when they exist), a fresh database and org,
+and per scenario one run of the pipeline child of ``import_bench.py`` in a process
+of its own: read as ``patron import FILE`` reads it, ``create_import`` confirmed,
+commit, then the CSV report. One JSON line per size and scenario: each stage's
+time, the time per row, the process's peak RSS and each stage's own peak
+(``stage_peak_mb``), the load average before and after. ``--chunk`` is
+``PATRON_IMPORT_CHUNK_ROWS`` (``whole``: unset); the row and byte limits of an
+upload are raised to the file's size.
 """
 
 from __future__ import annotations
@@ -14,17 +22,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+import time
 from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
 
 import datagen
 import import_bench
 
+SCENARIOS = ("first_load", "weekly_update")
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="200000", help="sizes, comma-separated")
-    parser.add_argument("--chunk", default="whole", help="PATRON_IMPORT_CHUNK_ROWS, or whole")
+    parser.add_argument("--chunk", default="200000", help="PATRON_IMPORT_CHUNK_ROWS, or whole")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql+psycopg://patron:patron@localhost:5432/patron_bench_chunks",
+        help="the database (dropped and created again; a suffix per size)",
+    )
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
+    parser.add_argument("--no-report", action="store_true", help="skip the CSV report step")
     parser.add_argument("--work-dir", default="var/bench-chunks")
+    parser.add_argument(
+        "--clean", action="store_true", help="drop each size's databases and reports after it"
+    )
     arguments = parser.parse_args()
     work = Path(arguments.work_dir).absolute()
     work.mkdir(parents=True, exist_ok=True)
@@ -32,18 +58,93 @@ def main() -> None:
         os.environ.pop("PATRON_IMPORT_CHUNK_ROWS", None)
     else:
         os.environ["PATRON_IMPORT_CHUNK_ROWS"] = arguments.chunk
-    os.environ["PATRON_DATA_DIR"] = str(work)  # the steps' spill files
-    for rows in (int(size) for size in arguments.rows.split(",")):
-        path = work / f"first-{rows}.csv"
-        if not path.exists():
-            datagen.write_csv(datagen.first_load(datagen.population(rows), rows), path)
-        url = f"sqlite:///{work}/chunks-{rows}-{arguments.chunk}.db"
-        import_bench.fresh_database(url)
-        org_id, _, _ = import_bench.prepare_store(url)
-        spec = {"kind": "pipeline", "url": url, "org_id": org_id, "file": str(path)}
-        result = import_bench.child({**spec, "preview": False})
-        shown = ("read", "create", "commit", "max_rss_mb", "load", "counts")
-        print(json.dumps({"rows": rows, "chunk": arguments.chunk, **{k: result[k] for k in shown}}))
+    sizes = [int(size) for size in arguments.rows.split(",")]
+    # The default limits (1,000,000 rows, 100 MB) would refuse the larger files.
+    os.environ["PATRON_IMPORT_MAX_ROWS"] = str(max(sizes))
+    os.environ["PATRON_IMPORT_MAX_BYTES"] = str(max(sizes) * 400)
+    backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
+    scenarios = arguments.scenarios.split(",")
+    for rows in sizes:
+        files = _files(work, rows)
+        for backend in backends:
+            url = _url(backend, work, rows, arguments.chunk, arguments.postgres_url)
+            # The steps' spill files, a directory per database: a step removes the spill
+            # directories of its import id it finds there (another database's, for all it knows).
+            os.environ["PATRON_DATA_DIR"] = str(work / f"data-{backend}-{rows}")
+            import_bench.fresh_database(url)
+            org_id, _, _ = import_bench.prepare_store(url)
+            for name in scenarios:
+                report = None if arguments.no_report else work / f"report-{backend}-{name}.csv"
+                spec = {
+                    "kind": "pipeline",
+                    "url": url,
+                    "org_id": org_id,
+                    "file": str(files[name]),
+                    "preview": False,
+                    "report": str(report) if report else None,
+                }
+                _log(f"{backend} {rows:,} rows: {name}")
+                result = import_bench.child(spec)
+                import_bench.settle(url)  # as autovacuum does between two imports
+                print(json.dumps(_shown(rows, backend, arguments.chunk, name, result)), flush=True)
+                if report is not None and arguments.clean:
+                    report.unlink(missing_ok=True)
+            if arguments.clean:
+                _drop(url)
+
+
+def _files(work: Path, rows: int) -> dict[str, Path]:
+    files = {"first_load": work / f"first-{rows}.csv", "weekly_update": work / f"weekly-{rows}.csv"}
+    if not all(path.exists() for path in files.values()):
+        _log(f"generating the {rows:,}-row files")
+        people = datagen.population(rows + rows // 2)
+        datagen.write_csv(datagen.first_load(people, rows), files["first_load"])
+        datagen.write_csv(datagen.weekly_update(people, rows), files["weekly_update"])
+    return files
+
+
+def _url(backend: str, work: Path, rows: int, chunk: str, postgres_url: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{work}/chunks-{rows}-{chunk}.db"
+    url = sa.engine.make_url(postgres_url)
+    return url.set(database=f"{url.database}_{rows}").render_as_string(hide_password=False)
+
+
+def _drop(url: str) -> None:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        import_bench.fresh_database(url)  # removes the file and its journal
+        return
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _shown(
+    rows: int, backend: str, chunk: str, name: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    stages = ("read", "create", "commit", "report")
+    times = {stage: round(result[stage], 2) for stage in stages if result.get(stage) is not None}
+    return {
+        "rows": rows,
+        "backend": backend,
+        "chunk": chunk,
+        "scenario": name,
+        **times,
+        "total": round(result["total"], 2),
+        "us_per_row": round(result["total"] / rows * 1e6, 1),
+        "max_rss_mb": round(result["max_rss_mb"]),
+        "stage_peak_mb": {k: round(v) for k, v in result["stage_peak_mb"].items()},
+        "cpu": {k: round(v, 1) for k, v in result["cpu"].items()},
+        "cpu_us_per_row": round(sum(result["cpu"][k] for k in stages[:3]) / rows * 1e6, 1),
+        "load": [round(value, 1) for value in result["load"]],
+        "counts": result["counts"],
+    }
+
+
+def _log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Every function answers a JSON-able dict of timings in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 from pathlib import Path
@@ -22,7 +23,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the child described by ``spec`` and add its peak memory."""
     kind = spec["kind"]
     if kind == "pipeline":
-        result = pipeline(spec["url"], spec["org_id"], Path(spec["file"]), spec["preview"])
+        report = Path(spec["report"]) if spec.get("report") else None
+        result = pipeline(spec["url"], spec["org_id"], Path(spec["file"]), spec["preview"], report)
     elif kind == "bare":
         result = bare_load(spec)
     elif kind == "to_sql":
@@ -31,13 +33,18 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         result = xlsx(spec["url"], spec["org_id"], Path(spec["file"]))
     else:
         raise ValueError(f"unknown child kind {kind!r}")
-    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # A pipeline resets the peak at each stage (its stage_peak_mb): the highest of them.
+    peaks = result.get("stage_peak_mb", {}).values()
+    result["max_rss_mb"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, *peaks)
     return result
 
 
-def pipeline(url: str, org_id: int, path: Path, preview: bool) -> dict[str, Any]:
+def pipeline(
+    url: str, org_id: int, path: Path, preview: bool, report: Path | None = None
+) -> dict[str, Any]:
     """An import as ``patron import FILE --yes`` runs it (read, create confirmed up front,
-    commit), or with ``preview`` as a reviewed one (read, create, preview, confirm, commit)."""
+    commit), or with ``preview`` as a reviewed one (read, create, preview, confirm, commit);
+    with ``report``, its CSV report is written there last (timed apart from ``total``)."""
     from patron.auth.actor import Actor, Role
     from patron.imports import jobs, service
     from patron.imports.read import read_path
@@ -52,13 +59,27 @@ def pipeline(url: str, org_id: int, path: Path, preview: bool) -> dict[str, Any]
         mapping=datagen.MAPPING,
         confirmed=not preview,
     )
+    settings = get_settings()
+    peaks: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # this process's CPU seconds, its polars threads included
+    clock = [time.process_time()]
+
+    def mark(stage: str) -> None:
+        peaks[stage] = _stage_peak()
+        now = time.process_time()
+        cpu[stage], clock[0] = now - clock[0], now
+
+    _reset_peak()
     started = time.perf_counter()
-    table = read_path(path, get_settings().read_limits())
+    # As `patron import FILE` reads it: a file of more than a chunk a block of lines at a time.
+    table = read_path(path, settings.read_limits(), chunk_rows=settings.import_chunk_rows)
     read = time.perf_counter()
+    mark("read")
     with transaction(engine) as conn:
         import_id = service.create_import(conn, actor, request, table).import_id
     del table  # as the CLI does: the steps read the stored rows back
     created = time.perf_counter()
+    mark("create")
     if preview:
         state = jobs.run_import(engine, org_id, import_id)
         if state != "previewed":
@@ -68,10 +89,17 @@ def pipeline(url: str, org_id: int, path: Path, preview: bool) -> dict[str, Any]
     previewed = time.perf_counter()
     state = jobs.run_import(engine, org_id, import_id)
     committed = time.perf_counter()
+    mark("commit")
     if state != "committed":
         raise RuntimeError(f"the commit ended {state}: {_message(engine, actor, import_id)}")
     with transaction(engine, write=False) as conn:
         counts = dict(service.get_import(conn, actor, import_id)["counts"])
+    reported = None
+    if report is not None:  # as `patron import FILE --yes --report FILE.csv` writes it
+        with transaction(engine, write=False) as conn, report.open("wb") as out:
+            service.write_report(conn, actor, import_id, "csv", out)
+        reported = time.perf_counter() - committed
+        mark("report")
     engine.dispose()
     return {
         "import_id": import_id,
@@ -80,8 +108,32 @@ def pipeline(url: str, org_id: int, path: Path, preview: bool) -> dict[str, Any]
         "preview": previewed - created if preview else None,
         "commit": committed - previewed,
         "total": committed - started,
+        "report": reported,
         "counts": counts,
+        "stage_peak_mb": peaks,
+        "cpu": cpu,
     }
+
+
+def _reset_peak() -> None:
+    """Start a new peak of resident memory (Linux: VmHWM back to the current VmRSS)."""
+    # Not Linux: each stage's figure is then the peak so far.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _stage_peak() -> float:
+    """The peak resident memory (MB) since the last :func:`_reset_peak`, which it calls again:
+    which stage holds the most, beside the process's peak (``max_rss_mb``)."""
+    peak = 0.0
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _reset_peak()
+    return peak
 
 
 def _message(engine: Any, actor: Any, import_id: int) -> str:
