@@ -13,14 +13,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from patron.api.app import create_app
 from patron.audit.tables import audit_log
 from patron.auth.actor import Role
 from patron.customer.registration import register
 from patron.customer.schemas import RegisterIn
 from patron.kit.db import transaction
 from patron.settings import Settings
-from tests.conftest import OrgHandle, make_org
+from tests.conftest import OrgHandle, make_org, shared_app
 from tests.factories import registration
 from tests.web.conftest import ConsoleUser, make_user, sign_in
 
@@ -104,7 +103,7 @@ class Console:
 @contextmanager
 def opened(engine: Engine) -> Iterator[Console]:
     """A console of a fresh org on ``engine``; its browsers close at the end."""
-    app = create_app(Settings(import_worker=False), engine=engine)
+    app = shared_app(engine, Settings(import_worker=False))
     with ExitStack() as stack:
         yield Console(engine, app, stack)
 

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from patron.api.app import create_app
 from patron.audit.tables import audit_log
 from patron.auth.actor import Role
 from patron.kit.db import transaction
@@ -24,6 +23,7 @@ from patron.settings import Settings
 from patron.web import templating
 from patron.web.errors import PAGE_STATUS
 from patron.web.timezones import localtime
+from tests.conftest import shared_app
 from tests.web.conftest import ConsoleUser, make_user, sign_in
 
 TEMPLATES = Path(templating.__file__).parent / "templates"
@@ -38,7 +38,7 @@ CONTENT_TYPES = {
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     address = f"198.51.100.{uuid.uuid4().hex[:6]}"
-    app = create_app(Settings(import_worker=False), engine=engine)
+    app = shared_app(engine, Settings(import_worker=False))
     with TestClient(app, client=(address, 50000)) as client:
         yield client
 
