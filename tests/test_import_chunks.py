@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import csv as csvlib
 import io
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +26,20 @@ from typing import Any
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from patron.cards import service as cards
+from patron.coupons import service as coupons
 from patron.imports import chunks, service
 from patron.imports import repository as imports_repository
+from patron.imports.codes import RowCode
 from patron.imports.mapping import profile_of
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
 from patron.settings import get_settings
-from tests.conftest import OrgHandle
+from tests.conftest import Api, OrgHandle
+from tests.factories import register
 from tests.importing import (
     MEMBERS_HEADER,
     confirm,
@@ -73,6 +82,8 @@ class Case:
     #: The file, or what makes it for an org set up (a file naming the org's customer ids).
     file: str | Callable[[Engine, OrgHandle], str]
     request: dict[str, Any] = field(default_factory=dict)
+    #: What else of the store the profile writes, as values (customers by their rank).
+    writes: Callable[[Engine, OrgHandle], list[tuple[Any, ...]]] | None = None
 
 
 def customer_ranks(engine: Engine, org: OrgHandle) -> dict[int, int]:
@@ -85,9 +96,11 @@ def customer_ranks(engine: Engine, org: OrgHandle) -> dict[int, int]:
 
 
 def named(text: str, ranks: dict[int, int]) -> str:
-    """``text`` with every customer id it names (``id 12``, ``customer 12``) replaced by its
-    rank in the org."""
-    return re.sub(r"\b(id|customer) (\d+)\b", lambda m: f"{m[1]} c{ranks.get(int(m[2]), -1)}", text)
+    """``text`` with every customer id it names (``id 12``, ``customer 12``, ``user 12``)
+    replaced by its rank in the org."""
+    return re.sub(
+        r"\b(id|customer|user) (\d+)\b", lambda m: f"{m[1]} c{ranks.get(int(m[2]), -1)}", text
+    )
 
 
 def comparable(outcomes: pl.DataFrame, ranks: dict[int, int]) -> list[tuple[Any, ...]]:
@@ -141,6 +154,10 @@ class Outcome:
     store_after_undo: list[tuple[Any, ...]]
 
 
+def store(engine: Engine, org: OrgHandle, case: Case) -> list[tuple[Any, ...]]:
+    return people(engine, org) + (case.writes(engine, org) if case.writes else [])
+
+
 def import_case(
     engine: Engine, case: Case, chunked: Callable[[bool], None], in_chunks: bool
 ) -> Outcome:
@@ -158,22 +175,20 @@ def import_case(
     previewed = comparable(preview.outcomes, ranks_before)
     done = confirm(engine, org, import_id)
     assert done.state == "committed", done.record["message"]
-    # A profile planned whole (chunks.WHOLE_FILE_PROFILES) keeps its outcomes in one part.
-    planned_whole = case.profile in chunks.WHOLE_FILE_PROFILES
-    assert parts(engine, org, import_id, "outcomes") == (1 if planned_whole else expected_parts)
+    assert parts(engine, org, import_id, "outcomes") == expected_parts
     ranks = customer_ranks(engine, org)
     outcome = Outcome(
         preview=previewed,
         committed=comparable(done.outcomes, ranks),
         counts=done.counts,
         report=report(engine, org, import_id, ranks),
-        store=people(engine, org),
+        store=store(engine, org, case),
         undone="",
         store_after_undo=[],
     )
     undone = undo(engine, org, import_id)
     outcome.undone = undone.state
-    outcome.store_after_undo = people(engine, org)
+    outcome.store_after_undo = store(engine, org, case)
     chunked(False)
     return outcome
 
@@ -491,24 +506,218 @@ def test_consent_is_recorded_once_per_subscription(
     assert len(seen[False]) > 30  # two channels of 19 customers
 
 
+# --- Coupon Redemption: a customer's redemptions of a series counted over the whole file -----
+
+COUPON_HEADER = "Series,Code,Store,Customer,Date,Bill,Amount"
+COUPON_MAPPING = {
+    "mapping": {
+        "Series": "series_id",
+        "Code": "coupon_code",
+        "Store": "store",
+        "Customer": "customer",
+        "Date": "redeemed_date",
+        "Bill": "transaction_number",
+        "Amount": "amount",
+    }
+}
+
+
+def coupon_setup(engine: Engine, org: OrgHandle) -> None:
+    """Series 20 (two redemptions per customer) and 30 (three), forty coupons each; customer
+    5 has redeemed A39 of series 20 already."""
+    members(31)(engine, org)
+    with transaction(engine) as conn:
+        for number, limit, prefix in ((20, 2, "A"), (30, 3, "B")):
+            coupons.create_series(
+                conn,
+                org.admin,
+                coupons.SeriesInput(
+                    number=number,
+                    name=f"Series {number}",
+                    valid_from="2016-01-01",
+                    valid_till="2016-12-31",
+                    max_redemptions_per_customer=limit,
+                ),
+            )
+            codes = tuple(f"{prefix}{i}" for i in range(40))
+            coupons.issue(conn, org.admin, coupons.IssueInput(series=number, codes=codes))
+    stored = csv(COUPON_HEADER, f"20,A39,mal,{mobile(5)},2016-01-02,S1,5")
+    run(engine, org, stored, profile="coupon-redemption", **COUPON_MAPPING)
+
+
+def coupon_file() -> str:
+    lines = [f"20,A{i},mal,{mobile(i)},2016-06-{i % 28 + 1:02d},T{i},10" for i in range(30)]
+    # Customer 30 in series 20, in every chunk: by date rows 29 and 22 are the two allowed,
+    # rows 15, 0 and 8 are over the limit (the first and the last rows in other chunks).
+    for at, day in ((0, "04-01"), (8, "05-01"), (15, "03-05"), (22, "03-03"), (29, "03-01")):
+        lines[at] = f"20,A{at},mal,{mobile(30)},2016-{day},T{at},10"
+    # ... and the earliest of all, but its coupon is row 4's: both rejected, not counted.
+    lines[18] = f"20,A4,mal,{mobile(30)},2016-02-01,T18,10"
+    lines[12] = f"20,A12,mal,{mobile(30)},2016-13-01,T12,10"  # no date: not counted either
+    # Customer 5 has one stored: row 3 is the second, row 10 the third, row 5 the fourth.
+    lines[3] = f"20,A3,mal,{mobile(5)},2016-06-01,T3,10"
+    lines[10] = f"20,A10,mal,{mobile(5)},2016-06-02,T10,10"
+    # ... and a row of the stored redemption (an update): not a new one.
+    lines[26] = f"20,A39,mal,{mobile(5)},2016-07-01,S1,20"
+    # Customer 7 in series 30 (three allowed), the dates against the file's order: row 2
+    # is the fourth.
+    for at, day in ((2, "13"), (9, "12"), (16, "11"), (23, "10")):
+        lines[at] = f"30,B{at},mal,{mobile(7)},2016-01-{day},T{at},10"
+    lines[20] = "20,A20,mal,9700000020,2016-06-21,T20,10"  # nobody
+    return csv(COUPON_HEADER, *lines)
+
+
+def redemptions_of(engine: Engine, org: OrgHandle) -> list[tuple[Any, ...]]:
+    """The org's redemptions (coupon, customer's rank, store, date, bill, amount) and its
+    coupons' counts."""
+    ranks = customer_ranks(engine, org)
+    with transaction(engine, write=False) as conn:
+        found = conn.execute(
+            sa.text(
+                "SELECT c.code, r.customer_id, r.unit_id, r.redeemed_at, r.transaction_number, "
+                "CAST(r.amount AS FLOAT) FROM coupon_redemptions r "
+                "JOIN coupons c ON c.id = r.coupon_id WHERE r.org_id = :org"
+            ),
+            {"org": org.id},
+        ).all()
+        counts = conn.execute(
+            sa.text(
+                "SELECT code, redemption_count FROM coupons "
+                "WHERE org_id = :org AND redemption_count > 0"
+            ),
+            {"org": org.id},
+        ).all()
+    rows = sorted((r[0], ranks[r[1]], r[2] is not None, str(r[3])[:19], r[4], r[5]) for r in found)
+    return [*rows, *sorted(("count", code, count) for code, count in counts)]
+
+
+def test_coupon_redemption(engine: Engine, chunked: Callable[[bool], None]) -> None:
+    case = Case(
+        "coupon-redemption", coupon_setup, coupon_file(), COUPON_MAPPING, writes=redemptions_of
+    )
+    whole = assert_alike(engine, case, chunked)
+    limit = int(RowCode.COUPON_CUSTOMER_LIMIT_REACHED)
+    over = sorted(row[0] for row in whole.committed if limit in row[2])
+    assert over == [0, 2, 5, 8, 10, 15]
+    errors = {row[0]: row[3] for row in whole.committed}
+    assert "redemption 5 of series 20" in errors[8][0]
+    assert "redemption 3 of series 20" in errors[10][0]
+    assert whole.counts["updated"] == 1
+    assert whole.counts["inserted"] > 15
+
+
+# --- V2 Profile Identifiers: a customer merged by one row cannot be touched by another --------
+
+
+def v2_setup(app_client: TestClient) -> Callable[[Engine, OrgHandle], None]:
+    """Customers 0..20 in store, and four guests (customers 21..24) with only a WEBSITE
+    profile, each of which a row of the file may merge into a stored customer."""
+
+    def setup(engine: Engine, org: OrgHandle) -> None:
+        members(21)(engine, org)
+        api = Api(app_client, org)
+        for guest in range(4):
+            register(
+                api,
+                email=f"guest{guest}@example.com",
+                source="WEBSITE",
+                loyalty_type="non_loyalty",
+            )
+
+    return setup
+
+
 def v2_file(engine: Engine, org: OrgHandle) -> str:
     ids = sorted(customer_ranks(engine, org))
-    lines = [f"{ids[i]},WECHAT,w{i},wechat,wx{i}" for i in range(20)]
-    lines[3] = f"{ids[3]},WECHAT,w3,wechat,wx15"  # the value of row 17
-    lines[9] = f"{ids[9]},INSTORE,,email,c2@example.com"  # customer 2's email: a merge
-    lines[16] = f"{ids[2]},WECHAT,w2b,wechat,wx2b"  # ... and customer 2 in another chunk
-    lines[12] = "999999999,WECHAT,w,wechat,wx-nobody"
+    guests = ids[21:]
+    # Past the stored customers' count, customer 20 on other accounts.
+    lines = [f"{ids[min(i, 20)]},WECHAT,w{i},wechat,wx{i}" for i in range(30)]
+    # Guest 0 merges into customer 3, whom rows 3, 12 and 27 touch: all four rejected.
+    lines[2] = f"{guests[0]},WEBSITE,,email,m3@example.com"
+    lines[12] = f"{ids[3]},WECHAT,w3b,wechat,wx3b"
+    lines[27] = f"{ids[3]},INSTORE,,cuid,cu-3"
+    # Guest 1 merges into customer 5 and is touched again by row 20: both rejected.
+    lines[9] = f"{guests[1]},WEBSITE,,email,m5@example.com"
+    lines[20] = f"{guests[1]},WEBSITE,,cuid,cu-g1"
+    # Guest 2 merges into customer 7, touched by no other row: merged.
+    lines[16] = f"{guests[2]},WEBSITE,,email,m7@example.com"
+    lines[7] = f"{ids[20]},WECHAT,w7,wechat,wx7"
+    # Guest 3 would merge into customer 9, but row 25 names the same email: both rejected
+    # as duplicates, so nobody merges and row 18 (customer 9) is accepted.
+    lines[5] = f"{guests[3]},WEBSITE,,email,m9@example.com"
+    lines[25] = f"{ids[10]},WECHAT,w10,email,m9@example.com"
+    lines[18] = f"{ids[9]},WECHAT,w9,wechat,wx9"
+    # Customer 11's WeChat profile is new, and needed by rows of two chunks.
+    lines[11] = f"{ids[20]},WECHAT,w11,wechat,wx11b"
+    lines[6] = f"{ids[11]},WECHAT,w11,wechat,wx11"
+    lines[22] = f"{ids[11]},WECHAT,w11,unionId,un11"
+    lines[13] = "999999999,WECHAT,w,wechat,wx-nobody"
     return csv("User ID,Source,Account ID,Identifier Type,Identifier Value", *lines)
 
 
-def test_v2_profile_identifiers_stored_in_parts_and_planned_whole(
+def test_v2_profile_identifiers(
+    engine: Engine, chunked: Callable[[bool], None], app_client: TestClient
+) -> None:
+    case = Case("v2-profile-identifiers", v2_setup(app_client), v2_file)
+    whole = assert_alike(engine, case, chunked)
+    crossing = int(RowCode.V2_MERGE_CROSSES_ROWS)
+    assert sorted(row[0] for row in whole.committed if crossing in row[2]) == [2, 3, 9, 12, 20, 27]
+    statuses = {row[0]: row[1] for row in whole.committed}
+    assert statuses[18] == statuses[16] == statuses[6] == statuses[22] == "updated"
+    assert statuses[5] == statuses[25] == "rejected"
+
+
+# --- spill directories left behind by a killed worker ------------------------------------------
+
+
+def killed_step(import_id: int) -> Path:
+    """A spill directory as a step of ``import_id`` killed (SIGKILL) mid-way leaves it: made
+    by :func:`chunks.spill_directory` in a process of its own, with a plan in it."""
+    script = (
+        "import sys, time\n"
+        "from patron.imports import chunks\n"
+        f"with chunks.spill_directory({import_id}) as path:\n"
+        "    (path / 'plan-0.pickle').write_bytes(b'plan')\n"
+        "    print(path, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    ) as step:
+        try:
+            assert step.stdout is not None
+            path = Path(step.stdout.readline().strip())
+        finally:
+            step.send_signal(signal.SIGKILL)
+            step.wait(timeout=10)
+    assert (path / "plan-0.pickle").exists()
+    return path
+
+
+def test_a_killed_steps_spill_directory_is_removed_when_its_import_is_taken_over(
     engine: Engine, chunked: Callable[[bool], None]
 ) -> None:
-    """A profile with a rule over the whole file (a customer merged by one row cannot be
-    touched by another) is planned whole; its file is stored, and its report written, in
-    parts."""
-    options = {"options": {"allow_updating_existing_identifier": True}}
-    case = Case("v2-profile-identifiers", members(21), v2_file, options)
-    whole = assert_alike(engine, case, chunked)
-    assert whole.counts["rejected"] >= 3
-    assert whole.counts["inserted"] + whole.counts["updated"] > 0
+    org = import_org(engine)
+    chunked(True)
+    import_id = start(engine, org, csv(MEMBERS_HEADER, *(member(i) for i in range(20))))
+    root = get_settings().data_dir / "spill"
+    assert not list(root.iterdir())  # the preview's own directory went with its step
+    left = killed_step(import_id)
+    dead = killed_step(import_id + 1_000_000)  # another import's, its process dead too
+    assert left.name.startswith(f"i{import_id}-p")
+    # Directories no dead step of this host left: another host's, and a live process's
+    # (this one's) of another import. Several workers may share the data directory.
+    elsewhere = root / f"i{import_id + 1}-p{os.getpid()}-abc123-another-host.example"
+    live = root / f"i{import_id + 2}-p{os.getpid()}-def456-{socket.gethostname()}"
+    for path in (elsewhere, live):
+        path.mkdir()
+    done = confirm(engine, org, import_id)  # a worker takes the import (over)
+    assert done.state == "committed"
+    assert done.counts["inserted"] == 20
+    assert sorted(root.iterdir()) == sorted([elsewhere, live])
+    assert not left.exists()
+    assert not dead.exists()
+    # A worker starting removes the dead steps' directories of this host, whatever import.
+    again = killed_step(import_id + 3)
+    assert chunks.remove_stale_spills() == [again]
+    assert sorted(root.iterdir()) == sorted([elsewhere, live])

@@ -93,8 +93,9 @@ def test_an_import_in_chunks_killed_mid_commit_then_resumed(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-    # The steps that ended cleaned their spill files up (the killed one could not).
-    assert len(list((tmp_path / "spill").iterdir())) <= 1
+    # The steps that ended cleaned their spill files up; the killed one's directory went
+    # when the restarted server started, or took its import over.
+    assert list((tmp_path / "spill").iterdir()) == []
 
 
 def _kill_and_resume(engine: Engine, delay: float, **settings: str) -> None:

@@ -2,7 +2,7 @@
 one chunk at a time, so a step holds one chunk, never the whole file (docs/imports.md,
 "Large files: the import in chunks").
 
-The one rule that spans the whole file is the in-file duplicate rule
+The rule every profile has over the whole file is the in-file duplicate rule
 (:func:`patron.imports.duplicates.reject_duplicates`): every row sharing a value is rejected,
 each naming the others, wherever they are in the file. It holds exactly, in two passes:
 
@@ -18,15 +18,37 @@ A profile whose later keys depended on an earlier duplicate rejection would reco
 in the first pass than it checks in the second; none does (each call sees the rows its
 profile gives it whatever the duplicates: Loyalty's and Legacy's matching resolve every row).
 
+Two profiles have another rule over the whole file
+(:func:`patron.imports.duplicates.across_file`): Coupon Redemption counts a customer's
+redemptions of a series over every row of the file, in date order, and V2 Profile
+Identifiers rejects every row touching a customer another row merges. Such a rule decides
+from records (what it needs of each row) that only records sharing its keys can change: a
+series and customer, a customer. Its input depends on the duplicate rejections, so these
+profiles take a third pass between the two:
+
+* **The group pass** plans each chunk with the duplicate rejections put in, the rule
+  recording its records instead of deciding, spilled partitioned by a hash of the keys, and
+  stops after the profile's last call of the rule (``GROUP_CALLS``). The rule then decides
+  one partition at a time, over every record of the file sharing a key, and its findings
+  are spilled by partition.
+* **The real pass** gets, where the rule is called, its findings for the chunk's rows.
+
 Every chunk is planned against the store as it was before the step, as a whole file is, and
 the plans are spilled (a pickle per chunk) until every chunk is planned; the commit then
 applies them one after the other in the step's one transaction.
+
+A step's spill directory names its owner, ``spill/i<import>-p<pid>-<random>-<host>``, so
+that a directory a killed worker left behind is found and removed
+(:func:`remove_stale_spills`) by the next worker that starts or takes the import over.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,11 +68,8 @@ from patron.settings import get_settings
 _SHOWN = 10
 
 
-#: Profiles with a rule over the whole file besides the duplicate rule, planned whole whatever
-#: the file's size (their files are still stored in parts): Coupon Redemption counts a
-#: customer's redemptions of a series over every row of the file, in date order; V2 Profile
-#: Identifiers rejects every row touching a customer another row merges.
-WHOLE_FILE_PROFILES = frozenset({"coupon-redemption", "v2-profile-identifiers"})
+#: SHIM: no profile is planned whole any more (the steps stop asking).
+WHOLE_FILE_PROFILES: frozenset[str] = frozenset()
 
 
 #: How many times each profile's plan calls the duplicate rule, whatever the file: the key
@@ -66,6 +85,16 @@ KEY_CALLS = {
     "fraud-status": 1,
     "user-subscription": 1,
     "entity-lifecycle": 1,
+    "coupon-redemption": 1,  # the coupon, first thing in the resolution
+    "v2-profile-identifiers": 2,  # identifier, target: both in validation
+}
+
+#: How many times each profile's plan calls :func:`patron.imports.duplicates.across_file`
+#: (a rule over the whole file besides the duplicate rule); the group pass stops a chunk's
+#: plan after the last call. A profile not named here has no such rule (no group pass).
+GROUP_CALLS = {
+    "coupon-redemption": 1,  # the redemptions per customer of a series, in date order
+    "v2-profile-identifiers": 1,  # a customer merged by one row and touched by another
 }
 
 
@@ -77,17 +106,64 @@ def chunk_rows() -> int:
     return get_settings().import_chunk_rows
 
 
+#: A spill directory's name: its import, the process of its step, a random part, the host.
+_SPILL_NAME = re.compile(r"^i(?P<import_id>[0-9]+)-p(?P<pid>[0-9]+)-[^-]+-(?P<host>.+)$")
+
+
+def _spill_root() -> Path:
+    return get_settings().data_dir / "spill"
+
+
 @contextmanager
-def spill_directory() -> Iterator[Path]:
+def spill_directory(import_id: int = 0) -> Iterator[Path]:
     """A directory for a step's spill files under the data directory, deleted when the step
-    ends, whether it succeeded or failed."""
-    root = get_settings().data_dir / "spill"
+    ends, whether it succeeded or failed. Its name says which import and which process on
+    which host own it, for :func:`remove_stale_spills` when the process is killed."""
+    root = _spill_root()
     root.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="import-", dir=root))
+    prefix = f"i{import_id}-p{os.getpid()}-"
+    path = Path(tempfile.mkdtemp(prefix=prefix, suffix=f"-{socket.gethostname()}", dir=root))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_spills(held: int | None = None) -> list[Path]:
+    """Remove the spill directories no live step owns; answer them. Several workers may share
+    the data directory, so a directory is stale only when its import is ``held`` (the import
+    whose lease the caller now holds: the step that made it is dead or lost the import) or
+    when it was made on this host by a process that is no longer alive. A directory of
+    another host's live worker is never touched; one it left behind goes when its import is
+    taken over."""
+    root = _spill_root()
+    if not root.is_dir():
+        return []
+    host = socket.gethostname()
+    removed = []
+    for path in sorted(root.iterdir()):
+        named = _SPILL_NAME.match(path.name)
+        if named is None or not path.is_dir():
+            continue  # not a step's directory (or an older one's): left alone
+        mine = held is not None and int(named["import_id"]) == held
+        dead = named["host"] == host and not _alive(int(named["pid"]))
+        if mine or dead:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (signal 0 checks without signalling)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 class _Recording:
@@ -124,18 +200,106 @@ class _Recording:
         if self.last is not None and self.calls == self.last:
             raise _KeysRecorded
 
+    def grouped(
+        self,
+        records: pl.DataFrame,
+        keys: list[str],
+        decide: Callable[[pl.DataFrame], pl.DataFrame],
+    ) -> pl.DataFrame:
+        # Only reached by a profile planned to its end here: the group pass decides.
+        return decide(records.clear())
+
 
 class _Injecting:
-    """The real pass: each call rejects the chunk's rows the key pass found shared."""
+    """The real pass: each call rejects the chunk's rows the key pass found shared, and each
+    rule over the whole file answers what the group pass decided for the chunk's rows."""
 
-    def __init__(self, messages: pl.DataFrame) -> None:
+    def __init__(self, messages: pl.DataFrame, directory: Path, first: int, end: int) -> None:
         self.messages = messages
+        self.directory = directory
+        self.first = first
+        self.end = end
         self.calls = 0
+        self.group_calls = 0
 
     def duplicates(self, frame: pl.DataFrame, field: str, label: str) -> pl.DataFrame | None:
         call = self.calls
         self.calls += 1
         return self.messages.filter(pl.col("call") == call).select("row", "message")
+
+    def grouped(
+        self,
+        records: pl.DataFrame,
+        keys: list[str],
+        decide: Callable[[pl.DataFrame], pl.DataFrame],
+    ) -> pl.DataFrame:
+        call = self.group_calls
+        self.group_calls += 1
+        empty = decide(records.clear())
+        files = sorted((self.directory / "groups" / f"g{call}" / "found").glob("*.parquet"))
+        if not files:
+            return empty
+        found = (
+            pl.scan_parquet(files)
+            .filter((pl.col("row") >= self.first) & (pl.col("row") < self.end))
+            .collect()
+        )
+        return pl.concat([empty, found], how="vertical_relaxed")
+
+
+class _Grouping(_Injecting):
+    """The group pass: the duplicate rejections put in, each rule over the whole file records
+    its records, partitioned by a hash of its keys, and the plan stops after the last one."""
+
+    def __init__(
+        self,
+        messages: pl.DataFrame,
+        directory: Path,
+        chunk: int,
+        partitions: int,
+        last: int,
+        rules: dict[int, Callable[[pl.DataFrame], pl.DataFrame]],
+    ) -> None:
+        super().__init__(messages, directory, 0, 0)
+        self.chunk = chunk
+        self.partitions = partitions
+        self.last = last
+        self.rules = rules
+
+    def grouped(
+        self,
+        records: pl.DataFrame,
+        keys: list[str],
+        decide: Callable[[pl.DataFrame], pl.DataFrame],
+    ) -> pl.DataFrame:
+        call = self.group_calls
+        self.group_calls += 1
+        self.rules[call] = decide
+        part = records.with_columns(_part=(pl.struct(keys).hash() % self.partitions).cast(pl.Int32))
+        for (number,), group in part.group_by("_part"):
+            folder = self.directory / "groups" / f"g{call}" / f"p{number}"
+            folder.mkdir(parents=True, exist_ok=True)
+            group.drop("_part").write_parquet(folder / f"c{self.chunk}.parquet")
+        if self.group_calls == self.last:
+            raise _KeysRecorded
+        return decide(records.clear())
+
+
+def _decide_groups(
+    directory: Path, rules: dict[int, Callable[[pl.DataFrame], pl.DataFrame]]
+) -> None:
+    """Each rule over the whole file decides one partition of its records at a time (every
+    record sharing a key is in one partition); its findings are spilled by partition."""
+    for call, decide in rules.items():
+        root = directory / "groups" / f"g{call}"
+        out = root / "found"
+        out.mkdir(parents=True, exist_ok=True)
+        for folder in sorted(root.glob("p*")):
+            files = sorted(folder.glob("*.parquet"))
+            records = pl.concat([pl.read_parquet(path) for path in files], how="vertical_relaxed")
+            found = decide(records)
+            if not found.is_empty():
+                found.write_parquet(out / f"{folder.name}.parquet")
 
 
 def _shared_values(directory: Path, ctx: ImportContext) -> None:
@@ -223,10 +387,26 @@ def plans(
         if on_chunk is not None:
             on_chunk(number)
     _shared_values(directory, ctx)
+    groups = GROUP_CALLS.get(profile.spec.id)
+    if groups is not None:
+        rules: dict[int, Callable[[pl.DataFrame], pl.DataFrame]] = {}
+        first = 0
+        for number, mapped in enumerate(chunks()):
+            messages = _messages_of(directory, first, first + mapped.height)
+            grouping = _Grouping(messages, directory, number, partitions, groups, rules)
+            token = KEY_PASS.set(grouping)
+            try:
+                profile.plan(conn, ctx, mapped)
+            except _KeysRecorded:
+                pass
+            finally:
+                KEY_PASS.reset(token)
+            first += mapped.height
+        _decide_groups(directory, rules)
     first = 0
     for mapped in chunks():
-        messages = _messages_of(directory, first, first + mapped.height)
-        injecting = _Injecting(messages)
+        end = first + mapped.height
+        injecting = _Injecting(_messages_of(directory, first, end), directory, first, end)
         token = KEY_PASS.set(injecting)
         try:
             plan = profile.plan(conn, ctx, mapped)
@@ -238,7 +418,12 @@ def plans(
                 f"profile {profile.spec.id} called the duplicate rule {injecting.calls} "
                 f"times, not {last} (chunks.KEY_CALLS)"
             )
-        first += mapped.height
+        if injecting.group_calls != (groups or 0):
+            raise RuntimeError(
+                f"profile {profile.spec.id} called across_file {injecting.group_calls} "
+                f"times, not {groups or 0} (chunks.GROUP_CALLS)"
+            )
+        first = end
         yield plan
 
 

@@ -7,6 +7,7 @@ person who prepared the file decides.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Protocol
 
@@ -23,6 +24,16 @@ class KeyPass(Protocol):
     def duplicates(self, frame: pl.DataFrame, field: str, label: str) -> pl.DataFrame | None:
         """This call's rejections among ``frame``'s rows (row, message); ``None`` while the
         keys are only being recorded (``frame`` is then returned as it is)."""
+        ...
+
+    def grouped(
+        self,
+        records: pl.DataFrame,
+        keys: list[str],
+        decide: Callable[[pl.DataFrame], pl.DataFrame],
+    ) -> pl.DataFrame:
+        """:func:`across_file`'s answer for ``records``' rows, ``decide`` having seen every
+        record of the file sharing their ``keys`` (none while the keys are recorded)."""
         ...
 
 
@@ -63,6 +74,19 @@ def reject_duplicates(
         )
     )
     return add_errors(frame, shared, code)
+
+
+def across_file(
+    records: pl.DataFrame, keys: list[str], decide: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """A rule over the whole file besides the duplicate rule: ``decide`` answers, from the
+    rule's records (one or more per row, each with its ``row``), its findings (each with its
+    ``row``). Each finding must depend only on the records sharing its records' ``keys``, so
+    that a file in chunks can be decided one group of keys at a time."""
+    key_pass = KEY_PASS.get()
+    if key_pass is None:
+        return decide(records)
+    return key_pass.grouped(records, keys, decide)
 
 
 def listed(lines: pl.Expr, most: int = 10) -> pl.Expr:

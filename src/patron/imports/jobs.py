@@ -33,8 +33,8 @@ from types import TracebackType
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError
 
+from patron.imports import chunks, service
 from patron.imports import repository as repo
-from patron.imports import service
 from patron.imports.failures import ImportStepError, TerminalImportError, classify
 from patron.imports.progress import tracking
 from patron.imports.states import ImportState, move
@@ -137,6 +137,8 @@ def run_pending(engine: Engine, owner: str | None = None) -> int:
 
 def run_step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
     """Run one step of an import ``owner`` has claimed, beating while it runs."""
+    # The import is this worker's now: a spill directory of it is a dead or ousted step's.
+    _remove_stale_spills(found["id"])
     try:
         with Heartbeat(engine, found["id"], owner, lease), tracking(engine, found["id"], owner):
             _step(engine, found, owner, lease)
@@ -149,6 +151,16 @@ def run_step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> Non
         # transaction of this step could begin; that transaction wrote nothing. The
         # import stays in its state and is run again at its next claim.
         log.info("import %s: the database is busy; the step will run again", found["id"])
+
+
+def _remove_stale_spills(held: int | None) -> None:
+    """Remove the spill directories of killed steps (chunks.remove_stale_spills); a data
+    directory that cannot be cleaned up is worth a warning, never a failed step."""
+    try:
+        for path in chunks.remove_stale_spills(held):
+            log.info("removed the spill directory %s of a step that ended without it", path)
+    except OSError as exc:
+        log.warning("spill directories not cleaned up: %s", exc)
 
 
 def _release(engine: Engine, import_id: int, owner: str, lease: Lease) -> None:
@@ -336,6 +348,7 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name="patron-imports", daemon=True)
 
     def start(self) -> None:
+        _remove_stale_spills(None)
         self._thread.start()
 
     def stop(self) -> None:

@@ -13,7 +13,7 @@ from patron.coupons import bulk_repository
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
 from patron.imports.customers import customer_states, find_customers, reject_fraud
-from patron.imports.duplicates import reject_duplicates
+from patron.imports.duplicates import across_file, reject_duplicates
 from patron.imports.profiles.coupon_redemption.spec import update_fields
 from patron.imports.profiles.coupon_redemption.validate import shown
 from patron.imports.rowcheck import add_errors, has_errors
@@ -218,11 +218,29 @@ def _check_limits(
     )
     limited = rows.filter(pl.col("_new") & pl.col("max_per_customer").is_not_null())
     stored = bulk_repository.customer_counts_frame(conn, ctx.org_id, limited)
-    counted = (
-        limited.join(stored, on=["series_id", "customer_id"], how="left")
-        .sort("redeemed_at", "row")
+    records = limited.join(stored, on=["series_id", "customer_id"], how="left").select(
+        "row",
+        "series_id",
+        "series_number",
+        "customer_id",
+        "redeemed_at",
+        "max_per_customer",
+        customer_count=pl.col("customer_count").fill_null(0),
+    )
+    # A customer's redemptions of a series in date order over the whole file: a file in
+    # chunks counts them over every chunk (chunks.py).
+    counted = across_file(records, ["series_id", "customer_id"], _over_customer_limit)
+    return add_errors(rows, counted, RowCode.COUPON_CUSTOMER_LIMIT_REACHED).drop("_new")
+
+
+def _over_customer_limit(records: pl.DataFrame) -> pl.DataFrame:
+    """(row, message) of the new redemptions past their series' limit per customer, the
+    stored ones (``customer_count``) counted first, then the file's in the order they were
+    redeemed."""
+    return (
+        records.sort("redeemed_at", "row")
         .with_columns(
-            _nth=pl.col("customer_count").fill_null(0)
+            _nth=pl.col("customer_count")
             + pl.int_range(1, pl.len() + 1).over("series_id", "customer_id")
         )
         .filter(pl.col("_nth") > pl.col("max_per_customer"))
@@ -238,4 +256,3 @@ def _check_limits(
             ),
         )
     )
-    return add_errors(rows, counted, RowCode.COUPON_CUSTOMER_LIMIT_REACHED).drop("_new")

@@ -12,6 +12,7 @@ from patron.identity.merge import merge
 from patron.imports.changelog import cause, log_changes
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import insert_profiles
+from patron.imports.profiles.v2_profile_identifiers.resolve import profiles_of
 from patron.imports.profiles.v2_profile_identifiers.spec import (
     CHANGE_TYPES,
     IDENTIFIER_ROW,
@@ -25,9 +26,11 @@ def apply(
     """Write the updating rows; answer the rows with their final customer and the undo data."""
     acting = rows.filter(pl.col("status") == "update")
     writes = acting.filter(pl.col("action") != "merge")
-    created = _create_profiles(conn, ctx, writes)
+    created, made_before = _create_profiles(conn, ctx, writes)
     writes = writes.join(
-        created.select("customer_id", "source", "account_id", new_profile="profile_id"),
+        pl.concat([created, made_before]).select(
+            "customer_id", "source", "account_id", new_profile="profile_id"
+        ),
         on=["customer_id", "source", "account_id"],
         how="left",
     ).with_columns(profile_id=pl.coalesce("profile_id", "new_profile"))
@@ -53,14 +56,19 @@ def apply(
     return final, undo_data
 
 
-def _create_profiles(conn: Connection, ctx: ImportContext, writes: pl.DataFrame) -> pl.DataFrame:
-    """The missing (customer, source, account) profiles, inserted; answers them with ids."""
-    missing = (
-        writes.filter(pl.col("profile_id").is_null())
-        .select("customer_id", "source", "account_id")
-        .unique(maintain_order=True)
+def _create_profiles(
+    conn: Connection, ctx: ImportContext, writes: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The missing (customer, source, account) profiles, inserted; answers them with ids, and
+    those of the missing ones found stored: a file in chunks plans every chunk against the
+    store before its commit, so a profile two chunks need is created by the first one's."""
+    keys = ["customer_id", "source", "account_id"]
+    missing = writes.filter(pl.col("profile_id").is_null()).select(keys).unique(maintain_order=True)
+    made_before = profiles_of(conn, ctx, missing["customer_id"].unique()).join(
+        missing, on=keys, how="semi"
     )
-    return insert_profiles(conn, ctx, missing)
+    created = insert_profiles(conn, ctx, missing.join(made_before, on=keys, how="anti"))
+    return created, made_before.select(*keys, "profile_id")
 
 
 def _removed(conn: Connection, ctx: ImportContext, writes: pl.DataFrame) -> pl.DataFrame:

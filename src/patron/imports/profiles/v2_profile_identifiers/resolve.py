@@ -10,6 +10,7 @@ from patron.customer.tables import identifiers, profiles
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
 from patron.imports.customers import customer_states, identifier_holders, reject_fraud
+from patron.imports.duplicates import across_file
 from patron.imports.profiles.v2_profile_identifiers.spec import (
     SINGLE_VALUED,
 )
@@ -23,7 +24,7 @@ def decide(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataF
     owners = _owners(conn, ctx, valid)
     rows = rows.join(owners, on="row", how="left", maintain_order="left")
     involved = pl.concat([rows["customer_id"], rows["owner_id"]]).drop_nulls().unique()
-    held = _profiles(conn, ctx, involved)
+    held = profiles_of(conn, ctx, involved)
     rows = rows.join(
         held.select("customer_id", "source", "account_id", profile_id="profile_id"),
         on=["customer_id", "source", "account_id"],
@@ -92,7 +93,8 @@ def _owners(conn: Connection, ctx: ImportContext, valid: pl.DataFrame) -> pl.Dat
     )
 
 
-def _profiles(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
+def profiles_of(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
+    """(customer_id, source, account_id, profile_id) of every profile of the customers ``ids``."""
     create_temp_table(conn, "import_customer_ids", {"id": "BIGINT"})
     insert_frame(conn, "import_customer_ids", pl.DataFrame({"id": ids}, schema={"id": pl.Int64}))
     staged = sa.select(sa.table("import_customer_ids", sa.column("id")).c.id)
@@ -150,33 +152,47 @@ def _merge_checks(rows: pl.DataFrame, held: pl.DataFrame, other: pl.Expr) -> pl.
         ),
         RowCode.CUSTOMER_FRAUD,
     )
-    # A customer merged by one row cannot be touched by another row of the same file.
-    merging = rows.filter(other & ~has_errors())
-    touched = pl.concat(
+    # A customer merged by one row cannot be touched by another row of the same file: the
+    # customers each row touches (its own, and the holder it merges into), over the whole
+    # file (a file in chunks decides it over every chunk, chunks.py).
+    merging = other & ~has_errors()
+    records = pl.concat(
         [
-            merging.select(customer=pl.col("customer_id")),
-            merging.select(customer=pl.col("owner_id")),
+            rows.select(
+                "row", customer=pl.col("customer_id"), holder=pl.lit(False), merging=merging
+            ),
+            rows.filter(other).select(
+                "row", customer=pl.col("owner_id"), holder=pl.lit(True), merging=merging
+            ),
         ]
-    ).unique()
+    ).filter(pl.col("customer").is_not_null())
     crossing = (
-        pl.concat(
-            [
-                rows.select("row", customer=pl.col("customer_id")),
-                rows.filter(other).select("row", customer=pl.col("owner_id")),
-            ]
-        )
-        .join(touched, on="customer")
+        across_file(records, ["customer"], _crossing)
+        # A row touching two such customers names its own first.
+        .sort("row", "holder", "customer")
+        .unique("row", keep="first", maintain_order=True)
+        .select("row", "message")
+    )
+    return add_errors(rows, crossing, RowCode.V2_MERGE_CROSSES_ROWS)
+
+
+def _crossing(records: pl.DataFrame) -> pl.DataFrame:
+    """(row, holder, customer, message) of the records of customers a merging row touches,
+    when more than one row touches them."""
+    touched = records.filter(pl.col("merging")).select("customer").unique()
+    return (
+        records.join(touched, on="customer", how="semi")
         .with_columns(rows_touching=pl.col("row").n_unique().over("customer"))
         .filter(pl.col("rows_touching") > 1)
-        .unique("row")
         .select(
             "row",
+            "holder",
+            "customer",
             message=pl.format(
                 "customer {} is merged by this file; import its other rows separately", "customer"
             ),
         )
     )
-    return add_errors(rows, crossing, RowCode.V2_MERGE_CROSSES_ROWS)
 
 
 def _existing(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataFrame:
