@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from patron.api.app import create_app
 from patron.api.deps import CredentialCache
+from patron.auth import secrets as password_secrets
 from patron.auth import service as auth
 from patron.auth.actor import Actor, Role
 from patron.kit import integrity
@@ -57,6 +59,26 @@ def _fresh_postgres(url: str) -> str:
     finally:
         admin.dispose()
     return url
+
+
+#: Argon2id's lowest cost, for the tests' passwords only. At production's parameters every
+#: user a test creates and every sign-in cost about 0.2 s of CPU each; what production uses
+#: is asserted by test_settings_and_secrets with :data:`PRODUCTION_HASHER`.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+PRODUCTION_HASHER = password_secrets._hasher
+PRODUCTION_DUMMY_HASH = password_secrets._DUMMY_HASH
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    password_secrets._hasher = CHEAP_HASHER
+    # An unknown user name still costs what a wrong password costs.
+    password_secrets._DUMMY_HASH = CHEAP_HASHER.hash(uuid.uuid4().hex)
+    try:
+        yield
+    finally:
+        password_secrets._hasher = PRODUCTION_HASHER
+        password_secrets._DUMMY_HASH = PRODUCTION_DUMMY_HASH
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import base64
 
+import argon2
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
+from patron.auth import secrets as password_secrets
 from patron.auth import service as auth
 from patron.auth.actor import Role
 from patron.auth.secrets import api_key_digest
 from patron.auth.tables import api_keys, users
 from patron.kit.db import transaction
 from patron.settings import DEVELOPMENT_SECRET, Settings
-from tests.conftest import Api, OrgHandle, unique
+from tests.conftest import PRODUCTION_DUMMY_HASH, PRODUCTION_HASHER, Api, OrgHandle, unique
 from tests.factories import register
 
 
@@ -55,6 +57,20 @@ def test_production_refuses_a_placeholder_or_short_secret(
         Settings(_env_file=None)
     clean_env.setenv("PATRON_SECRET_KEY", "k" * 40)
     assert Settings(_env_file=None).environment == "production"
+
+
+def test_production_hashes_passwords_at_argon2s_default_cost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The tests hash their users' passwords at the lowest cost (tests/conftest.py);
+    # production keeps the library's defaults, RFC 9106's low-memory profile (64 MiB,
+    # 3 passes, 4 lanes), and a name nobody has costs a verification at that cost too.
+    monkeypatch.setattr(password_secrets, "_hasher", PRODUCTION_HASHER)
+    stored = password_secrets.hash_password("correct horse")
+    assert argon2.extract_parameters(stored) == argon2.profiles.RFC_9106_LOW_MEMORY
+    assert password_secrets.verify_password(stored, "correct horse")
+    assert not password_secrets.verify_password(stored, "wrong horse")
+    assert argon2.extract_parameters(PRODUCTION_DUMMY_HASH) == argon2.profiles.RFC_9106_LOW_MEMORY
 
 
 def test_passwords_are_stored_as_argon2id_hashes(api: Api, engine: Engine) -> None:
