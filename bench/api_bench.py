@@ -7,10 +7,11 @@
 
 For each database it builds a store of ``--customers`` customers (the first-load file of
 ``datagen.py`` through the real import pipeline, or with ``--build set`` set-based in a few
-statements, once: a later run with ``--reuse`` keeps it), then serves it twice, one process each: ``patron serve`` (import worker off) and the
-bare app below, a FastAPI app whose endpoints each run the one indexed query the route
-needs on a pooled connection, with no authentication, no middleware and no rules. wrk
-(``--connections`` connections, ``--duration`` seconds a route, after a warm-up) sends:
+statements, once: a later run with ``--reuse`` keeps it), then serves it twice, one
+process each: ``patron serve`` (import worker off) and the bare app below, a FastAPI app
+whose endpoints each run the one indexed query the route needs on a pooled connection,
+with no authentication, no middleware and no rules. wrk (``--connections`` connections,
+``--duration`` seconds a route, after a warm-up) sends:
 
 - ``lookup``: ``GET /v2/customers/lookup`` by a random mobile of the store;
 - ``get``: ``GET /v2/customers/{id}`` of a random live customer;
@@ -55,7 +56,11 @@ BARE_ORG_VARIABLE = "API_BENCH_BARE_ORG"
 SAMPLE = 5000
 #: New registrations take national numbers from here up (the store's mobiles start at 9e9).
 REGISTER_BASE = 5_000_000_000
-IN_FLIGHT_MARGIN = 1_000_000
+#: The store's own mobiles start here (national numbers); registrations stay below.
+STORE_MOBILES = 9_000_000_000
+#: National numbers a timed run (or its warm-up) registers from, and each wrk thread's part.
+WINDOW = 10_000_000
+THREAD_SPAN = 1_000_000
 #: Targets of the requirement.
 READ_RATIO = 0.5
 P99_MS = 30.0
@@ -248,35 +253,49 @@ def sample(url: str, org_id: int) -> tuple[list[str], list[int]]:
 
 
 def next_mobile(url: str, org_id: int) -> int:
-    """The first national number above every registration of earlier runs."""
+    """The first national number of a window of ``WINDOW`` numbers that holds no mobile yet.
+
+    Each wrk thread registers from its own ``THREAD_SPAN`` of the window. (Taking the
+    number above every earlier registration, as this did, ran out of numbers below the
+    store's own mobiles after many runs on one store, the threads 100,000,000 apart: the
+    registrations then met existing customers.)"""
     engine = sa.create_engine(url)
     # patron's registrations are stored as 91..., the bare app's as 81...; the store's own
     # mobiles are 919... (national numbers from 9e9 up).
     query = sa.text(
-        "SELECT max(substr(value, 3)) FROM identifiers WHERE org_id = :org AND type = 'mobile'"
-        " AND (value LIKE '91%' OR value LIKE '81%') AND length(value) = 12"
-        " AND substr(value, 3) < '9000000000'"
+        "SELECT count(*) FROM identifiers WHERE org_id = :org AND type = 'mobile'"
+        " AND ((value >= :low91 AND value < :high91) OR (value >= :low81 AND value < :high81))"
     )
-    with engine.connect() as conn:
-        top = conn.execute(query, {"org": org_id}).scalar()
-    engine.dispose()
-    return REGISTER_BASE if top is None else int(str(top)) + 1
+    try:
+        with engine.connect() as conn:
+            for base in range(REGISTER_BASE, STORE_MOBILES - WINDOW + 1, WINDOW):
+                window = {
+                    "org": org_id,
+                    "low91": f"91{base}",
+                    "high91": f"91{base + WINDOW}",
+                    "low81": f"81{base}",
+                    "high81": f"81{base + WINDOW}",
+                }
+                if not conn.execute(query, window).scalar():
+                    return base
+    finally:
+        engine.dispose()
+    raise SystemExit("no free window of national numbers left for registrations")
 
 
 def check_registrations(url: str, org_id: int, first: int) -> dict[str, int]:
-    """The customers registered from national number ``first`` on: how many, and how many
-    mobiles belong to more than one customer, or customers to more than one such mobile."""
+    """The customers registered in the window from national number ``first``: how many, and
+    how many mobiles belong to more than one customer, or customers to more than one such
+    mobile."""
     engine = sa.create_engine(url)
-    low = f"91{first}"
     with engine.connect() as conn:
         made = conn.execute(
             sa.text(
                 "SELECT count(*), count(DISTINCT value), count(DISTINCT customer_id)"
                 " FROM identifiers WHERE org_id = :org AND type = 'mobile'"
-                " AND value LIKE '91%' AND length(value) = 12 AND value >= :low"
-                " AND value < '919'"
+                " AND value >= :low AND value < :high"
             ),
-            {"org": org_id, "low": low},
+            {"org": org_id, "low": f"91{first}", "high": f"91{first + WINDOW}"},
         ).one()
     engine.dispose()
     return {
@@ -472,7 +491,7 @@ def lua(route: str, key: str, mobiles: list[str], ids: list[int], first: int) ->
             'wrk.headers["Content-Type"] = "application/json"\n'
             "local made = 0\n"
             "function setup(thread)\n"
-            "  thread:set('offset', made * 100000000)\n"
+            f"  thread:set('offset', made * {THREAD_SPAN})\n"
             "  made = made + 1\n"
             "end\n"
             "local counter = 0\n"
@@ -577,7 +596,8 @@ def run_backend(backend: str, url: str, work: Path, args: argparse.Namespace) ->
         ) -> None:
             if route == "register":
                 # Above the warm-up's numbers, with room for its requests still committing.
-                timed["first"] = next_mobile(url, org_id) + IN_FLIGHT_MARGIN
+                # A window of its own: the warm-up's requests may still be committing.
+                timed["first"] = next_mobile(url, org_id)
                 script.write_text(lua(route, key, mobiles, ids, timed["first"]))
 
         # Registrations may be served by several processes (patron serve --workers N, the
@@ -590,9 +610,7 @@ def run_backend(backend: str, url: str, work: Path, args: argparse.Namespace) ->
             row["patron"] = measure(base, script, args, refresh)
         if route == "register":
             row["check"] = check_registrations(url, org_id, timed["first"])
-            script.write_text(
-                lua(route, key, mobiles, ids, next_mobile(url, org_id) + IN_FLIGHT_MARGIN)
-            )
+            script.write_text(lua(route, key, mobiles, ids, next_mobile(url, org_id)))
         port = _free_port()
         _log(f"{backend}: {route}, bare (--workers {workers})")
         with served(*bare_server(url, org_id, port, workers), port) as base:
