@@ -33,6 +33,7 @@ from patron.imports import codes, jobs, mapping, retention, service
 from patron.imports import repository as repo
 from patron.imports.profiles import PROFILES
 from patron.imports.read import read_pasted, read_path
+from patron.imports.read.head import read_headers
 from patron.imports.states import RUNNABLE, SETTLED, ImportState
 from patron.imports.suggest import Suggestion
 from patron.kit.db import transaction
@@ -121,13 +122,14 @@ def _in_words(counts: dict[str, int]) -> str:
 
 def _show_rejected(engine: Engine, org_id: int, import_id: int, most: int = 10) -> None:
     with transaction(engine, write=False) as conn:
-        frame = service.outcomes(conn, cli_actor(org_id), import_id)
+        rejected, total = service.outcome_rows(
+            conn, cli_actor(org_id), import_id, "rejected", 0, most
+        )
         found = service.get_import(conn, cli_actor(org_id), import_id)
     first_row = 1 if found["file_format"] == "pasted" else 2
-    rejected = frame.filter(frame["status"] == "rejected").head(most)
     if rejected.height:
         print_records(
-            f"First rejected rows (of {frame.filter(frame['status'] == 'rejected').height})",
+            f"First rejected rows (of {total})",
             ("row", "errors"),
             [
                 {"row": r["row"] + first_row, "errors": "; ".join(r["errors"])}
@@ -410,10 +412,11 @@ def suggest(
     profile: ProfileOption = "loyalty-customers",
     as_json: JsonFlag = False,
 ) -> None:
-    """Suggest a mapping of the file's columns to the profile's fields."""
-    table = read_path(file, load_settings().read_limits())
+    """Suggest a mapping of the file's columns to the profile's fields (a CSV or TSV file's
+    header and first rows are read, not the whole file)."""
+    headers = read_headers(file, load_settings().read_limits())
     with acting_on(org, write=False) as (conn, actor):
-        suggestions = mapping.suggest(conn, actor, profile, table.headers)
+        suggestions = mapping.suggest(conn, actor, profile, headers)
     records = [_suggestion_record(s) for s in suggestions]
     if as_json:
         print_json(records)

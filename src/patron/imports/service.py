@@ -39,7 +39,7 @@ from patron.imports.context import ImportContext, load_context
 from patron.imports.mapping import CONFIDENT, check_mapping, profile_of, require, suggest
 from patron.imports.profile import ImportProfile, Plan
 from patron.imports.read import SourceTable
-from patron.imports.report import build_report, report_csv, report_xlsx, summarize
+from patron.imports.report import build_report, report_csv, summarize, write_report_xlsx
 from patron.imports.retention import ensure_files_kept
 from patron.imports.states import ImportState, move, sources
 from patron.imports.suggest import Suggestion
@@ -308,10 +308,8 @@ def _mapped(source: pl.DataFrame, found: RowMapping, first: int) -> pl.DataFrame
 
 
 def _in_chunks(conn: Connection, found: RowMapping) -> bool:
-    """Whether the import is planned in chunks: its file is stored in more than one part,
-    and its profile's rules allow it (docs/imports.md)."""
-    if found["profile"] in chunks.WHOLE_FILE_PROFILES:
-        return False
+    """Whether the import is planned in chunks: its file is stored in more than one part
+    (docs/imports.md)."""
     return repo.part_count(conn, found["org_id"], found["id"], "source") > 1
 
 
@@ -388,7 +386,7 @@ def _preview_in_chunks(
     org_id, import_id = found["org_id"], found["id"]
     repo.delete_parts(conn, org_id, import_id, "outcomes")
     counts: Counter[str] = Counter()
-    with chunks.spill_directory() as directory:
+    with chunks.spill_directory(import_id) as directory:
         for part, plan in enumerate(_chunk_plans(conn, found, profile, ctx, directory, (5, 95))):
             outcomes = outcomes_of(plan.rows)
             del plan
@@ -443,7 +441,7 @@ def _commit_in_chunks(
     counts: Counter[str] = Counter()
     # The subscriptions the import's consent recorded so far (a few columns of ids).
     consented: pl.DataFrame | None = None
-    with chunks.spill_directory() as directory:
+    with chunks.spill_directory(import_id) as directory:
         spilled = [
             chunks.spill_plan(directory, number, plan)
             for number, plan in enumerate(
@@ -565,14 +563,45 @@ def outcome_page(
     """A page of the import's row outcomes (of one ``status``, when given), rows numbered
     as the file shows them; and how many there are in all."""
     found = get_import(conn, actor, import_id)
-    frame = outcomes(conn, actor, import_id)
-    if status:
-        frame = frame.filter(pl.col("status") == status)
+    shown, total = outcome_rows(conn, actor, import_id, status, page.offset, page.limit)
     first_row = 1 if found["file_format"] == "pasted" else 2
-    shown = frame.slice(page.offset, page.limit).with_columns(
-        (pl.col("row") + first_row).alias("row")
-    )
-    return shown, frame.height
+    return shown.with_columns((pl.col("row") + first_row).alias("row")), total
+
+
+def outcome_rows(
+    conn: Connection, actor: Actor, import_id: int, status: str | None, offset: int, limit: int
+) -> tuple[pl.DataFrame, int]:
+    """The outcomes ``offset`` to ``offset + limit`` (of one ``status``, when given; rows
+    0-based, in file order) and how many there are in all. Only the stored parts holding them
+    are read whole; of the others, the status column is counted (a large file's outcomes are
+    stored in parts, each in file order)."""
+    found = get_import(conn, actor, import_id)
+    ensure_files_kept(found)
+    org_id = actor.org_id
+    parts = repo.part_count(conn, org_id, import_id, "outcomes")
+    if parts == 0:
+        raise Conflict(codes.WRONG_STATE, f"import {import_id} is {found['state']}: no results yet")
+    end = offset + limit
+    pieces: list[pl.DataFrame] = []
+    total = 0
+    for part in range(parts):
+        counted = repo.get_part(conn, org_id, import_id, "outcomes", part, ("status",))
+        if counted is None:  # parts are written and deleted together, in one transaction
+            raise LookupError(f"import {import_id}: part {part} of outcomes is missing")
+        matching = counted.height if not status else int((counted["status"] == status).sum())
+        if matching and total < end and total + matching > offset:
+            frame = repo.get_part(conn, org_id, import_id, "outcomes", part)
+            assert frame is not None  # counted just now
+            if status:
+                frame = frame.filter(pl.col("status") == status)
+            start = max(offset - total, 0)
+            pieces.append(frame.slice(start, end - total - start))
+        total += matching
+    if not pieces:
+        first = repo.get_part(conn, org_id, import_id, "outcomes", 0)
+        assert first is not None
+        return first.clear(), total
+    return pl.concat(pieces, how="diagonal_relaxed"), total
 
 
 def conflicts(conn: Connection, actor: Actor, import_id: int) -> pl.DataFrame:
@@ -589,7 +618,7 @@ def report(conn: Connection, actor: Actor, import_id: int, fmt: str) -> bytes:
 
 
 def write_report(conn: Connection, actor: Actor, import_id: int, fmt: str, out: IO[bytes]) -> None:
-    """Write the report to ``out``; a CSV report a stored part of the file at a time, so
+    """Write the report to ``out`` a stored part of the file at a time (CSV or XLSX), so
     that a large file's report never holds more than a part of its rows."""
     if fmt not in ("csv", "xlsx"):
         raise InvalidInput(generic.INVALID_INPUT, f"report format must be csv or xlsx, not '{fmt}'")
@@ -598,11 +627,14 @@ def write_report(conn: Connection, actor: Actor, import_id: int, fmt: str, out: 
     org_id = actor.org_id
     if repo.part_count(conn, org_id, import_id, "outcomes") == 0:
         raise Conflict(codes.WRONG_STATE, f"import {import_id} is {found['state']}: no results yet")
-    if fmt == "xlsx":  # a sheet holds 1,048,576 rows: the XLSX report is built whole
-        results = outcomes(conn, actor, import_id)
-        source = repo.get_frame(conn, org_id, import_id, "source")
-        assert source is not None  # stored with the import
-        out.write(report_xlsx(build_report(source, results)))
+    if fmt == "xlsx":  # a sheet holds 1,048,576 rows; written a part at a time too
+        write_report_xlsx(
+            (
+                build_report(source, results, first)
+                for first, source, results in _report_parts(conn, org_id, import_id)
+            ),
+            out,
+        )
         return
     for part, (first, source, results) in enumerate(_report_parts(conn, org_id, import_id)):
         out.write(report_csv(build_report(source, results, first), first=part == 0))
@@ -612,8 +644,8 @@ def _report_parts(
     conn: Connection, org_id: int, import_id: int
 ) -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
     """(first row, source part, its outcomes) of each stored part of the file. A file
-    stored in parts but planned whole (:data:`chunks.WHOLE_FILE_PROFILES`) has its outcomes
-    in one frame, cut here to the parts' rows."""
+    stored in parts but planned whole (before its profile was planned in chunks) has its
+    outcomes in one frame, cut here to the parts' rows."""
     in_parts = repo.part_count(conn, org_id, import_id, "outcomes") == repo.part_count(
         conn, org_id, import_id, "source"
     )

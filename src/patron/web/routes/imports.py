@@ -150,9 +150,8 @@ def first_rejected(
     conn: Connection, actor: Actor, found: RowMapping, limit: int
 ) -> list[dict[str, Any]]:
     """The first ``limit`` rejected rows: their number and errors (the check step)."""
-    frame = service.outcomes(conn, actor, int(found["id"]))
+    rejected, _ = service.outcome_rows(conn, actor, int(found["id"]), "rejected", 0, limit)
     first = resubmits.first_row_number(found)
-    rejected = frame.filter(pl.col("status") == "rejected").sort("row").head(limit)
     return [
         {"row": r["row"] + first, "errors": list(zip(r["error_codes"], r["errors"], strict=True))}
         for r in rejected.iter_rows(named=True)
@@ -266,14 +265,14 @@ def _report_context(
     if found["files_purged_at"] is not None or found["state"] in NOT_CHECKED:
         return context
     try:
-        outcomes = service.outcomes(conn, actor, import_id)
+        # Only the stored parts of a large file holding the page are read.
+        shown, total = service.outcome_rows(
+            conn, actor, import_id, status or None, (page - 1) * ROWS_PAGE, ROWS_PAGE
+        )
     except PatronError:
         return context  # not previewed (a commit confirmed up front, cancelled before...)
-    source = repo.get_frame(conn, actor.org_id, import_id, "source")
+    source = repo.rows_of(conn, actor.org_id, import_id, "source", shown["row"].to_list())
     assert source is not None  # kept with the outcomes
-    chosen = outcomes.filter(pl.col("status") == status) if status else outcomes
-    chosen = chosen.sort("row")
-    shown = chosen.slice((page - 1) * ROWS_PAGE, ROWS_PAGE)
     mapped = found["mapping"]
     columns = [
         {"position": position, "name": name, "field": mapped[name]}
@@ -281,7 +280,7 @@ def _report_context(
         if name in mapped
     ]
     first = resubmits.first_row_number(found)
-    values = source[shown["row"].to_list()].to_dicts() if shown.height else []
+    values = source.to_dicts()
     went = _went(resubmits.links_of(conn, actor, import_id))
     came = dict(resubmits.origins_of(conn, actor, found).select("row", "original_row").rows())
     rows = []
@@ -313,8 +312,8 @@ def _report_context(
         {
             "rows": rows,
             "columns": columns,
-            "pages": max(1, -(-chosen.height // ROWS_PAGE)),
-            "shown_total": chosen.height,
+            "pages": max(1, -(-total // ROWS_PAGE)),
+            "shown_total": total,
             "has_rows": True,
             "fixable": status == "rejected",
         }
@@ -400,7 +399,7 @@ def resubmit_rows(
             chosen.append(int(text))
     with transaction(engine_of(request), write=False) as conn:
         found = service.get_import(conn, actor, import_id)
-        source = repo.get_frame(conn, actor.org_id, import_id, "source")
+        source = repo.get_part(conn, actor.org_id, import_id, "source", 0)  # its header
     headers = list(source.columns) if source is not None else []
     rows = [
         resubmits.CorrectedRow(
