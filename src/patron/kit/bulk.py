@@ -90,13 +90,35 @@ def _quoted(columns: Sequence[str]) -> str:
 
 
 def create_temp_table(conn: Connection, name: str, columns: dict[str, str]) -> None:
-    """A temporary table dropped at commit (PostgreSQL) or replaced on next use (SQLite)."""
+    """A temporary table dropped at commit (PostgreSQL) or replaced on next use (SQLite).
+
+    On PostgreSQL a table of the same name and columns that this transaction made already is
+    emptied instead of made again: a dropped table's locks (and its files) are held until
+    the transaction ends, so an import in chunks, which stages the same tables for every
+    chunk in one transaction, held ~90 more locks per chunk and would run out of the
+    server's lock table (``max_locks_per_transaction``) on a file of tens of chunks.
+    """
     definition = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
-    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
-    if is_postgres(conn):
-        conn.exec_driver_sql(f'CREATE TEMP TABLE "{name}" ({definition}) ON COMMIT DROP')
-    else:
+    if not is_postgres(conn):
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
         conn.exec_driver_sql(f'CREATE TEMP TABLE "{name}" ({definition})')
+        return
+    made: dict[str, tuple[int, str]] = conn.info.setdefault("patron_temp_tables", {})
+    if made.get(name) == (_temp_oid(conn, name), definition):
+        conn.exec_driver_sql(f'TRUNCATE "{name}"')
+        return
+    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+    conn.exec_driver_sql(f'CREATE TEMP TABLE "{name}" ({definition}) ON COMMIT DROP')
+    made[name] = (_temp_oid(conn, name), definition)
+
+
+def _temp_oid(conn: Connection, name: str) -> int:
+    """The oid of this session's temporary table ``name`` (0: there is none, as after the
+    commit that dropped it; a table made again gets another oid)."""
+    found = conn.execute(
+        sa.text("SELECT CAST(to_regclass(:name) AS oid)"), {"name": f'pg_temp."{name}"'}
+    ).scalar_one()
+    return int(found or 0)
 
 
 def fetch_frame(conn: Connection, query: sa.Executable, schema: dict[str, Any]) -> pl.DataFrame:
