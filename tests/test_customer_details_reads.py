@@ -54,9 +54,9 @@ def test_lifetime_purchases_come_with_the_customer_over_its_merge_family(
 
     statements, by_id = _statements(engine, api, f"/v2/customers/{survivor}")
     assert by_id["loyaltyInfo"]["lifetimePurchases"] == alone
-    # The customer (with its purchases), its parts, its cards: no statement of its own
-    # for the purchases.
-    assert len(statements) == 3, statements
+    # The customer (with its purchases) and its parts: no statement of its own for the
+    # purchases, none for cards (it has no card number).
+    assert len(statements) == 2, statements
     assert "lifetime_bills" in statements[0]
     assert "FROM customers" in statements[0]
 
@@ -68,8 +68,8 @@ def test_lifetime_purchases_come_with_the_customer_over_its_merge_family(
         identifierValue=SURVIVOR_MOBILE,
     )
     assert by_mobile["loyaltyInfo"]["lifetimePurchases"] == alone
-    # The identifier's owner, then the same three.
-    assert len(statements) == 4, statements
+    # The identifier's owner, then the same two.
+    assert len(statements) == 3, statements
 
 
 def test_the_registered_store_comes_with_the_customer(api: Api, engine: Engine) -> None:
@@ -77,6 +77,36 @@ def test_the_registered_store_comes_with_the_customer(api: Api, engine: Engine) 
     customer_id = register(api, mobile="919845077777", associatedWith="bukl.till")
     statements, shown = _statements(engine, api, f"/v2/customers/{customer_id}")
     assert shown["associatedWith"] == "bukl.till"
-    assert len(statements) == 3, statements  # no statement of its own for the store
+    assert len(statements) == 2, statements  # no statement of its own for the store
     plain = register(api, mobile="919845088888")
     assert api.get(f"/v2/customers/{plain}").json()["associatedWith"] == ""
+
+
+def test_the_cards_are_read_for_a_customer_holding_a_card_number(api: Api, engine: Engine) -> None:
+    series = api.post(
+        "/v2/cards/series",
+        json={
+            "code": "BEN",
+            "type": "PHYSICAL",
+            "prefix": "BEN",
+            "length": 12,
+            "generationEnabled": True,
+        },
+        role="admin",
+    )
+    assert series.status_code == 200, series.text
+    made = api.post("/v2/cards/generate", json={"count": 1, "seriesCode": "BEN"})
+    assert made.status_code == 200, made.text
+    (number,) = made.json()["cardNumbers"]
+    holder = register(api, mobile="919845066666")
+    added = api.post(
+        f"/v2/customers/{holder}/changeIdentifier",
+        json={"add": [{"type": "cardnumber", "value": number, "statusLabel": "ACTIVE"}]},
+    )
+    assert added.status_code == 200, added.text
+    statements, shown = _statements(engine, api, f"/v2/customers/{holder}")
+    # The customer, its parts, then its cards (and their status labels): the card number
+    # is an identifier of it.
+    assert len(statements) == 4, statements
+    assert "FROM cards" in statements[2]
+    assert [c["cardNumber"] for c in shown["cardDetails"]] == [number]

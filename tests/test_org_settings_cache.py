@@ -137,13 +137,13 @@ def test_a_customers_parts_in_one_statement_equal_the_four_reads(
         ]
 
 
-def test_a_customers_details_take_three_statements(cached_api: Api, engine: Engine) -> None:
+def test_a_customers_details_take_two_statements(cached_api: Api, engine: Engine) -> None:
     customer_id = register(cached_api, mobile="919845012398")
     assert cached_api.get(f"/v2/customers/{customer_id}").status_code == 200  # warms the cache
     with recorded_statements(engine) as statements:
         answer = cached_api.get(f"/v2/customers/{customer_id}")
     assert answer.json()["status"]["label"] == "Active"
-    # The customer (with its merge family's purchases), its parts, its cards; not the org's
-    # settings or labels.
-    assert len(statements) == 3, statements
+    # The customer (with its merge family's purchases) and its parts (no card number, so no
+    # cards); not the org's settings or labels.
+    assert len(statements) == 2, statements
     assert not any("status_labels" in s or "FROM orgs" in s for s in statements)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.cards import service as cards
+from patron.cards.repository import CARD_NUMBER
 from patron.codes import customer as customer_codes
 from patron.codes import generic
 from patron.customer import care_repository, image, repository
@@ -67,7 +68,11 @@ def details(
     identifiers, channels, values = parts.identifiers, parts.channels, parts.field_values
     custom = {v["name"]: v["value"] for v in values if v["kind"] == "custom"}
     extended = {v["name"]: v["value"] for v in values if v["kind"] == "extended"}
-    card_details = cards.card_details(conn, org_id, customer_id)
+    # A card is held through a ``cardnumber`` identifier: a customer without one holds none,
+    # and its cards are not read (one statement of a details answer's four; most customers
+    # hold no card).
+    holds_a_card = any(i["type"] == CARD_NUMBER for i in identifiers)
+    card_details = cards.card_details(conn, org_id, customer_id) if holds_a_card else []
     # A card number identifier also shows its card's series and status label.
     card_extras = cards.identifier_details(card_details)
 
