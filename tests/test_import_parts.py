@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from polars.testing import assert_frame_equal
 from sqlalchemy.engine import Engine
@@ -22,7 +23,8 @@ from typer.testing import CliRunner
 
 from patron.auth.actor import Role
 from patron.cli.main import app
-from patron.imports import jobs, resubmit, service, wizard
+from patron.customer.tables import customers
+from patron.imports import consent, jobs, resubmit, service, wizard
 from patron.imports import repository as imports_repository
 from patron.imports.read import ReadLimits, read_path, read_upload
 from patron.imports.read.head import HEAD_BYTES, read_headers, text_headers
@@ -30,8 +32,19 @@ from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput
 from patron.kit.pagination import Page
 from patron.settings import get_settings
+from patron.subscriptions.tables import consent_ledger, subscriptions
 from tests.conftest import Api, OrgHandle
-from tests.importing import MEMBERS_HEADER, csv, editor, import_org, letters, run, start
+from tests.importing import (
+    MEMBERS_HEADER,
+    confirm,
+    csv,
+    editor,
+    import_org,
+    letters,
+    run,
+    start,
+    undo,
+)
 from tests.test_cli import database_url
 from tests.web.console import Console, opened
 from tests.web.test_imports_pages import draft_of, mapping_form, record
@@ -273,6 +286,77 @@ def test_xlsx_report_of_a_file_in_parts_equals_the_whole_files(
     frame = pl.read_excel(reports[1], engine="calamine")
     assert frame.height == 22
     assert frame["status"].to_list().count("rejected") == 6
+
+
+def consent_undone(engine: Engine, chunked: Callable[[bool], None], in_chunks: bool) -> Any:
+    """16 stored members imported again with consent (every row unchanged, so only the consent
+    changes), one of them opted in again since; the undo's conflicts and what it left."""
+    chunked(False)
+    org = import_org(engine)
+    data = csv(MEMBERS_HEADER, *(member(i) for i in range(16)))
+    run(engine, org, data)
+    chunked(in_chunks)
+    import_id = start(engine, org, data, consent={"SMS": "OPTIN", "EMAIL": "OPTOUT"})
+    assert confirm(engine, org, import_id).state == "committed"
+    with transaction(engine, write=False) as conn:
+        parts = imports_repository.part_count(conn, org.id, import_id, consent.UNDO_KIND)
+        ids = conn.execute(
+            sa.select(customers.c.id).where(customers.c.org_id == org.id).order_by(customers.c.id)
+        ).scalars()
+        ranks = {int(found): rank for rank, found in enumerate(ids)}
+    assert parts == (3 if in_chunks else 1)
+    with transaction(engine, write=False) as conn:
+        stored_changes = imports_repository.get_frame(conn, org.id, import_id, consent.UNDO_KIND)
+    assert stored_changes is not None
+    again = next(found for found, rank in ranks.items() if rank == 9)  # the second part's
+    with transaction(engine) as conn:
+        conn.execute(
+            subscriptions.update()
+            .where(subscriptions.c.customer_id == again, subscriptions.c.channel == "EMAIL")
+            .values(status="OPTIN")
+        )
+    assert undo(engine, org, import_id).state == "undone"
+    with transaction(engine, write=False) as conn:
+        left = service.conflicts(conn, editor(org), import_id)
+        held = conn.execute(
+            sa.select(
+                subscriptions.c.customer_id, subscriptions.c.channel, subscriptions.c.status
+            ).where(subscriptions.c.org_id == org.id)
+        ).all()
+        ledger = conn.execute(
+            sa.select(
+                consent_ledger.c.customer_id, consent_ledger.c.channel, consent_ledger.c.status
+            )
+            .where(consent_ledger.c.origin == f"undo:import:{import_id}")
+            .order_by(consent_ledger.c.id)
+        ).all()
+    chunked(False)
+    # Put back in the order the commit stored them (a chunk's subscriptions after the last's).
+    put_back = [(row[0], row[1]) for row in ledger]
+    assert put_back == [
+        key
+        for key in stored_changes.select("customer_id", "channel").rows()
+        if key != (again, "EMAIL")
+    ]
+    return (
+        [(ranks[row["customer_id"]], row["field"], row["reason"]) for row in left.to_dicts()],
+        sorted((ranks[row[0]], row[1], row[2]) for row in held),
+        sorted((ranks[row[0]], row[1], row[2]) for row in ledger),
+    )
+
+
+def test_consent_undo_of_a_file_in_parts_equals_the_whole_files(
+    engine: Engine, chunked: Callable[[bool], None]
+) -> None:
+    whole = consent_undone(engine, chunked, in_chunks=False)
+    parted = consent_undone(engine, chunked, in_chunks=True)
+    assert parted == whole
+    conflicts, held, ledger = whole
+    assert conflicts == [
+        (9, "subscription EMAIL/BULK", "the consent changed again since the import")
+    ]
+    assert (9, "EMAIL", "OPTIN") in held
+    assert len(ledger) == 31  # every subscription put back but the one changed since
 
 
 # --- patron imports suggest -------------------------------------------------------------------

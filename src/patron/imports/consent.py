@@ -145,11 +145,23 @@ def record(
 def undo(conn: Connection, found: RowMapping) -> pl.DataFrame:
     """Put back the subscriptions the import's consent changed; answer the conflicts (those
     changed again since, left alone). Runs before the profile's undo, so that a customer
-    the import created holds no subscription of the import's when its removal is weighed."""
+    the import created holds no subscription of the import's when its removal is weighed.
+
+    An import in chunks stored its changes a part per chunk, each subscription in one part
+    only (the first row naming it decides): the parts are put back one at a time, in order,
+    as the whole frame would be."""
     org_id, import_id = int(found["org_id"]), int(found["id"])
-    changes = repo.get_frame(conn, org_id, import_id, UNDO_KIND)
-    if changes is None or changes.is_empty():
-        return no_conflicts()
+    conflicts = [
+        _undo_part(conn, org_id, import_id, changes)
+        for changes in repo.iter_parts(conn, org_id, import_id, UNDO_KIND)
+        if not changes.is_empty()
+    ]
+    return pl.concat(conflicts) if conflicts else no_conflicts()
+
+
+def _undo_part(
+    conn: Connection, org_id: int, import_id: int, changes: pl.DataFrame
+) -> pl.DataFrame:
     now = subscriptions.statuses_of(conn, org_id, changes.select(KEY))
     compared = changes.join(now.rename({"status": "now"}), on=list(KEY), how="left")
     moved = pl.col("now").ne_missing(pl.col("status"))
