@@ -47,6 +47,11 @@ def main() -> None:
     )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument("--no-report", action="store_true", help="skip the CSV report step")
+    parser.add_argument(
+        "--stored-only",
+        action="store_true",
+        help="only read the file and create the import (stored in parts), no commit",
+    )
     parser.add_argument("--work-dir", default="var/bench-chunks")
     parser.add_argument(
         "--clean", action="store_true", help="drop each size's databases and reports after it"
@@ -82,6 +87,7 @@ def main() -> None:
                     "file": str(files[name]),
                     "preview": False,
                     "report": str(report) if report else None,
+                    "stored_only": arguments.stored_only,
                 }
                 _log(f"{backend} {rows:,} rows: {name}")
                 result = import_bench.child(spec)
@@ -137,7 +143,7 @@ def _shown(
         "max_rss_mb": round(result["max_rss_mb"]),
         "stage_peak_mb": {k: round(v) for k, v in result["stage_peak_mb"].items()},
         "cpu": {k: round(v, 1) for k, v in result["cpu"].items()},
-        "cpu_us_per_row": round(sum(result["cpu"][k] for k in stages[:3]) / rows * 1e6, 1),
+        "cpu_us_per_row": round(sum(result["cpu"].get(k, 0) for k in stages[:3]) / rows * 1e6, 1),
         "load": [round(value, 1) for value in result["load"]],
         "counts": result["counts"],
     }
