@@ -705,19 +705,24 @@ def test_a_killed_steps_spill_directory_is_removed_when_its_import_is_taken_over
     left = killed_step(import_id)
     dead = killed_step(import_id + 1_000_000)  # another import's, its process dead too
     assert left.name.startswith(f"i{import_id}-p")
-    # Directories no dead step of this host left: another host's, and a live process's
-    # (this one's) of another import. Several workers may share the data directory.
+    # Another host's step of this import, killed there: its processes are not seen from here.
+    there = root / f"i{import_id}-p{os.getpid()}-ghi789-another-host.example"
+    # Directories no dead step left: another host's of another import, and a live process's
+    # of this host (this one's: a step of another store sharing the data directory, whose
+    # import ids repeat this one's, or of another import).
     elsewhere = root / f"i{import_id + 1}-p{os.getpid()}-abc123-another-host.example"
-    live = root / f"i{import_id + 2}-p{os.getpid()}-def456-{socket.gethostname()}"
-    for path in (elsewhere, live):
+    host = socket.gethostname()
+    live = [root / f"i{at}-p{os.getpid()}-def456-{host}" for at in (import_id, import_id + 2)]
+    for path in (there, elsewhere, *live):
         path.mkdir()
     done = confirm(engine, org, import_id)  # a worker takes the import (over)
     assert done.state == "committed"
     assert done.counts["inserted"] == 20
-    assert sorted(root.iterdir()) == sorted([elsewhere, live])
+    assert sorted(root.iterdir()) == sorted([elsewhere, *live])
     assert not left.exists()
     assert not dead.exists()
+    assert not there.exists()
     # A worker starting removes the dead steps' directories of this host, whatever import.
     again = killed_step(import_id + 3)
     assert chunks.remove_stale_spills() == [again]
-    assert sorted(root.iterdir()) == sorted([elsewhere, live])
+    assert sorted(root.iterdir()) == sorted([elsewhere, *live])

@@ -39,7 +39,8 @@ applies them one after the other in the step's one transaction.
 
 A step's spill directory names its owner, ``spill/i<import>-p<pid>-<random>-<host>``, so
 that a directory a killed worker left behind is found and removed
-(:func:`remove_stale_spills`) by the next worker that starts or takes the import over.
+(:func:`remove_stale_spills`) by the next worker that starts on its host or takes the
+import over.
 """
 
 from __future__ import annotations
@@ -66,10 +67,6 @@ from patron.settings import get_settings
 
 #: Rows named in a duplicate message: at most ten, then how many more.
 _SHOWN = 10
-
-
-#: SHIM: no profile is planned whole any more (the steps stop asking).
-WHOLE_FILE_PROFILES: frozenset[str] = frozenset()
 
 
 #: How many times each profile's plan calls the duplicate rule, whatever the file: the key
@@ -115,7 +112,7 @@ def _spill_root() -> Path:
 
 
 @contextmanager
-def spill_directory(import_id: int = 0) -> Iterator[Path]:
+def spill_directory(import_id: int) -> Iterator[Path]:
     """A directory for a step's spill files under the data directory, deleted when the step
     ends, whether it succeeded or failed. Its name says which import and which process on
     which host own it, for :func:`remove_stale_spills` when the process is killed."""
@@ -131,11 +128,12 @@ def spill_directory(import_id: int = 0) -> Iterator[Path]:
 
 def remove_stale_spills(held: int | None = None) -> list[Path]:
     """Remove the spill directories no live step owns; answer them. Several workers may share
-    the data directory, so a directory is stale only when its import is ``held`` (the import
-    whose lease the caller now holds: the step that made it is dead or lost the import) or
-    when it was made on this host by a process that is no longer alive. A directory of
-    another host's live worker is never touched; one it left behind goes when its import is
-    taken over."""
+    the data directory, so a directory made on this host is stale only when the process that
+    made it is no longer alive (a live one, even one that lost its import, removes its own
+    as its step ends; one of another store sharing the data directory is never touched). Of
+    another host, whose processes cannot be seen from here, only a directory of ``held``
+    (the import whose lease the caller now holds: the step that made it is dead or lost the
+    import) is stale."""
     root = _spill_root()
     if not root.is_dir():
         return []
@@ -145,9 +143,11 @@ def remove_stale_spills(held: int | None = None) -> list[Path]:
         named = _SPILL_NAME.match(path.name)
         if named is None or not path.is_dir():
             continue  # not a step's directory (or an older one's): left alone
-        mine = held is not None and int(named["import_id"]) == held
-        dead = named["host"] == host and not _alive(int(named["pid"]))
-        if mine or dead:
+        if named["host"] == host:
+            stale = not _alive(int(named["pid"]))
+        else:
+            stale = held is not None and int(named["import_id"]) == held
+        if stale:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
