@@ -39,7 +39,7 @@ from patron.imports.failures import ImportStepError, TerminalImportError, classi
 from patron.imports.progress import tracking
 from patron.imports.states import ImportState, move
 from patron.kit import statistics
-from patron.kit.db import is_lock_timeout, transaction
+from patron.kit.db import is_lock_timeout, sqlite_page_cache, transaction
 from patron.notifications.events import import_ended
 from patron.settings import get_settings
 
@@ -137,7 +137,8 @@ def run_pending(engine: Engine, owner: str | None = None) -> int:
 
 def run_step(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> None:
     """Run one step of an import ``owner`` has claimed, beating while it runs."""
-    # The import is this worker's now: a spill directory of it is a dead or ousted step's.
+    # The import is this worker's now: another host's spill directory of it is a dead or
+    # ousted step's (and this host's dead processes' directories are stale anyway).
     _remove_stale_spills(found["id"])
     try:
         with Heartbeat(engine, found["id"], owner, lease), tracking(engine, found["id"], owner):
@@ -254,7 +255,10 @@ def _owned(engine: Engine, found: RowMapping, owner: str, lease: Lease) -> Itera
     keep the heartbeat out.) On SQLite the step holds the only write lock, so
     no takeover can come in between.
     """
-    with transaction(engine) as conn:
+    with (
+        transaction(engine) as conn,
+        sqlite_page_cache(conn, get_settings().sqlite_import_cache_mb),
+    ):
         yield conn
         # A step that ended the import tells its user, in the step's own transaction.
         import_ended(conn, found)

@@ -11,7 +11,7 @@ import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -122,6 +122,25 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def sqlite_page_cache(conn: Connection, megabytes: int) -> Iterator[None]:
+    """On SQLite, give ``conn`` a page cache of ``megabytes`` while the block runs, then
+    SQLite's cache size as it was (the connection goes back to the pool: a server's
+    connections keep the small default). Elsewhere, or with 0, nothing."""
+    if conn.dialect.name != "sqlite" or megabytes <= 0:
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{int(megabytes) * 1024}")
+    try:
+        yield
+    finally:
+        # The cache is the connection's, not the transaction's: put it back even when the
+        # block failed (a connection that cannot take the PRAGMA is discarded anyway).
+        with suppress(sa.exc.SQLAlchemyError):
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
 def connect(engine: Engine, *, write: bool) -> Connection:
