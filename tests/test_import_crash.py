@@ -11,7 +11,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -22,6 +24,7 @@ from patron.kit.db import transaction
 from patron.settings import get_settings
 from tests.conftest import OrgHandle
 from tests.importing import (
+    Result,
     customer_count,
     editor,
     import_org,
@@ -70,9 +73,31 @@ def _wait_for(engine: Engine, org: OrgHandle, import_id: int, states: set[str]) 
     pytest.fail(f"import {import_id} never reached {states}")
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The file imported whole without a kill: what every killed and resumed import must end
+    with."""
+
+    data: str
+    outcome: Result
+    people: list[tuple[Any, ...]]
+
+
+@pytest.fixture(scope="module")
+def reference(engine: Engine) -> Reference:
+    """Imported once per database and compared with by every test (it is only read): one
+    20,000-row import instead of one per test."""
+    data = members_file(ROWS, "person", "9198", bad_row=7)
+    org = import_org(engine)
+    with _whole_file():
+        outcome = run(engine, org, data)
+    assert outcome.counts["inserted"] == ROWS - 1
+    return Reference(data, outcome, people(engine, org))
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.3, 1.0])
-def test_killed_mid_commit_then_resumed(engine: Engine, delay: float) -> None:
-    _kill_and_resume(engine, delay)
+def test_killed_mid_commit_then_resumed(engine: Engine, reference: Reference, delay: float) -> None:
+    _kill_and_resume(engine, reference, delay)
 
 
 #: An import in chunks (docs/imports.md): five chunks, killed while it plans them, early in
@@ -82,14 +107,18 @@ CHUNK_ROWS = 4_000
 
 @pytest.mark.parametrize("delay", [0.2, 1.5, 3.0])
 def test_an_import_in_chunks_killed_mid_commit_then_resumed(
-    engine: Engine, delay: float, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    engine: Engine,
+    reference: Reference,
+    delay: float,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     settings = {"PATRON_IMPORT_CHUNK_ROWS": str(CHUNK_ROWS), "PATRON_DATA_DIR": str(tmp_path)}
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
-        _kill_and_resume(engine, delay, **settings)
+        _kill_and_resume(engine, reference, delay, **settings)
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
@@ -98,17 +127,13 @@ def test_an_import_in_chunks_killed_mid_commit_then_resumed(
     assert list((tmp_path / "spill").iterdir()) == []
 
 
-def _kill_and_resume(engine: Engine, delay: float, **settings: str) -> None:
-    """Kill the server ``delay`` seconds into the commit of a file imported whole in a
-    reference org; the store holds all or nothing, and the restarted server (taking the
-    import over once the lease ran out) ends with the reference's outcomes and people."""
-    data = members_file(ROWS, "person", "9198", bad_row=7)
-    reference_org = import_org(engine)
+def _kill_and_resume(engine: Engine, reference: Reference, delay: float, **settings: str) -> None:
+    """Kill the server ``delay`` seconds into the commit of the reference's file; the store
+    holds all or nothing, and the restarted server (taking the import over once the lease
+    ran out) ends with the reference's outcomes and people."""
+    data = reference.data
     chunks = settings.get("PATRON_IMPORT_CHUNK_ROWS")
-    with _whole_file():
-        reference = run(engine, reference_org, data)
     expected = ROWS - 1
-    assert reference.counts["inserted"] == expected
 
     org = import_org(engine)
     import_id = start(engine, org, data)
@@ -140,9 +165,11 @@ def _kill_and_resume(engine: Engine, delay: float, **settings: str) -> None:
         restarted.wait(timeout=30)
     finished = result(engine, org, import_id)
     assert finished.state == "committed"
-    assert finished.counts == reference.counts
-    assert finished.outcomes.drop("customer_id").equals(reference.outcomes.drop("customer_id"))
-    assert people(engine, org) == people(engine, reference_org)
+    assert finished.counts == reference.outcome.counts
+    assert finished.outcomes.drop("customer_id").equals(
+        reference.outcome.outcomes.drop("customer_id")
+    )
+    assert people(engine, org) == reference.people
 
 
 @contextmanager
