@@ -132,17 +132,29 @@ def _references_locked(
         sa.func.pg_current_xact_id()
     )
     foreign = sa.not_(written_here)
-    locking = (
-        sa.select(sa.literal(1))
-        .select_from(parent.join(staged, match))
-        .where(foreign)
+    # Each staged row looks its parent up by index (a LATERAL sub-select with LIMIT 1 is a
+    # nested loop): joined whole, the planner hashed every row of the org's parent table for
+    # each batch, so an import in chunks cost more per chunk as the table grew (3.2 s a
+    # check at 3M customers; BENCHMARKS.md, "The import in chunks").
+    locked_parent = (
+        sa.select(sa.literal(1).label("one"))
+        .select_from(parent)
+        .where(match, foreign)
+        .limit(1)
         .with_for_update(read=True, key_share=True, of=parent)
-        .subquery()
+        .lateral("locked_parent")
+    )
+    locking = sa.select(sa.literal(1)).select_from(staged.join(locked_parent, sa.true())).subquery()
+    found = (
+        sa.select(parent.c[targets[0]].label("target"), foreign.label("foreign"))
+        .where(match)
+        .limit(1)
+        .lateral("found")
     )
     counting = sa.select(
-        sa.func.count().filter(parent.c[targets[0]].is_(None)),
-        sa.func.count().filter(parent.c[targets[0]].is_not(None) & foreign),
-    ).select_from(staged.outerjoin(parent, match))
+        sa.func.count().filter(found.c.target.is_(None)),
+        sa.func.count().filter(found.c.target.is_not(None) & found.c.foreign),
+    ).select_from(staged.outerjoin(found, sa.true()))
     locked = 0
     for _ in range(_LOCK_PASSES):
         absent, others = conn.execute(counting).one()
