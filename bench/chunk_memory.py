@@ -73,8 +73,8 @@ def main() -> None:
         files = _files(work, rows)
         for backend in backends:
             url = _url(backend, work, rows, arguments.chunk, arguments.postgres_url)
-            # The steps' spill files, a directory per database: a step removes the spill
-            # directories of its import id it finds there (another database's, for all it knows).
+            # The steps' spill files, a directory per database: a data directory belongs to
+            # one store (docs/imports.md), and the import ids of two databases repeat.
             os.environ["PATRON_DATA_DIR"] = str(work / f"data-{backend}-{rows}")
             import_bench.fresh_database(url)
             org_id, _, _ = import_bench.prepare_store(url)
