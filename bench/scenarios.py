@@ -183,14 +183,17 @@ def _message(engine: Any, actor: Any, import_id: int) -> str:
 
 
 def bare_load(spec: dict[str, Any]) -> dict[str, Any]:
-    """The bare load of prepared rows: one transaction, timed from BEGIN to COMMIT."""
-    from patron.kit.db import create_engine, transaction
+    """The bare load of prepared rows: one transaction, timed from BEGIN to COMMIT, on a
+    connection set up as an import step's is (on SQLite its larger page cache)."""
+    from patron.kit.db import create_engine, sqlite_page_cache, transaction
+    from patron.settings import get_settings
 
     new = pl.read_parquet(spec["new"])
     matched = pl.read_parquet(spec["matched"])
     engine = create_engine(spec["url"])
+    cache = get_settings().sqlite_import_cache_mb
     started = time.perf_counter()
-    with transaction(engine) as conn:
+    with transaction(engine) as conn, sqlite_page_cache(conn, cache):
         bare.load(conn, spec["org_id"], spec["label_id"], new, matched)
     total = time.perf_counter() - started
     engine.dispose()
