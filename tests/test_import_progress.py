@@ -78,7 +78,9 @@ def _observe(
         service.confirm(conn, editor(org), import_id)
 
     midway_seen = _pause_midway(monkeypatch)  # the commit's step only: not the preview
-    worker = threading.Thread(target=jobs.run_pending, args=(engine,))
+    # This import's steps only: the session's database may hold another test's import
+    # still waiting, whose step would take the pause (and the observer a minute).
+    worker = threading.Thread(target=jobs.run_import, args=(engine, org.id, import_id))
     seen: list[tuple[str, Any, Any, Any]] = []
     worker.start()
     try:
