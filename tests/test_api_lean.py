@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from patron.api.app import create_app
 from patron.api.lean import _plan
 from patron.customer.endpoints import router
+from patron.loyalty.customer_endpoints import router as loyalty_router
 from tests.conftest import Api, OrgHandle, make_org
 from tests.factories import merge, register
 
@@ -42,7 +43,7 @@ def _answer(response: Any) -> tuple[int, str, Any]:
 def test_the_hot_reads_are_planned_lean_and_the_others_are_not() -> None:
     lean = {
         (route.path, method)
-        for route in router.routes
+        for route in [*router.routes, *loyalty_router.routes]
         if isinstance(route, APIRoute) and _plan(route) is not None
         for method in route.methods or ()
     }
@@ -50,6 +51,8 @@ def test_the_hot_reads_are_planned_lean_and_the_others_are_not() -> None:
         ("/v2/customers/lookup", "GET"),
         ("/v2/customers/lookup/customerDetails", "GET"),
         ("/v2/customers/{customer_id:id}", "GET"),
+        ("/v2/customers/lookup/loyaltyDetails", "GET"),
+        ("/v2/customers/{customer_id:id}/loyaltyDetails", "GET"),
     }
 
 
@@ -82,6 +85,18 @@ def test_lean_answers_are_fastapis_answers(api: Api, fastapis: Api, engine: Engi
         ("/v2/customers/lookup/customerDetails", lookup, "viewer"),
         ("/v2/customers/lookup/customerDetails", {**lookup, "embed": "mlp"}, "viewer"),
         ("/v2/customers/lookup/customerDetails", {**lookup, "source": "WECHAT"}, "viewer"),
+        (f"/v2/customers/{survivor}/loyaltyDetails", {}, "viewer"),
+        (f"/v2/customers/{survivor}/loyaltyDetails", {"programId": "1"}, "viewer"),
+        (f"/v2/customers/{survivor}/loyaltyDetails", {"programId": "99999"}, "viewer"),
+        (f"/v2/customers/{survivor}/loyaltyDetails", {"programId": "0"}, "viewer"),  # 400
+        (f"/v2/customers/{survivor}/loyaltyDetails", {"programId": "x"}, "viewer"),  # 400
+        (f"/v2/customers/{survivor}/loyaltyDetails", {"programId": ""}, "viewer"),  # 400
+        (f"/v2/customers/{victim}/loyaltyDetails", {}, "viewer"),
+        (f"/v2/customers/{stranger}/loyaltyDetails", {}, "viewer"),  # 404
+        ("/v2/customers/0/loyaltyDetails", {"programId": "x"}, "viewer"),  # both wrong
+        ("/v2/customers/lookup/loyaltyDetails", lookup, "viewer"),
+        ("/v2/customers/lookup/loyaltyDetails", {**lookup, "programId": "-1"}, "viewer"),
+        ("/v2/customers/lookup/loyaltyDetails", {}, "viewer"),  # 400
     ]
     for path, params, role in requests:
         lean = api.get(path, params=params, role=role)

@@ -4,11 +4,13 @@ FastAPI's own handler solves each request's dependencies and parameters generica
 every parameter its kind, sequence checks, aliases, then a validation), and validates the
 answer in a second worker thread: on a look-up that cost more CPU than the endpoint's own
 work. A route of :class:`LeanRoute` whose endpoint takes nothing but one
-:func:`patron.api.deps.session` dependency, ``str | None`` query parameters and path
-parameters is served by a handler planned once, when the route is built:
+:func:`patron.api.deps.session` dependency, ``str | None`` or ``int | None`` query
+parameters and path parameters is served by a handler planned once, when the route is
+built:
 
 - the query values are read as given (what FastAPI makes of a ``str | None`` parameter:
-  the last value of a repeated name, ``None`` when absent);
+  the last value of a repeated name, ``None`` when absent); an ``int | None`` one (an id)
+  is validated by its declared field when given, as the path values are;
 - the session is opened as the dependency opens it (:func:`deps.open_session`), so the
   authentication, its cache and its errors are the same;
 - the path values are validated by their declared fields, after the session as FastAPI
@@ -41,6 +43,8 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 #: The one query parameter type the lean handler reads without a validation.
 _OPTIONAL_TEXT = str | None
+#: The query parameter type it validates by the declared field, as path values are.
+_OPTIONAL_ID = int | None
 #: A ``Dependant``'s parameters that FastAPI fills from the request itself.
 _SPECIAL_PARAMETERS = (
     "request_param_name",
@@ -70,6 +74,8 @@ class _Plan:
     session_name: str
     #: (parameter name, alias) of each ``str | None`` query parameter.
     query: tuple[tuple[str, str], ...]
+    #: The declared fields of the ``int | None`` query parameters (``ModelField``).
+    checked_query: tuple[Any, ...]
     #: The declared fields of the path parameters (``ModelField``).
     path: tuple[Any, ...]
     endpoint: Callable[..., Any]
@@ -92,7 +98,8 @@ def _effective(route: LeanRoute) -> Any:
 
 def _plan(route: Any) -> _Plan | None:
     """The lean handler's plan for ``route``, or ``None`` when FastAPI's handler must serve
-    it: anything but a session, ``str | None`` query parameters and path parameters."""
+    it: anything but a session, optional ``str`` or ``int`` query parameters and path
+    parameters."""
     dependant = route.dependant
     if (
         dependant is None
@@ -122,13 +129,21 @@ def _plan(route: Any) -> _Plan | None:
         or session.body_params
     ):
         return None
+    texts, checked = [], []
     for field in dependant.query_params:
-        if field.field_info.annotation != _OPTIONAL_TEXT or field.field_info.default is not None:
+        if field.field_info.default is not None:
+            return None
+        if field.field_info.annotation == _OPTIONAL_TEXT:
+            texts.append(field)
+        elif field.field_info.annotation == _OPTIONAL_ID:
+            checked.append(field)
+        else:
             return None
     return _Plan(
         role=role,
         session_name=session.name,
-        query=tuple((field.name, field.alias) for field in dependant.query_params),
+        query=tuple((field.name, field.alias) for field in texts),
+        checked_query=tuple(checked),
         path=tuple(dependant.path_params),
         endpoint=dependant.call,
         response_field=route.response_field,
@@ -156,6 +171,16 @@ def _lean_handler(plan: _Plan, default: Handler) -> Handler:
                 value, errors = field.validate(
                     request.path_params.get(field.alias), values, loc=("path", field.alias)
                 )
+                if errors:
+                    problems.extend(errors)
+                else:
+                    values[field.name] = value
+            for field in plan.checked_query:
+                given_value = given.get(field.alias)
+                if given_value is None:
+                    values[field.name] = None  # absent: the default, unvalidated
+                    continue
+                value, errors = field.validate(given_value, values, loc=("query", field.alias))
                 if errors:
                     problems.extend(errors)
                 else:

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from patron.api.contract import errors
-from patron.api.deps import Db, TransactionRoute, admin, editor, viewer
+from patron.api.deps import Db, ViewerSession, admin, editor, viewer
+from patron.api.lean import LeanRoute
 from patron.api.params import CustomerId, query_id
 from patron.auth.actor import Actor
 from patron.codes import loyalty
@@ -26,7 +27,8 @@ from patron.loyalty.answers import (
 )
 from patron.loyalty.schemas import AdjustIn, PartnerMembershipIn, RedeemIn, TierChangeIn
 
-router = APIRouter(prefix="/v2/customers", tags=["loyalty"], route_class=TransactionRoute)
+# The two loyaltyDetails reads are as hot as the customer read beside them: the lean handler.
+router = APIRouter(prefix="/v2/customers", tags=["loyalty"], route_class=LeanRoute)
 
 Viewer = Annotated[Actor, Depends(viewer)]
 Editor = Annotated[Actor, Depends(editor)]
@@ -48,8 +50,7 @@ def _answer(data: Any, warnings: list[Notice]) -> dict[str, Any]:
     responses=errors(404),
 )
 def loyalty_details_by_identifier(
-    actor: Viewer,
-    conn: Db,
+    s: ViewerSession,
     identifierName: str | None = None,
     identifierValue: str | None = None,
     source: str | None = None,
@@ -58,8 +59,8 @@ def loyalty_details_by_identifier(
 ) -> dict[str, Any]:
     """The loyalty details of the customer behind an identifier, per program."""
     found, warnings = member.details_by_identifier(
-        conn,
-        actor.org_id,
+        s.conn,
+        s.actor.org_id,
         name=identifierName,
         value=identifierValue,
         source=source,
@@ -75,10 +76,10 @@ def loyalty_details_by_identifier(
     response_model_exclude_unset=True,
 )
 def loyalty_details(
-    customer_id: CustomerId, actor: Viewer, conn: Db, program_id: ProgramQuery = None
+    customer_id: CustomerId, s: ViewerSession, program_id: ProgramQuery = None
 ) -> dict[str, Any]:
     """A loyalty member's balances and slab in every program of the org (or one)."""
-    found, warnings = member.details_by_id(conn, actor.org_id, customer_id, program_id)
+    found, warnings = member.details_by_id(s.conn, s.actor.org_id, customer_id, program_id)
     return _answer(found, warnings)
 
 
