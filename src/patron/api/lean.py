@@ -167,24 +167,11 @@ def _lean_handler(plan: _Plan, default: Handler) -> Handler:
         values: dict[str, Any] = {name: given.get(alias) for name, alias in plan.query}
         async with deps.open_session(request, plan.role) as session:
             problems: list[Any] = []
-            for field in plan.path:
-                value, errors = field.validate(
-                    request.path_params.get(field.alias), values, loc=("path", field.alias)
-                )
-                if errors:
-                    problems.extend(errors)
-                else:
-                    values[field.name] = value
-            for field in plan.checked_query:
-                given_value = given.get(field.alias)
-                if given_value is None:
-                    values[field.name] = None  # absent: the default, unvalidated
-                    continue
-                value, errors = field.validate(given_value, values, loc=("query", field.alias))
-                if errors:
-                    problems.extend(errors)
-                else:
-                    values[field.name] = value
+            _validate(plan.path, request.path_params, "path", values, problems)
+            # An absent optional query value is its default (None), unvalidated, as in FastAPI.
+            values.update((field.name, None) for field in plan.checked_query)
+            present = [field for field in plan.checked_query if field.alias in given]
+            _validate(present, given, "query", values, problems)
             if problems:
                 raise RequestValidationError(problems)
             values[plan.session_name] = session
@@ -192,6 +179,19 @@ def _lean_handler(plan: _Plan, default: Handler) -> Handler:
         return Response(content=content, media_type="application/json")
 
     return handle
+
+
+def _validate(
+    fields: Any, given: Any, where: str, values: dict[str, Any], problems: list[Any]
+) -> None:
+    """Validate each field's given value by its declaration: into ``values`` when valid,
+    its errors into ``problems`` otherwise (located as FastAPI locates them)."""
+    for field in fields:
+        value, errors = field.validate(given.get(field.alias), values, loc=(where, field.alias))
+        if errors:
+            problems.extend(errors)
+        else:
+            values[field.name] = value
 
 
 def _answer(plan: _Plan, values: dict[str, Any]) -> bytes:
