@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,3 +226,25 @@ def warning_codes(response: Any) -> list[int]:
 DATA = Path(__file__).parent / "data"
 #: The sample requests of the user guide (the specification's samples, made valid JSON).
 EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
+
+
+#: The chunk size of imports in chunks in the tests (``chunked``).
+CHUNK = 7
+
+
+@pytest.fixture
+def chunked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[bool], None]]:
+    """Switch imports between chunks of :data:`CHUNK` rows (files of a few rows cross
+    chunk edges) and the default (files handled whole)."""
+    monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path))
+
+    def switch(on: bool) -> None:
+        if on:
+            monkeypatch.setenv("PATRON_IMPORT_CHUNK_ROWS", str(CHUNK))
+        else:
+            monkeypatch.delenv("PATRON_IMPORT_CHUNK_ROWS", raising=False)
+        get_settings.cache_clear()
+
+    yield switch
+    monkeypatch.undo()
+    get_settings.cache_clear()

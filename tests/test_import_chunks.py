@@ -18,7 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from patron.imports.mapping import profile_of
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
 from patron.settings import get_settings
-from tests.conftest import Api, OrgHandle
+from tests.conftest import CHUNK, Api, OrgHandle
 from tests.factories import register
 from tests.importing import (
     MEMBERS_HEADER,
@@ -53,25 +53,8 @@ from tests.importing import (
     start,
     undo,
 )
-
-CHUNK = 7
-
-
-@pytest.fixture
-def chunked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[bool], None]]:
-    """Switch between chunks of :data:`CHUNK` rows and the default (files handled whole)."""
-    monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path))
-
-    def switch(on: bool) -> None:
-        if on:
-            monkeypatch.setenv("PATRON_IMPORT_CHUNK_ROWS", str(CHUNK))
-        else:
-            monkeypatch.delenv("PATRON_IMPORT_CHUNK_ROWS", raising=False)
-        get_settings.cache_clear()
-
-    yield switch
-    monkeypatch.undo()
-    get_settings.cache_clear()
+from tests.test_import_coupon_redemption import HEADER as COUPON_HEADER
+from tests.test_import_coupon_redemption import MAPPING as COUPON_FIELDS
 
 
 @dataclass
@@ -508,18 +491,7 @@ def test_consent_is_recorded_once_per_subscription(
 
 # --- Coupon Redemption: a customer's redemptions of a series counted over the whole file -----
 
-COUPON_HEADER = "Series,Code,Store,Customer,Date,Bill,Amount"
-COUPON_MAPPING = {
-    "mapping": {
-        "Series": "series_id",
-        "Code": "coupon_code",
-        "Store": "store",
-        "Customer": "customer",
-        "Date": "redeemed_date",
-        "Bill": "transaction_number",
-        "Amount": "amount",
-    }
-}
+COUPON_MAPPING = {"mapping": COUPON_FIELDS}
 
 
 def coupon_setup(engine: Engine, org: OrgHandle) -> None:

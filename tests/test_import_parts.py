@@ -31,7 +31,6 @@ from patron.imports.read.head import HEAD_BYTES, read_headers, text_headers
 from patron.kit.db import transaction
 from patron.kit.errors import InvalidInput
 from patron.kit.pagination import Page
-from patron.settings import get_settings
 from patron.subscriptions.tables import consent_ledger, subscriptions
 from tests.conftest import Api, OrgHandle
 from tests.importing import (
@@ -49,25 +48,6 @@ from tests.test_cli import database_url
 from tests.web.console import Console, opened
 from tests.web.test_imports_pages import draft_of, mapping_form, record
 from tests.web.uploads import HEADER, XLSX, people, store_org, xlsx
-
-CHUNK = 7
-
-
-@pytest.fixture
-def chunked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[bool], None]]:
-    """Switch between chunks of :data:`CHUNK` rows and the default (files stored whole)."""
-    monkeypatch.setenv("PATRON_DATA_DIR", str(tmp_path))
-
-    def switch(on: bool) -> None:
-        if on:
-            monkeypatch.setenv("PATRON_IMPORT_CHUNK_ROWS", str(CHUNK))
-        else:
-            monkeypatch.delenv("PATRON_IMPORT_CHUNK_ROWS", raising=False)
-        get_settings.cache_clear()
-
-    yield switch
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def stored(engine: Engine, org: OrgHandle, import_id: int, kind: str) -> list[pl.DataFrame]:
