@@ -145,6 +145,7 @@ def _shown(
         "cpu": {k: round(v, 1) for k, v in result["cpu"].items()},
         "cpu_us_per_row": round(sum(result["cpu"].get(k, 0) for k in stages[:3]) / rows * 1e6, 1),
         "load": [round(value, 1) for value in result["load"]],
+        "load_avg": [[round(value, 1) for value in triple] for triple in result["load_avg"]],
         "counts": result["counts"],
     }
 

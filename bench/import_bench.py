@@ -192,8 +192,9 @@ def settle(url: str) -> None:
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one scenario in a fresh process and answer what it reported, with the machine's
-    load average (1 minute) before and after: other work on the machine shows there."""
-    load = os.getloadavg()[0]
+    load average before and after (``load``: 1 minute; ``load_avg``: 1, 5 and 15 minutes):
+    other work on the machine shows there."""
+    before = os.getloadavg()
     done = subprocess.run(  # noqa: S603 - our own script
         [sys.executable, str(HERE), "--child", json.dumps(spec)],
         capture_output=True,
@@ -204,7 +205,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         sys.stderr.write(done.stderr)
         raise SystemExit(f"benchmark child {spec['kind']} failed (exit {done.returncode})")
     result = dict(json.loads(done.stdout.strip().splitlines()[-1]))
-    result["load"] = [load, os.getloadavg()[0]]
+    after = os.getloadavg()
+    result["load"] = [before[0], after[0]]
+    result["load_avg"] = [list(before), list(after)]
     return result
 
 
@@ -419,6 +422,12 @@ def _seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+def _load(result: dict[str, Any]) -> str:
+    """The load average (1/5/15 minutes) before → after a child, as far as it was recorded."""
+    triples = result.get("load_avg") or [[result["load"][0]], [result["load"][1]]]
+    return " → ".join("/".join(f"{value:.1f}" for value in triple) for triple in triples)
+
+
 def _backend_table(backend: str, out: dict[str, Any]) -> list[str]:
     name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
     lines = [
@@ -450,7 +459,7 @@ def _backend_table(backend: str, out: dict[str, Any]) -> list[str]:
                 f"{r['bare']['total']:.2f}",
                 f"{r['total'] / r['bare']['total']:.2f}x",
                 f"{r['max_rss_mb']:.0f}",
-                f"{r['load'][0]:.1f} → {r['load'][1]:.1f}",
+                _load(r),
                 outcome,
             )
         )
@@ -466,7 +475,7 @@ def _backend_table(backend: str, out: dict[str, Any]) -> list[str]:
             "",
             "",
             f"{t['max_rss_mb']:.0f}",
-            f"{t['load'][0]:.1f} → {t['load'][1]:.1f}",
+            _load(t),
             "",
         )
     )
