@@ -126,7 +126,7 @@ def _entries(
     zone = ledger.zone_of(conn, org_id)
     rows = {
         int(r["program_id"]): Balance.of(r)
-        for r in entries.balances_of(conn, org_id, [customer_id])
+        for r in entries.balances_of_customer(conn, org_id, customer_id)
     }
     # A member has partner memberships only in the partner programs of its programs.
     linked = any(program.partners for program in chosen)
