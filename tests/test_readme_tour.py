@@ -100,9 +100,12 @@ class Tour:
     key: str
     ids: dict[int, int] = field(default_factory=dict)
     responses: list[tuple[Request, Any]] = field(default_factory=list)
+    #: The shell variables the README has set so far (``KEY``, ``API``), kept across sections.
+    variables: dict[str, str] = field(default_factory=dict)
 
     def run(self, text: str) -> None:
-        variables = {"KEY": self.key}
+        variables = self.variables
+        variables["KEY"] = self.key
         for command in commands(text):
             if command.startswith(("make ", ".venv/bin/", "printf ")):
                 continue  # the server itself, and the CLI's part of the tour
@@ -118,7 +121,8 @@ class Tour:
         response = self.client.request(
             request.method, path, headers=request.headers, content=request.body
         )
-        assert response.status_code == 200, f"{request.method} {request.path}: {response.text}"
+        failed = f"{request.method} {request.path}: {response.text}"
+        assert response.status_code in (200, 201), failed
         created = response.json().get("createdId")
         new = created and created not in self.ids.values()
         if request.method == "POST" and request.path == "/v2/customers" and new:
@@ -218,3 +222,18 @@ def test_the_quick_start_then_the_tour_as_the_readme_writes_them(
     search = tour.answer("GET", "/v2/customers/search")
     assert [c["userId"] for c in search.json()["data"]] == [tour.real(casual_id)]
     assert len(tour.ids) == 3
+
+    tour.run(section("### Points and tiers"))
+    # "The bill, 1100 in all, earns her 110 points at SILVER's rate ..., which crosses GOLD's
+    # threshold of 100 lifetime points: loyaltyDetails answers ... "currentSlab": "GOLD" ..."
+    amount, earned = stated(r"The bill, (\d+) in all, earns her (\d+) points")
+    bill = tour.answer("POST", "/v2/transactions").json()["transaction"]
+    assert (bill["customerId"], bill["amount"]) == (quick, amount)
+    assert bill["points"]["earned"] == earned
+    (program,) = tour.answer("GET", "/v2/customers/lookup/loyaltyDetails").json()["data"]
+    assert (program["loyaltyPoints"], program["currentSlab"]) == (earned, "GOLD")
+    assert program["slabExpiryDate"] is not None
+    read = tour.answer("GET", f"/v2/customers/{first_id}").json()
+    assert read["loyaltyInfo"]["lifetimePurchases"] == amount
+    assert read["pointsSummary"]["loyaltyPoints"] == earned
+    assert [s["points"] for s in read["expirySchedules"]] == [earned]
