@@ -7,6 +7,7 @@ template can set, and how accepted rows are applied. Everything else is shared.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -125,6 +126,18 @@ class Plan(Generic[PlanData]):
     #: row, status (insert|update|skip|reject), error_codes, errors, corrections, customer_id
     rows: pl.DataFrame
     data: PlanData
+
+
+@dataclass(frozen=True)
+class UndoStep:
+    """A step of a profile's undo over one of its undo frames (``kind``), whose rows each
+    stand alone: an undo of such steps runs each over every stored part of its frame in turn
+    (``newest_first``: the last part first, as ``run`` takes its frame's rows) before the
+    next step, as it would over the frames put together (:mod:`patron.imports.undoing`)."""
+
+    kind: str
+    run: Callable[[Connection, ImportContext, pl.DataFrame], pl.DataFrame]
+    newest_first: bool = False
 
 
 class ImportProfile(Protocol):

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from patron.audit.service import audit
 from patron.auth.actor import Actor, Role
 from patron.codes import generic
-from patron.imports import chunks, codes, progress
+from patron.imports import chunks, codes, progress, undoing
 from patron.imports import consent as consents
 from patron.imports import repository as repo
 from patron.imports.conflicts import no_conflicts
@@ -518,19 +518,13 @@ def undo_step(conn: Connection, found: RowMapping) -> None:
     profile = profile_of(found["profile"])
     ctx = context_for(conn, found)
     org_id, import_id = found["org_id"], found["id"]
-    data = {
-        kind: repo.get_frame(conn, org_id, import_id, f"undo:{kind}") for kind in profile.undo_kinds
-    }
-    missing = [kind for kind, frame in data.items() if frame is None]
-    if missing:
-        raise NotFound(codes.UNKNOWN_IMPORT, f"import {import_id} has no undo data")
+    stored = undoing.stored_frames(conn, profile, ctx)
     # Consent first: a customer the import created then holds no subscription of its own.
     progress.reached(10)
     consent_conflicts = consents.undo(conn, found)
-    progress.reached(20)
-    kept = {kind: frame for kind, frame in data.items() if frame is not None}
-    conflicts = pl.concat([consent_conflicts, profile.undo(conn, ctx, kept)])
-    progress.reached(90)
+    with progress.stage(20, 90):
+        profile_conflicts = undoing.undo_frames(conn, profile, ctx, stored)
+    conflicts = undoing.in_order(pl.concat([consent_conflicts, profile_conflicts]))
     repo.put_frame(conn, org_id, import_id, "conflicts", conflicts)
     counts = {**found["counts"], "undo_conflicts": conflicts.height}
     move(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy.engine import Connection
 
-from patron.imports import repository
 from patron.imports.context import ImportContext
 from patron.imports.newcustomers import undo_new_customers
 from patron.imports.profiles.loyalty_customers.apply import (
@@ -36,9 +35,9 @@ def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) ->
     conflicts = [_restore_changes(conn, ctx, changes, written, now)]
     # The ledger follows the restored accounts: entries reversing the import's openings.
     sync_loyalty(conn, ctx, loyalty_customers(changes))
-    # Read here, not listed in the profile's undo kinds: imports committed before the
-    # ledger existed have none, and their undo must still run.
-    slabs = repository.get_frame(conn, ctx.org_id, ctx.import_id, "undo:loyalty_slabs")
+    # Not listed in the profile's undo kinds (patron.imports.undoing.OPTIONAL_KINDS):
+    # imports committed before the ledger existed have none, and their undo must still run.
+    slabs = data.get("loyalty_slabs")
     if slabs is not None:
         opening.restore_slabs(
             conn,

@@ -9,20 +9,17 @@ from sqlalchemy.engine import Connection
 from patron.customer.tables import customers, identifiers, profiles
 from patron.identity.merge import unmerge
 from patron.imports.changelog import cause
-from patron.imports.conflicts import CONFLICT_SCHEMA
+from patron.imports.conflicts import CONFLICT_SCHEMA, no_conflicts
 from patron.imports.context import ImportContext
 from patron.imports.customers import identifier_holders
+from patron.imports.profile import UndoStep
 from patron.imports.profiles.v2_profile_identifiers.apply import delete_identifiers
 from patron.kit.bulk import create_temp_table, fetch_frame, insert_frame
 
 
 def undo(conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Restore the store as before the import; answer the conflicts left alone."""
-    conflicts = [_unmerge(conn, ctx, data["merges"])]
-    conflicts.append(_remove_added(conn, ctx, data["added"]))
-    conflicts.append(_restore_removed(conn, ctx, data["removed"]))
-    _delete_empty_profiles(conn, ctx, data["profiles"]["profile_id"])
-    return pl.concat(conflicts)
+    return pl.concat([step.run(conn, ctx, data[step.kind]) for step in STEPS])
 
 
 def _unmerge(conn: Connection, ctx: ImportContext, merges: pl.DataFrame) -> pl.DataFrame:
@@ -91,10 +88,13 @@ def _live_profiles(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.D
     )
 
 
-def _delete_empty_profiles(conn: Connection, ctx: ImportContext, ids: pl.Series) -> None:
+def _delete_empty_profiles(
+    conn: Connection, ctx: ImportContext, created: pl.DataFrame
+) -> pl.DataFrame:
     """Profiles the import created go again, unless something was put on them since."""
+    ids = created["profile_id"]
     if ids.is_empty():
-        return
+        return no_conflicts()
     create_temp_table(conn, "import_ids", {"id": "BIGINT"})
     insert_frame(conn, "import_ids", pl.DataFrame({"id": ids}, schema={"id": pl.Int64}))
     staged = sa.select(sa.table("import_ids", sa.column("id")).c.id)
@@ -108,3 +108,17 @@ def _delete_empty_profiles(conn: Connection, ctx: ImportContext, ids: pl.Series)
             profiles.c.last_name == "",
         )
     )
+    return no_conflicts()
+
+
+#: The undo, step by step: the merges reversed (newest first), the identifiers added taken
+#: back, those they replaced restored, the profiles created deleted. The rows of each step
+#: stand alone (a merged customer is touched by no other row of the file; an identifier is
+#: added, or replaced, by one row), so an import in parts is undone a part at a time, each
+#: step over every part before the next (:mod:`patron.imports.undoing`).
+STEPS = (
+    UndoStep("merges", _unmerge, newest_first=True),
+    UndoStep("added", _remove_added),
+    UndoStep("removed", _restore_removed),
+    UndoStep("profiles", _delete_empty_profiles),
+)
