@@ -29,7 +29,7 @@ from patron.imports.profiles.loyalty_customers.stored import (
     stage_ids,
 )
 from patron.imports.rowcheck import add_errors, has_errors
-from patron.kit.bulk import read_frame, stage
+from patron.kit.bulk import is_postgres, read_frame, stage
 from patron.orgs.settings import BLOCKING_FRAUD_STATUSES
 
 OWNED_CODES = {
@@ -84,14 +84,23 @@ def _owners(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> pl.Da
     # In index order, each look-up lands next to the previous one instead of anywhere.
     values = values.unique().sort("type", "value")
     staged = stage(conn, "import_values", {"type": "VARCHAR(32)", "value": "VARCHAR(255)"}, values)
-    query = sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id).join(
-        staged,
-        sa.and_(
-            identifiers.c.org_id == ctx.org_id,
-            identifiers.c.type == staged.c.type,
-            identifiers.c.value == staged.c.value,
-        ),
+    match = sa.and_(
+        identifiers.c.org_id == ctx.org_id,
+        identifiers.c.type == staged.c.type,
+        identifiers.c.value == staged.c.value,
     )
+    if is_postgres(conn):
+        # Each staged value looks its owner up by the unique index (a LATERAL sub-select
+        # with LIMIT 1, a nested loop): joined whole, the planner hashed every identifier of
+        # the org, once per chunk of an import in chunks, a cost that grew with the store
+        # (5.0 s against 2.2 s for a chunk of 200,000 values at 4.4 million identifiers).
+        owner = sa.select(identifiers.c.customer_id).where(match).limit(1).lateral("owner")
+        query = sa.select(staged.c.type, staged.c.value, owner.c.customer_id).select_from(
+            staged.join(owner, sa.true())
+        )
+    else:
+        query = sa.select(identifiers.c.type, identifiers.c.value, identifiers.c.customer_id)
+        query = query.join(staged, match)
     return read_frame(conn, query, schema)
 
 
