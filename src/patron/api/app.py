@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from patron import __version__
-from patron.api import contract, errors
+from patron.api import contract, errors, lean
 from patron.api.deps import CredentialCache
 from patron.api.health import router as health_router
 from patron.api.idempotency import Idempotency
@@ -122,6 +122,9 @@ def create_app(
         (profile_care.PHOTO_UPLOADS, profile_care.PHOTO_BODY_LIMIT),  # the console's photo
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, uploads=uploads)
+    # The hottest reads (look-up, customer details, loyalty details) are answered in front
+    # of the middleware stack, as the stack would answer them (``api.lean.LeanFront``).
+    lean.serve_in_front(app)
     return app
 
 
