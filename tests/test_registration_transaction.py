@@ -13,14 +13,19 @@ from tests.factories import registration
 from tests.statements import recorded_statements
 
 
-def test_a_registration_takes_seven_statements_and_no_savepoint(api: Api, engine: Engine) -> None:
+def test_a_registration_takes_two_statements_on_postgresql_and_no_savepoint(
+    api: Api, engine: Engine
+) -> None:
     assert api.post("/v2/customers", json=registration(mobile="919845055555")).status_code == 200
     with recorded_statements(engine) as statements:
         answer = api.post("/v2/customers", json=registration(mobile="919845066666"))
     assert answer.status_code == 200, answer.text
     assert not [s for s in statements if "SAVEPOINT" in s.upper()], statements
-    # The identifiers' owners, suppressions, three inserts, pending referrals, the audit entry.
-    assert len(statements) == 7, statements
+    # What the identifiers meet (their owners, suppressions and pending invitations), then the
+    # customer, its profile, its identifier and the audit entry: one statement on PostgreSQL,
+    # one a table on SQLite (no data-modifying CTEs there).
+    expected = 2 if engine.dialect.name == "postgresql" else 5
+    assert len(statements) == expected, statements
 
 
 def test_a_lost_race_runs_the_work_again_in_a_new_transaction(engine: Engine) -> None:

@@ -28,13 +28,14 @@ def audit(
     details: dict[str, Any],
 ) -> None:
     """Record who did what. ``details`` must never hold personal data."""
-    conn.execute(_RECORD, _values(actor, action, entity_type, entity_id, details))
+    conn.execute(_RECORD, entry(actor, action, entity_type, entity_id, details))
 
 
-def _values(
+def entry(
     actor: Actor, action: str, entity_type: str, entity_id: object, details: dict[str, Any]
 ) -> dict[str, Any]:
-    """An audit log row's values."""
+    """An audit log row's values (for a repository that writes the entry in the statement
+    of the change it records). ``details`` must never hold personal data."""
     return {
         "org_id": actor.org_id,
         "actor": actor.name,
@@ -60,7 +61,7 @@ def audit_many(
     statement (a bulk request's entries). ``details`` must never hold personal data."""
     if not done:
         return
-    rows = [_values(actor, action, entity_type, entity_id, details) for entity_id, details in done]
+    rows = [entry(actor, action, entity_type, entity_id, details) for entity_id, details in done]
     insert_rows(conn, audit_log, rows)
 
 

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.tables import change_log
-from patron.customer.tables import suppressions
 from patron.kit.db import MAX_ID
 from patron.orgs.tables import org_units
 from patron.subscriptions.tables import consent_ledger
@@ -66,22 +65,3 @@ def merge_log_entries(
         .order_by(change_log.c.id)
     )
     return list(conn.execute(query).mappings())
-
-
-def suppressed_digests(
-    conn: Connection, org_id: int, pairs: Sequence[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """The (type, digest) pairs among ``pairs`` that a deletion left as suppressions."""
-    if not pairs:
-        return set()
-    parameters = {"org_id": org_id, "pairs": sorted(set(pairs))}
-    return {(str(kind), str(digest)) for kind, digest in conn.execute(_SUPPRESSED, parameters)}
-
-
-# Built once (every registration asks): building a statement costs more than running it.
-_SUPPRESSED = sa.select(suppressions.c.type, suppressions.c.digest).where(
-    suppressions.c.org_id == sa.bindparam("org_id"),
-    sa.tuple_(suppressions.c.type, suppressions.c.digest).in_(
-        sa.bindparam("pairs", expanding=True)
-    ),
-)

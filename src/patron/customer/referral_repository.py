@@ -101,32 +101,6 @@ def insert_code(
     )
 
 
-def pending_for(
-    conn: Connection, org_id: int, pairs: Sequence[tuple[str, str]]
-) -> list[RowMapping]:
-    """Invitations of any of the (type, identifier) ``pairs`` nobody joined through yet,
-    earliest first."""
-    if not pairs:
-        return []
-    parameters = {"org_id": org_id, "pairs": sorted(set(pairs))}
-    return list(conn.execute(_PENDING_FOR, parameters).mappings())
-
-
-# Built once (every registration asks): building a statement costs more than running it.
-_PENDING_FOR = (
-    sa.select(referrals)
-    .where(
-        referrals.c.org_id == sa.bindparam("org_id"),
-        referrals.c.referee_id.is_(None),
-        referrals.c.joined_at.is_(None),
-        sa.tuple_(referrals.c.type, referrals.c.identifier).in_(
-            sa.bindparam("pairs", expanding=True)
-        ),
-    )
-    .order_by(referrals.c.invited_on, referrals.c.id)
-)
-
-
 def joined_in(
     conn: Connection, org_id: int, campaign_ids: Sequence[int], referee_id: int
 ) -> set[int]:

@@ -348,18 +348,23 @@ def _ensure_code(conn: Connection, org_id: int, campaign_id: int, customer_id: i
 # --- joining ----------------------------------------------------------------------------
 
 
-def link_new_customer(
-    conn: Connection, actor: Actor, customer_id: int, identifiers: list[tuple[str, str]]
-) -> int:
-    """A customer just registered: it becomes the referee of the earliest pending invitation
-    of its mobile or email in each campaign. Answers the number of invitations linked."""
-    pairs = [
+def invitation_pairs(identifiers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (type, identifier) pairs under which invitations of these (type, value)
+    identifiers are kept: their mobiles and emails."""
+    return [
         (kind, value)
         for kind, identifier_type in _IDENTIFIER_OF.items()
         for t, value in identifiers
         if t == identifier_type
     ]
-    pending = repository.pending_for(conn, actor.org_id, pairs)
+
+
+def join_pending(
+    conn: Connection, actor: Actor, customer_id: int, pending: list[RowMapping]
+) -> int:
+    """A customer just registered: it becomes the referee of the earliest of the ``pending``
+    invitations of its mobile or email (read with its identifiers' owners, earliest first:
+    ``registration_repository.met_by``) in each campaign. Answers the number linked."""
     if not pending:
         return 0
     done = repository.joined_in(

@@ -28,12 +28,19 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
-from patron.audit.service import audit, log_change
+from patron.audit.service import audit, entry, log_change
 from patron.auth.actor import Actor
 from patron.cards import issue as cards
 from patron.codes import customer as customer_codes
 from patron.codes import generic
-from patron.customer import referrals, repository, suppression, sync, validation
+from patron.customer import (
+    referrals,
+    registration_repository,
+    repository,
+    suppression,
+    sync,
+    validation,
+)
 from patron.customer.lookup import SourceAccount, ensure_changeable, resolve, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
 from patron.identity.rules import normalize_plain_identifier, parse_datetime
@@ -127,16 +134,19 @@ def register(
         warnings,
     )
 
-    owners = repository.owners_of(conn, actor.org_id, [(i.type, i.value) for i in all_identifiers])
+    # The identifiers' owners, their suppressions and the invitations of the mobile or email
+    # in one statement: a new person needs all three, and each is a round trip.
+    pairs = [(i.type, i.value) for i in all_identifiers]
+    digests = suppression.digests_of(pairs)
+    met = registration_repository.met_by(
+        conn, actor.org_id, pairs, list(digests), referrals.invitation_pairs(pairs)
+    )
+    owners = met.owners
     owner_ids = {int(o["customer_id"]) for o in owners}
     held = {(o["type"], o["value"]) for o in owners}
-    suppression.check(
-        conn,
-        actor.org_id,
-        settings,
-        [(i.type, i.value) for i in all_identifiers if (i.type, i.value) not in held],
-        warnings,
-    )
+    # Only an identifier nobody holds is a deleted person coming back.
+    released = [digests[found] for found in met.suppressed if digests[found] not in held]
+    suppression.meet(settings, {kind for kind, _ in released}, warnings)
     if len(owner_ids) > 1:
         raise Conflict(
             customer_codes.IDENTIFIERS_OF_DIFFERENT_CUSTOMERS,
@@ -148,6 +158,12 @@ def register(
     if update_on_match or not rule.is_default:
         match = _match(conn, actor, rule, prepared, all_identifiers, owner_ids)
     created = match is None and not owner_ids
+    details: dict[str, Any] = {"profiles": len(prepared)}
+    if origin != "registration":
+        details["origin"] = origin
+    if match is not None:
+        details["syncRule"] = list(match.group)
+    audited = False
     if match is not None:
         holder = resolve(conn, actor.org_id, match.customer_id, for_update=True)
         customer_id = holder.id
@@ -176,7 +192,10 @@ def register(
             )
         )
     else:
-        customer_id = repository.insert_customer(
+        # The audit entry joins the new customer's statement unless entries written after it
+        # (an invitation joined, a card issued) would then come before it in the log.
+        audited = not met.pending and not card_issues
+        new = registration_repository.insert_new_customer(
             conn,
             {
                 "org_id": actor.org_id,
@@ -187,22 +206,25 @@ def register(
                 "created_by": actor.name,
                 "modified_by": actor.name,
             },
+            [
+                registration_repository.NewProfile(
+                    _profile_values(actor, profile),
+                    [(i.type, i.value) for i in profile.identifiers],
+                )
+                for profile in prepared
+            ],
+            entry(actor, "customer.register", "customer", None, details) if audited else None,
         )
-        for profile in prepared:
-            _insert_profile(conn, actor, customer_id, profile, profile.identifiers)
+        customer_id = new.customer_id
+        for profile, profile_id in zip(prepared, new.profile_ids, strict=True):
+            _complete_profile(conn, actor, customer_id, profile_id, profile)
         repository.upsert_field_values(conn, actor.org_id, customer_id, "extended", extended)
         # A friend a customer invited has joined.
-        referrals.link_new_customer(
-            conn, actor, customer_id, [(i.type, i.value) for i in all_identifiers]
-        )
+        referrals.join_pending(conn, actor, customer_id, met.pending)
     cards.issue(conn, actor, customer_id, card_issues)
     _record_subscriptions(conn, actor, customer_id, all_identifiers, origin)
-    details: dict[str, Any] = {"profiles": len(prepared)}
-    if origin != "registration":
-        details["origin"] = origin
-    if match is not None:
-        details["syncRule"] = list(match.group)
-    audit(conn, actor, "customer.register", "customer", customer_id, details)
+    if not audited:
+        audit(conn, actor, "customer.register", "customer", customer_id, details)
     return Registration(customer_id, warnings, created, match.group if match else None)
 
 
@@ -503,19 +525,29 @@ def _insert_profile(
     identifiers: list[validation.Identifier],
 ) -> None:
     profile_id = repository.insert_profile(
-        conn,
-        {
-            "org_id": actor.org_id,
-            "customer_id": customer_id,
-            "source": profile.where.source,
-            "account_id": profile.where.account_id,
-            "first_name": profile.first_name,
-            "last_name": profile.last_name,
-            "created_by": actor.name,
-            "modified_by": actor.name,
-        },
+        conn, _profile_values(actor, profile) | {"customer_id": customer_id}
     )
     _add_identifiers(conn, actor, customer_id, profile_id, identifiers)
+    _complete_profile(conn, actor, customer_id, profile_id, profile)
+
+
+def _profile_values(actor: Actor, profile: PreparedProfile) -> dict[str, Any]:
+    """A new profile's columns but its customer's id."""
+    return {
+        "org_id": actor.org_id,
+        "source": profile.where.source,
+        "account_id": profile.where.account_id,
+        "first_name": profile.first_name,
+        "last_name": profile.last_name,
+        "created_by": actor.name,
+        "modified_by": actor.name,
+    }
+
+
+def _complete_profile(
+    conn: Connection, actor: Actor, customer_id: int, profile_id: int, profile: PreparedProfile
+) -> None:
+    """A new profile's channels and custom field values (those its customer has not)."""
     repository.upsert_channels(conn, actor.org_id, customer_id, profile_id, profile.channels)
     if not profile.custom_fields:
         return  # nothing to add: what is stored need not be read

@@ -13,38 +13,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.engine import Connection
-
 from patron.codes import customer
-from patron.customer import records_repository
 from patron.customer.deletion import suppression_digest
 from patron.kit.errors import Conflict, Notice
 from patron.orgs.settings import OrgSettings
 
 
-def check(
-    conn: Connection,
-    org_id: int,
-    settings: OrgSettings,
-    pairs: Sequence[tuple[str, str]],
-    warnings: list[Notice],
-) -> None:
-    """Refuse (95301) or warn (95302) when one of the (type, normalized value) ``pairs``
-    belonged to a deleted customer of the org."""
-    digests = {(kind, suppression_digest(kind, value)): kind for kind, value in pairs}
-    found = records_repository.suppressed_digests(conn, org_id, list(digests))
-    if not found:
+def digests_of(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """The (type, digest) a suppression of each (type, normalized value) pair would hold,
+    with the pair it stands for."""
+    return {(kind, suppression_digest(kind, value)): (kind, value) for kind, value in pairs}
+
+
+def meet(settings: OrgSettings, kinds: set[str], warnings: list[Notice]) -> None:
+    """Refuse (95301) or warn (95302) when identifiers of these ``kinds`` belonged to a
+    deleted customer of the org (none: nothing to say)."""
+    if not kinds:
         return
-    kinds = ", ".join(sorted({digests[pair] for pair in found}))
+    named = ", ".join(sorted(kinds))
     if settings.deleted_identifier_registration == "refuse":
         raise Conflict(
             customer.IDENTIFIER_SUPPRESSED,
-            f"The {kinds} belongs to a deleted customer: registering the person again is "
+            f"The {named} belongs to a deleted customer: registering the person again is "
             "refused by the org (setting deleted_identifier_registration)",
         )
     warnings.append(
         Notice(
             customer.IDENTIFIER_RELEASED,
-            f"The {kinds} belonged to a deleted customer; registered again",
+            f"The {named} belonged to a deleted customer; registered again",
         )
     )
