@@ -37,9 +37,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         result = xlsx(spec["url"], spec["org_id"], Path(spec["file"]))
     else:
         raise ValueError(f"unknown child kind {kind!r}")
-    # A pipeline resets the peak at each stage (its stage_peak_mb): the highest of them.
-    peaks = result.get("stage_peak_mb", {}).values()
-    result["max_rss_mb"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, *peaks)
+    # A pipeline resets the peak at each stage (its stage_peak_mb): the highest of them;
+    # another child's peak is its VmHWM. Not ru_maxrss: Linux carries the parent's peak
+    # over the exec into the child (a parent that had generated a 4M-row file in memory
+    # gave its child 2,970 MB there, its stages at most 742 MB).
+    peaks = [*result.get("stage_peak_mb", {}).values()] or [_stage_peak()]
+    result["max_rss_mb"] = max(peaks)
     return result
 
 
