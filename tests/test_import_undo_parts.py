@@ -63,6 +63,8 @@ class UndoCase:
     request: dict[str, Any] = field(default_factory=dict)
     #: What else of the store the profile writes, as values (customers by their rank).
     writes: Callable[[Engine, OrgHandle], list[tuple[Any, ...]]] | None = None
+    #: What to compare right after the commit, besides the change history (of the import).
+    committed: Callable[[Engine, OrgHandle, int], list[tuple[Any, ...]]] | None = None
 
 
 @dataclass
@@ -72,6 +74,8 @@ class Undone:
     store: list[tuple[Any, ...]]
     history: list[tuple[Any, ...]]
     audit: list[tuple[Any, ...]]
+    #: The change history right after the commit, and what the case compares then.
+    committed: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def _plain(text: str, ranks: dict[int, int], import_id: int) -> str:
@@ -118,7 +122,7 @@ def _json(value: Any) -> Any:
 
 
 #: The keys of change-log details that name a customer by id.
-_CUSTOMER_KEYS = {"customerId", "survivorId", "victimId", "userId"}
+_CUSTOMER_KEYS = {"customerId", "survivorId", "victimId", "userId", "entityId"}
 
 
 def _ids_named(value: Any, ranks: dict[int, int]) -> Any:
@@ -127,8 +131,10 @@ def _ids_named(value: Any, ranks: dict[int, int]) -> Any:
     if isinstance(value, dict):
         named_ids = {}
         for key, item in value.items():
-            if key.endswith("Id") and isinstance(item, int):
-                named_ids[key] = f"c{ranks.get(item, -1)}" if key in _CUSTOMER_KEYS else "#"
+            if key in _CUSTOMER_KEYS and str(item).isdigit():
+                named_ids[key] = f"c{ranks.get(int(item), -1)}"
+            elif key.endswith("Id") and isinstance(item, int):
+                named_ids[key] = "#"
             else:
                 named_ids[key] = _ids_named(item, ranks)
         return named_ids
@@ -174,6 +180,9 @@ def undo_case(
     for kind in profile_of(case.profile).undo_kinds:
         assert parts(engine, org, import_id, f"undo:{kind}") == expected_parts
     ranks = customer_ranks(engine, org)
+    committed = history_of(engine, org, ranks, import_id)
+    if case.committed is not None:
+        committed += case.committed(engine, org, import_id)
     if case.change is not None:
         case.change(engine, org)
     undone = undo(engine, org, import_id)
@@ -194,12 +203,14 @@ def undo_case(
         store=people(engine, org) + (case.writes(engine, org) if case.writes else []),
         history=history_of(engine, org, ranks, import_id),
         audit=audit_of(engine, org, import_id),
+        committed=committed,
     )
 
 
 def assert_undone_alike(engine: Engine, case: UndoCase, chunked: Callable[[bool], None]) -> Undone:
     whole = undo_case(engine, case, chunked, in_chunks=False)
     parted = undo_case(engine, case, chunked, in_chunks=True)
+    assert parted.committed == whole.committed
     assert parted.conflicts == whole.conflicts
     assert parted.counts == whole.counts
     assert parted.store == whole.store
@@ -561,3 +572,41 @@ def test_v2_profile_identifiers(
         (11, "unionId", "unionId un11 was removed or moved since the import")
     ]
     assert any(entry[1] == "MERGE" for entry in whole.history)
+
+
+def replacing_file(engine: Engine, org: OrgHandle) -> str:
+    ids = sorted(customer_ranks(engine, org))
+    lines = [f"{ids[i]},WECHAT,w{i},wechat,wx{i}" for i in range(20)]
+    # Customer 3's mobile replaced by rows of two chunks, from two sources: in the whole
+    # file both replace the stored one, and both rows' change-log entries name it.
+    lines[1] = f"{ids[3]},WECHAT,w3,mobile,9811100001"
+    lines[16] = f"{ids[3]},WEBSITE,web3,mobile,9811100002"
+    return csv("User ID,Source,Account ID,Identifier Type,Identifier Value", *lines)
+
+
+def removed_identifiers(engine: Engine, org: OrgHandle, import_id: int) -> list[tuple[Any, ...]]:
+    """The identifiers the import's undo data says it replaced, every part's."""
+    ranks = customer_ranks(engine, org)
+    with transaction(engine, write=False) as conn:
+        removed = imports_repository.get_frame(conn, org.id, import_id, "undo:removed")
+    assert removed is not None
+    return sorted(
+        ("removed", ranks[row["customer_id"]], row["type"], row["value"])
+        for row in removed.iter_rows(named=True)
+    )
+
+
+def test_v2_rows_of_two_chunks_replace_one_identifier(
+    engine: Engine, chunked: Callable[[bool], None]
+) -> None:
+    change = sql("DELETE FROM identifiers WHERE org_id = :org AND value = '9811100002'")
+    case = UndoCase(
+        "v2-profile-identifiers", members(20), replacing_file, change,
+        {"options": {"allow_updating_existing_identifier": True}},
+        committed=removed_identifiers,
+    )  # fmt: skip
+    whole = assert_undone_alike(engine, case, chunked)
+    assert ("removed", 3, "mobile", mobile(3)) in whole.committed
+    removes = [entry for entry in whole.committed if entry[:2] == (3, "MOBILE")]
+    assert len(removes) == 2
+    assert all(mobile(3) in entry[4] for entry in removes)

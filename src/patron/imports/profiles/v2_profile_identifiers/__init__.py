@@ -44,7 +44,7 @@ class V2ProfileIdentifiers:
         self, conn: Connection, ctx: ImportContext, mapped: pl.DataFrame
     ) -> Plan[pl.DataFrame]:
         rows = resolve.decide(conn, ctx, validate.validate(conn, ctx, mapped))
-        return Plan(rows=rows.drop("_existing_ids"), data=rows)
+        return Plan(rows=rows.drop("_existing_ids", "_existing_values"), data=rows)
 
     def apply(
         self, conn: Connection, ctx: ImportContext, plan: Plan[pl.DataFrame]

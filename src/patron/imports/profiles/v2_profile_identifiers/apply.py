@@ -40,9 +40,9 @@ def apply(
         "customer_id", "profile_id", type="identifier_type", value="identifier_value"
     )
     write_rows(conn, identifiers, added.with_columns(org_id=pl.lit(ctx.org_id, pl.Int64)))
-    _log(conn, ctx, writes, removed)
+    _log(conn, ctx, writes)
     merges = _merge(conn, ctx, acting.filter(pl.col("action") == "merge"))
-    final = rows.drop("_existing_ids").with_columns(
+    final = rows.drop("_existing_ids", "_existing_values").with_columns(
         customer_id=pl.when(pl.col("action") == "merge")
         .then(pl.col("owner_id"))
         .otherwise(pl.col("customer_id"))
@@ -114,15 +114,22 @@ def delete_identifiers(conn: Connection, ctx: ImportContext, frame: pl.DataFrame
     )
 
 
-def _log(conn: Connection, ctx: ImportContext, writes: pl.DataFrame, removed: pl.DataFrame) -> None:
+def _log(conn: Connection, ctx: ImportContext, writes: pl.DataFrame) -> None:
     """One change-log entry per row, as changeIdentifier writes them: what was added and
-    what it replaced, under MOBILE, EMAIL, EXTERNAL_ID or IDENTIFIER."""
+    what it replaced, under MOBILE, EMAIL, EXTERNAL_ID or IDENTIFIER.
+
+    What a row replaced is what the plan found the customer holding of its type (on its
+    profile, for the types a profile holds several of), not what this statement removed:
+    a file in chunks plans every chunk against the store before its commit, so two rows of
+    two chunks replacing one identifier both replace it, as in a whole file, though the
+    first chunk's commit removed it."""
     olds = (
-        removed.join(
-            writes.select("row", "customer_id", type="identifier_type"), on=["customer_id", "type"]
-        )
+        writes.filter(pl.col("action") == "replace")
+        .select("row", "identifier_type", value="_existing_values")
+        .explode("value")
+        .drop_nulls("value")
         .group_by("row")
-        .agg(_old=pl.struct(type=_shown(pl.col("type")), value="value"))
+        .agg(_old=pl.struct(type=_shown(pl.col("identifier_type")), value="value"))
     )
     entry = pl.Struct({"type": pl.String, "value": pl.String})
     entries = writes.join(olds, on="row", how="left").with_columns(

@@ -77,7 +77,7 @@ def decide(conn: Connection, ctx: ImportContext, rows: pl.DataFrame) -> pl.DataF
         .when(pl.col("action") == "skip")
         .then(pl.lit("skip"))
         .otherwise(pl.lit("update"))
-    ).drop("_owner_fraud", "_existing_values")
+    ).drop("_owner_fraud")
 
 
 def _owners(conn: Connection, ctx: ImportContext, valid: pl.DataFrame) -> pl.DataFrame:
