@@ -124,6 +124,18 @@ def resolve(
     """
     read = {"for_update": for_update, "with_purchases": with_purchases}
     customer = repository.get_customer(conn, org_id, customer_id, **read)
+    return _resolved(conn, org_id, customer_id, customer, read, not_found_code)
+
+
+def _resolved(
+    conn: Connection,
+    org_id: int,
+    customer_id: int,
+    customer: RowMapping | None,
+    read: dict[str, bool],
+    not_found_code: int,
+) -> Resolved:
+    """:func:`resolve` from the row of ``customer_id`` read as ``read`` says (None: none)."""
     warnings: list[Notice] = []
     depth = 0
     while customer is not None and customer["merged_into_id"] is not None:
@@ -203,17 +215,29 @@ def by_identifier(
     ``id`` names the customer by its id, ``cardExternalId`` by its card's external id.
     """
     key = next((k for k in LOOKUP_KEYS if k.lower() == (name or "").strip().lower()), None)
-    if key is not None:
-        holder = _holder_of_key(conn, org_id, key, (value or "").strip())
-    else:
+    if key is None and not for_update:
+        # A read: the identifier's owner and its row in one statement.
         kind, normalized = normalized_lookup(name, value, settings)
-        owners = repository.owners_of(conn, org_id, [(kind, normalized)])
-        holder = int(owners[0]["customer_id"]) if owners else None
-    if holder is None:
-        raise NotFound(
-            customer_codes.CUSTOMER_NOT_FOUND, "No customer found with the given identifier"
+        customer = repository.holder_of(
+            conn, org_id, kind, normalized, with_purchases=with_purchases
         )
-    resolved = resolve(conn, org_id, holder, for_update=for_update, with_purchases=with_purchases)
+        if customer is None:
+            raise _no_holder()
+        read = {"for_update": False, "with_purchases": with_purchases}
+        code = customer_codes.CUSTOMER_NOT_FOUND
+        resolved = _resolved(conn, org_id, int(customer["id"]), customer, read, code)
+    else:
+        if key is not None:
+            holder = _holder_of_key(conn, org_id, key, (value or "").strip())
+        else:
+            kind, normalized = normalized_lookup(name, value, settings)
+            owners = repository.owners_of(conn, org_id, [(kind, normalized)])
+            holder = int(owners[0]["customer_id"]) if owners else None
+        if holder is None:
+            raise _no_holder()
+        resolved = resolve(
+            conn, org_id, holder, for_update=for_update, with_purchases=with_purchases
+        )
     if not where.is_all and not repository.find_profile(
         conn, org_id, resolved.id, where.source, where.account_id
     ):
@@ -222,6 +246,12 @@ def by_identifier(
             "No customer found in the given source with the given identifier",
         )
     return resolved
+
+
+def _no_holder() -> NotFound:
+    return NotFound(
+        customer_codes.CUSTOMER_NOT_FOUND, "No customer found with the given identifier"
+    )
 
 
 def profile_on(conn: Connection, org_id: int, customer_id: int, where: SourceAccount) -> RowMapping:
