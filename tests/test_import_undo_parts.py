@@ -25,14 +25,23 @@ from sqlalchemy.engine import Engine
 
 from patron.identity.merge import merge
 from patron.imports import repository as imports_repository
-from patron.imports import service
+from patron.imports import service, undoing
 from patron.imports.mapping import profile_of
 from patron.kit.db import transaction
 from tests.conftest import CHUNK, Api, OrgHandle
 from tests.factories import register
-from tests.importing import confirm, csv, editor, import_org, letters, result, start, undo
+from tests.importing import (
+    confirm,
+    csv,
+    editor,
+    import_org,
+    letters,
+    people,
+    result,
+    start,
+    undo,
+)
 from tests.test_import_chunks import (
-    COUPON_HEADER,
     COUPON_MAPPING,
     LEGACY,
     card_setup,
@@ -43,12 +52,12 @@ from tests.test_import_chunks import (
     mobile,
     named,
     parts,
-    people,
     redemptions_of,
     series_setup,
     v2_file,
     v2_setup,
 )
+from tests.test_import_coupon_redemption import HEADER as COUPON_HEADER
 
 
 @dataclass
@@ -251,7 +260,15 @@ def loyalty_setup(engine: Engine, org: OrgHandle) -> None:
     members(10)(engine, org)
 
 
-def test_loyalty_customers(engine: Engine, chunked: Callable[[bool], None]) -> None:
+@pytest.mark.parametrize("per_part", [2, 0], ids=["partitions", "one-partition-split"])
+def test_loyalty_customers(
+    engine: Engine,
+    chunked: Callable[[bool], None],
+    monkeypatch: pytest.MonkeyPatch,
+    per_part: int,
+) -> None:
+    # Also with every frame spilled to one partition first, split again before it is read.
+    monkeypatch.setattr(undoing, "_PARTITIONS_PER_PART", per_part)
     change = sql(
         "UPDATE profiles SET last_name = 'Changed' WHERE org_id = :org AND customer_id = "
         "(SELECT customer_id FROM identifiers WHERE org_id = :org AND value = :mobile)",
@@ -265,20 +282,26 @@ def test_loyalty_customers(engine: Engine, chunked: Callable[[bool], None]) -> N
     assert whole.counts["updated"] == 4
 
 
+@pytest.mark.parametrize("per_part", [2, 0], ids=["partitions", "one-partition-split"])
 def test_the_undo_holds_a_part_at_a_time(
-    engine: Engine, chunked: Callable[[bool], None], monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    chunked: Callable[[bool], None],
+    monkeypatch: pytest.MonkeyPatch,
+    per_part: int,
 ) -> None:
     """The profile's undo is handed the frames of a partition of the customers at a time,
-    never more frame rows than the largest stored part holds, and every row once."""
+    never more frame rows than the largest stored part holds, and every row once; also
+    when the frames are first spilled to one partition, which is then split again."""
+    monkeypatch.setattr(undoing, "_PARTITIONS_PER_PART", per_part)
     profile = profile_of("loyalty-customers")
     handed: list[int] = []
     undo_frames = profile.undo
 
-    def undoing(conn: Any, ctx: Any, data: dict[str, pl.DataFrame]) -> Any:
+    def observed(conn: Any, ctx: Any, data: dict[str, pl.DataFrame]) -> Any:
         handed.append(sum(frame.height for frame in data.values()))
         return undo_frames(conn, ctx, data)
 
-    monkeypatch.setattr(profile, "undo", undoing)
+    monkeypatch.setattr(profile, "undo", observed)
     org = import_org(engine)
     members(10)(engine, org)
     chunked(True)

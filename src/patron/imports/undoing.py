@@ -70,6 +70,10 @@ OPTIONAL_KINDS: dict[str, tuple[str, ...]] = {"loyalty-customers": ("loyalty_sla
 #: Profiles undone in steps, each over every part before the next (see the docstring).
 STEPS: dict[str, tuple[UndoStep, ...]] = {"v2-profile-identifiers": v2_undo.STEPS}
 
+#: Partitions per stored part: each holds half a part on average, so that few need
+#: splitting again.
+_PARTITIONS_PER_PART = 2
+
 #: How many times a partition larger than a part is split again before it is undone as it
 #: is (its rows all of a few keys: no hash separates them).
 _SPLITS = 4
@@ -180,9 +184,10 @@ class _ByKey:
                 self.limit = max(self.limit, sum(frame.height for frame in frames.values()))
                 yield part, frames
 
-        # Twice as many partitions as parts: each holds half a part on average, so that
-        # few need splitting again.
-        folders = self._spill(read(), self.directory / "k", 2 * parts, seed=0)
+        ways = max(1, _PARTITIONS_PER_PART * parts)
+        folders = self._spill(read(), self.directory / "k", ways, seed=0)
+        if not folders:  # every part empty: the undo runs once, as over the whole frames
+            return self.profile.undo(self.conn, self.ctx, self.empty).select(CONFLICT_SCHEMA.keys())
         conflicts = [no_conflicts()]
         for done, (folder, rows) in enumerate(folders):
             conflicts.extend(self._undo(folder, rows, depth=0))
