@@ -148,3 +148,16 @@ def test_what_identifiers_meet_may_name_no_invitation(engine: Engine, org: OrgHa
             conn, org.id, [("externalId", "EXT-77")], [("externalId", "0" * 64)], []
         )
     assert (met.owners, met.suppressed, met.pending) == ([], set(), [])
+
+
+def test_a_value_held_under_another_type_is_not_an_owner(api: Api) -> None:
+    # The identifiers' types and values are looked up as two lists: the mobile of one
+    # customer, sent as another person's external id, is not that customer's.
+    holder = register(api, mobile="919845077030")
+    answer = api.post(
+        "/v2/customers",
+        json=registration(mobile="919845077031", external_id="919845077030"),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["warnings"] == []
+    assert int(answer.json()["createdId"]) != holder

@@ -54,13 +54,16 @@ def met_by(
     ``digests`` and the pending invitations of the (``MOBILE``/``EMAIL``, value) ``invited``,
     in one statement."""
     met = Met()
-    parameters = {
-        "org_id": org_id,
-        "pairs": sorted(set(pairs)),
-        "digests": sorted(set(digests)),
-        "invited": sorted(set(invited)),
-    }
+    asked = (set(pairs), set(digests), set(invited))
+    parameters: dict[str, Any] = {"org_id": org_id}
+    for name, wanted in zip(("pairs", "digests", "invited"), asked, strict=True):
+        parameters[f"{name}_types"] = sorted({kind for kind, _ in wanted})
+        parameters[f"{name}_values"] = sorted({value for _, value in wanted})
     for row in conn.execute(_MET, parameters).mappings():
+        # The types and the values are asked for apart (see _in): a row of a type asked
+        # for with a value asked for under another type is not one of the pairs.
+        if (row["type"], row["value"]) not in asked[row["part"]]:
+            continue
         if row["part"] == _OWNERS:
             met.owners.append(row)
         elif row["part"] == _SUPPRESSED:
@@ -95,8 +98,17 @@ def _branch(
     return sa.select(*selected).where(*where)
 
 
-def _in(*columns: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
-    return sa.tuple_(*columns).in_(sa.bindparam(name, expanding=True))
+def _in(
+    kind: sa.ColumnElement[Any], value: sa.ColumnElement[Any], *, name: str
+) -> sa.ColumnElement[bool]:
+    """``kind`` among the types and ``value`` among the values of pairs (``<name>_types``,
+    ``<name>_values``), rather than ``(kind, value) IN (pairs)``: SQLite searches a list of
+    two row values or more by the org alone (the whole org's identifiers, read through
+    ``ix_identifiers_org_id_customer_id``), two lists by the unique index."""
+    return sa.and_(
+        kind.in_(sa.bindparam(f"{name}_types", expanding=True)),
+        value.in_(sa.bindparam(f"{name}_values", expanding=True)),
+    )
 
 
 # Built once (every registration asks): building a statement costs more than running it.
