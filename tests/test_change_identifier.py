@@ -313,3 +313,26 @@ def test_after_a_merge_every_identifier_of_both_finds_the_survivor(api: Api) -> 
         assert details.json()["warnings"] == []
     held = api.get(f"/v2/customers/{survivor}").json()["profiles"][0]["identifiersAll"]
     assert sorted((i["type"], i["value"]) for i in held) == sorted(every)
+
+
+def test_a_value_held_under_another_type_is_not_an_owner(api: Api) -> None:
+    # Two identifiers added at once are looked up by their types and their values apart
+    # (repository.owners_of): another customer's external id equal to the new email is not
+    # the email's owner, so nothing merges.
+    other = register(
+        api, mobile="919845011111", identifiers=[{"type": "externalId", "value": "own@example.com"}]
+    )
+    customer_id = register(api, mobile="919845012345")
+    response = api.post(
+        f"/v2/customers/{customer_id}/changeIdentifier",
+        json={
+            "add": [
+                {"type": "externalId", "value": "ext-77"},
+                {"type": "email", "value": "own@example.com"},
+            ]
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"createdId": customer_id, "warnings": []}
+    assert lookup(api, "email", "own@example.com") == customer_id
+    assert lookup(api, "externalId", "own@example.com") == other

@@ -252,11 +252,17 @@ def owners_of(conn: Connection, org_id: int, pairs: Iterable[tuple[str, str]]) -
         (kind, value), *_ = pairs
         found = conn.execute(_OWNER_OF, {"org_id": org_id, "type": kind, "value": value})
         return list(found.mappings())
+    # The types and the values asked for apart, the pairs kept here: SQLite searches a list
+    # of two row values or more (``(type, value) IN (...)``) through the org alone (every
+    # identifier of the org), two lists through the unique index.
     query = _OWNERS.where(
         identifiers.c.org_id == org_id,
-        sa.tuple_(identifiers.c.type, identifiers.c.value).in_(pairs),
+        identifiers.c.type.in_({kind for kind, _ in pairs}),
+        identifiers.c.value.in_({value for _, value in pairs}),
     )
-    return list(conn.execute(query).mappings())
+    wanted = set(pairs)
+    rows = conn.execute(query).mappings()
+    return [row for row in rows if (row["type"], row["value"]) in wanted]
 
 
 _OWNERS = sa.select(
