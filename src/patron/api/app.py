@@ -134,6 +134,9 @@ def serve_app() -> FastAPI:
     settings = get_settings()
     _exit_with_supervisor()
     app = create_app(settings, run_imports=settings.import_worker)
+    # Built now rather than by the first message (lifespan or request), so that what it
+    # builds (the routes as included, the lean front) is frozen with the rest.
+    app.middleware_stack = app.build_middleware_stack()
     settle_collector()
     return app
 

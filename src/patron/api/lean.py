@@ -22,6 +22,11 @@ built:
 Any other route keeps FastAPI's handler, and so does every request while the app has
 dependency overrides. The OpenAPI document is built from the same declarations: it does
 not change.
+
+In front of the middleware stack, :class:`LeanFront` (``serve_in_front``) hands a plain
+GET of a lean route straight to its lean handler, doing itself what the stack's layers
+and router would do for it (see the class): the stack's seven layers and the router's
+walk over every included route were a third of the event loop's CPU of a look-up.
 """
 
 from __future__ import annotations
