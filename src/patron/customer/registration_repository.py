@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.tables import audit_log
 from patron.customer.care_tables import referrals
+from patron.customer.repository import pair_parameters, pairs_in
 from patron.customer.tables import customers, identifiers, profiles, suppressions
 from patron.kit.db import insert_returning_id
 
@@ -59,11 +60,10 @@ def met_by(
     asked = (set(pairs), set(digests), set(invited))
     parameters: dict[str, Any] = {"org_id": org_id}
     for name, wanted in zip(("pairs", "digests", "invited"), asked, strict=True):
-        parameters[f"{name}_types"] = sorted({kind for kind, _ in wanted})
-        parameters[f"{name}_values"] = sorted({value for _, value in wanted})
+        parameters |= pair_parameters(name, wanted)
     for row in conn.execute(_MET, parameters).mappings():
-        # The types and the values are asked for apart (see _in): a row of a type asked
-        # for with a value asked for under another type is not one of the pairs.
+        # The types and the values are asked for apart (see pairs_in): a row of a type
+        # asked for with a value asked for under another type is not one of the pairs.
         if (row["type"], row["value"]) not in asked[row["part"]]:
             continue
         if row["part"] == _OWNERS:
@@ -100,26 +100,13 @@ def _branch(
     return sa.select(*selected).where(*where)
 
 
-def _in(
-    kind: sa.ColumnElement[Any], value: sa.ColumnElement[Any], *, name: str
-) -> sa.ColumnElement[bool]:
-    """``kind`` among the types and ``value`` among the values of pairs (``<name>_types``,
-    ``<name>_values``), rather than ``(kind, value) IN (pairs)``: SQLite searches a list of
-    two row values or more by the org alone (the whole org's identifiers, read through
-    ``ix_identifiers_org_id_customer_id``), two lists by the unique index."""
-    return sa.and_(
-        kind.in_(sa.bindparam(f"{name}_types", expanding=True)),
-        value.in_(sa.bindparam(f"{name}_values", expanding=True)),
-    )
-
-
 # Built once (every registration asks): building a statement costs more than running it.
 _MET_PARTS = sa.union_all(
     _branch(
         _OWNERS,
         [
             identifiers.c.org_id == sa.bindparam("org_id"),
-            _in(identifiers.c.type, identifiers.c.value, name="pairs"),
+            pairs_in(identifiers.c.type, identifiers.c.value, name="pairs"),
             profiles.c.id == identifiers.c.profile_id,
         ],
         type=identifiers.c.type,
@@ -133,7 +120,7 @@ _MET_PARTS = sa.union_all(
         _SUPPRESSED,
         [
             suppressions.c.org_id == sa.bindparam("org_id"),
-            _in(suppressions.c.type, suppressions.c.digest, name="digests"),
+            pairs_in(suppressions.c.type, suppressions.c.digest, name="digests"),
         ],
         type=suppressions.c.type,
         value=suppressions.c.digest,
@@ -144,7 +131,7 @@ _MET_PARTS = sa.union_all(
             referrals.c.org_id == sa.bindparam("org_id"),
             referrals.c.referee_id.is_(None),
             referrals.c.joined_at.is_(None),
-            _in(referrals.c.type, referrals.c.identifier, name="invited"),
+            pairs_in(referrals.c.type, referrals.c.identifier, name="invited"),
         ],
         type=referrals.c.type,
         value=referrals.c.identifier,

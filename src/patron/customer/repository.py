@@ -252,17 +252,34 @@ def owners_of(conn: Connection, org_id: int, pairs: Iterable[tuple[str, str]]) -
         (kind, value), *_ = pairs
         found = conn.execute(_OWNER_OF, {"org_id": org_id, "type": kind, "value": value})
         return list(found.mappings())
-    # The types and the values asked for apart, the pairs kept here: SQLite searches a list
-    # of two row values or more (``(type, value) IN (...)``) through the org alone (every
-    # identifier of the org), two lists through the unique index.
-    query = _OWNERS.where(
-        identifiers.c.org_id == org_id,
-        identifiers.c.type.in_({kind for kind, _ in pairs}),
-        identifiers.c.value.in_({value for _, value in pairs}),
-    )
     wanted = set(pairs)
-    rows = conn.execute(query).mappings()
+    parameters = {"org_id": org_id, **pair_parameters("pairs", wanted)}
+    rows = conn.execute(_OWNERS_OF_PAIRS, parameters).mappings()
+    # The types and the values are asked for apart (see pairs_in): keep the pairs asked for.
     return [row for row in rows if (row["type"], row["value"]) in wanted]
+
+
+def pairs_in(
+    kind: sa.ColumnElement[Any], value: sa.ColumnElement[Any], *, name: str
+) -> sa.ColumnElement[bool]:
+    """``kind`` among the types and ``value`` among the values of (type, value) pairs (the
+    expanding parameters ``<name>_types`` and ``<name>_values``, :func:`pair_parameters`),
+    rather than ``(kind, value) IN (pairs)``: SQLite searches a list of two row values or
+    more by the org alone (every identifier of the org), two lists by the unique index. The
+    caller keeps the rows of the pairs asked for."""
+    return sa.and_(
+        kind.in_(sa.bindparam(f"{name}_types", expanding=True)),
+        value.in_(sa.bindparam(f"{name}_values", expanding=True)),
+    )
+
+
+def pair_parameters(name: str, pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The parameters of :func:`pairs_in` ``name`` for ``pairs``."""
+    pairs = list(pairs)
+    return {
+        f"{name}_types": sorted({kind for kind, _ in pairs}),
+        f"{name}_values": sorted({value for _, value in pairs}),
+    }
 
 
 _OWNERS = sa.select(
@@ -273,6 +290,10 @@ _OWNERS = sa.select(
     profiles.c.source,
     profiles.c.account_id,
 ).join(profiles, profiles.c.id == identifiers.c.profile_id)
+_OWNERS_OF_PAIRS = _OWNERS.where(
+    identifiers.c.org_id == sa.bindparam("org_id"),
+    pairs_in(identifiers.c.type, identifiers.c.value, name="pairs"),
+)
 _OWNER_OF = _OWNERS.where(
     identifiers.c.org_id == sa.bindparam("org_id"),
     identifiers.c.type == sa.bindparam("type"),
