@@ -8,9 +8,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message
 
@@ -181,3 +183,38 @@ def test_a_route_before_a_lean_one_keeps_its_paths() -> None:
     # Overridden dependencies: every request goes through the stack.
     app.dependency_overrides[first] = first
     assert front._route(_scope(app, details)) is None
+
+
+def test_sqlite_hot_reads_wait_for_their_own_threads(
+    api: Api, engine: Engine, org: OrgHandle
+) -> None:
+    customer = register(api, mobile=MOBILE)
+    app = create_app(Settings(sqlite_read_threads=1), engine=engine)
+    limiter = app.state.hot_reads
+    if engine.dialect.name != "sqlite":
+        assert limiter is None  # PostgreSQL's reads keep the default pool
+        return
+    assert limiter.total_tokens == 1
+    lookup = f"identifierName=mobile&identifierValue={MOBILE}"
+    request: Request = ("GET", "/v2/customers/lookup", lookup, _bearer(org.keys["viewer"]))
+    front = _front(app)
+
+    async def run() -> None:
+        await limiter.acquire()  # the one thread is busy
+        waiting = asyncio.create_task(_sent(front, _scope(app, request)))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        limiter.release()
+        messages, raised = await waiting
+        assert raised is None
+        assert messages[0]["status"] == 200
+        assert messages[1]["body"].startswith(f'{{"entity":{customer},'.encode())
+
+    asyncio.run(run())
+
+
+def test_the_hot_reads_threads_are_bounded() -> None:
+    with pytest.raises(ValidationError):
+        Settings(sqlite_read_threads=0)
+    with pytest.raises(ValidationError):
+        Settings(sqlite_read_threads=41)

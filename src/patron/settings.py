@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     revoked API key, a deactivated user or a changed password stops working within this
     time. 0 checks every request."""
 
+    sqlite_read_threads: int = Field(default=4, ge=1, le=40)
+    """SQLite only: how many worker threads of a server process run the hottest reads (the
+    look-up, get by id, customerDetails, loyaltyDetails) at once. SQLite's calls release
+    Python's lock and take it back; 40 threads contending for it did less work than 4
+    (measured in BENCHMARKS.md). Other requests keep the default 40 threads."""
+
     org_cache_seconds: float = Field(default=5, ge=0, le=60)
     """How long a server process keeps an org's settings without reading them again: a
     change made in another process (or by a command such as ``patron orgs settings``)

@@ -125,6 +125,7 @@ def create_app(
     # The hottest reads (look-up, customer details, loyalty details) are answered in front
     # of the middleware stack, as the stack would answer them (``api.lean.LeanFront``).
     lean.serve_in_front(app)
+    lean.limit_hot_reads(app, settings.sqlite_read_threads)
     return app
 
 
