@@ -24,7 +24,11 @@ with no authentication, no middleware and no rules. wrk (``--connections`` conne
 The bare app answers the same paths. After the registrations the store is checked: no
 mobile belongs to two customers, every registration that answered 200 made exactly one
 customer. The machine's load averages (``uptime``) are taken beside every figure: the
-machine is shared, and a load above its core count makes a figure pessimistic.
+machine is shared, and a load above its core count makes a figure pessimistic. Beside each
+run, the CPU each party spent a request (from ``/proc``): the server's processes,
+PostgreSQL's (all of the cluster's), wrk's, and the whole machine's busy time — where the
+two cores went, which says what bounds a figure (two workers cannot double a figure when
+the database and wrk share the cores with them).
 """
 
 from __future__ import annotations
@@ -529,9 +533,52 @@ def lua(route: str, key: str, mobiles: list[str], ids: list[int], first: int) ->
     )
 
 
+#: Clock ticks a second, the unit of CPU times in ``/proc``.
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, str, str, float]]:
+    """Every process: its parent, its name, its command line and its CPU seconds so far."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        found[int(entry.name)] = (int(fields[1]), name, command, cpu)
+    return found
+
+
+def cpu_by_party(port: int) -> dict[str, float]:
+    """CPU seconds so far of the server listening on ``port`` (its process and its
+    workers), of PostgreSQL's processes, and of the whole machine (busy, from /proc/stat)."""
+    processes = _processes()
+    server = {pid for pid, (_, _, command, _) in processes.items() if f"--port {port} " in command}
+    grown = True
+    while grown:
+        children = {pid for pid, (parent, *_) in processes.items() if parent in server}
+        grown = not children <= server
+        server |= children
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return {
+        "server": sum(processes[pid][3] for pid in server),
+        "postgresql": sum(cpu for _, name, _, cpu in processes.values() if name == "postgres"),
+        "machine": (sum(ticks) - ticks[3] - ticks[4]) / TICKS,  # less idle and iowait
+    }
+
+
 def wrk(base: str, script: Path, connections: int, duration: int) -> dict[str, Any]:
-    """Run wrk against ``base``; answer requests/s, latency percentiles and failures."""
+    """Run wrk against ``base``; answer requests/s, latency percentiles, failures, and the
+    CPU each party spent a request (the server, PostgreSQL, wrk, the machine)."""
     load = os.getloadavg()
+    port = int(base.rsplit(":", 1)[1])
+    cpu_before, children_before = cpu_by_party(port), os.times()
     done = subprocess.run(  # noqa: S603 - wrk
         [
             WRK,
@@ -549,6 +596,7 @@ def wrk(base: str, script: Path, connections: int, duration: int) -> dict[str, A
         text=True,
         check=True,
     )
+    cpu_after, children_after = cpu_by_party(port), os.times()
     out = done.stdout
     result: dict[str, Any] = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
@@ -566,6 +614,11 @@ def wrk(base: str, script: Path, connections: int, duration: int) -> dict[str, A
     result["non_2xx"] = int(failed.group(1)) if failed else 0
     errors = re.search(r"Socket errors: (.*)", out)
     result["socket_errors"] = errors.group(1).strip() if errors else ""
+    spent = {party: cpu_after[party] - cpu_before[party] for party in cpu_after}
+    # wrk is the only child that ends meanwhile: the children's CPU is its.
+    spent["wrk"] = sum(children_after[2:4]) - sum(children_before[2:4])
+    per_request = 1000 / result["requests"] if result["requests"] else 0.0
+    result["cpu_ms"] = {party: round(cpu * per_request, 3) for party, cpu in spent.items()}
     return result
 
 
@@ -663,6 +716,13 @@ def _load(figure: dict[str, Any]) -> str:
     return " / ".join(f"{x:.1f}" for x in figure["load_after"])
 
 
+def _cpu(figure: dict[str, Any]) -> str:
+    cpu = figure.get("cpu_ms")
+    if not cpu:
+        return "—"
+    return " / ".join(f"{cpu[party]:.2f}" for party in ("server", "postgresql", "wrk", "machine"))
+
+
 def markdown(results: dict[str, Any], command: str) -> str:
     machine = results["machine"]
     lines = [
@@ -701,6 +761,18 @@ def markdown(results: dict[str, Any], command: str) -> str:
                 f"{bare['non_2xx']} "
                 f"| {_load(patron)} |"
             )
+        lines += [
+            "",
+            "CPU a request (ms: the server's processes / PostgreSQL's / wrk / the whole "
+            "machine, busy):",
+            "",
+            "| route | patron | bare |",
+            "| --- | --- | --- |",
+        ]
+        for route in ("lookup", "get", "details", "register"):
+            if route in runs:
+                patron, bare = runs[route]["patron"], runs[route]["bare"]
+                lines.append(f"| {route} | {_cpu(patron)} | {_cpu(bare)} |")
         if "register" in runs:
             check = runs["register"]["check"]
             lines += [
@@ -717,7 +789,9 @@ def markdown(results: dict[str, Any], command: str) -> str:
                 f"lookup, `patron serve --workers 1`: {one['rps']:,.0f}/s (p99 "
                 f"{one.get('p99_ms')} ms, load {_load(one)}); `--workers 2`: {two['rps']:,.0f}/s "
                 f"(p99 {two.get('p99_ms')} ms, load {_load(two)}): {speedup:.2f}x "
-                f"(target ≥ {WORKERS_SPEEDUP}x: {_met(speedup >= WORKERS_SPEEDUP)}).",
+                f"(target ≥ {WORKERS_SPEEDUP}x: {_met(speedup >= WORKERS_SPEEDUP)}). "
+                f"CPU a request (ms, as above): {_cpu(one)} with one worker, {_cpu(two)} "
+                "with two.",
             ]
         lines.append("")
     return "\n".join(lines)
