@@ -4,15 +4,19 @@ identifiers left alone."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from patron.audit.tables import audit_log
 from patron.customer import registration_repository
 from patron.customer.tables import customers, identifiers, profiles
 from patron.kit.db import transaction
+from patron.orgs import service as orgs
 from tests.conftest import Api, OrgHandle
 from tests.factories import register, registration
+from tests.statements import recorded_statements
 
 
 def test_a_new_customer_with_two_profiles_has_every_row_in_place(
@@ -161,3 +165,125 @@ def test_a_value_held_under_another_type_is_not_an_owner(api: Api) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json()["warnings"] == []
     assert int(answer.json()["createdId"]) != holder
+
+
+def _customers_of(engine: Engine, org_id: int) -> int:
+    with transaction(engine, write=False) as conn:
+        counted = conn.execute(
+            sa.select(sa.func.count()).select_from(customers).where(customers.c.org_id == org_id)
+        ).scalar_one()
+    return int(counted)
+
+
+def _new_rows(conn: Connection, org_id: int, mobile: str) -> registration_repository.NewRows:
+    return registration_repository.NewRows(
+        {
+            "org_id": org_id,
+            "loyalty_type": "loyalty",
+            "status_label_id": orgs.default_label_id(conn, org_id),
+            "registered_at": datetime.now(UTC),
+            "created_by": "test",
+            "modified_by": "test",
+        },
+        [
+            registration_repository.NewProfile(
+                {"org_id": org_id, "source": "INSTORE", "first_name": "Ann", "last_name": "Lee"},
+                [("mobile", mobile)],
+            )
+        ],
+        {
+            "org_id": org_id,
+            "actor": "test",
+            "action": "customer.register",
+            "entity_type": "customer",
+            "entity_id": "None",
+            "details": {"profiles": 1},
+        },
+    )
+
+
+def test_the_read_writes_a_new_customer_only_when_its_identifiers_meet_nothing(
+    api: Api, engine: Engine, org: OrgHandle
+) -> None:
+    holder = register(api, mobile="919845077040")
+    before = _customers_of(engine, org.id)
+    postgresql = engine.dialect.name == "postgresql"
+    with transaction(engine) as conn:
+        met = registration_repository.met_by(
+            conn,
+            org.id,
+            [("mobile", "919845077040")],
+            [],
+            [],
+            _new_rows(conn, org.id, "919845077040"),
+        )
+    # Held: the owner is read and nothing is written.
+    assert [int(o["customer_id"]) for o in met.owners] == [holder]
+    assert met.created is None
+    assert _customers_of(engine, org.id) == before
+    with transaction(engine) as conn:
+        met = registration_repository.met_by(
+            conn,
+            org.id,
+            [("mobile", "919845077041")],
+            [],
+            [],
+            _new_rows(conn, org.id, "919845077041"),
+        )
+    assert (met.owners, met.suppressed, met.pending) == ([], set(), [])
+    if not postgresql:  # no data-modifying CTEs: the caller writes the customer
+        assert met.created is None
+        assert _customers_of(engine, org.id) == before
+        return
+    assert met.created is not None
+    assert _customers_of(engine, org.id) == before + 1
+    with transaction(engine, write=False) as conn:
+        held = conn.execute(
+            sa.select(identifiers.c.customer_id, identifiers.c.profile_id).where(
+                identifiers.c.org_id == org.id, identifiers.c.value == "919845077041"
+            )
+        ).one()
+        entry = conn.execute(
+            sa.select(audit_log.c.entity_id).where(
+                audit_log.c.org_id == org.id, audit_log.c.actor == "test"
+            )
+        ).scalar_one()
+    assert tuple(held) == (met.created.customer_id, met.created.profile_ids[0])
+    assert entry == str(met.created.customer_id)
+
+
+def test_a_row_met_that_is_none_of_the_pairs_still_registers_once(
+    api: Api, engine: Engine, org: OrgHandle
+) -> None:
+    # The mobile of one customer sent as another person's external id is met by the read
+    # (types and values are asked for apart), so the read writes nothing; the registration
+    # then writes the new customer itself, with one audit entry.
+    holder = register(api, mobile="919845077050")
+    with recorded_statements(engine) as statements:
+        answer = api.post(
+            "/v2/customers",
+            json=registration(mobile="919845077051", external_id="919845077050"),
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["warnings"] == []
+    created = int(answer.json()["createdId"])
+    assert created != holder
+    assert len(statements) == (2 if engine.dialect.name == "postgresql" else 5), statements
+    with transaction(engine, write=False) as conn:
+        held = conn.execute(
+            sa.select(identifiers.c.customer_id, identifiers.c.type, identifiers.c.value)
+            .where(identifiers.c.org_id == org.id, identifiers.c.value.like("91984507705_"))
+            .order_by(identifiers.c.id)
+        ).all()
+        entries = conn.execute(
+            sa.select(audit_log.c.entity_id).where(
+                audit_log.c.org_id == org.id, audit_log.c.action == "customer.register"
+            )
+        ).scalars()
+        entries_of_created = [e for e in entries if e == str(created)]
+    assert [tuple(row) for row in held] == [
+        (holder, "mobile", "919845077050"),
+        (created, "mobile", "919845077051"),
+        (created, "externalId", "919845077050"),
+    ]
+    assert entries_of_created == [str(created)]

@@ -22,6 +22,7 @@ the adapter retries the whole registration, which then finds the winner.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +45,7 @@ from patron.customer import (
 from patron.customer.lookup import SourceAccount, ensure_changeable, resolve, source_account
 from patron.customer.schemas import ProfileIn, RegisterIn
 from patron.identity.rules import normalize_plain_identifier, parse_datetime
-from patron.kit.errors import Conflict, InvalidInput, Notice
+from patron.kit.errors import Conflict, InvalidInput, NotFound, Notice
 from patron.orgs import service as orgs
 from patron.orgs.settings import OrgSettings
 from patron.orgs.sync_rule import SyncRule, get_rule
@@ -134,12 +135,28 @@ def register(
         warnings,
     )
 
+    rule = get_rule(conn, actor.org_id)
+    matching = update_on_match or not rule.is_default
+    details: dict[str, Any] = {"profiles": len(prepared)}
+    if origin != "registration":
+        details["origin"] = origin
+    # The rows of a new person, unless the rule may find the person by other means: written
+    # by the statement that reads what the identifiers meet when they meet nothing at all.
+    # The audit entry joins them unless entries written after them (a card issued) would
+    # then come before it in the log.
+    new_rows = None
+    if not matching:
+        with contextlib.suppress(NotFound):  # no label for it: refused below, as before
+            new_rows = _new_rows(
+                conn, actor, loyalty_type, registered_at, unit_id, prepared, details, card_issues
+            )
+
     # The identifiers' owners, their suppressions and the invitations of the mobile or email
     # in one statement: a new person needs all three, and each is a round trip.
     pairs = [(i.type, i.value) for i in all_identifiers]
     digests = suppression.digests_of(pairs)
     met = registration_repository.met_by(
-        conn, actor.org_id, pairs, list(digests), referrals.invitation_pairs(pairs)
+        conn, actor.org_id, pairs, list(digests), referrals.invitation_pairs(pairs), new_rows
     )
     owners = met.owners
     owner_ids = {int(o["customer_id"]) for o in owners}
@@ -153,14 +170,10 @@ def register(
             "Each identifier is registered with a different customer in other source. "
             f"Unable to merge accounts (customers {', '.join(map(str, sorted(owner_ids)))})",
         )
-    rule = get_rule(conn, actor.org_id)
     match = None
-    if update_on_match or not rule.is_default:
+    if matching:
         match = _match(conn, actor, rule, prepared, all_identifiers, owner_ids)
     created = match is None and not owner_ids
-    details: dict[str, Any] = {"profiles": len(prepared)}
-    if origin != "registration":
-        details["origin"] = origin
     if match is not None:
         details["syncRule"] = list(match.group)
     audited = False
@@ -195,26 +208,14 @@ def register(
         # The audit entry joins the new customer's statement unless entries written after it
         # (an invitation joined, a card issued) would then come before it in the log.
         audited = not met.pending and not card_issues
-        new = registration_repository.insert_new_customer(
-            conn,
-            {
-                "org_id": actor.org_id,
-                "loyalty_type": loyalty_type,
-                "status_label_id": orgs.default_label_id(conn, actor.org_id),
-                "registered_at": registered_at,
-                "registered_unit_id": unit_id,
-                "created_by": actor.name,
-                "modified_by": actor.name,
-            },
-            [
-                registration_repository.NewProfile(
-                    _profile_values(actor, profile),
-                    [(i.type, i.value) for i in profile.identifiers],
-                )
-                for profile in prepared
-            ],
-            entry(actor, "customer.register", "customer", None, details) if audited else None,
-        )
+        new = met.created  # met nothing: written already, its audit entry as said above
+        if new is None:
+            rows = new_rows or _new_rows(
+                conn, actor, loyalty_type, registered_at, unit_id, prepared, details, card_issues
+            )  # the org's label for it asked again: NotFound when it has none
+            new = registration_repository.insert_new_customer(
+                conn, rows.customer, rows.profiles, rows.audit_entry if audited else None
+            )
         customer_id = new.customer_id
         for profile, profile_id in zip(prepared, new.profile_ids, strict=True):
             _complete_profile(conn, actor, customer_id, profile_id, profile)
@@ -226,6 +227,38 @@ def register(
     if not audited:
         audit(conn, actor, "customer.register", "customer", customer_id, details)
     return Registration(customer_id, warnings, created, match.group if match else None)
+
+
+def _new_rows(
+    conn: Connection,
+    actor: Actor,
+    loyalty_type: str,
+    registered_at: datetime,
+    unit_id: int | None,
+    prepared: list[PreparedProfile],
+    details: dict[str, Any],
+    card_issues: list[cards.CardIssue],
+) -> registration_repository.NewRows:
+    """A new customer's rows, its audit entry among them unless cards are issued (their
+    entries are written after the customer's statement and come first in the log)."""
+    return registration_repository.NewRows(
+        {
+            "org_id": actor.org_id,
+            "loyalty_type": loyalty_type,
+            "status_label_id": orgs.default_label_id(conn, actor.org_id),
+            "registered_at": registered_at,
+            "registered_unit_id": unit_id,
+            "created_by": actor.name,
+            "modified_by": actor.name,
+        },
+        [
+            registration_repository.NewProfile(
+                _profile_values(actor, profile), [(i.type, i.value) for i in profile.identifiers]
+            )
+            for profile in prepared
+        ],
+        None if card_issues else entry(actor, "customer.register", "customer", None, details),
+    )
 
 
 def _loyalty_type(raw: str | None) -> str:

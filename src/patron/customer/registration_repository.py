@@ -11,16 +11,25 @@ the same identifiers, so they are one statement (``UNION ALL``); the writes of a
 customer are one statement of data-modifying CTEs on PostgreSQL (each insert takes the ids
 the one before it returned). SQLite has no data-modifying CTEs: there the writes stay one
 statement a table, which costs no round trip.
+
+On PostgreSQL the read and the writes of a new person are one statement when nothing else
+may decide who the person is (the org's synchronization rule is the default one): the
+inserts are guarded by the read finding nothing (``NOT EXISTS``), which is what nearly every
+registration finds; when it finds anything, nothing is written and the caller goes on as
+with the read alone. The lists of types and values are array parameters there
+(``= ANY``): an expanding parameter (``IN``) had SQLAlchemy write the statement's text
+again at every execution.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.tables import audit_log
@@ -29,7 +38,7 @@ from patron.customer.repository import pair_parameters, pairs_in
 from patron.customer.tables import customers, identifiers, profiles, suppressions
 from patron.kit.db import insert_returning_id
 
-_OWNERS, _SUPPRESSED, _PENDING = 0, 1, 2
+_OWNERS, _SUPPRESSED, _PENDING, _CREATED = 0, 1, 2, 3
 
 
 @dataclass
@@ -44,6 +53,19 @@ class Met:
     pending: list[RowMapping] = field(default_factory=list)
     """The invitations nobody joined through yet of the (type, identifier) pairs asked for
     (id, campaign_id, customer_id), earliest first."""
+    created: NewCustomer | None = None
+    """The new customer the same statement wrote (PostgreSQL, :class:`NewRows` given and
+    nothing at all met); None when it wrote nothing."""
+
+
+@dataclass(frozen=True)
+class NewRows:
+    """The rows of a new customer, for :func:`met_by` to write when its identifiers meet
+    nothing: as :func:`insert_new_customer` takes them."""
+
+    customer: dict[str, Any]
+    profiles: Sequence[NewProfile]
+    audit_entry: dict[str, Any] | None
 
 
 def met_by(
@@ -52,16 +74,35 @@ def met_by(
     pairs: Sequence[tuple[str, str]],
     digests: Sequence[tuple[str, str]],
     invited: Sequence[tuple[str, str]],
+    new: NewRows | None = None,
 ) -> Met:
     """The owners of the (type, value) ``pairs``, the suppressions among the (type, digest)
     ``digests`` and the pending invitations of the (``MOBILE``/``EMAIL``, value) ``invited``,
-    in one statement."""
+    in one statement.
+
+    With ``new``, on PostgreSQL, the same statement also writes the new customer when the
+    identifiers meet nothing at all (no owner, suppression or invitation: a new person,
+    nearly every registration), and :attr:`Met.created` names it; one round trip instead of
+    two. When they meet anything, nothing is written and the caller decides, as without
+    ``new``; so it does when a row met is none of the pairs asked for (see below): then
+    the caller writes the customer itself (:func:`insert_new_customer`)."""
     met = Met()
     asked = (set(pairs), set(digests), set(invited))
     parameters: dict[str, Any] = {"org_id": org_id}
     for name, wanted in zip(("pairs", "digests", "invited"), asked, strict=True):
         parameters |= pair_parameters(name, wanted)
-    for row in conn.execute(_MET, parameters).mappings():
+    postgresql = conn.dialect.name == "postgresql"
+    if new is not None and postgresql and new.profiles:
+        parameters |= _insert_parameters(new.customer, new.profiles, new.audit_entry)
+        statement = _met_or_new(_shape_of(new.customer, new.profiles, new.audit_entry))
+    else:
+        statement = _MET_ARRAYS if postgresql else _MET
+    profile_ids: list[int] = []
+    for row in conn.execute(statement, parameters).mappings():
+        if row["part"] == _CREATED:
+            met.created = NewCustomer(int(row["customer_id"]), [])
+            profile_ids.append(int(row["profile_id"]))
+            continue
         # The types and the values are asked for apart (see pairs_in): a row of a type
         # asked for with a value asked for under another type is not one of the pairs.
         if (row["type"], row["value"]) not in asked[row["part"]]:
@@ -72,6 +113,8 @@ def met_by(
             met.suppressed.add((str(row["type"]), str(row["value"])))
         else:
             met.pending.append(row)
+    if met.created is not None:
+        met.created.profile_ids.extend(profile_ids)  # in the profiles' order (ordered by id)
     return met
 
 
@@ -100,48 +143,77 @@ def _branch(
     return sa.select(*selected).where(*where)
 
 
+def _met_parts(
+    pairs: Callable[..., sa.ColumnElement[bool]],
+) -> sa.CompoundSelect[Any]:
+    """The three reads of :data:`_MET`, their pairs asked for by ``pairs`` (as
+    :func:`pairs_in`)."""
+    return sa.union_all(
+        _branch(
+            _OWNERS,
+            [
+                identifiers.c.org_id == sa.bindparam("org_id"),
+                pairs(identifiers.c.type, identifiers.c.value, name="pairs"),
+                profiles.c.id == identifiers.c.profile_id,
+            ],
+            type=identifiers.c.type,
+            value=identifiers.c.value,
+            customer_id=identifiers.c.customer_id,
+            profile_id=identifiers.c.profile_id,
+            source=profiles.c.source,
+            account_id=profiles.c.account_id,
+        ),
+        _branch(
+            _SUPPRESSED,
+            [
+                suppressions.c.org_id == sa.bindparam("org_id"),
+                pairs(suppressions.c.type, suppressions.c.digest, name="digests"),
+            ],
+            type=suppressions.c.type,
+            value=suppressions.c.digest,
+        ),
+        _branch(
+            _PENDING,
+            [
+                referrals.c.org_id == sa.bindparam("org_id"),
+                referrals.c.referee_id.is_(None),
+                referrals.c.joined_at.is_(None),
+                pairs(referrals.c.type, referrals.c.identifier, name="invited"),
+            ],
+            type=referrals.c.type,
+            value=referrals.c.identifier,
+            customer_id=referrals.c.customer_id,
+            id=referrals.c.id,
+            campaign_id=referrals.c.campaign_id,
+            invited_on=referrals.c.invited_on,
+        ),
+    )
+
+
+_TEXTS = postgresql.ARRAY(sa.String)
+
+
+def _pairs_any(
+    kind: sa.ColumnElement[Any], value: sa.ColumnElement[Any], *, name: str
+) -> sa.ColumnElement[bool]:
+    """:func:`pairs_in` on PostgreSQL: each list one array parameter (``= ANY``). The
+    statement's text no longer depends on the number of identifiers, so SQLAlchemy does
+    not render it again at every execution (an expanding parameter's list is written into
+    the text), and psycopg prepares one statement for them all."""
+    return sa.and_(
+        kind == sa.any_(sa.bindparam(f"{name}_types", type_=_TEXTS)),
+        value == sa.any_(sa.bindparam(f"{name}_values", type_=_TEXTS)),
+    )
+
+
+def _ordered(parts: sa.Subquery) -> sa.Select[Any]:
+    return sa.select(parts).order_by(parts.c.part, parts.c.invited_on, parts.c.id)
+
+
 # Built once (every registration asks): building a statement costs more than running it.
-_MET_PARTS = sa.union_all(
-    _branch(
-        _OWNERS,
-        [
-            identifiers.c.org_id == sa.bindparam("org_id"),
-            pairs_in(identifiers.c.type, identifiers.c.value, name="pairs"),
-            profiles.c.id == identifiers.c.profile_id,
-        ],
-        type=identifiers.c.type,
-        value=identifiers.c.value,
-        customer_id=identifiers.c.customer_id,
-        profile_id=identifiers.c.profile_id,
-        source=profiles.c.source,
-        account_id=profiles.c.account_id,
-    ),
-    _branch(
-        _SUPPRESSED,
-        [
-            suppressions.c.org_id == sa.bindparam("org_id"),
-            pairs_in(suppressions.c.type, suppressions.c.digest, name="digests"),
-        ],
-        type=suppressions.c.type,
-        value=suppressions.c.digest,
-    ),
-    _branch(
-        _PENDING,
-        [
-            referrals.c.org_id == sa.bindparam("org_id"),
-            referrals.c.referee_id.is_(None),
-            referrals.c.joined_at.is_(None),
-            pairs_in(referrals.c.type, referrals.c.identifier, name="invited"),
-        ],
-        type=referrals.c.type,
-        value=referrals.c.identifier,
-        customer_id=referrals.c.customer_id,
-        id=referrals.c.id,
-        campaign_id=referrals.c.campaign_id,
-        invited_on=referrals.c.invited_on,
-    ),
-).subquery("met")
-_MET = sa.select(_MET_PARTS).order_by(_MET_PARTS.c.part, _MET_PARTS.c.invited_on, _MET_PARTS.c.id)
+_MET = _ordered(_met_parts(pairs_in).subquery("met"))
+_MET_ARRAYS = _ordered(_met_parts(_pairs_any).subquery("met"))
+"""PostgreSQL's :data:`_MET`."""
 
 
 @dataclass(frozen=True)
@@ -172,11 +244,40 @@ def insert_new_customer(
     statement, on SQLite one a table."""
     if conn.dialect.name != "postgresql":
         return _insert_one_a_table(conn, customer, new_profiles, audit_entry)
-    shape = _Shape(
+    parameters = _insert_parameters(customer, new_profiles, audit_entry)
+    statement = _one_statement(_shape_of(customer, new_profiles, audit_entry))
+    row = conn.execute(statement, parameters).one()
+    return NewCustomer(int(row[0]), [int(profile_id) for profile_id in row[1:]])
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the statements writing a new customer depend on: the columns given and the
+    number of rows."""
+
+    customer: tuple[str, ...]
+    profiles: tuple[tuple[tuple[str, ...], int], ...]
+    audit: tuple[str, ...] | None
+
+
+def _shape_of(
+    customer: dict[str, Any],
+    new_profiles: Sequence[NewProfile],
+    audit_entry: dict[str, Any] | None,
+) -> _Shape:
+    return _Shape(
         tuple(customer),
         tuple((tuple(p.values), len(p.identifiers)) for p in new_profiles),
         tuple(audit_entry) if audit_entry is not None else None,
     )
+
+
+def _insert_parameters(
+    customer: dict[str, Any],
+    new_profiles: Sequence[NewProfile],
+    audit_entry: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The parameters of the statements of :func:`_writes`."""
     parameters = {f"c_{name}": value for name, value in customer.items()}
     for k, profile in enumerate(new_profiles):
         parameters |= {f"p{k}_{name}": value for name, value in profile.values.items()}
@@ -184,33 +285,64 @@ def insert_new_customer(
             parameters |= {f"i{k}_{j}_type": kind, f"i{k}_{j}_value": value}
     if audit_entry is not None:
         parameters |= {f"a_{name}": value for name, value in audit_entry.items()}
-    row = conn.execute(_one_statement(shape), parameters).one()
-    return NewCustomer(int(row[0]), [int(profile_id) for profile_id in row[1:]])
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """What :func:`_one_statement` depends on: the columns given and the number of rows."""
-
-    customer: tuple[str, ...]
-    profiles: tuple[tuple[tuple[str, ...], int], ...]
-    audit: tuple[str, ...] | None
+    return parameters
 
 
 @functools.lru_cache(maxsize=64)
 def _one_statement(shape: _Shape) -> sa.Select[Any]:
     """The new customer's inserts as data-modifying CTEs, built once a shape (nearly every
     registration has the same one: one profile, one identifier or two)."""
+    new, new_profiles, unreferenced = _writes(shape, None)
+    together: sa.FromClause = new
+    for profile in new_profiles:  # one row each: joined on nothing
+        together = together.join(profile, sa.true())
+    return (
+        sa.select(new.c.id, *[p.c.id for p in new_profiles])
+        .select_from(together)
+        .add_cte(*unreferenced)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _met_or_new(shape: _Shape) -> sa.Select[Any]:
+    """:data:`_MET_ARRAYS` and, when it finds nothing, the new customer's inserts, in one
+    statement, built once a shape: the rows met, or a row a new profile (``part``
+    :data:`_CREATED`, the ids of the customer and the profile, ``id`` the profile's place
+    in the request)."""
+    met = _met_parts(_pairs_any).cte("met")
+    new, new_profiles, unreferenced = _writes(shape, met)
+    created = [
+        _branch(
+            _CREATED,
+            [],
+            customer_id=new.c.id,
+            profile_id=profile.c.id,
+            id=sa.literal(k, sa.Integer),
+        ).select_from(new.join(profile, sa.true()))
+        for k, profile in enumerate(new_profiles)
+    ]
+    return _ordered(sa.union_all(sa.select(met), *created).subquery("met_or_new")).add_cte(
+        *unreferenced
+    )
+
+
+def _writes(shape: _Shape, unless: sa.CTE | None) -> tuple[sa.CTE, list[sa.CTE], list[sa.CTE]]:
+    """The data-modifying CTEs of a new customer: the customer's (written only when
+    ``unless`` has no row), its profiles' (each takes the customer's id), and those nothing
+    selects from (the identifiers and the audit entry)."""
 
     def bound(prefix: str, table: sa.Table, name: str) -> sa.BindParameter[Any]:
         return sa.bindparam(f"{prefix}_{name}", type_=table.c[name].type)
 
-    new = (
-        customers.insert()
-        .values({name: bound("c", customers, name) for name in shape.customer})
-        .returning(customers.c.id)
-        .cte("new_customer")
-    )
+    values = {name: bound("c", customers, name) for name in shape.customer}
+    if unless is None:
+        written = customers.insert().values(values)
+    else:
+        written = customers.insert().from_select(
+            list(values),
+            sa.select(*values.values()).where(~sa.select(unless.c.part).exists()),
+        )
+    new = written.returning(customers.c.id).cte("new_customer")
     org_id = bound("c", customers, "org_id")
     new_profiles = []
     held = []
@@ -235,6 +367,7 @@ def _one_statement(shape: _Shape) -> sa.Select[Any]:
             )
             for j in range(count)
         ]
+    # PostgreSQL runs every data-modifying CTE, referenced or not, once.
     unreferenced: list[sa.CTE] = []
     if held:
         unreferenced.append(
@@ -258,15 +391,7 @@ def _one_statement(shape: _Shape) -> sa.Select[Any]:
             )
             .cte("new_audit_entry")
         )
-    # PostgreSQL runs every data-modifying CTE, referenced or not, once.
-    together: sa.FromClause = new
-    for profile in new_profiles:  # one row each: joined on nothing
-        together = together.join(profile, sa.true())
-    return (
-        sa.select(new.c.id, *[p.c.id for p in new_profiles])
-        .select_from(together)
-        .add_cte(*unreferenced)
-    )
+    return new, new_profiles, unreferenced
 
 
 def _insert_one_a_table(
