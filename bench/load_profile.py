@@ -14,6 +14,13 @@ same conditions. The import process's CPU time is printed beside the wall-clock 
 the rest is the server's (and waiting for it). Each customer table's updates are counted,
 and how many of them were HOT (the new row version on the old one's page, no index
 touched: docs/postgresql-loads.md).
+
+Beside them: the WAL each scenario writes (``pg_current_wal_lsn()`` before and after; the
+cluster's, so other work on the same server counts too), its full-page images
+(``pg_stat_wal``), the checkpoints requested (``pg_stat_bgwriter``), the CPU of the server
+backends that served the import (``/proc/<pid>/stat`` of each connection's backend, the
+server on this machine) and the share of the ``COPY``s, the ``UPDATE``s and the set-based
+checks. ``--to-sql`` measures ``pandas.to_sql`` of the first file the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +40,27 @@ import scenarios
 
 _SPENT: dict[str, float] = defaultdict(float)
 _CALLS: dict[str, int] = defaultdict(int)
+#: Server backend pid -> (CPU seconds when first seen in this scenario, when last seen).
+_BACKENDS: dict[int, list[float]] = {}
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _backend_cpu(pid: int) -> float | None:
+    """utime + stime of a local server process, in seconds (None: gone or not local)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _see_backend(dbapi_connection: Any) -> None:
+    pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+    if pid is None:
+        return
+    cpu = _backend_cpu(pid)
+    if cpu is not None:
+        _BACKENDS.setdefault(pid, [cpu, cpu])[1] = cpu
 
 
 def _instrument() -> None:
@@ -48,6 +76,14 @@ def _instrument() -> None:
 
     bulk._copy_in = timed_copy
 
+    @sa.event.listens_for(sa.pool.Pool, "checkout")
+    def checkout(dbapi_connection: Any, *args: Any) -> None:
+        _see_backend(dbapi_connection)
+
+    @sa.event.listens_for(sa.pool.Pool, "checkin")
+    def checkin(dbapi_connection: Any, *args: Any) -> None:
+        _see_backend(dbapi_connection)
+
     @sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         conn.info["bench_started"] = time.perf_counter()
@@ -57,6 +93,65 @@ def _instrument() -> None:
         key = re.sub(r"\s+", " ", statement).strip()[:70]
         _SPENT[key] += time.perf_counter() - conn.info.pop("bench_started")
         _CALLS[key] += 1
+        _see_backend(conn.connection.driver_connection)
+
+
+def _server_marks(url: str) -> dict[str, float]:
+    """The cluster's WAL position, full-page images and checkpoints requested."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'), "
+                "(SELECT wal_fpi FROM pg_stat_wal), "
+                "(SELECT checkpoints_req FROM pg_stat_bgwriter), "
+                "(SELECT checkpoints_timed FROM pg_stat_bgwriter)"
+            )
+        ).one()
+    engine.dispose()
+    return {"wal": float(row[0]), "fpi": float(row[1]), "req": float(row[2]), "timed": row[3]}
+
+
+def _server_line(before: dict[str, float], after: dict[str, float], cpu: float) -> str:
+    backend = sum(last - first for first, last in _BACKENDS.values())
+    return (
+        f"WAL {(after['wal'] - before['wal']) / 2**20:,.0f} MB "
+        f"({after['fpi'] - before['fpi']:,.0f} full-page images), checkpoints requested "
+        f"{after['req'] - before['req']:.0f} (timed {after['timed'] - before['timed']:.0f}), "
+        f"server backends' CPU {backend:.2f} s, import process CPU {cpu:.2f} s"
+    )
+
+
+def _share(key: str) -> str:
+    """The group a statement's time is counted in."""
+    if key.startswith("COPY ") and not key.startswith("COPY ("):
+        table = key.split()[1]
+        return "COPY of the staged values" if table.startswith(("bulk_", "import_")) else key
+    if key.startswith("UPDATE"):
+        return "UPDATE"
+    if any(mark in key for mark in ("bulk_references", "FOR KEY SHARE", "locked_parent", "found.")):
+        return "the set-based checks"
+    return "other statements"
+
+
+def _to_sql(url: str, path: Path) -> None:
+    """``to_sql`` of the first file, measured as the scenarios are."""
+    import scenarios as run
+
+    target = url.rsplit("/", 1)[0] + "/" + sa.engine.make_url(url).database + "_to_sql"
+    import_bench.fresh_database(target)
+    _BACKENDS.clear()
+    marks = _server_marks(target)
+    load = os.getloadavg()[0]
+    cpu = time.process_time()
+    result = run.to_sql(target, path)
+    cpu = time.process_time() - cpu
+    print(
+        f"\n## to_sql of the first file: {result['total']:.2f} s (write {result['write']:.2f} s), "
+        f"load {load:.1f} -> {os.getloadavg()[0]:.1f}\n\n"
+        + _server_line(marks, _server_marks(target), cpu)
+    )
+    import_bench.fresh_database(target)
 
 
 _TABLES = ("customers", "profiles", "identifiers", "loyalty_accounts")
@@ -85,6 +180,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=import_bench.DEFAULT_POSTGRES + "_profile")
     parser.add_argument("--work-dir", default="var/bench")
     parser.add_argument("--top", type=int, default=15, help="statements shown per scenario")
+    parser.add_argument("--to-sql", action="store_true", help="measure to_sql of the file too")
     args = parser.parse_args()
     if args.keys == "per-row":
         from patron.customer import bulk_repository
@@ -99,11 +195,14 @@ def main() -> None:
     for name, path in (("first load", files.first), ("weekly update", files.weekly)):
         _SPENT.clear()
         _CALLS.clear()
+        _BACKENDS.clear()
         load = os.getloadavg()[0]
         updates = _updates(args.postgres_url)
+        marks = _server_marks(args.postgres_url)
         cpu = time.process_time()
         result = scenarios.pipeline(args.postgres_url, org_id, path, preview=False)
         cpu = time.process_time() - cpu
+        server = _server_line(marks, _server_marks(args.postgres_url), cpu)
         print(
             f"\n## {name}, {args.rows:,} rows, keys {args.keys}: {result['total']:.2f} s "
             f"(commit {result['commit']:.2f} s), import process CPU {cpu:.2f} s, "
@@ -114,6 +213,13 @@ def main() -> None:
         for key, spent in ranked[: args.top]:
             print(f"| `{key}` | {_CALLS[key]} | {spent:.2f} |")
         print(f"| (all statements) | {sum(_CALLS.values())} | {sum(_SPENT.values()):.2f} |")
+        print(f"\n{server}\n\n| share | s | % |\n| --- | ---: | ---: |")
+        shares: dict[str, float] = defaultdict(float)
+        for key, spent in _SPENT.items():
+            shares[_share(key)] += spent
+        total = sum(shares.values()) or 1.0
+        for group, spent in sorted(shares.items(), key=lambda item: -item[1]):
+            print(f"| {group} | {spent:.2f} | {100 * spent / total:.0f} |")
         import_bench.settle(args.postgres_url)
         # Updates written beside the old row version touch no index (HOT): published by
         # the server once the import's connections have gone idle, so read after settling.
@@ -124,6 +230,8 @@ def main() -> None:
             updated = after[table][0] - updates[table][0]
             hot = after[table][1] - updates[table][1]
             print(f"| `{table}` | {updated:,} | {hot:,} |")
+    if args.to_sql:
+        _to_sql(args.postgres_url, files.first)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """The set-based reference checks of a large frame (bulk_repository.write_rows, PostgreSQL)
-look each staged value's parent up by index: a plan that reads the whole parent table per
-check made an import in chunks pay more per chunk as its tables grew."""
+read parents by index (each staged value's, or the range of ids a frame of new rows fills):
+a plan that reads the whole parent table per check made an import in chunks pay more per
+chunk as its tables grew."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,17 +16,13 @@ from patron.customer import bulk_repository
 from patron.customer.tables import identifiers
 from patron.kit.db import transaction
 
-from .conftest import OrgHandle
+from .conftest import OrgHandle, make_org
 from .test_postgresql_loads import ROWS, _identifiers, _new_customers
 
 
-def test_the_reference_checks_read_parents_by_index(
-    engine: Engine, backend: str, org: OrgHandle
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("the set-based checks are PostgreSQL's (SQLite keeps its keys)")
-    with transaction(engine) as conn:
-        people = _new_customers(conn, org.id, ROWS)
+def _check_plan(engine: Engine, frame_of: Any) -> str:
+    """The plan of the last set-based check run while writing ``frame_of(conn)``'s
+    identifiers (the profile key's: its values are still staged)."""
     checks: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -34,8 +32,7 @@ def test_the_reference_checks_read_parents_by_index(
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
         with transaction(engine) as conn:
-            bulk_repository.write_rows(conn, identifiers, _identifiers(org.id, people, "P-"))
-            # The last key's values are still staged: its check planned as it ran.
+            bulk_repository.write_rows(conn, identifiers, frame_of(conn))
             statement, parameters = checks[-1]
             plan = "\n".join(
                 str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
@@ -43,6 +40,57 @@ def test_the_reference_checks_read_parents_by_index(
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     assert len(checks) >= 2  # one per foreign key of identifiers
-    assert "Index" in plan, plan
-    assert "Hash" not in plan, plan
+    return plan
+
+
+@pytest.mark.parametrize("step", [1, 4])
+def test_the_reference_checks_read_parents_by_index(
+    engine: Engine, backend: str, org: OrgHandle, step: int
+) -> None:
+    """Values spread over the parent's ids (step 4) are looked up one by one by index; values
+    filling a range of ids (step 1: a chunk's new rows) read that range of the index once.
+    Either way the check reads no more of the parent than the frame's part of it, in a
+    table ten times the frame's size."""
+    if backend != "postgresql":
+        pytest.skip("the set-based checks are PostgreSQL's (SQLite keeps its keys)")
+    with transaction(engine) as conn:
+        people = _new_customers(conn, org.id, ROWS * 10)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE customers, profiles")
+        conn.commit()
+    named = people.tail(ROWS * step).gather_every(step)
+    plan = _check_plan(engine, lambda conn: _identifiers(org.id, named, "P-"))
     assert "Seq Scan on customers" not in plan, plan
+    assert "Seq Scan on profiles" not in plan, plan
+    if step == 1:
+        assert "Index Cond: ((id >= " in plan, plan  # the range of the frame's ids
+    else:
+        assert "Index" in plan, plan
+        assert "Hash" not in plan, plan
+
+
+def test_the_range_check_still_refuses_a_missing_or_foreign_parent(
+    engine: Engine, backend: str, org: OrgHandle
+) -> None:
+    """A frame whose values fill a range is checked by that range: a profile id inside the
+    range that is no profile of the org is refused as before, and nothing is written."""
+    if backend != "postgresql":
+        pytest.skip("the set-based checks are PostgreSQL's (SQLite keeps its keys)")
+    other = make_org(engine)
+    with transaction(engine) as conn:
+        people = _new_customers(conn, org.id, ROWS)
+        strangers = _new_customers(conn, other.id, 1)
+    frame = _identifiers(org.id, people, "R-")
+    # The other org's profile, within the frame's range of profile ids once the range
+    # reaches it: the last row names it instead of its own.
+    stranger = int(strangers["profile_id"][0])
+    frame = pl.concat(
+        [frame.head(ROWS - 1), frame.tail(1).with_columns(profile_id=pl.lit(stranger, pl.Int64))]
+    )
+    with pytest.raises(sa.exc.IntegrityError, match="same org"), transaction(engine) as conn:
+        bulk_repository.write_rows(conn, identifiers, frame)
+    with transaction(engine, write=False) as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).where(identifiers.c.org_id == org.id)
+        ).scalar_one()
+    assert count == 0
