@@ -4,15 +4,16 @@ request"). Two measurements on a store of ``bench/api_bench.py`` (its org, new m
 ::
 
     # the service alone, in this process: CPU, statements, the backend's CPU
-    .venv/bin/python bench/register_cost.py in-process --url URL [--through-app]
+    .venv/bin/python bench/register_cost.py in-process --url URL [--through-app [--raw]]
     # a short wrk run: the CPU of every party a registration, PostgreSQL's waits
     .venv/bin/python bench/register_cost.py wrk --url URL --app patron|bare --workers 2
 
 ``in-process`` registers ``-n`` customers one after another (after a warm-up) through the
 service (``customer.service.register_customer`` in a transaction) or, ``--through-app``,
-through the ASGI app (httpx's ASGI transport: the client's CPU is counted too), and reports
-per registration the process's CPU (``time.process_time``), the statements, the CPU of the
-PostgreSQL backend (``/proc/<pid>/stat``) and, ``--calls``, the Python calls. To compare two
+through the ASGI app (httpx's ASGI transport: the client's CPU is counted too; with
+``--raw``, raw ASGI messages on uvloop as uvicorn sends them: the server's side alone), and
+reports per registration the process's CPU (``time.process_time``), the statements, the CPU
+of the PostgreSQL backend (``/proc/<pid>/stat``) and, ``--calls``, the Python calls. To compare two
 versions, run it with ``PYTHONPATH`` at the other version's ``src`` in turn.
 
 ``wrk`` serves registrations as ``api_bench.py`` does (``patron serve --workers N`` or the
@@ -176,6 +177,9 @@ def in_process(args: argparse.Namespace) -> None:
         def run(n: int) -> None:
             asyncio.run(many(n))
 
+        if args.raw:
+            run = _raw_asgi(app, key, numbers)
+
     else:
         from patron.orgs import settings_cache
 
@@ -212,7 +216,8 @@ def in_process(args: argparse.Namespace) -> None:
     backend = sum(cpu_of(pid) - before for pid, before in backends.items())
     per = 1e6 / args.n
     print(
-        f"{'app' if args.through_app else 'service'}, {args.n} registrations: "
+        f"{('raw ASGI' if args.raw else 'app') if args.through_app else 'service'}, "
+        f"{args.n} registrations: "
         f"process CPU {cpu * per:.0f} µs, wall {wall * per:.0f} µs, "
         f"statements {statements[0] / args.n:.2f}, PostgreSQL backend CPU {backend * per:.0f} µs"
         + (f", Python calls {calls[0] / args.n:.0f}" if args.calls else "")
@@ -220,6 +225,63 @@ def in_process(args: argparse.Namespace) -> None:
     )
     engine.dispose()
     admin.dispose()
+
+
+def _raw_asgi(app: Any, key: str, numbers: Any) -> Callable[[int], None]:
+    """Registrations sent to ``app`` as uvicorn sends them (raw ASGI messages, on uvloop), one
+    after another: the server's side alone, without an HTTP client's CPU."""
+    import json
+
+    import uvloop
+
+    from patron.api.app import settle_collector
+
+    app.middleware_stack = app.build_middleware_stack()
+    settle_collector()  # as in a server process
+    loop = uvloop.new_event_loop()
+    headers = [
+        (b"host", b"127.0.0.1:8000"),
+        (b"user-agent", b"register_cost"),
+        (b"authorization", f"Bearer {key}".encode()),
+        (b"content-type", b"application/json"),
+    ]
+
+    async def one() -> None:
+        body = json.dumps(_body(f"{PREFIX}{next(numbers)}")).encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v2/customers",
+            "raw_path": b"/v2/customers",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        answered: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            answered.append(message)
+
+        await app(scope, receive, send)
+        assert answered[0]["status"] == 200, answered
+
+    async def many(n: int) -> None:
+        for _ in range(n):
+            await one()
+
+    def run(n: int) -> None:
+        loop.run_until_complete(many(n))
+
+    return run
 
 
 def under_wrk(args: argparse.Namespace) -> None:
@@ -351,6 +413,9 @@ def main() -> None:
     one = commands.add_parser("in-process")
     one.add_argument("--url", required=True)
     one.add_argument("--through-app", action="store_true")
+    one.add_argument(
+        "--raw", action="store_true", help="with --through-app: raw ASGI calls, not httpx"
+    )
     one.add_argument("-n", type=int, default=500)
     one.add_argument("--warmup", type=int, default=50)
     one.add_argument("--calls", action="store_true", help="count Python calls (slower)")

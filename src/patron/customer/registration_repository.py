@@ -16,9 +16,9 @@ On PostgreSQL the read and the writes of a new person are one statement when not
 may decide who the person is (the org's synchronization rule is the default one): the
 inserts are guarded by the read finding nothing (``NOT EXISTS``), which is what nearly every
 registration finds; when it finds anything, nothing is written and the caller goes on as
-with the read alone. The lists of types and values are array parameters there
-(``= ANY``): an expanding parameter (``IN``) had SQLAlchemy write the statement's text
-again at every execution.
+with the read alone. Its lists of types and values are a parameter an item there, the
+statement built once a shape and numbers of items: an expanding parameter (``IN``) has
+SQLAlchemy write the statement's text again at every execution.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, RowMapping
 
 from patron.audit.tables import audit_log
@@ -91,12 +90,17 @@ def met_by(
     parameters: dict[str, Any] = {"org_id": org_id}
     for name, wanted in zip(("pairs", "digests", "invited"), asked, strict=True):
         parameters |= pair_parameters(name, wanted)
-    postgresql = conn.dialect.name == "postgresql"
-    if new is not None and postgresql and new.profiles:
+    statement: sa.Executable = _MET
+    if new is not None and conn.dialect.name == "postgresql" and new.profiles:
+        counts = []
+        for name in ("pairs", "digests", "invited"):
+            for part in ("types", "values"):
+                listed = parameters.pop(f"{name}_{part}")
+                parameters |= {f"{name}_{part}_{i}": item for i, item in enumerate(listed)}
+                counts.append(len(listed))
         parameters |= _insert_parameters(new.customer, new.profiles, new.audit_entry)
-        statement = _met_or_new(_shape_of(new.customer, new.profiles, new.audit_entry))
-    else:
-        statement = _MET_ARRAYS if postgresql else _MET
+        shape = _shape_of(new.customer, new.profiles, new.audit_entry)
+        statement = _met_or_new(shape, tuple(zip(counts[::2], counts[1::2], strict=True)))
     profile_ids: list[int] = []
     for row in conn.execute(statement, parameters).mappings():
         if row["part"] == _CREATED:
@@ -134,12 +138,22 @@ _MET_COLUMNS: dict[str, Any] = {
 def _branch(
     part: int, where: Sequence[sa.ColumnElement[bool]], **columns: sa.ColumnElement[Any]
 ) -> sa.Select[Any]:
-    """One branch of :data:`_MET`: every column, ``NULL`` (typed, so that the union's
-    columns keep their types) where the branch has none."""
-    selected: list[sa.ColumnElement[Any]] = [sa.literal(part, sa.Integer).label("part")]
+    """One branch of :data:`_MET`: every column, ``NULL`` where the branch has none.
+
+    The first branch's ``NULL`` values are typed: a union's columns take their types from its
+    first query. The others are not (PostgreSQL takes the type of the typed ones), nor is
+    the part a parameter: the statement of :func:`_met_or_new` stays short (psycopg converts
+    a statement of more than 4,096 characters again at every execution; shorter ones once).
+    """
+    first = part == _OWNERS
+    selected: list[sa.ColumnElement[Any]] = [
+        sa.literal_column(str(int(part)), sa.Integer).label("part")
+    ]
     for name, type_ in _MET_COLUMNS.items():
         column = columns.get(name)
-        selected.append((column if column is not None else sa.cast(sa.null(), type_)).label(name))
+        if column is None:
+            column = sa.cast(sa.null(), type_) if first else sa.null()
+        selected.append(column.label(name))
     return sa.select(*selected).where(*where)
 
 
@@ -190,20 +204,31 @@ def _met_parts(
     )
 
 
-_TEXTS = postgresql.ARRAY(sa.String)
+_Counts = tuple[tuple[int, int], ...]
+"""The numbers of types and of values of each list of pairs (pairs, digests, invited)."""
 
 
-def _pairs_any(
-    kind: sa.ColumnElement[Any], value: sa.ColumnElement[Any], *, name: str
-) -> sa.ColumnElement[bool]:
-    """:func:`pairs_in` on PostgreSQL: each list one array parameter (``= ANY``). The
-    statement's text no longer depends on the number of identifiers, so SQLAlchemy does
-    not render it again at every execution (an expanding parameter's list is written into
-    the text), and psycopg prepares one statement for them all."""
-    return sa.and_(
-        kind == sa.any_(sa.bindparam(f"{name}_types", type_=_TEXTS)),
-        value == sa.any_(sa.bindparam(f"{name}_values", type_=_TEXTS)),
-    )
+def _pairs_counted(counts: _Counts) -> Callable[..., sa.ColumnElement[bool]]:
+    """:func:`pairs_in` with one parameter a type and a value (``<name>_types_<i>``,
+    ``<name>_values_<i>``), as many as ``counts`` says: the statement's text is then the
+    same at every execution of a shape, so SQLAlchemy does not write it again each time
+    (an expanding parameter's list is written into the text when it runs). An array
+    (``= ANY``) would do that too, but PostgreSQL then planned the statement again at
+    every execution (its generic plan estimated dearer than one planned for the values)."""
+    numbers = dict(zip(("pairs", "digests", "invited"), counts, strict=True))
+
+    def pairs(
+        kind: sa.ColumnElement[Any], value: sa.ColumnElement[Any], *, name: str
+    ) -> sa.ColumnElement[bool]:
+        types, values = numbers[name]
+        if not types or not values:
+            return sa.false()
+        return sa.and_(
+            kind.in_([sa.bindparam(f"{name}_types_{i}") for i in range(types)]),
+            value.in_([sa.bindparam(f"{name}_values_{i}") for i in range(values)]),
+        )
+
+    return pairs
 
 
 def _ordered(parts: sa.Subquery) -> sa.Select[Any]:
@@ -212,8 +237,6 @@ def _ordered(parts: sa.Subquery) -> sa.Select[Any]:
 
 # Built once (every registration asks): building a statement costs more than running it.
 _MET = _ordered(_met_parts(pairs_in).subquery("met"))
-_MET_ARRAYS = _ordered(_met_parts(_pairs_any).subquery("met"))
-"""PostgreSQL's :data:`_MET`."""
 
 
 @dataclass(frozen=True)
@@ -304,12 +327,12 @@ def _one_statement(shape: _Shape) -> sa.Select[Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _met_or_new(shape: _Shape) -> sa.Select[Any]:
-    """:data:`_MET_ARRAYS` and, when it finds nothing, the new customer's inserts, in one
-    statement, built once a shape: the rows met, or a row a new profile (``part``
-    :data:`_CREATED`, the ids of the customer and the profile, ``id`` the profile's place
-    in the request)."""
-    met = _met_parts(_pairs_any).cte("met")
+def _met_or_new(shape: _Shape, counts: _Counts) -> sa.CompoundSelect[Any]:
+    """:data:`_MET` and, when it finds nothing, the new customer's inserts, in one
+    statement, built once a shape and numbers of identifiers: the rows met, or a row a new
+    profile (``part`` :data:`_CREATED`, the ids of the customer and the profile, ``id`` the
+    profile's place in the request)."""
+    met = _met_parts(_pairs_counted(counts)).cte("met")
     new, new_profiles, unreferenced = _writes(shape, met)
     created = [
         _branch(
@@ -317,12 +340,16 @@ def _met_or_new(shape: _Shape) -> sa.Select[Any]:
             [],
             customer_id=new.c.id,
             profile_id=profile.c.id,
-            id=sa.literal(k, sa.Integer),
+            id=sa.literal_column(str(k), sa.Integer),
         ).select_from(new.join(profile, sa.true()))
         for k, profile in enumerate(new_profiles)
     ]
-    return _ordered(sa.union_all(sa.select(met), *created).subquery("met_or_new")).add_cte(
-        *unreferenced
+    # Ordered as the union, not wrapped in a query ordering it as _MET is: shorter (see
+    # _branch).
+    return (
+        sa.union_all(sa.select(met), *created)
+        .order_by(*[sa.literal_column(name) for name in ("part", "invited_on", "id")])
+        .add_cte(*unreferenced)
     )
 
 
