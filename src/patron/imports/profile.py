@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import polars as pl
 from sqlalchemy.engine import Connection
@@ -166,3 +166,13 @@ class ImportProfile(Protocol):
     ) -> pl.DataFrame:
         """Restore the store; answer the conflicts left alone."""
         ...
+
+
+@runtime_checkable
+class FinishesCommit(Protocol):
+    """A profile whose :meth:`ImportProfile.apply` leaves a write for the end of the commit
+    step: the step calls :meth:`finish_commit` once, after the last chunk's ``apply``, in
+    its transaction (Loyalty Customers on SQLite: the changed customers' ``updated_at``,
+    once per step instead of once per chunk)."""
+
+    def finish_commit(self, conn: Connection, ctx: ImportContext) -> None: ...

@@ -37,7 +37,7 @@ from patron.imports import repository as repo
 from patron.imports.conflicts import no_conflicts
 from patron.imports.context import ImportContext, load_context
 from patron.imports.mapping import CONFIDENT, check_mapping, profile_of, require, suggest
-from patron.imports.profile import ImportProfile, Plan
+from patron.imports.profile import FinishesCommit, ImportProfile, Plan
 from patron.imports.read import SourceTable
 from patron.imports.report import build_report, report_csv, summarize, write_report_xlsx
 from patron.imports.retention import ensure_files_kept
@@ -420,6 +420,8 @@ def commit_step(conn: Connection, found: RowMapping) -> None:
     plan = profile.plan(conn, ctx, mapped)
     with progress.stage(17, 92):
         rows, undo_data = profile.apply(conn, ctx, plan)
+        if isinstance(profile, FinishesCommit):
+            profile.finish_commit(conn, ctx)
     recorded = consents.record(conn, found, rows)
     progress.reached(93)
     if recorded is not None:
@@ -470,6 +472,8 @@ def _commit_in_chunks(
             for kind, frame in undo_data.items():
                 repo.put_part(conn, org_id, import_id, f"undo:{kind}", part, frame)
             counts.update(summarize(outcomes))
+    if isinstance(profile, FinishesCommit):
+        profile.finish_commit(conn, ctx)
     _mark_committed(conn, found, _counts(counts))
 
 

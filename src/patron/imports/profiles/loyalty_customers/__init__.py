@@ -41,6 +41,9 @@ class LoyaltyCustomers:
     ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
         return apply.apply(conn, ctx, plan.data)
 
+    def finish_commit(self, conn: Connection, ctx: ImportContext) -> None:
+        apply.finish(conn, ctx)
+
     def undo(
         self, conn: Connection, ctx: ImportContext, data: dict[str, pl.DataFrame]
     ) -> pl.DataFrame:
