@@ -14,7 +14,9 @@ statement (``session_replication_role = replica``, local to the transaction):
 
 1. the frame's distinct key values are staged, and one statement counts those
    without a parent *of the same org* (stricter than the keys, which do not
-   all carry ``org_id``) and the parents this transaction did not write;
+   all carry ``org_id``) and the parents this transaction did not write: a
+   look-up by index per value, or, when the values fill a range of the parent's
+   ids (a chunk's new rows), one read of that range of the parent;
 2. those parents are locked ``FOR KEY SHARE``, as the key's trigger does, so
    that no other transaction can delete them before this one commits, and
    counted again: every one must be locked (rows this transaction wrote are
