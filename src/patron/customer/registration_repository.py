@@ -16,9 +16,11 @@ On PostgreSQL the read and the writes of a new person are one statement when not
 may decide who the person is (the org's synchronization rule is the default one): the
 inserts are guarded by the read finding nothing (``NOT EXISTS``), which is what nearly every
 registration finds; when it finds anything, nothing is written and the caller goes on as
-with the read alone. Its lists of types and values are a parameter an item there, the
-statement built once a shape and numbers of items: an expanding parameter (``IN``) has
-SQLAlchemy write the statement's text again at every execution.
+with the read alone (the service alone in process, before and after alternated at a load
+of 9: 1.4 to 2.0 ms of CPU and 0.7 to 1.1 ms in PostgreSQL with two statements, 1.0 to
+1.5 and 0.6 to 0.9 with one). Its lists of types and values are a parameter an item
+there, the statement built once a shape and numbers of items: an expanding parameter
+(``IN``) has SQLAlchemy write the statement's text again at every execution.
 """
 
 from __future__ import annotations
