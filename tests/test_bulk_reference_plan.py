@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from patron.customer import bulk_repository
-from patron.customer.tables import identifiers
+from patron.customer.tables import identifiers, profiles
 from patron.kit.db import transaction
 
 from .conftest import OrgHandle, make_org
@@ -89,6 +89,58 @@ def test_the_range_check_still_refuses_a_missing_or_foreign_parent(
     )
     with pytest.raises(sa.exc.IntegrityError, match="same org"), transaction(engine) as conn:
         bulk_repository.write_rows(conn, identifiers, frame)
+    with transaction(engine, write=False) as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).where(identifiers.c.org_id == org.id)
+        ).scalar_one()
+    assert count == 0
+
+
+def test_a_frame_of_new_rows_written_here_is_checked_by_one_count(
+    engine: Engine, backend: str, org: OrgHandle
+) -> None:
+    """Identifiers of customers and profiles that the same transaction just wrote (a chunk's
+    new rows) are checked by counting the parents' range, nothing staged; they are written."""
+    if backend != "postgresql":
+        pytest.skip("the set-based checks are PostgreSQL's (SQLite keeps its keys)")
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with transaction(engine) as conn:
+        people = _new_customers(conn, org.id, ROWS)
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            bulk_repository.write_rows(conn, identifiers, _identifiers(org.id, people, "N-"))
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+    assert not [s for s in statements if "bulk_references" in s], statements
+    assert len([s for s in statements if "pg_current_xact_id" in s]) == 2  # one per key
+    with transaction(engine, write=False) as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).where(identifiers.c.org_id == org.id)
+        ).scalar_one()
+    assert count == ROWS
+
+
+def test_a_gap_in_new_rows_written_here_is_refused(
+    engine: Engine, backend: str, org: OrgHandle
+) -> None:
+    """One profile of the range deleted in the same transaction: the count falls short, the
+    staged check finds the missing parent and refuses the frame, as the key would."""
+    if backend != "postgresql":
+        pytest.skip("the set-based checks are PostgreSQL's (SQLite keeps its keys)")
+
+    def load() -> None:
+        with transaction(engine) as conn:
+            people = _new_customers(conn, org.id, ROWS)
+            gone = int(people["profile_id"][ROWS // 2])
+            conn.execute(sa.delete(profiles).where(profiles.c.id == gone))
+            bulk_repository.write_rows(conn, identifiers, _identifiers(org.id, people, "G-"))
+
+    with pytest.raises(sa.exc.IntegrityError, match="no row in profiles"):
+        load()
     with transaction(engine, write=False) as conn:
         count = conn.execute(
             sa.select(sa.func.count()).where(identifiers.c.org_id == org.id)
