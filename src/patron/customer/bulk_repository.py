@@ -16,7 +16,9 @@ statement (``session_replication_role = replica``, local to the transaction):
    without a parent *of the same org* (stricter than the keys, which do not
    all carry ``org_id``) and the parents this transaction did not write: a
    look-up by index per value, or, when the values fill a range of the parent's
-   ids (a chunk's new rows), one read of that range of the parent;
+   ids (a chunk's new rows), one read of that range of the parent. When they are
+   every id of the range and this transaction wrote each of those parents, one
+   count over the range decides it, nothing staged;
 2. those parents are locked ``FOR KEY SHARE``, as the key's trigger does, so
    that no other transaction can delete them before this one commits, and
    counted again: every one must be locked (rows this transaction wrote are
