@@ -284,6 +284,13 @@ def _cached(request: Request) -> Actor | None:
     return actor
 
 
+def allowed(actor: Actor, role: Role) -> Actor:
+    """``actor``, when it has ``role``; otherwise the request is forbidden."""
+    if not actor.can(role):
+        raise Forbidden(generic.FORBIDDEN, f"this operation needs the {role.name} role")
+    return actor
+
+
 def require(role: Role) -> Callable[[Request, Connection], Awaitable[Actor]]:
     """A dependency that authenticates the caller and checks it has ``role``."""
 
@@ -293,9 +300,7 @@ def require(role: Role) -> Callable[[Request, Connection], Awaitable[Actor]]:
         actor = _cached(request)
         if actor is None:
             actor = await run_in_threadpool(authenticate, request, conn)
-        if not actor.can(role):
-            raise Forbidden(generic.FORBIDDEN, f"this operation needs the {role.name} role")
-        return actor
+        return allowed(actor, role)
 
     setattr(dependency, ROLE, role)
     return dependency
@@ -325,8 +330,7 @@ async def open_session(request: Request, role: Role) -> AsyncIterator[Session]:
         actor = _cached(request)
         if actor is None:
             actor = await run_in_threadpool(authenticate, request, conn)
-        if not actor.can(role):
-            raise Forbidden(generic.FORBIDDEN, f"this operation needs the {role.name} role")
+        allowed(actor, role)
         yield Session(conn, actor)
     except BaseException:
         await to_thread.run_sync(conn.close, limiter=ENDINGS)  # rolls back
@@ -340,16 +344,9 @@ def read_session(request: Request, role: Role) -> Iterator[Session]:
     ``api.lean`` runs a read's transaction, authentication and endpoint in one worker
     thread, instead of handing the connection, the endpoint and the commit to a thread
     each (three hand-offs of the event loop, each a wake-up of both threads)."""
-    conn = connect(engine_of(request), write=False)
-    try:
-        actor = authenticate(request, conn)  # from the cache when it holds the credentials
-        if not actor.can(role):
-            raise Forbidden(generic.FORBIDDEN, f"this operation needs the {role.name} role")
-        yield Session(conn, actor)
-    except BaseException:
-        conn.close()  # rolls back
-        raise
-    _finish(conn)
+    with transaction(engine_of(request), write=False, lazy=True) as conn:
+        # From the cache when it holds the credentials.
+        yield Session(conn, allowed(authenticate(request, conn), role))
 
 
 #: The attribute of a :func:`session` dependency naming its role (read by ``api.lean``).

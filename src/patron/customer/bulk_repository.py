@@ -122,16 +122,21 @@ def _references_locked(
     values = frame.select(names).drop_nulls().unique()
     if values.is_empty():
         return True
-    if _all_written_here(conn, parent, pairs, values):
+    tenants = [name for name, target in pairs if target == "org_id"]
+    one_org = bool(tenants) and values[tenants[0]].n_unique() == 1
+    # One org (an import's frame): its rows of the parent are read by the (org_id, ...)
+    # index, not the whole table of every org.
+    in_org = [parent.c.org_id == int(values[tenants[0]][0])] if one_org else []
+    span = _dense_span(values, pairs)
+    if (
+        span is not None
+        and (one_org or not tenants)
+        and _all_written_here(conn, parent, span, in_org, values.height)
+    ):
         return True
     kinds = {name: table.c[name].type.compile(conn.dialect) for name in names}
     staged = stage(conn, _STAGE, kinds, values)
-    match = sa.and_(*(parent.c[target] == staged.c[name] for name, target in pairs))
-    tenants = [name for name, target in pairs if target == "org_id"]
-    if tenants and values[tenants[0]].n_unique() == 1:
-        # One org (an import's frame): the join reads that org's rows of the parent by its
-        # (org_id, ...) index, not the whole table of every org.
-        match = sa.and_(match, parent.c.org_id == int(values[tenants[0]][0]))
+    match = sa.and_(*(parent.c[target] == staged.c[name] for name, target in pairs), *in_org)
     # Rows written (inserted or updated) by this transaction are already out of other
     # transactions' reach; locking them would cost as much as the keys' own checks.
     foreign = sa.not_(_written_here(parent))
@@ -148,7 +153,6 @@ def _references_locked(
         .lateral("locked_parent")
     )
     locking = sa.select(sa.literal(1)).select_from(staged.join(locked_parent, sa.true())).subquery()
-    span = _dense_span(values, pairs)
     found: sa.FromClause
     if span is None:
         found = (
@@ -165,15 +169,12 @@ def _references_locked(
         # look-ups were a quarter of a million-row first load: docs/postgresql-loads.md),
         # and only that range is read, however large the table grows.
         target, low, high = span
-        ranged: list[sa.ColumnElement[bool]] = [parent.c[target].between(low, high)]
-        if tenants and values[tenants[0]].n_unique() == 1:
-            ranged.append(parent.c.org_id == int(values[tenants[0]][0]))
         found = (
             sa.select(
                 *(parent.c[target].label(f"t_{n}") for n, (_, target) in enumerate(pairs)),
                 foreign.label("foreign"),
             )
-            .where(*ranged)
+            .where(parent.c[target].between(low, high), *in_org)
             .subquery("found")
         )
         on = [staged.c[name] == found.c[f"t_{n}"] for n, (name, _) in enumerate(pairs)]
@@ -199,29 +200,28 @@ def _written_here(parent: sa.Table) -> sa.ColumnElement[bool]:
 
 
 def _all_written_here(
-    conn: Connection, parent: sa.Table, pairs: list[tuple[str, str]], values: pl.DataFrame
+    conn: Connection,
+    parent: sa.Table,
+    span: tuple[str, int, int],
+    in_org: list[sa.ColumnElement[bool]],
+    height: int,
 ) -> bool:
-    """True when the frame names every id of one range of the parent (one org), and the
-    parent holds each of them in that org, written by this transaction: a chunk's new
-    customers or profiles, which no other transaction can see, delete or lock yet.
+    """True when the frame's ``height`` values (of one org: ``in_org``) are every id of the
+    ``span`` of the parent, and the parent holds each of them in that org, written by this
+    transaction: a chunk's new customers or profiles, which no other transaction can see,
+    delete or lock yet.
 
     One count over that range of the parent's index decides it, with nothing staged;
-    any other answer (a missing id, a parent committed before, several orgs) leaves the
-    decision to the staged check, which refuses or locks as it always did.
+    any other answer (a missing id, a parent committed before) leaves the decision to the
+    staged check, which refuses or locks as it always did.
     """
-    span = _dense_span(values, pairs)
-    tenants = [name for name, target in pairs if target == "org_id"]
-    if span is None or (tenants and values[tenants[0]].n_unique() != 1):
-        return False
     target, low, high = span
-    if values.height != high - low + 1:  # one row per id of one org: every id of the range
+    if height != high - low + 1:  # one row per id: every id of the range
         return False
-    where = [parent.c[target].between(low, high), _written_here(parent)]
-    if tenants:
-        where.append(parent.c.org_id == int(values[tenants[0]][0]))
     # The key's target is unique in the parent (within the org where the key has org_id).
+    where = [parent.c[target].between(low, high), _written_here(parent), *in_org]
     found = conn.execute(sa.select(sa.func.count()).select_from(parent).where(*where))
-    return int(found.scalar_one()) == values.height
+    return int(found.scalar_one()) == height
 
 
 def _dense_span(values: pl.DataFrame, pairs: list[tuple[str, str]]) -> tuple[str, int, int] | None:
