@@ -197,7 +197,9 @@ def bare_load(spec: dict[str, Any]) -> dict[str, Any]:
     cache = get_settings().sqlite_import_cache_mb
     started = time.perf_counter()
     with transaction(engine) as conn, sqlite_page_cache(conn, cache):
-        bare.load(conn, spec["org_id"], spec["label_id"], new, matched)
+        bare.load(
+            conn, spec["org_id"], spec["label_id"], new, matched, checked=spec.get("checked", True)
+        )
     total = time.perf_counter() - started
     engine.dispose()
     return {"total": total, "inserted": new.height, "updated": matched.height}

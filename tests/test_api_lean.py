@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from psycopg.pq import TransactionStatus
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from patron.api.app import create_app
@@ -121,3 +123,38 @@ def test_lean_answers_are_fastapis_answers(api: Api, fastapis: Api, engine: Engi
         fastapi = fastapis.client.get(path, headers=headers)
         assert lean.status_code == 401
         assert _answer(lean) == _answer(fastapi)
+
+
+def test_a_hot_read_on_postgresql_runs_outside_a_transaction(api: Api, engine: Engine) -> None:
+    """On PostgreSQL a hot read's statements run without BEGIN and COMMIT (READ COMMITTED
+    gives each statement its own snapshot anyway); a write keeps its transaction. On SQLite
+    the read stays one transaction: there it is one snapshot for all of its statements."""
+    survivor = register(api, mobile=MOBILE)
+    postgres = engine.dialect.name == "postgresql"
+    seen: list[bool] = []  # per statement: whether its connection was inside a transaction
+
+    def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        driver = conn.connection.driver_connection
+        if postgres:
+            seen.append(driver.info.transaction_status != TransactionStatus.IDLE)
+        else:
+            seen.append(driver.in_transaction)
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        lookup = {"identifierName": "mobile", "identifierValue": MOBILE}
+        for path, params in (
+            ("/v2/customers/lookup", lookup),
+            ("/v2/customers/lookup/customerDetails", lookup),
+            (f"/v2/customers/{survivor}", {}),
+        ):
+            seen.clear()
+            assert api.get(path, params=params, role="viewer").status_code == 200
+            assert seen, path
+            assert seen == [not postgres] * len(seen), path
+        seen.clear()
+        register(api, mobile="919845055555")  # a write: inside its transaction on both
+        assert seen
+        assert all(seen)
+    finally:
+        event.remove(engine, "after_cursor_execute", after)

@@ -343,8 +343,16 @@ def read_session(request: Request, role: Role) -> Iterator[Session]:
     """:func:`open_session` for a request that writes nothing, whole in the calling thread:
     ``api.lean`` runs a read's transaction, authentication and endpoint in one worker
     thread, instead of handing the connection, the endpoint and the commit to a thread
-    each (three hand-offs of the event loop, each a wake-up of both threads)."""
+    each (three hand-offs of the event loop, each a wake-up of both threads).
+
+    On PostgreSQL its statements run without ``BEGIN`` and ``COMMIT``: under READ COMMITTED
+    each statement of a transaction takes its own snapshot anyway, so a transaction around
+    reads adds nothing but two round trips, a third of a look-up's (docs/configuration.md,
+    "Threads and transactions"). SQLite keeps the transaction: there it is one snapshot
+    for all of the read's statements, and costs no round trip."""
     with transaction(engine_of(request), write=False, lazy=True) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
         # From the cache when it holds the credentials.
         yield Session(conn, allowed(authenticate(request, conn), role))
 
