@@ -3,7 +3,9 @@
 One transaction per request (``Db``): opened by the first statement, committed when the
 endpoint returns (before the answer is sent), rolled back when it raises. Requests with a
 safe method (GET, HEAD, OPTIONS) get a read transaction, the others a write one (on SQLite
-``BEGIN IMMEDIATE``). The authentication runs in it too, when it needs the database:
+``BEGIN IMMEDIATE``); on PostgreSQL the hottest reads (:func:`read_session`) send their
+statements without ``BEGIN`` and ``COMMIT``, as READ COMMITTED gives each statement its
+own snapshot either way. The authentication runs in it too, when it needs the database:
 
 - credentials checked within the last ``PATRON_AUTH_CACHE_SECONDS`` (5) are taken from a
   process-local cache, keyed by an HMAC of the ``Authorization`` header under a key made
