@@ -7,10 +7,13 @@ The rule every profile has over the whole file is the in-file duplicate rule
 each naming the others, wherever they are in the file. It holds exactly, in two passes:
 
 1. **The key pass** plans every chunk with the rule recording, instead of rejecting, the
-   non-null values each of its calls sees (call, row, value). The records are spilled to
-   Parquet files partitioned by a hash of the value, so finding the values shared by several
-   rows needs the memory of one partition. Each shared value's rows get the message the rule
-   would have given them in the whole file (the same words, rows and "and N more").
+   non-null values each of its calls sees (call, row, value). The records are spilled, one
+   Parquet file per chunk, in the order of their partition (a hash of the value), so finding
+   the values shared by several rows reads one partition at a time from every chunk's file
+   and needs the memory of one partition. A chunk writes one file however many partitions
+   the file has, so its cost does not grow with the file's size. Each shared value's rows
+   get the message the rule would have given them in the whole file (the same words, rows
+   and "and N more").
 2. **The real pass** plans each chunk again with those rejections put in where the rule is
    called.
 
@@ -27,7 +30,7 @@ series and customer, a customer. Its input depends on the duplicate rejections, 
 profiles take a third pass between the two:
 
 * **The group pass** plans each chunk with the duplicate rejections put in, the rule
-  recording its records instead of deciding, spilled partitioned by a hash of the keys, and
+  recording its records instead of deciding, spilled in the order of a hash of the keys, and
   stops after the profile's last call of the rule (``GROUP_CALLS``). The rule then decides
   one partition at a time, over every record of the file sharing a key, and its findings
   are spilled by partition.
@@ -166,8 +169,39 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _spill_partitioned(frame: pl.DataFrame, part: pl.Expr, partitions: int, path: Path) -> None:
+    """Write ``frame`` to one file, its rows in the order of their partition ``part``
+    (rows of one partition in the order they came), a partition about a row group, so that
+    :func:`_partition` reads one partition of a file without the others."""
+    if frame.is_empty():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.with_columns(_part=part.cast(pl.Int32)).sort("_part", maintain_order=True).write_parquet(
+        path, row_group_size=max(_ROW_GROUP, frame.height // partitions)
+    )
+
+
+#: The least rows of a row group of a spill file (smaller ones cost more than they skip).
+_ROW_GROUP = 4096
+
+
+def _partition(files: list[Path], number: int) -> pl.DataFrame:
+    """Partition ``number`` of spill files :func:`_spill_partitioned` wrote, in file order: the
+    row groups of other partitions are skipped by their statistics."""
+    # Each file scanned apart: a column a chunk had no value in may be typed apart too.
+    scans = [pl.scan_parquet(path).filter(pl.col("_part") == number) for path in files]
+    return pl.concat(scans, how="vertical_relaxed").drop("_part").collect()
+
+
+def _spilled(folder: Path) -> list[Path]:
+    """The spill files of ``folder`` (``c<chunk>.parquet``), in the order of their chunks."""
+    return sorted(folder.glob("c*.parquet"), key=lambda path: int(path.stem[1:]))
+
+
 class _Recording:
-    """The key pass: each call's non-null values go to the spill, partitioned by value."""
+    """The key pass: each call's non-null values go to the spill, partitioned by value, one
+    file per chunk whatever the number of partitions (a file per partition and call made a
+    chunk's cost grow with the file's size, every chunk writing to every partition)."""
 
     def __init__(self, directory: Path, chunk: int, partitions: int, last: int | None) -> None:
         self.directory = directory
@@ -175,6 +209,7 @@ class _Recording:
         self.partitions = partitions
         self.last = last
         self.calls = 0
+        self.keys: list[pl.DataFrame] = []
 
     def duplicates(self, frame: pl.DataFrame, field: str, label: str) -> pl.DataFrame | None:
         call = self.calls
@@ -185,20 +220,22 @@ class _Recording:
             value=pl.col(field).cast(pl.String),
             label=pl.lit(label),
         ).filter(pl.col("value").is_not_null())
-        if keys.is_empty():
-            self._stop_after_last()
-            return None
-        part = keys.with_columns(_part=(pl.col("value").hash() % self.partitions).cast(pl.Int32))
-        for (number,), group in part.group_by("_part"):
-            folder = self.directory / "keys" / f"p{number}"
-            folder.mkdir(parents=True, exist_ok=True)
-            group.drop("_part").write_parquet(folder / f"c{self.chunk}-{call}.parquet")
-        self._stop_after_last()
-        return None
-
-    def _stop_after_last(self) -> None:
+        self.keys.append(keys)
         if self.last is not None and self.calls == self.last:
             raise _KeysRecorded
+        return None
+
+    def spill(self) -> None:
+        """Write the chunk's keys once its plan has stopped (or ended)."""
+        if not self.keys:
+            return
+        keys = pl.concat(self.keys)
+        self.keys = []
+        part = pl.col("value").hash() % self.partitions
+        _spill_partitioned(keys, part, self.partitions, self._path())
+
+    def _path(self) -> Path:
+        return self.directory / "keys" / f"c{self.chunk}.parquet"
 
     def grouped(
         self,
@@ -275,18 +312,16 @@ class _Grouping(_Injecting):
         call = self.group_calls
         self.group_calls += 1
         self.rules[call] = decide
-        part = records.with_columns(_part=(pl.struct(keys).hash() % self.partitions).cast(pl.Int32))
-        for (number,), group in part.group_by("_part"):
-            folder = self.directory / "groups" / f"g{call}" / f"p{number}"
-            folder.mkdir(parents=True, exist_ok=True)
-            group.drop("_part").write_parquet(folder / f"c{self.chunk}.parquet")
+        part = pl.struct(keys).hash() % self.partitions
+        path = self.directory / "groups" / f"g{call}" / f"c{self.chunk}.parquet"
+        _spill_partitioned(records, part, self.partitions, path)
         if self.group_calls == self.last:
             raise _KeysRecorded
         return decide(records.clear())
 
 
 def _decide_groups(
-    directory: Path, rules: dict[int, Callable[[pl.DataFrame], pl.DataFrame]]
+    directory: Path, rules: dict[int, Callable[[pl.DataFrame], pl.DataFrame]], partitions: int
 ) -> None:
     """Each rule over the whole file decides one partition of its records at a time (every
     record sharing a key is in one partition); its findings are spilled by partition."""
@@ -294,23 +329,29 @@ def _decide_groups(
         root = directory / "groups" / f"g{call}"
         out = root / "found"
         out.mkdir(parents=True, exist_ok=True)
-        for folder in sorted(root.glob("p*")):
-            files = sorted(folder.glob("*.parquet"))
-            records = pl.concat([pl.read_parquet(path) for path in files], how="vertical_relaxed")
+        files = _spilled(root)
+        if not files:
+            continue
+        for number in range(partitions):
+            records = _partition(files, number)
+            if records.is_empty():
+                continue
             found = decide(records)
             if not found.is_empty():
-                found.write_parquet(out / f"{folder.name}.parquet")
+                found.write_parquet(out / f"p{number}.parquet")
 
 
-def _shared_values(directory: Path, ctx: ImportContext) -> None:
+def _shared_values(directory: Path, ctx: ImportContext, partitions: int) -> None:
     """Per partition of the keys, the rows sharing a value and each one's message."""
     out = directory / "messages"
     out.mkdir(parents=True, exist_ok=True)
-    keys_root = directory / "keys"
-    if not keys_root.exists():
+    files = _spilled(directory / "keys")
+    if not files:
         return
-    for folder in sorted(keys_root.iterdir()):
-        keys = pl.concat([pl.read_parquet(path) for path in sorted(folder.glob("*.parquet"))])
+    for number in range(partitions):
+        keys = _partition(files, number)
+        if keys.is_empty():
+            continue
         lines = keys.with_columns(line=line_numbers(pl.col("row"), ctx))
         groups = (
             lines.group_by("call", "value")
@@ -339,7 +380,7 @@ def _shared_values(directory: Path, ctx: ImportContext) -> None:
                 _listed(shown, many),
             ),
         )
-        messages.write_parquet(out / f"{folder.name}.parquet")
+        messages.write_parquet(out / f"p{number}.parquet")
 
 
 def _listed(shown: pl.Expr, count: pl.Expr) -> pl.Expr:
@@ -377,16 +418,18 @@ def plans(
     partitions = max(1, -(-rows // chunk_rows()))
     last = KEY_CALLS.get(profile.spec.id)
     for number, mapped in enumerate(chunks()):
-        token = KEY_PASS.set(_Recording(directory, number, partitions, last))
+        recording = _Recording(directory, number, partitions, last)
+        token = KEY_PASS.set(recording)
         try:
             profile.plan(conn, ctx, mapped)
         except _KeysRecorded:
             pass
         finally:
             KEY_PASS.reset(token)
+        recording.spill()
         if on_chunk is not None:
             on_chunk(number)
-    _shared_values(directory, ctx)
+    _shared_values(directory, ctx, partitions)
     groups = GROUP_CALLS.get(profile.spec.id)
     if groups is not None:
         rules: dict[int, Callable[[pl.DataFrame], pl.DataFrame]] = {}
@@ -402,7 +445,7 @@ def plans(
             finally:
                 KEY_PASS.reset(token)
             first += mapped.height
-        _decide_groups(directory, rules)
+        _decide_groups(directory, rules, partitions)
     first = 0
     for mapped in chunks():
         end = first + mapped.height
