@@ -30,6 +30,7 @@ import polars as pl
 import sqlalchemy as sa
 
 import datagen
+from sqlite_profile import copy_of_store, head, kept_store_arguments
 
 # what -> [calls, wall s, process CPU s]
 _SPENT: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
@@ -80,24 +81,8 @@ class _Profile:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--store", required=True, help="a SQLite file a first load made")
-    parser.add_argument("--file", required=True, help="the file to plan (a weekly update)")
-    parser.add_argument("--rows", type=int, default=0, help="only the first ROWS rows (0: all)")
-    parser.add_argument("--work-dir", default="var/bench-plan")
-    parser.add_argument("--chunk", default="200000", help="PATRON_IMPORT_CHUNK_ROWS")
-    parser.add_argument("--cprofile", help="write a cProfile of the plan to this file")
-    parser.add_argument("--json", help="append the figures as one JSON line to this file")
-    args = parser.parse_args()
-    work = Path(args.work_dir).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    os.environ["PATRON_IMPORT_CHUNK_ROWS"] = args.chunk
-    os.environ.setdefault("PATRON_IMPORT_MAX_ROWS", "20000000")
-    os.environ.setdefault("PATRON_IMPORT_MAX_BYTES", str(20_000_000 * 400))
-    store = Path(args.store).resolve()
-    copy = work / f"plan-{store.stem}.db"
-    os.environ["PATRON_DATA_DIR"] = str(work / f"data-plan-{store.stem}")
-    shutil.copyfile(store, copy)
+    args = kept_store_arguments(__doc__.split("\n", 1)[0], "var/bench-plan").parse_args()
+    work, store, copy = copy_of_store(args, "plan")
     try:
         _run(args, store, copy)
     finally:
@@ -119,7 +104,7 @@ def _run(args: argparse.Namespace, store: Path, copy: Path) -> None:
         org_id = conn.execute(sa.text("SELECT max(org_id) FROM customers")).scalar_one()
     path = Path(args.file).resolve()
     if args.rows:
-        path = _head(path, args.rows, Path(args.work_dir).resolve())
+        path = head(path, args.rows, Path(args.work_dir).resolve())
     actor = Actor(org_id=org_id, role=Role.editor, name="bench", kind="cli")
     request = service.ImportRequest(
         profile="loyalty-customers", file_name=path.name, mapping=datagen.MAPPING, confirmed=True
@@ -184,18 +169,6 @@ def _run(args: argparse.Namespace, store: Path, copy: Path) -> None:
                 "spent": _SPENT,
             }
             out.write(json.dumps(record) + "\n")
-
-
-def _head(path: Path, rows: int, work: Path) -> Path:
-    """The file's header and first ``rows`` rows."""
-    target = work / f"{path.stem}-head{rows}.csv"
-    if not target.exists():
-        with path.open("rb") as source, target.open("wb") as out:
-            for number, line in enumerate(source):
-                if number > rows:
-                    break
-                out.write(line)
-    return target
 
 
 if __name__ == "__main__":

@@ -107,7 +107,35 @@ def _key(statement: str) -> str:
     return text[:110]
 
 
-def _head(path: Path, rows: int, work: Path) -> Path:
+def kept_store_arguments(description: str, work_dir: str) -> argparse.ArgumentParser:
+    """The options of a run against a copy of a kept store (here and ``plan_chunks.py``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--store", required=True, help="a SQLite file a first load made")
+    parser.add_argument("--file", required=True, help="the file to import (a weekly update)")
+    parser.add_argument("--rows", type=int, default=0, help="only the first ROWS rows (0: all)")
+    parser.add_argument("--work-dir", default=work_dir)
+    parser.add_argument("--chunk", default="200000", help="PATRON_IMPORT_CHUNK_ROWS")
+    parser.add_argument("--cprofile", help="write a cProfile of the run to this file")
+    parser.add_argument("--json", help="append the figures as one JSON line to this file")
+    return parser
+
+
+def copy_of_store(args: argparse.Namespace, prefix: str) -> tuple[Path, Path, Path]:
+    """The settings of a large import, and a copy of ``--store`` to run in: (work
+    directory, store, copy). The copy's data directory is ``work/data-<prefix>-<store>``."""
+    work = Path(args.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["PATRON_IMPORT_CHUNK_ROWS"] = args.chunk
+    os.environ.setdefault("PATRON_IMPORT_MAX_ROWS", "20000000")
+    os.environ.setdefault("PATRON_IMPORT_MAX_BYTES", str(20_000_000 * 400))
+    store = Path(args.store).resolve()
+    copy = work / f"{prefix}-{store.stem}.db"
+    os.environ["PATRON_DATA_DIR"] = str(work / f"data-{prefix}-{store.stem}")
+    shutil.copyfile(store, copy)
+    return work, store, copy
+
+
+def head(path: Path, rows: int, work: Path) -> Path:
     """The file's header and first ``rows`` rows (the same file again when it has no more)."""
     target = work / f"{path.stem}-head{rows}.csv"
     if not target.exists():
@@ -120,25 +148,10 @@ def _head(path: Path, rows: int, work: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--store", required=True, help="a SQLite file a first load made")
-    parser.add_argument("--file", required=True, help="the file to import (a weekly update)")
-    parser.add_argument("--rows", type=int, default=0, help="only the first ROWS rows (0: all)")
-    parser.add_argument("--work-dir", default="var/bench-sqlweekly")
-    parser.add_argument("--chunk", default="200000", help="PATRON_IMPORT_CHUNK_ROWS")
+    parser = kept_store_arguments(__doc__.split("\n", 1)[0], "var/bench-sqlweekly")
     parser.add_argument("--top", type=int, default=20, help="statements shown")
-    parser.add_argument("--cprofile", help="write a cProfile of the import to this file")
-    parser.add_argument("--json", help="append the figures as one JSON line to this file")
     args = parser.parse_args()
-    work = Path(args.work_dir).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    os.environ["PATRON_IMPORT_CHUNK_ROWS"] = args.chunk
-    os.environ.setdefault("PATRON_IMPORT_MAX_ROWS", "20000000")
-    os.environ.setdefault("PATRON_IMPORT_MAX_BYTES", str(20_000_000 * 400))
-    store = Path(args.store).resolve()
-    copy = work / f"profile-{store.stem}.db"
-    os.environ["PATRON_DATA_DIR"] = str(work / f"data-profile-{store.stem}")
-    shutil.copyfile(store, copy)
+    work, store, copy = copy_of_store(args, "profile")
     url = f"sqlite:///{copy}"
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -147,7 +160,7 @@ def main() -> None:
     engine.dispose()
     path = Path(args.file).resolve()
     if args.rows:
-        path = _head(path, args.rows, work)
+        path = head(path, args.rows, work)
     _instrument()
     profiler = cProfile.Profile() if args.cprofile else None
     load = os.getloadavg()
