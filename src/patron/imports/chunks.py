@@ -202,6 +202,17 @@ def _spilled(folder: Path) -> list[Path]:
     return sorted(folder.glob("c*.parquet"), key=lambda path: int(path.stem[1:]))
 
 
+def _partitions(folder: Path, partitions: int) -> Iterator[tuple[int, pl.DataFrame]]:
+    """Each partition of ``folder``'s spill files that holds records: (its number, them)."""
+    files = _spilled(folder)
+    if not files:
+        return
+    for number in range(partitions):
+        records = _partition(files, number)
+        if not records.is_empty():
+            yield number, records
+
+
 class _Recording:
     """The key pass: each call's non-null values go to the spill, partitioned by value, one
     file per chunk whatever the number of partitions (a file per partition and call made a
@@ -333,13 +344,7 @@ def _decide_groups(
         root = directory / "groups" / f"g{call}"
         out = root / "found"
         out.mkdir(parents=True, exist_ok=True)
-        files = _spilled(root)
-        if not files:
-            continue
-        for number in range(partitions):
-            records = _partition(files, number)
-            if records.is_empty():
-                continue
+        for number, records in _partitions(root, partitions):
             found = decide(records)
             if not found.is_empty():
                 found.write_parquet(out / f"p{number}.parquet")
@@ -349,13 +354,7 @@ def _shared_values(directory: Path, ctx: ImportContext, partitions: int) -> None
     """Per partition of the keys, the rows sharing a value and each one's message."""
     out = directory / "messages"
     out.mkdir(parents=True, exist_ok=True)
-    files = _spilled(directory / "keys")
-    if not files:
-        return
-    for number in range(partitions):
-        keys = _partition(files, number)
-        if keys.is_empty():
-            continue
+    for number, keys in _partitions(directory / "keys", partitions):
         lines = keys.with_columns(line=line_numbers(pl.col("row"), ctx))
         groups = (
             lines.group_by("call", "value")
