@@ -21,6 +21,9 @@ cluster's, so other work on the same server counts too), its full-page images
 backends that served the import (``/proc/<pid>/stat`` of each connection's backend, the
 server on this machine) and the share of the ``COPY``s, the ``UPDATE``s and the set-based
 checks. ``--to-sql`` measures ``pandas.to_sql`` of the first file the same way.
+``--per-chunk`` splits the top statements' time and the backends' CPU by chunk of a
+commit in chunks (a file of more than ``PATRON_IMPORT_CHUNK_ROWS`` rows): the plan of
+every chunk first, then each chunk's application.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ _CALLS: dict[str, int] = defaultdict(int)
 #: Server backend pid -> (CPU seconds when first seen in this scenario, when last seen).
 _BACKENDS: dict[int, list[float]] = {}
 _TICKS = os.sysconf("SC_CLK_TCK")
+#: At the start of each chunk's application and at the end of the import: a copy of
+#: _SPENT and the server backends' CPU so far (--per-chunk).
+_MARKS: list[tuple[dict[str, float], float]] = []
 
 
 def _backend_cpu(pid: int) -> float | None:
@@ -97,6 +103,25 @@ def _instrument() -> None:
         _CALLS[key] += 1
         _see_backend(conn.connection.driver_connection)
 
+    from patron.imports import chunks
+
+    load_plan = chunks.load_plan
+
+    def marked_load_plan(path: Any) -> Any:
+        _mark()
+        return load_plan(path)
+
+    # The commit in chunks loads each chunk's plan right before applying it.
+    chunks.load_plan = marked_load_plan
+
+
+def _mark() -> None:
+    _MARKS.append((dict(_SPENT), _backends_cpu()))
+
+
+def _backends_cpu() -> float:
+    return sum(last - first for first, last in _BACKENDS.values())
+
 
 def _server_marks(url: str) -> dict[str, float]:
     """The cluster's WAL position, full-page images and checkpoints requested."""
@@ -115,7 +140,7 @@ def _server_marks(url: str) -> dict[str, float]:
 
 
 def _server_line(before: dict[str, float], after: dict[str, float], cpu: float) -> str:
-    backend = sum(last - first for first, last in _BACKENDS.values())
+    backend = _backends_cpu()
     return (
         f"WAL {(after['wal'] - before['wal']) / 2**20:,.0f} MB "
         f"({after['fpi'] - before['fpi']:,.0f} full-page images), checkpoints requested "
@@ -177,6 +202,28 @@ def _updates(url: str) -> dict[str, tuple[int, int]]:
     return found
 
 
+def _print_chunks(ranked: list[tuple[str, float]]) -> None:
+    """The statements' time, and the server backends' CPU, before the first chunk's
+    application (the import's creation and every chunk's plan), then in each chunk's."""
+    if len(_MARKS) < 2:
+        return
+    names = ["plan", *(f"chunk {n}" for n in range(1, len(_MARKS)))]
+    print("\n| statement | " + " | ".join(names) + " |")
+    print("| --- |" + " ---: |" * len(names))
+    previous: tuple[dict[str, float], float] = ({}, 0.0)
+    segments = []
+    for mark in _MARKS:
+        segments.append((mark, previous))
+        previous = mark
+    for key, _ in ranked:
+        cells = [
+            f"{now.get(key, 0.0) - before.get(key, 0.0):.2f}" for (now, _), (before, _) in segments
+        ]
+        print(f"| `{key}` | " + " | ".join(cells) + " |")
+    cells = [f"{now - before:.2f}" for (_, now), (_, before) in segments]
+    print("| (server backends' CPU) | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -185,11 +232,17 @@ def main() -> None:
     parser.add_argument("--work-dir", default="var/bench")
     parser.add_argument("--top", type=int, default=15, help="statements shown per scenario")
     parser.add_argument("--to-sql", action="store_true", help="measure to_sql of the file too")
+    parser.add_argument(
+        "--per-chunk", action="store_true", help="the top statements' time chunk by chunk"
+    )
     args = parser.parse_args()
     if args.keys == "per-row":
         from patron.customer import bulk_repository
 
         bulk_repository.SET_BASED_ROWS = 1 << 62
+    # Files above the default limits (a million rows, 100 MB) are what the larger runs load.
+    os.environ.setdefault("PATRON_IMPORT_MAX_ROWS", str(max(args.rows, 1_000_000)))
+    os.environ.setdefault("PATRON_IMPORT_MAX_BYTES", str(max(args.rows * 400, 100 * 2**20)))
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     files = import_bench._files(work, args.rows, 10)
@@ -200,12 +253,14 @@ def main() -> None:
         _SPENT.clear()
         _CALLS.clear()
         _BACKENDS.clear()
+        _MARKS.clear()
         load = os.getloadavg()[0]
         updates = _updates(args.postgres_url)
         marks = _server_marks(args.postgres_url)
         cpu = time.process_time()
         result = scenarios.pipeline(args.postgres_url, org_id, path, preview=False)
         cpu = time.process_time() - cpu
+        _mark()
         server = _server_line(marks, _server_marks(args.postgres_url), cpu)
         print(
             f"\n## {name}, {args.rows:,} rows, keys {args.keys}: {result['total']:.2f} s "
@@ -224,6 +279,8 @@ def main() -> None:
         total = sum(shares.values()) or 1.0
         for group, spent in sorted(shares.items(), key=lambda item: -item[1]):
             print(f"| {group} | {spent:.2f} | {100 * spent / total:.0f} |")
+        if args.per_chunk:
+            _print_chunks(ranked[: args.top])
         import_bench.settle(args.postgres_url)
         # Updates written beside the old row version touch no index (HOT): published by
         # the server once the import's connections have gone idle, so read after settling.

@@ -44,9 +44,10 @@ customers = sa.Table(
     sa.Index("uq_customers_org_id_id", "org_id", "id", unique=True),
     sa.Index("ix_customers_org_id_merged_into_id", "org_id", "merged_into_id"),
     sqlite_autoincrement=True,
-    # Room on each page for a changed row's new version: an update of columns no index
-    # holds (updated_at, modified_by) then touches no index (docs/postgresql-loads.md).
-    postgresql_with={"fillfactor": 80},
+    # Room on each page for a new version of every row on it: an update of columns no
+    # index holds (updated_at, modified_by) then touches no index, even when an import's
+    # one transaction changes every customer (migration 0024, docs/postgresql-loads.md).
+    postgresql_with={"fillfactor": 50},
 )
 
 #: The customer list walks live customers in registration order (first, filtered and
