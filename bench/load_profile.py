@@ -81,6 +81,19 @@ def _instrument() -> None:
         _CALLS[f"COPY {name}"] += 1
 
     bulk._copy_in = timed_copy
+    copy_out = bulk._copy_out
+
+    def timed_copy_out(conn: Any, query: Any, schema: Any) -> Any:
+        # The large reads (bulk.read_frame) go to the driver as COPY (...) TO STDOUT, past
+        # SQLAlchemy's cursor events.
+        started = time.perf_counter()
+        frame = copy_out(conn, query, schema)
+        key = "COPY TO STDOUT " + re.sub(r"\s+", " ", str(query)).strip()[:55]
+        _SPENT[key] += time.perf_counter() - started
+        _CALLS[key] += 1
+        return frame
+
+    bulk._copy_out = timed_copy_out
 
     @sa.event.listens_for(sa.pool.Pool, "checkout")
     def checkout(dbapi_connection: Any, *args: Any) -> None:
@@ -151,6 +164,8 @@ def _server_line(before: dict[str, float], after: dict[str, float], cpu: float) 
 
 def _share(key: str) -> str:
     """The group a statement's time is counted in."""
+    if key.startswith("COPY TO STDOUT"):
+        return "the large reads (COPY ... TO STDOUT)"
     if key.startswith("COPY ") and not key.startswith("COPY ("):
         table = key.split()[1]
         return "COPY of the staged values" if table.startswith(("bulk_", "import_")) else key
