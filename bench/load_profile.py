@@ -225,17 +225,12 @@ def _print_chunks(ranked: list[tuple[str, float]]) -> None:
     names = ["plan", *(f"chunk {n}" for n in range(1, len(_MARKS)))]
     print("\n| statement | " + " | ".join(names) + " |")
     print("| --- |" + " ---: |" * len(names))
-    previous: tuple[dict[str, float], float] = ({}, 0.0)
-    segments = []
-    for mark in _MARKS:
-        segments.append((mark, previous))
-        previous = mark
+    start: tuple[dict[str, float], float] = ({}, 0.0)
+    segments = list(zip([start, *_MARKS], _MARKS, strict=False))  # (its start, its end)
     for key, _ in ranked:
-        cells = [
-            f"{now.get(key, 0.0) - before.get(key, 0.0):.2f}" for (now, _), (before, _) in segments
-        ]
+        cells = [f"{end.get(key, 0) - begin.get(key, 0):.2f}" for (begin, _), (end, _) in segments]
         print(f"| `{key}` | " + " | ".join(cells) + " |")
-    cells = [f"{now - before:.2f}" for (_, now), (_, before) in segments]
+    cells = [f"{end - begin:.2f}" for (_, begin), (_, end) in segments]
     print("| (server backends' CPU) | " + " | ".join(cells) + " |")
 
 
