@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 import datagen
 import import_bench
+from scenarios import allow_files_of
 
 SCENARIOS = ("first_load", "weekly_update")
 
@@ -64,9 +65,7 @@ def main() -> None:
     else:
         os.environ["PATRON_IMPORT_CHUNK_ROWS"] = arguments.chunk
     sizes = [int(size) for size in arguments.rows.split(",")]
-    # The default limits (1,000,000 rows, 100 MB) would refuse the larger files.
-    os.environ["PATRON_IMPORT_MAX_ROWS"] = str(max(sizes))
-    os.environ["PATRON_IMPORT_MAX_BYTES"] = str(max(sizes) * 400)
+    allow_files_of(max(sizes))
     backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
     scenarios = arguments.scenarios.split(",")
     for rows in sizes:

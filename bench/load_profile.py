@@ -250,9 +250,7 @@ def main() -> None:
         from patron.customer import bulk_repository
 
         bulk_repository.SET_BASED_ROWS = 1 << 62
-    # Files above the default limits (a million rows, 100 MB) are what the larger runs load.
-    os.environ.setdefault("PATRON_IMPORT_MAX_ROWS", str(max(args.rows, 1_000_000)))
-    os.environ.setdefault("PATRON_IMPORT_MAX_BYTES", str(max(args.rows * 400, 100 * 2**20)))
+    scenarios.allow_files_of(args.rows)
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     files = import_bench._files(work, args.rows, 10)

@@ -84,13 +84,13 @@ def main() -> None:
     args = kept_store_arguments(__doc__.split("\n", 1)[0], "var/bench-plan").parse_args()
     work, store, copy = copy_of_store(args, "plan")
     try:
-        _run(args, store, copy)
+        _run(args, work, store, copy)
     finally:
         copy.unlink(missing_ok=True)
-        shutil.rmtree(work / f"data-plan-{store.stem}", ignore_errors=True)
+        shutil.rmtree(os.environ["PATRON_DATA_DIR"], ignore_errors=True)  # the copy's
 
 
-def _run(args: argparse.Namespace, store: Path, copy: Path) -> None:
+def _run(args: argparse.Namespace, work: Path, store: Path, copy: Path) -> None:
     from patron.auth.actor import Actor, Role
     from patron.imports import chunks, repository, service
     from patron.imports.mapping import profile_of
@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, store: Path, copy: Path) -> None:
         org_id = conn.execute(sa.text("SELECT max(org_id) FROM customers")).scalar_one()
     path = Path(args.file).resolve()
     if args.rows:
-        path = head(path, args.rows, Path(args.work_dir).resolve())
+        path = head(path, args.rows, work)
     actor = Actor(org_id=org_id, role=Role.editor, name="bench", kind="cli")
     request = service.ImportRequest(
         profile="loyalty-customers", file_name=path.name, mapping=datagen.MAPPING, confirmed=True

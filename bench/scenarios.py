@@ -8,6 +8,7 @@ Every function answers a JSON-able dict of timings in seconds.
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import time
 from pathlib import Path
@@ -17,6 +18,14 @@ import polars as pl
 
 import bare
 import datagen
+
+
+def allow_files_of(rows: int) -> None:
+    """Raise the import limits (1,000,000 rows and 100 MB a file by default) to files of
+    ``rows`` rows (at most 400 bytes a row), before the settings are first read; children
+    started afterwards inherit them."""
+    os.environ["PATRON_IMPORT_MAX_ROWS"] = str(max(rows, 1_000_000))
+    os.environ["PATRON_IMPORT_MAX_BYTES"] = str(max(rows * 400, 100 * 2**20))
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:

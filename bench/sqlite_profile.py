@@ -126,8 +126,7 @@ def copy_of_store(args: argparse.Namespace, prefix: str) -> tuple[Path, Path, Pa
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.environ["PATRON_IMPORT_CHUNK_ROWS"] = args.chunk
-    os.environ.setdefault("PATRON_IMPORT_MAX_ROWS", "20000000")
-    os.environ.setdefault("PATRON_IMPORT_MAX_BYTES", str(20_000_000 * 400))
+    scenarios.allow_files_of(20_000_000)  # whatever --file holds
     store = Path(args.store).resolve()
     copy = work / f"{prefix}-{store.stem}.db"
     os.environ["PATRON_DATA_DIR"] = str(work / f"data-{prefix}-{store.stem}")
