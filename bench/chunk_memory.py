@@ -15,6 +15,15 @@ time, the time per row, the process's peak RSS and each stage's own peak
 (``stage_peak_mb``), the load average before and after. ``--chunk`` is
 ``PATRON_IMPORT_CHUNK_ROWS`` (``whole``: unset); the row and byte limits of an
 upload are raised to the file's size.
+
+``--bare postgresql,sqlite`` also runs, after each scenario, the bare load of its
+accepted rows (``bare.py``, as ``import_bench.py`` runs it) into a database of each
+named backend, fresh for each size and brought to the same state: what the least SQL
+that writes the same rows costs a row at each size, the growth with the store that no
+import can avoid. On PostgreSQL it runs with no key checked (the rows alone, as
+``import_bench.py``'s floor): there the keys' per-row checks cost more than the import's
+set-based ones, so a bare load that checks them is no floor. Its JSON lines have
+``"kind": "bare"`` and ``"checked"``.
 """
 
 from __future__ import annotations
@@ -22,8 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +65,11 @@ def main() -> None:
         action="store_true",
         help="only read the file and create the import (stored in parts), no commit",
     )
+    parser.add_argument(
+        "--bare",
+        default="",
+        help="backends (comma-separated) that also get the bare load of each scenario's rows",
+    )
     parser.add_argument("--work-dir", default="var/bench-chunks")
     parser.add_argument(
         "--clean", action="store_true", help="drop each size's databases and reports after it"
@@ -68,6 +85,7 @@ def main() -> None:
     allow_files_of(max(sizes))
     backends = ["sqlite", "postgresql"] if arguments.backend == "both" else [arguments.backend]
     scenarios = arguments.scenarios.split(",")
+    bare_backends = [name for name in arguments.bare.split(",") if name]
     for rows in sizes:
         files = _files(work, rows)
         for backend in backends:
@@ -77,6 +95,10 @@ def main() -> None:
             os.environ["PATRON_DATA_DIR"] = str(work / f"data-{backend}-{rows}")
             import_bench.fresh_database(url)
             org_id, _, _ = import_bench.prepare_store(url)
+            bare_stores = {
+                name: _bare_store(name, work, rows, arguments.postgres_url)
+                for name in bare_backends
+            }
             for name in scenarios:
                 report = None if arguments.no_report else work / f"report-{backend}-{name}.csv"
                 spec = {
@@ -94,8 +116,14 @@ def main() -> None:
                 print(json.dumps(_shown(rows, backend, arguments.chunk, name, result)), flush=True)
                 if report is not None and arguments.clean:
                     report.unlink(missing_ok=True)
+                for bare_backend, store in bare_stores.items():
+                    _log(f"{bare_backend} {rows:,} rows: {name}, bare load")
+                    shown = _bare(url, org_id, result, files[name], rows, bare_backend, store)
+                    print(json.dumps({"rows": rows, "scenario": name, **shown}), flush=True)
             if arguments.clean:
                 _drop(url)
+                for store in bare_stores.values():
+                    _drop(store.url)
 
 
 def _files(work: Path, rows: int) -> dict[str, Path]:
@@ -113,6 +141,74 @@ def _url(backend: str, work: Path, rows: int, chunk: str, postgres_url: str) -> 
         return f"sqlite:///{work}/chunks-{rows}-{chunk}.db"
     url = sa.engine.make_url(postgres_url)
     return url.set(database=f"{url.database}_{rows}").render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
+class _BareStore:
+    url: str
+    org_id: int
+    label_id: int
+    units: dict[str, int]
+
+
+def _bare_store(backend: str, work: Path, rows: int, postgres_url: str) -> _BareStore:
+    """A fresh database for the bare loads of one size, prepared as the pipeline's."""
+    if backend == "sqlite":
+        url = f"sqlite:///{work}/bare-{rows}.db"
+    else:
+        parsed = sa.engine.make_url(postgres_url)
+        url = parsed.set(database=f"{parsed.database}_{rows}_bare").render_as_string(
+            hide_password=False
+        )
+    import_bench.fresh_database(url)
+    org_id, label_id, units = import_bench.prepare_store(url)
+    return _BareStore(url, org_id, label_id, units)
+
+
+def _bare(
+    url: str,
+    org_id: int,
+    imported: dict[str, Any],
+    path: Path,
+    rows: int,
+    backend: str,
+    store: _BareStore,
+) -> dict[str, Any]:
+    """The bare load of the accepted rows of the import ``imported`` into ``store``: the
+    inserted ones, and the updated ones; its time a row of the file, as the import's."""
+    new, matched = import_bench.bare_rows(
+        url, org_id, imported["import_id"], path, store.units, "updated", backend
+    )
+    checked = backend != "postgresql"
+    folder = Path(tempfile.mkdtemp(prefix="bare-", dir=path.parent))
+    try:
+        new.write_parquet(folder / "new.parquet")
+        matched.write_parquet(folder / "matched.parquet")
+        del new, matched
+        result = import_bench.child(
+            {
+                "kind": "bare",
+                "url": store.url,
+                "org_id": store.org_id,
+                "label_id": store.label_id,
+                "new": str(folder / "new.parquet"),
+                "matched": str(folder / "matched.parquet"),
+                "checked": checked,
+            }
+        )
+    finally:
+        shutil.rmtree(folder)
+    import_bench.settle(store.url)
+    return {
+        "backend": backend,
+        "kind": "bare",
+        "checked": checked,
+        "total": round(result["total"], 2),
+        "us_per_row": round(result["total"] / rows * 1e6, 1),
+        "inserted": result["inserted"],
+        "updated": result["updated"],
+        "max_rss_mb": round(result["max_rss_mb"]),
+    }
 
 
 def _drop(url: str) -> None:
