@@ -185,16 +185,13 @@ def _bare(
         new.write_parquet(folder / "new.parquet")
         matched.write_parquet(folder / "matched.parquet")
         del new, matched
-        result = import_bench.child(
-            {
-                "kind": "bare",
-                "url": store.url,
-                "org_id": store.org_id,
-                "label_id": store.label_id,
-                "new": str(folder / "new.parquet"),
-                "matched": str(folder / "matched.parquet"),
-                "checked": checked,
-            }
+        result = import_bench.bare_child(
+            store.url,
+            store.org_id,
+            store.label_id,
+            folder / "new.parquet",
+            folder / "matched.parquet",
+            checked=checked,
         )
     finally:
         shutil.rmtree(folder)

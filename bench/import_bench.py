@@ -251,28 +251,11 @@ def run_backend(
         new.write_parquet(new_path)
         matched.write_parquet(matched_path)
         _log(f"{backend}: {name}, bare load")
-        result["bare"] = child(
-            {
-                "kind": "bare",
-                "url": urls["bare"],
-                "org_id": bare_org,
-                "label_id": bare_label,
-                "new": str(new_path),
-                "matched": str(matched_path),
-            }
-        )
+        result["bare"] = bare_child(urls["bare"], bare_org, bare_label, new_path, matched_path)
         if "floor" in urls:
             _log(f"{backend}: {name}, bare load with no key checked")
-            result["floor"] = child(
-                {
-                    "kind": "bare",
-                    "url": urls["floor"],
-                    "org_id": bare_org,
-                    "label_id": bare_label,
-                    "new": str(new_path),
-                    "matched": str(matched_path),
-                    "checked": False,
-                }
+            result["floor"] = bare_child(
+                urls["floor"], bare_org, bare_label, new_path, matched_path, checked=False
             )
         for role in ("pipeline", "bare", "floor"):
             if role in urls:
@@ -289,6 +272,25 @@ def run_backend(
         {"kind": "xlsx", "url": urls["pipeline"], "org_id": org_id, "file": str(files.xlsx)}
     )
     return out
+
+
+def bare_child(
+    url: str, org_id: int, label_id: int, new: Path, matched: Path, *, checked: bool = True
+) -> dict[str, Any]:
+    """The bare load (``bare.py``) of the rows of the Parquet files ``new`` and ``matched``
+    into the org ``org_id`` of ``url``, in a child process; ``checked=False``: no key
+    checked (PostgreSQL)."""
+    return child(
+        {
+            "kind": "bare",
+            "url": url,
+            "org_id": org_id,
+            "label_id": label_id,
+            "new": str(new),
+            "matched": str(matched),
+            "checked": checked,
+        }
+    )
 
 
 def bare_rows(
