@@ -53,6 +53,7 @@ from tests.importing import (
     start,
     undo,
 )
+from tests.loyalty_setup import add_program, consistent
 from tests.test_import_coupon_redemption import HEADER as COUPON_HEADER
 from tests.test_import_coupon_redemption import MAPPING as COUPON_FIELDS
 
@@ -106,7 +107,11 @@ def report(engine: Engine, org: OrgHandle, import_id: int, ranks: dict[int, int]
     # Cells naming a customer by id (the customer id column, an entity id, an error) name
     # it by its rank instead.
     header, *rows = csvlib.reader(io.StringIO(data.decode("utf-8-sig")))
-    ids = {at for at, name in enumerate(header) if name in ("customer_id", "Entity ID", "User ID")}
+    ids = {
+        at
+        for at, name in enumerate(header)
+        if name in ("customer_id", "Entity ID", "User ID", "User Id")
+    }
     return [
         "|".join(header),
         *(
@@ -225,6 +230,64 @@ def test_loyalty_customers(engine: Engine, chunked: Callable[[bool], None]) -> N
     assert whole.counts["rejected"] > 12
     assert whole.counts["inserted"] > 0
     assert whole.counts["updated"] > 0
+
+
+def loyalty_program_setup(app_client: TestClient) -> Callable[[Engine, OrgHandle], None]:
+    """Twenty customers stored, and a loyalty program their imported points open in."""
+
+    def setup(engine: Engine, org: OrgHandle) -> None:
+        add_program(Api(app_client, org))
+        members(20)(engine, org)
+
+    return setup
+
+
+def changes_file(engine: Engine, org: OrgHandle) -> str:
+    """Every stored customer changed (last name, points), the last created first, so that
+    every chunk names customers from all over the store; the first row's customer named
+    again by its user id in the last chunk."""
+    ids = sorted(customer_ranks(engine, org))
+    header = "User Id,First Name,Last Name,Mobile,Email,Store,Loyalty Points"
+    lines = [
+        f",{letters(i)},Moved{letters(i)},{mobile(i)},m{i}@example.com,mal,{1000 + 7 * i}"
+        for i in reversed(range(20))
+    ]
+    lines.append(f"{ids[19]},{letters(19)},Final,,,mal,4321")
+    return csv(header, *lines)
+
+
+def ledger_of(engine: Engine, org: OrgHandle) -> list[tuple[Any, ...]]:
+    """The org's points ledger (customer's rank, kind, points) and the balances' points."""
+    ranks = customer_ranks(engine, org)
+    with transaction(engine, write=False) as conn:
+        entries = conn.execute(
+            sa.text(
+                "SELECT customer_id, kind, CAST(points AS FLOAT) FROM points_ledger "
+                "WHERE org_id = :org"
+            ),
+            {"org": org.id},
+        ).all()
+        consistent(engine, org.id)
+    return sorted((ranks[row[0]], row[1], row[2]) for row in entries)
+
+
+def test_changes_to_stored_customers_are_written_after_the_last_chunk(
+    engine: Engine, chunked: Callable[[bool], None], app_client: TestClient
+) -> None:
+    """The changes to stored customers are written once every chunk is applied, a chunk's
+    worth of customers at a time in customer order: the store, its ledger and the undo are
+    as of the whole file, and a customer named by rows of two chunks has the later row's
+    values."""
+    case = Case("loyalty-customers", loyalty_program_setup(app_client), changes_file, {}, ledger_of)
+    whole = assert_alike(engine, case, chunked)
+    assert whole.counts["updated"] == 21
+    customers = [entry for entry in whole.store if isinstance(entry[0], tuple)]
+    last_names = sorted(profile[3] for entry in customers for profile in entry[1])
+    assert last_names == sorted(["Final", *(f"Moved{letters(i)}" for i in range(19))])
+    points = sorted(account[0] for entry in customers for account in entry[4])
+    assert points == sorted([4321.0, *(1000.0 + 7 * i for i in range(19))])
+    ledger = [entry for entry in whole.store if isinstance(entry[0], int)]
+    assert {entry[0] for entry in ledger} == set(range(20))  # every customer's opening
 
 
 # --- profiles that change stored customers ---------------------------------------------------

@@ -1,6 +1,6 @@
 """A Loyalty Customers update marks each customer it changes (``updated_at``, ``modified_by``),
-whole or in chunks (on SQLite once for the whole commit, after the last chunk), and leaves the
-customers it does not change alone."""
+whole or in chunks (once for the whole commit, after the last chunk, with the other changes to
+stored customers), and leaves the customers it does not change alone."""
 
 from __future__ import annotations
 

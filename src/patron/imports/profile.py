@@ -172,7 +172,7 @@ class ImportProfile(Protocol):
 class FinishesCommit(Protocol):
     """A profile whose :meth:`ImportProfile.apply` leaves a write for the end of the commit
     step: the step calls :meth:`finish_commit` once, after the last chunk's ``apply``, in
-    its transaction (Loyalty Customers on SQLite: the changed customers' ``updated_at``,
-    once per step instead of once per chunk)."""
+    its transaction (Loyalty Customers: the changes to stored customers, in customer order
+    over the whole step instead of chunk by chunk)."""
 
     def finish_commit(self, conn: Connection, ctx: ImportContext) -> None: ...

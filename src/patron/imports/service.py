@@ -456,8 +456,8 @@ def _commit_in_chunks(
         repo.delete_parts(conn, org_id, import_id, consents.UNDO_KIND)
         for part, path in enumerate(spilled):
             plan = chunks.load_plan(path)
-            # Each chunk's application has its share of the stage from 30 to 93 percent.
-            share = (30 + 63 * part // len(spilled), 30 + 63 * (part + 1) // len(spilled))
+            # Each chunk's application has its share of the stage from 30 to 88 percent.
+            share = (30 + 58 * part // len(spilled), 30 + 58 * (part + 1) // len(spilled))
             with progress.stage(*share):
                 rows, undo_data = profile.apply(conn, ctx, plan)
             del plan
@@ -473,7 +473,8 @@ def _commit_in_chunks(
                 repo.put_part(conn, org_id, import_id, f"undo:{kind}", part, frame)
             counts.update(summarize(outcomes))
     if isinstance(profile, FinishesCommit):
-        profile.finish_commit(conn, ctx)
+        with progress.stage(88, 93):
+            profile.finish_commit(conn, ctx)
     _mark_committed(conn, found, _counts(counts))
 
 

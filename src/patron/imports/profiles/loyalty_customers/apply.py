@@ -4,6 +4,14 @@ New customers get ids reserved up front and are written with ``COPY`` /
 ``executemany`` into each table; changes to existing customers go through a
 staging table and one ``UPDATE ... FROM`` / ``DELETE`` + ``INSERT`` per field (the
 loyalty fields together: one ``UPDATE`` of the account row).
+
+The changes to existing customers are written last, by :func:`finish`, in customer
+order over the whole step (a chunk at a time of the customers, not of the file): a
+chunk of a file names customers anywhere in the store, so writing them chunk by chunk
+read and wrote the pages of the changed customers' rows and index entries once per
+chunk, a cost that grew with the store (docs/postgresql-loads.md, "Changes in customer
+order"). Every chunk is planned against the store as it was before the step, so no plan
+depends on when the changes are written.
 Undo writes its restored values through the same :func:`write_changes`.
 """
 
@@ -26,9 +34,10 @@ from patron.imports.profiles.loyalty_customers.stored import (
     PROFILE_FIELDS,
     as_text,
 )
-from patron.kit.bulk import insert_frame, is_postgres, next_ids, stage
+from patron.kit.bulk import insert_frame, is_postgres, next_ids, read_frame, stage
 from patron.loyalty import opening
 from patron.loyalty.tables import loyalty_accounts
+from patron.settings import get_settings
 
 
 def apply(
@@ -50,18 +59,12 @@ def apply(
     inserted_values = _insert_customers(conn, ctx, new)
     progress.part(0.96)
     changes = _with_profiles(conn, ctx, resolution.changes)
-    write_changes(
-        conn,
-        ctx,
-        changes.select("customer_id", "profile_id", "field", value="after"),
-        # SQLite: once for the step, by finish (the service calls it after the last chunk).
-        defer_touch=not is_postgres(conn),
-    )
+    # Written by finish (the service calls it after the last chunk), with their ledger.
+    _defer(conn, changes.select("row", "customer_id", "profile_id", "field", value="after"))
     progress.part(0.98)
     # The loyalty values written become opening ledger entries and slabs (patron.loyalty).
-    changed_loyalty = loyalty_customers(changes)
-    slabs_before = opening.slabs_before(conn, ctx.org_id, changed_loyalty)
-    sync_loyalty(conn, ctx, pl.concat([new["customer_id"], changed_loyalty]))
+    slabs_before = opening.slabs_before(conn, ctx.org_id, loyalty_customers(changes))
+    sync_loyalty(conn, ctx, new["customer_id"])
     progress.part(0.99)
     final = rows
     if new.height:  # the n-th new row gets the n-th new id: no join of the whole file
@@ -74,7 +77,7 @@ def apply(
     undo_data = {
         "inserted": new.select("customer_id"),
         "inserted_values": inserted_values.drop("profile_id"),
-        "changes": changes,
+        "changes": changes.drop("row"),
         "loyalty_slabs": slabs_before,
     }
     return final, undo_data
@@ -147,14 +150,9 @@ def _with_profiles(conn: Connection, ctx: ImportContext, changes: pl.DataFrame) 
 # --- writing values -------------------------------------------------------------------
 
 
-def write_changes(
-    conn: Connection, ctx: ImportContext, values: pl.DataFrame, *, defer_touch: bool = False
-) -> None:
-    """Set each (customer, field) to ``value`` (null: clear), one statement group per field.
-
-    The changed customers' ``updated_at`` and ``modified_by`` are set here, or with
-    ``defer_touch`` once for the whole step by :func:`finish` (which must then run before the
-    step commits)."""
+def write_changes(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> None:
+    """Set each (customer, field) to ``value`` (null: clear), one statement group per field,
+    and the changed customers' ``updated_at`` and ``modified_by``."""
     if values.is_empty():
         return
     loyalty = pl.col("field").is_in(list(LOYALTY_FIELDS))
@@ -162,9 +160,6 @@ def write_changes(
         _write_field(conn, ctx, str(field), group)
     _write_loyalty(conn, ctx, values.filter(loyalty))
     touched = values["customer_id"].unique()
-    if defer_touch:
-        _defer_touch(conn, touched)
-        return
     _stage(
         conn,
         pl.DataFrame(
@@ -179,39 +174,82 @@ def write_changes(
     )
 
 
-_TOUCHED = "import_touched"
+#: The changes :func:`apply` leaves to :func:`finish`: a temporary table that lives until
+#: the step's transaction ends (on disk, not in memory, however many chunks the step has).
+_DEFERRED = "import_deferred_changes"
+_DEFERRED_COLUMNS = {
+    "row": "BIGINT",
+    "customer_id": "BIGINT",
+    "profile_id": "BIGINT",
+    "field": "TEXT",
+    "value": "TEXT",
+}
 
 
-def _defer_touch(conn: Connection, customer_ids: pl.Series) -> None:
-    """Keep the changed customers' ids for :func:`finish`, in a temporary table that lives
-    until the step's transaction ends (a few MB of the temporary database, not memory).
+def _deferred(conn: Connection) -> sa.TableClause:
+    """The table of deferred changes, made by the step's first use of it."""
+    definition = ", ".join(f'"{column}" {kind}' for column, kind in _DEFERRED_COLUMNS.items())
+    dropped = " ON COMMIT DROP" if is_postgres(conn) else ""
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_DEFERRED} ({definition}){dropped}")
+    return sa.table(_DEFERRED, *(sa.column(column) for column in _DEFERRED_COLUMNS))
 
-    On SQLite an import in chunks touched every changed customer's row once per chunk: the
-    rows of 100,000 customers of a store of four million lie on about 60,000 pages, read and
-    written again for each chunk (1.3 s a chunk against 0.57 s in a store of a million, the
-    main part of what the weekly update's time per row gained with the store, with the
-    loyalty accounts' update; BENCHMARKS.md, "The SQLite weekly update against the size of
-    the store"). Once for the step, in id order, each page is touched once.
-    """
-    conn.exec_driver_sql(f'CREATE TEMP TABLE IF NOT EXISTS "{_TOUCHED}" (customer_id BIGINT)')
-    insert_frame(conn, _TOUCHED, pl.DataFrame({"customer_id": customer_ids}))
+
+def _defer(conn: Connection, values: pl.DataFrame) -> None:
+    """Keep a chunk's changes to stored customers (row, customer_id, profile_id, field,
+    value) for :func:`finish`."""
+    if values.is_empty():
+        return
+    _deferred(conn)
+    insert_frame(conn, _DEFERRED, values)
 
 
 def finish(conn: Connection, ctx: ImportContext) -> None:
-    """The step's last write: the ``updated_at`` and ``modified_by`` of the customers whose
-    changes :func:`write_changes` wrote with ``defer_touch``."""
-    if is_postgres(conn):
-        return  # never deferred there (see apply)
-    held = sa.text("SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = :name")
-    if conn.execute(held, {"name": _TOUCHED}).first() is None:
-        return
-    _run(
-        conn,
-        "UPDATE customers SET updated_at = CURRENT_TIMESTAMP, modified_by = :actor "  # noqa: S608 - our own text
-        f'WHERE id IN (SELECT customer_id FROM "{_TOUCHED}")',
-        actor=ctx.actor_name,
+    """The step's last writes: the changes :func:`apply` deferred, and the ledger of the
+    loyalty values among them, for at most a chunk's worth of customers at a time
+    (``PATRON_IMPORT_CHUNK_ROWS``), in customer order."""
+    deferred = _deferred(conn)
+    conn.exec_driver_sql(
+        f"CREATE INDEX IF NOT EXISTS {_DEFERRED}_customer ON {_DEFERRED} (customer_id)"
     )
-    conn.exec_driver_sql(f'DROP TABLE "{_TOUCHED}"')
+    schema = {
+        "row": pl.Int64,
+        "customer_id": pl.Int64,
+        "profile_id": pl.Int64,
+        "field": pl.String,
+        "value": pl.String,
+    }
+    columns = [deferred.c[name] for name in schema]
+    low = None
+    for high in _batch_ends(conn, deferred):
+        query = sa.select(*columns).where(deferred.c.customer_id <= high)
+        if low is not None:
+            query = query.where(deferred.c.customer_id > low)
+        # A customer named by rows of several chunks: its field takes the last row's value.
+        batch = (
+            read_frame(conn, query, schema)
+            .sort("row")
+            .unique(["customer_id", "field"], keep="last", maintain_order=True)
+        )
+        write_changes(conn, ctx, batch.drop("row"))
+        sync_loyalty(conn, ctx, loyalty_customers(batch))
+        low = high
+    conn.exec_driver_sql(f"DROP TABLE {_DEFERRED}")
+
+
+def _batch_ends(conn: Connection, deferred: sa.TableClause) -> list[int]:
+    """The last customer id of each batch of :func:`finish`: every
+    ``PATRON_IMPORT_CHUNK_ROWS``-th customer of the deferred changes, and the last one."""
+    ids = sa.select(deferred.c.customer_id).distinct().subquery()
+    ranked = sa.select(
+        ids.c.customer_id,
+        sa.func.row_number().over(order_by=ids.c.customer_id).label("rank"),
+        sa.func.count().over().label("total"),
+    ).subquery()
+    size = get_settings().import_chunk_rows
+    ends = sa.select(ranked.c.customer_id).where(
+        sa.or_(ranked.c.rank % size == 0, ranked.c.rank == ranked.c.total)
+    )
+    return [int(end) for end in conn.execute(ends.order_by(ranked.c.customer_id)).scalars()]
 
 
 _STAGE_SCHEMA = {"customer_id": pl.Int64, "profile_id": pl.Int64, "value": pl.String}

@@ -45,7 +45,7 @@ FRAUD_LABEL_STATUSES = ("Fraud Suspected", "Fraud Confirmed")
 @dataclass(frozen=True)
 class Resolution:
     rows: pl.DataFrame  # validated rows + customer_id, profile_id, status
-    changes: pl.DataFrame  # customer_id, profile_id, field, before, after (updates only)
+    changes: pl.DataFrame  # row, customer_id, profile_id, field, before, after (updates only)
 
 
 def resolve(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> Resolution:
@@ -372,6 +372,7 @@ def _decide(rows: pl.DataFrame, changes: pl.DataFrame, ctx: ImportContext) -> Re
         .then(pl.lit("update"))
         .otherwise(pl.lit("skip"))
     )
-    # Every changing row is an update; a customer's field is written once, from its last row.
-    written = changes.filter("last").drop("row", "last")
+    # Every changing row is an update; a customer's field is written once, from its last row
+    # (its row is kept: of an import in chunks, the last chunk naming the customer wins).
+    written = changes.filter("last").drop("last")
     return Resolution(rows=rows.with_columns(status=status), changes=written)
