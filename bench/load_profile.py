@@ -23,7 +23,8 @@ server on this machine) and the share of the ``COPY``s, the ``UPDATE``s and the 
 checks. ``--to-sql`` measures ``pandas.to_sql`` of the first file the same way.
 ``--per-chunk`` splits the top statements' time and the backends' CPU by chunk of a
 commit in chunks (a file of more than ``PATRON_IMPORT_CHUNK_ROWS`` rows): the plan of
-every chunk first, then each chunk's application.
+every chunk first, then each chunk's application, then the commit's last writes
+(``finish``: Loyalty Customers' changes to stored customers).
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ _CALLS: dict[str, int] = defaultdict(int)
 #: Server backend pid -> (CPU seconds when first seen in this scenario, when last seen).
 _BACKENDS: dict[int, list[float]] = {}
 _TICKS = os.sysconf("SC_CLK_TCK")
-#: At the start of each chunk's application and at the end of the import: a copy of
-#: _SPENT and the server backends' CPU so far (--per-chunk).
-_MARKS: list[tuple[dict[str, float], float]] = []
+#: At the start of each chunk's application, of the commit's last writes (``finish``: the
+#: changes to stored customers, Loyalty Customers) and at the end of the import: what
+#: starts there, a copy of _SPENT and the server backends' CPU so far (--per-chunk).
+_MARKS: list[tuple[str, dict[str, float], float]] = []
 
 
 def _backend_cpu(pid: int) -> float | None:
@@ -121,15 +123,24 @@ def _instrument() -> None:
     load_plan = chunks.load_plan
 
     def marked_load_plan(path: Any) -> Any:
-        _mark()
+        _mark(f"chunk {sum(label.startswith('chunk') for label, _, _ in _MARKS) + 1}")
         return load_plan(path)
 
     # The commit in chunks loads each chunk's plan right before applying it.
     chunks.load_plan = marked_load_plan
+    from patron.imports.profiles.loyalty_customers import apply
+
+    finish = apply.finish
+
+    def marked_finish(conn: Any, ctx: Any) -> None:
+        _mark("finish")
+        finish(conn, ctx)
+
+    apply.finish = marked_finish
 
 
-def _mark() -> None:
-    _MARKS.append((dict(_SPENT), _backends_cpu()))
+def _mark(label: str) -> None:
+    _MARKS.append((label, dict(_SPENT), _backends_cpu()))
 
 
 def _backends_cpu() -> float:
@@ -219,18 +230,21 @@ def _updates(url: str) -> dict[str, tuple[int, int]]:
 
 def _print_chunks(ranked: list[tuple[str, float]]) -> None:
     """The statements' time, and the server backends' CPU, before the first chunk's
-    application (the import's creation and every chunk's plan), then in each chunk's."""
+    application (the import's creation and every chunk's plan), then in each chunk's, then
+    in the commit's last writes (``finish``)."""
     if len(_MARKS) < 2:
         return
-    names = ["plan", *(f"chunk {n}" for n in range(1, len(_MARKS)))]
+    start: tuple[str, dict[str, float], float] = ("plan", {}, 0.0)
+    segments = list(zip([start, *_MARKS], _MARKS, strict=False))  # (its start, its end)
+    names = [label for (label, _, _), _ in segments]
     print("\n| statement | " + " | ".join(names) + " |")
     print("| --- |" + " ---: |" * len(names))
-    start: tuple[dict[str, float], float] = ({}, 0.0)
-    segments = list(zip([start, *_MARKS], _MARKS, strict=False))  # (its start, its end)
     for key, _ in ranked:
-        cells = [f"{end.get(key, 0) - begin.get(key, 0):.2f}" for (begin, _), (end, _) in segments]
+        cells = [
+            f"{end.get(key, 0) - begin.get(key, 0):.2f}" for (_, begin, _), (_, end, _) in segments
+        ]
         print(f"| `{key}` | " + " | ".join(cells) + " |")
-    cells = [f"{end - begin:.2f}" for (_, begin), (_, end) in segments]
+    cells = [f"{end - begin:.2f}" for (_, _, begin), (_, _, end) in segments]
     print("| (server backends' CPU) | " + " | ".join(cells) + " |")
 
 
@@ -268,7 +282,7 @@ def main() -> None:
         cpu = time.process_time()
         result = scenarios.pipeline(args.postgres_url, org_id, path, preview=False)
         cpu = time.process_time() - cpu
-        _mark()
+        _mark("end")
         server = _server_line(marks, _server_marks(args.postgres_url), cpu)
         print(
             f"\n## {name}, {args.rows:,} rows, keys {args.keys}: {result['total']:.2f} s "
