@@ -177,21 +177,24 @@ def write_changes(conn: Connection, ctx: ImportContext, values: pl.DataFrame) ->
 #: The changes :func:`apply` leaves to :func:`finish`: a temporary table that lives until
 #: the step's transaction ends (on disk, not in memory, however many chunks the step has).
 _DEFERRED = "import_deferred_changes"
-_DEFERRED_COLUMNS = {
-    "row": "BIGINT",
-    "customer_id": "BIGINT",
-    "profile_id": "BIGINT",
-    "field": "TEXT",
-    "value": "TEXT",
+_DEFERRED_SCHEMA = {
+    "row": pl.Int64,
+    "customer_id": pl.Int64,
+    "profile_id": pl.Int64,
+    "field": pl.String,
+    "value": pl.String,
 }
 
 
 def _deferred(conn: Connection) -> sa.TableClause:
     """The table of deferred changes, made by the step's first use of it."""
-    definition = ", ".join(f'"{column}" {kind}' for column, kind in _DEFERRED_COLUMNS.items())
+    definition = ", ".join(
+        f'"{column}" {"BIGINT" if kind == pl.Int64 else "TEXT"}'
+        for column, kind in _DEFERRED_SCHEMA.items()
+    )
     dropped = " ON COMMIT DROP" if is_postgres(conn) else ""
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_DEFERRED} ({definition}){dropped}")
-    return sa.table(_DEFERRED, *(sa.column(column) for column in _DEFERRED_COLUMNS))
+    return sa.table(_DEFERRED, *(sa.column(column) for column in _DEFERRED_SCHEMA))
 
 
 def _defer(conn: Connection, values: pl.DataFrame) -> None:
@@ -211,27 +214,22 @@ def finish(conn: Connection, ctx: ImportContext) -> None:
     conn.exec_driver_sql(
         f"CREATE INDEX IF NOT EXISTS {_DEFERRED}_customer ON {_DEFERRED} (customer_id)"
     )
-    schema = {
-        "row": pl.Int64,
-        "customer_id": pl.Int64,
-        "profile_id": pl.Int64,
-        "field": pl.String,
-        "value": pl.String,
-    }
-    columns = [deferred.c[name] for name in schema]
+    columns = [deferred.c[name] for name in _DEFERRED_SCHEMA]
+    ends = _batch_ends(conn, deferred)
     low = None
-    for high in _batch_ends(conn, deferred):
+    for done, high in enumerate(ends, start=1):
         query = sa.select(*columns).where(deferred.c.customer_id <= high)
         if low is not None:
             query = query.where(deferred.c.customer_id > low)
         # A customer named by rows of several chunks: its field takes the last row's value.
         batch = (
-            read_frame(conn, query, schema)
+            read_frame(conn, query, _DEFERRED_SCHEMA)
             .sort("row")
             .unique(["customer_id", "field"], keep="last", maintain_order=True)
         )
         write_changes(conn, ctx, batch.drop("row"))
         sync_loyalty(conn, ctx, loyalty_customers(batch))
+        progress.part(done / len(ends))
         low = high
     conn.exec_driver_sql(f"DROP TABLE {_DEFERRED}")
 
