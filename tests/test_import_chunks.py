@@ -257,7 +257,9 @@ def changes_file(engine: Engine, org: OrgHandle) -> str:
 
 
 def ledger_of(engine: Engine, org: OrgHandle) -> list[tuple[Any, ...]]:
-    """The org's points ledger (customer's rank, kind, points) and the balances' points."""
+    """The org's points ledger (customer's rank, kind, points), once every balance is
+    checked to be the sum of its entries."""
+    consistent(engine, org.id)
     ranks = customer_ranks(engine, org)
     with transaction(engine, write=False) as conn:
         entries = conn.execute(
@@ -267,7 +269,6 @@ def ledger_of(engine: Engine, org: OrgHandle) -> list[tuple[Any, ...]]:
             ),
             {"org": org.id},
         ).all()
-        consistent(engine, org.id)
     return sorted((ranks[row[0]], row[1], row[2]) for row in entries)
 
 
