@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv as csvlib
 import io
+import itertools
 import os
 import re
 import signal
@@ -35,6 +36,7 @@ from patron.imports import chunks, service
 from patron.imports import repository as imports_repository
 from patron.imports.codes import RowCode
 from patron.imports.mapping import profile_of
+from patron.imports.profiles.loyalty_customers import apply as loyalty_apply
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
 from patron.settings import get_settings
@@ -273,15 +275,34 @@ def ledger_of(engine: Engine, org: OrgHandle) -> list[tuple[Any, ...]]:
 
 
 def test_changes_to_stored_customers_are_written_after_the_last_chunk(
-    engine: Engine, chunked: Callable[[bool], None], app_client: TestClient
+    engine: Engine,
+    chunked: Callable[[bool], None],
+    app_client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The changes to stored customers are written once every chunk is applied, a chunk's
     worth of customers at a time in customer order: the store, its ledger and the undo are
     as of the whole file, and a customer named by rows of two chunks has the later row's
     values."""
+    # The batches finish writes (undo writes through its own reference, not recorded).
+    batches: list[tuple[int, list[int]]] = []
+    write_changes = loyalty_apply.write_changes
+
+    def recording(conn: Any, ctx: Any, values: pl.DataFrame) -> None:
+        ids = values["customer_id"].unique().sort().to_list()
+        batches.append((get_settings().import_chunk_rows, ids))
+        write_changes(conn, ctx, values)
+
+    monkeypatch.setattr(loyalty_apply, "write_changes", recording)
     case = Case("loyalty-customers", loyalty_program_setup(app_client), changes_file, {}, ledger_of)
     whole = assert_alike(engine, case, chunked)
     assert whole.counts["updated"] == 21
+    # Whole: the 20 changed customers in one batch; in chunks: batches of at most a chunk's
+    # customers, each after the one before in customer order.
+    assert [len(ids) for size, ids in batches if size > CHUNK] == [20]
+    parted = [ids for size, ids in batches if size == CHUNK]
+    assert [len(ids) for ids in parted] == [CHUNK, CHUNK, 20 - 2 * CHUNK]
+    assert all(before[-1] < after[0] for before, after in itertools.pairwise(parted))
     customers = [entry for entry in whole.store if isinstance(entry[0], tuple)]
     last_names = sorted(profile[3] for entry in customers for profile in entry[1])
     assert last_names == sorted(["Final", *(f"Moved{letters(i)}" for i in range(19))])
