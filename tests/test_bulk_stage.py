@@ -6,10 +6,12 @@ out of the server's lock table on a large file."""
 from __future__ import annotations
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from patron.kit.bulk import stage
+from patron.kit import bulk
+from patron.kit.bulk import read_batches, read_frame, stage
 from patron.kit.db import transaction
 
 COLUMNS = {"customer_id": "BIGINT", "value": "TEXT"}
@@ -59,3 +61,25 @@ def test_a_table_staged_in_an_earlier_transaction_is_staged_afresh(engine: Engin
     with transaction(engine) as conn:
         stage(conn, "test_stage_again", COLUMNS, _frame(5, 1))
         assert _rows(conn, "test_stage_again") == [(5, "v5")]
+
+
+def test_a_result_read_in_batches_is_the_result_read_whole(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """:func:`read_batches` gives the rows :func:`read_frame` gives, in batches of about
+    ``BATCH_BYTES`` (PostgreSQL) or ``BATCH_ROWS`` (SQLite): a value holding line breaks,
+    quotes and commas is never cut at a batch's edge, and NULL stays apart from ''."""
+    monkeypatch.setattr(bulk, "BATCH_BYTES", 64)
+    monkeypatch.setattr(bulk, "BATCH_ROWS", 3)
+    values = ['a\n"b"', None, "", 'x,"\n\n"y', "plain", '"', "\n", *(f"v{i}" for i in range(40))]
+    frame = pl.DataFrame({"customer_id": range(len(values)), "value": values})
+    schema = {"customer_id": pl.Int64, "value": pl.String}
+    with transaction(engine) as conn:
+        staged = stage(conn, "test_batches", COLUMNS, frame)
+        query = sa.select(staged.c.customer_id, staged.c.value).order_by(staged.c.customer_id)
+        whole = read_frame(conn, query, schema)
+        batches = list(read_batches(conn, query, schema))
+    assert whole.to_dicts() == frame.to_dicts()
+    assert pl.concat(batches).to_dicts() == frame.to_dicts()
+    assert len(batches) > 5
+    assert all(batch.height for batch in batches)

@@ -32,11 +32,15 @@ from sqlalchemy.engine import Engine
 
 from patron.cards import service as cards
 from patron.coupons import service as coupons
+from patron.identity.merge import merge
 from patron.imports import chunks, service
 from patron.imports import repository as imports_repository
 from patron.imports.codes import RowCode
 from patron.imports.mapping import profile_of
+from patron.imports.profiles.loyalty_customers import ahead as loyalty_ahead
 from patron.imports.profiles.loyalty_customers import apply as loyalty_apply
+from patron.imports.profiles.loyalty_customers import resolve as loyalty_resolve
+from patron.imports.profiles.loyalty_customers import stored as loyalty_stored
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
 from patron.settings import get_settings
@@ -310,6 +314,92 @@ def test_changes_to_stored_customers_are_written_after_the_last_chunk(
     assert points == sorted([4321.0, *(1000.0 + 7 * i for i in range(19))])
     ledger = [entry for entry in whole.store if isinstance(entry[0], int)]
     assert {entry[0] for entry in ledger} == set(range(20))  # every customer's opening
+
+
+def merged_setup(
+    app_client: TestClient, survivors: list[int]
+) -> Callable[[Engine, OrgHandle], None]:
+    """Twenty customers stored, and a guest (only a WEBSITE profile) merged into the
+    seventh (whose id goes to ``survivors``)."""
+
+    def setup(engine: Engine, org: OrgHandle) -> None:
+        members(20)(engine, org)
+        guest = register(
+            Api(app_client, org), email="guest@example.com", source="WEBSITE",
+            loyalty_type="non_loyalty",
+        )  # fmt: skip
+        ids = sorted(customer_ranks(engine, org))
+        with transaction(engine) as conn:
+            merge(conn, org.admin, victim_id=guest, survivor_id=ids[6])
+        survivors.append(ids[6])
+
+    return setup
+
+
+def merged_file(engine: Engine, org: OrgHandle) -> str:
+    """Nineteen stored customers changed by their mobiles, the last created first; the
+    guest merged into the seventh named by its user id (the seventh is named by no other
+    row); two new customers."""
+    ids = sorted(customer_ranks(engine, org))
+    header = "User Id,First Name,Last Name,Mobile,Email,Store"
+    lines = [
+        f",{letters(i)},Moved{letters(i)},{mobile(i)},m{i}@example.com,mal"
+        for i in reversed(range(20))
+        if i != 6
+    ]
+    lines.insert(10, f"{ids[20]},{letters(6)},Survived,,,mal")  # the guest's id
+    lines += [f",{letters(i)},New,{mobile(i)},m{i}@example.com,mal" for i in (40, 41)]
+    return csv(header, *lines)
+
+
+def test_a_file_in_chunks_is_looked_up_once_for_the_whole_file(
+    engine: Engine,
+    chunked: Callable[[bool], None],
+    monkeypatch: pytest.MonkeyPatch,
+    app_client: TestClient,
+) -> None:
+    """Of a file in chunks, the owners of the rows' identifiers and the matched customers'
+    state are looked up once for the whole file, before the first chunk's plan: a chunk's
+    plan asks the store only what was not looked up then (the survivor of a merged
+    customer named by its user id), and the outcomes, store and undo are the whole file's."""
+    asked: list[tuple[str, int, list[Any]]] = []  # (what, chunk size, values or ids asked)
+    owners_in_store, read_state, look_ahead = (
+        loyalty_resolve._owners_in_store,
+        loyalty_stored.read_state,
+        loyalty_ahead.look_ahead,
+    )
+
+    def owners(conn: Any, ctx: Any, values: pl.DataFrame) -> pl.DataFrame:
+        asked.append(("owners", get_settings().import_chunk_rows, values["value"].to_list()))
+        return owners_in_store(conn, ctx, values)
+
+    def state(conn: Any, ctx: Any, ids: pl.Series, reads: Any) -> Any:
+        asked.append(("state", get_settings().import_chunk_rows, ids.sort().to_list()))
+        return read_state(conn, ctx, ids, reads)
+
+    def ahead(conn: Any, ctx: Any, keys: list[Path], directory: Path) -> Any:
+        asked.append(("ahead", get_settings().import_chunk_rows, [len(keys)]))
+        return look_ahead(conn, ctx, keys, directory)
+
+    monkeypatch.setattr(loyalty_resolve, "_owners_in_store", owners)
+    monkeypatch.setattr(loyalty_stored, "read_state", state)
+    monkeypatch.setattr(loyalty_ahead, "read_state", state)
+    monkeypatch.setattr(loyalty_ahead, "look_ahead", ahead)
+    survivors: list[int] = []  # of the org imported whole, then of the one in chunks
+    case = Case("loyalty-customers", merged_setup(app_client, survivors), merged_file)
+    whole = assert_alike(engine, case, chunked)
+    assert (whole.counts["updated"], whole.counts["inserted"]) == (20, 2)
+    last_names = sorted(p[3] for entry in whole.store for p in entry[1])
+    assert "Survived" in last_names  # the survivor's, through the merged customer's id
+    in_chunks = [(what, found) for what, size, found in asked if size == CHUNK]
+    # The preview and the commit each look the whole file (four chunks) up once; their
+    # chunks' plans ask the store for the survivor alone, in the chunk naming it.
+    assert [found for what, found in in_chunks if what == "ahead"] == [[4], [4]]
+    assert [(what, found) for what, found in in_chunks if what != "ahead"] == [
+        ("state", [survivors[1]])
+    ] * 2
+    # Imported whole, the plan asks the store itself, as before.
+    assert {what for what, size, found in asked if size != CHUNK} == {"owners", "state"}
 
 
 # --- profiles that change stored customers ---------------------------------------------------

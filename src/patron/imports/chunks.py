@@ -55,7 +55,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ from sqlalchemy.engine import Connection
 
 from patron.imports.context import ImportContext
 from patron.imports.duplicates import KEY_PASS
-from patron.imports.profile import ImportProfile, Plan
+from patron.imports.profile import ChunkAnswers, ImportProfile, LooksAhead, Plan
 from patron.imports.rowcheck import line_numbers
 from patron.settings import get_settings
 
@@ -218,17 +218,29 @@ class _Recording:
     file per chunk whatever the number of partitions (a file per partition and call made a
     chunk's cost grow with the file's size, every chunk writing to every partition)."""
 
-    def __init__(self, directory: Path, chunk: int, partitions: int, last: int | None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        chunk: int,
+        partitions: int,
+        last: int | None,
+        lookups: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    ) -> None:
         self.directory = directory
         self.chunk = chunk
         self.partitions = partitions
         self.last = last
+        self.lookups = lookups
         self.calls = 0
         self.keys: list[pl.DataFrame] = []
+        self.looked_up: pl.DataFrame | None = None
 
     def duplicates(self, frame: pl.DataFrame, field: str, label: str) -> pl.DataFrame | None:
         call = self.calls
         self.calls += 1
+        if self.lookups is not None and self.calls == self.last:
+            # The rows as validated, where the key pass stops: what the plan looks up.
+            self.looked_up = self.lookups(frame)
         keys = frame.select(
             call=pl.lit(call, dtype=pl.Int32),
             row=pl.col("row").cast(pl.Int64),
@@ -242,6 +254,11 @@ class _Recording:
 
     def spill(self) -> None:
         """Write the chunk's keys once its plan has stopped (or ended)."""
+        if self.looked_up is not None:
+            path = self.lookups_path(self.directory, self.chunk)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.looked_up.write_parquet(path, compression="lz4")
+            self.looked_up = None
         if not self.keys:
             return
         keys = pl.concat(self.keys)
@@ -251,6 +268,10 @@ class _Recording:
 
     def _path(self) -> Path:
         return self.directory / "keys" / f"c{self.chunk}.parquet"
+
+    @staticmethod
+    def lookups_path(directory: Path, chunk: int) -> Path:
+        return directory / "lookups" / f"c{chunk}.parquet"
 
     def grouped(
         self,
@@ -420,8 +441,11 @@ def plans(
     mapped chunks, each with its file-wide ``row``; read twice, once per pass)."""
     partitions = max(1, -(-rows // chunk_rows()))
     last = KEY_CALLS.get(profile.spec.id)
+    ahead = profile if isinstance(profile, LooksAhead) and last is not None else None
     for number, mapped in enumerate(chunks()):
-        recording = _Recording(directory, number, partitions, last)
+        recording = _Recording(
+            directory, number, partitions, last, ahead.lookup_keys if ahead else None
+        )
         token = KEY_PASS.set(recording)
         try:
             profile.plan(conn, ctx, mapped)
@@ -449,13 +473,15 @@ def plans(
                 KEY_PASS.reset(token)
             first += mapped.height
         _decide_groups(directory, rules, partitions)
+    answers = _looked_ahead(conn, ctx, ahead, directory)
     first = 0
     for mapped in chunks():
         end = first + mapped.height
         injecting = _Injecting(_messages_of(directory, first, end), directory, first, end)
         token = KEY_PASS.set(injecting)
         try:
-            plan = profile.plan(conn, ctx, mapped)
+            with answers(first, end):
+                plan = profile.plan(conn, ctx, mapped)
         finally:
             KEY_PASS.reset(token)
         if last is not None and injecting.calls != last:
@@ -471,6 +497,17 @@ def plans(
             )
         first = end
         yield plan
+
+
+def _looked_ahead(
+    conn: Connection, ctx: ImportContext, profile: LooksAhead | None, directory: Path
+) -> ChunkAnswers:
+    """The whole file's look-ups of a profile that makes them ahead (from the keys the key
+    pass kept); else each chunk's plan looks its own rows up."""
+    kept = sorted((directory / "lookups").glob("c*.parquet"), key=lambda path: int(path.stem[1:]))
+    if profile is None or not kept:
+        return lambda first, end: nullcontext()
+    return profile.look_ahead(conn, ctx, kept, directory / "ahead")
 
 
 def spill_plan(directory: Path, number: int, plan: Plan[Any]) -> Path:

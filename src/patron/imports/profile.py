@@ -8,7 +8,9 @@ template can set, and how accepted rows are applied. Everything else is shared.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import polars as pl
@@ -176,3 +178,30 @@ class FinishesCommit(Protocol):
     over the whole step instead of chunk by chunk)."""
 
     def finish_commit(self, conn: Connection, ctx: ImportContext) -> None: ...
+
+
+#: What a chunk's plan is made within, given the chunk's first row and the row after its
+#: last: the answers :meth:`LooksAhead.look_ahead` read for the chunk, in place.
+ChunkAnswers = Callable[[int, int], AbstractContextManager[None]]
+
+
+@runtime_checkable
+class LooksAhead(Protocol):
+    """A profile that, for a file planned in chunks, looks its rows up in the store once for
+    the whole file instead of chunk by chunk (:mod:`patron.imports.chunks`): a chunk names
+    customers all over the store, so its look-ups meet the store's indexes and tables about
+    one to a page, where the whole file's, taken in the store's order, read each page once
+    (Loyalty Customers: the owners of the rows' identifiers and the matched customers' state).
+    """
+
+    def lookup_keys(self, validated: pl.DataFrame) -> pl.DataFrame:
+        """What the plan looks up in the store for ``validated`` (a chunk's rows as validated,
+        when the key pass stops): ``row`` and the values looked up."""
+        ...
+
+    def look_ahead(
+        self, conn: Connection, ctx: ImportContext, keys: list[Path], directory: Path
+    ) -> ChunkAnswers:
+        """Look up the ``keys`` of every chunk (a file of :meth:`lookup_keys` per chunk, in
+        file order), keeping the answers under ``directory``."""
+        ...

@@ -159,23 +159,78 @@ def read_frame(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) 
 
 
 def _copy_out(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    sql = f"COPY ({compiled}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
     buffer = io.BytesIO()
-    driver = conn.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(sql, compiled.params) as copy:  # type: ignore[union-attr]
-        for block in copy:
-            buffer.write(block)
+    for block in _copied_out(conn, query):
+        buffer.write(block)
     if not buffer.tell():
         return pl.DataFrame(schema=schema)
     buffer.seek(0)
+    return _parse_csv(buffer, schema)
+
+
+def _copied_out(conn: Connection, query: sa.Select[Any]) -> Iterator[bytes]:
+    """The result of ``query`` as CSV blocks of ``COPY ... TO STDOUT``, every value quoted
+    (so that an empty string and a NULL stay apart)."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    sql = f"COPY ({compiled}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
+    driver = conn.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(sql, compiled.params) as copy:  # type: ignore[union-attr]
+        for block in copy:
+            yield bytes(block)
+
+
+def _parse_csv(data: io.BytesIO | bytes, schema: dict[str, Any]) -> pl.DataFrame:
     return pl.read_csv(
-        buffer,
+        data,
         has_header=False,
         new_columns=list(schema),
         schema=schema,
         quote_char='"',
     )
+
+
+#: About this many bytes of CSV (PostgreSQL) or rows (SQLite) a batch of :func:`read_batches`.
+BATCH_BYTES = 64 * 1024 * 1024
+BATCH_ROWS = 500_000
+
+
+def read_batches(
+    conn: Connection, query: sa.Select[Any], schema: dict[str, Any]
+) -> Iterator[pl.DataFrame]:
+    """:func:`read_frame` a batch at a time, for a result too large to hold at once. The
+    connection is busy until the last batch is taken: send it nothing meanwhile."""
+    if not all(dtype in _PLAIN_TYPES for dtype in schema.values()):
+        raise TypeError(f"read_batches reads integer, float and text columns, not {schema}")
+    if not is_postgres(conn):
+        result = conn.execute(query)
+        try:
+            cursor = result.cursor
+            while rows := cursor.fetchmany(BATCH_ROWS):
+                yield pl.DataFrame(rows, schema=schema, orient="row")
+        finally:
+            result.close()
+        return
+    pending = bytearray()
+    for block in _copied_out(conn, query):
+        pending += block
+        if len(pending) >= BATCH_BYTES and (end := _records_end(pending)):
+            yield _parse_csv(bytes(pending[:end]), schema)
+            del pending[:end]
+    if pending:
+        yield _parse_csv(bytes(pending), schema)
+
+
+def _records_end(data: bytearray) -> int:
+    """Where the last whole record of CSV ``data`` ends (0: none does). Every value is quoted
+    and a quote inside one doubled, so a line break ends a record when the quotes before it
+    are even in number (one inside a value has an odd number before it)."""
+    end = data.rfind(b"\n")
+    quotes = data.count(b'"', 0, end) if end >= 0 else 0
+    while end >= 0 and quotes % 2:
+        previous = data.rfind(b"\n", 0, end)
+        quotes -= data.count(b'"', previous + 1, end)
+        end = previous
+    return end + 1 if end >= 0 else 0
 
 
 def stage(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy.engine import Connection
 
 from patron.imports.context import ImportContext
-from patron.imports.profile import Plan
-from patron.imports.profiles.loyalty_customers import apply, resolve, undo, validate
+from patron.imports.profile import ChunkAnswers, Plan
+from patron.imports.profiles.loyalty_customers import ahead, apply, resolve, undo, validate
 from patron.imports.profiles.loyalty_customers.spec import FIELDS, OPTIONS, SPEC, UNIQUE_IDENTIFIERS
 
 __all__ = ["FIELDS", "OPTIONS", "PROFILE", "SPEC", "UNIQUE_IDENTIFIERS"]
@@ -35,6 +36,14 @@ class LoyaltyCustomers:
         del mapped  # the file's text columns are not needed past validation
         resolution = resolve.resolve(conn, rows, ctx)
         return Plan(rows=resolution.rows, data=resolution)
+
+    def lookup_keys(self, validated: pl.DataFrame) -> pl.DataFrame:
+        return ahead.lookup_keys(validated)
+
+    def look_ahead(
+        self, conn: Connection, ctx: ImportContext, keys: list[Path], directory: Path
+    ) -> ChunkAnswers:
+        return ahead.look_ahead(conn, ctx, keys, directory)
 
     def apply(
         self, conn: Connection, ctx: ImportContext, plan: Plan[resolve.Resolution]

@@ -19,13 +19,13 @@ from patron.customer.tables import customers, identifiers
 from patron.imports.codes import RowCode
 from patron.imports.context import ImportContext
 from patron.imports.customers import reject_suppressed
+from patron.imports.profiles.loyalty_customers import ahead
 from patron.imports.profiles.loyalty_customers.stored import (
     IDENTIFIER_TYPES,
     LOYALTY_FIELDS,
     PROFILE_FIELDS,
     Current,
     as_text,
-    current_state,
     stage_ids,
 )
 from patron.imports.rowcheck import add_errors, has_errors
@@ -51,7 +51,7 @@ class Resolution:
 def resolve(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> Resolution:
     rows = _match(conn, rows, ctx)
     rows = _check_user_ids(conn, rows, ctx)
-    current = current_state(conn, rows, ctx, updatable_fields(rows, ctx))
+    current = ahead.current_state(conn, rows, ctx, updatable_fields(rows, ctx))
     rows = _other_owners(conn, rows, ctx, current)
     rows = _check_owned_identifiers(rows)
     rows = _check_customers(rows, current)
@@ -66,7 +66,12 @@ def resolve(conn: Connection, rows: pl.DataFrame, ctx: ImportContext) -> Resolut
 
 
 def _owners(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> pl.DataFrame:
-    """(type, value, owner_id) for the identifier values (type, value) already stored."""
+    """(type, value, owner_id) for the identifier values (type, value) already stored (of a
+    file in chunks, as looked up for the whole file where they were: :mod:`.ahead`)."""
+    return ahead.owners(values, lambda rest: _owners_in_store(conn, ctx, rest))
+
+
+def _owners_in_store(conn: Connection, ctx: ImportContext, values: pl.DataFrame) -> pl.DataFrame:
     schema = {"type": pl.String, "value": pl.String, "owner_id": pl.Int64}
     if values.is_empty():
         return pl.DataFrame(schema=schema)

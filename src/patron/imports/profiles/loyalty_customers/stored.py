@@ -63,65 +63,159 @@ class Current:
 _STORED_SCHEMA = {"customer_id": pl.Int64, "before": pl.String}
 
 
-def current_state(
-    conn: Connection, rows: pl.DataFrame, ctx: ImportContext, updatable: list[str]
-) -> Current:
-    """What the store holds for the matched customers of ``rows``: their state, and the
-    stored values of the ``updatable`` fields and of the mobile and external id (which a
-    row may not change)."""
-    ids = rows["customer_id"].drop_nulls().unique()
-    wanted = {*updatable, *(f for f in ("mobile", "external_id") if f in ctx.columns)}
-    staged = stage_ids(conn, ids)
-    names = [field for field in PROFILE_FIELDS if field in wanted]
-    loyalty = [field for field in LOYALTY_FIELDS if field in wanted]
+@dataclass(frozen=True)
+class Reads:
+    """What :func:`current_state` reads of each matched customer, for the fields it wants."""
+
+    wanted: frozenset[str]
+    names: tuple[str, ...]  # of PROFILE_FIELDS
+    loyalty: tuple[str, ...]  # of LOYALTY_FIELDS
+    identifiers: tuple[str, ...]  # the identifier fields whose held values are read
+    org_fields: tuple[str, ...]  # ``kind.name`` targets
+
+    @classmethod
+    def of(cls, ctx: ImportContext, updatable: Iterable[str]) -> Reads:
+        """The ``updatable`` fields, and the mobile and external id (which a row may not
+        change), of what the file maps."""
+        wanted = {*updatable, *(f for f in ("mobile", "external_id") if f in ctx.columns)}
+        return cls(
+            wanted=frozenset(wanted),
+            names=tuple(field for field in PROFILE_FIELDS if field in wanted),
+            loyalty=tuple(field for field in LOYALTY_FIELDS if field in wanted),
+            identifiers=tuple(f for f in IDENTIFIER_TYPES if f in wanted or f in ctx.columns),
+            org_fields=tuple(target for target in ctx.fields if target in wanted),
+        )
+
+
+@dataclass(frozen=True)
+class StateQuery:
+    """A query of the stored state of every customer of the org, ``key`` its customer id
+    column: read for the customers staged, by :func:`current_state` and by the whole
+    file's look-ups (:mod:`.ahead`)."""
+
+    query: sa.Select[Any]
+    key: Any
+    schema: dict[str, Any]
+    #: At most one row per customer (a unique key), which PostgreSQL's look-ups stop at.
+    one: bool
+
+
+def state_queries(ctx: ImportContext, reads: Reads) -> dict[str, StateQuery]:
+    """``people`` (one row per customer: its state, its in-store profile's names and its
+    balances), ``identifiers`` (those it holds) and one query per org field read."""
     # One row per customer: its state, its in-store profile's names and its balances.
-    query = (
+    people = (
         sa.select(
             customers.c.id,
             status_labels.c.system_status,
             customers.c.fraud_status,
             profiles.c.id,
-            *(getattr(profiles.c, field) for field in names),
-            *_loyalty_columns(loyalty),
+            *(getattr(profiles.c, field) for field in reads.names),
+            *_loyalty_columns(list(reads.loyalty)),
         )
         .join(status_labels, status_labels.c.id == customers.c.status_label_id)
         .outerjoin(profiles, _in_store_profile(ctx, customers.c.id))
         .where(customers.c.org_id == ctx.org_id)
     )
-    if loyalty:
-        query = query.outerjoin(
+    if reads.loyalty:
+        people = people.outerjoin(
             loyalty_accounts,
             sa.and_(
                 loyalty_accounts.c.org_id == ctx.org_id,
                 loyalty_accounts.c.customer_id == customers.c.id,
             ),
         )
-    if is_postgres(conn):
-        # A customer has one row here (one in-store profile, one account: unique keys).
-        query = _per_id(query.where(customers.c.id == _IDS.c.id).limit(1))
-    else:
-        query = query.where(customers.c.id.in_(staged))
-    people = read_frame(
-        conn,
-        query,
+    queries = {
+        "people": StateQuery(
+            people,
+            customers.c.id,
+            {
+                "customer_id": pl.Int64,
+                "system_status": pl.String,
+                "fraud_status": pl.String,
+                "profile_id": pl.Int64,
+                **dict.fromkeys([*reads.names, *reads.loyalty], pl.String),
+            },
+            one=True,
+        )
+    }
+    if reads.identifiers:
+        kinds = tuple(IDENTIFIER_TYPES[field] for field in reads.identifiers)
+        held = sa.select(identifiers.c.customer_id, identifiers.c.type, identifiers.c.value)
+        queries["identifiers"] = StateQuery(
+            held.where(identifiers.c.org_id == ctx.org_id, identifiers.c.type.in_(kinds)),
+            identifiers.c.customer_id,
+            {"customer_id": pl.Int64, "type": pl.String, "before": pl.String},
+            one=False,
+        )
+    for target in reads.org_fields:
+        kind, name = target.split(".", 1)
+        queries[target] = StateQuery(
+            sa.select(field_values.c.customer_id, field_values.c.value).where(
+                field_values.c.org_id == ctx.org_id,
+                field_values.c.kind == kind,
+                field_values.c.name == name,
+            ),
+            field_values.c.customer_id,
+            _STORED_SCHEMA,
+            one=True,  # one value of a field per customer (a unique key)
+        )
+    return queries
+
+
+def current_state(
+    conn: Connection, rows: pl.DataFrame, ctx: ImportContext, updatable: list[str]
+) -> Current:
+    """What the store holds for the matched customers of ``rows``: their state, and the
+    stored values of the ``updatable`` fields and of the mobile and external id (which a
+    row may not change)."""
+    return read_state(
+        conn, ctx, rows["customer_id"].drop_nulls().unique(), Reads.of(ctx, updatable)
+    )
+
+
+def read_state(conn: Connection, ctx: ImportContext, ids: pl.Series, reads: Reads) -> Current:
+    """:func:`current_state` of the customers ``ids``."""
+    staged = stage_ids(conn, ids)
+    return assemble(
+        reads,
         {
-            "customer_id": pl.Int64,
-            "system_status": pl.String,
-            "fraud_status": pl.String,
-            "profile_id": pl.Int64,
-            **dict.fromkeys([*names, *loyalty], pl.String),
+            name: read_frame(conn, _of_staged(conn, read, staged), read.schema)
+            for name, read in state_queries(ctx, reads).items()
         },
     )
-    held = _identifier_values(
-        conn, ctx, staged, [f for f in IDENTIFIER_TYPES if f in wanted or f in ctx.columns]
+
+
+def assemble(reads: Reads, frames: dict[str, pl.DataFrame]) -> Current:
+    """The :class:`Current` of the frames :func:`state_queries` read, in customer order."""
+    people = frames["people"].sort("customer_id")
+    held = frames.get("identifiers", pl.DataFrame(schema=_HELD_SCHEMA)).sort(
+        "customer_id", "type", "before"
     )
-    values = {
-        **_name_values(people, names),
-        **_loyalty_values(people, loyalty),
-        **{field: found for field, found in held.items() if field in wanted},
-        **_org_field_values(conn, ctx, staged, wanted),
+    found = {
+        field: held.filter(pl.col("type") == IDENTIFIER_TYPES[field]).drop("type")
+        for field in reads.identifiers
     }
-    return Current(customers=people.drop(*names, *loyalty), values=values, held=held)
+    values = {
+        **_name_values(people, list(reads.names)),
+        **_loyalty_values(people, list(reads.loyalty)),
+        **{field: values for field, values in found.items() if field in reads.wanted},
+        **{target: frames[target].sort("customer_id") for target in reads.org_fields},
+    }
+    return Current(customers=people.drop(*reads.names, *reads.loyalty), values=values, held=found)
+
+
+_HELD_SCHEMA = {"customer_id": pl.Int64, "type": pl.String, "before": pl.String}
+
+
+def _of_staged(conn: Connection, read: StateQuery, staged: sa.Select[Any]) -> sa.Select[Any]:
+    """``read`` for the ids :func:`stage_ids` staged."""
+    if not is_postgres(conn):
+        return read.query.where(read.key.in_(staged))
+    one_id = read.query.where(read.key == _IDS.c.id)
+    # OFFSET 0: a customer holds several identifiers, and a LATERAL sub-select without
+    # LIMIT or OFFSET is flattened into a join, which the planner would hash again.
+    return _per_id(one_id.limit(1) if read.one else one_id.offset(0))
 
 
 def current_values(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
@@ -209,44 +303,29 @@ def _loyalty_values(frame: pl.DataFrame, fields: list[str]) -> dict[str, pl.Data
 def _identifier_values(
     conn: Connection, ctx: ImportContext, staged: sa.Select[Any], wanted: Iterable[str]
 ) -> dict[str, pl.DataFrame]:
-    kinds = {IDENTIFIER_TYPES[field]: field for field in IDENTIFIER_TYPES if field in wanted}
-    if not kinds:
+    fields = [field for field in IDENTIFIER_TYPES if field in wanted]
+    if not fields:
         return {}
-    query: sa.Select[Any] = sa.select(
-        identifiers.c.customer_id, identifiers.c.type, identifiers.c.value
-    ).where(identifiers.c.org_id == ctx.org_id, identifiers.c.type.in_(tuple(kinds)))
-    if is_postgres(conn):
-        # OFFSET 0: a customer holds several identifiers, and a LATERAL sub-select without
-        # LIMIT or OFFSET is flattened into a join, which the planner would hash again.
-        query = _per_id(query.where(identifiers.c.customer_id == _IDS.c.id).offset(0))
-    else:
-        query = query.where(identifiers.c.customer_id.in_(staged))
-    held = read_frame(
-        conn, query, {"customer_id": pl.Int64, "type": pl.String, "before": pl.String}
-    )
+    reads = Reads(frozenset(fields), (), (), tuple(fields), ())
+    read = state_queries(ctx, reads)["identifiers"]
+    held = read_frame(conn, _of_staged(conn, read, staged), read.schema)
     return {
-        field: held.filter(pl.col("type") == kind).drop("type") for kind, field in kinds.items()
+        field: held.filter(pl.col("type") == IDENTIFIER_TYPES[field]).drop("type")
+        for field in fields
     }
 
 
 def _org_field_values(
     conn: Connection, ctx: ImportContext, staged: sa.Select[Any], wanted: Iterable[str]
 ) -> dict[str, pl.DataFrame]:
-    found = {}
     chosen = set(wanted)
-    for target in (target for target in ctx.fields if target in chosen):
-        kind, name = target.split(".", 1)
-        query: sa.Select[Any] = sa.select(field_values.c.customer_id, field_values.c.value).where(
-            field_values.c.org_id == ctx.org_id,
-            field_values.c.kind == kind,
-            field_values.c.name == name,
-        )
-        if is_postgres(conn):  # one value of a field per customer (a unique key)
-            query = _per_id(query.where(field_values.c.customer_id == _IDS.c.id).limit(1))
-        else:
-            query = query.where(field_values.c.customer_id.in_(staged))
-        found[target] = read_frame(conn, query, _STORED_SCHEMA)
-    return found
+    targets = tuple(target for target in ctx.fields if target in chosen)
+    reads = Reads(frozenset(targets), (), (), (), targets)
+    queries = state_queries(ctx, reads)
+    return {
+        target: read_frame(conn, _of_staged(conn, queries[target], staged), _STORED_SCHEMA)
+        for target in targets
+    }
 
 
 def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
