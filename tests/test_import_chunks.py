@@ -358,10 +358,11 @@ def test_a_file_in_chunks_is_looked_up_once_for_the_whole_file(
     monkeypatch: pytest.MonkeyPatch,
     app_client: TestClient,
 ) -> None:
-    """Of a file in chunks, the owners of the rows' identifiers and the matched customers'
-    state are looked up once for the whole file, before the first chunk's plan: a chunk's
-    plan asks the store only what was not looked up then (the survivor of a merged
-    customer named by its user id), and the outcomes, store and undo are the whole file's."""
+    """Of a file in chunks on PostgreSQL, the owners of the rows' identifiers and the matched
+    customers' state are looked up once for the whole file, before the first chunk's plan: a
+    chunk's plan asks the store only what was not looked up then (the survivor of a merged
+    customer named by its user id). On both databases the outcomes, store and undo are the
+    whole file's."""
     asked: list[tuple[str, int, list[Any]]] = []  # (what, chunk size, values or ids asked)
     owners_in_store, read_state, look_ahead = (
         loyalty_resolve._owners_in_store,
@@ -392,14 +393,17 @@ def test_a_file_in_chunks_is_looked_up_once_for_the_whole_file(
     last_names = sorted(p[3] for entry in whole.store for p in entry[1])
     assert "Survived" in last_names  # the survivor's, through the merged customer's id
     in_chunks = [(what, found) for what, size, found in asked if size == CHUNK]
+    # Imported whole, the plan asks the store itself.
+    assert {what for what, size, found in asked if size != CHUNK} == {"owners", "state"}
+    if engine.dialect.name != "postgresql":  # each chunk's plan asks the store (ahead.py)
+        assert {what for what, found in in_chunks} == {"owners", "state"}
+        return
     # The preview and the commit each look the whole file (four chunks) up once; their
     # chunks' plans ask the store for the survivor alone, in the chunk naming it.
     assert [found for what, found in in_chunks if what == "ahead"] == [[4], [4]]
     assert [(what, found) for what, found in in_chunks if what != "ahead"] == [
         ("state", [survivors[1]])
     ] * 2
-    # Imported whole, the plan asks the store itself, as before.
-    assert {what for what, size, found in asked if size != CHUNK} == {"owners", "state"}
 
 
 # --- profiles that change stored customers ---------------------------------------------------

@@ -441,7 +441,9 @@ def plans(
     mapped chunks, each with its file-wide ``row``; read twice, once per pass)."""
     partitions = max(1, -(-rows // chunk_rows()))
     last = KEY_CALLS.get(profile.spec.id)
-    ahead = profile if isinstance(profile, LooksAhead) and last is not None else None
+    ahead = None
+    if isinstance(profile, LooksAhead) and last is not None and profile.looks_ahead(conn):
+        ahead = profile
     for number, mapped in enumerate(chunks()):
         recording = _Recording(
             directory, number, partitions, last, ahead.lookup_keys if ahead else None

@@ -194,6 +194,10 @@ class LooksAhead(Protocol):
     (Loyalty Customers: the owners of the rows' identifiers and the matched customers' state).
     """
 
+    def looks_ahead(self, conn: Connection) -> bool:
+        """Whether the profile looks a file in chunks up ahead on ``conn``'s database."""
+        ...
+
     def lookup_keys(self, validated: pl.DataFrame) -> pl.DataFrame:
         """What the plan looks up in the store for ``validated`` (a chunk's rows as validated,
         when the key pass stops): ``row`` and the values looked up."""

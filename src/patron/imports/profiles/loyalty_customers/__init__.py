@@ -37,6 +37,9 @@ class LoyaltyCustomers:
         resolution = resolve.resolve(conn, rows, ctx)
         return Plan(rows=resolution.rows, data=resolution)
 
+    def looks_ahead(self, conn: Connection) -> bool:
+        return ahead.looks_ahead(conn)
+
     def lookup_keys(self, validated: pl.DataFrame) -> pl.DataFrame:
         return ahead.lookup_keys(validated)
 

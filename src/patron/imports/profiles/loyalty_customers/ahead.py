@@ -72,6 +72,16 @@ class Answers:
 _ANSWERS: ContextVar[Answers | None] = ContextVar("patron_loyalty_answers", default=None)
 
 
+def looks_ahead(conn: Connection) -> bool:
+    """On PostgreSQL, whose planner joins the whole file's rows by cost (a hash join of the
+    store's tables read once, or look-ups by index for a file small against its store).
+    SQLite's planner drives these joins from the store's table, scanning every customer
+    of the org for each query whatever the file's size (and with no index on the staged
+    rows, the staged rows for every customer), where a chunk's look-ups go by index in
+    the staged ids' order: each chunk looks its own rows up there."""
+    return is_postgres(conn)
+
+
 def lookup_keys(validated: pl.DataFrame) -> pl.DataFrame:
     """What the plan looks up of a chunk's rows: its user ids and identifier values."""
     looked = [field for field in ("user_id", *IDENTIFIER_TYPES) if field in validated.columns]
@@ -211,8 +221,7 @@ def _look_up_owners(
     )
     for path in keys:
         insert_frame(conn, _VALUES, _values(pl.read_parquet(path)))
-    if is_postgres(conn):
-        conn.exec_driver_sql(f'ANALYZE "{_VALUES}"')
+    conn.exec_driver_sql(f'ANALYZE "{_VALUES}"')  # a temporary table has no statistics else
     staged = sa.table(_VALUES, sa.column("row"), sa.column("type"), sa.column("value"))
     query = sa.select(staged.c.row, staged.c.type, staged.c.value, identifiers.c.customer_id).join(
         identifiers,
@@ -259,8 +268,7 @@ def _stage_customers(
         found.select(pl.col("customer_id").unique()).write_parquet(
             directory / "ids" / f"c{number}.parquet"
         )
-    if is_postgres(conn):
-        conn.exec_driver_sql(f'ANALYZE "{_CUSTOMERS}"')
+    conn.exec_driver_sql(f'ANALYZE "{_CUSTOMERS}"')
 
 
 def _spill(batches: Iterable[pl.DataFrame], folder: Path, firsts: list[int]) -> None:
