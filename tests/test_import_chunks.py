@@ -316,40 +316,42 @@ def test_changes_to_stored_customers_are_written_after_the_last_chunk(
     assert {entry[0] for entry in ledger} == set(range(20))  # every customer's opening
 
 
-def merged_setup(
-    app_client: TestClient, survivors: list[int]
-) -> Callable[[Engine, OrgHandle], None]:
-    """Twenty customers stored, and a guest (only a WEBSITE profile) merged into the
-    seventh (whose id goes to ``survivors``)."""
+def merged_members(app_client: TestClient) -> Callable[[Engine, OrgHandle], None]:
+    """Customers 0..30 (as :func:`members` stores them) and a guest (31, only a WEBSITE
+    profile) merged into customer 21: a row naming either reaches customer 21."""
 
     def setup(engine: Engine, org: OrgHandle) -> None:
-        members(20)(engine, org)
+        members(31)(engine, org)
         guest = register(
             Api(app_client, org), email="guest@example.com", source="WEBSITE",
             loyalty_type="non_loyalty",
         )  # fmt: skip
         ids = sorted(customer_ranks(engine, org))
         with transaction(engine) as conn:
-            merge(conn, org.admin, victim_id=guest, survivor_id=ids[6])
-        survivors.append(ids[6])
+            merge(conn, org.admin, victim_id=guest, survivor_id=ids[21])
 
     return setup
 
 
-def merged_file(engine: Engine, org: OrgHandle) -> str:
-    """Nineteen stored customers changed by their mobiles, the last created first; the
-    guest merged into the seventh named by its user id (the seventh is named by no other
-    row); two new customers."""
-    ids = sorted(customer_ranks(engine, org))
-    header = "User Id,First Name,Last Name,Mobile,Email,Store"
-    lines = [
-        f",{letters(i)},Moved{letters(i)},{mobile(i)},m{i}@example.com,mal"
-        for i in reversed(range(20))
-        if i != 6
-    ]
-    lines.insert(10, f"{ids[20]},{letters(6)},Survived,,,mal")  # the guest's id
-    lines += [f",{letters(i)},New,{mobile(i)},m{i}@example.com,mal" for i in (40, 41)]
-    return csv(header, *lines)
+def merged_file(survivors: list[int]) -> Callable[[Engine, OrgHandle], str]:
+    """For :func:`merged_members`: thirty stored customers changed by their mobiles, the
+    last created first; the guest named by its user id (customer 21, its survivor, is named
+    by no other row); two new customers. Customer 21's id goes to ``survivors``."""
+
+    def file(engine: Engine, org: OrgHandle) -> str:
+        ids = sorted(customer_ranks(engine, org))
+        survivors.append(ids[21])
+        header = "User Id,First Name,Last Name,Mobile,Email,Store"
+        lines = [
+            f",{letters(i)},Moved{letters(i)},{mobile(i)},m{i}@example.com,mal"
+            for i in reversed(range(31))
+            if i != 21
+        ]
+        lines.insert(10, f"{ids[31]},{letters(21)},Survived,,,mal")  # the guest's id
+        lines += [f",{letters(i)},New,{mobile(i)},m{i}@example.com,mal" for i in (40, 41)]
+        return csv(header, *lines)
+
+    return file
 
 
 def test_a_file_in_chunks_is_looked_up_once_for_the_whole_file(
@@ -387,9 +389,9 @@ def test_a_file_in_chunks_is_looked_up_once_for_the_whole_file(
     monkeypatch.setattr(loyalty_ahead, "read_state", state)
     monkeypatch.setattr(loyalty_ahead, "look_ahead", ahead)
     survivors: list[int] = []  # of the org imported whole, then of the one in chunks
-    case = Case("loyalty-customers", merged_setup(app_client, survivors), merged_file)
+    case = Case("loyalty-customers", merged_members(app_client), merged_file(survivors))
     whole = assert_alike(engine, case, chunked)
-    assert (whole.counts["updated"], whole.counts["inserted"]) == (20, 2)
+    assert (whole.counts["updated"], whole.counts["inserted"]) == (31, 2)
     last_names = sorted(p[3] for entry in whole.store for p in entry[1])
     assert "Survived" in last_names  # the survivor's, through the merged customer's id
     in_chunks = [(what, found) for what, size, found in asked if size == CHUNK]
@@ -398,9 +400,9 @@ def test_a_file_in_chunks_is_looked_up_once_for_the_whole_file(
     if engine.dialect.name != "postgresql":  # each chunk's plan asks the store (ahead.py)
         assert {what for what, found in in_chunks} == {"owners", "state"}
         return
-    # The preview and the commit each look the whole file (four chunks) up once; their
+    # The preview and the commit each look the whole file (five chunks) up once; their
     # chunks' plans ask the store for the survivor alone, in the chunk naming it.
-    assert [found for what, found in in_chunks if what == "ahead"] == [[4], [4]]
+    assert [found for what, found in in_chunks if what == "ahead"] == [[5], [5]]
     assert [(what, found) for what, found in in_chunks if what != "ahead"] == [
         ("state", [survivors[1]])
     ] * 2

@@ -23,13 +23,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from patron.identity.merge import merge
 from patron.imports import repository as imports_repository
 from patron.imports import service, undoing
 from patron.imports.mapping import profile_of
 from patron.kit.db import transaction
-from tests.conftest import CHUNK, Api, OrgHandle
-from tests.factories import register
+from tests.conftest import CHUNK, OrgHandle
 from tests.importing import (
     confirm,
     csv,
@@ -49,6 +47,7 @@ from tests.test_import_chunks import (
     customer_ranks,
     legacy_setup,
     members,
+    merged_members,
     mobile,
     named,
     parts,
@@ -328,23 +327,6 @@ def test_the_undo_holds_a_part_at_a_time(
 
 
 # --- the status profiles: a customer merged into another, named by its own user id --------
-
-
-def merged_members(app_client: TestClient) -> Callable[[Engine, OrgHandle], None]:
-    """Customers 0..30 (as :func:`members` stores them) and a guest (31, only a WEBSITE
-    profile) merged into customer 21: a row naming either reaches customer 21."""
-
-    def setup(engine: Engine, org: OrgHandle) -> None:
-        members(31)(engine, org)
-        guest = register(
-            Api(app_client, org), email="guest@example.com", source="WEBSITE",
-            loyalty_type="non_loyalty",
-        )  # fmt: skip
-        ids = sorted(customer_ranks(engine, org))
-        with transaction(engine) as conn:
-            merge(conn, org.admin, victim_id=guest, survivor_id=ids[21])
-
-    return setup
 
 
 def by_user_id(line: Callable[[int], str]) -> Callable[[Engine, OrgHandle], str]:

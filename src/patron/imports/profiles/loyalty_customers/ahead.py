@@ -65,7 +65,6 @@ class Answers:
     looked_up: pl.DataFrame  # (type, value): every identifier value of the chunk's rows
     owners: pl.DataFrame  # (type, value, owner_id): those a customer of the org holds
     ids: pl.Series  # the customers whose state was read
-    reads: Reads  # what was read of them
     frames: dict[str, pl.DataFrame]  # the frames of :func:`.stored.state_queries`, for them
 
 
@@ -306,6 +305,5 @@ def _answers(
         looked_up=looked_up,
         owners=owners.select("type", "value", "owner_id").unique(),
         ids=pl.read_parquet(directory / "ids" / f"c{chunk}.parquet")["customer_id"],
-        reads=reads,
         frames=frames,
     )
