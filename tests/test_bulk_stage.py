@@ -67,8 +67,9 @@ def test_a_result_read_in_batches_is_the_result_read_whole(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """:func:`read_batches` gives the rows :func:`read_frame` gives, in batches of about
-    ``BATCH_BYTES`` (PostgreSQL) or ``BATCH_ROWS`` (SQLite): a value holding line breaks,
-    quotes and commas is never cut at a batch's edge, and NULL stays apart from ''."""
+    ``BATCH_BYTES`` (PostgreSQL, cut after a whole row) or ``BATCH_ROWS`` (SQLite): a value
+    holding line breaks, quotes and commas is never cut at a batch's edge, and NULL stays
+    apart from ''."""
     monkeypatch.setattr(bulk, "BATCH_BYTES", 64)
     monkeypatch.setattr(bulk, "BATCH_ROWS", 3)
     values = ['a\n"b"', None, "", 'x,"\n\n"y', "plain", '"', "\n", *(f"v{i}" for i in range(40))]

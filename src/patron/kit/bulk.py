@@ -12,6 +12,7 @@ import functools
 import io
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
@@ -160,23 +161,24 @@ def read_frame(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) 
 
 def _copy_out(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
     buffer = io.BytesIO()
-    for block in _copied_out(conn, query):
-        buffer.write(block)
+    with _copy_to_stdout(conn, query) as copy:
+        for block in copy:  # one row a block: the loop is kept this tight
+            buffer.write(block)
     if not buffer.tell():
         return pl.DataFrame(schema=schema)
     buffer.seek(0)
     return _parse_csv(buffer, schema)
 
 
-def _copied_out(conn: Connection, query: sa.Select[Any]) -> Iterator[bytes]:
-    """The result of ``query`` as CSV blocks of ``COPY ... TO STDOUT``, every value quoted
-    (so that an empty string and a NULL stay apart)."""
+@contextmanager
+def _copy_to_stdout(conn: Connection, query: sa.Select[Any]) -> Iterator[Any]:
+    """``COPY (query) TO STDOUT`` as CSV, every value quoted (so that an empty string and a
+    NULL stay apart): psycopg's ``Copy``, whose blocks are the result's rows."""
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     sql = f"COPY ({compiled}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
     driver = conn.connection.driver_connection
     with driver.cursor() as cursor, cursor.copy(sql, compiled.params) as copy:  # type: ignore[union-attr]
-        for block in copy:
-            yield bytes(block)
+        yield copy
 
 
 def _parse_csv(data: io.BytesIO | bytes, schema: dict[str, Any]) -> pl.DataFrame:
@@ -210,27 +212,17 @@ def read_batches(
         finally:
             result.close()
         return
-    pending = bytearray()
-    for block in _copied_out(conn, query):
-        pending += block
-        if len(pending) >= BATCH_BYTES and (end := _records_end(pending)):
-            yield _parse_csv(bytes(pending[:end]), schema)
-            del pending[:end]
-    if pending:
-        yield _parse_csv(bytes(pending), schema)
-
-
-def _records_end(data: bytearray) -> int:
-    """Where the last whole record of CSV ``data`` ends (0: none does). Every value is quoted
-    and a quote inside one doubled, so a line break ends a record when the quotes before it
-    are even in number (one inside a value has an odd number before it)."""
-    end = data.rfind(b"\n")
-    quotes = data.count(b'"', 0, end) if end >= 0 else 0
-    while end >= 0 and quotes % 2:
-        previous = data.rfind(b"\n", 0, end)
-        quotes -= data.count(b'"', previous + 1, end)
-        end = previous
-    return end + 1 if end >= 0 else 0
+    buffer = io.BytesIO()
+    with _copy_to_stdout(conn, query) as copy:
+        # The server sends a row a message (CopyData, always one per row when copying out),
+        # so after each block the buffer ends with a whole row: a batch is cut there.
+        for block in copy:
+            buffer.write(block)
+            if buffer.tell() >= BATCH_BYTES:
+                yield _parse_csv(buffer.getvalue(), schema)
+                buffer = io.BytesIO()
+    if buffer.tell():
+        yield _parse_csv(buffer.getvalue(), schema)
 
 
 def stage(

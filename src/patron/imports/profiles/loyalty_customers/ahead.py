@@ -166,6 +166,7 @@ def look_ahead(
         _spill(
             read_batches(conn, query, {**read.schema, "row": pl.Int64}), directory / name, firsts
         )
+    conn.exec_driver_sql(f'TRUNCATE "{_CUSTOMERS}"')
 
     @contextmanager
     def answering(first: int, end: int) -> Iterator[None]:
@@ -231,6 +232,7 @@ def _look_up_owners(
         ),
     )
     _spill(read_batches(conn, query, _OWNERS_SCHEMA), directory / "owners", firsts)
+    conn.exec_driver_sql(f'TRUNCATE "{_VALUES}"')  # its disk space back, before the commit
     _mark_looked_up(directory)
 
 
