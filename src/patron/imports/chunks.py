@@ -40,6 +40,11 @@ Every chunk is planned against the store as it was before the step, as a whole f
 the plans are spilled (a pickle per chunk) until every chunk is planned; the commit then
 applies them one after the other in the step's one transaction.
 
+A profile that looks ahead (:class:`patron.imports.profile.LooksAhead`: Loyalty Customers on
+PostgreSQL) has the key pass keep, besides the keys, what each chunk's plan will look up in
+the store (``lookups/c<chunk>.parquet``); before the real pass it looks the whole file up at
+once, and each chunk's plan is made with that chunk's answers in place.
+
 A step's spill directory names its owner, ``spill/i<import>-p<pid>-<random>-<host>``, so
 that a directory a killed worker left behind is found and removed
 (:func:`remove_stale_spills`) by the next worker that starts on its host or takes the
@@ -255,7 +260,7 @@ class _Recording:
     def spill(self) -> None:
         """Write the chunk's keys once its plan has stopped (or ended)."""
         if self.looked_up is not None:
-            path = self.lookups_path(self.directory, self.chunk)
+            path = self.directory / "lookups" / f"c{self.chunk}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             self.looked_up.write_parquet(path, compression="lz4")
             self.looked_up = None
@@ -268,10 +273,6 @@ class _Recording:
 
     def _path(self) -> Path:
         return self.directory / "keys" / f"c{self.chunk}.parquet"
-
-    @staticmethod
-    def lookups_path(directory: Path, chunk: int) -> Path:
-        return directory / "lookups" / f"c{chunk}.parquet"
 
     def grouped(
         self,
@@ -506,7 +507,7 @@ def _looked_ahead(
 ) -> ChunkAnswers:
     """The whole file's look-ups of a profile that makes them ahead (from the keys the key
     pass kept); else each chunk's plan looks its own rows up."""
-    kept = sorted((directory / "lookups").glob("c*.parquet"), key=lambda path: int(path.stem[1:]))
+    kept = _spilled(directory / "lookups")
     if profile is None or not kept:
         return lambda first, end: nullcontext()
     return profile.look_ahead(conn, ctx, kept, directory / "ahead")
