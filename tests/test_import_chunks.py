@@ -40,7 +40,6 @@ from patron.imports.mapping import profile_of
 from patron.imports.profiles.loyalty_customers import ahead as loyalty_ahead
 from patron.imports.profiles.loyalty_customers import apply as loyalty_apply
 from patron.imports.profiles.loyalty_customers import resolve as loyalty_resolve
-from patron.imports.profiles.loyalty_customers import stored as loyalty_stored
 from patron.kit.db import transaction
 from patron.orgs import service as orgs
 from patron.settings import get_settings
@@ -365,10 +364,12 @@ def test_a_file_in_chunks_is_looked_up_once_for_the_whole_file(
     chunk's plan asks the store only what was not looked up then (the survivor of a merged
     customer named by its user id). On both databases the outcomes, store and undo are the
     whole file's."""
+    # What a plan asks the store (the undo's reads of the same state are not recorded).
     asked: list[tuple[str, int, list[Any]]] = []  # (what, chunk size, values or ids asked)
-    owners_in_store, read_state, look_ahead = (
+    owners_in_store, read_state, current_state, look_ahead = (
         loyalty_resolve._owners_in_store,
-        loyalty_stored.read_state,
+        loyalty_ahead.read_state,
+        loyalty_ahead.read_current_state,
         loyalty_ahead.look_ahead,
     )
 
@@ -380,13 +381,18 @@ def test_a_file_in_chunks_is_looked_up_once_for_the_whole_file(
         asked.append(("state", get_settings().import_chunk_rows, ids.sort().to_list()))
         return read_state(conn, ctx, ids, reads)
 
+    def whole_state(conn: Any, rows: pl.DataFrame, ctx: Any, updatable: list[str]) -> Any:
+        ids = rows["customer_id"].drop_nulls().unique().sort().to_list()
+        asked.append(("state", get_settings().import_chunk_rows, ids))
+        return current_state(conn, rows, ctx, updatable)
+
     def ahead(conn: Any, ctx: Any, keys: list[Path], directory: Path) -> Any:
         asked.append(("ahead", get_settings().import_chunk_rows, [len(keys)]))
         return look_ahead(conn, ctx, keys, directory)
 
     monkeypatch.setattr(loyalty_resolve, "_owners_in_store", owners)
-    monkeypatch.setattr(loyalty_stored, "read_state", state)
-    monkeypatch.setattr(loyalty_ahead, "read_state", state)
+    monkeypatch.setattr(loyalty_ahead, "read_state", state)  # what was not answered ahead
+    monkeypatch.setattr(loyalty_ahead, "read_current_state", whole_state)  # no answers
     monkeypatch.setattr(loyalty_ahead, "look_ahead", ahead)
     survivors: list[int] = []  # of the org imported whole, then of the one in chunks
     case = Case("loyalty-customers", merged_members(app_client), merged_file(survivors))

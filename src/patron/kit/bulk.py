@@ -148,15 +148,21 @@ def read_frame(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) 
         raise TypeError(f"read_frame reads integer, float and text columns, not {schema}")
     if is_postgres(conn):
         return _copy_out(conn, query, schema)
+    parts = list(_fetched(conn, query, schema, CHUNK_ROWS))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+def _fetched(
+    conn: Connection, query: sa.Select[Any], schema: dict[str, Any], rows: int
+) -> Iterator[pl.DataFrame]:
+    """SQLite: the driver's tuples of ``query`` straight into frames, ``rows`` at a time."""
     result = conn.execute(query)
-    parts: list[pl.DataFrame] = []
     try:
         cursor = result.cursor
-        while rows := cursor.fetchmany(CHUNK_ROWS):
-            parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
+        while fetched := cursor.fetchmany(rows):
+            yield pl.DataFrame(fetched, schema=schema, orient="row")
     finally:
         result.close()
-    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
 
 def _copy_out(conn: Connection, query: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
@@ -204,13 +210,7 @@ def read_batches(
     if not all(dtype in _PLAIN_TYPES for dtype in schema.values()):
         raise TypeError(f"read_batches reads integer, float and text columns, not {schema}")
     if not is_postgres(conn):
-        result = conn.execute(query)
-        try:
-            cursor = result.cursor
-            while rows := cursor.fetchmany(BATCH_ROWS):
-                yield pl.DataFrame(rows, schema=schema, orient="row")
-        finally:
-            result.close()
+        yield from _fetched(conn, query, schema, BATCH_ROWS)
         return
     buffer = io.BytesIO()
     with _copy_to_stdout(conn, query) as copy:

@@ -158,7 +158,7 @@ def look_ahead(
     answer what each chunk's plan is made within."""
     firsts = [_first_row(path) for path in keys]
     reads = Reads.of(ctx, _mapped_fields(ctx))
-    _look_up_owners(conn, ctx, keys, directory, firsts)
+    owners_looked_up = _look_up_owners(conn, ctx, keys, directory, firsts)
     _stage_customers(conn, ctx, keys, directory)
     for name, read in state_queries(ctx, reads).items():
         staged = sa.table(_CUSTOMERS, sa.column("row"), sa.column("customer_id"))
@@ -173,7 +173,8 @@ def look_ahead(
         if first not in firsts:
             yield  # a chunk without kept keys: its plan looks its rows up itself
             return
-        token = _ANSWERS.set(_answers(keys, directory, firsts.index(first), ctx, reads))
+        chunk = firsts.index(first)
+        token = _ANSWERS.set(_answers(keys, directory, chunk, ctx, reads, owners_looked_up))
         try:
             yield
         finally:
@@ -206,16 +207,15 @@ def _values(keys: pl.DataFrame) -> pl.DataFrame:
 
 def _look_up_owners(
     conn: Connection, ctx: ImportContext, keys: list[Path], directory: Path, firsts: list[int]
-) -> None:
+) -> bool:
     """Every identifier value of the file with its owner, spilled by chunk (row, type, value,
-    owner_id). A store holding fewer of those identifiers than a chunk has values is left to
-    each chunk's plan, which reads it whole (:func:`.resolve._owners`)."""
-    (directory / "owners").mkdir(parents=True, exist_ok=True)
-    columns = pl.read_parquet_schema(keys[0])
-    kinds = [kind for field, kind in IDENTIFIER_TYPES.items() if field in columns]
-    per_chunk = _values(pl.read_parquet(keys[0])).height
-    if not kinds or _few_stored(conn, ctx, kinds, max(per_chunk, 1)):
-        return
+    owner_id); whether they were looked up. A store holding fewer of those identifiers than a
+    chunk has values is left to each chunk's plan, which reads it whole
+    (:func:`.resolve._owners`)."""
+    first = pl.read_parquet(keys[0])
+    kinds = [kind for field, kind in IDENTIFIER_TYPES.items() if field in first.columns]
+    if not kinds or _few_stored(conn, ctx, kinds, max(_values(first).height, 1)):
+        return False
     create_temp_table(
         conn, _VALUES, {"row": "BIGINT", "type": "VARCHAR(32)", "value": "VARCHAR(255)"}
     )
@@ -233,7 +233,7 @@ def _look_up_owners(
     )
     _spill(read_batches(conn, query, _OWNERS_SCHEMA), directory / "owners", firsts)
     conn.exec_driver_sql(f'TRUNCATE "{_VALUES}"')  # its disk space back, before the commit
-    _mark_looked_up(directory)
+    return True
 
 
 def _few_stored(conn: Connection, ctx: ImportContext, kinds: list[str], count: int) -> bool:
@@ -242,10 +242,6 @@ def _few_stored(conn: Connection, ctx: ImportContext, kinds: list[str], count: i
     mine = sa.and_(identifiers.c.org_id == ctx.org_id, identifiers.c.type.in_(kinds))
     some = sa.select(identifiers.c.id).where(mine).limit(count).subquery()
     return conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one() < count
-
-
-def _mark_looked_up(directory: Path) -> None:
-    (directory / "owners" / "looked-up").touch()
 
 
 def _stage_customers(
@@ -293,10 +289,15 @@ def _read(folder: Path, chunk: int, schema: dict[str, Any]) -> pl.DataFrame:
 
 
 def _answers(
-    keys: list[Path], directory: Path, chunk: int, ctx: ImportContext, reads: Reads
+    keys: list[Path],
+    directory: Path,
+    chunk: int,
+    ctx: ImportContext,
+    reads: Reads,
+    owners_looked_up: bool,
 ) -> Answers:
     looked_up = pl.DataFrame(schema={"type": pl.String, "value": pl.String})
-    if (directory / "owners" / "looked-up").exists():
+    if owners_looked_up:
         looked_up = _values(pl.read_parquet(keys[chunk])).select("type", "value").unique()
     owners = _read(directory / "owners", chunk, _OWNERS_SCHEMA)
     frames = {

@@ -221,29 +221,12 @@ def _of_staged(conn: Connection, read: StateQuery, staged: sa.Select[Any]) -> sa
 def current_values(conn: Connection, ctx: ImportContext, ids: pl.Series) -> pl.DataFrame:
     """(customer_id, field, before): every stored value this profile can write, as text."""
     every = [*PROFILE_FIELDS, *IDENTIFIER_TYPES, *LOYALTY_FIELDS, *ctx.fields]
-    staged = stage_ids(conn, ids)
-    names = read_frame(
-        conn,
-        sa.select(profiles.c.customer_id, *(getattr(profiles.c, f) for f in PROFILE_FIELDS)).where(
-            _in_store_profile(ctx, profiles.c.customer_id), profiles.c.customer_id.in_(staged)
-        ),
-        {"customer_id": pl.Int64, **dict.fromkeys(PROFILE_FIELDS, pl.String)},
-    )
-    loyalty = read_frame(
-        conn,
-        sa.select(loyalty_accounts.c.customer_id, *_loyalty_columns(list(LOYALTY_FIELDS))).where(
-            loyalty_accounts.c.org_id == ctx.org_id, loyalty_accounts.c.customer_id.in_(staged)
-        ),
-        {"customer_id": pl.Int64, **dict.fromkeys(LOYALTY_FIELDS, pl.String)},
-    )
-    found = {
-        **_name_values(names, list(PROFILE_FIELDS)),
-        **_loyalty_values(loyalty, list(LOYALTY_FIELDS)),
-        **_identifier_values(conn, ctx, staged, every),
-        **_org_field_values(conn, ctx, staged, every),
-    }
+    current = read_state(conn, ctx, ids, Reads.of(ctx, every))
     return pl.concat(
-        [found[name].select("customer_id", field=pl.lit(name), before="before") for name in every]
+        [
+            current.of(name).select("customer_id", field=pl.lit(name), before="before")
+            for name in every
+        ]
     )
 
 
@@ -297,34 +280,6 @@ def _loyalty_values(frame: pl.DataFrame, fields: list[str]) -> dict[str, pl.Data
             before=number_text(pl.col(field)) if field in NUMBER_FIELDS else pl.col(field),
         ).drop_nulls("before")
         for field in fields
-    }
-
-
-def _identifier_values(
-    conn: Connection, ctx: ImportContext, staged: sa.Select[Any], wanted: Iterable[str]
-) -> dict[str, pl.DataFrame]:
-    fields = [field for field in IDENTIFIER_TYPES if field in wanted]
-    if not fields:
-        return {}
-    reads = Reads(frozenset(fields), (), (), tuple(fields), ())
-    read = state_queries(ctx, reads)["identifiers"]
-    held = read_frame(conn, _of_staged(conn, read, staged), read.schema)
-    return {
-        field: held.filter(pl.col("type") == IDENTIFIER_TYPES[field]).drop("type")
-        for field in fields
-    }
-
-
-def _org_field_values(
-    conn: Connection, ctx: ImportContext, staged: sa.Select[Any], wanted: Iterable[str]
-) -> dict[str, pl.DataFrame]:
-    chosen = set(wanted)
-    targets = tuple(target for target in ctx.fields if target in chosen)
-    reads = Reads(frozenset(targets), (), (), (), targets)
-    queries = state_queries(ctx, reads)
-    return {
-        target: read_frame(conn, _of_staged(conn, queries[target], staged), _STORED_SCHEMA)
-        for target in targets
     }
 
 
