@@ -29,6 +29,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from patron.settings import get_settings
+
 CUSTOMERS = 100_000
 TYPES = ("mobile", "email", "externalId")
 INSERT = "INSERT INTO identifiers (org_id, customer_id, profile_id, type, value) VALUES (?,?,?,?,?)"
@@ -40,7 +42,12 @@ def main() -> None:
     parser.add_argument("store", type=Path, help="a SQLite store written by chunk_memory.py")
     parser.add_argument("--cache-mb", default="256", help="page cache sizes, comma-separated")
     parser.add_argument("--wal-gb", type=int, default=8, help="GB written before the insert")
-    parser.add_argument("--import-cache-mb", type=int, default=256)
+    parser.add_argument(
+        "--import-cache-mb",
+        type=int,
+        default=get_settings().sqlite_import_cache_mb,
+        help="the page cache of the WAL run (default: PATRON_SQLITE_IMPORT_CACHE_MB)",
+    )
     arguments = parser.parse_args()
     db = sqlite3.connect(arguments.store, isolation_level=None)
     db.execute("PRAGMA foreign_keys = ON")
